@@ -1,0 +1,67 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Dependencies, and why each is here:
+// - swift-nio: the fake LLM server (FakeLLM) and nothing else. `volley` never links it.
+// - swift-argument-parser: the `volley` and `volley-fake-llm` command lines.
+// - swift-log: structured logging to stderr from the sidecar.
+let package = Package(
+    name: "Volley",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "volley", targets: ["volley"]),
+        .executable(name: "volley-fake-llm", targets: ["volley-fake-llm"]),
+        .library(name: "FakeLLM", targets: ["FakeLLM"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+    ],
+    targets: [
+        // libcurl, found with pkg-config; typed wrappers for its variadic calls live in shim.h.
+        .systemLibrary(
+            name: "CCurl",
+            pkgConfig: "libcurl",
+            providers: [.apt(["libcurl4-openssl-dev"])]
+        ),
+        // The transport: one thread owning one curl multi handle.
+        .target(name: "VolleyHTTP", dependencies: ["CCurl"]),
+        // The engine: JSON values, items, providers, limiter, retries, scheduler, batches.
+        .target(name: "VolleyCore", dependencies: ["VolleyHTTP"]),
+        // JSON-RPC 2.0 over stdio: framing, codec, dispatch, lifecycle.
+        .target(
+            name: "VolleyRPC",
+            dependencies: ["VolleyCore", .product(name: "Logging", package: "swift-log")]
+        ),
+        .executableTarget(
+            name: "volley",
+            dependencies: [
+                "VolleyRPC",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // A SwiftNIO OpenAI/Anthropic-compatible fake server for tests, benchmarks and users.
+        .target(
+            name: "FakeLLM",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
+        .executableTarget(
+            name: "volley-fake-llm",
+            dependencies: [
+                "FakeLLM",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(name: "VolleyHTTPTests", dependencies: ["VolleyHTTP", "FakeLLM"]),
+        .testTarget(name: "FakeLLMTests", dependencies: ["FakeLLM"]),
+        .testTarget(name: "VolleyCoreTests", dependencies: ["VolleyCore"]),
+        .testTarget(name: "VolleyRPCTests", dependencies: ["VolleyRPC"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,2 @@
+// Placeholder until the engine lands; replaced by real sources.
+enum VolleyCoreModule {}

@@ -1,0 +1,2 @@
+// Placeholder until the RPC layer lands; replaced by real sources.
+enum VolleyRPCModule {}
