@@ -1,0 +1,124 @@
+import CCurl
+import Synchronization
+
+/// Where a transfer's result goes.
+enum TransferSink: Sendable {
+    case buffered(CheckedContinuation<HTTPResponse, any Error>)
+    case stream(AsyncThrowingStream<HTTPStreamEvent, any Error>.Continuation, SSEOptions?)
+
+    /// Ends the caller's wait with `error`. Call exactly once per transfer.
+    func fail(_ error: HTTPClientError) {
+        switch self {
+        case .buffered(let continuation): continuation.resume(throwing: error)
+        case .stream(let continuation, _): continuation.finish(throwing: error)
+        }
+    }
+}
+
+/// A request from another thread to the transport loop.
+enum LoopCommand: Sendable {
+    case start(id: UInt64, request: HTTPRequest, sink: TransferSink)
+    case cancel(id: UInt64)
+    case shutdown
+}
+
+/// A `CURLM *` that may be woken from any thread.
+///
+/// Safety of `@unchecked Sendable`: other threads only ever call `curl_multi_wakeup`, which
+/// libcurl documents as thread-safe, and only while holding the inbox lock with `closed ==
+/// false`; the loop sets `closed` under that lock before `curl_multi_cleanup`, so a wakeup
+/// never races with cleanup. Every other use of the pointer is on the loop thread.
+struct MultiHandle: @unchecked Sendable {
+    let pointer: UnsafeMutableRawPointer
+}
+
+/// State shared between callers and the transport thread: the command inbox and counters.
+final class LoopShared: Sendable {
+    struct Inbox {
+        var commands: [LoopCommand] = []
+        var nextID: UInt64 = 1
+        var closed = false
+    }
+
+    let multi: MultiHandle
+    private let inbox = Mutex(Inbox())
+    private let stopped = Mutex<(done: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
+
+    // Counters written by the loop thread, read by anyone.
+    let connectionsOpened = Atomic<Int>(0)
+    let transfersOnReusedConnections = Atomic<Int>(0)
+    let transfersCompleted = Atomic<Int>(0)
+    let transfersRunning = Atomic<Int>(0)
+    let transfersWaiting = Atomic<Int>(0)
+
+    init(multi: MultiHandle) {
+        self.multi = multi
+    }
+
+    /// Enqueues a new transfer and wakes the loop. Returns its id, or nil (and fails the
+    /// sink) when the client is shut down.
+    func enqueueStart(_ request: HTTPRequest, sink: TransferSink) -> UInt64? {
+        let id: UInt64? = inbox.withLock { inbox in
+            guard !inbox.closed else { return nil }
+            let id = inbox.nextID
+            inbox.nextID += 1
+            inbox.commands.append(.start(id: id, request: request, sink: sink))
+            curl_multi_wakeup(multi.pointer)
+            return id
+        }
+        if id == nil { sink.fail(HTTPClientError(.shutdown, "the HTTP client was shut down")) }
+        return id
+    }
+
+    /// Asks the loop to abort transfer `id`; ignored if it already ended.
+    func enqueueCancel(_ id: UInt64) {
+        inbox.withLock { inbox in
+            guard !inbox.closed else { return }
+            inbox.commands.append(.cancel(id: id))
+            curl_multi_wakeup(multi.pointer)
+        }
+    }
+
+    /// Closes the inbox and asks the loop to fail everything and exit. Idempotent.
+    func enqueueShutdown() {
+        inbox.withLock { inbox in
+            guard !inbox.closed else { return }
+            inbox.closed = true
+            inbox.commands.append(.shutdown)
+            curl_multi_wakeup(multi.pointer)
+        }
+    }
+
+    /// Takes every queued command (loop thread).
+    func takeCommands() -> [LoopCommand] {
+        inbox.withLock { inbox in
+            guard !inbox.commands.isEmpty else { return [] }
+            let commands = inbox.commands
+            inbox.commands.removeAll(keepingCapacity: true)
+            return commands
+        }
+    }
+
+    /// Called by the loop thread as its last act.
+    func markStopped() {
+        let waiters = stopped.withLock { state in
+            state.done = true
+            let waiters = state.waiters
+            state.waiters = []
+            return waiters
+        }
+        for waiter in waiters { waiter.resume() }
+    }
+
+    /// Returns once the loop thread has exited.
+    func waitUntilStopped() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let done = stopped.withLock { state in
+                if state.done { return true }
+                state.waiters.append(continuation)
+                return false
+            }
+            if done { continuation.resume() }
+        }
+    }
+}

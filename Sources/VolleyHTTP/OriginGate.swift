@@ -1,0 +1,131 @@
+/// Per-origin admission for the transport: decides when a transfer may be handed to libcurl.
+///
+/// libcurl queues transfers internally when a host's connection limit is reached, and counts
+/// that wait in the transfer's timeout. This gate keeps the queue in Swift instead, so a
+/// transfer given to libcurl always has a connection (or an HTTP/2 stream) to run on.
+///
+/// Capacity per origin: HTTP/1.x runs one transfer per connection, so `maxConnectionsPerHost`
+/// transfers; a known HTTP/2 origin multiplexes `maxConcurrentStreams` per connection.
+/// Pure value type, driven by the transport loop; no I/O.
+struct OriginGate {
+    enum WireProtocol: Equatable {
+        /// Plain `http://`: always HTTP/1.1 (no h2c prior knowledge, it breaks on reuse in 7.88).
+        case http1
+        /// Seen to speak HTTP/2: multiplexed; transfers use `CURLOPT_PIPEWAIT`.
+        case http2
+        /// `https://` before any response told us what ALPN chose.
+        case unknownTLS
+    }
+
+    /// A transfer allowed to start, and whether it should wait to multiplex on an
+    /// existing connection rather than open a new one.
+    struct Admission: Equatable {
+        var id: UInt64
+        var pipeWait: Bool
+    }
+
+    private struct Origin {
+        var proto: WireProtocol
+        var active = 0
+        var queue: [UInt64] = []
+        var queueHead = 0
+
+        var waiting: Int { queue.count - queueHead }
+    }
+
+    let maxConnectionsPerHost: Int
+    let maxConcurrentStreams: Int
+    private var origins: [String: Origin] = [:]
+    /// Ids waiting in some origin's queue, and the origin they wait on.
+    private var waiting: [UInt64: String] = [:]
+    /// Origins that may have room now.
+    private var dirty: Set<String> = []
+
+    init(maxConnectionsPerHost: Int, maxConcurrentStreams: Int) {
+        self.maxConnectionsPerHost = max(1, maxConnectionsPerHost)
+        self.maxConcurrentStreams = max(1, maxConcurrentStreams)
+    }
+
+    /// Queues transfer `id` for `origin`.
+    mutating func enqueue(id: UInt64, origin: String, isTLS: Bool) {
+        if origins[origin] == nil {
+            origins[origin] = Origin(proto: isTLS ? .unknownTLS : .http1)
+        }
+        origins[origin]?.queue.append(id)
+        waiting[id] = origin
+        dirty.insert(origin)
+    }
+
+    /// Drops a queued transfer. Returns false when `id` was not waiting (already admitted).
+    mutating func cancelWaiting(id: UInt64) -> Bool {
+        guard let origin = waiting.removeValue(forKey: id) else { return false }
+        // Lazy removal: the id stays in the origin's queue and is skipped when reached.
+        dirty.insert(origin)
+        return true
+    }
+
+    /// A transfer admitted earlier for `origin` has ended.
+    mutating func finished(origin: String) {
+        guard origins[origin] != nil else { return }
+        origins[origin]?.active -= 1
+        dirty.insert(origin)
+    }
+
+    /// A response on `origin` told us its protocol.
+    mutating func learned(origin: String, isHTTP2: Bool) {
+        guard let current = origins[origin]?.proto, current == .unknownTLS || (current == .http2) != isHTTP2 else {
+            return
+        }
+        // An https origin that answered HTTP/1.x stays HTTP/1.x; one that answered HTTP/2 is
+        // multiplexed from now on.
+        origins[origin]?.proto = isHTTP2 ? .http2 : .http1
+        dirty.insert(origin)
+    }
+
+    func capacity(of proto: WireProtocol) -> Int {
+        switch proto {
+        case .http1: return maxConnectionsPerHost
+        case .http2: return maxConnectionsPerHost * maxConcurrentStreams
+        // Until a response tells us the protocol, admit only what HTTP/1.1 could run, so
+        // libcurl never queues. These transfers use PIPEWAIT: over TLS, libcurl learns from
+        // ALPN during the handshake whether to multiplex them on the first connection (h2)
+        // or open one connection each (HTTP/1.1), so the wait is one handshake, not a request.
+        case .unknownTLS: return maxConnectionsPerHost
+        }
+    }
+
+    /// Transfers that may start now, in arrival order per origin.
+    mutating func admit() -> [Admission] {
+        guard !dirty.isEmpty else { return [] }
+        var admitted: [Admission] = []
+        for name in dirty {
+            guard var origin = origins[name] else { continue }
+            let limit = capacity(of: origin.proto)
+            while origin.active < limit, origin.queueHead < origin.queue.count {
+                let id = origin.queue[origin.queueHead]
+                origin.queueHead += 1
+                guard waiting.removeValue(forKey: id) != nil else { continue }  // cancelled
+                origin.active += 1
+                admitted.append(Admission(id: id, pipeWait: origin.proto != .http1))
+            }
+            if origin.queueHead == origin.queue.count {
+                origin.queue.removeAll(keepingCapacity: true)
+                origin.queueHead = 0
+            } else if origin.queueHead > 1024, origin.queueHead * 2 > origin.queue.count {
+                origin.queue.removeFirst(origin.queueHead)
+                origin.queueHead = 0
+            }
+            origins[name] = origin
+        }
+        dirty.removeAll(keepingCapacity: true)
+        return admitted
+    }
+
+    /// Transfers running or waiting for `origin` (for tests and stats).
+    func load(of origin: String) -> (active: Int, waiting: Int) {
+        guard let o = origins[origin] else { return (0, 0) }
+        return (o.active, o.queue[o.queueHead...].filter { waiting[$0] != nil }.count)
+    }
+
+    func proto(of origin: String) -> WireProtocol? { origins[origin]?.proto }
+}

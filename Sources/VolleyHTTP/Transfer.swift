@@ -1,0 +1,142 @@
+import CCurl
+
+/// One running transfer: its easy handle and what has arrived so far.
+///
+/// Confined to the transport thread: created there when admitted, touched by libcurl's
+/// callbacks (which run inside `curl_multi_perform` on that thread) and ended there. The
+/// loop's table of live transfers keeps it alive while libcurl holds its unretained pointer.
+final class Transfer {
+    let id: UInt64
+    let origin: Origin
+    let sink: TransferSink
+    let timeoutSeconds: Double?
+    var easy: UnsafeMutableRawPointer?
+    var headerList: UnsafeMutablePointer<curl_slist>?
+    let errorBuffer: UnsafeMutablePointer<CChar>
+
+    // Response state, filled in by the callbacks.
+    private(set) var status = 0
+    private(set) var version: HTTPVersion = .unknown
+    private var headerFields: [HTTPHeaders.Field] = []
+    private(set) var head: HTTPResponseHead?
+    private(set) var body: [UInt8] = []
+    private var sseParser: SSEParser?
+    private(set) var sawTerminalEvent = false
+    /// True once a final (non-1xx) response head has been seen; the loop reads this to learn
+    /// the origin's protocol.
+    var headPendingForGate = false
+
+    init(id: UInt64, origin: Origin, sink: TransferSink, timeoutSeconds: Double?) {
+        self.id = id
+        self.origin = origin
+        self.sink = sink
+        self.timeoutSeconds = timeoutSeconds
+        self.errorBuffer = .allocate(capacity: Int(CURL_ERROR_SIZE) + 1)
+        self.errorBuffer.initialize(repeating: 0, count: Int(CURL_ERROR_SIZE) + 1)
+    }
+
+    deinit {
+        errorBuffer.deallocate()
+    }
+
+    /// libcurl's error text for the last failure, if it wrote one.
+    var curlErrorText: String {
+        String(cString: errorBuffer)
+    }
+
+    /// Whether this transfer parses a 2xx body as server-sent events.
+    var isSSE: Bool { sseParser != nil }
+
+    // MARK: - Callbacks (transport thread, inside curl_multi_perform)
+
+    /// One header line, CRLF included.
+    func receiveHeaderLine(_ raw: UnsafeRawBufferPointer) {
+        var line = raw[...]
+        while let last = line.last, last == UInt8(ascii: "\n") || last == UInt8(ascii: "\r") {
+            line = line.dropLast()
+        }
+        if line.starts(with: "HTTP/".utf8) {
+            // A new status line: an interim (1xx) response may come before the final one.
+            headerFields.removeAll(keepingCapacity: true)
+            let text = String(decoding: line, as: UTF8.self)
+            let parts = text.split(separator: " ", maxSplits: 2)
+            version = Self.version(parts.first ?? "")
+            status = parts.count > 1 ? Int(parts[1]) ?? 0 : 0
+            return
+        }
+        if line.isEmpty {
+            // End of a header block.
+            guard head == nil, status >= 200 || status == 0 else { return }
+            let head = HTTPResponseHead(status: status, headers: HTTPHeaders(headerFields), version: version)
+            self.head = head
+            headPendingForGate = true
+            if case .stream(let continuation, let sse) = sink {
+                if sse != nil, (200..<300).contains(status) { sseParser = SSEParser() }
+                continuation.yield(.head(head))
+            }
+            return
+        }
+        guard head == nil else { return }  // Trailers after the body are ignored.
+        let text = String(decoding: line, as: UTF8.self)
+        guard let colon = text.firstIndex(of: ":") else { return }
+        let name = text[..<colon].lowercased()
+        let value = text[text.index(after: colon)...].trimmingSpaces()
+        headerFields.append(HTTPHeaders.Field(name: name, value: value))
+    }
+
+    /// Body bytes as they arrive.
+    func receiveBody(_ bytes: UnsafeRawBufferPointer) {
+        switch sink {
+        case .buffered:
+            body.append(contentsOf: bytes)
+        case .stream(let continuation, let sse):
+            if var parser = sseParser, let sse {
+                let events = parser.feed(bytes)
+                sseParser = parser
+                for event in events {
+                    if sse.isTerminal(event) { sawTerminalEvent = true }
+                    continuation.yield(.event(event))
+                }
+            } else {
+                continuation.yield(.body(Array(bytes)))
+            }
+        }
+    }
+
+    private static func version(_ token: Substring) -> HTTPVersion {
+        switch token {
+        case "HTTP/1.0": return .http1_0
+        case "HTTP/1.1": return .http1_1
+        case "HTTP/2", "HTTP/2.0": return .http2
+        case "HTTP/3": return .http3
+        default: return .unknown
+        }
+    }
+}
+
+extension Substring {
+    func trimmingSpaces() -> String {
+        var slice = self[...]
+        while let first = slice.first, first == " " || first == "\t" { slice = slice.dropFirst() }
+        while let last = slice.last, last == " " || last == "\t" { slice = slice.dropLast() }
+        return String(slice)
+    }
+}
+
+/// libcurl's header callback: forwards to the `Transfer` passed as HEADERDATA.
+let transferHeaderCallback: volley_data_callback = { buffer, size, count, userdata in
+    let length = size * count
+    guard let userdata else { return 0 }
+    let transfer = Unmanaged<Transfer>.fromOpaque(userdata).takeUnretainedValue()
+    transfer.receiveHeaderLine(UnsafeRawBufferPointer(start: buffer, count: length))
+    return length
+}
+
+/// libcurl's write callback: forwards to the `Transfer` passed as WRITEDATA.
+let transferWriteCallback: volley_data_callback = { buffer, size, count, userdata in
+    let length = size * count
+    guard let userdata else { return 0 }
+    let transfer = Unmanaged<Transfer>.fromOpaque(userdata).takeUnretainedValue()
+    transfer.receiveBody(UnsafeRawBufferPointer(start: buffer, count: length))
+    return length
+}

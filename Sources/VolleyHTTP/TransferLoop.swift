@@ -1,0 +1,344 @@
+import CCurl
+
+/// The transport thread's state: the multi handle, the admission gate, and every transfer
+/// that is waiting or running. Used only on that thread.
+final class TransferLoop {
+    private struct Waiting {
+        var request: HTTPRequest
+        var sink: TransferSink
+        var origin: Origin
+    }
+
+    private let shared: LoopShared
+    private let multi: UnsafeMutableRawPointer
+    private let configuration: HTTPClientConfiguration
+    private var gate: OriginGate
+    private var waiting: [UInt64: Waiting] = [:]
+    private var live: [UInt64: Transfer] = [:]
+    private var shuttingDown = false
+
+    init(shared: LoopShared, configuration: HTTPClientConfiguration) {
+        self.shared = shared
+        self.multi = shared.multi.pointer
+        self.configuration = configuration
+        self.gate = OriginGate(
+            maxConnectionsPerHost: configuration.maxConnectionsPerHost,
+            maxConcurrentStreams: configuration.maxConcurrentStreams
+        )
+    }
+
+    /// Runs until a shutdown command; then fails what is left and frees the multi handle.
+    func run() {
+        var pollTimeoutMs: Int32 = 1000
+        while true {
+            for command in shared.takeCommands() { handle(command) }
+            if shuttingDown { break }
+            startAdmitted()
+            var running: Int32 = 0
+            let code = curl_multi_perform(multi, &running)
+            if code != CURLM_OK {
+                failAllLive(HTTPClientError(.other, "curl_multi_perform failed: \(String(cString: curl_multi_strerror(code)))"))
+            }
+            learnProtocols()
+            let ended = drainMessages()
+            // Transfers that ended freed room: start the next ones without sleeping.
+            pollTimeoutMs = ended > 0 ? 0 : 1000
+            if ended > 0 { continue }
+            curl_multi_poll(multi, nil, 0, pollTimeoutMs, nil)
+        }
+        teardown()
+    }
+
+    // MARK: - Commands
+
+    private func handle(_ command: LoopCommand) {
+        switch command {
+        case .start(let id, let request, let sink):
+            guard let origin = Origin(url: request.url) else {
+                sink.fail(HTTPClientError(.invalidRequest, "not an absolute http(s) URL"))
+                return
+            }
+            waiting[id] = Waiting(request: request, sink: sink, origin: origin)
+            gate.enqueue(id: id, origin: origin.key, isTLS: origin.isTLS)
+            shared.transfersWaiting.add(1, ordering: .relaxed)
+        case .cancel(let id):
+            let error = HTTPClientError(.cancelled, "the transfer was cancelled")
+            if gate.cancelWaiting(id: id), let entry = waiting.removeValue(forKey: id) {
+                shared.transfersWaiting.subtract(1, ordering: .relaxed)
+                entry.sink.fail(error)
+            } else if let transfer = live[id] {
+                end(transfer, with: .failure(error))
+            }
+        case .shutdown:
+            shuttingDown = true
+        }
+    }
+
+    // MARK: - Admission
+
+    private func startAdmitted() {
+        for admission in gate.admit() {
+            guard let entry = waiting.removeValue(forKey: admission.id) else { continue }
+            shared.transfersWaiting.subtract(1, ordering: .relaxed)
+            let transfer = Transfer(
+                id: admission.id,
+                origin: entry.origin,
+                sink: entry.sink,
+                timeoutSeconds: entry.request.timeoutSeconds
+            )
+            do {
+                try configure(transfer, request: entry.request, pipeWait: admission.pipeWait)
+            } catch {
+                release(transfer)
+                gate.finished(origin: transfer.origin.key)
+                transfer.sink.fail(error)
+                continue
+            }
+            live[transfer.id] = transfer
+            shared.transfersRunning.add(1, ordering: .relaxed)
+        }
+    }
+
+    private func configure(_ transfer: Transfer, request: HTTPRequest, pipeWait: Bool) throws(HTTPClientError) {
+        guard let easy = curl_easy_init() else {
+            throw HTTPClientError(.other, "curl_easy_init failed")
+        }
+        transfer.easy = easy
+        var options = EasyOptions(easy: easy)
+        let opaque = Unmanaged.passUnretained(transfer).toOpaque()
+        options.set(CURLOPT_URL, request.url)
+        options.set(CURLOPT_PROTOCOLS_STR, "http,https")
+        options.set(CURLOPT_NOSIGNAL, 1)
+        options.set(CURLOPT_PRIVATE, pointer: opaque)
+        options.set(CURLOPT_ERRORBUFFER, pointer: UnsafeRawPointer(transfer.errorBuffer))
+        options.set(CURLOPT_HEADERFUNCTION, callback: transferHeaderCallback)
+        options.set(CURLOPT_HEADERDATA, pointer: opaque)
+        options.set(CURLOPT_WRITEFUNCTION, callback: transferWriteCallback)
+        options.set(CURLOPT_WRITEDATA, pointer: opaque)
+        options.set(CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_2TLS)
+        options.set(CURLOPT_PIPEWAIT, pipeWait ? 1 : 0)
+        options.set(CURLOPT_TCP_KEEPALIVE, 1)
+        options.set(CURLOPT_CONNECTTIMEOUT_MS, Self.milliseconds(request.connectTimeoutSeconds))
+        if let timeout = request.timeoutSeconds {
+            options.set(CURLOPT_TIMEOUT_MS, Self.milliseconds(timeout))
+        }
+        if let stallSeconds = request.stallSeconds {
+            options.set(CURLOPT_LOW_SPEED_TIME, max(1, stallSeconds))
+            options.set(CURLOPT_LOW_SPEED_LIMIT, max(1, request.stallMinimumBytesPerSecond))
+        }
+        if let caFile = request.caFile {
+            options.set(CURLOPT_CAINFO, caFile)
+        }
+        if request.headers.first(name: "user-agent") == nil {
+            options.set(CURLOPT_USERAGENT, configuration.userAgent)
+        }
+        let method = request.method.uppercased()
+        switch method {
+        case "GET" where request.body == nil:
+            options.set(CURLOPT_HTTPGET, 1)
+        case "POST":
+            options.set(CURLOPT_POST, 1)
+        default:
+            options.set(CURLOPT_CUSTOMREQUEST, method)
+        }
+        if let body = request.body {
+            options.set(CURLOPT_POSTFIELDSIZE_LARGE, offset: Int64(body.count))
+            body.withUnsafeBytes { raw in
+                // COPYPOSTFIELDS copies the bytes, so the array need not outlive this call.
+                options.set(CURLOPT_COPYPOSTFIELDS, pointer: raw.baseAddress ?? UnsafeRawPointer(transfer.errorBuffer))
+            }
+        }
+        var list: UnsafeMutablePointer<curl_slist>?
+        for field in request.headers {
+            list = curl_slist_append(list, "\(field.name): \(field.value)")
+        }
+        // No `Expect: 100-continue` round trip for large bodies.
+        list = curl_slist_append(list, "Expect:")
+        transfer.headerList = list
+        options.set(CURLOPT_HTTPHEADER, pointer: UnsafeRawPointer(list))
+        if let failure = options.failure {
+            throw HTTPClientError(.invalidRequest, failure.message, curlCode: failure.code)
+        }
+        let added = curl_multi_add_handle(multi, easy)
+        guard added == CURLM_OK else {
+            throw HTTPClientError(.other, "curl_multi_add_handle: \(String(cString: curl_multi_strerror(added)))")
+        }
+    }
+
+    private static func milliseconds(_ seconds: Double) -> Int {
+        guard seconds.isFinite, seconds > 0 else { return 1 }
+        return max(1, Int((seconds * 1000).rounded(.up)))
+    }
+
+    // MARK: - Completion
+
+    /// Tells the gate what protocol each newly answered origin speaks.
+    private func learnProtocols() {
+        for transfer in live.values where transfer.headPendingForGate {
+            transfer.headPendingForGate = false
+            switch transfer.version {
+            case .http2: gate.learned(origin: transfer.origin.key, isHTTP2: true)
+            case .http1_0, .http1_1: gate.learned(origin: transfer.origin.key, isHTTP2: false)
+            case .http3, .unknown: break
+            }
+        }
+    }
+
+    /// Ends every transfer libcurl reports done. Returns how many ended.
+    private func drainMessages() -> Int {
+        var ended = 0
+        var remaining: Int32 = 0
+        while let message = curl_multi_info_read(multi, &remaining) {
+            guard message.pointee.msg == CURLMSG_DONE, let easy = message.pointee.easy_handle else { continue }
+            var opaque: UnsafeMutableRawPointer?
+            guard volley_easy_getinfo_ptr(easy, CURLINFO_PRIVATE, &opaque) == CURLE_OK, let opaque else { continue }
+            let transfer = Unmanaged<Transfer>.fromOpaque(opaque).takeUnretainedValue()
+            let code = volley_msg_result(message)
+            end(transfer, with: code == CURLE_OK ? .success(()) : .failure(classify(code, transfer)))
+            ended += 1
+        }
+        return ended
+    }
+
+    /// Removes `transfer` from libcurl and the tables and resumes its caller exactly once.
+    private func end(_ transfer: Transfer, with result: Result<Void, HTTPClientError>) {
+        guard live.removeValue(forKey: transfer.id) != nil else { return }
+        shared.transfersRunning.subtract(1, ordering: .relaxed)
+        let info = transfer.easy.map(readInfo) ?? Self.emptyInfo
+        release(transfer)
+        gate.finished(origin: transfer.origin.key)
+        shared.transfersCompleted.add(1, ordering: .relaxed)
+        if info.connectionReused {
+            shared.transfersOnReusedConnections.add(1, ordering: .relaxed)
+        } else if transfer.head != nil {
+            // A new connection that got as far as a response.
+            shared.connectionsOpened.add(1, ordering: .relaxed)
+        }
+        switch result {
+        case .failure(let error):
+            transfer.sink.fail(error)
+        case .success:
+            let head = transfer.head ?? HTTPResponseHead(status: transfer.status, headers: HTTPHeaders(), version: transfer.version)
+            switch transfer.sink {
+            case .buffered(let continuation):
+                continuation.resume(returning: HTTPResponse(head: head, body: transfer.body, info: info))
+            case .stream(let continuation, _):
+                if transfer.isSSE, !transfer.sawTerminalEvent {
+                    continuation.finish(throwing: HTTPClientError(
+                        .streamTruncated, "the event stream ended before its terminal event"))
+                } else {
+                    continuation.yield(.end(info))
+                    continuation.finish()
+                }
+            }
+        }
+    }
+
+    private func release(_ transfer: Transfer) {
+        if let easy = transfer.easy {
+            curl_multi_remove_handle(multi, easy)
+            curl_easy_cleanup(easy)
+            transfer.easy = nil
+        }
+        if let list = transfer.headerList {
+            curl_slist_free_all(list)
+            transfer.headerList = nil
+        }
+    }
+
+    private static let emptyInfo = HTTPTransferInfo(
+        connectionReused: false, httpVersion: .unknown, connectSeconds: 0,
+        timeToFirstByteSeconds: 0, totalSeconds: 0, retryAfterSeconds: nil)
+
+    private func readInfo(_ easy: UnsafeMutableRawPointer) -> HTTPTransferInfo {
+        var connects = 0
+        var version = 0
+        var connect: curl_off_t = 0
+        var firstByte: curl_off_t = 0
+        var total: curl_off_t = 0
+        var retryAfter: curl_off_t = 0
+        _ = volley_easy_getinfo_long(easy, CURLINFO_NUM_CONNECTS, &connects)
+        _ = volley_easy_getinfo_long(easy, CURLINFO_HTTP_VERSION, &version)
+        _ = volley_easy_getinfo_off_t(easy, CURLINFO_CONNECT_TIME_T, &connect)
+        _ = volley_easy_getinfo_off_t(easy, CURLINFO_STARTTRANSFER_TIME_T, &firstByte)
+        _ = volley_easy_getinfo_off_t(easy, CURLINFO_TOTAL_TIME_T, &total)
+        _ = volley_easy_getinfo_off_t(easy, CURLINFO_RETRY_AFTER, &retryAfter)
+        let httpVersion: HTTPVersion
+        switch version {
+        case CURL_HTTP_VERSION_1_0: httpVersion = .http1_0
+        case CURL_HTTP_VERSION_1_1: httpVersion = .http1_1
+        case CURL_HTTP_VERSION_2_0: httpVersion = .http2
+        case CURL_HTTP_VERSION_3: httpVersion = .http3
+        default: httpVersion = .unknown
+        }
+        return HTTPTransferInfo(
+            connectionReused: connects == 0,
+            httpVersion: httpVersion,
+            connectSeconds: Double(connect) / 1_000_000,
+            timeToFirstByteSeconds: Double(firstByte) / 1_000_000,
+            totalSeconds: Double(total) / 1_000_000,
+            retryAfterSeconds: retryAfter > 0 ? Int(retryAfter) : nil
+        )
+    }
+
+    /// Maps a libcurl result to an error kind a caller can act on.
+    private func classify(_ code: CURLcode, _ transfer: Transfer) -> HTTPClientError {
+        let text = transfer.curlErrorText.isEmpty ? String(cString: curl_easy_strerror(code)) : transfer.curlErrorText
+        let kind: HTTPClientError.Kind
+        switch code {
+        case CURLE_OPERATION_TIMEDOUT:
+            kind = timeoutKind(transfer, text: text)
+        case CURLE_COULDNT_RESOLVE_HOST, CURLE_COULDNT_RESOLVE_PROXY, CURLE_COULDNT_CONNECT:
+            kind = .connectionFailed
+        case CURLE_SSL_CONNECT_ERROR, CURLE_PEER_FAILED_VERIFICATION, CURLE_SSL_CERTPROBLEM,
+             CURLE_SSL_CIPHER, CURLE_SSL_CACERT_BADFILE, CURLE_SSL_ISSUER_ERROR,
+             CURLE_SSL_PINNEDPUBKEYNOTMATCH, CURLE_SSL_INVALIDCERTSTATUS, CURLE_SSL_CRL_BADFILE,
+             CURLE_SSL_ENGINE_NOTFOUND, CURLE_SSL_ENGINE_SETFAILED, CURLE_SSL_ENGINE_INITFAILED,
+             CURLE_USE_SSL_FAILED:
+            kind = .tls
+        case CURLE_RECV_ERROR, CURLE_SEND_ERROR, CURLE_GOT_NOTHING, CURLE_PARTIAL_FILE,
+             CURLE_HTTP2, CURLE_HTTP2_STREAM, CURLE_WEIRD_SERVER_REPLY, CURLE_BAD_CONTENT_ENCODING:
+            kind = .connectionLost
+        case CURLE_URL_MALFORMAT, CURLE_UNSUPPORTED_PROTOCOL, CURLE_BAD_FUNCTION_ARGUMENT:
+            kind = .invalidRequest
+        default:
+            kind = .other
+        }
+        return HTTPClientError(kind, text, curlCode: Int(code.rawValue))
+    }
+
+    /// libcurl reports connect, total and low-speed timeouts with one code; tell them apart.
+    private func timeoutKind(_ transfer: Transfer, text: String) -> HTTPClientError.Kind {
+        if text.contains("too slow") { return .stalled }
+        guard let easy = transfer.easy else { return .timeout }
+        var preTransfer: curl_off_t = 0
+        var total: curl_off_t = 0
+        _ = volley_easy_getinfo_off_t(easy, CURLINFO_PRETRANSFER_TIME_T, &preTransfer)
+        _ = volley_easy_getinfo_off_t(easy, CURLINFO_TOTAL_TIME_T, &total)
+        if let limit = transfer.timeoutSeconds, Double(total) / 1_000_000 >= limit * 0.999 {
+            return .timeout
+        }
+        // Never got past connect + TLS: the connect phase timed out.
+        return preTransfer == 0 ? .connectTimeout : .timeout
+    }
+
+    // MARK: - Shutdown
+
+    private func failAllLive(_ error: HTTPClientError) {
+        for transfer in Array(live.values) { end(transfer, with: .failure(error)) }
+    }
+
+    private func teardown() {
+        let error = HTTPClientError(.shutdown, "the HTTP client was shut down")
+        // Commands that raced with shutdown (the inbox is closed now, so this is the last lot).
+        for command in shared.takeCommands() {
+            if case .start(_, _, let sink) = command { sink.fail(error) }
+        }
+        for (_, entry) in waiting { entry.sink.fail(error) }
+        waiting.removeAll()
+        shared.transfersWaiting.store(0, ordering: .relaxed)
+        failAllLive(error)
+        curl_multi_cleanup(multi)
+        shared.markStopped()
+    }
+}

@@ -1,0 +1,57 @@
+import Foundation
+import Testing
+@testable import VolleyHTTP
+
+/// HTTP/2 over TLS against a real server (nginx) with a CA made for this run.
+@Suite(.serialized) struct TLSHTTP2Tests {
+    @Test func fiftyConcurrentRequestsShareOneConnection() async throws {
+        let server = try NginxTLSServer(http2: true)
+        defer { server.stop() }
+        let client = try HTTPClient()
+        let request = HTTPRequest(url: "\(server.baseURL)/slow", timeoutSeconds: 20, caFile: server.caFile)
+        let responses = try await withThrowingTaskGroup(of: HTTPResponse.self) { group in
+            for _ in 0..<50 { group.addTask { try await client.execute(request) } }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        await client.shutdown()
+        #expect(responses.count == 50)
+        #expect(responses.allSatisfy { $0.status == 200 && $0.head.version == .http2 && $0.info.httpVersion == .http2 })
+        #expect(responses.allSatisfy { String(decoding: $0.body, as: UTF8.self).contains("chatcmpl-1") })
+        // nginx numbers its connections: one value means one connection carried all 50.
+        let connections = Set(responses.compactMap { $0.headers["x-conn"] })
+        #expect(connections.count == 1)
+        #expect(responses.filter { !$0.info.connectionReused }.count == 1)
+        #expect(client.stats.connectionsOpened == 1)
+    }
+
+    @Test func verificationStaysOnWithoutTheCA() async throws {
+        let server = try NginxTLSServer(http2: true)
+        defer { server.stop() }
+        let client = try HTTPClient()
+        // The system store does not know the throwaway CA: the handshake must fail.
+        let request = HTTPRequest(url: "\(server.baseURL)/fast", timeoutSeconds: 10)
+        await #expect {
+            _ = try await client.execute(request)
+        } throws: { error in
+            (error as? HTTPClientError)?.kind == .tls
+        }
+        await client.shutdown()
+    }
+
+    @Test func http1OverTLSRunsConcurrentlyOnSeparateConnections() async throws {
+        // PIPEWAIT is used until ALPN answers; an HTTP/1.1 origin must not serialise transfers.
+        let server = try NginxTLSServer(http2: false)
+        defer { server.stop() }
+        let client = try HTTPClient(configuration: HTTPClientConfiguration(maxConnectionsPerHost: 4))
+        let request = HTTPRequest(url: "\(server.baseURL)/slow", timeoutSeconds: 20, caFile: server.caFile)
+        let responses = try await withThrowingTaskGroup(of: HTTPResponse.self) { group in
+            for _ in 0..<8 { group.addTask { try await client.execute(request) } }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        await client.shutdown()
+        #expect(responses.allSatisfy { $0.status == 200 && $0.info.httpVersion == .http1_1 })
+        // Four connections at most, and more than one: the first wave ran in parallel.
+        let connections = Set(responses.compactMap { $0.headers["x-conn"] })
+        #expect(connections.count > 1 && connections.count <= 4)
+    }
+}
