@@ -1,0 +1,400 @@
+/// The recursive-descent parser behind ``JSONParser``, reading straight from borrowed bytes.
+///
+/// Recursion depth is bounded by `maxDepth`; each level costs one `parseValue` and one
+/// container frame.
+struct JSONParserCore {
+    private let base: UnsafeRawPointer
+    private let count: Int
+    private let maxDepth: Int
+    private var position = 0
+    private var depth = 0
+    /// Reused for strings with escapes, so each one does not allocate a fresh buffer.
+    private var scratch: [UInt8] = []
+
+    /// Reads `count` bytes at `base`, which stay valid and unchanged while the parser runs.
+    init(base: UnsafeRawPointer, count: Int, maxDepth: Int) {
+        self.base = base
+        self.count = count
+        self.maxDepth = maxDepth
+    }
+
+    mutating func parseDocument() throws(JSONParseError) -> JSONValue {
+        skipWhitespace()
+        let value = try parseValue()
+        skipWhitespace()
+        if position < count {
+            throw unexpected(.trailingData)
+        }
+        return value
+    }
+
+    // MARK: - Bytes
+
+    /// The byte at `offset`; callers check `offset < count` first.
+    @inline(__always)
+    private func byte(at offset: Int) -> UInt8 {
+        base.load(fromByteOffset: offset, as: UInt8.self)
+    }
+
+    @inline(__always)
+    private mutating func skipWhitespace() {
+        while position < count {
+            switch byte(at: position) {
+            case 0x20, 0x0A, 0x0D, 0x09: position += 1
+            default: return
+            }
+        }
+    }
+
+    private func error(_ kind: JSONParseError.Kind, at offset: Int) -> JSONParseError {
+        JSONParseError(kind: kind, offset: offset)
+    }
+
+    /// The error for the byte at `position`, which was not expected there: end of input, invalid
+    /// UTF-8 if the byte starts no valid UTF-8 sequence, else `kind`.
+    private func unexpected(_ kind: JSONParseError.Kind = .unexpectedByte) -> JSONParseError {
+        guard position < count else { return error(.unexpectedEndOfInput, at: count) }
+        if byte(at: position) >= 0x80, utf8SequenceLength(at: position) == nil {
+            return error(.invalidUTF8, at: position)
+        }
+        return error(kind, at: position)
+    }
+
+    /// The length of the well-formed UTF-8 sequence starting at `offset` (a non-ASCII lead byte),
+    /// or `nil` when it is invalid or cut short (RFC 3629 table 3-7).
+    @inline(__always)
+    private func utf8SequenceLength(at offset: Int) -> Int? {
+        let lead = byte(at: offset)
+        let length: Int
+        var secondLow: UInt8 = 0x80
+        var secondHigh: UInt8 = 0xBF
+        switch lead {
+        case 0xC2...0xDF: length = 2
+        case 0xE0: length = 3; secondLow = 0xA0
+        case 0xE1...0xEC, 0xEE...0xEF: length = 3
+        case 0xED: length = 3; secondHigh = 0x9F
+        case 0xF0: length = 4; secondLow = 0x90
+        case 0xF1...0xF3: length = 4
+        case 0xF4: length = 4; secondHigh = 0x8F
+        default: return nil
+        }
+        guard offset + length <= count else { return nil }
+        let second = byte(at: offset + 1)
+        guard second >= secondLow, second <= secondHigh else { return nil }
+        var next = offset + 2
+        while next < offset + length {
+            guard byte(at: next) & 0xC0 == 0x80 else { return nil }
+            next += 1
+        }
+        return length
+    }
+
+    // MARK: - Values
+
+    private mutating func parseValue() throws(JSONParseError) -> JSONValue {
+        guard position < count else { throw error(.unexpectedEndOfInput, at: count) }
+        switch byte(at: position) {
+        case UInt8(ascii: "\""):
+            return .string(try parseString())
+        case UInt8(ascii: "{"):
+            return try parseObject()
+        case UInt8(ascii: "["):
+            return try parseArray()
+        case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"):
+            return .number(try parseNumber())
+        case UInt8(ascii: "t"):
+            try expectLiteral("true")
+            return .bool(true)
+        case UInt8(ascii: "f"):
+            try expectLiteral("false")
+            return .bool(false)
+        case UInt8(ascii: "n"):
+            try expectLiteral("null")
+            return .null
+        default:
+            throw unexpected()
+        }
+    }
+
+    private mutating func expectLiteral(_ literal: StaticString) throws(JSONParseError) {
+        let start = position
+        let expected = UnsafeRawBufferPointer(start: literal.utf8Start, count: literal.utf8CodeUnitCount)
+        for (index, expectedByte) in expected.enumerated() {
+            let offset = start + index
+            guard offset < count else { throw error(.unexpectedEndOfInput, at: count) }
+            guard byte(at: offset) == expectedByte else {
+                position = offset
+                throw unexpected(.invalidLiteral)
+            }
+        }
+        position = start + expected.count
+    }
+
+    private mutating func enterContainer() throws(JSONParseError) {
+        depth += 1
+        if depth > maxDepth {
+            throw error(.depthLimitExceeded, at: position)
+        }
+        position += 1
+        skipWhitespace()
+    }
+
+    private mutating func parseArray() throws(JSONParseError) -> JSONValue {
+        try enterContainer()
+        var elements: [JSONValue] = []
+        if position < count, byte(at: position) == UInt8(ascii: "]") {
+            position += 1
+            depth -= 1
+            return .array(elements)
+        }
+        while true {
+            elements.append(try parseValue())
+            skipWhitespace()
+            guard position < count else { throw error(.unexpectedEndOfInput, at: count) }
+            switch byte(at: position) {
+            case UInt8(ascii: ","):
+                position += 1
+                skipWhitespace()
+            case UInt8(ascii: "]"):
+                position += 1
+                depth -= 1
+                return .array(elements)
+            default:
+                throw unexpected()
+            }
+        }
+    }
+
+    private mutating func parseObject() throws(JSONParseError) -> JSONValue {
+        try enterContainer()
+        var object = JSONObject()
+        if position < count, byte(at: position) == UInt8(ascii: "}") {
+            position += 1
+            depth -= 1
+            return .object(object)
+        }
+        while true {
+            guard position < count, byte(at: position) == UInt8(ascii: "\"") else { throw unexpected() }
+            let key = try parseString()
+            skipWhitespace()
+            guard position < count, byte(at: position) == UInt8(ascii: ":") else { throw unexpected() }
+            position += 1
+            skipWhitespace()
+            object.updateValue(try parseValue(), forKey: key)
+            skipWhitespace()
+            guard position < count else { throw error(.unexpectedEndOfInput, at: count) }
+            switch byte(at: position) {
+            case UInt8(ascii: ","):
+                position += 1
+                skipWhitespace()
+            case UInt8(ascii: "}"):
+                position += 1
+                depth -= 1
+                return .object(object)
+            default:
+                throw unexpected()
+            }
+        }
+    }
+
+    // MARK: - Numbers
+
+    private mutating func parseNumber() throws(JSONParseError) -> JSONNumber {
+        let start = position
+        if byte(at: position) == UInt8(ascii: "-") {
+            position += 1
+        }
+        guard position < count else { throw error(.unexpectedEndOfInput, at: count) }
+        let first = byte(at: position)
+        if first == UInt8(ascii: "0") {
+            position += 1
+            if position < count, isDigit(byte(at: position)) {
+                throw error(.invalidNumber, at: position)
+            }
+        } else if isDigit(first) {
+            try skipDigits()
+        } else {
+            throw unexpected(.invalidNumber)
+        }
+        if position < count, byte(at: position) == UInt8(ascii: ".") {
+            position += 1
+            try skipDigits()
+        }
+        if position < count, byte(at: position) | 0x20 == UInt8(ascii: "e") {
+            position += 1
+            if position < count, byte(at: position) == UInt8(ascii: "+") || byte(at: position) == UInt8(ascii: "-") {
+                position += 1
+            }
+            try skipDigits()
+        }
+        let text = String(decoding: slice(start, position), as: UTF8.self)
+        return JSONNumber(uncheckedText: text)
+    }
+
+    @inline(__always)
+    private func isDigit(_ byte: UInt8) -> Bool {
+        byte &- UInt8(ascii: "0") < 10
+    }
+
+    /// Skips one or more digits; at least one is required.
+    private mutating func skipDigits() throws(JSONParseError) {
+        guard position < count else { throw error(.unexpectedEndOfInput, at: count) }
+        guard isDigit(byte(at: position)) else { throw unexpected(.invalidNumber) }
+        position += 1
+        while position < count, isDigit(byte(at: position)) {
+            position += 1
+        }
+    }
+
+    // MARK: - Strings
+
+    private func slice(_ start: Int, _ end: Int) -> UnsafeBufferPointer<UInt8> {
+        UnsafeBufferPointer(start: (base + start).assumingMemoryBound(to: UInt8.self), count: end - start)
+    }
+
+    /// Parses a string starting at its opening quote. Strings without escapes are built straight
+    /// from the input; the first backslash switches to building in `scratch`.
+    private mutating func parseString() throws(JSONParseError) -> String {
+        position += 1
+        let start = position
+        while position < count {
+            let current = byte(at: position)
+            if current == UInt8(ascii: "\"") {
+                let string = String(decoding: slice(start, position), as: UTF8.self)
+                position += 1
+                return string
+            }
+            if current == UInt8(ascii: "\\") {
+                scratch.removeAll(keepingCapacity: true)
+                scratch.append(contentsOf: slice(start, position))
+                return try parseEscapedString()
+            }
+            try skipStringByte(current)
+        }
+        throw error(.unexpectedEndOfInput, at: count)
+    }
+
+    /// Advances over one unescaped character (one to four bytes) inside a string.
+    @inline(__always)
+    private mutating func skipStringByte(_ current: UInt8) throws(JSONParseError) {
+        if current < 0x20 {
+            throw error(.controlCharacterInString, at: position)
+        }
+        if current < 0x80 {
+            position += 1
+            return
+        }
+        guard let length = utf8SequenceLength(at: position) else {
+            throw error(.invalidUTF8, at: position)
+        }
+        position += length
+    }
+
+    private mutating func parseEscapedString() throws(JSONParseError) -> String {
+        while position < count {
+            let current = byte(at: position)
+            if current == UInt8(ascii: "\"") {
+                position += 1
+                return String(decoding: scratch, as: UTF8.self)
+            }
+            if current == UInt8(ascii: "\\") {
+                try parseEscape()
+                continue
+            }
+            let runStart = position
+            try skipStringByte(current)
+            while position < count {
+                let next = byte(at: position)
+                if next == UInt8(ascii: "\"") || next == UInt8(ascii: "\\") { break }
+                try skipStringByte(next)
+            }
+            scratch.append(contentsOf: slice(runStart, position))
+        }
+        throw error(.unexpectedEndOfInput, at: count)
+    }
+
+    /// Decodes one escape starting at its backslash and appends its UTF-8 to `scratch`.
+    private mutating func parseEscape() throws(JSONParseError) {
+        let escapeStart = position
+        position += 1
+        guard position < count else { throw error(.unexpectedEndOfInput, at: count) }
+        let letter = byte(at: position)
+        position += 1
+        switch letter {
+        case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): scratch.append(letter)
+        case UInt8(ascii: "b"): scratch.append(0x08)
+        case UInt8(ascii: "f"): scratch.append(0x0C)
+        case UInt8(ascii: "n"): scratch.append(0x0A)
+        case UInt8(ascii: "r"): scratch.append(0x0D)
+        case UInt8(ascii: "t"): scratch.append(0x09)
+        case UInt8(ascii: "u"):
+            let unit = try parseHex4(escapeStart: escapeStart)
+            appendScalar(try decodeUTF16Escape(firstUnit: unit))
+        default:
+            throw error(.invalidEscape, at: escapeStart)
+        }
+    }
+
+    /// Combines a `\u` code unit with a following low-surrogate escape when there is one; a lone
+    /// surrogate becomes U+FFFD (the escape after an unpaired high surrogate is left unread).
+    private mutating func decodeUTF16Escape(firstUnit: UInt16) throws(JSONParseError) -> UInt32 {
+        switch firstUnit {
+        case 0xD800...0xDBFF:
+            guard position + 6 <= count,
+                  byte(at: position) == UInt8(ascii: "\\"),
+                  byte(at: position + 1) == UInt8(ascii: "u")
+            else { return 0xFFFD }
+            let save = position
+            position += 2
+            let second = try parseHex4(escapeStart: save)
+            guard (0xDC00...0xDFFF).contains(second) else {
+                position = save
+                return 0xFFFD
+            }
+            return 0x10000 + ((UInt32(firstUnit) - 0xD800) << 10) + (UInt32(second) - 0xDC00)
+        case 0xDC00...0xDFFF:
+            return 0xFFFD
+        default:
+            return UInt32(firstUnit)
+        }
+    }
+
+    /// Reads four hex digits at `position`.
+    private mutating func parseHex4(escapeStart: Int) throws(JSONParseError) -> UInt16 {
+        var value: UInt16 = 0
+        for _ in 0..<4 {
+            guard position < count else { throw error(.unexpectedEndOfInput, at: count) }
+            let digit = byte(at: position)
+            let nibble: UInt8
+            switch digit {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): nibble = digit - UInt8(ascii: "0")
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): nibble = digit - UInt8(ascii: "a") + 10
+            case UInt8(ascii: "A")...UInt8(ascii: "F"): nibble = digit - UInt8(ascii: "A") + 10
+            default: throw error(.invalidEscape, at: escapeStart)
+            }
+            value = value << 4 | UInt16(nibble)
+            position += 1
+        }
+        return value
+    }
+
+    /// Appends the UTF-8 encoding of a scalar value (never a surrogate here).
+    private mutating func appendScalar(_ scalar: UInt32) {
+        switch scalar {
+        case 0..<0x80:
+            scratch.append(UInt8(scalar))
+        case 0x80..<0x800:
+            scratch.append(UInt8(0xC0 | (scalar >> 6)))
+            scratch.append(UInt8(0x80 | (scalar & 0x3F)))
+        case 0x800..<0x10000:
+            scratch.append(UInt8(0xE0 | (scalar >> 12)))
+            scratch.append(UInt8(0x80 | ((scalar >> 6) & 0x3F)))
+            scratch.append(UInt8(0x80 | (scalar & 0x3F)))
+        default:
+            scratch.append(UInt8(0xF0 | (scalar >> 18)))
+            scratch.append(UInt8(0x80 | ((scalar >> 12) & 0x3F)))
+            scratch.append(UInt8(0x80 | ((scalar >> 6) & 0x3F)))
+            scratch.append(UInt8(0x80 | (scalar & 0x3F)))
+        }
+    }
+}

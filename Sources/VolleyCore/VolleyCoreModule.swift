@@ -1,2 +1,0 @@
-// Placeholder until the engine lands; replaced by real sources.
-enum VolleyCoreModule {}

@@ -1,0 +1,83 @@
+import Testing
+import VolleyCore
+
+@Suite("JSONObject")
+struct JSONObjectTests {
+    @Test func insertionOrderAndInPlaceUpdates() {
+        var object = JSONObject()
+        object["b"] = 1
+        object["a"] = 2
+        object["c"] = 3
+        #expect(object.keys == ["b", "a", "c"])
+        #expect(object.updateValue(20, forKey: "a") == 2)
+        #expect(object.keys == ["b", "a", "c"])
+        #expect(object.values == [1, 20, 3])
+        #expect(object["a"] == 20)
+        #expect(object["missing"] == nil)
+        #expect(object.count == 3)
+        #expect(!object.isEmpty)
+    }
+
+    @Test func removal() {
+        var object: JSONObject = ["a": 1, "b": 2, "c": 3]
+        #expect(object.removeValue(forKey: "b") == 2)
+        #expect(object.removeValue(forKey: "b") == nil)
+        object["a"] = nil
+        #expect(object.keys == ["c"])
+        object["a"] = 4
+        #expect(object.keys == ["c", "a"])
+    }
+
+    @Test func bigObjectsStayCorrectThroughIndexChanges() {
+        var object = JSONObject()
+        for i in 0..<50 {
+            object["k\(i)"] = .number(JSONNumber(i))
+        }
+        #expect(object.count == 50)
+        for i in 0..<50 {
+            #expect(object["k\(i)"] == .number(JSONNumber(i)))
+        }
+        for i in stride(from: 0, to: 50, by: 2) {
+            #expect(object.removeValue(forKey: "k\(i)") == .number(JSONNumber(i)))
+        }
+        #expect(object.count == 25)
+        #expect(object.keys.first == "k1")
+        for i in 0..<50 {
+            #expect((object["k\(i)"] != nil) == (i % 2 == 1))
+        }
+        object["k3"] = "updated"
+        #expect(object.keys[1] == "k3")
+        #expect(object["k3"] == "updated")
+        // Shrinking below the threshold drops the index; lookups keep working.
+        for i in stride(from: 1, to: 40, by: 2) {
+            object["k\(i)"] = nil
+        }
+        #expect(object.keys == ["k41", "k43", "k45", "k47", "k49"])
+        #expect(object["k45"] == 45)
+        object["new"] = true
+        #expect(object.keys.last == "new")
+    }
+
+    @Test func equalityAndHashIgnoreOrder() {
+        let first: JSONObject = ["a": 1, "b": ["x": true]]
+        let second: JSONObject = ["b": ["x": true], "a": 1]
+        let different: JSONObject = ["a": 1, "b": ["x": false]]
+        #expect(first == second)
+        #expect(first.hashValue == second.hashValue)
+        #expect(first != different)
+        #expect(first != ["a": 1])
+        #expect(Set([JSONValue.object(first), .object(second)]).count == 1)
+    }
+
+    @Test func iterationYieldsMembersInOrder() {
+        let object: JSONObject = ["x": 1, "y": 2]
+        #expect(object.map(\.key) == ["x", "y"])
+        #expect(object.map(\.value) == [1, 2])
+    }
+
+    @Test func literalDuplicateKeysBehaveLikeParsing() {
+        let object: JSONObject = ["a": 1, "b": 2, "a": 3]
+        #expect(object.keys == ["a", "b"])
+        #expect(object["a"] == 3)
+    }
+}
