@@ -5,6 +5,7 @@ import PackageDescription
 // - swift-nio: the fake LLM server (FakeLLM) and nothing else. `volley` never links it.
 // - swift-argument-parser: the `volley` and `volley-fake-llm` command lines.
 // - swift-log: structured logging to stderr from the sidecar.
+// - hdrhistogram-swift: latency percentiles for `stats` (bounded memory, exact to 3 digits).
 let package = Package(
     name: "Volley",
     platforms: [.macOS(.v15)],
@@ -17,6 +18,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
     ],
     targets: [
         // libcurl, found with pkg-config; typed wrappers for its variadic calls live in shim.h.
@@ -28,7 +30,10 @@ let package = Package(
         // The transport: one thread owning one curl multi handle.
         .target(name: "VolleyHTTP", dependencies: ["CCurl"]),
         // The engine: JSON values, items, providers, limiter, retries, scheduler, batches.
-        .target(name: "VolleyCore", dependencies: ["VolleyHTTP"]),
+        .target(
+            name: "VolleyCore",
+            dependencies: ["VolleyHTTP", .product(name: "Histogram", package: "hdrhistogram-swift")]
+        ),
         // JSON-RPC 2.0 over stdio: framing, codec, dispatch, lifecycle.
         .target(
             name: "VolleyRPC",

@@ -1,0 +1,63 @@
+import Histogram
+import Synchronization
+
+/// Process-wide counters for `stats`.
+final class EngineMetrics: Sendable {
+    private struct State {
+        var completed = 0
+        var failed = 0
+        var cancelled = 0
+        var retries = 0
+        var rateLimited = 0
+        var batchesActive = 0
+        /// Item latency in microseconds, up to an hour, 3 significant digits.
+        var latency = Histogram<UInt64>(highestTrackableValue: 3_600_000_000, numberOfSignificantValueDigits: .three)
+        var usageByModel: [String: Usage] = [:]
+    }
+
+    private let state = Mutex(State())
+
+    func batchStarted() { state.withLock { $0.batchesActive += 1 } }
+    func batchEnded() { state.withLock { $0.batchesActive -= 1 } }
+    func retried() { state.withLock { $0.retries += 1 } }
+    func rateLimited() { state.withLock { $0.rateLimited += 1 } }
+
+    func record(_ outcome: Outcome) {
+        state.withLock { state in
+            switch outcome.result {
+            case .success(let value):
+                state.completed += 1
+                if let usage = value.usage { state.usageByModel[value.model ?? "unknown", default: Usage()] += usage }
+            case .failure(let error):
+                if error.kind == .cancelled { state.cancelled += 1 } else { state.failed += 1 }
+            }
+            if let latencyMs = outcome.latencyMs, latencyMs >= 0 {
+                _ = state.latency.record(UInt64(min(latencyMs * 1000, 3_600_000_000)))
+            }
+        }
+    }
+
+    /// The engine part of the `stats` result.
+    func json() -> JSONObject {
+        state.withLock { state in
+            var usage: JSONObject = [:]
+            for model in state.usageByModel.keys.sorted() {
+                usage[model] = state.usageByModel[model]?.json
+            }
+            func ms(_ percentile: Double) -> JSONValue {
+                guard state.latency.totalCount > 0 else { return .null }
+                return .number(JSONNumber(Double(state.latency.valueAtPercentile(percentile)) / 1000) ?? 0)
+            }
+            return [
+                "batches_active": .number(JSONNumber(state.batchesActive)),
+                "completed": .number(JSONNumber(state.completed)),
+                "failed": .number(JSONNumber(state.failed)),
+                "cancelled": .number(JSONNumber(state.cancelled)),
+                "retries": .number(JSONNumber(state.retries)),
+                "rate_limited": .number(JSONNumber(state.rateLimited)),
+                "latency_ms": ["p50": ms(50), "p95": ms(95), "p99": ms(99)],
+                "usage": .object(usage),
+            ]
+        }
+    }
+}

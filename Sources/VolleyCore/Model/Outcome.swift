@@ -1,0 +1,53 @@
+/// What happened to one item: exactly one per item of a batch.
+public struct Outcome: Sendable {
+    /// Position of the item in the batch's `requests`.
+    public var index: Int
+    /// The item's `key`, echoed.
+    public var key: String?
+    public var result: Result<ItemValue, ItemError>
+    /// HTTP attempts made (0 when the item never started).
+    public var attempts: Int
+    /// Milliseconds from the first attempt's start to the end, retries and waits included.
+    public var latencyMs: Double?
+    /// Milliseconds the item waited before its first attempt started.
+    public var queuedMs: Double?
+
+    public init(index: Int, key: String?, result: Result<ItemValue, ItemError>, attempts: Int, latencyMs: Double?, queuedMs: Double?) {
+        self.index = index
+        self.key = key
+        self.result = result
+        self.attempts = attempts
+        self.latencyMs = latencyMs
+        self.queuedMs = queuedMs
+    }
+
+    public var isSuccess: Bool {
+        if case .success = result { return true }
+        return false
+    }
+
+    public var error: ItemError? {
+        if case .failure(let error) = result { return error }
+        return nil
+    }
+
+    /// The outcome object of the protocol.
+    public var json: JSONObject {
+        var object: JSONObject = ["index": .number(JSONNumber(index))]
+        if let key { object["key"] = .string(key) }
+        switch result {
+        case .success(let value):
+            object["ok"] = true
+            object["value"] = value.json
+        case .failure(let error):
+            object["ok"] = false
+            object["error"] = error.json
+        }
+        object["attempts"] = .number(JSONNumber(attempts))
+        if let latencyMs, let number = JSONNumber(Self.rounded(latencyMs)) { object["latency_ms"] = .number(number) }
+        if let queuedMs, let number = JSONNumber(Self.rounded(queuedMs)) { object["queued_ms"] = .number(number) }
+        return object
+    }
+
+    private static func rounded(_ ms: Double) -> Double { (ms * 10).rounded() / 10 }
+}

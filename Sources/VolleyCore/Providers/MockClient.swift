@@ -1,0 +1,70 @@
+/// The built-in provider: no network. Replies deterministically after a latency, and fails
+/// on request, so every feature can be tried and tested without a key.
+///
+/// Scripting, per item, through a `"mock"` object in the request body:
+/// - `latency_ms`: milliseconds before the reply (default: the provider's `latency_ms`, 50).
+/// - `reply`: the exact text (default: `"Mock reply to: "` + the last user message).
+/// - `fail`: an error kind to fail with (`rate_limited`, `overloaded`, `http`, `timeout`,
+///   `connection`, `provider_error`, `quota_exceeded`, `too_large`, `invalid_request`).
+/// - `fail_attempts`: how many attempts fail before one succeeds (default: all of them).
+/// - `status`: the HTTP status reported with the failure; `retry_after`: seconds.
+struct MockClient: ProviderClient {
+    let config: ProviderConfig
+
+    func attempt(_ item: Item, attempt: Int, timeoutSeconds: Double?) async -> Result<ItemValue, ItemError> {
+        let script = item.request["mock"]
+        let latencyMs = script?["latency_ms"]?.doubleValue ?? config.mockLatencyMs
+        let sleepMs = min(latencyMs, (timeoutSeconds ?? .infinity) * 1000)
+        if sleepMs > 0 {
+            do {
+                try await Task.sleep(nanoseconds: UInt64(sleepMs * 1_000_000))
+            } catch {
+                return .failure(ItemError(.cancelled, "cancelled"))
+            }
+        }
+        if sleepMs < latencyMs {
+            return .failure(ItemError(.timeout, "the mock reply takes \(latencyMs) ms, longer than the time left", retryable: false))
+        }
+        if let failure = Self.scriptedFailure(script, attempt: attempt) {
+            return .failure(failure)
+        }
+        return .success(Self.reply(to: item, script: script))
+    }
+
+    static func scriptedFailure(_ script: JSONValue?, attempt: Int) -> ItemError? {
+        guard let name = script?["fail"]?.stringValue else { return nil }
+        if let failing = script?["fail_attempts"]?.intValue, attempt > failing { return nil }
+        let status = script?["status"]?.intValue
+        let retryAfter = script?["retry_after"]?.doubleValue
+        let kind = ErrorKind(rawValue: name) ?? .http
+        let defaultStatus: Int?
+        let retryable: Bool
+        switch kind {
+        case .rateLimited: (defaultStatus, retryable) = (429, true)
+        case .overloaded: (defaultStatus, retryable) = (529, true)
+        case .http: (defaultStatus, retryable) = (500, (status ?? 500) >= 500)
+        case .quotaExceeded: (defaultStatus, retryable) = (429, false)
+        case .tooLarge: (defaultStatus, retryable) = (400, false)
+        case .invalidRequest: (defaultStatus, retryable) = (400, false)
+        case .timeout, .connection: (defaultStatus, retryable) = (nil, true)
+        case .providerError: (defaultStatus, retryable) = (200, false)
+        case .deadlineExceeded, .cancelled: (defaultStatus, retryable) = (nil, false)
+        }
+        return ItemError(kind, "mock failure: \(kind.rawValue) (attempt \(attempt))",
+                         status: status ?? defaultStatus, retryable: retryable, retryAfterSeconds: retryAfter)
+    }
+
+    static func reply(to item: Item, script: JSONValue?) -> ItemValue {
+        let messages = item.request["messages"]?.arrayValue ?? []
+        let lastUser = messages.last { $0["role"]?.stringValue == "user" }
+        let prompt = lastUser.flatMap { OpenAIClient.text(of: $0["content"]) } ?? ""
+        let text = script?["reply"]?.stringValue ?? "Mock reply to: \(prompt.prefix(200))"
+        let promptChars = messages.reduce(0) { $0 + (OpenAIClient.text(of: $1["content"])?.count ?? 0) }
+        let usage = Usage(inputTokens: (promptChars + 3) / 4, outputTokens: (text.count + 3) / 4)
+        var raw: JSONValue?
+        if item.includeRaw {
+            raw = .object(["mock": true, "text": .string(text)])
+        }
+        return ItemValue(text: text, finishReason: "stop", model: item.model ?? "mock", usage: usage, raw: raw)
+    }
+}

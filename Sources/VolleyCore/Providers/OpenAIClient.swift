@@ -1,0 +1,83 @@
+import Foundation
+import VolleyHTTP
+
+/// OpenAI chat completions (`POST {base_url}/chat/completions`), or any compatible server.
+struct OpenAIClient: ProviderClient {
+    let config: ProviderConfig
+    let http: HTTPClient
+
+    func attempt(_ item: Item, attempt: Int, timeoutSeconds: Double?) async -> Result<ItemValue, ItemError> {
+        var body = item.request
+        // Volley answers with whole outcomes; token streaming is not part of protocol v1.
+        body.removeValue(forKey: "stream")
+        body.removeValue(forKey: "stream_options")
+        var headers: HTTPHeaders = ["content-type": "application/json", "accept": "application/json"]
+        if let key = config.apiKey { headers.add(name: "authorization", value: "Bearer \(key)") }
+        for (name, value) in config.headers { headers.replaceOrAdd(name: name, value: value) }
+        let request = HTTPRequest(
+            url: config.baseURL + "/chat/completions",
+            method: "POST",
+            headers: headers,
+            body: JSONValue.object(body).jsonBytes,
+            connectTimeoutSeconds: config.connectTimeoutSeconds,
+            timeoutSeconds: timeoutSeconds.map { min($0, config.requestTimeoutSeconds) } ?? config.requestTimeoutSeconds,
+            caFile: config.caFile
+        )
+        let response: HTTPResponse
+        do {
+            response = try await http.execute(request)
+        } catch let error as HTTPClientError {
+            let bound = timeoutSeconds.map { $0 < config.requestTimeoutSeconds } ?? false
+            return .failure(ProviderErrors.transport(error, deadlineBound: bound))
+        } catch {
+            return .failure(ItemError(.cancelled, "cancelled"))
+        }
+        return Self.decode(response, includeRaw: item.includeRaw, apiKey: config.apiKey)
+    }
+
+    static func decode(_ response: HTTPResponse, includeRaw: Bool, apiKey: String?) -> Result<ItemValue, ItemError> {
+        guard (200..<300).contains(response.status) else {
+            return .failure(ProviderErrors.http(
+                status: response.status, headers: response.headers, body: response.body,
+                apiKey: apiKey, nowUnixSeconds: Date().timeIntervalSince1970))
+        }
+        let json: JSONValue
+        do {
+            json = try JSONParser.parse(response.body)
+        } catch {
+            return .failure(ProviderErrors.malformed(error.message, status: response.status))
+        }
+        guard let choice = json["choices"]?[0], let message = choice["message"] else {
+            if json["error"] != nil {
+                return .failure(ProviderErrors.http(
+                    status: response.status, headers: response.headers, body: response.body,
+                    apiKey: apiKey, nowUnixSeconds: Date().timeIntervalSince1970))
+            }
+            return .failure(ProviderErrors.malformed("no choices[0].message", status: response.status))
+        }
+        var usage: Usage?
+        if let u = json["usage"], let input = u["prompt_tokens"]?.intValue {
+            usage = Usage(inputTokens: input, outputTokens: u["completion_tokens"]?.intValue ?? 0)
+        }
+        let toolCalls = message["tool_calls"].flatMap { $0.isNull ? nil : $0 }
+        return .success(ItemValue(
+            text: text(of: message["content"]),
+            finishReason: choice["finish_reason"]?.stringValue,
+            model: json["model"]?.stringValue,
+            usage: usage,
+            toolCalls: toolCalls,
+            raw: includeRaw ? json : nil
+        ))
+    }
+
+    /// `content` is a string, null, or (for some compatible servers) an array of parts.
+    static func text(of content: JSONValue?) -> String? {
+        guard let content else { return nil }
+        if let text = content.stringValue { return text }
+        if let parts = content.arrayValue {
+            let texts = parts.compactMap { $0["text"]?.stringValue }
+            return texts.isEmpty ? nil : texts.joined()
+        }
+        return nil
+    }
+}

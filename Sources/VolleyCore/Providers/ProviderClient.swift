@@ -1,0 +1,21 @@
+import VolleyHTTP
+
+/// Makes one attempt of an item against one provider. Retries, limits and deadlines are the
+/// engine's; a client only encodes, sends once and decodes.
+public protocol ProviderClient: Sendable {
+    var config: ProviderConfig { get }
+
+    /// One attempt. `timeoutSeconds` bounds this attempt (the tighter of the provider's
+    /// request timeout and the time left before the item's deadline). Must return promptly
+    /// with `.cancelled` when the calling task is cancelled.
+    func attempt(_ item: Item, attempt: Int, timeoutSeconds: Double?) async -> Result<ItemValue, ItemError>
+}
+
+/// Builds the client for a provider configuration.
+public func makeProviderClient(_ config: ProviderConfig, http: HTTPClient) -> any ProviderClient {
+    switch config.kind {
+    case .openai: return OpenAIClient(config: config, http: http)
+    case .anthropic: return AnthropicClient(config: config, http: http)
+    case .mock: return MockClient(config: config)
+    }
+}

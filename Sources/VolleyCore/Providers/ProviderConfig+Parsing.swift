@@ -1,0 +1,108 @@
+extension ProviderConfig {
+    /// Parses one entry of a `providers` object. `environment` resolves `api_key_env`.
+    public static func parse(name: String, _ value: JSONValue, environment: [String: String]) throws(ConfigError) -> ProviderConfig {
+        guard case .object(let object) = value else {
+            throw ConfigError("providers.\(name) must be an object")
+        }
+        let path = "providers.\(name)"
+        let known: Set<String> = ["kind", "base_url", "api_key_env", "api_key", "limits", "retry", "timeouts",
+                                  "headers", "ca_file", "models", "latency_ms"]
+        if let unknown = object.keys.first(where: { !known.contains($0) }) {
+            throw ConfigError("\(path).\(unknown) is not a known setting")
+        }
+        let kindName = try string(object["kind"], "\(path).kind") ?? name
+        guard let kind = ProviderKind(rawValue: kindName) else {
+            throw ConfigError("\(path).kind must be one of openai, anthropic, mock (got \"\(kindName)\")")
+        }
+        var config = ProviderConfig(name: name, kind: kind)
+        if let baseURL = try string(object["base_url"], "\(path).base_url") {
+            guard kind == .mock || baseURL.hasPrefix("http://") || baseURL.hasPrefix("https://") else {
+                throw ConfigError("\(path).base_url must start with http:// or https://")
+            }
+            config.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
+        }
+        if let env = try string(object["api_key_env"], "\(path).api_key_env") {
+            config.apiKeyEnv = env
+            config.apiKey = environment[env].flatMap { $0.isEmpty ? nil : $0 }
+        }
+        if config.apiKey == nil, let key = try string(object["api_key"], "\(path).api_key") {
+            config.apiKey = key
+        }
+        if config.apiKey == nil, config.apiKeyEnv == nil, kind != .mock {
+            // The conventional variable, as the official SDKs do.
+            let env = kind == .openai ? "OPENAI_API_KEY" : "ANTHROPIC_API_KEY"
+            config.apiKeyEnv = env
+            config.apiKey = environment[env].flatMap { $0.isEmpty ? nil : $0 }
+        }
+        if let limits = object["limits"], !limits.isNull {
+            config.limits = config.limits.overridden(by: try parseLimits(limits, "\(path).limits"))
+        }
+        if let retry = object["retry"], !retry.isNull {
+            guard case .object(let r) = retry else { throw ConfigError("\(path).retry must be an object") }
+            if let v = try int(r["max_retries"], "\(path).retry.max_retries", range: 0...100) { config.retry.maxRetries = v }
+            if let v = try seconds(r["initial_delay"], "\(path).retry.initial_delay") { config.retry.initialDelaySeconds = v }
+            if let v = try seconds(r["max_delay"], "\(path).retry.max_delay") { config.retry.maxDelaySeconds = v }
+            if let v = try seconds(r["max_retry_after"], "\(path).retry.max_retry_after") { config.retry.maxRetryAfterSeconds = v }
+        }
+        if let timeouts = object["timeouts"], !timeouts.isNull {
+            guard case .object(let t) = timeouts else { throw ConfigError("\(path).timeouts must be an object") }
+            if let v = try seconds(t["connect"], "\(path).timeouts.connect", positive: true) { config.connectTimeoutSeconds = v }
+            if let v = try seconds(t["request"], "\(path).timeouts.request", positive: true) { config.requestTimeoutSeconds = v }
+        }
+        if let headers = object["headers"], !headers.isNull {
+            guard case .object(let h) = headers else { throw ConfigError("\(path).headers must be an object of strings") }
+            for (name, value) in h {
+                guard let text = value.stringValue, !name.contains(where: { $0 == "\r" || $0 == "\n" || $0 == ":" }),
+                      !text.contains(where: { $0 == "\r" || $0 == "\n" }) else {
+                    throw ConfigError("\(path).headers.\(name) must be a single-line string")
+                }
+                config.headers.append((name, text))
+            }
+        }
+        config.caFile = try string(object["ca_file"], "\(path).ca_file")
+        if let models = object["models"], !models.isNull {
+            guard case .object(let m) = models else { throw ConfigError("\(path).models must be an object") }
+            for (model, settings) in m {
+                guard case .object(let s) = settings else { throw ConfigError("\(path).models.\(model) must be an object") }
+                if let limits = s["limits"] {
+                    config.modelLimits[model] = try parseLimits(limits, "\(path).models.\(model).limits")
+                }
+            }
+        }
+        if let latency = try seconds(object["latency_ms"], "\(path).latency_ms") {
+            config.mockLatencyMs = latency
+        }
+        return config
+    }
+
+    private static func parseLimits(_ value: JSONValue, _ path: String) throws(ConfigError) -> ProviderLimits {
+        guard case .object(let l) = value else { throw ConfigError("\(path) must be an object") }
+        return ProviderLimits(
+            concurrency: try int(l["concurrency"], "\(path).concurrency", range: 1...100_000),
+            rpm: try int(l["rpm"], "\(path).rpm", range: 1...100_000_000),
+            tpm: try int(l["tpm"], "\(path).tpm", range: 1...10_000_000_000)
+        )
+    }
+
+    private static func string(_ value: JSONValue?, _ path: String) throws(ConfigError) -> String? {
+        guard let value, !value.isNull else { return nil }
+        guard let text = value.stringValue else { throw ConfigError("\(path) must be a string") }
+        return text
+    }
+
+    private static func int(_ value: JSONValue?, _ path: String, range: ClosedRange<Int>) throws(ConfigError) -> Int? {
+        guard let value, !value.isNull else { return nil }
+        guard let number = value.intValue, range.contains(number) else {
+            throw ConfigError("\(path) must be an integer from \(range.lowerBound) to \(range.upperBound)")
+        }
+        return number
+    }
+
+    private static func seconds(_ value: JSONValue?, _ path: String, positive: Bool = false) throws(ConfigError) -> Double? {
+        guard let value, !value.isNull else { return nil }
+        guard let number = value.doubleValue, number.isFinite, positive ? number > 0 : number >= 0 else {
+            throw ConfigError("\(path) must be a \(positive ? "positive" : "non-negative") number")
+        }
+        return number
+    }
+}

@@ -1,0 +1,98 @@
+/// Limits that apply to one provider, or to one model of it.
+public struct ProviderLimits: Sendable, Hashable {
+    /// Most calls in flight at once.
+    public var concurrency: Int?
+    /// Requests per minute.
+    public var rpm: Int?
+    /// Tokens per minute (input estimate + `max_tokens`, reconciled with usage).
+    public var tpm: Int?
+
+    public init(concurrency: Int? = nil, rpm: Int? = nil, tpm: Int? = nil) {
+        self.concurrency = concurrency
+        self.rpm = rpm
+        self.tpm = tpm
+    }
+
+    /// `other`'s values where set, else ours.
+    public func overridden(by other: ProviderLimits) -> ProviderLimits {
+        ProviderLimits(concurrency: other.concurrency ?? concurrency, rpm: other.rpm ?? rpm, tpm: other.tpm ?? tpm)
+    }
+}
+
+/// How failed calls are retried.
+public struct RetrySettings: Sendable, Hashable {
+    public var maxRetries: Int
+    /// Seconds before the first retry (doubled each time, with jitter).
+    public var initialDelaySeconds: Double
+    /// Cap on one backoff delay, in seconds.
+    public var maxDelaySeconds: Double
+    /// A server's `retry-after` is obeyed up to this many seconds; longer ones fall back to backoff.
+    public var maxRetryAfterSeconds: Double
+
+    public init(maxRetries: Int = 2, initialDelaySeconds: Double = 0.5, maxDelaySeconds: Double = 8, maxRetryAfterSeconds: Double = 120) {
+        self.maxRetries = maxRetries
+        self.initialDelaySeconds = initialDelaySeconds
+        self.maxDelaySeconds = maxDelaySeconds
+        self.maxRetryAfterSeconds = maxRetryAfterSeconds
+    }
+}
+
+/// One configured provider.
+public struct ProviderConfig: Sendable {
+    public var name: String
+    public var kind: ProviderKind
+    public var baseURL: String
+    /// The API key, resolved from `api_key_env` or `api_key`. Never printed.
+    public var apiKey: String?
+    /// The environment variable the key came from (safe to show).
+    public var apiKeyEnv: String?
+    public var limits: ProviderLimits
+    public var modelLimits: [String: ProviderLimits]
+    public var retry: RetrySettings
+    public var connectTimeoutSeconds: Double
+    /// Limit for one HTTP attempt, in seconds.
+    public var requestTimeoutSeconds: Double
+    public var headers: [(String, String)]
+    public var caFile: String?
+    /// Mock only: milliseconds before each reply.
+    public var mockLatencyMs: Double
+
+    public init(name: String, kind: ProviderKind) {
+        self.name = name
+        self.kind = kind
+        self.baseURL = Self.defaultBaseURL(kind)
+        self.apiKey = nil
+        self.apiKeyEnv = nil
+        self.limits = Self.defaultLimits(kind)
+        self.modelLimits = [:]
+        self.retry = RetrySettings()
+        self.connectTimeoutSeconds = 10
+        self.requestTimeoutSeconds = 600
+        self.headers = []
+        self.caFile = nil
+        self.mockLatencyMs = 50
+    }
+
+    /// The limits in force for `model`: the provider's, overridden by the model's own.
+    public func limits(for model: String?) -> ProviderLimits {
+        guard let model, let own = modelLimits[model] else { return limits }
+        return limits.overridden(by: own)
+    }
+
+    static func defaultBaseURL(_ kind: ProviderKind) -> String {
+        switch kind {
+        case .openai: return "https://api.openai.com/v1"
+        case .anthropic: return "https://api.anthropic.com/v1"
+        case .mock: return "mock://"
+        }
+    }
+
+    /// Conservative defaults that sit under the lowest paid tiers; configure your own.
+    static func defaultLimits(_ kind: ProviderKind) -> ProviderLimits {
+        switch kind {
+        case .openai: return ProviderLimits(concurrency: 64, rpm: 500, tpm: 200_000)
+        case .anthropic: return ProviderLimits(concurrency: 32, rpm: 50, tpm: 40_000)
+        case .mock: return ProviderLimits(concurrency: 1024)
+        }
+    }
+}

@@ -1,0 +1,76 @@
+/// The configured providers and which one items use when they name none.
+public struct ProviderSet: Sendable {
+    public private(set) var providers: [String: ProviderConfig]
+    /// Set explicitly by `default_provider`, else derived (see `defaultName`).
+    public private(set) var explicitDefault: String?
+
+    public init(providers: [String: ProviderConfig] = [:], defaultProvider: String? = nil) {
+        self.providers = providers
+        self.explicitDefault = defaultProvider
+        ensureMock()
+    }
+
+    /// With no configuration: `mock` always; `openai` when `OPENAI_API_KEY` is set;
+    /// `anthropic` when `ANTHROPIC_API_KEY` is set.
+    public static func fromEnvironment(_ environment: [String: String]) -> ProviderSet {
+        var set = ProviderSet()
+        for (name, env) in [("openai", "OPENAI_API_KEY"), ("anthropic", "ANTHROPIC_API_KEY")] {
+            guard let key = environment[env], !key.isEmpty, let kind = ProviderKind(rawValue: name) else { continue }
+            var config = ProviderConfig(name: name, kind: kind)
+            config.apiKeyEnv = env
+            config.apiKey = key
+            set.providers[name] = config
+        }
+        return set
+    }
+
+    /// Adds or replaces the providers in `value` (an object of name → settings) and, when
+    /// given, sets the default. Providers not named are kept. Nothing changes on error.
+    public mutating func merge(_ value: JSONValue?, defaultProvider: String?, environment: [String: String]) throws(ConfigError) {
+        var updated = providers
+        if let value, !value.isNull {
+            guard case .object(let object) = value else { throw ConfigError("providers must be an object") }
+            for (name, settings) in object {
+                guard !name.isEmpty else { throw ConfigError("provider names must not be empty") }
+                updated[name] = try ProviderConfig.parse(name: name, settings, environment: environment)
+            }
+        }
+        if let defaultProvider, updated[defaultProvider] == nil {
+            throw ConfigError("default_provider \"\(defaultProvider)\" is not a configured provider")
+        }
+        providers = updated
+        if let defaultProvider { explicitDefault = defaultProvider }
+        ensureMock()
+    }
+
+    /// The provider items use when they name none: `default_provider` if set; else the only
+    /// provider configured besides the built-in `mock`; else `mock` when it is the only one;
+    /// else none (items must name a provider).
+    public var defaultName: String? {
+        if let explicitDefault { return explicitDefault }
+        let real = providers.keys.filter { $0 != "mock" || providers[$0]?.kind != .mock }
+        if real.count == 1 { return real.first }
+        if real.isEmpty { return providers["mock"] != nil ? "mock" : nil }
+        return nil
+    }
+
+    /// The provider an item uses.
+    public func resolve(_ name: String?) -> Result<ProviderConfig, ConfigError> {
+        if let name {
+            guard let config = providers[name] else {
+                return .failure(ConfigError("unknown provider \"\(name)\"; configured: \(providers.keys.sorted().joined(separator: ", "))"))
+            }
+            return .success(config)
+        }
+        guard let fallback = defaultName, let config = providers[fallback] else {
+            return .failure(ConfigError(
+                "the item names no provider and there is no default; set `provider` on the item or `default_provider` (configured: \(providers.keys.sorted().joined(separator: ", ")))"))
+        }
+        return .success(config)
+    }
+
+    /// The built-in mock stays available unless a provider named "mock" replaces it.
+    private mutating func ensureMock() {
+        if providers["mock"] == nil { providers["mock"] = ProviderConfig(name: "mock", kind: .mock) }
+    }
+}
