@@ -1,0 +1,149 @@
+/// The parts of an OpenAI chat-completions or Anthropic messages body that shape the answer.
+struct FakeChatRequest: Sendable, Equatable {
+    /// A tool the request offers; the first one is what a scripted tool call uses.
+    struct Tool: Sendable, Equatable {
+        var name: String
+        /// The JSON schema of the arguments (`function.parameters` / `input_schema`).
+        var schema: FakeJSON?
+    }
+
+    var model: String
+    /// `ceil(characters / 4)` over every message's text (and `system`), see `FakeTokenizer`.
+    var inputTokens: Int
+    /// Text of the last `user` message, echoed in the reply.
+    var lastUserText: String
+    /// `max_completion_tokens` or `max_tokens` (OpenAI), `max_tokens` (Anthropic).
+    var maxTokens: Int?
+    var stream: Bool
+    /// OpenAI `stream_options.include_usage`.
+    var includeUsage: Bool
+    var firstTool: Tool?
+
+    /// Reads an OpenAI `POST /v1/chat/completions` body.
+    static func openAI(_ body: FakeJSON) throws(FakeRequestProblem) -> FakeChatRequest {
+        guard case .object = body else { throw FakeRequestProblem("The request body must be a JSON object.") }
+        let model = try requiredModel(body)
+        let messages = try requiredMessages(body)
+        var characters = 0
+        var lastUser = ""
+        for (index, message) in messages.enumerated() {
+            guard case .object = message, let role = message["role"]?.stringValue else {
+                throw FakeRequestProblem("Invalid value for 'messages[\(index)]': expected an object with a 'role'.", param: "messages")
+            }
+            let text = openAIText(message["content"])
+            characters += text.unicodeScalars.count
+            if role == "user" { lastUser = text }
+        }
+        var maxTokens: Int?
+        for key in ["max_completion_tokens", "max_tokens"] where maxTokens == nil {
+            maxTokens = try optionalPositiveInt(body, key)
+        }
+        var tool: Tool?
+        if let first = body["tools"]?.arrayValue?.first, let name = first["function"]?["name"]?.stringValue {
+            tool = Tool(name: name, schema: first["function"]?["parameters"])
+        }
+        return FakeChatRequest(
+            model: model, inputTokens: FakeTokenizer.promptTokens(characterCount: characters), lastUserText: lastUser,
+            maxTokens: maxTokens, stream: try optionalBool(body, "stream"),
+            includeUsage: body["stream_options"]?["include_usage"]?.boolValue ?? false, firstTool: tool)
+    }
+
+    /// Reads an Anthropic `POST /v1/messages` body (`max_tokens` is required, as there).
+    static func anthropic(_ body: FakeJSON) throws(FakeRequestProblem) -> FakeChatRequest {
+        guard case .object = body else { throw FakeRequestProblem("The request body must be a JSON object.") }
+        let model = try requiredModel(body)
+        guard let maxTokens = try optionalPositiveInt(body, "max_tokens") else {
+            throw FakeRequestProblem("max_tokens: Field required", param: "max_tokens")
+        }
+        let messages = try requiredMessages(body)
+        var characters = anthropicText(body["system"]).unicodeScalars.count
+        var lastUser = ""
+        for (index, message) in messages.enumerated() {
+            guard case .object = message, let role = message["role"]?.stringValue else {
+                throw FakeRequestProblem("messages.\(index): expected an object with a 'role'", param: "messages")
+            }
+            let text = anthropicText(message["content"])
+            characters += text.unicodeScalars.count
+            if role == "user" { lastUser = text }
+        }
+        var tool: Tool?
+        if let first = body["tools"]?.arrayValue?.first, let name = first["name"]?.stringValue {
+            tool = Tool(name: name, schema: first["input_schema"])
+        }
+        return FakeChatRequest(
+            model: model, inputTokens: FakeTokenizer.promptTokens(characterCount: characters), lastUserText: lastUser,
+            maxTokens: maxTokens, stream: try optionalBool(body, "stream"), includeUsage: false, firstTool: tool)
+    }
+
+    /// The `model` field, if the body has one (for records of requests that fail validation).
+    static func model(of body: FakeJSON?) -> String? { body?["model"]?.stringValue }
+
+    // MARK: Field helpers
+
+    private static func requiredModel(_ body: FakeJSON) throws(FakeRequestProblem) -> String {
+        guard let model = body["model"]?.stringValue, !model.isEmpty else {
+            throw FakeRequestProblem("you must provide a model parameter", param: "model")
+        }
+        return model
+    }
+
+    private static func requiredMessages(_ body: FakeJSON) throws(FakeRequestProblem) -> [FakeJSON] {
+        guard let messages = body["messages"]?.arrayValue else {
+            throw FakeRequestProblem("Missing required parameter: 'messages'.", param: "messages")
+        }
+        guard !messages.isEmpty else {
+            throw FakeRequestProblem("Invalid 'messages': empty array. Expected an array with minimum length 1.", param: "messages")
+        }
+        return messages
+    }
+
+    private static func optionalPositiveInt(_ body: FakeJSON, _ key: String) throws(FakeRequestProblem) -> Int? {
+        guard let value = body[key], !value.isNull else { return nil }
+        guard let number = value.intValue, number >= 1 else {
+            throw FakeRequestProblem("Invalid '\(key)': expected an integer >= 1.", param: key)
+        }
+        return number
+    }
+
+    private static func optionalBool(_ body: FakeJSON, _ key: String) throws(FakeRequestProblem) -> Bool {
+        guard let value = body[key], !value.isNull else { return false }
+        guard let flag = value.boolValue else {
+            throw FakeRequestProblem("Invalid '\(key)': expected a boolean.", param: key)
+        }
+        return flag
+    }
+
+    /// OpenAI content: a string, or an array of parts whose `text` parts count.
+    private static func openAIText(_ content: FakeJSON?) -> String {
+        switch content {
+        case .string(let text): return text
+        case .array(let parts): return parts.compactMap { $0["text"]?.stringValue }.joined()
+        default: return ""
+        }
+    }
+
+    /// Anthropic content or system: a string, or blocks whose `text` (or `tool_result` content) counts.
+    private static func anthropicText(_ content: FakeJSON?) -> String {
+        switch content {
+        case .string(let text): return text
+        case .array(let blocks):
+            return blocks.map { block in
+                if let text = block["text"]?.stringValue { return text }
+                if block["type"]?.stringValue == "tool_result" { return anthropicText(block["content"]) }
+                return ""
+            }.joined()
+        default: return ""
+        }
+    }
+}
+
+/// Why a request body is not a valid request; answered with 400 `invalid_request_error`.
+struct FakeRequestProblem: Error, Equatable, Sendable {
+    var message: String
+    var param: String?
+
+    init(_ message: String, param: String? = nil) {
+        self.message = message
+        self.param = param
+    }
+}

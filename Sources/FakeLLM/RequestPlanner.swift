@@ -1,0 +1,289 @@
+/// Decides the answer to one complete HTTP request: routing, scripting, limits, failures and the
+/// body, as a `ResponsePlan`. It never touches a socket; the connection handler carries it out.
+struct RequestPlanner: Sendable {
+    /// One request as read off the wire.
+    struct Input: Sendable {
+        var method: String
+        var uri: String
+        var headers: [(String, String)]
+        var body: [UInt8]
+        /// True when the body exceeded the size limit and was dropped.
+        var bodyTooLarge = false
+    }
+
+    /// Which API a model endpoint speaks.
+    enum API: Sendable {
+        case openAI
+        case anthropic
+    }
+
+    let core: ServerCore
+
+    /// Largest request body read (bigger bodies are answered 413).
+    static let maxBodyBytes = 32 * 1024 * 1024
+
+    func plan(_ input: Input) -> ResponsePlan {
+        let path = String(input.uri.prefix(while: { $0 != "?" }))
+        switch (input.method, path) {
+        case ("POST", "/v1/chat/completions"):
+            return chat(.openAI, input, path: path)
+        case ("POST", "/v1/messages"):
+            return chat(.anthropic, input, path: path)
+        case ("GET", "/v1/models"):
+            return json(200, ModelList.body, path: path)
+        case ("GET", "/fake/stats"):
+            var plan = json(200, StatsJSON.body(core.stats(), uptimeSeconds: core.now()), path: path)
+            plan.tracked = false
+            return plan
+        case ("POST", "/fake/reset"):
+            core.resetStats()
+            var plan = json(200, .object([("ok", .bool(true))]), path: path)
+            plan.tracked = false
+            return plan
+        default:
+            if path.hasPrefix("/v1/messages") {
+                let body = AnthropicFormat.errorBody(type: "not_found_error", message: "Not found")
+                return json(404, body, path: path)
+            }
+            let body = OpenAIFormat.errorBody(
+                message: "Invalid URL (\(input.method) \(path))", type: "invalid_request_error")
+            return json(404, body, path: path)
+        }
+    }
+
+    private func json(_ status: Int, _ body: FakeJSON, path: String, extraHeaders: [(String, String)] = []) -> ResponsePlan {
+        ResponsePlan(
+            status: status, headers: [("content-type", "application/json")] + extraHeaders,
+            body: .full(Array(body.serialized.utf8)))
+    }
+
+    // MARK: Model endpoints
+
+    private func chat(_ api: API, _ input: Input, path: String) -> ResponsePlan {
+        var ids = FakeIdentifiers(seed: core.nextIdentifier())
+        let requestID = api == .openAI ? ids.requestID() : ids.make("req_")
+        let baseHeaders: [(String, String)] =
+            api == .openAI
+            ? [("x-request-id", requestID), ("openai-organization", "org-fake"), ("openai-version", "2020-10-01")]
+            : [("request-id", requestID)]
+
+        func failurePlan(_ failure: FakeFailure, model: String?, script: FakeScript?) -> ResponsePlan {
+            var plan = render(failure, api: api, model: model ?? "unknown", baseHeaders: baseHeaders, script: script)
+            plan.model = model
+            return plan
+        }
+
+        if input.bodyTooLarge {
+            return failurePlan(.status(413), model: nil, script: nil)
+        }
+        let body: FakeJSON
+        do {
+            body = try FakeJSON.parse(input.body)
+        } catch {
+            let message =
+                api == .openAI
+                ? "We could not parse the JSON body of your request. (HINT: This likely means you aren't using your "
+                    + "HTTP library correctly. The OpenAI API expects a JSON payload, but what was sent was not valid "
+                    + "JSON: \(error.message) at byte \(error.offset).)"
+                : "There was an error parsing the body: \(error.message) at byte \(error.offset)."
+            return failurePlan(.invalidRequest(message: message, param: nil), model: nil, script: nil)
+        }
+        let model = FakeChatRequest.model(of: body)
+        let script: FakeScript
+        do {
+            script = try FakeScript.parse(headers: input.headers, body: body)
+        } catch {
+            return failurePlan(.invalidRequest(message: "Invalid fake scripting: \(error.message)", param: "fake"), model: model, script: nil)
+        }
+        let request: FakeChatRequest
+        do {
+            request = try api == .openAI ? FakeChatRequest.openAI(body) : FakeChatRequest.anthropic(body)
+        } catch {
+            var plan = failurePlan(.invalidRequest(message: error.message, param: error.param), model: model, script: script)
+            plan.delayMilliseconds = script.latencyMs ?? core.sampleLatencyMilliseconds()
+            return plan
+        }
+
+        var plan: ResponsePlan
+        let tokenCost = request.inputTokens + (request.maxTokens ?? core.configuration.defaultOutputTokens)
+        switch decide(script: script, tokenCost: tokenCost) {
+        case .failure(let failure):
+            plan = failurePlan(failure, model: request.model, script: script)
+        case .success(let snapshot):
+            let reply = FakeReply.make(
+                for: request, script: script, defaultOutputTokens: core.configuration.defaultOutputTokens)
+            plan = success(api, request: request, reply: reply, ids: &ids, baseHeaders: baseHeaders, snapshot: snapshot)
+            plan.isModelReply = true
+            plan.outputTokens = reply.outputTokens
+        }
+        plan.model = request.model
+        plan.inputTokens = request.inputTokens
+        plan.mode = script.mode
+        plan.delayMilliseconds = script.latencyMs ?? core.sampleLatencyMilliseconds()
+        plan.chunkDelayMilliseconds = script.chunkDelayMs ?? 0
+        if let shouldRetry = script.shouldRetry { plan.headers.append(("x-should-retry", shouldRetry ? "true" : "false")) }
+        if api == .openAI { plan.headers.append(("openai-processing-ms", String(Int(plan.delayMilliseconds)))) }
+        Self.apply(script.mode, to: &plan)
+        return plan
+    }
+
+    private enum Verdict {
+        case success(RateLimiter.Snapshot?)
+        case failure(FakeFailure)
+    }
+
+    /// The order of decisions: scripted outcomes first, then the limits, then random failures.
+    private func decide(script: FakeScript, tokenCost: Int) -> Verdict {
+        switch script.mode {
+        case .insufficientQuota:
+            return .failure(.quota)
+        case .rateLimit:
+            let (snapshot, wait) = core.limiterState(tokenCost: tokenCost)
+            let limit = snapshot.requests?.limit ?? snapshot.tokens?.limit ?? 1
+            let kind: RateLimiter.Kind = snapshot.requests == nil && snapshot.tokens != nil ? .tokens : .requests
+            return .failure(
+                .rateLimit(
+                    kind: kind, limit: limit, used: limit, requested: kind == .requests ? 1 : tokenCost,
+                    retryAfterSeconds: wait > 0 && wait.isFinite ? wait : 1))
+        default:
+            break
+        }
+        if let rate = script.failRate {
+            if core.draw(probability: rate) {
+                let status = script.status.flatMap { $0 == 200 ? nil : $0 } ?? 500
+                return .failure(.status(status))
+            }
+        } else if let status = script.status, status != 200 {
+            return .failure(.status(status))
+        }
+        var snapshot: RateLimiter.Snapshot?
+        if core.hasLimits {
+            switch core.admit(tokenCost: tokenCost) {
+            case .admitted(let state):
+                snapshot = state
+            case .limited(let kind, let limit, let used, let requested, let wait, _):
+                return .failure(
+                    .rateLimit(kind: kind, limit: limit, used: used, requested: requested, retryAfterSeconds: wait))
+            case .tooLarge(let limit, let requested, _):
+                return .failure(.tooLarge(limit: limit, requested: requested))
+            }
+        }
+        if core.draw(probability: core.configuration.failureRate) {
+            return .failure(.status(core.configuration.failureStatus))
+        }
+        return .success(snapshot)
+    }
+
+    private func success(
+        _ api: API, request: FakeChatRequest, reply: FakeReply, ids: inout FakeIdentifiers,
+        baseHeaders: [(String, String)], snapshot: RateLimiter.Snapshot?
+    ) -> ResponsePlan {
+        var headers = baseHeaders
+        if let snapshot {
+            headers += api == .openAI
+                ? OpenAIFormat.rateLimitHeaders(snapshot)
+                : AnthropicFormat.rateLimitHeaders(snapshot, unixTime: core.unixTime())
+        }
+        let created = Int(core.unixTime())
+        switch api {
+        case .openAI:
+            let id = ids.make("chatcmpl-")
+            let callID = ids.make("call_")
+            if request.stream {
+                let events = OpenAIFormat.streamEvents(
+                    id: id, callID: callID, created: created, model: request.model, reply: reply,
+                    promptTokens: request.inputTokens, includeUsage: request.includeUsage)
+                return ResponsePlan(status: 200, headers: Self.sseHeaders + headers, body: .events(events))
+            }
+            let body = OpenAIFormat.completion(
+                id: id, callID: callID, created: created, model: request.model, reply: reply,
+                promptTokens: request.inputTokens)
+            return ResponsePlan(
+                status: 200, headers: [("content-type", "application/json")] + headers,
+                body: .full(Array(body.serialized.utf8)))
+        case .anthropic:
+            let id = ids.make("msg_")
+            let toolID = ids.make("toolu_")
+            if request.stream {
+                let events = AnthropicFormat.streamEvents(
+                    id: id, toolID: toolID, model: request.model, reply: reply, inputTokens: request.inputTokens)
+                return ResponsePlan(status: 200, headers: Self.sseHeaders + headers, body: .events(events))
+            }
+            let body = AnthropicFormat.message(
+                id: id, toolID: toolID, model: request.model, reply: reply, inputTokens: request.inputTokens)
+            return ResponsePlan(
+                status: 200, headers: [("content-type", "application/json")] + headers,
+                body: .full(Array(body.serialized.utf8)))
+        }
+    }
+
+    static let sseHeaders: [(String, String)] = [
+        ("content-type", "text/event-stream; charset=utf-8"), ("cache-control", "no-cache"),
+    ]
+
+    /// An error response in the API's shape, with retry and rate-limit headers.
+    private func render(
+        _ failure: FakeFailure, api: API, model: String, baseHeaders: [(String, String)], script: FakeScript?
+    ) -> ResponsePlan {
+        var headers = [("content-type", "application/json")] + baseHeaders
+        let status: Int
+        let body: FakeJSON
+        switch api {
+        case .openAI:
+            status = failure.status
+            body = OpenAIFormat.error(failure, model: model)
+        case .anthropic:
+            (status, body) = AnthropicFormat.error(failure)
+        }
+        if core.hasLimits {
+            let snapshot = core.limiterState(tokenCost: 0).snapshot
+            headers += api == .openAI
+                ? OpenAIFormat.rateLimitHeaders(snapshot)
+                : AnthropicFormat.rateLimitHeaders(snapshot, unixTime: core.unixTime())
+        }
+        if case .rateLimit(_, _, _, _, let wait?) = failure, wait.isFinite {
+            let seconds = max(0, wait)
+            headers.append(("retry-after", String(Int(seconds.rounded(.up)))))
+            if api == .openAI { headers.append(("retry-after-ms", String(Int((seconds * 1000).rounded(.up))))) }
+        }
+        if let value = script?.retryAfter { Self.replace("retry-after", with: value, in: &headers) }
+        if let value = script?.retryAfterMs { Self.replace("retry-after-ms", with: value, in: &headers) }
+        return ResponsePlan(status: status, headers: headers, body: .full(Array(body.serialized.utf8)))
+    }
+
+    private static func replace(_ name: String, with value: String, in headers: inout [(String, String)]) {
+        headers.removeAll { $0.0 == name }
+        headers.append((name, value))
+    }
+
+    /// Turns a complete plan into what `mode` delivers.
+    static func apply(_ mode: FakeMode, to plan: inout ResponsePlan) {
+        switch mode {
+        case .ok, .insufficientQuota, .rateLimit:
+            plan.delivery = .complete
+        case .reset, .resetStream:
+            plan.delivery = .partialThenReset
+        case .stall:
+            plan.delivery = .partialThenStall
+        case .stallHeaders:
+            plan.delivery = .never
+        case .malformed, .cutStream:
+            switch plan.body {
+            case .full(let bytes):
+                plan.body = .full(ResponsePlan.partial(of: bytes))
+                plan.delivery = .complete
+            case .events(var events):
+                if mode == .cutStream {
+                    plan.delivery = .partialThenEnd
+                } else {
+                    let index = min(1, events.count - 1)
+                    if index >= 0 {
+                        events[index] = ResponsePlan.partial(of: events[index]) + Array("\n\n".utf8)
+                    }
+                    plan.body = .events(events)
+                    plan.delivery = .complete
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,57 @@
+/// A continuously refilling token bucket, the model of one server-side limit (RPM or TPM).
+///
+/// A pure value driven by the caller's clock (`now` in seconds, any monotonic origin), so it
+/// is tested without sleeping. The bucket starts full.
+struct TokenBucket: Sendable, Equatable {
+    /// The configured limit per minute (what the `*-limit-*` headers report).
+    let limitPerMinute: Int
+    /// Most tokens the bucket holds: `limit * burstSeconds / 60`, at least 1.
+    let capacity: Double
+    /// Tokens added per second: `limit / 60`.
+    let refillPerSecond: Double
+    private(set) var available: Double
+    private(set) var updatedAt: Double
+
+    init(limitPerMinute: Int, burstSeconds: Double, now: Double) {
+        self.limitPerMinute = max(0, limitPerMinute)
+        let burst = burstSeconds.isFinite && burstSeconds > 0 ? burstSeconds : 1
+        self.capacity = max(1, Double(self.limitPerMinute) * burst / 60)
+        self.refillPerSecond = Double(self.limitPerMinute) / 60
+        self.available = capacity
+        self.updatedAt = now
+    }
+
+    /// Adds what accrued since the last update, capped at `capacity`.
+    mutating func refill(now: Double) {
+        guard now > updatedAt else { return }
+        available = min(capacity, available + (now - updatedAt) * refillPerSecond)
+        updatedAt = now
+    }
+
+    /// Whether `amount` fits now (after refilling).
+    mutating func canTake(_ amount: Double, now: Double) -> Bool {
+        refill(now: now)
+        return amount <= available
+    }
+
+    /// Removes `amount`; call only after `canTake` said yes at the same `now`.
+    mutating func take(_ amount: Double) {
+        available = max(0, available - amount)
+    }
+
+    /// Whole tokens left, as the `*-remaining-*` headers report them.
+    var remaining: Int { Int(available.rounded(.down)) }
+
+    /// Seconds until `amount` tokens are available (0 if they are now; infinite if never).
+    func secondsUntilAvailable(_ amount: Double) -> Double {
+        if amount <= available { return 0 }
+        if amount > capacity || refillPerSecond <= 0 { return .infinity }
+        return (amount - available) / refillPerSecond
+    }
+
+    /// Seconds until the bucket is full again (the `*-reset-*` headers).
+    var secondsUntilFull: Double {
+        guard refillPerSecond > 0 else { return 0 }
+        return (capacity - available) / refillPerSecond
+    }
+}
