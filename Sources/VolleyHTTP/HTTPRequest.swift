@@ -18,6 +18,8 @@ public struct HTTPRequest: Sendable {
     /// `stallMinimumBytesPerSecond` bytes arrive during `stallSeconds` whole seconds.
     /// `nil` (the default) turns it off: a non-streaming LLM response legitimately sends
     /// nothing until generation is done, so only enable it where bytes must keep flowing.
+    /// libcurl averages the rate over the last few seconds, so with the default minimum of
+    /// 1 byte/s a dead stream is noticed up to ~5 s after `stallSeconds`.
     public var stallSeconds: Int?
     public var stallMinimumBytesPerSecond: Int
     /// A PEM bundle of certificate authorities to trust instead of the system store.

@@ -1,0 +1,112 @@
+import FakeLLM
+import Testing
+@testable import VolleyHTTP
+
+@Suite struct StreamingTests {
+    @Test func openAIEventsArriveBeforeTheServerHasSentTheLast() async throws {
+        let server = try await FakeLLMServer.start(FakeLLMConfiguration())
+        let client = try HTTPClient()
+        let request = chatRequest(server, script: ["chunk_delay_ms": "100", "output_tokens": "8"], stream: true)
+        var events: [SSEEvent] = []
+        var head: HTTPResponseHead?
+        var completedWhenFirstEventArrived: Int?
+        var ended = false
+        for try await part in client.stream(request, sse: .openAI) {
+            switch part {
+            case .head(let h): head = h
+            case .event(let event):
+                if events.isEmpty { completedWhenFirstEventArrived = server.stats().responsesCompleted }
+                events.append(event)
+            case .body: Issue.record("raw body chunk in SSE mode")
+            case .end: ended = true
+            }
+        }
+        #expect(head?.status == 200)
+        #expect(head?.headers["content-type"]?.hasPrefix("text/event-stream") == true)
+        // Incremental: when the first event reached us the server had not finished the response.
+        #expect(completedWhenFirstEventArrived == 0)
+        #expect(events.count > 3)
+        #expect(events.last?.data == "[DONE]")
+        #expect(ended)
+        await client.shutdown()
+        try await server.shutdown()
+    }
+
+    @Test func anthropicStreamEndsWithMessageStop() async throws {
+        let server = try await FakeLLMServer.start(FakeLLMConfiguration())
+        let client = try HTTPClient()
+        let request = chatRequest(server, path: "/v1/messages", stream: true)
+        var names: [String] = []
+        for try await part in client.stream(request, sse: .anthropic) {
+            if case .event(let event) = part, let name = event.event { names.append(name) }
+        }
+        #expect(names.first == "message_start")
+        #expect(names.last == "message_stop")
+        await client.shutdown()
+        try await server.shutdown()
+    }
+
+    @Test func streamCutBeforeItsTerminalEventIsAnError() async throws {
+        let server = try await FakeLLMServer.start(FakeLLMConfiguration())
+        let client = try HTTPClient()
+        var received = 0
+        let kind = await errorKind {
+            for try await part in client.stream(chatRequest(server, script: ["mode": "cut_stream"], stream: true), sse: .openAI) {
+                if case .event = part { received += 1 }
+            }
+        }
+        #expect(kind == .streamTruncated)
+        #expect(received > 0)
+        let reset = await errorKind {
+            for try await _ in client.stream(chatRequest(server, script: ["mode": "reset_stream"], stream: true), sse: .openAI) {}
+        }
+        #expect(reset == .connectionLost)
+        await client.shutdown()
+        try await server.shutdown()
+    }
+
+    @Test func errorResponseOfAStreamIsDeliveredAsRawBody() async throws {
+        let server = try await FakeLLMServer.start(FakeLLMConfiguration())
+        let client = try HTTPClient()
+        var status = 0
+        var body: [UInt8] = []
+        for try await part in client.stream(chatRequest(server, script: ["status": "500"], stream: true), sse: .openAI) {
+            switch part {
+            case .head(let head): status = head.status
+            case .body(let bytes): body += bytes
+            case .event: Issue.record("an error body is not parsed as events")
+            case .end: break
+            }
+        }
+        #expect(status == 500)
+        #expect(String(decoding: body, as: UTF8.self).contains("server_error"))
+        await client.shutdown()
+        try await server.shutdown()
+    }
+
+    @Test func stoppingIterationAbortsTheTransfer() async throws {
+        let server = try await FakeLLMServer.start(FakeLLMConfiguration())
+        let client = try HTTPClient()
+        let request = chatRequest(server, script: ["chunk_delay_ms": "200", "output_tokens": "50"], stream: true)
+        for try await part in client.stream(request, sse: .openAI) {
+            if case .event = part { break }
+        }
+        try await server.waitForStats { $0.clientDisconnectsBeforeResponseEnd == 1 }
+        while client.stats.transfersRunning > 0 { await Task.yield() }
+        #expect(client.stats.transfersRunning == 0)
+        await client.shutdown()
+        try await server.shutdown()
+    }
+
+    @Test func rawStreamYieldsBodyChunks() async throws {
+        let server = try await FakeLLMServer.start(FakeLLMConfiguration())
+        let client = try HTTPClient()
+        var body: [UInt8] = []
+        for try await part in client.stream(chatRequest(server, prompt: "raw")) {
+            if case .body(let bytes) = part { body += bytes }
+        }
+        #expect(String(decoding: body, as: UTF8.self).contains("Echo: raw"))
+        await client.shutdown()
+        try await server.shutdown()
+    }
+}
