@@ -1,0 +1,90 @@
+import Testing
+@testable import VolleyCore
+
+struct ItemParsingTests {
+    @Test func parsesEveryField() throws {
+        let value: JSONValue = [
+            "key": "doc-1", "provider": "openai", "timeout": 2.5, "max_retries": 1, "format": "native", "raw": true,
+            "request": ["model": "gpt-4o-mini", "messages": []],
+        ]
+        let item = try Item.parse(value).get()
+        #expect(item.key == "doc-1" && item.provider == "openai" && item.model == "gpt-4o-mini")
+        #expect(item.timeoutSeconds == 2.5 && item.maxRetries == 1 && item.format == .native && item.includeRaw)
+    }
+
+    @Test(arguments: [
+        (JSONValue.string("x"), "object"),
+        (["request": "x"], "request"),
+        (["key": 5, "request": [:]], "key"),
+        (["timeout": -1, "request": [:]], "timeout"),
+        (["max_retries": 1.5, "request": [:]], "max_retries"),
+        (["format": "xml", "request": [:]], "format"),
+    ] as [(JSONValue, String)])
+    func malformedItemsAreInvalidRequestNamingTheField(_ value: JSONValue, _ field: String) {
+        guard case .failure(let error) = Item.parse(value) else {
+            Issue.record("accepted \(value)")
+            return
+        }
+        #expect(error.kind == .invalidRequest)
+        #expect(error.message.contains(field))
+    }
+}
+
+struct ProviderSetTests {
+    @Test func environmentGivesMockAlwaysAndOpenAIWithAKey() {
+        let none = ProviderSet.fromEnvironment([:])
+        #expect(Set(none.providers.keys) == ["mock"])
+        #expect(none.defaultName == "mock")
+        let openai = ProviderSet.fromEnvironment(["OPENAI_API_KEY": "sk-test"])
+        #expect(Set(openai.providers.keys) == ["mock", "openai"])
+        #expect(openai.defaultName == "openai")
+        #expect(openai.providers["openai"]?.apiKey == "sk-test")
+        let both = ProviderSet.fromEnvironment(["OPENAI_API_KEY": "a", "ANTHROPIC_API_KEY": "b"])
+        #expect(both.defaultName == nil)
+        if case .success = both.resolve(nil) { Issue.record("ambiguous default resolved") }
+    }
+
+    @Test func mergeParsesLimitsRetryAndModelOverrides() throws {
+        var set = ProviderSet()
+        let config: JSONValue = [
+            "fake": [
+                "kind": "openai", "base_url": "http://127.0.0.1:9/v1/", "api_key_env": "FAKE_KEY",
+                "limits": ["concurrency": 4, "rpm": 100], "retry": ["max_retries": 5, "initial_delay": 0.1],
+                "timeouts": ["connect": 1, "request": 30], "headers": ["x-team": "a"],
+                "models": ["big": ["limits": ["rpm": 10]]],
+            ],
+        ]
+        try set.merge(config, defaultProvider: "fake", environment: ["FAKE_KEY": "secret"])
+        let fake = try set.resolve(nil).get()
+        #expect(fake.baseURL == "http://127.0.0.1:9/v1")
+        #expect(fake.apiKey == "secret")
+        #expect(fake.limits.concurrency == 4 && fake.limits.rpm == 100 && fake.limits.tpm == 200_000)
+        #expect(fake.limits(for: "big").rpm == 10 && fake.limits(for: "big").concurrency == 4)
+        #expect(fake.retry.maxRetries == 5 && fake.retry.initialDelaySeconds == 0.1)
+        #expect(fake.connectTimeoutSeconds == 1 && fake.requestTimeoutSeconds == 30)
+        #expect(fake.headers.first?.0 == "x-team")
+        #expect(set.providers["mock"] != nil)
+    }
+
+    @Test(arguments: [
+        (["p": ["kind": "nope"]] as JSONValue, "kind"),
+        (["p": ["kind": "openai", "base_url": "ftp://x"]], "base_url"),
+        (["p": ["kind": "openai", "limits": ["rpm": 0]]], "rpm"),
+        (["p": ["kind": "openai", "bogus": 1]], "bogus"),
+        (["p": ["kind": "openai", "headers": ["a": "b\nc"]]], "headers"),
+    ] as [(JSONValue, String)])
+    func badConfigurationIsRejectedNamingTheFieldAndChangesNothing(_ config: JSONValue, _ field: String) {
+        var set = ProviderSet()
+        #expect {
+            try set.merge(config, defaultProvider: nil, environment: [:])
+        } throws: { error in
+            (error as? ConfigError)?.message.contains(field) == true
+        }
+        #expect(Set(set.providers.keys) == ["mock"])
+    }
+
+    @Test func unknownDefaultProviderIsRejected() {
+        var set = ProviderSet()
+        #expect(throws: ConfigError.self) { try set.merge(nil, defaultProvider: "nope", environment: [:]) }
+    }
+}

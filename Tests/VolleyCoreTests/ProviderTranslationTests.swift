@@ -1,0 +1,89 @@
+import Testing
+import VolleyHTTP
+@testable import VolleyCore
+
+struct ProviderErrorTests {
+    func classify(_ status: Int, _ body: String, headers: HTTPHeaders = [:]) -> ItemError {
+        ProviderErrors.http(status: status, headers: headers, body: Array(body.utf8), apiKey: "sk-secret-123", nowUnixSeconds: 0)
+    }
+
+    @Test func statusesMapToKindsAndRetryability() {
+        let cases: [(Int, String, ErrorKind, Bool)] = [
+            (429, #"{"error":{"message":"slow down","type":"requests","code":"rate_limit_exceeded"}}"#, .rateLimited, true),
+            (429, #"{"error":{"message":"quota","type":"insufficient_quota","code":"insufficient_quota"}}"#, .quotaExceeded, false),
+            (400, #"{"error":{"message":"bad","type":"invalid_request_error","code":null}}"#, .http, false),
+            (400, #"{"error":{"message":"too long","code":"context_length_exceeded"}}"#, .tooLarge, false),
+            (408, "", .http, true), (409, "", .http, true), (500, "", .http, true), (502, "oops", .http, true),
+            (503, "", .overloaded, true),
+            (529, #"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#, .overloaded, true),
+            (401, #"{"error":{"message":"Incorrect API key provided: sk-secret-123"}}"#, .http, false),
+        ]
+        for (status, body, kind, retryable) in cases {
+            let error = classify(status, body)
+            #expect(error.kind == kind, "\(status) \(body)")
+            #expect(error.retryable == retryable, "\(status) \(body)")
+            #expect(error.status == status)
+        }
+    }
+
+    @Test func shouldRetryHeaderOverridesAndKeysAreRedacted() {
+        #expect(classify(500, "", headers: ["x-should-retry": "false"]).retryable == false)
+        #expect(classify(400, "", headers: ["x-should-retry": "true"]).retryable == true)
+        let auth = classify(401, #"{"error":{"message":"Incorrect API key provided: sk-secret-123"}}"#)
+        #expect(!auth.message.contains("sk-secret-123"))
+        #expect(auth.message.contains("[redacted]"))
+        #expect(classify(429, "", headers: ["retry-after": "3"]).retryAfterSeconds == 3)
+    }
+}
+
+struct AnthropicTranslationTests {
+    @Test func translatesSystemToolsStopAndMaxTokens() throws {
+        let body: JSONObject = [
+            "model": "claude-x", "temperature": 0.2, "stop": "END", "seed": 3, "top_k": 5,
+            "messages": [
+                ["role": "system", "content": "be brief"],
+                ["role": "user", "content": "hi"],
+                ["role": "assistant", "content": nil, "tool_calls": [["id": "t1", "type": "function", "function": ["name": "f", "arguments": #"{"a":1}"#]]]],
+                ["role": "tool", "tool_call_id": "t1", "content": "42"],
+            ],
+            "tools": [["type": "function", "function": ["name": "f", "description": "d", "parameters": ["type": "object"]]]],
+            "tool_choice": "required",
+        ]
+        let out = try AnthropicTranslation.request(fromOpenAI: body).get()
+        #expect(out["system"] == "be brief")
+        #expect(out["max_tokens"] == .number(JSONNumber(AnthropicTranslation.defaultMaxTokens)))
+        #expect(out["stop_sequences"] == ["END"])
+        #expect(out["seed"] == nil)  // OpenAI-only, dropped.
+        #expect(out["top_k"] == 5)   // Unknown to us: passed through.
+        #expect(out["temperature"] == 0.2)
+        #expect(out["tool_choice"] == ["type": "any"])
+        #expect(out["tools"]?[0]?["input_schema"] == ["type": "object"])
+        let messages = try #require(out["messages"]?.arrayValue)
+        #expect(messages.count == 3)
+        #expect(messages[0]["content"]?[0]?["text"] == "hi")
+        #expect(messages[1]["content"]?[0]?["type"] == "tool_use")
+        #expect(messages[1]["content"]?[0]?["input"] == ["a": 1])
+        #expect(messages[2]["content"]?[0]?["type"] == "tool_result")
+    }
+
+    @Test func responseBecomesOpenAIShapedValue() throws {
+        let response: JSONValue = [
+            "id": "msg_1", "type": "message", "model": "claude-x", "stop_reason": "tool_use",
+            "content": [["type": "text", "text": "Let me check."], ["type": "tool_use", "id": "tu1", "name": "f", "input": ["q": "x"]]],
+            "usage": ["input_tokens": 10, "output_tokens": 3],
+        ]
+        let value = try AnthropicTranslation.value(fromResponse: response, includeRaw: false, status: 200).get()
+        #expect(value.text == "Let me check.")
+        #expect(value.finishReason == "tool_calls")
+        #expect(value.usage == Usage(inputTokens: 10, outputTokens: 3))
+        #expect(value.toolCalls?[0]?["function"]?["arguments"] == #"{"q":"x"}"#)
+    }
+
+    @Test func missingMessagesIsInvalidRequest() {
+        guard case .failure(let error) = AnthropicTranslation.request(fromOpenAI: ["model": "m"]) else {
+            Issue.record("accepted a body without messages")
+            return
+        }
+        #expect(error.kind == .invalidRequest)
+    }
+}
