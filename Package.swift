@@ -65,7 +65,7 @@ let package = Package(
         ),
         .testTarget(name: "VolleyHTTPTests", dependencies: ["VolleyHTTP", "FakeLLM"]),
         .testTarget(name: "FakeLLMTests", dependencies: ["FakeLLM"]),
-        .testTarget(name: "VolleyCoreTests", dependencies: ["VolleyCore"]),
+        .testTarget(name: "VolleyCoreTests", dependencies: ["VolleyCore", "VolleyHTTP", "FakeLLM"]),
         .testTarget(name: "VolleyRPCTests", dependencies: ["VolleyRPC"]),
     ],
     swiftLanguageModes: [.v6]

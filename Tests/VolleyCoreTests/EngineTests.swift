@@ -1,0 +1,216 @@
+import FakeLLM
+import Synchronization
+import Testing
+import VolleyHTTP
+@testable import VolleyCore
+
+/// Collects outcomes from the engine's concurrent callback.
+final class OutcomeSink: Sendable {
+    private let outcomes = Mutex<[Outcome]>([])
+
+    func append(_ outcome: Outcome) { outcomes.withLock { $0.append(outcome) } }
+    var all: [Outcome] { outcomes.withLock { $0 } }
+}
+
+func mockItem(_ index: Int, latencyMs: Int = 1, script: JSONObject = [:], timeout: Double? = nil, maxRetries: Int? = nil) -> JSONValue {
+    var mock = script
+    mock["latency_ms"] = .number(JSONNumber(latencyMs))
+    var item: JSONObject = [
+        "key": .string("k\(index)"),
+        "provider": "mock",
+        "request": .object(["model": "mock-1", "messages": [["role": "user", "content": .string("prompt \(index)")]], "mock": .object(mock)]),
+    ]
+    if let timeout { item["timeout"] = .number(JSONNumber(timeout) ?? 1) }
+    if let maxRetries { item["max_retries"] = .number(JSONNumber(maxRetries)) }
+    return .object(item)
+}
+
+/// An engine whose mock provider retries fast, so retry tests take milliseconds.
+func makeEngine(http: HTTPClient, extra: JSONValue? = nil) throws -> Engine {
+    let engine = Engine(http: http, environment: [:])
+    try engine.configure(providers: ["mock": ["kind": "mock", "retry": ["max_retries": 2, "initial_delay": 0.001, "max_delay": 0.002]]], defaultProvider: nil)
+    if let extra { try engine.configure(providers: extra, defaultProvider: nil) }
+    return engine
+}
+
+@Suite struct EngineMockTests {
+    @Test func everyItemGetsExactlyOneOutcomeWithItsKey() async throws {
+        let http = try HTTPClient()
+        let engine = try makeEngine(http: http)
+        let requests = (0..<200).map { mockItem($0, latencyMs: ($0 * 7) % 20) }
+        let items = try engine.prepare(requests).get()
+        let sink = OutcomeSink()
+        let summary = await engine.run(items, options: BatchOptions(concurrency: 50), onOutcome: sink.append)
+        let outcomes = sink.all
+        #expect(outcomes.count == 200)
+        #expect(Set(outcomes.map(\.index)) == Set(0..<200))
+        for outcome in outcomes {
+            #expect(outcome.key == "k\(outcome.index)")
+            let value = try outcome.result.get()
+            #expect(value.text == "Mock reply to: prompt \(outcome.index)")
+            #expect(outcome.attempts == 1)
+        }
+        #expect(summary.succeeded == 200 && summary.failed == 0)
+        #expect(summary.usage.inputTokens > 0)
+        await http.shutdown()
+    }
+
+    @Test func retriesUntilSuccessAndCountsAttempts() async throws {
+        let http = try HTTPClient()
+        let engine = try makeEngine(http: http)
+        let requests = [
+            mockItem(0, script: ["fail": "rate_limited", "fail_attempts": 2]),
+            mockItem(1, script: ["fail": "overloaded", "fail_attempts": 5]),
+            mockItem(2, script: ["fail": "quota_exceeded"]),
+            mockItem(3, script: ["fail": "http", "status": 400]),
+        ]
+        let sink = OutcomeSink()
+        _ = await engine.run(try engine.prepare(requests).get(), options: BatchOptions(), onOutcome: sink.append)
+        let byIndex = Dictionary(uniqueKeysWithValues: sink.all.map { ($0.index, $0) })
+        #expect(byIndex[0]?.isSuccess == true && byIndex[0]?.attempts == 3)
+        #expect(byIndex[1]?.error?.kind == .overloaded && byIndex[1]?.attempts == 3)  // 1 + max_retries 2
+        #expect(byIndex[2]?.error?.kind == .quotaExceeded && byIndex[2]?.attempts == 1)  // final: not retried
+        #expect(byIndex[3]?.error?.kind == .http && byIndex[3]?.attempts == 1)
+        #expect(byIndex[3]?.error?.status == 400)
+        await http.shutdown()
+    }
+
+    @Test func failFastCancelsTheRest() async throws {
+        let http = try HTTPClient()
+        let engine = try makeEngine(http: http)
+        var requests = [mockItem(0, script: ["fail": "http", "status": 400])]
+        requests += (1..<100).map { mockItem($0, latencyMs: 60_000) }
+        let sink = OutcomeSink()
+        let summary = await engine.run(try engine.prepare(requests).get(),
+                                       options: BatchOptions(concurrency: 10, failFast: true), onOutcome: sink.append)
+        guard case .failFast(let first)? = summary.stop else {
+            Issue.record("no fail_fast stop")
+            return
+        }
+        #expect(first.index == 0)
+        #expect(summary.failed == 1 && summary.cancelled == 99)
+        #expect(sink.all.count == 100)
+        await http.shutdown()
+    }
+
+    @Test func batchTimeoutEndsUnfinishedItemsAsDeadlineExceeded() async throws {
+        let http = try HTTPClient()
+        let engine = try makeEngine(http: http)
+        let requests = [mockItem(0, latencyMs: 1)] + (1..<20).map { mockItem($0, latencyMs: 60_000) }
+        let sink = OutcomeSink()
+        let summary = await engine.run(try engine.prepare(requests).get(),
+                                       options: BatchOptions(concurrency: 5, timeoutSeconds: 0.2), onOutcome: sink.append)
+        #expect(summary.succeeded == 1)
+        #expect(sink.all.filter { $0.error?.kind == .deadlineExceeded }.count == 19)
+        await http.shutdown()
+    }
+
+    @Test func itemTimeoutIsTimeout() async throws {
+        let http = try HTTPClient()
+        let engine = try makeEngine(http: http)
+        let sink = OutcomeSink()
+        _ = await engine.run(try engine.prepare([mockItem(0, latencyMs: 60_000, timeout: 0.1)]).get(),
+                             options: BatchOptions(), onOutcome: sink.append)
+        #expect(sink.all.first?.error?.kind == .timeout)
+        await http.shutdown()
+    }
+
+    @Test func cancellingTheBatchAccountsForEveryItem() async throws {
+        let http = try HTTPClient()
+        let engine = try makeEngine(http: http)
+        let requests = (0..<50).map { mockItem($0, latencyMs: $0 < 10 ? 1 : 60_000) }
+        let sink = OutcomeSink()
+        let items = try engine.prepare(requests).get()
+        let task = Task { await engine.run(items, options: BatchOptions(concurrency: 20), onOutcome: sink.append) }
+        while sink.all.count < 10 { await Task.yield() }
+        task.cancel()
+        let summary = await task.value
+        #expect(summary.succeeded == 10)
+        #expect(summary.cancelled == 40)
+        #expect(summary.succeeded + summary.cancelled == 50)
+        #expect(Set(sink.all.map(\.index)).count == 50)
+        await http.shutdown()
+    }
+
+    @Test func malformedItemsBecomeOutcomesAndUnknownProvidersRejectTheBatch() async throws {
+        let http = try HTTPClient()
+        let engine = try makeEngine(http: http)
+        let items = try engine.prepare([mockItem(0), ["key": "bad", "request": "not an object"], 7]).get()
+        let sink = OutcomeSink()
+        _ = await engine.run(items, options: BatchOptions(), onOutcome: sink.append)
+        let byIndex = Dictionary(uniqueKeysWithValues: sink.all.map { ($0.index, $0) })
+        #expect(byIndex[0]?.isSuccess == true)
+        #expect(byIndex[1]?.error?.kind == .invalidRequest && byIndex[1]?.key == "bad")
+        #expect(byIndex[2]?.error?.kind == .invalidRequest && byIndex[2]?.attempts == 0)
+        guard case .failure(let rejection) = engine.prepare([mockItem(0), ["provider": "nope", "request": [:]]]) else {
+            Issue.record("unknown provider accepted")
+            return
+        }
+        #expect(rejection.index == 1 && rejection.message.contains("nope"))
+        await http.shutdown()
+    }
+}
+
+@Suite struct EngineFakeServerTests {
+    @Test func mixedOutcomesAgainstTheFakeServer() async throws {
+        let server = try await FakeLLMServer.start(FakeLLMConfiguration())
+        let http = try HTTPClient()
+        let engine = try makeEngine(http: http, extra: [
+            "fake": ["kind": "openai", "base_url": .string(server.baseURL + "/v1"), "api_key": "sk-fake-key-000",
+                     "retry": ["max_retries": 1, "initial_delay": 0.001, "max_delay": 0.002]],
+        ])
+        func item(_ index: Int, fake: JSONObject) -> JSONValue {
+            var request: JSONObject = ["model": "gpt-4o-mini", "max_tokens": 16,
+                                       "messages": [["role": "user", "content": .string("question \(index)")]], "fake": .object(fake)]
+            if fake["tool_call"] != nil {
+                request["tools"] = [["type": "function", "function": ["name": "lookup", "parameters": ["type": "object"]]]]
+            }
+            return ["key": .string("k\(index)"), "provider": "fake", "request": .object(request)]
+        }
+        let requests: [JSONValue] = [
+            item(0, fake: [:]),
+            item(1, fake: ["status": 500]),
+            item(2, fake: ["mode": "malformed"]),
+            item(3, fake: ["mode": "insufficient_quota"]),
+            item(4, fake: ["status": 400]),
+            item(5, fake: ["tool_call": true]),
+            item(6, fake: ["mode": "rate_limit", "retry_after_ms": 5]),
+        ]
+        let sink = OutcomeSink()
+        _ = await engine.run(try engine.prepare(requests).get(), options: BatchOptions(), onOutcome: sink.append)
+        let byIndex = Dictionary(uniqueKeysWithValues: sink.all.map { ($0.index, $0) })
+        let ok = try #require(try byIndex[0]?.result.get())
+        #expect(ok.text?.contains("Echo: question 0") == true)
+        #expect(ok.finishReason == "stop" && ok.model == "gpt-4o-mini")
+        #expect((ok.usage?.inputTokens ?? 0) > 0 && (ok.usage?.outputTokens ?? 0) > 0)
+        #expect(byIndex[1]?.error?.kind == .http && byIndex[1]?.attempts == 2)
+        #expect(byIndex[2]?.error?.kind == .providerError && byIndex[2]?.attempts == 1)
+        #expect(byIndex[3]?.error?.kind == .quotaExceeded && byIndex[3]?.attempts == 1)
+        #expect(byIndex[4]?.error?.kind == .http && byIndex[4]?.attempts == 1)
+        let tool = try #require(try byIndex[5]?.result.get())
+        #expect(tool.finishReason == "tool_calls" && tool.toolCalls?[0]?["type"] == "function")
+        #expect(byIndex[6]?.error?.kind == .rateLimited && byIndex[6]?.attempts == 2)
+        #expect(server.stats().requests == 1 + 2 + 1 + 1 + 1 + 1 + 2)
+        for outcome in sink.all {
+            #expect(!(outcome.error?.message.contains("sk-fake-key-000") ?? false))
+        }
+        await http.shutdown()
+        try await server.shutdown()
+    }
+
+    @Test func batchConcurrencyCapsInFlightRequests() async throws {
+        let server = try await FakeLLMServer.start(FakeLLMConfiguration())
+        let http = try HTTPClient()
+        let engine = try makeEngine(http: http, extra: ["fake": ["kind": "openai", "base_url": .string(server.baseURL + "/v1"), "api_key": "k"]])
+        let requests: [JSONValue] = (0..<60).map { index in
+            ["provider": "fake", "request": ["model": "m", "messages": [["role": "user", "content": "x"]], "fake": ["latency_ms": 20]]]
+        }
+        let sink = OutcomeSink()
+        let summary = await engine.run(try engine.prepare(requests).get(), options: BatchOptions(concurrency: 5), onOutcome: sink.append)
+        #expect(summary.succeeded == 60)
+        #expect(server.stats().peakInFlight <= 5)
+        #expect(server.stats().peakInFlight >= 2)
+        await http.shutdown()
+        try await server.shutdown()
+    }
+}
