@@ -1,0 +1,51 @@
+#if canImport(Glibc)
+@preconcurrency import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Runs a closure on its own detached POSIX thread: the blocking `read(2)` and `write(2)` loops of
+/// the stdio transport must never occupy Swift concurrency's small cooperative pool.
+final class DetachedThread: Sendable {
+    private let name: String
+    private let body: @Sendable () -> Void
+
+    private init(name: String, body: @escaping @Sendable () -> Void) {
+        self.name = name
+        self.body = body
+    }
+
+    /// Starts `body` on a new detached thread called `name` (where the platform allows naming).
+    static func start(name: String, _ body: @escaping @Sendable () -> Void) throws(ThreadStartError) {
+        let entry = Unmanaged.passRetained(DetachedThread(name: name, body: body))
+        var attributes = pthread_attr_t()
+        pthread_attr_init(&attributes)
+        defer { pthread_attr_destroy(&attributes) }
+        pthread_attr_setdetachstate(&attributes, Int32(PTHREAD_CREATE_DETACHED))
+        #if canImport(Glibc)
+        var thread = pthread_t()
+        #else
+        var thread: pthread_t?
+        #endif
+        let result = pthread_create(&thread, &attributes, { argument in
+            let pointer: UnsafeMutableRawPointer? = argument
+            guard let pointer else { return nil }
+            let entry = Unmanaged<DetachedThread>.fromOpaque(pointer).takeRetainedValue()
+            entry.run()
+            return nil
+        }, entry.toOpaque())
+        guard result == 0 else {
+            entry.release()
+            throw ThreadStartError(code: result)
+        }
+    }
+
+    private func run() {
+        // Glibc's module does not export pthread_setname_np (it needs _GNU_SOURCE), so only
+        // Darwin threads get their name.
+        #if canImport(Darwin)
+        _ = pthread_setname_np(name)
+        #endif
+        body()
+    }
+}

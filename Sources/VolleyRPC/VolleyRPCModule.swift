@@ -1,2 +1,0 @@
-// Placeholder until the RPC layer lands; replaced by real sources.
-enum VolleyRPCModule {}
