@@ -13,6 +13,8 @@ public final class Engine: Sendable {
     private let environment: [String: String]
     private let configuration: Mutex<Configuration>
     private let scheduler = Scheduler()
+    private let admission = PauseGate()
+    private let queuedItems = Atomic<Int>(0)
     private let metrics = EngineMetrics()
     private let nextBatchID = Atomic<UInt64>(1)
     private let clock = ContinuousClock()
@@ -49,6 +51,17 @@ public final class Engine: Sendable {
     public var providerSet: ProviderSet {
         configuration.withLock { $0.providers }
     }
+
+    // MARK: - Backpressure
+
+    /// Stops (true) or resumes (false) starting new items; items already running go on.
+    /// Used when the host stops reading our output.
+    public func setAdmissionPaused(_ paused: Bool) {
+        if paused { admission.close() } else { admission.open() }
+    }
+
+    /// Items accepted by `run` that have not yet got an outcome, across all batches.
+    public var itemsPending: Int { queuedItems.load(ordering: .relaxed) }
 
     // MARK: - Batches
 
@@ -95,6 +108,7 @@ public final class Engine: Sendable {
             deadline: options.timeoutSeconds.map { start + .seconds($0) }
         )
         metrics.batchStarted()
+        queuedItems.add(items.count, ordering: .relaxed)
         defer { metrics.batchEnded() }
         var summary = BatchSummary(total: items.count)
         var lastProgress = start
@@ -107,6 +121,7 @@ public final class Engine: Sendable {
                 group.addTask { await self.runItem(item, context) }
             }
             while let outcome = await group.next() {
+                queuedItems.subtract(1, ordering: .relaxed)
                 summary.record(outcome)
                 metrics.record(outcome)
                 onOutcome(outcome)
@@ -121,6 +136,7 @@ public final class Engine: Sendable {
                             let cancelled = Outcome(index: item.index, key: item.key,
                                                     result: .failure(ItemError(.cancelled, Self.cancelReason(summary.stop))),
                                                     attempts: 0, latencyMs: nil, queuedMs: nil)
+                            queuedItems.subtract(1, ordering: .relaxed)
                             summary.record(cancelled)
                             metrics.record(cancelled)
                             onOutcome(cancelled)
@@ -191,6 +207,14 @@ public final class Engine: Sendable {
                 : ItemError(.timeout, "the item's timeout passed")
         }
         if let deadline, itemStart >= deadline.at { return outcome(.failure(deadlineError())) }
+        if admission.isClosed {
+            // Backpressure: wait (bounded by the deadline) until the host reads again.
+            switch await bounded(by: deadline?.at, undo: {}, { try await self.admission.pass() }) {
+            case .finished: break
+            case .deadline: return outcome(.failure(deadlineError()))
+            case .cancelled: return outcome(.failure(ItemError(.cancelled, "cancelled")))
+            }
+        }
 
         let config = work.client.config
         let limits = config.limits(for: work.item.model)

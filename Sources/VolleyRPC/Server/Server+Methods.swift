@@ -1,0 +1,245 @@
+import VolleyCore
+import VolleyHTTP
+
+extension Server {
+    static let protocolVersion = 1
+    static let methods = ["initialize", "ping", "gather", "as_completed", "call", "cancel", "stats", "configure", "shutdown", "exit"]
+
+    // MARK: - Requests that are not cancellable
+
+    func handleOther(_ method: String, _ params: JSONValue?, _ responder: RPCResponder) async {
+        do {
+            switch method {
+            case "initialize": responder.respond(result: try initialize(params))
+            case "ping":
+                _ = try Params(params, method: method, allowed: [])
+                responder.respond(result: .object([:]))
+            case "cancel": responder.respond(result: try cancel(params))
+            case "stats":
+                _ = try Params(params, method: method, allowed: [])
+                responder.respond(result: .object(statsJSON()))
+            case "configure": responder.respond(result: try configure(params, method: method))
+            case "shutdown":
+                let p = try Params(params, method: method, allowed: ["mode"])
+                let mode = try p.string("mode") ?? "drain"
+                guard mode == "drain" || mode == "cancel" else {
+                    throw RPCError.invalidParams("shutdown: `mode` must be \"drain\" or \"cancel\"")
+                }
+                registry.beginShutdown()
+                if mode == "cancel" { registry.cancelAll() }
+                await registry.waitUntilIdle()
+                markShutdownCompleted()
+                responder.respond(result: .null)
+            case "exit":
+                // `exit` is a notification; sent as a request it is answered, then honoured.
+                responder.respond(result: .null)
+                handleExitRequest()
+            default:
+                responder.respond(error: .methodNotFound(method))
+            }
+        } catch let error as RPCError {
+            responder.respond(error: error)
+        } catch {
+            responder.respond(error: .internalError("\(error)"))
+        }
+    }
+
+    private func initialize(_ params: JSONValue?) throws(RPCError) -> JSONValue {
+        let p = try Params(params, method: "initialize", allowed: ["protocol_version", "client", "providers", "default_provider"])
+        if let requested = p.value("protocol_version") {
+            guard requested.intValue == Self.protocolVersion else {
+                throw RPCError(code: .invalidParams, message: "unsupported protocol_version \(requested.jsonString); this server speaks 1",
+                               data: ["supported": [1], "requested": requested])
+            }
+        }
+        if let client = p.value("client") {
+            logger.info("client connected", metadata: [
+                "client": "\(client["name"]?.stringValue ?? "?") \(client["version"]?.stringValue ?? "")",
+            ])
+        }
+        if p.value("providers") != nil || p.value("default_provider") != nil {
+            let defaultProvider = try p.string("default_provider")
+            do {
+                try engine.configure(providers: p.value("providers"), defaultProvider: defaultProvider)
+            } catch {
+                throw .invalidParams("initialize: \(error.message)")
+            }
+        }
+        let set = engine.providerSet
+        return [
+            "protocol_version": .number(JSONNumber(Self.protocolVersion)),
+            "server": ["name": "volley", "version": .string(options.version)],
+            "capabilities": [
+                "methods": .array(Self.methods.map(JSONValue.string)),
+                "provider_kinds": .array(ProviderKind.allCases.map { .string($0.rawValue) }),
+                "providers": .array(set.providers.keys.sorted().map(JSONValue.string)),
+                "default_provider": set.defaultName.map(JSONValue.string) ?? .null,
+            ],
+            "limits": [
+                "max_line_bytes": .number(JSONNumber(options.maxLineBytes)),
+                "max_items_per_batch": .number(JSONNumber(options.maxItemsPerBatch)),
+                "max_concurrency": .number(JSONNumber(BatchOptions.maxConcurrency)),
+            ],
+        ]
+    }
+
+    private func configure(_ params: JSONValue?, method: String) throws(RPCError) -> JSONValue {
+        let p = try Params(params, method: method, allowed: ["providers", "default_provider"])
+        let defaultProvider = try p.string("default_provider")
+        do {
+            try engine.configure(providers: p.value("providers"), defaultProvider: defaultProvider)
+        } catch {
+            throw .invalidParams("configure: \(error.message)")
+        }
+        let set = engine.providerSet
+        return [
+            "providers": .array(set.providers.keys.sorted().map(JSONValue.string)),
+            "default_provider": set.defaultName.map(JSONValue.string) ?? .null,
+        ]
+    }
+
+    private func cancel(_ params: JSONValue?) throws(RPCError) -> JSONValue {
+        let p = try Params(params, method: "cancel", allowed: ["id"])
+        guard let raw = p.object["id"], let id = RPCID(raw) else {
+            throw .invalidParams("cancel: `id` (a string or number) is required")
+        }
+        return ["cancelled": .bool(registry.cancel(id))]
+    }
+
+    func statsJSON() -> JSONObject {
+        var object = engine.statsJSON()
+        let pool = http.stats
+        object["connections_opened"] = .number(JSONNumber(pool.connectionsOpened))
+        object["connections_reused"] = .number(JSONNumber(pool.transfersOnReusedConnections))
+        var providers: JSONObject = [:]
+        let set = engine.providerSet
+        for name in set.providers.keys.sorted() {
+            guard let config = set.providers[name] else { continue }
+            var limits: JSONObject = [:]
+            if let c = config.limits.concurrency { limits["concurrency"] = .number(JSONNumber(c)) }
+            if let r = config.limits.rpm { limits["rpm"] = .number(JSONNumber(r)) }
+            if let t = config.limits.tpm { limits["tpm"] = .number(JSONNumber(t)) }
+            var entry: JSONObject = ["kind": .string(config.kind.rawValue), "limits": .object(limits)]
+            if config.kind != .mock {
+                entry["base_url"] = .string(config.baseURL)
+                entry["api_key_env"] = config.apiKeyEnv.map(JSONValue.string) ?? .null
+                entry["has_key"] = .bool(config.apiKey != nil)
+            }
+            providers[name] = .object(entry)
+        }
+        object["providers"] = .object(providers)
+        return object
+    }
+
+    // MARK: - Batches and call
+
+    func handleCancellable(_ method: String, _ params: JSONValue?, _ responder: RPCResponder) async {
+        do throws(RPCError) {
+            switch method {
+            case "call": try await call(params, responder)
+            default: try await batch(params, responder, streaming: method == "as_completed", method: method)
+            }
+        } catch {
+            responder.respond(error: error)
+        }
+    }
+
+    private func batch(_ params: JSONValue?, _ responder: RPCResponder, streaming: Bool, method: String) async throws(RPCError) {
+        let p = try Params(params, method: method, allowed: ["requests", "concurrency", "timeout", "fail_fast", "priority", "progress"])
+        guard let requests = p.value("requests")?.arrayValue else {
+            throw .invalidParams("\(method): `requests` (an array of items) is required")
+        }
+        guard !requests.isEmpty, requests.count <= options.maxItemsPerBatch else {
+            throw .invalidParams("\(method): `requests` must hold 1 to \(options.maxItemsPerBatch) items (got \(requests.count))")
+        }
+        var batchOptions = BatchOptions()
+        if let concurrency = try p.int("concurrency", 1...BatchOptions.maxConcurrency) { batchOptions.concurrency = concurrency }
+        batchOptions.timeoutSeconds = try p.positiveSeconds("timeout")
+        batchOptions.failFast = try p.bool("fail_fast") ?? false
+        batchOptions.progress = try p.bool("progress") ?? false
+        if let priority = try p.string("priority") {
+            guard let parsed = Priority(rawValue: priority) else {
+                throw .invalidParams("\(method): `priority` must be \"interactive\" or \"background\"")
+            }
+            batchOptions.priority = parsed
+        }
+        if engine.itemsPending + requests.count > options.maxPendingItems {
+            throw RPCError.overloaded(retryAfterMs: 1000)
+        }
+        let items: [PreparedItem]
+        switch engine.prepare(requests) {
+        case .success(let prepared): items = prepared
+        case .failure(let rejection):
+            throw RPCError(code: .invalidParams, message: rejection.message, data: ["index": .number(JSONNumber(rejection.index))])
+        }
+
+        let requestID = responder.id.jsonValue
+        let collector = streaming ? nil : OutcomeCollector(count: items.count)
+        @Sendable func sendProgress(_ progress: BatchProgress) {
+            let params: JSONValue = [
+                "request": requestID,
+                "done": .number(JSONNumber(progress.done)),
+                "failed": .number(JSONNumber(progress.failed)),
+                "total": .number(JSONNumber(progress.total)),
+            ]
+            send(RPCEncoder.notification(method: "progress", params: params))
+        }
+        let progress: (@Sendable (BatchProgress) -> Void)? = batchOptions.progress ? sendProgress : nil
+        let summary = await engine.run(items, options: batchOptions, onOutcome: { outcome in
+            if let collector {
+                collector.store(outcome)
+            } else {
+                var params: JSONObject = ["request": requestID]
+                for (key, value) in outcome.json { params[key] = value }
+                self.send(RPCEncoder.notification(method: "item", params: .object(params)))
+            }
+        }, onProgress: progress)
+
+        let results: JSONValue = .array(collector?.ordered() ?? [])
+        switch summary.stop {
+        case .failFast(let first)?:
+            let error = first.error ?? ItemError(.http, "failed")
+            throw RPCError(code: .requestFailed, message: "item \(first.index) failed: \(error.message)", data: [
+                "index": .number(JSONNumber(first.index)), "error": error.json, "results": results, "stats": summary.json,
+            ])
+        case .cancelled?:
+            throw RPCError.requestCancelled(data: ["results": results, "stats": summary.json])
+        case nil:
+            responder.respond(result: ["results": results, "stats": summary.json])
+        }
+    }
+
+    private func call(_ params: JSONValue?, _ responder: RPCResponder) async throws(RPCError) {
+        let value = params ?? .object([:])
+        guard case .object = value else { throw .invalidParams("call takes one item object as params") }
+        if case .failure(let error) = Item.parse(value) {
+            throw .invalidParams("call: \(error.message)")
+        }
+        let items: [PreparedItem]
+        switch engine.prepare([value]) {
+        case .success(let prepared): items = prepared
+        case .failure(let rejection): throw .invalidParams(rejection.message.replacingPrefix("requests[0]: ", with: "call: "))
+        }
+        let collector = OutcomeCollector(count: 1)
+        _ = await engine.run(items, options: BatchOptions(concurrency: 1), onOutcome: collector.store)
+        guard let outcome = collector.outcomes.first else { throw .internalError("call produced no outcome") }
+        switch outcome.result {
+        case .success(let value):
+            responder.respond(result: value.json)
+        case .failure(let error) where error.kind == .cancelled:
+            throw .requestCancelled(data: ["error": error.json])
+        case .failure(let error):
+            throw .requestFailed(error.message, data: error.json)
+        }
+    }
+
+    private func handleExitRequest() {
+        handleNotificationExit()
+    }
+}
+
+extension String {
+    func replacingPrefix(_ prefix: String, with replacement: String) -> String {
+        hasPrefix(prefix) ? replacement + dropFirst(prefix.count) : self
+    }
+}

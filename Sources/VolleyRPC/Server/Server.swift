@@ -1,0 +1,203 @@
+import Dispatch
+import Logging
+import Synchronization
+import VolleyCore
+import VolleyHTTP
+
+#if canImport(Glibc)
+@preconcurrency import Glibc
+#endif
+
+/// The sidecar: JSON-RPC 2.0 over stdin/stdout in front of the engine.
+///
+/// Threads: one reader (stdin), one writer (stdout), the transport's curl thread, and Swift
+/// tasks for requests. The reader decodes each line and starts a task per request, registering
+/// cancellable ones before it reads the next line, so a `cancel` that follows a request always
+/// finds it. Everything written goes through the one `FrameWriter`.
+public final class Server: Sendable {
+    /// What ends `run()`.
+    enum Event: Sendable {
+        case inputClosed
+        case exitNotification
+        case signal(Int32)
+        case outputBroken(Int32)
+    }
+
+    let engine: Engine
+    let http: HTTPClient
+    let options: ServerOptions
+    let logger: Logger
+    let registry = RequestRegistry()
+    private let writer: FrameWriter
+    private let readerBox = ReaderBox()
+    private let inputFD: Int32
+    private let events: AsyncStream<Event>
+    private let eventSink: AsyncStream<Event>.Continuation
+    /// True once `shutdown` has answered: `exit` then ends with 0.
+    private let shutdownCompleted = Atomic<Bool>(false)
+
+    public init(engine: Engine, http: HTTPClient, options: ServerOptions, logger: Logger,
+                inputFD: Int32 = STDIN_FILENO, outputFD: Int32 = STDOUT_FILENO) {
+        self.engine = engine
+        self.http = http
+        self.options = options
+        self.logger = logger
+        (events, eventSink) = AsyncStream<Event>.makeStream()
+        self.inputFD = inputFD
+        let readerBox = self.readerBox
+        let eventSink = self.eventSink
+        writer = FrameWriter(
+            fd: outputFD,
+            onHighWatermark: {
+                // The host is not reading: stop reading its input and starting new items.
+                readerBox.reader?.pause()
+                engine.setAdmissionPaused(true)
+            },
+            onLowWatermark: {
+                readerBox.reader?.resume()
+                engine.setAdmissionPaused(false)
+            },
+            onBroken: { errno in eventSink.yield(.outputBroken(errno)) }
+        )
+    }
+
+    /// Serves until stdin ends (after finishing all work), `exit`, a signal or a broken stdout.
+    /// Returns the process exit code.
+    public func run() async -> Int32 {
+        let signals = installSignalHandlers()
+        defer { signals.forEach { $0.cancel() } }
+        let reader = LineReader(fd: inputFD, maxLineBytes: options.maxLineBytes) { event in
+            self.receive(event)
+        }
+        readerBox.reader = reader
+        do {
+            try writer.start()
+            try reader.start()
+        } catch {
+            logger.critical("cannot start I/O threads: \(error)")
+            return 1
+        }
+        logger.info("volley serving", metadata: ["version": "\(options.version)"])
+        for await event in events {
+            switch event {
+            case .inputClosed:
+                logger.debug("stdin closed; finishing work in flight")
+                await registry.waitUntilIdle()
+                _ = await writer.flush()
+                return 0
+            case .exitNotification:
+                let code: Int32 = shutdownCompleted.load(ordering: .acquiring) ? 0 : 1
+                registry.cancelAll()
+                await registry.waitUntilIdle()
+                _ = await writer.flush()
+                return code
+            case .signal(let number):
+                logger.notice("signal \(number): cancelling all work")
+                registry.beginShutdown()
+                registry.cancelAll()
+                await registry.waitUntilIdle()
+                _ = await writer.flush()
+                return 0
+            case .outputBroken(let errno):
+                logger.error("stdout is broken (errno \(errno)); cancelling all work")
+                registry.beginShutdown()
+                registry.cancelAll()
+                return 1
+            }
+        }
+        return 0
+    }
+
+    // MARK: - Input (reader thread)
+
+    private func receive(_ event: LineEvent) {
+        switch event {
+        case .line(let line):
+            let calls = RPCDecoder.decode(line: line).route { [writer] reply in _ = writer.enqueue(reply) }
+            for call in calls { dispatch(call) }
+        case .tooLong(let byteCount):
+            _ = writer.enqueue(RPCEncoder.errorResponse(
+                id: .null, error: .lineTooLong(byteCount: byteCount, maxLineBytes: options.maxLineBytes)))
+        case .eof:
+            eventSink.yield(.inputClosed)
+        case .readError(let errno):
+            logger.error("reading stdin failed (errno \(errno)); finishing work in flight")
+            eventSink.yield(.inputClosed)
+        }
+    }
+
+    /// Methods whose requests can be cancelled and run as registered tasks.
+    private static let cancellable: Set<String> = ["gather", "as_completed", "call"]
+
+    private func dispatch(_ call: RPCCall) {
+        switch call {
+        case .notification(let method, let params):
+            handleNotification(method, params)
+        case .request(let method, let params, let responder):
+            if registry.isShuttingDown, method != "exit" {
+                responder.respond(error: .invalidRequest("the server is shutting down"))
+                return
+            }
+            if Self.cancellable.contains(method) {
+                let result = registry.start(responder.id, onEnd: {}) {
+                    await self.handleCancellable(method, params, responder)
+                }
+                switch result {
+                case .started: break
+                case .idInUse: responder.respond(error: .invalidRequest("id \(responder.id) is already in use by a running request"))
+                case .shuttingDown: responder.respond(error: .invalidRequest("the server is shutting down"))
+                }
+            } else {
+                Task { await self.handleOther(method, params, responder) }
+            }
+        }
+    }
+
+    private func handleNotification(_ method: String, _ params: JSONValue?) {
+        switch method {
+        case "exit":
+            handleNotificationExit()
+        case "cancel":
+            if let id = params?["id"].flatMap(RPCID.init) { _ = registry.cancel(id) }
+        default:
+            logger.debug("ignoring notification", metadata: ["method": "\(method)"])
+        }
+    }
+
+    // MARK: - Output
+
+    func send(_ frame: [UInt8]) {
+        _ = writer.enqueue(frame)
+    }
+
+    func handleNotificationExit() {
+        eventSink.yield(.exitNotification)
+    }
+
+    func markShutdownCompleted() {
+        shutdownCompleted.store(true, ordering: .releasing)
+    }
+
+    // MARK: - Signals
+
+    private func installSignalHandlers() -> [any DispatchSourceSignal] {
+        [SIGTERM, SIGINT].map { number in
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            let sink = eventSink
+            source.setEventHandler { sink.yield(.signal(number)) }
+            source.resume()
+            return source
+        }
+    }
+}
+
+/// Lets the writer's watermark callbacks reach the reader created later in `run()`.
+final class ReaderBox: Sendable {
+    private let value = Mutex<LineReader?>(nil)
+
+    var reader: LineReader? {
+        get { value.withLock { $0 } }
+        set { value.withLock { $0 = newValue } }
+    }
+}

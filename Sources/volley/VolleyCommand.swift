@@ -1,0 +1,118 @@
+import ArgumentParser
+import Foundation
+import Logging
+import VolleyCore
+import VolleyHTTP
+import VolleyRPC
+
+/// The version reported by `--version` and `initialize`.
+let volleyVersion = "0.1.0"
+
+@main
+struct VolleyCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "volley",
+        abstract: "Run batches of LLM API calls concurrently, for host programs in any language.",
+        discussion: """
+        A host spawns `volley` once and talks JSON-RPC 2.0 over stdin/stdout, one message per \
+        line (see docs/protocol.md). Volley runs each batch over one shared connection pool, \
+        with rate limits, retries, timeouts and cancellation, and answers in input order \
+        (gather) or as each call finishes (as_completed).
+        """,
+        version: volleyVersion,
+        subcommands: [Serve.self],
+        defaultSubcommand: Serve.self
+    )
+}
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Serve the JSON-RPC protocol on stdin/stdout (the default).",
+        discussion: """
+        Logs go to stderr; stdout carries protocol messages only. On stdin EOF all work in \
+        flight is finished and answered, then Volley exits 0. SIGTERM/SIGINT cancel all work, \
+        answer every pending request, and exit 0.
+        """
+    )
+
+    @Option(name: .long, help: ArgumentHelp(
+        "A JSON file {\"providers\": {...}, \"default_provider\": \"...\"}.",
+        discussion: "Without it: mock always, openai if OPENAI_API_KEY is set, anthropic if ANTHROPIC_API_KEY is set.",
+        valueName: "file"))
+    var config: String?
+
+    @Option(name: .long, help: "Longest accepted input line, in bytes; longer lines get error -32010.")
+    var maxLineBytes: Int = 16 * 1024 * 1024
+
+    @Option(name: .long, help: "Most items in one gather/as_completed request.")
+    var maxItemsPerBatch: Int = 100_000
+
+    @Option(name: .long, help: "Most connections to one host at once.")
+    var maxConnectionsPerHost: Int = 32
+
+    @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical.")
+    var logLevel: String = "warning"
+
+    @Option(name: .long, help: "Log format on stderr: text or json.")
+    var logFormat: String = "text"
+
+    func validate() throws {
+        guard Logger.Level(rawValue: logLevel) != nil else {
+            throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")
+        }
+        guard logFormat == "text" || logFormat == "json" else { throw ValidationError("--log-format must be text or json") }
+        guard maxLineBytes >= 1024 else { throw ValidationError("--max-line-bytes must be at least 1024") }
+        guard maxItemsPerBatch >= 1 else { throw ValidationError("--max-items-per-batch must be at least 1") }
+        guard maxConnectionsPerHost >= 1 else { throw ValidationError("--max-connections-per-host must be at least 1") }
+    }
+
+    func run() async throws {
+        ignoreSIGPIPE()
+        let level = Logger.Level(rawValue: logLevel) ?? .warning
+        let json = logFormat == "json"
+        LoggingSystem.bootstrap { label in
+            var handler: any LogHandler = json ? JSONLogHandler(label: label) : StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "volley")
+        let environment = ProcessInfo.processInfo.environment
+
+        var providers: ProviderSet?
+        if let config {
+            do {
+                providers = try loadConfig(path: config, environment: environment)
+            } catch {
+                FileHandle.standardError.write(Data("volley: \(config): \(error)\n".utf8))
+                throw ExitCode(2)
+            }
+        }
+        let http: HTTPClient
+        do {
+            http = try HTTPClient(configuration: HTTPClientConfiguration(maxConnectionsPerHost: maxConnectionsPerHost))
+        } catch {
+            logger.critical("cannot start the HTTP transport: \(error)")
+            throw ExitCode(1)
+        }
+        let engine = Engine(http: http, environment: environment, providers: providers)
+        let server = Server(
+            engine: engine, http: http,
+            options: ServerOptions(maxLineBytes: maxLineBytes, maxItemsPerBatch: maxItemsPerBatch, version: volleyVersion),
+            logger: logger)
+        let code = await server.run()
+        // Leave without tearing down threads that may still be parked in read(2).
+        Foundation.exit(code)
+    }
+
+    private func loadConfig(path: String, environment: [String: String]) throws -> ProviderSet {
+        let data = try Data(contentsOf: URL(fileURLWithPath: path))
+        let value = try JSONParser.parse(Array(data))
+        guard case .object(let object) = value else { throw ConfigError("the file must hold a JSON object") }
+        if let unknown = object.keys.first(where: { $0 != "providers" && $0 != "default_provider" }) {
+            throw ConfigError("unknown top-level field `\(unknown)` (expected providers, default_provider)")
+        }
+        var set = ProviderSet()
+        try set.merge(object["providers"], defaultProvider: object["default_provider"]?.stringValue, environment: environment)
+        return set
+    }
+}
