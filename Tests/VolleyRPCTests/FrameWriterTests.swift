@@ -22,7 +22,7 @@ struct FrameWriterTests {
         writer.enqueue(Array("é😀".utf8))
         #expect(await writer.flush())
         #expect(writer.queuedBytes == 0)
-        let drain = BackgroundDrain(fd: pipe.readEnd)
+        let drain = try BackgroundDrain(fd: pipe.readEnd)
         pipe.closeWriteEnd()
         let bytes = try #require(drain.wait())
         #expect(String(decoding: bytes, as: UTF8.self) == "{\"a\":1}\nsecond\n\né😀\n")
@@ -57,7 +57,7 @@ struct FrameWriterTests {
         #expect(writer.isAboveHighWatermark)
         #expect(writer.queuedBytes >= 40 * 16 * 1024 - 128 * 1024)
 
-        let drain = BackgroundDrain(fd: pipe.readEnd)
+        let drain = try BackgroundDrain(fd: pipe.readEnd)
         #expect(marks.wait(forCount: 2))
         #expect(marks.all == ["high", "low"])
         #expect(!writer.isAboveHighWatermark)
@@ -86,7 +86,7 @@ struct FrameWriterTests {
         writerBox.withLock { $0 = writer }
         try writer.start()
         writer.enqueue([UInt8](repeating: 0x61, count: 2048))
-        let drain = BackgroundDrain(fd: pipe.readEnd)
+        let drain = try BackgroundDrain(fd: pipe.readEnd)
         #expect(await writer.flush())
         #expect(marks.wait(forCount: 2))
         #expect(marks.all == ["high", "low"])
@@ -129,7 +129,7 @@ struct FrameWriterTests {
         writer.finish()
         #expect(!writer.enqueue(Array("rejected".utf8)))
         #expect(await writer.flush())
-        let drain = BackgroundDrain(fd: pipe.readEnd)
+        let drain = try BackgroundDrain(fd: pipe.readEnd)
         pipe.closeWriteEnd()
         #expect(try #require(drain.wait()) == Array("kept\n".utf8))
     }
@@ -139,7 +139,7 @@ struct FrameWriterTests {
         defer { pipe.closeReadEnd() }
         let writer = FrameWriter(fd: pipe.writeEnd)
         try writer.start()
-        let drain = BackgroundDrain(fd: pipe.readEnd)
+        let drain = try BackgroundDrain(fd: pipe.readEnd)
         let producers = 8
         let framesPerProducer = 60
         // Sizes up to ~150 KB, well past the pipe's capacity, so writes are partial.

@@ -75,13 +75,16 @@ func writeAll(_ bytes: [UInt8], to fd: Int32) {
     }
 }
 
-/// Reads `fd` on a Dispatch thread until EOF; `wait` returns everything read.
+/// Reads `fd` on its own thread until EOF; `wait` returns everything read.
+///
+/// Not a Dispatch queue: tests block pool threads while they wait, and Dispatch would only add a
+/// thread for the drain after a delay.
 final class BackgroundDrain: Sendable {
     private let bytes = Mutex<[UInt8]>([])
     private let done = DispatchSemaphore(value: 0)
 
-    init(fd: Int32) {
-        DispatchQueue.global().async { [self] in
+    init(fd: Int32) throws {
+        try DetachedThread.start(name: "test-drain") { [self] in
             var buffer = [UInt8](repeating: 0, count: 64 * 1024)
             while true {
                 let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }

@@ -248,6 +248,8 @@ struct JSONParserCore {
 
     // MARK: - Strings
 
+    /// The input bytes `start..<end`, typed for `String(decoding:)` and `Array.append`. The
+    /// memory is only ever read as bytes, which every binding of it allows.
     private func slice(_ start: Int, _ end: Int) -> UnsafeBufferPointer<UInt8> {
         UnsafeBufferPointer(start: (base + start).assumingMemoryBound(to: UInt8.self), count: end - start)
     }

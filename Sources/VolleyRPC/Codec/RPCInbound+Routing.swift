@@ -38,8 +38,8 @@ extension RPCInbound {
         }
     }
 
-    /// Answers an invalid message or wraps a valid one; `destination` is `nil` only for
-    /// notifications.
+    /// Answers an invalid message or wraps a valid one. `destination` is `nil` only for
+    /// notifications: every message that expects a reply was given a slot by the caller.
     private static func route(_ message: RPCMessage, destination: RPCReplyDestination?) -> RPCCall? {
         switch message {
         case .notification(let method, let params):

@@ -148,7 +148,7 @@ public final class FrameWriter: Sendable {
     }
 
     /// Waits until every frame queued so far (and any queued meanwhile) has been written, or the
-    /// descriptor broke.
+    /// descriptor broke. Only the writer thread drains the queue: call ``start()`` first.
     ///
     /// - Returns: `true` if the queue drained, `false` if the descriptor is broken.
     @discardableResult
