@@ -1,63 +1,212 @@
 import Testing
 @testable import VolleyCore
 
+/// Test conveniences over the pure scheduler core; times are plain seconds.
+extension SchedulerCore {
+    mutating func add(_ id: UInt64, batch: UInt64 = 1, priority: Priority = .interactive, limiter: String = "l",
+                      tokens: Int = 0, _ settings: LimiterSettings, at now: Double = 0) -> [UInt64] {
+        (try? enqueue(Waiter(id: id, batch: batch, priority: priority, limiter: limiter, tokens: tokens),
+                      settings: settings, now: now).get()) ?? []
+    }
+
+    mutating func done(_ limiter: String = "l", reserved: Int = 0, used: Int? = nil, refund: Bool = false, at now: Double = 0) -> [UInt64] {
+        release(limiter: limiter, reservedTokens: reserved, usedTokens: used, refund: refund, now: now)
+    }
+}
+
 struct SchedulerCoreTests {
-    typealias Waiter = SchedulerCore.Waiter
+    let one = LimiterSettings(concurrency: 1)
 
     @Test func grantsUpToConcurrencyThenOnRelease() {
         var core = SchedulerCore()
         var granted: [UInt64] = []
-        for id in 1...4 as ClosedRange<UInt64> {
-            granted += core.enqueue(Waiter(id: id, batch: 1, priority: .interactive, limiter: "p/m"), concurrency: 2)
-        }
+        for id in 1...4 as ClosedRange<UInt64> { granted += core.add(id, LimiterSettings(concurrency: 2)) }
         #expect(granted == [1, 2])
-        let r1 = core.release(limiter: "p/m")
-        #expect(r1 == [3])
+        let next = core.done()
+        #expect(next == [3])
     }
 
     @Test func smallBatchGetsItsFairShareWhileAHugeOneIsQueued() {
         var core = SchedulerCore()
-        // A huge batch fills the queue first...
-        var granted = core.enqueue(Waiter(id: 1, batch: 1, priority: .interactive, limiter: "l"), concurrency: 1)
-        for id in 2...1000 as ClosedRange<UInt64> {
-            granted += core.enqueue(Waiter(id: id, batch: 1, priority: .interactive, limiter: "l"), concurrency: 1)
-        }
-        // ...then a 3-item batch arrives.
-        for id in 5001...5003 as ClosedRange<UInt64> {
-            granted += core.enqueue(Waiter(id: id, batch: 2, priority: .interactive, limiter: "l"), concurrency: 1)
-        }
+        var granted: [UInt64] = []
+        for id in 1...1000 as ClosedRange<UInt64> { granted += core.add(id, batch: 1, one) }
+        for id in 5001...5003 as ClosedRange<UInt64> { granted += core.add(id, batch: 2, one) }
         #expect(granted == [1])
         var order: [UInt64] = []
-        for _ in 0..<6 { order += core.release(limiter: "l") }
+        for _ in 0..<6 { order += core.done() }
         // Round-robin: the small batch is served every other slot, not after 999 items.
         #expect(order == [2, 5001, 3, 5002, 4, 5003])
     }
 
     @Test func interactiveIsServedBeforeBackground() {
         var core = SchedulerCore()
-        _ = core.enqueue(Waiter(id: 1, batch: 1, priority: .background, limiter: "l"), concurrency: 1)
-        _ = core.enqueue(Waiter(id: 2, batch: 1, priority: .background, limiter: "l"), concurrency: 1)
-        _ = core.enqueue(Waiter(id: 3, batch: 2, priority: .interactive, limiter: "l"), concurrency: 1)
-        let r2 = core.release(limiter: "l")
-        #expect(r2 == [3])
-        let r3 = core.release(limiter: "l")
-        #expect(r3 == [2])
+        _ = core.add(1, batch: 1, priority: .background, one)
+        _ = core.add(2, batch: 1, priority: .background, one)
+        _ = core.add(3, batch: 2, priority: .interactive, one)
+        let first = core.done()
+        let second = core.done()
+        #expect(first == [3] && second == [2])
     }
 
     @Test func cancelledWaiterIsSkippedAndLimitersAreIndependent() {
         var core = SchedulerCore()
-        _ = core.enqueue(Waiter(id: 1, batch: 1, priority: .interactive, limiter: "a"), concurrency: 1)
-        _ = core.enqueue(Waiter(id: 2, batch: 1, priority: .interactive, limiter: "a"), concurrency: 1)
-        _ = core.enqueue(Waiter(id: 3, batch: 1, priority: .interactive, limiter: "a"), concurrency: 1)
-        let other = core.enqueue(Waiter(id: 4, batch: 1, priority: .interactive, limiter: "b"), concurrency: 1)
+        _ = core.add(1, one)
+        _ = core.add(2, one)
+        _ = core.add(3, one)
+        let other = core.add(4, limiter: "b", one)
         #expect(other == [4])
-        let r4 = core.cancel(2)
-        #expect(r4)
-        let r5 = core.cancel(1)
-        #expect(!r5)  // Already granted.
-        let r6 = core.release(limiter: "a")
-        #expect(r6 == [3])
-        let snapshot = core.snapshot()
-        #expect(snapshot["a"]?.inFlight == 1 && snapshot["a"]?.queued == 0)
+        let cancelled = core.cancel(2)
+        let granted = core.cancel(1)
+        #expect(cancelled && !granted)
+        let next = core.done()
+        #expect(next == [3])
+        let snapshot = core.snapshot(now: 0)
+        #expect(snapshot["l"]?.inFlight == 1 && snapshot["l"]?.queued == 0)
+    }
+
+    @Test func rpmSpacesRequestsAfterASmallBurst() {
+        // 600 rpm: one every 0.1 s, burst of 600/120 = 5.
+        var core = SchedulerCore()
+        let settings = LimiterSettings(concurrency: 1000, rpm: 600)
+        var granted: [UInt64] = []
+        for id in 1...20 as ClosedRange<UInt64> { granted += core.add(id, settings) }
+        #expect(granted == [1, 2, 3, 4, 5])
+        // Nothing more before the next emission time.
+        let early = core.poll(now: 0.05)
+        #expect(early.isEmpty)
+        #expect(abs((core.nextWake(now: 0.05) ?? 0) - 0.1) < 1e-9)
+        let at1 = core.poll(now: 0.1)
+        #expect(at1 == [6])
+        // One second later: exactly ten more (0.2 ... 1.1), never a minute's worth.
+        let at2 = core.poll(now: 1.1)
+        #expect(at2.count == 5)  // Capped by the burst after a pause, not 10.
+        let at3 = core.poll(now: 1.6)
+        #expect(at3.count == 5)
+    }
+
+    @Test func tpmReservesEstimatesAndReconcilesWithUsage() {
+        // 6,000 tpm: 100 tokens per second, starting full.
+        var core = SchedulerCore()
+        let settings = LimiterSettings(concurrency: 100, tpm: 6_000)
+        let first = core.add(1, tokens: 4_000, settings)
+        let second = core.add(2, tokens: 4_000, settings)
+        #expect(first == [1] && second.isEmpty)  // 2,000 left: the second waits.
+        // The first used only 1,000: 3,000 come back, so 5,000 are there and the second fits.
+        let reconciled = core.done(reserved: 4_000, used: 1_000, at: 0)
+        #expect(reconciled == [2])
+        #expect(core.snapshot(now: 0)["l"]?.tokensAvailable == 1_000)
+        // A refused (429) attempt gives its whole reservation back.
+        _ = core.done(reserved: 4_000, refund: true, at: 0)
+        #expect(core.snapshot(now: 0)["l"]?.tokensAvailable == 5_000)
+        // Refill: 100 tokens per second, capped at the minute's budget.
+        #expect(core.snapshot(now: 5)["l"]?.tokensAvailable == 5_500)
+        #expect(core.snapshot(now: 600)["l"]?.tokensAvailable == 6_000)
+    }
+
+    @Test func tpmWaitsForRefillAndNamesTheWakeTime() {
+        var core = SchedulerCore()
+        let settings = LimiterSettings(concurrency: 100, tpm: 6_000)
+        _ = core.add(1, tokens: 6_000, settings)
+        let waiting = core.add(2, tokens: 300, settings)
+        #expect(waiting.isEmpty)
+        #expect(abs((core.nextWake(now: 0) ?? 0) - 3) < 1e-9)  // 300 tokens at 100 per second.
+        let late = core.poll(now: 3)
+        #expect(late == [2])
+    }
+
+    @Test func requestLargerThanTheWholeBudgetIsTooLargeAtOnce() {
+        var core = SchedulerCore()
+        let result = core.enqueue(.init(id: 1, batch: 1, priority: .interactive, limiter: "l", tokens: 6_001),
+                                  settings: LimiterSettings(concurrency: 1, tpm: 6_000), now: 0)
+        #expect(result == .failure(SchedulerCore.TooLarge(tokens: 6_001, tpm: 6_000)))
+        #expect(core.snapshot(now: 0)["l"]?.queued == 0)
+    }
+
+    @Test func cooldownPausesTheWholeLimiter() {
+        var core = SchedulerCore()
+        let settings = LimiterSettings(concurrency: 10)
+        _ = core.add(1, settings)
+        core.coolDown(limiter: "l", until: 2)
+        let during = core.add(2, settings, at: 1)
+        #expect(during.isEmpty)
+        #expect(abs((core.nextWake(now: 1) ?? 0) - 2) < 1e-9)
+        let after = core.poll(now: 2)
+        #expect(after == [2])
+    }
+
+    @Test func headersOnlyEverMakeTheLimiterSlower() {
+        var core = SchedulerCore()
+        let settings = LimiterSettings(concurrency: 100, rpm: 6_000, tpm: 60_000)
+        _ = core.add(1, tokens: 10, settings)
+        core.sync(limiter: "l", RateLimitState(requestsRemaining: 0, requestsResetSeconds: 1.5, tokensRemaining: 100), now: 0)
+        let snapshot = core.snapshot(now: 0)["l"]
+        #expect(snapshot?.requestsAvailable == 0)
+        #expect(snapshot?.tokensAvailable == 100)
+        // Remaining far above our own view changes nothing.
+        var fresh = SchedulerCore()
+        _ = fresh.add(1, tokens: 10, settings)
+        fresh.sync(limiter: "l", RateLimitState(requestsRemaining: 1_000_000, tokensRemaining: 1_000_000), now: 0)
+        #expect(fresh.snapshot(now: 0)["l"]?.tokensAvailable == 59_990)
+    }
+}
+
+struct RateBucketTests {
+    @Test func gcraNeverExceedsTheRateOverAnyWindow() {
+        var rate = RequestRate(rpm: 1_200, now: 0)  // 20 per second, burst 10
+        var times: [Double] = []
+        var now = 0.0
+        while times.count < 200 {
+            now = rate.earliest(now: now)
+            rate.take(now: now)
+            times.append(now)
+        }
+        // In any one-second window: at most 20 per second plus the burst.
+        for (index, start) in times.enumerated() {
+            let inWindow = times[index...].prefix { $0 < start + 1 }.count
+            #expect(inWindow <= 20 + 10)
+        }
+        // Long-run rate: 200 requests take (200 - burst) / 20 seconds.
+        #expect(abs(times.last! - Double(200 - 10) / 20) < 0.001)
+    }
+}
+
+struct RateLimitHeaderTests {
+    @Test func goDurations() {
+        #expect(GoDuration.seconds("6m0s") == 360)
+        #expect(GoDuration.seconds("1s") == 1)
+        #expect(GoDuration.seconds("12ms") == 0.012)
+        #expect(GoDuration.seconds("1m30.5s") == 90.5)
+        #expect(GoDuration.seconds("1h2m3s") == 3723)
+        #expect(GoDuration.seconds("250us") == 0.00025)
+        #expect(GoDuration.seconds("0s") == 0)
+        #expect(GoDuration.seconds("0") == 0)
+        #expect(GoDuration.seconds("") == nil)
+        #expect(GoDuration.seconds("5 minutes") == nil)
+        #expect(GoDuration.seconds("s") == nil)
+    }
+
+    @Test func rfc3339() {
+        #expect(RFC3339.parse("1970-01-01T00:00:00Z") == 0)
+        #expect(RFC3339.parse("2024-05-01T12:00:30Z") == 1_714_564_830)
+        #expect(RFC3339.parse("2024-05-01T14:00:30+02:00") == 1_714_564_830)
+        #expect(RFC3339.parse("2024-05-01T12:00:30.25Z") == 1_714_564_830.25)
+        #expect(RFC3339.parse("2024-05-01 12:00:30Z") == 1_714_564_830)
+        #expect(RFC3339.parse("2024-13-01T12:00:30Z") == nil)
+        #expect(RFC3339.parse("2024-05-01T12:00:30") == nil)
+        #expect(RFC3339.parse("yesterday") == nil)
+    }
+
+    @Test func openAIAndAnthropicHeaders() {
+        let openai = RateLimitHeaders.parse([
+            "x-ratelimit-remaining-requests": "499", "x-ratelimit-reset-requests": "120ms",
+            "x-ratelimit-remaining-tokens": "149984", "x-ratelimit-reset-tokens": "6m0s",
+        ], nowUnixSeconds: 0)
+        #expect(openai == RateLimitState(requestsRemaining: 499, requestsResetSeconds: 0.12, tokensRemaining: 149_984, tokensResetSeconds: 360))
+        let anthropic = RateLimitHeaders.parse([
+            "anthropic-ratelimit-requests-remaining": "49", "anthropic-ratelimit-requests-reset": "1970-01-01T00:00:10Z",
+            "anthropic-ratelimit-input-tokens-remaining": "30000", "anthropic-ratelimit-input-tokens-reset": "1970-01-01T00:00:20Z",
+            "anthropic-ratelimit-output-tokens-remaining": "8000", "anthropic-ratelimit-output-tokens-reset": "1970-01-01T00:00:30Z",
+        ], nowUnixSeconds: 5)
+        #expect(anthropic == RateLimitState(requestsRemaining: 49, requestsResetSeconds: 5, tokensRemaining: 8_000, tokensResetSeconds: 25))
     }
 }

@@ -209,8 +209,16 @@ public final class Engine: Sendable {
         if let deadline, itemStart >= deadline.at { return outcome(.failure(deadlineError())) }
         if admission.isClosed {
             // Backpressure: wait (bounded by the deadline) until the host reads again.
-            switch await bounded(by: deadline?.at, undo: {}, { try await self.admission.pass() }) {
-            case .finished: break
+            let passed = await bounded(by: deadline?.at, undo: {}) {
+                do {
+                    try await self.admission.pass()
+                    return .finished
+                } catch {
+                    return .cancelled
+                }
+            }
+            switch passed {
+            case .finished, .tooLarge: break
             case .deadline: return outcome(.failure(deadlineError()))
             case .cancelled: return outcome(.failure(ItemError(.cancelled, "cancelled")))
             }
@@ -218,6 +226,8 @@ public final class Engine: Sendable {
 
         let config = work.client.config
         let limits = config.limits(for: work.item.model)
+        let settings = LimiterSettings(concurrency: limits.concurrency ?? 1024, rpm: limits.rpm, tpm: limits.tpm)
+        let reservation = limits.tpm == nil ? 0 : TokenEstimate.tokens(for: work.item.request)
         let limiter = "\(config.name)/\(work.item.model ?? "")"
         var retrySettings = config.retry
         if let maxRetries = work.item.maxRetries { retrySettings.maxRetries = maxRetries }
@@ -226,13 +236,26 @@ public final class Engine: Sendable {
         var firstAttempt: ContinuousClock.Instant?
 
         while true {
-            // Wait for a permit, bounded by the deadline.
-            let admitted = await bounded(by: deadline?.at, undo: { self.scheduler.release(limiter: limiter) }) {
-                try await self.scheduler.acquire(
-                    limiter: limiter, concurrency: limits.concurrency ?? 1024, batch: batch.id, priority: batch.priority)
+            // Wait for admission (concurrency, RPM, TPM, cooldown), bounded by the deadline.
+            let admitted = await bounded(
+                by: deadline?.at,
+                undo: { self.scheduler.release(limiter: limiter, reservedTokens: reservation, usedTokens: nil, refund: true) }
+            ) {
+                do throws(Scheduler.AcquireError) {
+                    try await self.scheduler.acquire(limiter: limiter, settings: settings, tokens: reservation,
+                                                     batch: batch.id, priority: batch.priority)
+                    return .finished
+                } catch {
+                    if case .tooLarge(let tooLarge) = error { return .tooLarge(tooLarge) }
+                    return .cancelled
+                }
             }
             switch admitted {
             case .finished: break
+            case .tooLarge(let tooLarge):
+                return outcome(.failure(ItemError(
+                    .tooLarge, "the request needs about \(tooLarge.tokens) tokens, more than the \(tooLarge.tpm) tokens per minute allowed for \(limiter)")),
+                    attempts: attempts, firstAttempt: firstAttempt)
             case .deadline: return outcome(.failure(deadlineError()), attempts: attempts, firstAttempt: firstAttempt)
             case .cancelled: return outcome(.failure(ItemError(.cancelled, "cancelled")), attempts: attempts, firstAttempt: firstAttempt)
             }
@@ -240,16 +263,27 @@ public final class Engine: Sendable {
             if firstAttempt == nil { firstAttempt = attemptStart }
             attempts += 1
             let remaining = deadline.map { Self.seconds($0.at - attemptStart) }
-            let result = await work.client.attempt(work.item, attempt: attempts, timeoutSeconds: remaining)
-            scheduler.release(limiter: limiter)
+            let attempt = await work.client.attempt(work.item, attempt: attempts, timeoutSeconds: remaining)
+            var used: Int?
+            if case .success(let value) = attempt.result, let usage = value.usage { used = usage.inputTokens + usage.outputTokens }
+            var refused = false
+            if case .failure(let failure) = attempt.result, failure.kind == .rateLimited { refused = true }
+            scheduler.sync(limiter: limiter, attempt.rateLimits)
+            scheduler.release(limiter: limiter, reservedTokens: reservation, usedTokens: used, refund: refused)
             let error: ItemError
-            switch result {
+            switch attempt.result {
             case .success(let value):
                 return outcome(.success(value), attempts: attempts, firstAttempt: firstAttempt)
             case .failure(let failure):
                 error = failure
             }
-            if error.kind == .rateLimited { metrics.rateLimited() }
+            if error.kind == .rateLimited {
+                metrics.rateLimited()
+                // The whole limiter pauses, so the rest of the batch does not stampede.
+                let pause = error.retryAfterSeconds.flatMap { $0 <= retrySettings.maxRetryAfterSeconds ? $0 : nil }
+                    ?? retrySettings.initialDelaySeconds
+                scheduler.coolDown(limiter: limiter, seconds: pause)
+            }
             if error.kind == .cancelled || Task.isCancelled {
                 return outcome(.failure(ItemError(.cancelled, "cancelled")), attempts: attempts, firstAttempt: firstAttempt)
             }
@@ -273,35 +307,27 @@ public final class Engine: Sendable {
         }
     }
 
-    private enum Bounded {
+    private enum Bounded: Sendable {
         case finished, deadline, cancelled
+        case tooLarge(SchedulerCore.TooLarge)
+
+        var isFinished: Bool {
+            if case .finished = self { return true }
+            return false
+        }
     }
 
-    /// Runs `operation` until it finishes, the deadline passes, or the task is cancelled.
-    /// When the operation still succeeds after we gave up on it, `undo` reverts it.
+    /// Runs `operation` until it returns, the deadline passes, or the task is cancelled.
+    /// When the operation still finishes after we gave up on it, `undo` reverts it.
     private func bounded(
         by deadline: ContinuousClock.Instant?,
         undo: @escaping @Sendable () -> Void,
-        _ operation: @escaping @Sendable () async throws -> Void
+        _ operation: @escaping @Sendable () async -> Bounded
     ) async -> Bounded {
-        guard let deadline else {
-            do {
-                try await operation()
-                return .finished
-            } catch {
-                return .cancelled
-            }
-        }
+        guard let deadline else { return await operation() }
         let clock = self.clock
         return await withTaskGroup(of: Bounded.self) { group in
-            group.addTask {
-                do {
-                    try await operation()
-                    return .finished
-                } catch {
-                    return .cancelled
-                }
-            }
+            group.addTask { await operation() }
             group.addTask {
                 do {
                     try await Task.sleep(until: deadline, clock: clock)
@@ -312,9 +338,12 @@ public final class Engine: Sendable {
             }
             let first = await group.next() ?? .cancelled
             group.cancelAll()
-            if first == .deadline || first == .cancelled {
+            switch first {
+            case .deadline, .cancelled:
                 // If the operation succeeded anyway while we were stopping, revert it.
-                for await rest in group where rest == .finished { undo() }
+                for await rest in group where rest.isFinished { undo() }
+            case .finished, .tooLarge:
+                break
             }
             return first
         }
@@ -331,11 +360,17 @@ public final class Engine: Sendable {
         var limiters: JSONObject = [:]
         for name in snapshot.keys.sorted() {
             guard let entry = snapshot[name] else { continue }
-            limiters[name] = [
+            var limiter: JSONObject = [
                 "in_flight": .number(JSONNumber(entry.inFlight)),
                 "queued": .number(JSONNumber(entry.queued)),
-                "concurrency": .number(JSONNumber(entry.concurrency)),
+                "concurrency": .number(JSONNumber(entry.settings.concurrency)),
             ]
+            if let rpm = entry.settings.rpm { limiter["rpm"] = .number(JSONNumber(rpm)) }
+            if let tpm = entry.settings.tpm { limiter["tpm"] = .number(JSONNumber(tpm)) }
+            if let requests = entry.requestsAvailable { limiter["requests_available"] = .number(JSONNumber(requests)) }
+            if let tokens = entry.tokensAvailable { limiter["tokens_available"] = .number(JSONNumber(tokens)) }
+            limiter["cooldown_ms"] = .number(JSONNumber((entry.cooldownSeconds * 1000).rounded()) ?? 0)
+            limiters[name] = .object(limiter)
         }
         object["limiters"] = .object(limiters)
         object["uptime_ms"] = .number(JSONNumber(Self.milliseconds(clock.now - startedAt).rounded()) ?? 0)

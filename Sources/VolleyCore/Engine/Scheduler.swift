@@ -1,8 +1,14 @@
 import Synchronization
 
-/// The async face of `SchedulerCore`: `acquire` waits for a permit, `release` returns it.
-/// Cancellation of the waiting task removes it from the queues and throws.
+/// The async face of `SchedulerCore`: `acquire` waits for admission, `release` ends an
+/// attempt. Time-based grants (RPM spacing, TPM refill, cooldowns) are driven by one timer
+/// task that sleeps until the core's `nextWake`.
 final class Scheduler: Sendable {
+    enum AcquireError: Error {
+        case cancelled
+        case tooLarge(SchedulerCore.TooLarge)
+    }
+
     private enum Entry {
         case allocated
         case waiting(CheckedContinuation<Void, any Error>)
@@ -13,63 +19,145 @@ final class Scheduler: Sendable {
         var core = SchedulerCore()
         var entries: [UInt64: Entry] = [:]
         var nextID: UInt64 = 1
+        /// When the timer task will next poll, if one is scheduled.
+        var wakeAt: Double?
+        var timer: Task<Void, Never>?
     }
 
     private let state = Mutex(State())
+    private let clock = ContinuousClock()
+    private let origin: ContinuousClock.Instant
 
-    /// Waits until the limiter `limiter` (created with `concurrency` on first use) grants a
-    /// permit to this batch. - Throws: `CancellationError` when the task is cancelled first.
-    func acquire(limiter: String, concurrency: Int, batch: UInt64, priority: Priority) async throws {
+    init() {
+        origin = clock.now
+    }
+
+    /// Seconds since this scheduler started (the core's time base).
+    var now: Double {
+        let (seconds, attoseconds) = (clock.now - origin).components
+        return Double(seconds) + Double(attoseconds) / 1e18
+    }
+
+    /// Waits until `limiter` admits one attempt of `batch` reserving `tokens`.
+    /// - Throws: `.tooLarge` at once when it can never fit; `.cancelled` when the task is cancelled first.
+    func acquire(limiter: String, settings: LimiterSettings, tokens: Int, batch: UInt64, priority: Priority) async throws(AcquireError) {
         let id = state.withLock { state in
             let id = state.nextID
             state.nextID += 1
             state.entries[id] = .allocated
             return id
         }
-        try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-                let (granted, cancelledFirst) = state.withLock { state -> ([CheckedContinuation<Void, any Error>], Bool) in
-                    if case .cancelled? = state.entries[id] {
-                        state.entries[id] = nil
-                        return ([], true)
+        do {
+            try await withTaskCancellationHandler {
+                try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+                    let now = self.now
+                    let (granted, failure) = state.withLock { state -> ([CheckedContinuation<Void, any Error>], (any Error)?) in
+                        if case .cancelled? = state.entries[id] {
+                            state.entries[id] = nil
+                            return ([], AcquireError.cancelled)
+                        }
+                        state.entries[id] = .waiting(continuation)
+                        let waiter = SchedulerCore.Waiter(id: id, batch: batch, priority: priority, limiter: limiter, tokens: tokens)
+                        switch state.core.enqueue(waiter, settings: settings, now: now) {
+                        case .failure(let tooLarge):
+                            state.entries[id] = nil
+                            return ([], AcquireError.tooLarge(tooLarge))
+                        case .success(let ids):
+                            let granted = Self.take(ids, from: &state)
+                            scheduleTimer(&state, now: now)
+                            return (granted, nil)
+                        }
                     }
-                    state.entries[id] = .waiting(continuation)
-                    let ids = state.core.enqueue(
-                        .init(id: id, batch: batch, priority: priority, limiter: limiter), concurrency: concurrency)
-                    return (Self.take(ids, from: &state), false)
+                    if let failure { continuation.resume(throwing: failure) }
+                    for waiter in granted { waiter.resume() }
                 }
-                if cancelledFirst { continuation.resume(throwing: CancellationError()) }
-                for waiter in granted { waiter.resume() }
-            }
-        } onCancel: {
-            let continuation = state.withLock { state -> CheckedContinuation<Void, any Error>? in
-                switch state.entries[id] {
-                case .allocated?:
-                    state.entries[id] = .cancelled
-                    return nil
-                case .waiting(let continuation)?:
-                    guard state.core.cancel(id) else { return nil }
-                    state.entries[id] = nil
-                    return continuation
-                case .cancelled?, nil:
-                    return nil
+            } onCancel: {
+                let continuation = state.withLock { state -> CheckedContinuation<Void, any Error>? in
+                    switch state.entries[id] {
+                    case .allocated?:
+                        state.entries[id] = .cancelled
+                        return nil
+                    case .waiting(let continuation)?:
+                        guard state.core.cancel(id) else { return nil }
+                        state.entries[id] = nil
+                        return continuation
+                    case .cancelled?, nil:
+                        return nil
+                    }
                 }
+                continuation?.resume(throwing: AcquireError.cancelled)
             }
-            continuation?.resume(throwing: CancellationError())
+        } catch let error as AcquireError {
+            throw error
+        } catch {
+            throw .cancelled
         }
     }
 
-    /// Returns a permit taken with `acquire`.
-    func release(limiter: String) {
-        let granted = state.withLock { state in
-            Self.take(state.core.release(limiter: limiter), from: &state)
+    /// Ends an attempt admitted by `acquire` (see `SchedulerCore.release`).
+    func release(limiter: String, reservedTokens: Int, usedTokens: Int?, refund: Bool) {
+        update { core, now in
+            core.release(limiter: limiter, reservedTokens: reservedTokens, usedTokens: usedTokens, refund: refund, now: now)
+        }
+    }
+
+    /// Pauses the whole limiter for `seconds` (after a 429).
+    func coolDown(limiter: String, seconds: Double) {
+        update { core, now in
+            core.coolDown(limiter: limiter, until: now + seconds)
+            return []
+        }
+    }
+
+    /// Re-syncs a limiter from response headers.
+    func sync(limiter: String, _ rateLimits: RateLimitState) {
+        guard !rateLimits.isEmpty else { return }
+        update { core, now in
+            core.sync(limiter: limiter, rateLimits, now: now)
+            return core.poll(now: now)
+        }
+    }
+
+    func snapshot() -> [String: SchedulerCore.Snapshot] {
+        let now = self.now
+        return state.withLock { $0.core.snapshot(now: now) }
+    }
+
+    private func update(_ body: (inout SchedulerCore, Double) -> [UInt64]) {
+        let now = self.now
+        let granted = state.withLock { state -> [CheckedContinuation<Void, any Error>] in
+            let ids = body(&state.core, now)
+            let granted = Self.take(ids, from: &state)
+            scheduleTimer(&state, now: now)
+            return granted
         }
         for waiter in granted { waiter.resume() }
     }
 
-    /// Waiting and in-flight counts per limiter.
-    func snapshot() -> [String: (inFlight: Int, queued: Int, concurrency: Int)] {
-        state.withLock { $0.core.snapshot() }
+    /// Makes sure a timer polls the core at its next wake time (called under the lock).
+    private func scheduleTimer(_ state: inout State, now: Double) {
+        guard let wake = state.core.nextWake(now: now) else { return }
+        if let current = state.wakeAt, current <= wake, state.timer != nil { return }
+        state.timer?.cancel()
+        state.wakeAt = wake
+        let delay = max(0, wake - now)
+        state.timer = Task { [weak self] in
+            try? await Task.sleep(nanoseconds: UInt64(delay * 1_000_000_000) + 1)
+            guard !Task.isCancelled, let self else { return }
+            self.fire()
+        }
+    }
+
+    private func fire() {
+        let now = self.now
+        let granted = state.withLock { state -> [CheckedContinuation<Void, any Error>] in
+            state.timer = nil
+            state.wakeAt = nil
+            let granted = Self.take(state.core.poll(now: now), from: &state)
+            scheduleTimer(&state, now: now)
+            return granted
+        }
+        for waiter in granted { waiter.resume() }
     }
 
     private static func take(_ ids: [UInt64], from state: inout State) -> [CheckedContinuation<Void, any Error>] {

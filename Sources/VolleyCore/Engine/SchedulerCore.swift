@@ -1,12 +1,42 @@
-/// Admission of attempts to providers: a concurrency permit per limiter, priority classes,
-/// and round-robin between the batches of one class so a huge batch never starves a small
-/// one. Pure value type: the caller applies the grants it returns.
+/// The limits of one (provider, model) pair.
+struct LimiterSettings: Sendable, Hashable {
+    var concurrency: Int
+    var rpm: Int?
+    var tpm: Int?
+}
+
+/// Admission of attempts to providers. Per limiter (one per provider and model): a
+/// concurrency permit, requests per minute (GCRA), tokens per minute (reserve, then
+/// reconcile) and a cooldown after a 429. Between batches: interactive before background, and
+/// round-robin among the batches of one priority so a huge batch never starves a small one.
+///
+/// Pure value type: every call takes `now` (seconds, monotonic) and returns the waiters granted
+/// as a result; the caller resumes them, and calls `poll` at `nextWake`.
 struct SchedulerCore {
     struct Waiter {
         var id: UInt64
         var batch: UInt64
         var priority: Priority
         var limiter: String
+        /// Estimated tokens this attempt reserves (0 without a TPM limit).
+        var tokens: Int
+    }
+
+    /// A request can never be admitted: its estimate exceeds the limiter's whole TPM.
+    struct TooLarge: Error, Equatable {
+        var tokens: Int
+        var tpm: Int
+    }
+
+    /// Gauges of one limiter.
+    struct Snapshot: Equatable {
+        var inFlight: Int
+        var queued: Int
+        var settings: LimiterSettings
+        var requestsAvailable: Int?
+        var tokensAvailable: Int?
+        /// Seconds until the cooldown ends (0 when none).
+        var cooldownSeconds: Double
     }
 
     /// Batches of one priority waiting on one limiter, served in rotation.
@@ -25,83 +55,173 @@ struct SchedulerCore {
             queues[batch]?.push(id)
         }
 
-        /// The next waiter in rotation, skipping ids `isLive` rejects (cancelled).
-        mutating func pop(isLive: (UInt64) -> Bool) -> UInt64? {
+        /// The waiter whose turn it is, dropping cancelled ones on the way.
+        mutating func peek(isLive: (UInt64) -> Bool) -> UInt64? {
             while !order.isEmpty {
                 if cursor >= order.count { cursor = 0 }
                 let batch = order[cursor]
                 var queue = queues[batch] ?? Queue()
-                var found: UInt64?
-                while let id = queue.pop() {
-                    if isLive(id) {
-                        found = id
-                        break
-                    }
-                }
-                if queue.isEmpty {
-                    queues[batch] = nil
-                    order.remove(at: cursor)
-                } else {
+                while let head = queue.peek(), !isLive(head) { _ = queue.pop() }
+                if let head = queue.peek() {
                     queues[batch] = queue
-                    cursor += 1
+                    return head
                 }
-                if let found { return found }
+                queues[batch] = nil
+                order.remove(at: cursor)
             }
             return nil
+        }
+
+        /// Takes the waiter `peek` returned and moves the turn to the next batch.
+        mutating func commit() {
+            guard !order.isEmpty else { return }
+            if cursor >= order.count { cursor = 0 }
+            let batch = order[cursor]
+            var queue = queues[batch] ?? Queue()
+            _ = queue.pop()
+            if queue.isEmpty {
+                queues[batch] = nil
+                order.remove(at: cursor)
+            } else {
+                queues[batch] = queue
+                cursor += 1
+            }
         }
     }
 
     private struct Limiter {
-        var concurrency: Int
+        var settings: LimiterSettings
         var inFlight = 0
         var lanes: [Priority: Lane] = [:]
+        var requests: RequestRate?
+        var tokens: TokenRate?
+        var cooldownUntil: Double = 0
+
+        init(settings: LimiterSettings, now: Double) {
+            self.settings = settings
+            requests = settings.rpm.map { RequestRate(rpm: $0, now: now) }
+            tokens = settings.tpm.map { TokenRate(tpm: $0, now: now) }
+        }
+
+        mutating func update(_ new: LimiterSettings, now: Double) {
+            guard new != settings else { return }
+            if new.rpm != settings.rpm { requests = new.rpm.map { RequestRate(rpm: $0, now: now) } }
+            if new.tpm != settings.tpm { tokens = new.tpm.map { TokenRate(tpm: $0, now: now) } }
+            settings = new
+        }
     }
 
     private var limiters: [String: Limiter] = [:]
     private var waiters: [UInt64: Waiter] = [:]
 
-    /// Sets (or changes) a limiter's concurrency. Returns waiters that may now run.
-    mutating func configure(limiter: String, concurrency: Int) -> [UInt64] {
-        limiters[limiter, default: Limiter(concurrency: concurrency)].concurrency = max(1, concurrency)
-        return grant(limiter)
-    }
-
-    /// Adds a waiter; returns the waiters granted as a result (possibly this one).
-    mutating func enqueue(_ waiter: Waiter, concurrency: Int) -> [UInt64] {
+    /// Adds a waiter under `settings` (which create or update its limiter) and returns the
+    /// waiters granted now; fails at once when the request can never fit.
+    mutating func enqueue(_ waiter: Waiter, settings: LimiterSettings, now: Double) -> Result<[UInt64], TooLarge> {
         if limiters[waiter.limiter] == nil {
-            limiters[waiter.limiter] = Limiter(concurrency: max(1, concurrency))
+            limiters[waiter.limiter] = Limiter(settings: settings, now: now)
+        } else {
+            limiters[waiter.limiter]?.update(settings, now: now)
+        }
+        if let tokens = limiters[waiter.limiter]?.tokens, !tokens.fits(waiter.tokens) {
+            return .failure(TooLarge(tokens: waiter.tokens, tpm: settings.tpm ?? 0))
         }
         waiters[waiter.id] = waiter
         limiters[waiter.limiter]?.lanes[waiter.priority, default: Lane()].push(waiter.id, batch: waiter.batch)
-        return grant(waiter.limiter)
+        return .success(grant(waiter.limiter, now: now))
     }
 
     /// Removes a waiter that has not been granted. False when it was not waiting.
     mutating func cancel(_ id: UInt64) -> Bool {
-        waiters.removeValue(forKey: id) != nil  // Lazily skipped in its lane.
+        waiters.removeValue(forKey: id) != nil  // Lazily dropped from its lane.
     }
 
-    /// A granted attempt ended; returns the waiters that may run now.
-    mutating func release(limiter: String) -> [UInt64] {
-        guard limiters[limiter] != nil else { return [] }
-        limiters[limiter]?.inFlight -= 1
-        return grant(limiter)
+    /// An attempt granted earlier ended. `reservedTokens` is what it reserved; `usedTokens`
+    /// the usage the provider reported (nil when unknown); `refund` gives the whole
+    /// reservation back (the request was refused and not charged, e.g. a 429).
+    mutating func release(limiter name: String, reservedTokens: Int, usedTokens: Int?, refund: Bool, now: Double) -> [UInt64] {
+        guard limiters[name] != nil else { return [] }
+        limiters[name]?.inFlight -= 1
+        if refund {
+            limiters[name]?.tokens?.give(reservedTokens, now: now)
+        } else if let used = usedTokens {
+            if used < reservedTokens {
+                limiters[name]?.tokens?.give(reservedTokens - used, now: now)
+            } else if used > reservedTokens {
+                limiters[name]?.tokens?.take(used - reservedTokens, now: now)
+            }
+        }
+        return grant(name, now: now)
     }
 
-    private mutating func grant(_ name: String) -> [UInt64] {
+    /// The provider said "slow down": nothing more starts on this limiter until `until`.
+    mutating func coolDown(limiter name: String, until: Double) {
+        guard let current = limiters[name]?.cooldownUntil else { return }
+        limiters[name]?.cooldownUntil = max(current, until)
+    }
+
+    /// Re-syncs the buckets from the provider's rate-limit headers.
+    mutating func sync(limiter name: String, _ state: RateLimitState, now: Double) {
+        guard limiters[name] != nil else { return }
+        if let remaining = state.requestsRemaining {
+            limiters[name]?.requests?.sync(remaining: remaining, resetSeconds: state.requestsResetSeconds, now: now)
+        }
+        if let remaining = state.tokensRemaining {
+            limiters[name]?.tokens?.sync(remaining: remaining, now: now)
+        }
+    }
+
+    /// Grants what time has made possible (call at `nextWake`).
+    mutating func poll(now: Double) -> [UInt64] {
+        var granted: [UInt64] = []
+        for name in limiters.keys { granted += grant(name, now: now) }
+        return granted
+    }
+
+    /// The earliest time a waiting request could be granted, if waiting on time alone.
+    func nextWake(now: Double) -> Double? {
+        var earliest: Double?
+        for (_, limiter) in limiters where limiter.inFlight < limiter.settings.concurrency {
+            guard let head = headWaiter(limiter) else { continue }
+            var at = max(now, limiter.cooldownUntil)
+            if let requests = limiter.requests { at = max(at, requests.earliest(now: now)) }
+            if let tokens = limiter.tokens { at = max(at, tokens.earliest(head.tokens, now: now)) }
+            guard at > now + 1e-9 else { continue }  // Grantable now: the caller's grant handles it.
+            earliest = min(earliest ?? at, at)
+        }
+        return earliest
+    }
+
+    private func headWaiter(_ limiter: Limiter) -> Waiter? {
+        for priority in Priority.allCases {
+            guard var lane = limiter.lanes[priority] else { continue }
+            if let id = lane.peek(isLive: { waiters[$0] != nil }), let waiter = waiters[id] { return waiter }
+        }
+        return nil
+    }
+
+    private mutating func grant(_ name: String, now: Double) -> [UInt64] {
         guard var limiter = limiters[name] else { return [] }
         var granted: [UInt64] = []
-        outer: while limiter.inFlight < limiter.concurrency {
+        admit: while limiter.inFlight < limiter.settings.concurrency, now >= limiter.cooldownUntil {
             for priority in Priority.allCases {
-                guard var lane = limiter.lanes[priority], !lane.isEmpty else { continue }
-                let next = lane.pop { waiters[$0] != nil }
-                limiter.lanes[priority] = lane.isEmpty ? nil : lane
-                if let id = next {
-                    waiters[id] = nil
-                    limiter.inFlight += 1
-                    granted.append(id)
-                    continue outer
+                guard var lane = limiter.lanes[priority] else { continue }
+                guard let id = lane.peek(isLive: { waiters[$0] != nil }), let waiter = waiters[id] else {
+                    limiter.lanes[priority] = nil
+                    continue
                 }
+                // The head of the highest priority waits for time: nothing overtakes it, so a
+                // large request is never starved by small ones.
+                // A nanosecond of slack absorbs floating-point error in the bucket arithmetic.
+                if let requests = limiter.requests, requests.earliest(now: now) > now + 1e-9 { limiter.lanes[priority] = lane; break admit }
+                if let tokens = limiter.tokens, tokens.earliest(waiter.tokens, now: now) > now + 1e-9 { limiter.lanes[priority] = lane; break admit }
+                lane.commit()
+                limiter.lanes[priority] = lane.isEmpty ? nil : lane
+                waiters[id] = nil
+                limiter.requests?.take(now: now)
+                limiter.tokens?.take(waiter.tokens, now: now)
+                limiter.inFlight += 1
+                granted.append(id)
+                continue admit
             }
             break
         }
@@ -109,15 +229,42 @@ struct SchedulerCore {
         return granted
     }
 
-    /// In flight and waiting per limiter (for `stats`).
-    func snapshot() -> [String: (inFlight: Int, queued: Int, concurrency: Int)] {
+    /// Gauges per limiter (for `stats`).
+    func snapshot(now: Double) -> [String: Snapshot] {
         var queued: [String: Int] = [:]
         for waiter in waiters.values { queued[waiter.limiter, default: 0] += 1 }
-        return limiters.mapValues { _ in (0, 0, 0) }.reduce(into: [:]) { result, entry in
-            let limiter = limiters[entry.key]
-            result[entry.key] = (limiter?.inFlight ?? 0, queued[entry.key] ?? 0, limiter?.concurrency ?? 0)
+        var result: [String: Snapshot] = [:]
+        for (name, limiter) in limiters {
+            result[name] = Snapshot(
+                inFlight: limiter.inFlight,
+                queued: queued[name] ?? 0,
+                settings: limiter.settings,
+                requestsAvailable: limiter.requests?.available(now: now),
+                tokensAvailable: limiter.tokens?.available(now: now),
+                cooldownSeconds: max(0, limiter.cooldownUntil - now)
+            )
         }
+        return result
     }
+}
+
+/// What a response's rate-limit headers say (OpenAI `x-ratelimit-*`, Anthropic
+/// `anthropic-ratelimit-*`).
+public struct RateLimitState: Sendable, Hashable {
+    public var requestsRemaining: Int?
+    public var requestsResetSeconds: Double?
+    public var tokensRemaining: Int?
+    public var tokensResetSeconds: Double?
+
+    public init(requestsRemaining: Int? = nil, requestsResetSeconds: Double? = nil,
+                tokensRemaining: Int? = nil, tokensResetSeconds: Double? = nil) {
+        self.requestsRemaining = requestsRemaining
+        self.requestsResetSeconds = requestsResetSeconds
+        self.tokensRemaining = tokensRemaining
+        self.tokensResetSeconds = tokensResetSeconds
+    }
+
+    public var isEmpty: Bool { requestsRemaining == nil && tokensRemaining == nil }
 }
 
 /// A FIFO queue with amortised O(1) push and pop.
@@ -127,6 +274,8 @@ struct Queue<Element> {
 
     var isEmpty: Bool { head >= storage.count }
     var count: Int { storage.count - head }
+
+    func peek() -> Element? { head < storage.count ? storage[head] : nil }
 
     mutating func push(_ element: Element) {
         storage.append(element)

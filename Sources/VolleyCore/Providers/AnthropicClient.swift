@@ -9,7 +9,7 @@ struct AnthropicClient: ProviderClient {
     let config: ProviderConfig
     let http: HTTPClient
 
-    func attempt(_ item: Item, attempt: Int, timeoutSeconds: Double?) async -> Result<ItemValue, ItemError> {
+    func attempt(_ item: Item, attempt: Int, timeoutSeconds: Double?) async -> Attempt {
         let body: JSONObject
         switch item.format {
         case .native:
@@ -17,7 +17,7 @@ struct AnthropicClient: ProviderClient {
         case .openai:
             switch AnthropicTranslation.request(fromOpenAI: item.request) {
             case .success(let translated): body = translated
-            case .failure(let error): return .failure(error)
+            case .failure(let error): return Attempt(.failure(error))
             }
         }
         var headers: HTTPHeaders = [
@@ -41,22 +41,24 @@ struct AnthropicClient: ProviderClient {
             response = try await http.execute(request)
         } catch let error as HTTPClientError {
             let bound = timeoutSeconds.map { $0 < config.requestTimeoutSeconds } ?? false
-            return .failure(ProviderErrors.transport(error, deadlineBound: bound))
+            return Attempt(.failure(ProviderErrors.transport(error, deadlineBound: bound)))
         } catch {
-            return .failure(ItemError(.cancelled, "cancelled"))
+            return Attempt(.failure(ItemError(.cancelled, "cancelled")))
         }
+        let rateLimits = RateLimitHeaders.parse(response.headers, nowUnixSeconds: Date().timeIntervalSince1970)
         guard (200..<300).contains(response.status) else {
-            return .failure(ProviderErrors.http(
+            return Attempt(.failure(ProviderErrors.http(
                 status: response.status, headers: response.headers, body: response.body,
-                apiKey: config.apiKey, nowUnixSeconds: Date().timeIntervalSince1970))
+                apiKey: config.apiKey, nowUnixSeconds: Date().timeIntervalSince1970)), rateLimits: rateLimits)
         }
         let json: JSONValue
         do {
             json = try JSONParser.parse(response.body)
         } catch {
-            return .failure(ProviderErrors.malformed(error.message, status: response.status))
+            return Attempt(.failure(ProviderErrors.malformed(error.message, status: response.status)), rateLimits: rateLimits)
         }
-        return AnthropicTranslation.value(fromResponse: json, includeRaw: item.includeRaw, status: response.status)
+        return Attempt(AnthropicTranslation.value(fromResponse: json, includeRaw: item.includeRaw, status: response.status),
+                       rateLimits: rateLimits)
     }
 }
 

@@ -11,7 +11,7 @@
 struct MockClient: ProviderClient {
     let config: ProviderConfig
 
-    func attempt(_ item: Item, attempt: Int, timeoutSeconds: Double?) async -> Result<ItemValue, ItemError> {
+    func attempt(_ item: Item, attempt: Int, timeoutSeconds: Double?) async -> Attempt {
         let script = item.request["mock"]
         let latencyMs = script?["latency_ms"]?.doubleValue ?? config.mockLatencyMs
         let sleepMs = min(latencyMs, (timeoutSeconds ?? .infinity) * 1000)
@@ -19,16 +19,16 @@ struct MockClient: ProviderClient {
             do {
                 try await Task.sleep(nanoseconds: UInt64(sleepMs * 1_000_000))
             } catch {
-                return .failure(ItemError(.cancelled, "cancelled"))
+                return Attempt(.failure(ItemError(.cancelled, "cancelled")))
             }
         }
         if sleepMs < latencyMs {
-            return .failure(ItemError(.timeout, "the mock reply takes \(latencyMs) ms, longer than the time left", retryable: false))
+            return Attempt(.failure(ItemError(.timeout, "the mock reply takes \(latencyMs) ms, longer than the time left", retryable: false)))
         }
         if let failure = Self.scriptedFailure(script, attempt: attempt) {
-            return .failure(failure)
+            return Attempt(.failure(failure))
         }
-        return .success(Self.reply(to: item, script: script))
+        return Attempt(.success(Self.reply(to: item, script: script)))
     }
 
     static func scriptedFailure(_ script: JSONValue?, attempt: Int) -> ItemError? {

@@ -6,7 +6,7 @@ struct OpenAIClient: ProviderClient {
     let config: ProviderConfig
     let http: HTTPClient
 
-    func attempt(_ item: Item, attempt: Int, timeoutSeconds: Double?) async -> Result<ItemValue, ItemError> {
+    func attempt(_ item: Item, attempt: Int, timeoutSeconds: Double?) async -> Attempt {
         var body = item.request
         // Volley answers with whole outcomes; token streaming is not part of protocol v1.
         body.removeValue(forKey: "stream")
@@ -28,11 +28,12 @@ struct OpenAIClient: ProviderClient {
             response = try await http.execute(request)
         } catch let error as HTTPClientError {
             let bound = timeoutSeconds.map { $0 < config.requestTimeoutSeconds } ?? false
-            return .failure(ProviderErrors.transport(error, deadlineBound: bound))
+            return Attempt(.failure(ProviderErrors.transport(error, deadlineBound: bound)))
         } catch {
-            return .failure(ItemError(.cancelled, "cancelled"))
+            return Attempt(.failure(ItemError(.cancelled, "cancelled")))
         }
-        return Self.decode(response, includeRaw: item.includeRaw, apiKey: config.apiKey)
+        let rateLimits = RateLimitHeaders.parse(response.headers, nowUnixSeconds: Date().timeIntervalSince1970)
+        return Attempt(Self.decode(response, includeRaw: item.includeRaw, apiKey: config.apiKey), rateLimits: rateLimits)
     }
 
     static func decode(_ response: HTTPResponse, includeRaw: Bool, apiKey: String?) -> Result<ItemValue, ItemError> {

@@ -8,7 +8,18 @@ public protocol ProviderClient: Sendable {
     /// One attempt. `timeoutSeconds` bounds this attempt (the tighter of the provider's
     /// request timeout and the time left before the item's deadline). Must return promptly
     /// with `.cancelled` when the calling task is cancelled.
-    func attempt(_ item: Item, attempt: Int, timeoutSeconds: Double?) async -> Result<ItemValue, ItemError>
+    func attempt(_ item: Item, attempt: Int, timeoutSeconds: Double?) async -> Attempt
+}
+
+/// The result of one attempt, and what the response said about rate limits.
+public struct Attempt: Sendable {
+    public var result: Result<ItemValue, ItemError>
+    public var rateLimits: RateLimitState
+
+    public init(_ result: Result<ItemValue, ItemError>, rateLimits: RateLimitState = RateLimitState()) {
+        self.result = result
+        self.rateLimits = rateLimits
+    }
 }
 
 /// Builds the client for a provider configuration.
