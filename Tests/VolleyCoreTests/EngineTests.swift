@@ -215,3 +215,39 @@ func makeEngine(http: HTTPClient, extra: JSONValue? = nil) throws -> Engine {
         try await server.shutdown()
     }
 }
+
+@Suite struct AnthropicFakeServerTests {
+    @Test func translatedAndNativeRequestsAndOverloadedRetries() async throws {
+        let server = try await FakeLLMServer.start(FakeLLMConfiguration())
+        let http = try HTTPClient()
+        let engine = try makeEngine(http: http, extra: [
+            "claude": ["kind": "anthropic", "base_url": .string(server.baseURL + "/v1"), "api_key": "sk-ant-fake", "limits": ["rpm": 60_000],
+                       "retry": ["max_retries": 2, "initial_delay": 0.001, "max_delay": 0.002]],
+        ])
+        let requests: [JSONValue] = [
+            // OpenAI-shaped, translated: system prompt, no max_tokens (a default is supplied).
+            ["provider": "claude", "request": ["model": "claude-x", "messages": [
+                ["role": "system", "content": "be brief"], ["role": "user", "content": "question one"]]]],
+            // Native Messages body, sent unchanged.
+            ["provider": "claude", "format": "native", "request": [
+                "model": "claude-x", "max_tokens": 5, "messages": [["role": "user", "content": "question two"]]]],
+            // 529 overloaded: retried, then reported as overloaded.
+            ["provider": "claude", "request": ["model": "claude-x", "messages": [["role": "user", "content": "x"]], "fake": ["status": 529]]],
+        ]
+        let sink = OutcomeSink()
+        _ = await engine.run(try engine.prepare(requests).get(), options: BatchOptions(), onOutcome: sink.append)
+        let byIndex = Dictionary(uniqueKeysWithValues: sink.all.map { ($0.index, $0) })
+        let first = try #require(try byIndex[0]?.result.get())
+        #expect(first.text?.contains("Echo: question one") == true)
+        #expect(first.finishReason == "stop" || first.finishReason == "length")
+        #expect((first.usage?.inputTokens ?? 0) > 0)
+        let second = try #require(try byIndex[1]?.result.get())
+        #expect(second.text?.contains("question two") == true)
+        #expect(second.finishReason == "length")  // max_tokens 5 is below the fake's 16.
+        #expect(byIndex[2]?.error?.kind == .overloaded && byIndex[2]?.attempts == 3 && byIndex[2]?.error?.status == 529)
+        let records = server.stats().records
+        #expect(records.allSatisfy { $0.path == "/v1/messages" })
+        await http.shutdown()
+        try await server.shutdown()
+    }
+}

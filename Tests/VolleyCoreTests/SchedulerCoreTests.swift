@@ -151,6 +151,20 @@ struct SchedulerCoreTests {
 }
 
 struct RateBucketTests {
+    @Test func serverSayingNothingIsLeftPausesUntilItsResetEvenWhenWeHaveNoBurstLeft() {
+        var rate = RequestRate(rpm: 6_000, now: 0)  // burst 50, one per 10 ms
+        for _ in 0..<50 { rate.take(now: 0) }
+        #expect(rate.available(now: 0) == 0)
+        rate.sync(remaining: 0, resetSeconds: 1, now: 0)
+        #expect(rate.earliest(now: 0) >= 1)
+        // A remaining count above ours changes nothing; one below it trims our burst.
+        var fresh = RequestRate(rpm: 6_000, now: 0)
+        fresh.sync(remaining: 500, resetSeconds: 1, now: 0)
+        #expect(fresh.available(now: 0) == 50)
+        fresh.sync(remaining: 3, resetSeconds: 1, now: 0)
+        #expect(fresh.available(now: 0) == 3)
+    }
+
     @Test func gcraNeverExceedsTheRateOverAnyWindow() {
         var rate = RequestRate(rpm: 1_200, now: 0)  // 20 per second, burst 10
         var times: [Double] = []

@@ -268,8 +268,10 @@ public final class Engine: Sendable {
             if case .success(let value) = attempt.result, let usage = value.usage { used = usage.inputTokens + usage.outputTokens }
             var refused = false
             if case .failure(let failure) = attempt.result, failure.kind == .rateLimited { refused = true }
-            scheduler.sync(limiter: limiter, attempt.rateLimits)
+            // Reconcile with the reported usage first, then let the server's own rate-limit
+            // headers (its accounting may charge max_tokens, not usage) have the last word.
             scheduler.release(limiter: limiter, reservedTokens: reservation, usedTokens: used, refund: refused)
+            scheduler.sync(limiter: limiter, attempt.rateLimits)
             let error: ItemError
             switch attempt.result {
             case .success(let value):

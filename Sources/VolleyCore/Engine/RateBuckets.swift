@@ -35,10 +35,10 @@ struct RequestRate: Sendable, Hashable {
     /// The server says `remaining` requests are left and the window resets in `resetSeconds`.
     /// Only ever makes us slower: a shared key may be used by others.
     mutating func sync(remaining: Int, resetSeconds: Double?, now: Double) {
-        guard remaining < available(now: now) else { return }
         if remaining <= 0 {
+            // Nothing left at the server: nothing starts before its window resets.
             tat = max(tat, now + tolerance + min(resetSeconds ?? interval, 60))
-        } else {
+        } else if remaining < available(now: now) {
             // Leave exactly `remaining` requests of burst.
             tat = max(tat, now + tolerance - Double(remaining - 1) * interval)
         }

@@ -1,0 +1,97 @@
+import FakeLLM
+import Foundation
+import Testing
+import VolleyHTTP
+@testable import VolleyCore
+
+/// The limiter against a fake server that enforces the same limits and answers 429 with
+/// OpenAI's headers when they are exceeded.
+@Suite(.serialized) struct LimitsFakeServerTests {
+    private func items(_ count: Int, maxTokens: Int = 16, prompt: String = "hello") -> [JSONValue] {
+        (0..<count).map { index in
+            ["key": .string("k\(index)"), "provider": "fake",
+             "request": ["model": "gpt-4o-mini", "max_tokens": .number(JSONNumber(maxTokens)),
+                         "messages": [["role": "user", "content": .string(prompt)]]]]
+        }
+    }
+
+    private func engine(_ server: FakeLLMServer, _ http: HTTPClient, limits: JSONValue, maxRetries: Int = 0) throws -> Engine {
+        let engine = Engine(http: http, environment: [:])
+        try engine.configure(providers: ["fake": [
+            "kind": "openai", "base_url": .string(server.baseURL + "/v1"), "api_key": "k", "limits": limits,
+            "retry": ["max_retries": .number(JSONNumber(maxRetries)), "initial_delay": 0.05, "max_delay": 1],
+        ]], defaultProvider: nil)
+        return engine
+    }
+
+    @Test func configuredAtTheServersRPMThereAreNoRateLimitsAndItRunsAtThatRate() async throws {
+        // R = 6,000 requests/minute (100/s): 600 items ideally take 6 s.
+        var configuration = FakeLLMConfiguration()
+        configuration.requestsPerMinute = 6_000
+        configuration.recordRequests = false
+        let server = try await FakeLLMServer.start(configuration)
+        let http = try HTTPClient()
+        let engine = try engine(server, http, limits: ["rpm": 6_000, "concurrency": 1_000])
+        let sink = OutcomeSink()
+        let summary = await engine.run(try engine.prepare(items(600)).get(), options: BatchOptions(concurrency: 1_000), onOutcome: sink.append)
+        let stats = server.stats()
+        #expect(summary.succeeded == 600)
+        #expect(stats.rateLimited == 0)
+        #expect(stats.requests == 600)
+        // Within 10% of the ideal 6 s: the limiter neither bursts past the server nor idles.
+        let seconds = summary.elapsedMs / 1000
+        print("600 items at 6,000 rpm: \(seconds) s (ideal 6 s)")
+        #expect(seconds >= 5.4 && seconds <= 6.6)
+        await http.shutdown()
+        try await server.shutdown()
+    }
+
+    @Test func configuredAtTwiceTheServersRPMEveryItemStillSucceedsWithFew429s() async throws {
+        var configuration = FakeLLMConfiguration()
+        configuration.requestsPerMinute = 6_000
+        configuration.recordRequests = false
+        let server = try await FakeLLMServer.start(configuration)
+        let http = try HTTPClient()
+        // Wrong configuration: twice what the server allows. Cooldown and header re-sync must cope.
+        let engine = try engine(server, http, limits: ["rpm": 12_000, "concurrency": 1_000], maxRetries: 10)
+        let sink = OutcomeSink()
+        let summary = await engine.run(try engine.prepare(items(600)).get(), options: BatchOptions(concurrency: 1_000), onOutcome: sink.append)
+        let stats = server.stats()
+        #expect(summary.succeeded == 600)
+        let share = Double(stats.rateLimited) / Double(stats.requests)
+        print("600 items at 2x the server's rpm: \(stats.rateLimited) of \(stats.requests) requests got 429 (\(share * 100)%)")
+        #expect(share < 0.05)
+        await http.shutdown()
+        try await server.shutdown()
+    }
+
+    @Test(.enabled(if: ProcessInfo.processInfo.environment["VOLLEY_SLOW_TESTS"] == "1",
+                   "takes two minutes: scripts/test sets VOLLEY_SLOW_TESTS=1"))
+    func tokenBudgetThreeTimesTheTPMStaysWithinTheBudget() async throws {
+        // TPM = 12,000; each call reserves 100 (prompt) + 500 (max_tokens) = 600 tokens; 60 calls
+        // are 36,000 tokens, three minutes' budget. Both sides start with a full minute.
+        var configuration = FakeLLMConfiguration()
+        configuration.tokensPerMinute = 12_000
+        configuration.burstSeconds = 60
+        let server = try await FakeLLMServer.start(configuration)
+        let http = try HTTPClient()
+        let engine = try engine(server, http, limits: ["tpm": 12_000, "concurrency": 100])
+        let prompt = String(repeating: "word ", count: 80)  // 400 characters = 100 tokens
+        let sink = OutcomeSink()
+        let summary = await engine.run(try engine.prepare(items(60, maxTokens: 500, prompt: prompt)).get(),
+                                       options: BatchOptions(concurrency: 100), onOutcome: sink.append)
+        let stats = server.stats()
+        #expect(summary.succeeded == 60)
+        #expect(stats.rateLimited == 0)
+        // Tokens the server accepted in any 60 s window: at most its bucket (one minute) plus a
+        // minute of refill.
+        let records = stats.records.filter { $0.status == 200 }.sorted { $0.receivedAt < $1.receivedAt }
+        for (index, start) in records.enumerated() {
+            let window = records[index...].prefix { $0.receivedAt < start.receivedAt + 60 }
+            let charged = window.reduce(0) { $0 + $1.inputTokens + 500 }
+            #expect(charged <= 24_000)
+        }
+        await http.shutdown()
+        try await server.shutdown()
+    }
+}
