@@ -11,18 +11,23 @@ public struct HTTPClientConfiguration: Sendable {
     public var connectionCacheSize: Int
     /// Sent as `User-Agent` unless the request sets one.
     public var userAgent: String
+    /// A buffered response body larger than this fails with `.responseTooLarge` instead of
+    /// growing memory without bound.
+    public var maxResponseBytes: Int
 
     public init(
         maxConnectionsPerHost: Int = 32,
         maxTotalConnections: Int = 0,
         maxConcurrentStreams: Int = 100,
         connectionCacheSize: Int? = nil,
-        userAgent: String = "volley"
+        userAgent: String = "volley",
+        maxResponseBytes: Int = 256 * 1024 * 1024
     ) {
         self.maxConnectionsPerHost = max(1, maxConnectionsPerHost)
         self.maxTotalConnections = max(0, maxTotalConnections)
         self.maxConcurrentStreams = max(1, maxConcurrentStreams)
         self.connectionCacheSize = connectionCacheSize ?? max(64, self.maxConnectionsPerHost * 4)
         self.userAgent = userAgent
+        self.maxResponseBytes = max(1, maxResponseBytes)
     }
 }

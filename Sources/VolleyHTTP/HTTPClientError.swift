@@ -15,6 +15,8 @@ public struct HTTPClientError: Error, Sendable, Hashable, CustomStringConvertibl
         case connectionLost
         /// A streamed body ended without its terminal event (e.g. no `data: [DONE]`).
         case streamTruncated
+        /// A buffered body exceeded `HTTPClientConfiguration.maxResponseBytes`.
+        case responseTooLarge
         /// The request could not be configured (bad URL, an option libcurl refused).
         case invalidRequest
         /// The task was cancelled; the transfer was aborted.

@@ -22,12 +22,18 @@ final class Transfer {
     private(set) var body: [UInt8] = []
     private var sseParser: SSEParser?
     private(set) var sawTerminalEvent = false
-    /// True once a final (non-1xx) response head has been seen; the loop reads this to learn
-    /// the origin's protocol.
-    var headPendingForGate = false
+    /// Where the transfer reports its final response head, so the loop learns the origin's
+    /// protocol without scanning every live transfer.
+    private let heads: HeadLog
 
-    init(id: UInt64, origin: Origin, sink: TransferSink, timeoutSeconds: Double?) {
+    /// Set when the body outgrew `maxResponseBytes` and the transfer was aborted for it.
+    private(set) var exceededMaxResponseBytes = false
+    private let maxResponseBytes: Int
+
+    init(id: UInt64, origin: Origin, sink: TransferSink, timeoutSeconds: Double?, heads: HeadLog, maxResponseBytes: Int) {
         self.id = id
+        self.maxResponseBytes = maxResponseBytes
+        self.heads = heads
         self.origin = origin
         self.sink = sink
         self.timeoutSeconds = timeoutSeconds
@@ -69,7 +75,7 @@ final class Transfer {
             guard head == nil, status >= 200 || status == 0 else { return }
             let head = HTTPResponseHead(status: status, headers: HTTPHeaders(headerFields), version: version)
             self.head = head
-            headPendingForGate = true
+            heads.transfers.append(self)
             if case .stream(let continuation, let sse) = sink {
                 if sse != nil, (200..<300).contains(status) { sseParser = SSEParser() }
                 continuation.yield(.head(head))
@@ -84,10 +90,14 @@ final class Transfer {
         headerFields.append(HTTPHeaders.Field(name: name, value: value))
     }
 
-    /// Body bytes as they arrive.
-    func receiveBody(_ bytes: UnsafeRawBufferPointer) {
+    /// Body bytes as they arrive. Returns false to abort the transfer.
+    func receiveBody(_ bytes: UnsafeRawBufferPointer) -> Bool {
         switch sink {
         case .buffered:
+            guard body.count + bytes.count <= maxResponseBytes else {
+                exceededMaxResponseBytes = true
+                return false
+            }
             body.append(contentsOf: bytes)
         case .stream(let continuation, let sse):
             if var parser = sseParser, let sse {
@@ -101,6 +111,7 @@ final class Transfer {
                 continuation.yield(.body(Array(bytes)))
             }
         }
+        return true
     }
 
     private static func version(_ token: Substring) -> HTTPVersion {
@@ -112,6 +123,11 @@ final class Transfer {
         default: return .unknown
         }
     }
+}
+
+/// Transfers whose final response head arrived since the loop last looked. Transport thread only.
+final class HeadLog {
+    var transfers: [Transfer] = []
 }
 
 extension Substring {
@@ -137,6 +153,6 @@ let transferWriteCallback: volley_data_callback = { buffer, size, count, userdat
     let length = size * count
     guard let userdata else { return 0 }
     let transfer = Unmanaged<Transfer>.fromOpaque(userdata).takeUnretainedValue()
-    transfer.receiveBody(UnsafeRawBufferPointer(start: buffer, count: length))
-    return length
+    // Returning less than `length` makes libcurl abort with CURLE_WRITE_ERROR.
+    return transfer.receiveBody(UnsafeRawBufferPointer(start: buffer, count: length)) ? length : 0
 }

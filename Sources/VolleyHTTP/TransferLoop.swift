@@ -16,6 +16,7 @@ final class TransferLoop {
     private var waiting: [UInt64: Waiting] = [:]
     private var live: [UInt64: Transfer] = [:]
     private var shuttingDown = false
+    private let heads = HeadLog()
 
     init(shared: LoopShared, configuration: HTTPClientConfiguration) {
         self.shared = shared
@@ -44,7 +45,11 @@ final class TransferLoop {
             // Transfers that ended freed room: start the next ones without sleeping.
             pollTimeoutMs = ended > 0 ? 0 : 1000
             if ended > 0 { continue }
-            curl_multi_poll(multi, nil, 0, pollTimeoutMs, nil)
+            let polled = curl_multi_poll(multi, nil, 0, pollTimeoutMs, nil)
+            if polled != CURLM_OK {
+                // Only a broken multi handle fails here; fail what runs rather than spin.
+                failAllLive(HTTPClientError(.other, "curl_multi_poll failed: \(String(cString: curl_multi_strerror(polled)))"))
+            }
         }
         teardown()
     }
@@ -84,7 +89,9 @@ final class TransferLoop {
                 id: admission.id,
                 origin: entry.origin,
                 sink: entry.sink,
-                timeoutSeconds: entry.request.timeoutSeconds
+                timeoutSeconds: entry.request.timeoutSeconds,
+                heads: heads,
+                maxResponseBytes: configuration.maxResponseBytes
             )
             do {
                 try configure(transfer, request: entry.request, pipeWait: admission.pipeWait)
@@ -174,14 +181,15 @@ final class TransferLoop {
 
     /// Tells the gate what protocol each newly answered origin speaks.
     private func learnProtocols() {
-        for transfer in live.values where transfer.headPendingForGate {
-            transfer.headPendingForGate = false
+        guard !heads.transfers.isEmpty else { return }
+        for transfer in heads.transfers {
             switch transfer.version {
             case .http2: gate.learned(origin: transfer.origin.key, isHTTP2: true)
             case .http1_0, .http1_1: gate.learned(origin: transfer.origin.key, isHTTP2: false)
             case .http3, .unknown: break
             }
         }
+        heads.transfers.removeAll(keepingCapacity: true)
     }
 
     /// Ends every transfer libcurl reports done. Returns how many ended.
@@ -236,7 +244,9 @@ final class TransferLoop {
 
     private func release(_ transfer: Transfer) {
         if let easy = transfer.easy {
-            curl_multi_remove_handle(multi, easy)
+            // Removing a handle that was added cannot fail for a valid multi handle; a handle
+            // that never got added returns CURLM_BAD_EASY_HANDLE, which is expected here.
+            _ = curl_multi_remove_handle(multi, easy)
             curl_easy_cleanup(easy)
             transfer.easy = nil
         }
@@ -284,6 +294,10 @@ final class TransferLoop {
     /// Maps a libcurl result to an error kind a caller can act on.
     private func classify(_ code: CURLcode, _ transfer: Transfer) -> HTTPClientError {
         let text = transfer.curlErrorText.isEmpty ? String(cString: curl_easy_strerror(code)) : transfer.curlErrorText
+        if transfer.exceededMaxResponseBytes {
+            return HTTPClientError(.responseTooLarge, "the response body exceeded \(configuration.maxResponseBytes) bytes",
+                                   curlCode: Int(code.rawValue))
+        }
         let kind: HTTPClientError.Kind
         switch code {
         case CURLE_OPERATION_TIMEDOUT:

@@ -177,3 +177,19 @@ import Testing
         try await server.shutdown()
     }
 }
+
+@Suite struct ResponseLimitTests {
+    @Test func bodyBeyondTheLimitFailsThatTransferOnly() async throws {
+        let server = try await FakeLLMServer.start(FakeLLMConfiguration())
+        let client = try HTTPClient(configuration: HTTPClientConfiguration(maxResponseBytes: 2_000))
+        var big = chatRequest(server, script: ["output_tokens": "2000"])
+        big.body = Array(#"{"model":"m","max_tokens":4000,"messages":[{"role":"user","content":"long"}]}"#.utf8)
+        let kind = await errorKind { _ = try await client.execute(big) }
+        #expect(kind == .responseTooLarge)
+        // A small one still works on the same client.
+        let ok = try await client.execute(chatRequest(server, prompt: "short"))
+        #expect(ok.status == 200 && ok.body.count < 2_000)
+        await client.shutdown()
+        try await server.shutdown()
+    }
+}

@@ -12,6 +12,8 @@ enum ProviderErrors {
             return ItemError(.timeout, error.message, retryable: !deadlineBound)
         case .streamTruncated:
             return ItemError(.providerError, error.message, retryable: true)
+        case .responseTooLarge:
+            return ItemError(.providerError, error.message, retryable: false)
         case .invalidRequest:
             return ItemError(.invalidRequest, error.message)
         case .cancelled, .shutdown:
