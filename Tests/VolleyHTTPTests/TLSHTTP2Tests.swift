@@ -5,8 +5,7 @@ import Testing
 /// HTTP/2 over TLS against a real server (nginx) with a CA made for this run.
 @Suite(.serialized) struct TLSHTTP2Tests {
     @Test func fiftyConcurrentRequestsShareOneConnection() async throws {
-        let server = try NginxTLSServer(http2: true)
-        defer { server.stop() }
+        let server = try await NginxTLSServer.start(http2: true)
         let client = try HTTPClient()
         let request = HTTPRequest(url: "\(server.baseURL)/slow", timeoutSeconds: 20, caFile: server.caFile)
         let responses = try await withThrowingTaskGroup(of: HTTPResponse.self) { group in
@@ -14,6 +13,7 @@ import Testing
             return try await group.reduce(into: []) { $0.append($1) }
         }
         await client.shutdown()
+        await server.shutdown()
         #expect(responses.count == 50)
         #expect(responses.allSatisfy { $0.status == 200 && $0.head.version == .http2 && $0.info.httpVersion == .http2 })
         #expect(responses.allSatisfy { String(decoding: $0.body, as: UTF8.self).contains("chatcmpl-1") })
@@ -25,8 +25,7 @@ import Testing
     }
 
     @Test func verificationStaysOnWithoutTheCA() async throws {
-        let server = try NginxTLSServer(http2: true)
-        defer { server.stop() }
+        let server = try await NginxTLSServer.start(http2: true)
         let client = try HTTPClient()
         // The system store does not know the throwaway CA: the handshake must fail.
         let request = HTTPRequest(url: "\(server.baseURL)/fast", timeoutSeconds: 10)
@@ -36,12 +35,12 @@ import Testing
             (error as? HTTPClientError)?.kind == .tls
         }
         await client.shutdown()
+        await server.shutdown()
     }
 
     @Test func http1OverTLSRunsConcurrentlyOnSeparateConnections() async throws {
         // PIPEWAIT is used until ALPN answers; an HTTP/1.1 origin must not serialise transfers.
-        let server = try NginxTLSServer(http2: false)
-        defer { server.stop() }
+        let server = try await NginxTLSServer.start(http2: false)
         let client = try HTTPClient(configuration: HTTPClientConfiguration(maxConnectionsPerHost: 4))
         let request = HTTPRequest(url: "\(server.baseURL)/slow", timeoutSeconds: 20, caFile: server.caFile)
         let responses = try await withThrowingTaskGroup(of: HTTPResponse.self) { group in
@@ -49,6 +48,7 @@ import Testing
             return try await group.reduce(into: []) { $0.append($1) }
         }
         await client.shutdown()
+        await server.shutdown()
         #expect(responses.allSatisfy { $0.status == 200 && $0.info.httpVersion == .http1_1 })
         // Four connections at most, and more than one: the first wave ran in parallel.
         let connections = Set(responses.compactMap { $0.headers["x-conn"] })

@@ -4,12 +4,15 @@ import Foundation
 @preconcurrency import Glibc
 #endif
 
+// `@unchecked Sendable`: every stored property is a `let` set in `init`; `Process` is only
+// touched again by `stop()`, which tests call once, from one task, after their requests.
+
 /// A throwaway nginx on 127.0.0.1 serving HTTPS with HTTP/2, with a certificate signed by a CA
 /// made for this run. Verification stays on: clients pass `caFile`.
 ///
 /// Needs `nginx` and `openssl` (scripts/test installs them). nginx cannot bind port 0, so a
 /// free port is found by binding port 0 first.
-final class NginxTLSServer {
+final class NginxTLSServer: @unchecked Sendable {
     let port: Int
     let caFile: String
     private let directory: URL
@@ -31,8 +34,34 @@ final class NginxTLSServer {
         }
     }
 
+    /// Starts a server on a thread of its own: making the CA and waiting for nginx block, and
+    /// blocking Swift's cooperative pool (two threads here) would stall every other test.
+    static func start(http2: Bool = true) async throws -> NginxTLSServer {
+        try await onThread { try NginxTLSServer(http2: http2) }
+    }
+
+    /// Stops nginx (blocking work, off the cooperative pool).
+    func shutdown() async {
+        await Self.onThread { self.stop() }
+    }
+
+    private static func onThread<T>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread { continuation.resume(with: Result { try body() }) }.start()
+        }
+    }
+
+    private static func onThread(_ body: @escaping @Sendable () -> Void) async {
+        await withCheckedContinuation { continuation in
+            Thread {
+                body()
+                continuation.resume()
+            }.start()
+        }
+    }
+
     /// - Parameter http2: serve HTTP/2 via ALPN (else HTTP/1.1 only).
-    init(http2: Bool = true) throws {
+    private init(http2: Bool = true) throws {
         guard let nginx = Self.which("nginx") else { throw Failure.missingTool("nginx") }
         guard let openssl = Self.which("openssl") else { throw Failure.missingTool("openssl") }
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("volley-nginx-\(UUID().uuidString)")
