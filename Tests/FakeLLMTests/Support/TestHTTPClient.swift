@@ -52,7 +52,10 @@ struct TestConnection {
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .connect(host: "127.0.0.1", port: port) { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHTTPClientHandlers()
+                    // Built by hand so 1xx interim responses are forwarded (the default drops them).
+                    let decoder = HTTPResponseDecoder(leftOverBytesStrategy: .dropBytes, informationalResponseStrategy: .forward)
+                    try channel.pipeline.syncOperations.addHandler(HTTPRequestEncoder())
+                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(decoder))
                     return try NIOAsyncChannel<HTTPClientResponsePart, HTTPClientRequestPart>(
                         wrappingChannelSynchronously: channel)
                 }
@@ -69,7 +72,12 @@ struct TestConnection {
     }
 
     /// Sends one request (`Content-Length` set from `body`).
-    mutating func send(_ method: HTTPMethod = .POST, _ path: String, headers: [(String, String)] = [], body: String? = nil)
+    mutating func send(_ path: String, headers: [(String, String)] = [], body: String? = nil) async throws {
+        try await send(.POST, path, headers: headers, body: body)
+    }
+
+    /// Sends one request with `method`.
+    mutating func send(_ method: HTTPMethod, _ path: String, headers: [(String, String)] = [], body: String? = nil)
         async throws
     {
         var fields = HTTPHeaders(headers)
@@ -80,6 +88,20 @@ struct TestConnection {
         }
         try await outbound.write(.head(HTTPRequestHead(version: .http1_1, method: method, uri: path, headers: fields)))
         if let body { try await outbound.write(.body(.byteBuffer(ByteBuffer(string: body)))) }
+        try await outbound.write(.end(nil))
+    }
+
+    /// Sends only a request head (for `Expect: 100-continue`).
+    mutating func sendHead(_ path: String, headers: [(String, String)]) async throws {
+        var fields = HTTPHeaders(headers)
+        fields.add(name: "host", value: "127.0.0.1")
+        fields.add(name: "content-type", value: "application/json")
+        try await outbound.write(.head(HTTPRequestHead(version: .http1_1, method: .POST, uri: path, headers: fields)))
+    }
+
+    /// Sends a request body and its end, after `sendHead`.
+    mutating func sendBodyAndEnd(_ body: String) async throws {
+        try await outbound.write(.body(.byteBuffer(ByteBuffer(string: body))))
         try await outbound.write(.end(nil))
     }
 
@@ -129,8 +151,15 @@ struct TestConnection {
     }
 
     /// Sends a request and reads its response.
+    mutating func exchange(_ path: String, headers: [(String, String)] = [], body: String? = nil) async throws
+        -> TestExchange
+    {
+        try await exchange(.POST, path, headers: headers, body: body)
+    }
+
+    /// Sends a request with `method` and reads its response.
     mutating func exchange(
-        _ method: HTTPMethod = .POST, _ path: String, headers: [(String, String)] = [], body: String? = nil
+        _ method: HTTPMethod, _ path: String, headers: [(String, String)] = [], body: String? = nil
     ) async throws -> TestExchange {
         try await send(method, path, headers: headers, body: body)
         return await readResponse()
@@ -139,9 +168,14 @@ struct TestConnection {
 
 /// Shorthands used by every server test.
 extension FakeLLMServer {
+    /// One POST on a fresh connection.
+    func request(_ path: String, headers: [(String, String)] = [], body: String? = nil) async throws -> TestExchange {
+        try await request(.POST, path, headers: headers, body: body)
+    }
+
     /// One request on a fresh connection.
     func request(
-        _ method: HTTPMethod = .POST, _ path: String, headers: [(String, String)] = [], body: String? = nil
+        _ method: HTTPMethod, _ path: String, headers: [(String, String)] = [], body: String? = nil
     ) async throws -> TestExchange {
         try await TestConnection.with(port: port) { connection in
             try await connection.exchange(method, path, headers: headers, body: body)
