@@ -49,6 +49,10 @@ struct PureLogicTests {
         [("x-fake-fail-rate", "2")],
         [("x-fake-output-tokens", "-1")],
         [("x-fake-tool-call", "maybe")],
+        [("x-fake-latency-ms", "1e300")],
+        [("x-fake-chunk-delay-ms", "-1")],
+        [("x-fake-output-tokens", "2000000")],
+        [("x-fake-retry-after", "1\r\nx-evil: 1")],
     ])
     func badScriptsAreRejected(headers: [(String, String)]) {
         #expect(throws: FakeScriptError.self) { try FakeScript.parse(headers: headers, body: nil) }
