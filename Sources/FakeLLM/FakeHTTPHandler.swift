@@ -44,6 +44,8 @@ final class FakeHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
     /// A pipelined request that arrived while `endWritePending`; handled once the write is done,
     /// so one connection never has two requests in flight.
     private var deferredRequest: (head: HTTPRequestHead, body: [UInt8], tooLarge: Bool)?
+    /// False once `channelInactive` ran: nothing new starts on a closed connection.
+    private var isOpen = true
 
     init(core: ServerCore) {
         self.core = core
@@ -58,6 +60,8 @@ final class FakeHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        isOpen = false
+        deferredRequest = nil
         scheduled?.cancel()
         scheduled = nil
         if let request = active {
@@ -167,7 +171,11 @@ final class FakeHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
             headers.replaceOrAdd(name: "connection", value: "keep-alive")
         }
         let status = request.plan.status
-        let head = HTTPResponseHead(version: request.version, status: HTTPResponseStatus(statusCode: status), headers: headers)
+        // NIO has no reason phrase for 529; this is the one Anthropic's edge sends.
+        let responseStatus =
+            status == 529
+            ? HTTPResponseStatus(statusCode: 529, reasonPhrase: "Site is overloaded") : HTTPResponseStatus(statusCode: status)
+        let head = HTTPResponseHead(version: request.version, status: responseStatus, headers: headers)
         context.write(wrapOutboundOut(.head(head)), promise: nil)
         request.statusSent = status
         active = request
@@ -243,7 +251,7 @@ final class FakeHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
             case .success: self.finish(request, completed: true, clientDisconnected: false)
             case .failure: self.finish(request, completed: false, clientDisconnected: true)
             }
-            if let next = self.deferredRequest {
+            if let next = self.deferredRequest, self.isOpen {
                 self.deferredRequest = nil
                 self.handle(next.head, body: next.body, bodyTooLarge: next.tooLarge, context: context)
             }
