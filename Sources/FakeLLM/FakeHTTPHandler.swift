@@ -39,6 +39,13 @@ final class FakeHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
     private var active: Active?
     /// The one pending timer (latency, or the gap before the next SSE event).
     private var scheduled: Scheduled<Void>?
+    /// True from writing a response's `.end` until that write completes.
+    private var endWritePending = false
+    /// A pipelined request that arrived while `endWritePending`; handled once the write is done,
+    /// so one connection never has two requests in flight.
+    private var deferredRequest: (head: HTTPRequestHead, body: [UInt8], tooLarge: Bool)?
+    /// False once `channelInactive` ran: nothing new starts on a closed connection.
+    private var isOpen = true
 
     init(core: ServerCore) {
         self.core = core
@@ -53,6 +60,8 @@ final class FakeHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        isOpen = false
+        deferredRequest = nil
         scheduled?.cancel()
         scheduled = nil
         if let request = active {
@@ -96,11 +105,15 @@ final class FakeHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
             requestHead = nil
             let body = requestBody.map { Array($0.readableBytesView) } ?? []
             requestBody = nil
-            handle(head, body: body, context: context)
+            if endWritePending {
+                deferredRequest = (head, body, bodyTooLarge)
+            } else {
+                handle(head, body: body, bodyTooLarge: bodyTooLarge, context: context)
+            }
         }
     }
 
-    private func handle(_ head: HTTPRequestHead, body: [UInt8], context: ChannelHandlerContext) {
+    private func handle(_ head: HTTPRequestHead, body: [UInt8], bodyTooLarge: Bool, context: ChannelHandlerContext) {
         let input = RequestPlanner.Input(
             method: head.method.rawValue, uri: head.uri, headers: head.headers.map { ($0.name, $0.value) },
             body: body, bodyTooLarge: bodyTooLarge)
@@ -158,7 +171,11 @@ final class FakeHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
             headers.replaceOrAdd(name: "connection", value: "keep-alive")
         }
         let status = request.plan.status
-        let head = HTTPResponseHead(version: request.version, status: HTTPResponseStatus(statusCode: status), headers: headers)
+        // NIO has no reason phrase for 529; this is the one Anthropic's edge sends.
+        let responseStatus =
+            status == 529
+            ? HTTPResponseStatus(statusCode: 529, reasonPhrase: "Site is overloaded") : HTTPResponseStatus(statusCode: status)
+        let head = HTTPResponseHead(version: request.version, status: responseStatus, headers: headers)
         context.write(wrapOutboundOut(.head(head)), promise: nil)
         request.statusSent = status
         active = request
@@ -221,16 +238,22 @@ final class FakeHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
         }
     }
 
-    /// Ends the response. The bookkeeping happens before the write because writing `.end` lets
-    /// the pipeline handler deliver the next pipelined request re-entrantly.
+    /// Ends the response. Writing `.end` lets the pipeline handler deliver the next pipelined
+    /// request re-entrantly, so that request waits in `deferredRequest` until the write is done.
     private func end(context: ChannelHandlerContext) {
         guard let request = active else { return }
         active = nil
+        endWritePending = true
         let promise = context.eventLoop.makePromise(of: Void.self)
         promise.futureResult.assumeIsolated().whenComplete { result in
+            self.endWritePending = false
             switch result {
             case .success: self.finish(request, completed: true, clientDisconnected: false)
             case .failure: self.finish(request, completed: false, clientDisconnected: true)
+            }
+            if let next = self.deferredRequest, self.isOpen {
+                self.deferredRequest = nil
+                self.handle(next.head, body: next.body, bodyTooLarge: next.tooLarge, context: context)
             }
         }
         context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: promise)

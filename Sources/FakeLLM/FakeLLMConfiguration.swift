@@ -19,7 +19,8 @@ public struct FakeLLMConfiguration: Sendable {
     /// A request is charged its prompt tokens plus `max_tokens` (or `defaultOutputTokens`),
     /// the estimate OpenAI charges up front.
     public var tokensPerMinute: Int? = nil
-    /// Seconds of limit a bucket holds: capacity is `limit * burstSeconds / 60`, at least 1.
+    /// Seconds of limit a bucket holds: capacity is `limit * burstSeconds / 60`, at least 1
+    /// (`burstSeconds` is capped at one day).
     /// Buckets start full and refill continuously at `limit / 60` per second.
     public var burstSeconds: Double = 1
     /// Fraction (0...1) of model requests answered with `failureStatus`, drawn from the seed.

@@ -28,6 +28,6 @@ public enum FakeLatency: Sendable, Equatable {
             let standard = (-2 * log(u1)).squareRoot() * cos(2 * Double.pi * u2)
             value = mean + stddev * standard
         }
-        return value.isFinite ? max(0, value) : 0
+        return value.isFinite ? min(max(0, value), FakeScript.maxDelayMilliseconds) : 0
     }
 }

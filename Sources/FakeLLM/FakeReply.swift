@@ -29,7 +29,7 @@ struct FakeReply: Sendable, Equatable {
         if let reply = script.reply {
             natural = FakeTokenizer.pieces(reply)
         } else {
-            let wanted = max(0, script.outputTokens ?? defaultOutputTokens)
+            let wanted = min(max(0, script.outputTokens ?? defaultOutputTokens), FakeScript.maxOutputTokens)
             natural = generated(echoing: request.lastUserText, tokens: wanted)
         }
         let limit = request.maxTokens ?? Int.max

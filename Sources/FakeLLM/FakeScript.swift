@@ -27,6 +27,11 @@ struct FakeScript: Sendable, Equatable {
 
     static let headerPrefix = "x-fake-"
 
+    /// Longest scripted wait (one day), so a typo cannot schedule a timer for centuries.
+    static let maxDelayMilliseconds = 86_400_000.0
+    /// Most output tokens a reply may have, so a typo cannot build a gigabyte reply.
+    static let maxOutputTokens = 1_000_000
+
     /// Reads the script from header pairs and the parsed body (if it was a JSON object).
     static func parse(headers: [(String, String)], body: FakeJSON?) throws(FakeScriptError) -> FakeScript {
         var values: [String: String] = [:]
@@ -77,8 +82,9 @@ struct FakeScript: Sendable, Equatable {
             case "should_retry": shouldRetry = try Self.bool(value, key)
             case "reply": reply = value
             case "output_tokens":
-                guard let count = Int(value), count >= 0 else {
-                    throw FakeScriptError(message: "'output_tokens' must be a whole number >= 0, got '\(value)'")
+                guard let count = Int(value), (0...Self.maxOutputTokens).contains(count) else {
+                    throw FakeScriptError(
+                        message: "'output_tokens' must be a whole number from 0 to \(Self.maxOutputTokens), got '\(value)'")
                 }
                 outputTokens = count
             case "tool_call": toolCall = try Self.bool(value, key)
@@ -100,8 +106,8 @@ struct FakeScript: Sendable, Equatable {
     }
 
     private static func nonNegativeDouble(_ value: String, _ key: String) throws(FakeScriptError) -> Double {
-        guard let number = Double(value), number.isFinite, number >= 0 else {
-            throw FakeScriptError(message: "'\(key)' must be a number >= 0, got '\(value)'")
+        guard let number = Double(value), number.isFinite, number >= 0, number <= maxDelayMilliseconds else {
+            throw FakeScriptError(message: "'\(key)' must be a number of milliseconds from 0 to 86400000, got '\(value)'")
         }
         return number
     }

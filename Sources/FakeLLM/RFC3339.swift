@@ -13,9 +13,10 @@ public enum RFC3339 {
     }
 
     /// The timestamp for a fractional Unix time, rounded up to the next whole second (a reset
-    /// time that is never earlier than the real one).
+    /// time that is never earlier than the real one). Times beyond ±1e15 s are clamped.
     public static func format(unixTime: Double) -> String {
-        format(unixSeconds: Int64(unixTime.rounded(.up)))
+        guard unixTime.isFinite else { return format(unixSeconds: 0) }
+        return format(unixSeconds: Int64(min(max(unixTime, -1e15), 1e15).rounded(.up)))
     }
 
     /// Howard Hinnant's `civil_from_days`: proleptic Gregorian date for days since 1970-01-01.

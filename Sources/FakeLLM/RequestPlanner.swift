@@ -242,7 +242,7 @@ struct RequestPlanner: Sendable {
                 : AnthropicFormat.rateLimitHeaders(snapshot, unixTime: core.unixTime())
         }
         if case .rateLimit(_, _, _, _, let wait?) = failure, wait.isFinite {
-            let seconds = max(0, wait)
+            let seconds = min(max(0, wait), 1e9)
             headers.append(("retry-after", String(Int(seconds.rounded(.up)))))
             if api == .openAI { headers.append(("retry-after-ms", String(Int((seconds * 1000).rounded(.up))))) }
         }

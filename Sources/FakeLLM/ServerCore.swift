@@ -63,7 +63,9 @@ final class ServerCore: Sendable {
 
     /// A latency sample in milliseconds from the configured distribution.
     func sampleLatencyMilliseconds() -> Double {
-        if case .fixed(let milliseconds) = configuration.latency { return max(0, milliseconds) }
+        if case .fixed(let milliseconds) = configuration.latency {
+            return milliseconds.isFinite ? min(max(0, milliseconds), FakeScript.maxDelayMilliseconds) : 0
+        }
         return state.withLock { s in configuration.latency.sampleMilliseconds(using: &s.generator) }
     }
 
@@ -172,7 +174,8 @@ final class ServerCore: Sendable {
             return s.nextWaiterID
         }
         let timeout = Task {
-            try await Task.sleep(nanoseconds: UInt64(max(0, timeoutSeconds) * 1e9))
+            let seconds = timeoutSeconds.isFinite ? min(max(0, timeoutSeconds), 1e9) : 1e9
+            try await Task.sleep(nanoseconds: UInt64(seconds * 1e9))
             self.failWaiter(id, with: FakeLLMError.statsWaitTimedOut(self.stats()))
         }
         defer { timeout.cancel() }

@@ -15,7 +15,7 @@ enum StatsJSON {
             ("status_counts", .object(statuses)),
             ("input_tokens", .int(stats.inputTokens)),
             ("output_tokens", .int(stats.outputTokens)),
-            ("records", .int(stats.records.count)),
+            ("record_count", .int(stats.records.count)),
             ("uptime_seconds", .number((uptimeSeconds * 1000).rounded() / 1000)),
         ])
     }

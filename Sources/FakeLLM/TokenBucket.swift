@@ -14,7 +14,8 @@ struct TokenBucket: Sendable, Equatable {
 
     init(limitPerMinute: Int, burstSeconds: Double, now: Double) {
         self.limitPerMinute = max(0, limitPerMinute)
-        let burst = burstSeconds.isFinite && burstSeconds > 0 ? burstSeconds : 1
+        // Bounded to a day so every derived wait and count stays far inside Int range.
+        let burst = burstSeconds.isFinite && burstSeconds > 0 ? min(burstSeconds, 86_400) : 1
         self.capacity = max(1, Double(self.limitPerMinute) * burst / 60)
         self.refillPerSecond = Double(self.limitPerMinute) / 60
         self.available = capacity
@@ -40,7 +41,7 @@ struct TokenBucket: Sendable, Equatable {
     }
 
     /// Whole tokens left, as the `*-remaining-*` headers report them.
-    var remaining: Int { Int(available.rounded(.down)) }
+    var remaining: Int { available >= 1e18 ? Int(1e18) : Int(available.rounded(.down)) }
 
     /// Seconds until `amount` tokens are available (0 if they are now; infinite if never).
     func secondsUntilAvailable(_ amount: Double) -> Double {

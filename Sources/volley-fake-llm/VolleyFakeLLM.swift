@@ -1,0 +1,118 @@
+import ArgumentParser
+import FakeLLM
+import Foundation
+
+/// The `volley-fake-llm` command: runs a FakeLLM server until SIGINT or SIGTERM.
+@main
+struct VolleyFakeLLM: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "volley-fake-llm",
+        abstract: "Run an OpenAI/Anthropic-compatible fake LLM server for tests and benchmarks.",
+        discussion: """
+            The server speaks HTTP/1.1 with keep-alive and answers:
+              POST /v1/chat/completions   OpenAI chat completions (JSON, or SSE)
+              POST /v1/messages           Anthropic Messages API (JSON, or SSE)
+              GET  /v1/models             a small model list
+              GET  /fake/stats            the server's counters as JSON
+              POST /fake/reset            zero the counters
+
+            Replies are deterministic: "Echo: " and the start of the last user message, then filler words, one token per word. Prompt tokens are ceil(characters / 4).
+
+            Each request can script its own answer with x-fake-<key> headers or a "fake" object in the JSON body (the body wins). Keys: latency_ms, status, retry_after, retry_after_ms, should_retry, reply, output_tokens, tool_call, chunk_delay_ms, fail_rate, mode. Modes: ok, reset, stall, stall_headers, malformed, insufficient_quota, rate_limit, cut_stream, reset_stream. Example: x-fake-mode: rate_limit
+
+            Once listening, the server prints exactly one line to stdout and nothing else:
+              {"base_url":"http://127.0.0.1:PORT","port":PORT}
+            so a script can start it with --port 0 and read the port. Diagnostics go to stderr. SIGINT or SIGTERM stops it with exit status 0.
+            """)
+
+    @Option(help: "Address to listen on; only this address is bound.")
+    var host = "127.0.0.1"
+
+    @Option(help: "Port to listen on; 0 picks a free port, printed on stdout.")
+    var port = 0
+
+    @Option(help: "Delay before each answer, in milliseconds (for SSE: before the first event).")
+    var latencyMs: Double = 0
+
+    @Option(help: "Spread the delay uniformly over latency-ms ± this many milliseconds (seeded).")
+    var latencyJitterMs: Double = 0
+
+    @Option(help: "Requests-per-minute limit; requests over it get 429 with retry-after and rate-limit headers.")
+    var rpm: Int?
+
+    @Option(help: "Tokens-per-minute limit; a request costs its prompt tokens plus max_tokens (or --output-tokens).")
+    var tpm: Int?
+
+    @Option(help: "Seconds of limit a bucket holds: capacity is limit * burst-seconds / 60 (at least 1).")
+    var burstSeconds: Double = 1
+
+    @Option(help: "Fraction (0 to 1) of model requests that fail with --fail-status, drawn from --seed.")
+    var failRate: Double = 0
+
+    @Option(help: "HTTP status of the random failures.")
+    var failStatus = 500
+
+    @Option(help: "Seed for random latency and failures; the same seed repeats the same run.")
+    var seed: UInt64 = 1
+
+    @Option(help: "Output tokens per reply unless a request asks for fewer (max_tokens) or scripts output_tokens.")
+    var outputTokens = 16
+
+    @Flag(help: "Accept connections but never read or answer (clients time out).")
+    var silent = false
+
+    func validate() throws {
+        guard (0...65_535).contains(port) else { throw ValidationError("--port must be from 0 to 65535.") }
+        guard latencyMs >= 0, latencyJitterMs >= 0 else {
+            throw ValidationError("--latency-ms and --latency-jitter-ms must be >= 0.")
+        }
+        guard (0...1).contains(failRate) else { throw ValidationError("--fail-rate must be from 0 to 1.") }
+        guard (200...599).contains(failStatus) else { throw ValidationError("--fail-status must be from 200 to 599.") }
+        guard rpm.map({ $0 > 0 }) ?? true, tpm.map({ $0 > 0 }) ?? true else {
+            throw ValidationError("--rpm and --tpm must be > 0.")
+        }
+        guard burstSeconds > 0 else { throw ValidationError("--burst-seconds must be > 0.") }
+        guard outputTokens >= 0 else { throw ValidationError("--output-tokens must be >= 0.") }
+    }
+
+    func run() async throws {
+        var configuration = FakeLLMConfiguration()
+        configuration.host = host
+        configuration.port = port
+        configuration.latency =
+            latencyJitterMs > 0
+            ? .uniform(min: max(0, latencyMs - latencyJitterMs), max: latencyMs + latencyJitterMs)
+            : .fixed(milliseconds: latencyMs)
+        configuration.requestsPerMinute = rpm
+        configuration.tokensPerMinute = tpm
+        configuration.burstSeconds = burstSeconds
+        configuration.failureRate = failRate
+        configuration.failureStatus = failStatus
+        configuration.seed = seed
+        configuration.defaultOutputTokens = outputTokens
+        configuration.silent = silent
+        configuration.recordRequests = false
+
+        let signals = TerminationSignals()
+        let server = try await FakeLLMServer.start(configuration)
+        // One write(2), unbuffered: `print` to a pipe would sit in stdio's buffer until exit.
+        let line = "{\"base_url\":\(jsonString(server.baseURL)),\"port\":\(server.port)}\n"
+        FileHandle.standardOutput.write(Data(line.utf8))
+        let signal = await signals.next()
+        FileHandle.standardError.write(Data("volley-fake-llm: signal \(signal), shutting down\n".utf8))
+        try await server.shutdown()
+    }
+
+    private func jsonString(_ text: String) -> String {
+        var out = "\""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case let c where c.value < 0x20: out += String(format: "\\u%04x", c.value)
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out + "\""
+    }
+}

@@ -1,1 +1,0 @@
-print("volley-fake-llm: not yet")
