@@ -175,17 +175,23 @@ export class Sidecar {
     if (this.#ended) return;
     this.#closing = true;
     this.#setRef(true);
-    const deadline = new Promise((resolve) => setTimeout(resolve, timeoutMs, 'timeout'));
-    const { promise: shutdown } = this.request('shutdown', { mode });
-    const answered = await Promise.race([shutdown.then(() => 'ok', () => 'failed'), deadline, this.ended]);
-    if (answered === 'ok') this.notify('exit', undefined);
-    this.#child.stdin?.end();
-    const exited = answered === 'timeout' ? 'timeout' : await Promise.race([this.ended.then(() => 'ended'), deadline]);
-    if (exited === 'timeout' && !this.#ended) {
-      this.#stderrTail.push(`[volley-node] killed: no exit within ${timeoutMs} ms of close()`);
-      this.kill('SIGKILL');
+    /** @type {NodeJS.Timeout | undefined} */
+    let timer;
+    const deadline = new Promise((resolve) => (timer = setTimeout(resolve, timeoutMs, 'timeout')));
+    try {
+      const { promise: shutdown } = this.request('shutdown', { mode });
+      const answered = await Promise.race([shutdown.then(() => 'ok', () => 'failed'), deadline, this.ended]);
+      if (answered === 'ok') this.notify('exit', undefined);
+      this.#child.stdin?.end();
+      const exited = answered === 'timeout' ? 'timeout' : await Promise.race([this.ended.then(() => 'ended'), deadline]);
+      if (exited === 'timeout' && !this.#ended) {
+        this.#note(`killed: no exit within ${timeoutMs} ms of close()`);
+        this.kill('SIGKILL');
+      }
+      await this.ended;
+    } finally {
+      clearTimeout(timer);
     }
-    await this.ended;
   }
 
   /** @param {NodeJS.Signals} signal */
