@@ -44,6 +44,25 @@ function cancelledByServer(error) {
   return cancelled;
 }
 
+/**
+ * A signal that aborts when either does, with that one's reason (`AbortSignal.any`, which
+ * Node gained in 20.3).
+ * @param {AbortSignal} a
+ * @param {AbortSignal} b
+ */
+function anySignal(a, b) {
+  if (typeof AbortSignal.any === 'function') return AbortSignal.any([a, b]);
+  const controller = new AbortController();
+  for (const signal of [a, b]) {
+    if (signal.aborted) {
+      controller.abort(signal.reason);
+      break;
+    }
+    signal.addEventListener('abort', () => controller.abort(signal.reason), { once: true, signal: controller.signal });
+  }
+  return controller.signal;
+}
+
 /** A queue an async generator can wait on. */
 class OutcomeQueue {
   /** @type {any[]} */
@@ -149,6 +168,9 @@ export class Volley {
   async gather(items, options = {}) {
     const { returnExceptions = false, signal, onProgress, ...batch } = options;
     const params = batchParams(items, { ...batch, progress: Boolean(onProgress) }, this.#options.defaultModel);
+    if (signal?.aborted) throw abortError(signal);
+    // Like Promise.all([]): nothing to run (the sidecar would refuse an empty batch).
+    if (params.requests.length === 0) return [];
     /** @type {any} */
     let result;
     try {
@@ -192,9 +214,11 @@ export class Volley {
   async *asCompleted(items, options = {}) {
     const { signal: userSignal, onProgress, ...batch } = options;
     const params = batchParams(items, { ...batch, progress: Boolean(onProgress) }, this.#options.defaultModel);
+    if (userSignal?.aborted) throw abortError(userSignal);
+    if (params.requests.length === 0) return;
     // Leaving the loop early aborts through our own controller; the caller's signal through theirs.
     const stop = new AbortController();
-    const signal = userSignal ? AbortSignal.any([userSignal, stop.signal]) : stop.signal;
+    const signal = userSignal ? anySignal(userSignal, stop.signal) : stop.signal;
     const queue = new OutcomeQueue();
     const progress = progressRouter(onProgress);
     let settled = false;

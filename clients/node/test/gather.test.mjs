@@ -161,3 +161,10 @@ test('call returns the value, or throws the typed error', async () => {
     return true;
   });
 });
+
+test('an empty batch is an empty result, with no round trip', async () => {
+  assert.deepEqual(await v.gather([]), []);
+  const seen = [];
+  for await (const outcome of v.asCompleted([])) seen.push(outcome);
+  assert.deepEqual(seen, []);
+});
