@@ -34,6 +34,7 @@ export class Sidecar {
   /** Longest line the sidecar accepts; requests above it are refused here, not sent. */
   maxLineBytes = Infinity;
   #closing = false;
+  #retiring = false;
   #ended = false;
   /** @type {number | null} */
   exitCode = null;
@@ -97,6 +98,21 @@ export class Sidecar {
 
   get isEnded() {
     return this.#ended;
+  }
+
+  /** True once the process is known to be on its way out (it got a signal): use a new one. */
+  get isRetiring() {
+    return this.#retiring;
+  }
+
+  /**
+   * Marks the process as going away (it cancelled work no one asked it to cancel: it got
+   * SIGTERM/SIGINT). New requests go to a new process; this one gets EOF and finishes on its own.
+   */
+  retire() {
+    if (this.#retiring || this.#ended) return;
+    this.#retiring = true;
+    this.#child.stdin?.end();
   }
 
   get pendingCount() {

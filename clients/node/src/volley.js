@@ -334,7 +334,7 @@ export class Volley {
   /** @returns {Promise<Sidecar>} */
   #ensureStarted() {
     if (this.#closed) return Promise.reject(new VolleyError('this Volley is closed', { kind: 'closed' }));
-    if (this.#sidecar && !this.#sidecar.isEnded) return Promise.resolve(this.#sidecar);
+    if (this.#sidecar && !this.#sidecar.isEnded && !this.#sidecar.isRetiring) return Promise.resolve(this.#sidecar);
     this.#starting ??= this.#spawn().finally(() => (this.#starting = undefined));
     return this.#starting;
   }
@@ -418,7 +418,13 @@ export class Volley {
         if (error instanceof AbortError) throw error;
         throw abortError(signal, error instanceof ProtocolError && error.code === REQUEST_CANCELLED ? error.data : undefined);
       }
-      if (error instanceof ProtocolError && error.code === REQUEST_CANCELLED) throw cancelledByServer(error);
+      if (error instanceof ProtocolError && error.code === REQUEST_CANCELLED) {
+        // Only a signal makes the sidecar cancel work we did not cancel (our own close() does
+        // too, but then nothing more is sent): it is exiting, and requests sent to it from now
+        // on might never be read. Later calls start a new one.
+        sidecar.retire();
+        throw cancelledByServer(error);
+      }
       throw error;
     } finally {
       signal?.removeEventListener('abort', onAbort);

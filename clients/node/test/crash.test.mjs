@@ -95,3 +95,27 @@ test('a binary that does not exist is a SidecarCrashed naming it', async () => {
   });
   await v.close();
 });
+
+test('SIGTERM to the sidecar: pending batches reject with Cancelled holding what finished', async () => {
+  const v = mockVolley();
+  try {
+    await v.start();
+    const pid = v.pid;
+    const pending = assert.rejects(
+      v.gather([mockItem('fast', { latency_ms: 1 }), mockItem('slow', { latency_ms: 10_000 })]),
+      (error) => {
+        assert.equal(error.name, 'Cancelled');
+        assert.equal(error.results[0].text, 'Mock reply to: fast');
+        assert.equal(error.results[1].name, 'Cancelled');
+        return true;
+      },
+    );
+    await sleep(200);
+    process.kill(pid, 'SIGTERM');
+    await pending;
+    assert.equal((await v.call(mockItem('again'))).text, 'Mock reply to: again');
+    assert.notEqual(v.pid, pid);
+  } finally {
+    await v.close();
+  }
+});
