@@ -345,7 +345,10 @@ export declare class VolleyError extends Error {
   /** The item's position in its batch. */
   index: number | undefined;
   key: string | undefined;
-  /** Set on the error `gather` rejects with: every slot of the batch, values and errors. */
+  /**
+   * Set on the error `gather` rejects with: every slot of the batch, values and errors (this
+   * error among them). Not enumerable.
+   */
   results?: Array<ChatValue | VolleyError>;
 }
 

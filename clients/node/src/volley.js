@@ -63,6 +63,17 @@ function anySignal(a, b) {
   return controller.signal;
 }
 
+/**
+ * Puts every slot of a batch on the error `gather` rejects with. Not enumerable: the error is
+ * one of those slots, and loggers that copy an error's fields must not loop.
+ * @param {VolleyError} error
+ * @param {unknown[]} results
+ */
+function withResults(error, results) {
+  Object.defineProperty(error, 'results', { value: results, enumerable: false, writable: true, configurable: true });
+  return error;
+}
+
 /** A queue an async generator can wait on. */
 class OutcomeQueue {
   /** @type {any[]} */
@@ -129,7 +140,7 @@ export class Volley {
    * @param {import('../index.js').VolleyOptions} [options]
    */
   constructor(options = {}) {
-    this.#options = { maxRestarts: 3, ...options };
+    this.#options = { ...options, maxRestarts: options.maxRestarts ?? 3 };
     this.#providers = options.providers ? providersToWire(options.providers) : undefined;
     this.#defaultProvider = options.defaultProvider;
   }
@@ -185,18 +196,14 @@ export class Volley {
         const results = resultsFromWire(data.results);
         if (returnExceptions) return results;
         const first = results[data.index] instanceof VolleyError ? results[data.index] : itemError(data.error, { index: data.index });
-        first.results = results;
-        throw first;
+        throw withResults(first, results);
       }
       throw error;
     }
     const results = resultsFromWire(result?.results);
     if (!returnExceptions) {
       const first = results.find((r) => r instanceof VolleyError);
-      if (first) {
-        first.results = results;
-        throw first;
-      }
+      if (first) throw withResults(first, results);
     }
     return results;
   }
@@ -236,7 +243,10 @@ export class Volley {
       },
       (error) => {
         settled = true;
-        queue.finish(error);
+        // With failFast the request answers -32803 after every outcome, the failed one and
+        // the cancelled ones, has been yielded: the loop simply ends.
+        const failedFast = error instanceof ProtocolError && error.code === REQUEST_FAILED;
+        queue.finish(failedFast ? undefined : error);
       },
     );
     try {

@@ -73,3 +73,20 @@ test('progress notifications reach onProgress', async () => {
   }
   assert.deepEqual(seen.at(-1), { done: 2, failed: 0, total: 2 });
 });
+
+test('failFast: the failure and the cancelled items are outcomes; the loop ends normally', async () => {
+  const items = [
+    mockItem('fails', { latency_ms: 20, fail: 'http', status: 400 }),
+    mockItem('slow', { latency_ms: 10_000 }),
+    mockItem('fast', { latency_ms: 1 }),
+  ];
+  const seen = [];
+  const started = Date.now();
+  for await (const outcome of v.asCompleted(items, { failFast: true })) seen.push(outcome);
+  assert.ok(Date.now() - started < 5000);
+  assert.deepEqual(seen.map((o) => o.index).sort(), [0, 1, 2]);
+  const byIndex = Object.fromEntries(seen.map((o) => [o.index, o]));
+  assert.ok(byIndex[0].error instanceof HTTPError);
+  assert.equal(byIndex[1].error.kind, 'cancelled');
+  assert.equal(byIndex[2].ok, true);
+});

@@ -73,6 +73,8 @@ test('returnExceptions: false rejects with the lowest-index failure, after the w
     assert.equal(error.results.length, 5, 'every slot is on the error');
     assert.equal(error.results[0].text, 'Mock reply to: ok 0');
     assert.ok(error.results[3] instanceof RateLimited);
+    assert.equal(error.results[1], error, 'the error is its own slot');
+    assert.doesNotThrow(() => JSON.stringify(error), 'results are not enumerable, so no cycle');
     return true;
   });
   assert.ok(Date.now() - started >= 45, 'waited for the 50 ms item');
