@@ -62,9 +62,13 @@ export class Sidecar {
     /** @type {Error | undefined} */
     let spawnError;
     child.on('error', (error) => {
-      // ENOENT/EACCES at spawn, or a failed kill: the process is (or never was) there.
-      spawnError = error;
-      this.#end(spawnError);
+      if (child.pid === undefined) {
+        // ENOENT/EACCES: there never was a process.
+        spawnError = error;
+        this.#end(spawnError);
+      } else {
+        this.#note(`child process error: ${error.message}`);
+      }
     });
     child.on('exit', (code, signal) => {
       this.exitCode = code;
