@@ -1,0 +1,398 @@
+// Type definitions for volley (the Node.js host library of the Volley sidecar).
+// Hand-written; the source is plain JavaScript in src/. The wire protocol is docs/protocol.md.
+
+/** A chat message, OpenAI-shaped. */
+export interface Message {
+  role: 'system' | 'user' | 'assistant' | 'tool' | (string & {});
+  content: string | null | unknown[];
+  [field: string]: unknown;
+}
+
+/** Scripts the built-in `mock` provider for one item (no network). */
+export interface MockScript {
+  /** Milliseconds before the reply. */
+  latency_ms?: number;
+  latencyMs?: number;
+  /** The exact reply text (default: `"Mock reply to: <last user message>"`). */
+  reply?: string;
+  /** An error kind to fail with. */
+  fail?: Exclude<ErrorKind, 'deadline_exceeded' | 'cancelled'>;
+  /** How many attempts fail before one succeeds (default: all). */
+  fail_attempts?: number;
+  failAttempts?: number;
+  /** The HTTP status reported with the failure. */
+  status?: number;
+  /** Seconds, as a server's `retry-after`. */
+  retry_after?: number;
+  retryAfter?: number;
+}
+
+/** An OpenAI chat-completions body. Unknown fields are passed to the provider untouched. */
+export interface ChatRequest {
+  model?: string;
+  messages: Message[];
+  max_tokens?: number;
+  temperature?: number;
+  /** Only for the `mock` provider. */
+  mock?: MockScript;
+  [field: string]: unknown;
+}
+
+/** One LLM call, as the protocol defines it (snake_case; `maxRetries` is accepted too). */
+export interface Item {
+  /** Echoed in the outcome and in errors. */
+  key?: string;
+  /** A configured provider's name (default: the default provider). */
+  provider?: string;
+  request: ChatRequest;
+  /** Seconds for this item, retries and waits included, counted from when it starts. */
+  timeout?: number;
+  /** 0..100; default: the provider's `retry.max_retries`. */
+  max_retries?: number;
+  maxRetries?: number;
+  /** `native` sends `request` to the provider unchanged. */
+  format?: 'openai' | 'native';
+  /** Include the provider's whole response body as `value.raw`. */
+  raw?: boolean;
+}
+
+/** What the batch methods accept: an item, or a string (the same as `chat(string)`). */
+export type ItemLike = Item | string;
+
+/** Options of `chat()`: item fields, then any request-body field (camelCase is converted). */
+export interface ChatOptions {
+  model?: string;
+  provider?: string;
+  /** Prepended as a system message. */
+  system?: string;
+  key?: string;
+  /** Seconds for this item, retries included. */
+  timeout?: number;
+  maxRetries?: number;
+  format?: 'openai' | 'native';
+  raw?: boolean;
+  /** `maxTokens` → `max_tokens`. */
+  maxTokens?: number;
+  temperature?: number;
+  /** Only for the `mock` provider. */
+  mock?: MockScript;
+  [param: string]: unknown;
+}
+
+/**
+ * Builds an item. `prompt` is the user's message or a whole messages array; `key`, `provider`,
+ * `timeout` and `maxRetries` are item fields; every other option goes into the request body
+ * with its name in snake_case. `undefined` options are left out.
+ */
+export function chat(prompt: string | Message[], options?: ChatOptions): Item;
+
+export interface Usage {
+  inputTokens: number;
+  outputTokens: number;
+}
+
+/** A successful item's value. */
+export interface ChatValue {
+  /** The assistant's text; `null` when the reply is only tool calls. */
+  text: string | null;
+  /** `stop`, `length`, `tool_calls`, `content_filter` (Anthropic's reasons are mapped). */
+  finishReason?: string;
+  model?: string;
+  usage?: Usage;
+  /** OpenAI-shaped, only when present. */
+  toolCalls?: unknown[];
+  /** The provider's whole response body, only when the item asked with `raw: true`. */
+  raw?: unknown;
+}
+
+/** One item's outcome, as `asCompleted` yields it. */
+export interface Outcome {
+  /** Position in the input. */
+  index: number;
+  key: string | undefined;
+  ok: boolean;
+  /** When `ok`. */
+  value: ChatValue | undefined;
+  /** When not `ok`. */
+  error: VolleyError | undefined;
+  /** HTTP attempts made (0 when the item never started). */
+  attempts: number;
+  /** From the first attempt's start to the end, retries included; absent if it never started. */
+  latencyMs: number | undefined;
+  /** From the batch's arrival to the first attempt. */
+  queuedMs: number | undefined;
+}
+
+export interface Progress {
+  /** Items with an outcome (failed and cancelled ones included). */
+  done: number;
+  failed: number;
+  total: number;
+}
+
+export interface BatchOptions {
+  /** Items of this batch in flight at once (1..10000, default 64); provider limits apply on top. */
+  concurrency?: number;
+  /** Seconds for the whole batch; unfinished items end with `DeadlineExceeded`. */
+  timeout?: number;
+  /** The first failed item cancels the rest. */
+  failFast?: boolean;
+  /** Interactive batches are served first (default `interactive`). */
+  priority?: 'interactive' | 'background';
+  /** Called with progress, at most about 10 times a second and once at the end. */
+  onProgress?: (progress: Progress) => void;
+  /** Aborting sends `cancel`; the call rejects with `AbortError` once the sidecar has answered. */
+  signal?: AbortSignal;
+}
+
+export interface GatherOptions extends BatchOptions {
+  /**
+   * `true`: a failed item's slot holds its error and the call resolves. `false` (default): the
+   * call rejects with the lowest-index failure once the batch has settled (with `failFast`, the
+   * first to fail in time); the error's `results` holds every slot.
+   */
+  returnExceptions?: boolean;
+}
+
+export interface ProviderLimits {
+  concurrency?: number;
+  rpm?: number;
+  tpm?: number;
+}
+
+/** One provider's configuration. Fields may be written in camelCase or snake_case. */
+export interface ProviderConfig {
+  kind?: 'openai' | 'anthropic' | 'mock';
+  base_url?: string;
+  baseUrl?: string;
+  /** Environment variable holding the key (preferred to `api_key`). */
+  api_key_env?: string;
+  apiKeyEnv?: string;
+  api_key?: string;
+  apiKey?: string;
+  limits?: ProviderLimits;
+  retry?: {
+    max_retries?: number;
+    maxRetries?: number;
+    /** Seconds. */
+    initial_delay?: number;
+    initialDelay?: number;
+    /** Seconds. */
+    max_delay?: number;
+    maxDelay?: number;
+    /** Seconds. */
+    max_retry_after?: number;
+    maxRetryAfter?: number;
+  };
+  /** Seconds: `connect`, and `request` (one attempt). */
+  timeouts?: { connect?: number; request?: number };
+  /** Extra request headers, sent as written. */
+  headers?: Record<string, string>;
+  ca_file?: string | null;
+  caFile?: string | null;
+  /** `mock` only: milliseconds before each reply. */
+  latency_ms?: number;
+  latencyMs?: number;
+  /** Per model, keyed by the model's exact name. */
+  models?: Record<string, { limits?: ProviderLimits }>;
+  [field: string]: unknown;
+}
+
+export interface VolleyOptions {
+  /** Path of the `volley` executable. Default: `VOLLEY_BIN`, `volley` on PATH, the checkout's build. */
+  binary?: string;
+  /** Providers sent in `initialize` (and again to a restarted sidecar). */
+  providers?: Record<string, ProviderConfig>;
+  /** Provider for items that name none. */
+  defaultProvider?: string;
+  /** Model for items whose request names none (client-side; the sidecar has no default model). */
+  defaultModel?: string;
+  /** `--config FILE`: a JSON file `{"providers": {...}, "default_provider": "..."}`. */
+  configPath?: string;
+  /** `--log-level` of the sidecar's stderr (default `warning`). */
+  logLevel?: 'trace' | 'debug' | 'info' | 'notice' | 'warning' | 'error' | 'critical';
+  /** `--max-line-bytes` (default 16 MiB): the largest request line the sidecar accepts. */
+  maxLineBytes?: number;
+  /** Extra command-line arguments. */
+  args?: string[];
+  /** Environment of the sidecar, merged over `process.env` (API keys live here); `undefined` removes a variable. */
+  env?: Record<string, string | undefined>;
+  /** Consecutive crashes (with no answer in between) after which no new sidecar is started. Default 3. */
+  maxRestarts?: number;
+  /** Every line the sidecar writes to stderr. The last 50 are kept for crash messages anyway. */
+  onStderr?: (line: string) => void;
+}
+
+export interface BatchStats {
+  succeeded: number;
+  failed: number;
+  cancelled: number;
+  elapsedMs: number;
+  usage: Usage;
+}
+
+/** `stats()`: counters since the sidecar started and gauges now. */
+export interface Stats {
+  uptimeMs: number;
+  batchesActive: number;
+  inFlight: number;
+  queued: number;
+  completed: number;
+  failed: number;
+  cancelled: number;
+  retries: number;
+  rateLimited: number;
+  connectionsOpened: number;
+  connectionsReused: number;
+  latencyMs: { p50: number | null; p95: number | null; p99: number | null } | null;
+  /** Keyed by model name. */
+  usage: Record<string, Usage>;
+  /** Keyed `provider/model`. */
+  limiters: Record<string, { inFlight: number; queued: number; concurrency?: number; [field: string]: unknown }>;
+  /** Keyed by provider name. Keys are never included, only `apiKeyEnv` and `hasKey`. */
+  providers: Record<
+    string,
+    { kind: string; baseUrl?: string; apiKeyEnv?: string | null; hasKey?: boolean; limits: ProviderLimits }
+  >;
+  [field: string]: unknown;
+}
+
+/** What `initialize` answered. */
+export interface ServerInfo {
+  protocolVersion: number;
+  server: { name: string; version: string };
+  capabilities: {
+    methods: string[];
+    providerKinds: string[];
+    providers: string[];
+    defaultProvider: string | null;
+  };
+  limits: { maxLineBytes: number; maxItemsPerBatch: number; maxConcurrency: number };
+}
+
+export declare class Volley {
+  constructor(options?: VolleyOptions);
+  /** The running sidecar's process id, or `undefined`. */
+  readonly pid: number | undefined;
+  /** What `initialize` answered; `undefined` before the sidecar has started. */
+  readonly info: ServerInfo | undefined;
+  /** Starts the sidecar now (otherwise the first call does). */
+  start(): Promise<ServerInfo>;
+
+  gather(items: Iterable<ItemLike>, options: GatherOptions & { returnExceptions: true }): Promise<Array<ChatValue | VolleyError>>;
+  gather(items: Iterable<ItemLike>, options?: GatherOptions & { returnExceptions?: false }): Promise<ChatValue[]>;
+  gather(items: Iterable<ItemLike>, options?: GatherOptions): Promise<Array<ChatValue | VolleyError>>;
+
+  /** Yields outcomes as items finish; leaving the loop early cancels the rest. */
+  asCompleted(items: Iterable<ItemLike>, options?: BatchOptions): AsyncGenerator<Outcome, void, undefined>;
+
+  /** One item's value; a failure rejects with its typed error. */
+  call(item: ItemLike, options?: { signal?: AbortSignal }): Promise<ChatValue>;
+
+  stats(options?: { signal?: AbortSignal }): Promise<Stats>;
+  /** Adds or replaces providers, sets the default; remembered across restarts. */
+  configure(
+    config: { providers?: Record<string, ProviderConfig>; defaultProvider?: string },
+    options?: { signal?: AbortSignal },
+  ): Promise<{ providers: string[]; defaultProvider: string | null }>;
+  ping(options?: { signal?: AbortSignal }): Promise<void>;
+  /**
+   * `shutdown` (`drain` lets running work finish; `cancel` stops it), `exit`, and a kill if the
+   * process has not exited within `timeout` seconds (default 10). Later calls reject.
+   */
+  close(options?: { mode?: 'drain' | 'cancel'; timeout?: number }): Promise<void>;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+export type ErrorKind =
+  | 'rate_limited'
+  | 'quota_exceeded'
+  | 'too_large'
+  | 'http'
+  | 'timeout'
+  | 'deadline_exceeded'
+  | 'connection'
+  | 'cancelled'
+  | 'invalid_request'
+  | 'provider_error'
+  | 'overloaded';
+
+/** Base of every error of this library except `AbortError`. */
+export declare class VolleyError extends Error {
+  constructor(
+    message: string,
+    fields?: {
+      kind?: string;
+      status?: number;
+      retryable?: boolean;
+      providerCode?: string;
+      attempts?: number;
+      index?: number;
+      key?: string;
+      cause?: unknown;
+    },
+  );
+  /** An `ErrorKind` for item errors; `protocol`, `sidecar_crashed` or `closed` otherwise. */
+  kind: ErrorKind | 'protocol' | 'sidecar_crashed' | 'closed' | (string & {}) | undefined;
+  /** The HTTP status, when there was one. */
+  status: number | undefined;
+  /** Whether the kind is retried (it may still be final when retries ran out). */
+  retryable: boolean;
+  /** The provider's own error code or type (e.g. `context_length_exceeded`). */
+  providerCode: string | undefined;
+  /** HTTP attempts made. Not reported by the sidecar for `call()` failures. */
+  attempts: number | undefined;
+  /** The item's position in its batch. */
+  index: number | undefined;
+  key: string | undefined;
+  /**
+   * Set on the error `gather` rejects with: every slot of the batch, values and errors (this
+   * error among them). Not enumerable.
+   */
+  results?: Array<ChatValue | VolleyError>;
+}
+
+export declare class RateLimited extends VolleyError {}
+export declare class QuotaExceeded extends VolleyError {}
+export declare class TooLarge extends VolleyError {}
+export declare class HTTPError extends VolleyError {}
+export declare class Timeout extends VolleyError {}
+export declare class DeadlineExceeded extends VolleyError {}
+export declare class ConnectionFailed extends VolleyError {}
+export declare class Cancelled extends VolleyError {}
+export declare class InvalidRequest extends VolleyError {}
+export declare class ProviderError extends VolleyError {}
+export declare class Overloaded extends VolleyError {}
+
+/** A JSON-RPC error that is not an item failure (bad params, line too long, overloaded...). */
+export declare class ProtocolError extends VolleyError {
+  constructor(message: string, code: number, data?: unknown);
+  /** The JSON-RPC error code (-32602, -32010, -32011, ...). */
+  code: number;
+  /** The error's `data`, as sent (snake_case). */
+  data: unknown;
+}
+
+/** The sidecar could not be started, or exited with requests pending. */
+export declare class SidecarCrashed extends VolleyError {
+  constructor(
+    message: string,
+    fields?: { exitCode?: number | null; signal?: string | null; stderr?: string[]; cause?: unknown },
+  );
+  exitCode: number | null;
+  signal: string | null;
+  /** The last lines the sidecar wrote to stderr. */
+  stderr: string[];
+}
+
+/** What a call rejects with when its signal fires; `cause` is the signal's reason. */
+export declare class AbortError extends Error {
+  constructor(message: string, reason: unknown);
+  name: 'AbortError';
+  /** For `gather`: every slot as the sidecar reported it when it stopped. */
+  results: Array<ChatValue | VolleyError> | undefined;
+  stats: BatchStats | undefined;
+}
+
+/** Where the sidecar binary is: `explicit`, `VOLLEY_BIN`, PATH, then the checkout's build. */
+export function findBinary(explicit?: string, env?: Record<string, string | undefined>): string;

@@ -1,0 +1,251 @@
+// The one place where the camelCase API meets the snake_case wire: items, provider
+// configuration, outcomes, values and stats.
+
+import { itemError } from './errors.js';
+
+/** @param {unknown} value @returns {value is Record<string, any>} */
+export function isPlainObject(value) {
+  if (value === null || typeof value !== 'object') return false;
+  const proto = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+}
+
+/** `maxRetries` → `max_retries`, `baseURL` → `base_url`; snake_case names are unchanged. */
+export function snakeCase(/** @type {string} */ name) {
+  return name.replace(/[A-Z]+/g, (caps, offset) => (offset > 0 ? '_' : '') + caps.toLowerCase());
+}
+
+/** `latency_ms` → `latencyMs`. */
+export function camelCase(/** @type {string} */ name) {
+  return name.replace(/_([a-z0-9])/g, (_, c) => c.toUpperCase());
+}
+
+/**
+ * Renames an object's own keys (one level), dropping `undefined` values.
+ * @param {Record<string, any>} object
+ * @param {(name: string) => string} rename
+ */
+function renameKeys(object, rename) {
+  /** @type {Record<string, any>} */
+  const out = {};
+  for (const [name, value] of Object.entries(object)) {
+    if (value !== undefined) out[rename(name)] = value;
+  }
+  return out;
+}
+
+/**
+ * Renames keys at every level of plain objects and arrays.
+ * @param {any} value
+ * @param {(name: string) => string} rename
+ * @returns {any}
+ */
+function renameKeysDeep(value, rename) {
+  if (Array.isArray(value)) return value.map((v) => renameKeysDeep(v, rename));
+  if (!isPlainObject(value)) return value;
+  /** @type {Record<string, any>} */
+  const out = {};
+  for (const [name, v] of Object.entries(value)) {
+    if (v !== undefined) out[rename(name)] = renameKeysDeep(v, rename);
+  }
+  return out;
+}
+
+/** A wire object with no maps inside (batch stats, initialize result) in camelCase. */
+export function camelDeep(/** @type {any} */ value) {
+  return renameKeysDeep(value, camelCase);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Toward the sidecar
+
+/**
+ * One provider's configuration on the wire. Field names may be given in either case;
+ * provider names, model names (`models`) and `headers` are kept exactly as written.
+ * @param {Record<string, any>} config
+ */
+function providerToWire(config) {
+  if (!isPlainObject(config)) return config;
+  /** @type {Record<string, any>} */
+  const out = {};
+  for (const [name, value] of Object.entries(config)) {
+    if (value === undefined) continue;
+    const field = snakeCase(name);
+    if (field === 'headers') {
+      out[field] = value;
+    } else if (field === 'models' && isPlainObject(value)) {
+      /** @type {Record<string, any>} */
+      const models = {};
+      for (const [model, settings] of Object.entries(value)) models[model] = renameKeysDeep(settings, snakeCase);
+      out[field] = models;
+    } else {
+      out[field] = renameKeysDeep(value, snakeCase);
+    }
+  }
+  return out;
+}
+
+/**
+ * The `providers` object of `initialize`/`configure`.
+ * @param {Record<string, any> | undefined} providers
+ */
+export function providersToWire(providers) {
+  if (!isPlainObject(providers)) return providers;
+  /** @type {Record<string, any>} */
+  const out = {};
+  for (const [name, config] of Object.entries(providers)) out[name] = providerToWire(config);
+  return out;
+}
+
+/**
+ * Builds an item: one chat-completions call.
+ *
+ * `prompt` is the user's message, or a whole `messages` array. `system` is prepended as a
+ * system message. `key`, `provider`, `timeout` (seconds, retries included) and `maxRetries` are
+ * item fields; every other option goes into the request body, its name in snake_case
+ * (`maxTokens` → `max_tokens`), so `temperature`, `responseFormat`, `tools` and the mock
+ * provider's `mock` script work as-is. `undefined` options are left out.
+ *
+ * @param {string | Array<Record<string, any>>} prompt
+ * @param {Record<string, any>} [options]
+ * @returns {import('../index.js').Item}
+ */
+export function chat(prompt, options = {}) {
+  const { model, provider, system, key, timeout, maxRetries, max_retries, format, raw, ...params } = options;
+  /** @type {Array<Record<string, any>>} */
+  const messages = Array.isArray(prompt) ? [...prompt] : [{ role: 'user', content: String(prompt) }];
+  if (system !== undefined) messages.unshift({ role: 'system', content: system });
+  /** @type {Record<string, any>} */
+  const request = model === undefined ? { messages } : { model, messages };
+  for (const [name, value] of Object.entries(params)) {
+    if (value === undefined) continue;
+    const field = snakeCase(name);
+    // The mock script is Volley's own and snake_case on the wire; accept it in either case.
+    request[field] = field === 'mock' && isPlainObject(value) ? renameKeys(value, snakeCase) : value;
+  }
+  return /** @type {any} */ (
+    renameKeys({ key, provider, request, timeout, max_retries: maxRetries ?? max_retries, format, raw }, (n) => n)
+  );
+}
+
+/**
+ * An item as the sidecar wants it: a string is `chat(string)`; an object's own fields are put
+ * in snake_case (`maxRetries` → `max_retries`) while `request` is sent untouched, except that a
+ * missing `request.model` is filled with `defaultModel` when one is set. Anything else is sent
+ * as-is, so the sidecar can report it as an `invalid_request` outcome for its index.
+ *
+ * @param {unknown} item
+ * @param {string | undefined} defaultModel
+ */
+export function itemToWire(item, defaultModel) {
+  if (typeof item === 'string') item = chat(item);
+  if (!isPlainObject(item)) return item;
+  const out = renameKeys(item, snakeCase);
+  if (defaultModel !== undefined && isPlainObject(out.request) && out.request.model === undefined) {
+    out.request = { ...out.request, model: defaultModel };
+  }
+  return out;
+}
+
+const BATCH_OPTIONS = new Set(['concurrency', 'timeout', 'failFast', 'priority', 'progress']);
+
+/**
+ * Params of `gather` / `as_completed`.
+ * @param {Iterable<unknown>} items
+ * @param {{concurrency?: number, timeout?: number, failFast?: boolean, priority?: string, progress?: boolean}} options
+ * @param {string | undefined} defaultModel
+ */
+export function batchParams(items, options, defaultModel) {
+  if (items === null || typeof items !== 'object' || typeof (/** @type {any} */ (items)[Symbol.iterator]) !== 'function') {
+    throw new TypeError('items must be an array (or iterable) of items');
+  }
+  for (const name of Object.keys(options)) {
+    if (!BATCH_OPTIONS.has(name)) {
+      throw new TypeError(`unknown batch option "${name}" (known: ${[...BATCH_OPTIONS, 'returnExceptions', 'signal', 'onProgress'].join(', ')})`);
+    }
+  }
+  const requests = Array.from(items, (item) => itemToWire(item, defaultModel));
+  return renameKeys(
+    {
+      requests,
+      concurrency: options.concurrency,
+      timeout: options.timeout,
+      fail_fast: options.failFast,
+      priority: options.priority,
+      progress: options.progress || undefined,
+    },
+    (n) => n,
+  );
+}
+
+// ---------------------------------------------------------------------------------------------
+// From the sidecar
+
+/**
+ * An outcome's `value` in camelCase: `text`, `finishReason`, `model`, `usage {inputTokens,
+ * outputTokens}`, `toolCalls` and `raw` (both as the provider sent them).
+ * @param {any} value
+ */
+export function valueFromWire(value) {
+  if (!isPlainObject(value)) return value;
+  /** @type {Record<string, any>} */
+  const out = {};
+  for (const [name, v] of Object.entries(value)) {
+    out[camelCase(name)] = name === 'usage' ? renameKeysDeep(v, camelCase) : v;
+  }
+  return out;
+}
+
+/**
+ * @param {any} wire an outcome, or an `item` notification's params
+ * @returns {import('../index.js').Outcome}
+ */
+export function outcomeFromWire(wire) {
+  const ok = wire?.ok === true;
+  const meta = { attempts: wire?.attempts ?? 0, index: wire?.index, key: wire?.key };
+  return {
+    index: wire?.index,
+    key: wire?.key,
+    ok,
+    value: ok ? valueFromWire(wire.value) : undefined,
+    error: ok ? undefined : itemError(wire?.error, meta),
+    attempts: meta.attempts,
+    latencyMs: wire?.latency_ms,
+    queuedMs: wire?.queued_ms,
+  };
+}
+
+/**
+ * The `results` of a batch, each its value or its typed error.
+ * @param {any} results
+ * @returns {Array<any>}
+ */
+export function resultsFromWire(results) {
+  if (!Array.isArray(results)) return [];
+  return results.map((wire) => {
+    const outcome = outcomeFromWire(wire);
+    return outcome.ok ? outcome.value : outcome.error;
+  });
+}
+
+/**
+ * The sidecar's `stats` in camelCase. Model names (`usage`), limiter keys (`provider/model`)
+ * and provider names are map keys and stay as they are.
+ * @param {any} stats
+ */
+export function statsFromWire(stats) {
+  if (!isPlainObject(stats)) return stats;
+  /** @type {Record<string, any>} */
+  const out = {};
+  for (const [name, value] of Object.entries(stats)) {
+    if ((name === 'usage' || name === 'limiters' || name === 'providers') && isPlainObject(value)) {
+      /** @type {Record<string, any>} */
+      const map = {};
+      for (const [entry, v] of Object.entries(value)) map[entry] = camelDeep(v);
+      out[camelCase(name)] = map;
+    } else {
+      out[camelCase(name)] = camelDeep(value);
+    }
+  }
+  return out;
+}

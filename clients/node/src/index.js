@@ -1,0 +1,23 @@
+// Volley for Node.js: run batches of LLM calls through the `volley` sidecar.
+// Types: ../index.d.ts. Protocol: docs/protocol.md in the Volley repository.
+
+export { Volley } from './volley.js';
+export { chat } from './convert.js';
+export { findBinary } from './binary.js';
+export {
+  AbortError,
+  Cancelled,
+  ConnectionFailed,
+  DeadlineExceeded,
+  HTTPError,
+  InvalidRequest,
+  Overloaded,
+  ProtocolError,
+  ProviderError,
+  QuotaExceeded,
+  RateLimited,
+  SidecarCrashed,
+  Timeout,
+  TooLarge,
+  VolleyError,
+} from './errors.js';

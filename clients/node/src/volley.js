@@ -1,0 +1,465 @@
+// The public client: one Volley instance owns (at most) one sidecar process at a time.
+
+import { findBinary } from './binary.js';
+import {
+  batchParams,
+  camelDeep,
+  isPlainObject,
+  itemToWire,
+  outcomeFromWire,
+  providersToWire,
+  resultsFromWire,
+  statsFromWire,
+  valueFromWire,
+} from './convert.js';
+import { AbortError, Cancelled, ProtocolError, SidecarCrashed, VolleyError, itemError } from './errors.js';
+import { Sidecar } from './sidecar.js';
+
+const CLIENT = { name: 'volley-node', version: '0.1.0' };
+const REQUEST_CANCELLED = -32800;
+const REQUEST_FAILED = -32803;
+
+/**
+ * @param {AbortSignal} signal
+ * @param {unknown} [data] a -32800 error's data, when the sidecar sent one
+ */
+function abortError(signal, data) {
+  const error = new AbortError('the operation was aborted', signal.reason);
+  if (isPlainObject(data)) {
+    if (Array.isArray(data.results)) error.results = resultsFromWire(data.results);
+    if (data.stats !== undefined) error.stats = camelDeep(data.stats);
+  }
+  return error;
+}
+
+/**
+ * A -32800 the caller did not ask for (the sidecar shut down with `mode: cancel`, or got
+ * SIGTERM): a `Cancelled` error holding what finished.
+ * @param {ProtocolError} error
+ */
+function cancelledByServer(error) {
+  const cancelled = new Cancelled(`${error.message} (by the sidecar: shutdown or signal)`, { kind: 'cancelled' });
+  const data = /** @type {any} */ (error.data);
+  if (Array.isArray(data?.results)) /** @type {any} */ (cancelled).results = resultsFromWire(data.results);
+  return cancelled;
+}
+
+/**
+ * A signal that aborts when either does, with that one's reason (`AbortSignal.any`, which
+ * Node gained in 20.3).
+ * @param {AbortSignal} a
+ * @param {AbortSignal} b
+ */
+function anySignal(a, b) {
+  if (typeof AbortSignal.any === 'function') return AbortSignal.any([a, b]);
+  const controller = new AbortController();
+  for (const signal of [a, b]) {
+    if (signal.aborted) {
+      controller.abort(signal.reason);
+      break;
+    }
+    signal.addEventListener('abort', () => controller.abort(signal.reason), { once: true, signal: controller.signal });
+  }
+  return controller.signal;
+}
+
+/**
+ * Puts every slot of a batch on the error `gather` rejects with. Not enumerable: the error is
+ * one of those slots, and loggers that copy an error's fields must not loop.
+ * @param {VolleyError} error
+ * @param {unknown[]} results
+ */
+function withResults(error, results) {
+  Object.defineProperty(error, 'results', { value: results, enumerable: false, writable: true, configurable: true });
+  return error;
+}
+
+/** A queue an async generator can wait on. */
+class OutcomeQueue {
+  /** @type {any[]} */
+  #items = [];
+  /** @type {((entry: {item?: any, end?: true, error?: unknown}) => void) | undefined} */
+  #waiter;
+  /** @type {{end: true, error?: unknown} | undefined} */
+  #end;
+
+  /** @param {any} item */
+  push(item) {
+    if (this.#waiter) {
+      const waiter = this.#waiter;
+      this.#waiter = undefined;
+      waiter({ item });
+    } else {
+      this.#items.push(item);
+    }
+  }
+
+  /** @param {unknown} [error] */
+  finish(error) {
+    this.#end = { end: true, error };
+    if (this.#waiter) {
+      const waiter = this.#waiter;
+      this.#waiter = undefined;
+      waiter(this.#end);
+    }
+  }
+
+  /** @returns {Promise<{item?: any, end?: true, error?: unknown}>} */
+  next() {
+    if (this.#items.length) return Promise.resolve({ item: this.#items.shift() });
+    if (this.#end) return Promise.resolve(this.#end);
+    return new Promise((resolve) => (this.#waiter = resolve));
+  }
+}
+
+/**
+ * A client of one `volley` sidecar. Cheap to create: the process starts on first use (or with
+ * `start()`), is restarted after a crash, and is stopped by `close()`.
+ */
+export class Volley {
+  /** @type {Sidecar | undefined} */
+  #sidecar;
+  /** @type {Promise<Sidecar> | undefined} */
+  #starting;
+  /** @type {Promise<void> | undefined} */
+  #closing;
+  #closed = false;
+  /** Crashes since a sidecar last answered a request. */
+  #crashesInARow = 0;
+  /** @type {SidecarCrashed | undefined} */
+  #lastCrash;
+  /** @type {Record<string, any> | undefined} */
+  #providers;
+  /** @type {string | undefined} */
+  #defaultProvider;
+  /** @type {any} */
+  #info;
+  #options;
+
+  /**
+   * @param {import('../index.js').VolleyOptions} [options]
+   */
+  constructor(options = {}) {
+    this.#options = { ...options, maxRestarts: options.maxRestarts ?? 3 };
+    this.#providers = options.providers ? providersToWire(options.providers) : undefined;
+    this.#defaultProvider = options.defaultProvider;
+  }
+
+  /** The running sidecar's process id, or `undefined` when none is running. */
+  get pid() {
+    return this.#sidecar?.isEnded === false ? this.#sidecar.pid : undefined;
+  }
+
+  /**
+   * What `initialize` answered (camelCase): `protocolVersion`, `server`, `capabilities`,
+   * `limits`; `undefined` before the sidecar has started.
+   */
+  get info() {
+    return this.#info;
+  }
+
+  /** Starts the sidecar now (otherwise the first call does). Resolves with `info`. */
+  async start() {
+    await this.#ensureStarted();
+    return this.#info;
+  }
+
+  /**
+   * Runs a batch and resolves with its values in input order.
+   *
+   * With `returnExceptions: true` a failed item's slot holds its typed error (a `VolleyError`
+   * subclass) and the call resolves. With `returnExceptions: false` (the default) the call
+   * rejects with the failure of the *lowest input index* once the whole batch has settled (or,
+   * with `failFast: true`, with the first item to fail in time, the rest being cancelled); the
+   * thrown error carries every slot in `err.results`.
+   *
+   * @param {Iterable<import('../index.js').ItemLike>} items
+   * @param {import('../index.js').GatherOptions} [options]
+   */
+  async gather(items, options = {}) {
+    const { returnExceptions = false, signal, onProgress, ...batch } = options;
+    const params = batchParams(items, { ...batch, progress: Boolean(onProgress) }, this.#options.defaultModel);
+    if (signal?.aborted) throw abortError(signal);
+    // Like Promise.all([]): nothing to run (the sidecar would refuse an empty batch).
+    if (params.requests.length === 0) return [];
+    /** @type {any} */
+    let result;
+    try {
+      result = await this.#invoke('gather', params, {
+        signal,
+        cancellable: true,
+        onNotification: progressRouter(onProgress),
+      });
+    } catch (error) {
+      if (error instanceof ProtocolError && error.code === REQUEST_FAILED && isPlainObject(error.data)) {
+        const data = /** @type {any} */ (error.data);
+        const results = resultsFromWire(data.results);
+        if (returnExceptions) return results;
+        const first = results[data.index] instanceof VolleyError ? results[data.index] : itemError(data.error, { index: data.index });
+        throw withResults(first, results);
+      }
+      throw error;
+    }
+    const results = resultsFromWire(result?.results);
+    if (!returnExceptions) {
+      const first = results.find((r) => r instanceof VolleyError);
+      if (first) throw withResults(first, results);
+    }
+    return results;
+  }
+
+  /**
+   * Runs a batch and yields each item's outcome as it finishes. Leaving the loop early
+   * (`break`, `return`, a throw) cancels what is left. Item failures are outcomes with
+   * `ok: false`, never throws; the iterator throws only for an abort (`AbortError`), a crash
+   * (`SidecarCrashed`), a protocol error, or the sidecar cancelling the batch (`Cancelled`).
+   *
+   * @param {Iterable<import('../index.js').ItemLike>} items
+   * @param {import('../index.js').BatchOptions} [options]
+   * @returns {AsyncGenerator<import('../index.js').Outcome, void, undefined>}
+   */
+  async *asCompleted(items, options = {}) {
+    const { signal: userSignal, onProgress, ...batch } = options;
+    const params = batchParams(items, { ...batch, progress: Boolean(onProgress) }, this.#options.defaultModel);
+    if (userSignal?.aborted) throw abortError(userSignal);
+    if (params.requests.length === 0) return;
+    // Leaving the loop early aborts through our own controller; the caller's signal through theirs.
+    const stop = new AbortController();
+    const signal = userSignal ? anySignal(userSignal, stop.signal) : stop.signal;
+    const queue = new OutcomeQueue();
+    const progress = progressRouter(onProgress);
+    let settled = false;
+    const done = this.#invoke('as_completed', params, {
+      signal,
+      cancellable: true,
+      onNotification: (method, wire) => {
+        if (method === 'item') queue.push(outcomeFromWire(wire));
+        else progress?.(method, wire);
+      },
+    }).then(
+      () => {
+        settled = true;
+        queue.finish();
+      },
+      (error) => {
+        settled = true;
+        // With failFast the request answers -32803 after every outcome, the failed one and
+        // the cancelled ones, has been yielded: the loop simply ends.
+        const failedFast = error instanceof ProtocolError && error.code === REQUEST_FAILED;
+        queue.finish(failedFast ? undefined : error);
+      },
+    );
+    try {
+      for (;;) {
+        const entry = await queue.next();
+        if (entry.end) {
+          if (entry.error !== undefined) throw entry.error;
+          return;
+        }
+        // After an abort, outcomes still arriving are the cancelled items: the caller asked
+        // to stop, so only the AbortError is delivered.
+        if (signal.aborted) continue;
+        yield entry.item;
+      }
+    } finally {
+      if (!settled) {
+        stop.abort(new Error('asCompleted loop exited early'));
+        await done;
+      }
+    }
+  }
+
+  /**
+   * Runs one item and resolves with its value; a failure rejects with the item's typed error.
+   * @param {import('../index.js').ItemLike} item
+   * @param {{signal?: AbortSignal}} [options]
+   */
+  async call(item, { signal } = {}) {
+    const wire = itemToWire(item, this.#options.defaultModel);
+    try {
+      return valueFromWire(await this.#invoke('call', wire, { signal, cancellable: true }));
+    } catch (error) {
+      if (error instanceof ProtocolError && error.code === REQUEST_FAILED && isPlainObject(error.data)) {
+        throw itemError(error.data, { key: /** @type {any} */ (wire)?.key });
+      }
+      throw error;
+    }
+  }
+
+  /**
+   * Counters since the sidecar started and gauges now (camelCase; model, limiter and provider
+   * names are kept as map keys).
+   * @param {{signal?: AbortSignal}} [options]
+   */
+  async stats({ signal } = {}) {
+    return statsFromWire(await this.#invoke('stats', undefined, { signal }));
+  }
+
+  /**
+   * Adds or replaces providers and sets the default provider. Remembered, so a restarted
+   * sidecar gets the same configuration.
+   * @param {{providers?: Record<string, import('../index.js').ProviderConfig>, defaultProvider?: string}} config
+   * @param {{signal?: AbortSignal}} [options]
+   * @returns {Promise<{providers: string[], defaultProvider: string | null}>}
+   */
+  async configure(config, { signal } = {}) {
+    const providers = config.providers ? providersToWire(config.providers) : undefined;
+    const params = {};
+    if (providers) Object.assign(params, { providers });
+    if (config.defaultProvider !== undefined) Object.assign(params, { default_provider: config.defaultProvider });
+    const result = camelDeep(await this.#invoke('configure', params, { signal }));
+    if (providers) this.#providers = { ...this.#providers, ...providers };
+    if (config.defaultProvider !== undefined) this.#defaultProvider = config.defaultProvider;
+    return result;
+  }
+
+  /**
+   * Resolves when the sidecar answers (starting it if needed).
+   * @param {{signal?: AbortSignal}} [options]
+   */
+  async ping({ signal } = {}) {
+    await this.#invoke('ping', undefined, { signal });
+  }
+
+  /**
+   * Stops the sidecar: `shutdown` (by default letting running work finish), `exit`, then a kill
+   * if it has not exited within `timeout` seconds. Later calls reject. Safe to call twice.
+   * @param {{mode?: 'drain' | 'cancel', timeout?: number}} [options]
+   */
+  close({ mode = 'drain', timeout = 10 } = {}) {
+    this.#closed = true;
+    this.#closing ??= (async () => {
+      try {
+        await this.#starting;
+      } catch {
+        // a failed start leaves nothing to close
+      }
+      await this.#sidecar?.close(mode, timeout * 1000);
+    })();
+    return this.#closing;
+  }
+
+  // -------------------------------------------------------------------------------------------
+
+  /** @returns {Promise<Sidecar>} */
+  #ensureStarted() {
+    if (this.#closed) return Promise.reject(new VolleyError('this Volley is closed', { kind: 'closed' }));
+    if (this.#sidecar && !this.#sidecar.isEnded && !this.#sidecar.isRetiring) return Promise.resolve(this.#sidecar);
+    this.#starting ??= this.#spawn().finally(() => (this.#starting = undefined));
+    return this.#starting;
+  }
+
+  async #spawn() {
+    const maxRestarts = this.#options.maxRestarts;
+    if (this.#lastCrash && this.#crashesInARow > maxRestarts) {
+      throw new SidecarCrashed(
+        `volley crashed ${this.#crashesInARow} times in a row; not restarting it (maxRestarts: ${maxRestarts}). Last: ${this.#lastCrash.message}`,
+        { exitCode: this.#lastCrash.exitCode, signal: this.#lastCrash.signal, stderr: this.#lastCrash.stderr },
+      );
+    }
+    const o = this.#options;
+    const args = [];
+    if (o.configPath) args.push('--config', o.configPath);
+    if (o.logLevel) args.push('--log-level', o.logLevel);
+    if (o.maxLineBytes) args.push('--max-line-bytes', String(o.maxLineBytes));
+    if (o.args) args.push(...o.args);
+    const sidecar = new Sidecar({
+      binary: findBinary(o.binary),
+      args,
+      env: { ...process.env, ...o.env },
+      onStderr: o.onStderr,
+      onEnd: (ended, crash) => {
+        if (this.#sidecar === ended) this.#sidecar = undefined;
+        if (crash) {
+          this.#crashesInARow += 1;
+          this.#lastCrash = crash;
+        }
+      },
+    });
+    this.#sidecar = sidecar;
+    /** @type {Record<string, any>} */
+    const params = { protocol_version: 1, client: CLIENT };
+    if (this.#providers) params.providers = this.#providers;
+    if (this.#defaultProvider !== undefined) params.default_provider = this.#defaultProvider;
+    try {
+      const info = await sidecar.request('initialize', params).promise;
+      this.#info = camelDeep(info);
+      const maxLineBytes = info?.limits?.max_line_bytes;
+      if (typeof maxLineBytes === 'number') sidecar.maxLineBytes = maxLineBytes;
+    } catch (error) {
+      // A configuration the sidecar refuses: do not leave it running half set up.
+      if (!sidecar.isEnded) sidecar.kill('SIGKILL');
+      throw error;
+    }
+    return sidecar;
+  }
+
+  /**
+   * Sends one request and waits for its reply, starting the sidecar if needed.
+   *
+   * With a signal: if it fires, a cancellable request gets `cancel {id}` and the promise rejects
+   * with `AbortError` once the sidecar's reply (normally -32800, with what finished) has been
+   * consumed; any other request stops being waited for at once.
+   *
+   * @param {string} method
+   * @param {unknown} params
+   * @param {{signal?: AbortSignal, cancellable?: boolean, onNotification?: (method: string, params: any) => void}} [options]
+   */
+  async #invoke(method, params, { signal, cancellable = false, onNotification } = {}) {
+    if (signal?.aborted) throw abortError(signal);
+    const sidecar = await this.#ensureStarted();
+    if (signal?.aborted) throw abortError(signal);
+    const { id, promise } = sidecar.request(method, params, onNotification);
+    let aborted = false;
+    const onAbort = () => {
+      aborted = true;
+      if (cancellable) sidecar.notify('cancel', { id });
+      else sidecar.forget(id, abortError(/** @type {AbortSignal} */ (signal)));
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      const result = await promise;
+      this.#crashesInARow = 0;
+      if (aborted) throw abortError(/** @type {AbortSignal} */ (signal));
+      return result;
+    } catch (error) {
+      if (error instanceof ProtocolError) this.#crashesInARow = 0;
+      if (aborted && signal) {
+        if (error instanceof AbortError) throw error;
+        throw abortError(signal, error instanceof ProtocolError && error.code === REQUEST_CANCELLED ? error.data : undefined);
+      }
+      if (error instanceof ProtocolError && error.code === REQUEST_CANCELLED) {
+        // Only a signal makes the sidecar cancel work we did not cancel (our own close() does
+        // too, but then nothing more is sent): it is exiting, and requests sent to it from now
+        // on might never be read. Later calls start a new one.
+        sidecar.retire();
+        throw cancelledByServer(error);
+      }
+      throw error;
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+    }
+  }
+}
+
+if (typeof Symbol.asyncDispose === 'symbol') {
+  // `await using v = new Volley()` closes the sidecar at the end of the block.
+  Object.defineProperty(Volley.prototype, Symbol.asyncDispose, {
+    value: function asyncDispose() {
+      return this.close();
+    },
+    writable: true,
+    configurable: true,
+  });
+}
+
+/**
+ * @param {((progress: import('../index.js').Progress) => void) | undefined} onProgress
+ * @returns {((method: string, params: any) => void) | undefined}
+ */
+function progressRouter(onProgress) {
+  if (!onProgress) return undefined;
+  return (method, params) => {
+    if (method === 'progress') onProgress({ done: params.done, failed: params.failed, total: params.total });
+  };
+}

@@ -1,0 +1,144 @@
+// The camelCase API ↔ snake_case wire conversions.
+
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { chat } from '../src/index.js';
+import { itemToWire, outcomeFromWire, providersToWire, statsFromWire, valueFromWire } from '../src/convert.js';
+import { HTTPError, RateLimited, VolleyError } from '../src/errors.js';
+
+test('chat builds a protocol item; request options go into the body in snake_case', () => {
+  assert.deepEqual(
+    chat('Hi', {
+      model: 'gpt-4o-mini',
+      system: 'Be brief.',
+      key: 'k1',
+      provider: 'openai',
+      timeout: 5,
+      maxRetries: 1,
+      maxTokens: 256,
+      temperature: 0,
+      responseFormat: { type: 'json_object' },
+      mock: { latencyMs: 5, failAttempts: 1 },
+      seed: undefined,
+    }),
+    {
+      key: 'k1',
+      provider: 'openai',
+      request: {
+        model: 'gpt-4o-mini',
+        messages: [
+          { role: 'system', content: 'Be brief.' },
+          { role: 'user', content: 'Hi' },
+        ],
+        max_tokens: 256,
+        temperature: 0,
+        response_format: { type: 'json_object' },
+        mock: { latency_ms: 5, fail_attempts: 1 },
+      },
+      timeout: 5,
+      max_retries: 1,
+    },
+  );
+});
+
+test('chat accepts a messages array', () => {
+  const messages = [
+    { role: 'user', content: 'a' },
+    { role: 'assistant', content: 'b' },
+    { role: 'user', content: 'c' },
+  ];
+  assert.deepEqual(chat(messages), { request: { messages } });
+});
+
+test('items: strings are chat(), item fields become snake_case, request is untouched', () => {
+  assert.deepEqual(itemToWire('hello', undefined), { request: { messages: [{ role: 'user', content: 'hello' }] } });
+  const request = { messages: [], someField: 1 };
+  assert.deepEqual(itemToWire({ key: 'x', maxRetries: 2, request }, undefined), { key: 'x', max_retries: 2, request });
+  assert.deepEqual(itemToWire({ request }, 'm1').request, { ...request, model: 'm1' });
+  assert.equal(itemToWire({ request: { model: 'keep', messages: [] } }, 'm1').request.model, 'keep');
+  assert.equal(itemToWire(42, undefined), 42, 'non-objects go as they are, for the sidecar to reject');
+});
+
+test('provider config: fields in either case; provider, model and header names untouched', () => {
+  assert.deepEqual(
+    providersToWire({
+      my_gateway: {
+        kind: 'openai',
+        baseUrl: 'http://x/v1',
+        apiKeyEnv: 'GW_KEY',
+        retry: { maxRetries: 5, initial_delay: 0.1 },
+        headers: { 'X-Team': 'a', someHeader: 'b' },
+        models: { 'gpt-4o_mini': { limits: { rpm: 10 } } },
+      },
+    }),
+    {
+      my_gateway: {
+        kind: 'openai',
+        base_url: 'http://x/v1',
+        api_key_env: 'GW_KEY',
+        retry: { max_retries: 5, initial_delay: 0.1 },
+        headers: { 'X-Team': 'a', someHeader: 'b' },
+        models: { 'gpt-4o_mini': { limits: { rpm: 10 } } },
+      },
+    },
+  );
+});
+
+test('values and outcomes come back in camelCase with typed errors', () => {
+  assert.deepEqual(
+    valueFromWire({
+      text: 't',
+      finish_reason: 'stop',
+      usage: { input_tokens: 1, output_tokens: 2 },
+      tool_calls: [{ function: { name: 'f', arguments: '{}' } }],
+      raw: { some_field: 1 },
+    }),
+    {
+      text: 't',
+      finishReason: 'stop',
+      usage: { inputTokens: 1, outputTokens: 2 },
+      toolCalls: [{ function: { name: 'f', arguments: '{}' } }],
+      raw: { some_field: 1 },
+    },
+  );
+  const failed = outcomeFromWire({
+    index: 4,
+    key: 'k',
+    ok: false,
+    error: { kind: 'rate_limited', message: 'HTTP 429', status: 429, retryable: true, code: 'rate_limit_exceeded' },
+    attempts: 3,
+    latency_ms: 5012,
+    queued_ms: 0.4,
+  });
+  assert.equal(failed.ok, false);
+  assert.equal(failed.value, undefined);
+  assert.ok(failed.error instanceof RateLimited && failed.error instanceof VolleyError);
+  assert.deepEqual(
+    { ...failed.error },
+    { name: 'RateLimited', kind: 'rate_limited', status: 429, retryable: true, providerCode: 'rate_limit_exceeded', attempts: 3, index: 4, key: 'k' },
+  );
+  assert.equal(failed.error.message, 'HTTP 429');
+  assert.equal(failed.latencyMs, 5012);
+  assert.equal(failed.queuedMs, 0.4);
+  assert.ok(outcomeFromWire({ index: 0, ok: false, error: { kind: 'http', message: 'x' } }).error instanceof HTTPError);
+  const unknown = outcomeFromWire({ index: 0, ok: false, error: { kind: 'something_new', message: 'x' } }).error;
+  assert.equal(unknown?.constructor, VolleyError);
+  assert.equal(unknown?.kind, 'something_new');
+});
+
+test('stats keep map keys (models, limiters, providers) as they are', () => {
+  const stats = statsFromWire({
+    uptime_ms: 1,
+    latency_ms: { p50: 1, p95: 2, p99: 3 },
+    usage: { 'gpt-4o_mini': { input_tokens: 1, output_tokens: 2 } },
+    limiters: { 'openai/gpt-4o_mini': { in_flight: 1, queued: 2 } },
+    providers: { my_gw: { kind: 'openai', api_key_env: 'K', has_key: true, limits: { rpm: 1 } } },
+  });
+  assert.deepEqual(stats, {
+    uptimeMs: 1,
+    latencyMs: { p50: 1, p95: 2, p99: 3 },
+    usage: { 'gpt-4o_mini': { inputTokens: 1, outputTokens: 2 } },
+    limiters: { 'openai/gpt-4o_mini': { inFlight: 1, queued: 2 } },
+    providers: { my_gw: { kind: 'openai', apiKeyEnv: 'K', hasKey: true, limits: { rpm: 1 } } },
+  });
+});
