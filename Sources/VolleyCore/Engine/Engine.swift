@@ -228,7 +228,7 @@ public final class Engine: Sendable {
         let limits = config.limits(for: work.item.model)
         let settings = LimiterSettings(concurrency: limits.concurrency ?? 1024, rpm: limits.rpm, tpm: limits.tpm)
         let reservation = limits.tpm == nil ? 0 : TokenEstimate.tokens(for: work.item.request)
-        let limiter = "\(config.name)/\(work.item.model ?? "")"
+        let limiter = work.item.model.map { "\(config.name)/\($0)" } ?? config.name
         var retrySettings = config.retry
         if let maxRetries = work.item.maxRetries { retrySettings.maxRetries = maxRetries }
         let policy = RetryPolicy(retrySettings)
