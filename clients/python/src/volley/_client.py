@@ -93,6 +93,7 @@ class Volley:
         build: bool = True,
     ) -> None:
         self._binary = os.fspath(binary) if binary is not None else None
+        self._binary_found = False
         self._providers: Dict[str, Any] = dict(providers or {})
         self._default_provider = default_provider
         self._config = os.fspath(config) if config is not None else None
@@ -209,8 +210,10 @@ class Volley:
             return self._sidecar
 
     async def _spawn(self) -> Sidecar:
-        if self._binary is None or not os.path.isabs(self._binary):
+        if not self._binary_found:
             self._binary = await find_binary(self._binary, build=self._build)
+            self._binary_found = True
+        assert self._binary is not None
         argv = [self._binary, "serve", "--log-format", "json"]
         if self._log_level is not None:
             argv += ["--log-level", self._log_level]
@@ -581,7 +584,9 @@ class AsCompleted(AsyncIterator[Outcome]):
         future = sidecar.register(
             request_id, on_item=lambda params: queue.put_nowait(params), on_progress=self._on_progress
         )
-        future.add_done_callback(lambda _: queue.put_nowait(self._END))
+        # The callbacks must not hold `self`: a dropped iterator has to be collected to cancel.
+        end = self._END
+        future.add_done_callback(lambda _: queue.put_nowait(end))
         self._sidecar, self._request_id, self._future = sidecar, request_id, future
         try:
             sidecar.write({"jsonrpc": "2.0", "id": request_id, "method": "as_completed", "params": self._params})

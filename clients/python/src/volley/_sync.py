@@ -68,21 +68,29 @@ class SyncVolley:
             return self._volley
 
     def _run(self, coroutine: Awaitable[T]) -> T:
-        if self._loop is None:
+        loop = self._loop
+        if loop is None:
             raise RuntimeError("SyncVolley is not started")
         if threading.current_thread() is self._thread:
             raise RuntimeError("SyncVolley methods cannot be called from its own loop's thread (a progress callback)")
-        future = asyncio.run_coroutine_threadsafe(coroutine, self._loop)  # type: ignore[arg-type]
+        done = threading.Event()
+        tasks: "list[asyncio.Future[T]]" = []
+
+        def submit() -> None:
+            task = asyncio.ensure_future(coroutine)
+            task.add_done_callback(lambda _: done.set())
+            tasks.append(task)
+
+        loop.call_soon_threadsafe(submit)
         try:
-            return future.result()
+            done.wait()
         except BaseException:
-            if not future.done():
-                future.cancel()  # cancels the task on the loop: `cancel` goes to the sidecar
-                try:
-                    future.result(timeout=10)
-                except BaseException:
-                    pass
+            # KeyboardInterrupt (or any exception) while waiting: cancel the task on the loop,
+            # which sends `cancel` to the sidecar, and wait until that has settled.
+            loop.call_soon_threadsafe(lambda: tasks[0].cancel())
+            done.wait(timeout=30)
             raise
+        return tasks[0].result()
 
     @property
     def volley(self) -> Volley:
