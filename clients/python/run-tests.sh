@@ -27,4 +27,5 @@ fi
 export VOLLEY_BIN PYTHONDONTWRITEBYTECODE=1
 unset OPENAI_API_KEY ANTHROPIC_API_KEY
 cd "$here"
-exec "$python" -m pytest -q -p no:cacheprovider "$@" tests
+if [ $# -eq 0 ]; then set -- tests; fi
+exec "$python" -m pytest -q -p no:cacheprovider "$@"

@@ -148,3 +148,35 @@ def test_unknown_binary_is_reported(tmp_path) -> None:
                 pass
 
     run(body())
+
+
+def test_binary_is_built_from_the_checkout_when_missing(tmp_path, monkeypatch: pytest.MonkeyPatch, capfd) -> None:
+    import volley._binary as binary_module
+
+    checkout = tmp_path / "checkout"
+    checkout.mkdir()
+    (checkout / "Package.swift").write_text('products: [.executable(name: "volley", targets: ["volley"])]\n')
+    tools = tmp_path / "bin"
+    tools.mkdir()
+    # A stand-in for `swift build --product volley` that records its arguments.
+    fake_swift = tools / "swift"
+    fake_swift.write_text(
+        "#!/bin/sh\n"
+        'echo "$@" > args.txt\n'
+        "mkdir -p .build/debug && printf '#!/bin/sh\\n' > .build/debug/volley && chmod +x .build/debug/volley\n"
+    )
+    fake_swift.chmod(0o755)
+    monkeypatch.setattr(binary_module, "find_checkout", lambda: checkout)
+    monkeypatch.delenv("VOLLEY_BIN", raising=False)
+    monkeypatch.setenv("PATH", f"{tools}:/usr/bin:/bin")
+
+    async def body() -> str:
+        return await volley.find_binary()
+
+    found = run(body())
+    assert found == str(checkout / ".build" / "debug" / "volley")
+    assert (checkout / "args.txt").read_text().split() == ["build", "--product", "volley"]
+    assert "swift build --product volley" in capfd.readouterr().err
+    # Found as built from now on, without building again.
+    (checkout / "args.txt").unlink()
+    assert run(body()) == found and not (checkout / "args.txt").exists()
