@@ -172,6 +172,10 @@ class Volley:
             sidecar.kill()  # never leave the process behind, even when cancelled mid-close
             raise
 
+    async def close(self, *, mode: str = "drain") -> None:
+        """Same as :meth:`aclose`."""
+        await self.aclose(mode=mode)
+
     def __del__(self) -> None:
         sidecar = getattr(self, "_sidecar", None)
         if sidecar is not None and not getattr(self, "_closed", True):
