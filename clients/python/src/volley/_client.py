@@ -20,14 +20,10 @@ from typing import (
     Sequence,
     Set,
     Tuple,
+    Literal,
     Union,
     overload,
 )
-
-try:  # Python 3.8+
-    from typing import Literal
-except ImportError:  # pragma: no cover
-    from typing_extensions import Literal  # type: ignore
 
 from ._binary import find_binary
 from ._errors import ItemError, ProtocolError, SidecarCrashed, VolleyError, error_from_wire
