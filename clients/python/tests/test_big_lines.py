@@ -52,6 +52,17 @@ def test_ten_megabyte_prompt(binary: str) -> None:
     run(body(), timeout=120)
 
 
+def test_lines_past_the_sidecars_16_mib_default_are_accepted(binary: str) -> None:
+    async def body() -> None:
+        async with make_volley(binary) as v:
+            assert v.server_info["limits"]["max_line_bytes"] >= 1 << 30
+            items = [mock("z" * 1_000_000 + str(i), reply=f"r{i}") for i in range(20)]  # a 20 MB line
+            results = await v.gather(items)
+            assert [r.text for r in results] == [f"r{i}" for i in range(20)]
+
+    run(body(), timeout=120)
+
+
 def test_line_longer_than_the_sidecar_accepts_is_refused_not_hung(binary: str) -> None:
     async def body() -> None:
         async with make_volley(binary, extra_args=["--max-line-bytes", "1000000"]) as v:

@@ -36,6 +36,8 @@ __all__ = ["Volley", "AsCompleted", "ProgressCallback", "PROTOCOL_VERSION"]
 log = logging.getLogger("volley")
 
 PROTOCOL_VERSION = 1
+#: ``--max-line-bytes`` given to the sidecar unless ``extra_args`` sets it.
+MAX_LINE_BYTES = 1 << 30
 CLIENT_VERSION = "0.1.0"
 
 #: Called with a :class:`Progress` for each ``progress`` notification; may be a coroutine function.
@@ -65,7 +67,8 @@ class Volley:
     - ``env``: environment overrides for the sidecar (a ``None`` value removes a variable).
     - ``max_restarts``: how many times a sidecar that died is restarted by the next call
       (in this object's lifetime); after that every call raises :class:`SidecarCrashed`.
-    - ``extra_args``: more command-line flags (``["--max-line-bytes", "67108864"]``).
+    - ``extra_args``: more command-line flags. The client passes ``--max-line-bytes 1073741824``
+      (1 GiB, instead of the sidecar's 16 MiB) unless these set it: a big batch is one line.
     - ``cancel_timeout``: after a cancelled call sends ``cancel``, how long it waits for the
       sidecar's ``-32800`` reply before letting the cancellation through anyway.
     - ``build``: build the binary with ``swift build`` when only a checkout is found.
@@ -219,6 +222,10 @@ class Volley:
             argv += ["--log-level", self._log_level]
         if self._config is not None:
             argv += ["--config", self._config]
+        if not any(arg.startswith("--max-line-bytes") for arg in self._extra_args):
+            # The sidecar's 16 MiB default guards against a runaway host; this host builds its
+            # lines itself, and a 100,000-item gather is a ~50 MB line.
+            argv += ["--max-line-bytes", str(MAX_LINE_BYTES)]
         argv += self._extra_args
         sidecar = Sidecar(argv, env=self._env, logger=logging.getLogger("volley.sidecar"))
         try:
