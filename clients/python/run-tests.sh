@@ -4,7 +4,8 @@
 #   clients/python/run-tests.sh [pytest args...]
 #
 # The binary is $VOLLEY_BIN, else the checkout's .build/debug/volley, else .build/release/volley
-# (build it with `swift build --product volley`). Needs Python 3.9+ with pytest; no network.
+# (build it with `swift build --product volley`). Needs Python 3.9+ and pytest (installed with
+# pip when missing and running as root). The tests themselves use no network.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
@@ -20,8 +21,14 @@ if [ -z "${VOLLEY_BIN:-}" ] || [ ! -x "$VOLLEY_BIN" ]; then
     exit 1
 fi
 if ! "$python" -c 'import pytest' 2>/dev/null; then
-    echo "clients/python/run-tests.sh: pytest is missing; run: $python -m pip install pytest" >&2
-    exit 1
+    # Like scripts/test with apt: install what the tests need when running as root (CI).
+    if [ "$(id -u)" = 0 ]; then
+        echo "clients/python/run-tests.sh: installing pytest" >&2
+        "$python" -m pip install --quiet --disable-pip-version-check pytest >&2
+    else
+        echo "clients/python/run-tests.sh: pytest is missing; run: $python -m pip install pytest" >&2
+        exit 1
+    fi
 fi
 
 export VOLLEY_BIN PYTHONDONTWRITEBYTECODE=1

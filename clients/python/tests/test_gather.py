@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import pytest
@@ -25,6 +26,29 @@ def test_results_come_back_in_input_order(binary: str) -> None:
             assert results[0].usage.output_tokens > 0 and results[0].model == "m"
             assert results.stats.succeeded == 12
             assert elapsed < 2.0, "items ran one after the other"
+
+    run(body())
+
+
+def test_concurrent_requests_on_one_sidecar_get_their_own_answers(binary: str) -> None:
+    async def body() -> None:
+        async with make_volley(binary) as v:
+
+            async def batch(n: int) -> None:
+                items = [mock(f"b{n}-i{i}", latency_ms=(7 * n + 13 * i) % 120) for i in range(8)]
+                results = await v.gather(items)
+                assert [r.text for r in results] == [f"Mock reply to: b{n}-i{i}" for i in range(8)]
+
+            async def single(n: int) -> None:
+                assert (await v.call(mock(f"c{n}", latency_ms=n * 5))).text == f"Mock reply to: c{n}"
+
+            async def stream(n: int) -> None:
+                seen = sorted([o.result().text async for o in v.as_completed([mock(f"s{n}-{i}") for i in range(5)])])
+                assert seen == sorted(f"Mock reply to: s{n}-{i}" for i in range(5))
+
+            await asyncio.gather(*[f(n) for n in range(10) for f in (batch, single, stream)])
+            stats = await v.stats()
+            assert stats["completed"] == 10 * (8 + 1 + 5) and stats["batches_active"] == 0
 
     run(body())
 

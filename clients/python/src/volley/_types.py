@@ -51,7 +51,7 @@ class Result:
             usage=Usage.from_wire(value.get("usage")),
             tool_calls=value.get("tool_calls"),
             raw=value.get("raw"),
-            data=dict(value),
+            data=value if isinstance(value, dict) else dict(value),
         )
 
     def __str__(self) -> str:
