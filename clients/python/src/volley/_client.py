@@ -644,16 +644,25 @@ class AsCompleted(AsyncIterator[Outcome]):
 
     def __del__(self) -> None:
         # An `async for` left with `break` drops the iterator without awaiting anything: send
-        # the cancel synchronously (a pipe write) and let the reply be consumed and dropped.
+        # the cancel from the loop (this may run on another thread, at garbage collection)
+        # and let the reply be consumed and dropped.
         if getattr(self, "_finished", True):
             return
         sidecar, request_id, future = self._sidecar, self._request_id, self._future
         if sidecar is None or request_id is None or future is None or future.done():
             return
+
+        def send_cancel() -> None:
+            try:
+                sidecar.abandon(request_id)
+                if not future.done():
+                    sidecar.write({"jsonrpc": "2.0", "method": "cancel", "params": {"id": request_id}})
+            except Exception:
+                pass
+
         try:
-            sidecar.abandon(request_id)
-            sidecar.write({"jsonrpc": "2.0", "method": "cancel", "params": {"id": request_id}})
-        except Exception:
+            future.get_loop().call_soon_threadsafe(send_cancel)
+        except RuntimeError:  # the loop is closed: the sidecar is gone or going
             pass
 
 
