@@ -1,0 +1,73 @@
+"""Volley for Python: run batches of LLM calls through the ``volley`` sidecar.
+
+::
+
+    import asyncio, volley
+
+    async def main():
+        async with volley.Volley() as v:
+            results = await v.gather([volley.chat(p, model="gpt-4o-mini") for p in prompts],
+                                     return_exceptions=True)
+
+See the package README for the whole API.
+"""
+
+from ._binary import BinaryNotFound, find_binary, find_checkout
+from ._client import AsCompleted, ProgressCallback, Volley
+from ._errors import (
+    Cancelled,
+    ConnectionFailed,
+    DeadlineExceeded,
+    HTTPError,
+    InvalidRequest,
+    ItemError,
+    Overloaded,
+    ProtocolError,
+    ProviderError,
+    QuotaExceeded,
+    RateLimited,
+    SidecarCrashed,
+    Timeout,
+    TooLarge,
+    VolleyError,
+)
+from ._items import Item, ItemLike, chat
+from ._sync import SyncVolley, run_gather
+from ._types import BatchStats, GatherResults, Outcome, Progress, Result, Usage
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Volley",
+    "AsCompleted",
+    "SyncVolley",
+    "run_gather",
+    "chat",
+    "Item",
+    "ItemLike",
+    "Result",
+    "Usage",
+    "Outcome",
+    "BatchStats",
+    "Progress",
+    "GatherResults",
+    "ProgressCallback",
+    "find_binary",
+    "find_checkout",
+    "BinaryNotFound",
+    "VolleyError",
+    "ItemError",
+    "RateLimited",
+    "QuotaExceeded",
+    "TooLarge",
+    "HTTPError",
+    "Overloaded",
+    "Timeout",
+    "DeadlineExceeded",
+    "ConnectionFailed",
+    "Cancelled",
+    "InvalidRequest",
+    "ProviderError",
+    "ProtocolError",
+    "SidecarCrashed",
+]
