@@ -191,15 +191,17 @@ struct Pump: Sendable {
                     }
                     if let item = admit(line, number: reader.lineNumber) { batch.append(item) }
                 }
+                if Task.isCancelled || writer.failure != nil {
+                    // Interrupted, or the output is gone: start nothing more, stop what runs.
+                    slots.release(granted)
+                    group.cancelAll()
+                    break
+                }
                 slots.release(granted - batch.count)
                 if !batch.isEmpty {
                     group.addTask {
                         _ = await engine.run(batch, options: BatchOptions(concurrency: batch.count), onOutcome: onOutcome)
                     }
-                }
-                if Task.isCancelled || writer.failure != nil {
-                    group.cancelAll()
-                    break
                 }
             }
         }
