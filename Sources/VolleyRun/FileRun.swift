@@ -66,7 +66,7 @@ public enum FileRun {
 
         let http: HTTPClient
         do {
-            http = try HTTPClient(configuration: HTTPClientConfiguration())
+            http = try HTTPClient(configuration: HTTPClientConfiguration(maxConnectionsPerHost: options.maxConnectionsPerHost))
         } catch {
             writer.close()
             return fail(1, "cannot start the HTTP transport: \(error)")

@@ -43,6 +43,10 @@ enum LineDecoder {
     static func lineKey(_ line: Int) -> String { "line:\(line)" }
 
     static func decode(_ bytes: [UInt8], line: Int, defaults: LineDefaults) -> DecodedLine {
+        if line == 1, bytes.starts(with: [0xEF, 0xBB, 0xBF]) {
+            // A UTF-8 byte order mark, as some Windows editors write.
+            return decode(Array(bytes.dropFirst(3)), line: line, defaults: defaults)
+        }
         if bytes.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { return .blank }
         let fallbackKey = lineKey(line)
         func invalid(_ message: String, key: String? = nil) -> DecodedLine {

@@ -69,14 +69,14 @@ struct ResumeState {
             if errno == ENOENT { return state }
             throw FileError("cannot open the output to resume from it", path: path, errno: errno)
         }
-        state.truncatedBytes = try cutUnfinishedLine(fd: fd, path: path)
-        guard lseek(fd, 0, SEEK_SET) == 0 else {
-            let code = errno
-            close(fd)
-            throw FileError("cannot seek", path: path, errno: code)
-        }
-        // The reader owns fd from here and closes it.
+        // The reader owns fd from here and closes it, on every path.
         let reader = LineReader(fd: fd, path: path, maxLineBytes: Int.max)
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { throw FileError("cannot stat", path: path, errno: errno) }
+        // A pipe, a terminal, /dev/null: nothing to resume from.
+        guard info.st_mode & S_IFMT == S_IFREG else { return state }
+        state.truncatedBytes = try cutUnfinishedLine(fd: fd, size: Int(info.st_size), path: path)
+        guard lseek(fd, 0, SEEK_SET) == 0 else { throw FileError("cannot seek", path: path, errno: errno) }
         var failedKeys = KeySet()
         while let line = try reader.next() {
             guard case .text(let bytes) = line, !bytes.isEmpty else { continue }
@@ -94,10 +94,7 @@ struct ResumeState {
     }
 
     /// Truncates the file after its last `\n`; returns how many bytes were cut.
-    private static func cutUnfinishedLine(fd: Int32, path: String) throws(FileError) -> Int {
-        var info = stat()
-        guard fstat(fd, &info) == 0 else { throw FileError("cannot stat", path: path, errno: errno) }
-        let size = Int(info.st_size)
+    private static func cutUnfinishedLine(fd: Int32, size: Int, path: String) throws(FileError) -> Int {
         guard size > 0 else { return 0 }
         let block = 64 * 1024
         var buffer = [UInt8](repeating: 0, count: block)

@@ -27,9 +27,12 @@ public struct RunOptions: Sendable {
     public var maxLineBytes: Int
     /// Seconds between plain progress lines when stderr is not a terminal.
     public var progressIntervalSeconds: Double
+    /// Most connections to one host at once (as `serve --max-connections-per-host`).
+    public var maxConnectionsPerHost: Int
 
     public static let defaultMaxLineBytes = 16 * 1024 * 1024
     public static let defaultProgressInterval = 5.0
+    public static let defaultMaxConnectionsPerHost = 32
 
     public init(
         inputPath: String,
@@ -44,7 +47,8 @@ public struct RunOptions: Sendable {
         timeoutSeconds: Double? = nil,
         retryFailed: Bool = false,
         maxLineBytes: Int = RunOptions.defaultMaxLineBytes,
-        progressIntervalSeconds: Double = RunOptions.defaultProgressInterval
+        progressIntervalSeconds: Double = RunOptions.defaultProgressInterval,
+        maxConnectionsPerHost: Int = RunOptions.defaultMaxConnectionsPerHost
     ) {
         self.inputPath = inputPath
         self.outputPath = outputPath
@@ -59,6 +63,7 @@ public struct RunOptions: Sendable {
         self.retryFailed = retryFailed
         self.maxLineBytes = maxLineBytes
         self.progressIntervalSeconds = progressIntervalSeconds
+        self.maxConnectionsPerHost = maxConnectionsPerHost
     }
 
     /// Where outcomes are written: `-o`, else the input with `.jsonl` (or any extension)
@@ -97,6 +102,7 @@ public struct RunOptions: Sendable {
         if !(progressIntervalSeconds > 0 && progressIntervalSeconds.isFinite) {
             throw RunSetupError("--progress-interval must be a positive number of seconds")
         }
+        if maxConnectionsPerHost < 1 { throw RunSetupError("--max-connections-per-host must be at least 1") }
         if inputPath.isEmpty { throw RunSetupError("the input file name is empty") }
         if inputPath == "-" { throw RunSetupError("the input must be a file (reading stdin is not supported)") }
         if resolvedOutputPath == inputPath { throw RunSetupError("the output file must not be the input file") }

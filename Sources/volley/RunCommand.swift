@@ -101,11 +101,15 @@ struct RunArguments: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Seconds between progress lines when stderr is not a terminal.", valueName: "seconds"))
     var progressInterval: Double = RunOptions.defaultProgressInterval
 
+    @Option(name: .long, help: "Most connections to one host at once.")
+    var maxConnectionsPerHost: Int = RunOptions.defaultMaxConnectionsPerHost
+
     var options: RunOptions {
         RunOptions(
             inputPath: input, outputPath: output, configPath: config, provider: provider, model: model,
             rpm: rpm, tpm: tpm, concurrency: concurrency, maxRetries: maxRetries, timeoutSeconds: timeout,
-            retryFailed: retryFailed, maxLineBytes: maxLineBytes, progressIntervalSeconds: progressInterval)
+            retryFailed: retryFailed, maxLineBytes: maxLineBytes, progressIntervalSeconds: progressInterval,
+            maxConnectionsPerHost: maxConnectionsPerHost)
     }
 
     func validate() throws {

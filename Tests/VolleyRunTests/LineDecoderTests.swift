@@ -24,6 +24,15 @@ import VolleyCore
         #expect(value["provider"]?.stringValue == "mock")
     }
 
+    @Test func aByteOrderMarkOnTheFirstLineIsIgnored() {
+        let bytes: [UInt8] = [0xEF, 0xBB, 0xBF] + Array(mockItem("bom").utf8)
+        guard case .item(let key, _) = LineDecoder.decode(bytes, line: 1, defaults: none) else {
+            Issue.record("not an item")
+            return
+        }
+        #expect(key == "bom")
+    }
+
     @Test func itemWithoutKeyIsKeyedByLine() {
         guard case .item(let key, let value) = decode(mockItem(nil), line: 42) else {
             Issue.record("not an item")
