@@ -173,3 +173,29 @@ import VolleyCore
         #expect(await waiting >= 4)
     }
 }
+
+@Suite struct OutcomeLineTests {
+    @Test func lineAndKeyComeFirstAndIndexAndNullRawAreDropped() throws {
+        let value = ItemValue(text: "t", finishReason: "stop", model: "m", usage: Usage(inputTokens: 1, outputTokens: 2), raw: .null)
+        let outcome = Outcome(index: 12, key: nil, result: .success(value), attempts: 1, latencyMs: 3, queuedMs: 4)
+        let bytes = OutcomeLine.bytes(outcome)
+        #expect(bytes.last == 0x0A)
+        #expect(bytes.dropLast().contains(0x0A) == false)
+        guard case .object(let object) = try JSONParser.parse(Array(bytes.dropLast())) else {
+            Issue.record("not an object")
+            return
+        }
+        #expect(object.keys == ["line", "key", "ok", "value", "attempts", "latency_ms", "queued_ms"])
+        #expect(object["line"]?.intValue == 12)
+        #expect(object["key"]?.stringValue == "line:12")
+        #expect(object["value"]?["raw"] == nil)
+
+        let asked = Outcome(index: 1, key: "k", result: .success(
+            ItemValue(text: "t", finishReason: nil, model: nil, usage: nil, raw: ["id": "x"])), attempts: 1, latencyMs: nil, queuedMs: nil)
+        guard case .object(let kept) = try JSONParser.parse(Array(OutcomeLine.bytes(asked).dropLast())) else {
+            Issue.record("not an object")
+            return
+        }
+        #expect(kept["value"]?["raw"]?["id"]?.stringValue == "x")
+    }
+}
