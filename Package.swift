@@ -39,10 +39,13 @@ let package = Package(
             name: "VolleyRPC",
             dependencies: ["VolleyCore", .product(name: "Logging", package: "swift-log")]
         ),
+        // `volley run FILE.jsonl`: a whole file through the engine, resumable, in bounded memory.
+        .target(name: "VolleyRun", dependencies: ["VolleyCore", "VolleyHTTP"]),
         .executableTarget(
             name: "volley",
             dependencies: [
                 "VolleyRPC",
+                "VolleyRun",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -67,6 +70,7 @@ let package = Package(
         .testTarget(name: "FakeLLMTests", dependencies: ["FakeLLM"]),
         .testTarget(name: "VolleyCoreTests", dependencies: ["VolleyCore", "VolleyHTTP", "FakeLLM"]),
         .testTarget(name: "VolleyRPCTests", dependencies: ["VolleyRPC"]),
+        .testTarget(name: "VolleyRunTests", dependencies: ["VolleyRun", "volley"]),
     ],
     swiftLanguageModes: [.v6]
 )

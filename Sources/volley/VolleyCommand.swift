@@ -20,7 +20,7 @@ struct VolleyCommand: AsyncParsableCommand {
         (gather) or as each call finishes (as_completed).
         """,
         version: volleyVersion,
-        subcommands: [Serve.self],
+        subcommands: [Serve.self, Run.self],
         defaultSubcommand: Serve.self
     )
 }

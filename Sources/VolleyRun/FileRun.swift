@@ -1,0 +1,284 @@
+import Foundation
+import Synchronization
+import VolleyCore
+import VolleyHTTP
+
+/// How a run ended.
+public struct RunReport: Sendable {
+    /// 0: every item has a success; 1: some failed (or an I/O error stopped the run); 2: usage or
+    /// configuration error (nothing ran); 130: interrupted (what finished is in the output).
+    public var exitCode: Int32
+    public var counts: RunCounts
+    public var interrupted: Bool
+    /// The error that stopped the run, if one did (already printed).
+    public var error: String?
+
+    public init(exitCode: Int32, counts: RunCounts = RunCounts(), interrupted: Bool = false, error: String? = nil) {
+        self.exitCode = exitCode
+        self.counts = counts
+        self.interrupted = interrupted
+        self.error = error
+    }
+}
+
+/// `volley run`: a JSONL file of items through the engine, one outcome line per input line.
+///
+/// Memory stays bounded whatever the file's size: the input is read as slots free up, at most
+/// `concurrency` items exist at once (in engine batches that start all their items at once),
+/// and outcomes are written as they complete. Only resuming keeps something per earlier
+/// outcome (a 16-byte digest of its key).
+public enum FileRun {
+    /// Runs `options` to the end (or until the calling task is cancelled: items still running
+    /// are then dropped without an outcome, so a rerun does them). Prints progress and the
+    /// summary to `console`.
+    public static func run(_ options: RunOptions, environment: [String: String], console: RunConsole) async -> RunReport {
+        let start = ContinuousClock.now
+        func fail(_ code: Int32, _ message: String) -> RunReport {
+            console.write("volley run: \(message)\n")
+            return RunReport(exitCode: code, error: message)
+        }
+
+        let providers: ProviderSet
+        let reader: LineReader
+        var resume = ResumeState()
+        let writer: OutcomeWriter
+        do throws(RunSetupError) {
+            try options.validate()
+            providers = try RunProviders.build(options, environment: environment)
+        } catch {
+            return fail(2, error.message)
+        }
+        do throws(FileError) {
+            reader = try LineReader(path: options.inputPath, maxLineBytes: options.maxLineBytes)
+            if !options.writesToStdout {
+                resume = try ResumeState.load(path: options.resolvedOutputPath)
+            }
+            writer = try OutcomeWriter(path: options.resolvedOutputPath)
+        } catch {
+            return fail(2, error.message)
+        }
+        if resume.outcomeLines > 0 || resume.truncatedBytes > 0 {
+            var note = "resuming from \(options.resolvedOutputPath): \(resume.outcomeLines) outcomes"
+            if resume.truncatedBytes > 0 { note += "; cut an unfinished last line (\(resume.truncatedBytes) bytes)" }
+            if resume.ignoredLines > 0 { note += "; ignored \(resume.ignoredLines) lines that are not outcomes" }
+            console.write("volley run: \(note)\n")
+        }
+
+        let http: HTTPClient
+        do {
+            http = try HTTPClient(configuration: HTTPClientConfiguration(maxConnectionsPerHost: options.maxConnectionsPerHost))
+        } catch {
+            writer.close()
+            return fail(1, "cannot start the HTTP transport: \(error)")
+        }
+        let engine = Engine(http: http, environment: environment, providers: providers)
+
+        let counter = RunCounter()
+        let inputPath = options.inputPath
+        Thread {
+            // The progress denominator: one quick pass over the file, beside the run.
+            if let total = try? LineCounter.countNonBlankLines(path: inputPath) {
+                counter.update { $0.total = total }
+            }
+        }.start()
+        let reporter = ProgressReporter(
+            counter: counter, console: console, plainIntervalSeconds: options.progressIntervalSeconds, start: start)
+        let reporting = Task { await reporter.run() }
+
+        let concurrency = options.concurrency ?? defaultConcurrency(providers)
+        let pump = Pump(
+            engine: engine, writer: writer, counter: counter, resume: resume, options: options, concurrency: concurrency)
+        let readError = await pump.run(reader)
+        let interrupted = Task.isCancelled
+
+        reporting.cancel()
+        _ = await reporting.value
+        let retries = engine.statsJSON()["retries"]?.intValue ?? 0
+        counter.update { $0.retries = retries }
+        reporter.finish()
+        let counts = counter.snapshot
+        console.write(ProgressText.summary(
+            counts, elapsedSeconds: reporter.elapsedSeconds, output: options.resolvedOutputPath, interrupted: interrupted))
+        let writeError = writer.failure
+        writer.close()
+        await http.shutdown()
+
+        if let error = writeError ?? readError {
+            console.write("volley run: stopped: \(error)\n")
+            return RunReport(exitCode: 1, counts: counts, interrupted: interrupted, error: error)
+        }
+        if interrupted { return RunReport(exitCode: 130, counts: counts, interrupted: true) }
+        return RunReport(exitCode: counts.unsuccessful > 0 ? 1 : 0, counts: counts)
+    }
+
+    /// Without `--concurrency`: the default provider's concurrency limit, else 64.
+    static func defaultConcurrency(_ providers: ProviderSet) -> Int {
+        guard case .success(let config) = providers.resolve(nil) else { return BatchOptions.defaultConcurrency }
+        return min(BatchOptions.maxConcurrency, max(1, config.limits.concurrency ?? BatchOptions.defaultConcurrency))
+    }
+}
+
+/// The outcome line written for an item: `line` and `key` first, then the protocol's outcome
+/// fields (`ok`, `value` or `error`, `attempts`, `latency_ms`, `queued_ms`) without `index`.
+enum OutcomeLine {
+    static func bytes(_ outcome: Outcome) -> [UInt8] {
+        var object: JSONObject = [
+            "line": .number(JSONNumber(outcome.index)),
+            "key": .string(outcome.key ?? LineDecoder.lineKey(outcome.index)),
+        ]
+        for (key, value) in outcome.json where key != "index" && key != "key" {
+            object[key] = value
+        }
+        // Work around VolleyCore's OpenAI and Anthropic clients, which set `raw` to JSON null
+        // (`includeRaw ? json : nil` builds `JSONValue.null`, not nil) when it was not asked
+        // for. A provider's body is never `null`, so this drops nothing real.
+        if case .object(var value)? = object["value"], value["raw"] == .null {
+            value["raw"] = nil
+            object["value"] = .object(value)
+        }
+        var bytes = JSONValue.object(object).jsonBytes
+        bytes.append(0x0A)
+        return bytes
+    }
+
+    static func invalid(line: Int, key: String, message: String) -> Outcome {
+        Outcome(index: line, key: key, result: .failure(ItemError(.invalidRequest, message)),
+                attempts: 0, latencyMs: nil, queuedMs: nil)
+    }
+}
+
+/// Reads lines, skips what the journal already has, and keeps up to `concurrency` items in
+/// flight by starting engine batches of the slots that free up.
+struct Pump: Sendable {
+    let engine: Engine
+    let writer: OutcomeWriter
+    let counter: RunCounter
+    let resume: ResumeState
+    let retryFailed: Bool
+    let defaults: LineDefaults
+    let concurrency: Int
+    let slots: SlotPool
+
+    init(engine: Engine, writer: OutcomeWriter, counter: RunCounter, resume: ResumeState, options: RunOptions, concurrency: Int) {
+        self.engine = engine
+        self.writer = writer
+        self.counter = counter
+        self.resume = resume
+        self.retryFailed = options.retryFailed
+        self.defaults = LineDefaults(model: options.model, timeoutSeconds: options.timeoutSeconds)
+        self.concurrency = concurrency
+        self.slots = SlotPool(capacity: concurrency)
+    }
+
+    /// Runs every line of `reader`; returns a read error if one stopped it early.
+    func run(_ reader: LineReader) async -> String? {
+        // Start batches of at least this many items so per-batch costs stay small; the pool
+        // keeps at least `concurrency - minimumBatch + 1` items in flight while input remains.
+        let minimumBatch = max(1, concurrency / 16)
+        let onOutcome: @Sendable (Outcome) -> Void = { outcome in self.record(outcome, releasesSlot: true) }
+        var readError: String?
+        await withDiscardingTaskGroup { group in
+            var exhausted = false
+            while !exhausted {
+                let granted = await slots.acquire(minimum: minimumBatch, limit: concurrency)
+                var batch: [PreparedItem] = []
+                batch.reserveCapacity(granted)
+                while batch.count < granted, !Task.isCancelled, writer.failure == nil {
+                    let line: LineReader.Line
+                    do throws(FileError) {
+                        guard let next = try reader.next() else {
+                            exhausted = true
+                            break
+                        }
+                        line = next
+                    } catch {
+                        readError = error.message
+                        exhausted = true
+                        break
+                    }
+                    if let item = admit(line, number: reader.lineNumber) { batch.append(item) }
+                }
+                if Task.isCancelled || writer.failure != nil {
+                    // Interrupted, or the output is gone: start nothing more, stop what runs.
+                    slots.release(granted)
+                    group.cancelAll()
+                    break
+                }
+                slots.release(granted - batch.count)
+                if !batch.isEmpty {
+                    group.addTask {
+                        _ = await engine.run(batch, options: BatchOptions(concurrency: batch.count), onOutcome: onOutcome)
+                    }
+                }
+            }
+        }
+        return readError
+    }
+
+    /// Decodes one line; returns the item to run, or nil when the line is blank, skipped, or
+    /// invalid (its outcome is then written here).
+    private func admit(_ line: LineReader.Line, number: Int) -> PreparedItem? {
+        let decoded: DecodedLine
+        switch line {
+        case .tooLong(let byteCount):
+            decoded = .invalid(key: LineDecoder.lineKey(number),
+                               message: "line \(number): longer than --max-line-bytes (\(byteCount) bytes)")
+        case .text(let bytes):
+            decoded = LineDecoder.decode(bytes, line: number, defaults: defaults)
+        }
+        guard let key = decoded.key else { return nil }  // blank
+        switch resume.decision(for: key, retryFailed: retryFailed) {
+        case .skipSucceeded:
+            counter.update { $0.skippedSucceeded += 1 }
+            return nil
+        case .skipFailed:
+            counter.update { $0.skippedFailed += 1 }
+            return nil
+        case .run:
+            break
+        }
+        switch decoded {
+        case .blank:
+            return nil
+        case .invalid(let key, let message):
+            record(OutcomeLine.invalid(line: number, key: key, message: message), releasesSlot: false)
+            return nil
+        case .item(let key, let value):
+            switch engine.prepare([value]) {
+            case .failure(let rejection):
+                let reason = rejection.message.hasPrefix("requests[0]: ")
+                    ? String(rejection.message.dropFirst("requests[0]: ".count)) : rejection.message
+                record(OutcomeLine.invalid(line: number, key: key, message: "line \(number): \(reason)"), releasesSlot: false)
+                return nil
+            case .success(let prepared):
+                guard var item = prepared.first else { return nil }
+                item.index = number
+                return item
+            }
+        }
+    }
+
+    /// Journals one outcome and counts it; an engine outcome also gives its slot back.
+    private func record(_ outcome: Outcome, releasesSlot: Bool) {
+        defer { if releasesSlot { slots.release(1) } }
+        if let error = outcome.error, error.kind == .cancelled {
+            // Interrupted: not journaled, so a rerun does it.
+            counter.update { $0.notFinished += 1 }
+            return
+        }
+        guard writer.write(OutcomeLine.bytes(outcome)) else {
+            counter.update { $0.notFinished += 1 }
+            return
+        }
+        counter.update { counts in
+            switch outcome.result {
+            case .success(let value):
+                counts.succeeded += 1
+                if let usage = value.usage { counts.usage += usage }
+            case .failure(let error):
+                counts.failed += 1
+                counts.failedByKind[error.kind.rawValue, default: 0] += 1
+            }
+        }
+    }
+}

@@ -1,0 +1,68 @@
+#if canImport(Glibc)
+@preconcurrency import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Synchronization
+
+/// Appends outcome lines to the output (the journal). Each line goes out with one `write(2)`
+/// (looping only if the kernel takes part of it), under a lock, so lines never interleave and
+/// every outcome reported done is in the file: a crash can at worst leave the last line
+/// unfinished, which the next run cuts off.
+final class OutcomeWriter: Sendable {
+    private struct State {
+        var fd: Int32
+        var failure: String?
+        var closed = false
+    }
+
+    let path: String
+    private let ownsDescriptor: Bool
+    private let state: Mutex<State>
+
+    /// Opens `path` for appending (creating it), or stdout for `-`.
+    init(path: String) throws(FileError) {
+        self.path = path
+        if path == "-" {
+            ownsDescriptor = false
+            state = Mutex(State(fd: STDOUT_FILENO))
+        } else {
+            let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+            guard fd >= 0 else { throw FileError("cannot open for writing", path: path, errno: errno) }
+            ownsDescriptor = true
+            state = Mutex(State(fd: fd))
+        }
+    }
+
+    /// Writes one whole line (`bytes` must end with `\n`). Returns false once writing failed.
+    @discardableResult
+    func write(_ bytes: [UInt8]) -> Bool {
+        state.withLock { state in
+            guard state.failure == nil, !state.closed else { return false }
+            var offset = 0
+            while offset < bytes.count {
+                let written = bytes.withUnsafeBytes { raw in
+                    posixWrite(state.fd, raw.baseAddress.map { $0 + offset }, bytes.count - offset)
+                }
+                if written < 0 {
+                    if errno == EINTR { continue }
+                    state.failure = "\(path == "-" ? "stdout" : path): cannot write: \(errnoText(errno))"
+                    return false
+                }
+                offset += written
+            }
+            return true
+        }
+    }
+
+    /// Why writing failed, if it did.
+    var failure: String? { state.withLock { $0.failure } }
+
+    func close() {
+        state.withLock { state in
+            guard !state.closed else { return }
+            state.closed = true
+            if ownsDescriptor { posixClose(state.fd) }
+        }
+    }
+}

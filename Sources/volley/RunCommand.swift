@@ -1,0 +1,151 @@
+import ArgumentParser
+import Dispatch
+import Foundation
+import Synchronization
+import VolleyRPC
+import VolleyRun
+
+/// `volley run INPUT.jsonl [-o OUTPUT.jsonl] [options]` (see docs/run.md).
+///
+/// The arguments are parsed here rather than by the root command so that every usage error
+/// exits 2, as documented (ArgumentParser's own usage errors exit 64, and only the root
+/// command could change that).
+struct Run: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run a JSONL file of LLM calls: one outcome line per input line, resumable.",
+        usage: "volley run INPUT.jsonl [-o OUTPUT.jsonl] [options]",
+        discussion: "Run `volley run --help` for the options, and see docs/run.md.",
+        helpNames: []
+    )
+
+    @Argument(parsing: .captureForPassthrough, help: .hidden)
+    var arguments: [String] = []
+
+    func run() async throws {
+        let parsed: RunArguments
+        do {
+            parsed = try RunArguments.parse(arguments)
+        } catch {
+            let message = RunArguments.fullMessage(for: error)
+            if RunArguments.exitCode(for: error) == .success {
+                print(message)
+                throw ExitCode.success
+            }
+            FileHandle.standardError.write(Data("\(message)\n".utf8))
+            throw ExitCode(2)
+        }
+        ignoreSIGPIPE()
+        let options = parsed.options
+        let task = Task { await FileRun.run(options, environment: ProcessInfo.processInfo.environment, console: .standardError()) }
+        let signals = InterruptSignals { task.cancel() }
+        let report = await task.value
+        signals.cancel()
+        throw ExitCode(report.exitCode)
+    }
+}
+
+/// The options of `volley run`, parsed from the arguments `Run` passes through.
+struct RunArguments: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "volley run",
+        abstract: "Run a JSONL file of LLM calls: one outcome line per input line, resumable.",
+        discussion: """
+        Each input line is a Volley item ({"key", "provider", "request", ...}) or an OpenAI Batch \
+        API line ({"custom_id", "method": "POST", "url": "/v1/chat/completions", "body": {...}}). \
+        Each outcome is appended to the output as it completes, with its `line` and `key` \
+        (custom_id, or line:<n> when the line has none). Rerunning with the same output skips \
+        keys that already succeeded (and failed ones, unless --retry-failed). Exit status: 0 all \
+        succeeded, 1 some failed, 2 usage or configuration error, 130 interrupted. See docs/run.md.
+        """
+    )
+
+    @Argument(help: ArgumentHelp("The input JSONL file.", valueName: "input"))
+    var input: String
+
+    @Option(name: [.short, .long], help: ArgumentHelp(
+        "Output JSONL file (also the journal resumed from); `-` for stdout. Default: INPUT with .out.jsonl.",
+        valueName: "file"))
+    var output: String?
+
+    @Option(name: .long, help: ArgumentHelp(
+        "A JSON file {\"providers\": {...}, \"default_provider\": \"...\"}, as for `volley serve`.", valueName: "file"))
+    var config: String?
+
+    @Option(name: .long, help: ArgumentHelp("Provider for lines that name none (and for OpenAI batch lines).", valueName: "name"))
+    var provider: String?
+
+    @Option(name: .long, help: ArgumentHelp("Model for lines whose request names none.", valueName: "name"))
+    var model: String?
+
+    @Option(name: .long, help: "Requests per minute (overrides the providers' limits).")
+    var rpm: Int?
+
+    @Option(name: .long, help: "Tokens per minute (overrides the providers' limits).")
+    var tpm: Int?
+
+    @Option(name: .long, help: "Most calls in flight at once (overrides the providers' limits). Default: the default provider's limit.")
+    var concurrency: Int?
+
+    @Option(name: .long, help: "Retries per item after the first attempt (overrides the providers' retry.max_retries).")
+    var maxRetries: Int?
+
+    @Option(name: .long, help: ArgumentHelp("Seconds per item, retries included, for lines that set no timeout.", valueName: "seconds"))
+    var timeout: Double?
+
+    @Flag(name: .long, help: "On resume, run again the items whose earlier outcome is a failure.")
+    var retryFailed = false
+
+    @Option(name: .long, help: "Longest accepted input line, in bytes; longer lines become invalid_request outcomes.")
+    var maxLineBytes: Int = RunOptions.defaultMaxLineBytes
+
+    @Option(name: .long, help: ArgumentHelp("Seconds between progress lines when stderr is not a terminal.", valueName: "seconds"))
+    var progressInterval: Double = RunOptions.defaultProgressInterval
+
+    @Option(name: .long, help: "Most connections to one host at once.")
+    var maxConnectionsPerHost: Int = RunOptions.defaultMaxConnectionsPerHost
+
+    var options: RunOptions {
+        RunOptions(
+            inputPath: input, outputPath: output, configPath: config, provider: provider, model: model,
+            rpm: rpm, tpm: tpm, concurrency: concurrency, maxRetries: maxRetries, timeoutSeconds: timeout,
+            retryFailed: retryFailed, maxLineBytes: maxLineBytes, progressIntervalSeconds: progressInterval,
+            maxConnectionsPerHost: maxConnectionsPerHost)
+    }
+
+    func validate() throws {
+        do {
+            try options.validate()
+        } catch {
+            throw ValidationError(error.message)
+        }
+    }
+}
+
+/// SIGINT and SIGTERM cancel the run (what finished is already in the output); a second one
+/// exits at once.
+final class InterruptSignals: Sendable {
+    private let sources: Mutex<[any DispatchSourceSignal]>
+
+    init(onInterrupt: @escaping @Sendable () -> Void) {
+        let seen = Atomic<Int>(0)
+        var sources: [any DispatchSourceSignal] = []
+        for number in [SIGINT, SIGTERM] {
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler {
+                if seen.add(1, ordering: .relaxed).newValue > 1 { Foundation.exit(130) }
+                onInterrupt()
+            }
+            source.resume()
+            sources.append(source)
+        }
+        self.sources = Mutex(sources)
+    }
+
+    func cancel() {
+        sources.withLock { sources in
+            for source in sources { source.cancel() }
+            sources = []
+        }
+    }
+}

@@ -1,0 +1,138 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import Testing
+import VolleyCore
+
+/// The built `volley run`, as a user runs it.
+@Suite struct CommandTests {
+    @Test func exitsZeroWhenAllSucceedAndOneWhenSomeFail() async throws {
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        try dir.write("good.jsonl", (0..<10).map { mockItem("g\($0)") }.joined(separator: "\n") + "\n")
+        let good = try await VolleyProcess.run(["run", "good.jsonl"], in: dir)
+        #expect(good.status == 0, "\(good.stderr)")
+        #expect(try outcomes(in: try dir.read("good.out.jsonl")).count == 10)
+
+        try dir.write("mixed.jsonl", mockItem("fine") + "\n{oops\n" + openAILine("c1") + "\n")
+        let mixed = try await VolleyProcess.run(["run", "mixed.jsonl", "--provider", "mock"], in: dir)
+        #expect(mixed.status == 1, "\(mixed.stderr)")
+        let outcome = byKey(try outcomes(in: try dir.read("mixed.out.jsonl")))
+        #expect(outcome["line:2"]?["error"]?["kind"]?.stringValue == "invalid_request")
+        #expect(outcome["c1"]?["ok"]?.boolValue == true)
+    }
+
+    @Test(arguments: [
+        ["run"],                                          // no input
+        ["run", "in.jsonl", "--bogus"],                   // unknown flag
+        ["run", "in.jsonl", "--rpm", "abc"],              // not a number
+        ["run", "in.jsonl", "--rpm"],                     // no value
+        ["run", "in.jsonl", "--concurrency", "0"],        // out of range
+        ["run", "in.jsonl", "--timeout", "-3"],
+        ["run", "missing.jsonl"],                         // no such file
+        ["run", "in.jsonl", "--provider", "nowhere"],     // unknown provider
+        ["run", "in.jsonl", "--config", "bad.json"],      // invalid configuration
+    ])
+    func usageAndConfigurationErrorsExitTwo(arguments: [String]) async throws {
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        try dir.write("in.jsonl", mockItem("a") + "\n")
+        try dir.write("bad.json", #"{"providers":{"x":{"kind":"mock","bogus":1}}}"#)
+        let result = try await VolleyProcess.run(arguments, in: dir)
+        #expect(result.status == 2, "\(arguments): \(result.stderr)")
+        #expect(!result.stderr.isEmpty)
+        #expect(!FileManager.default.fileExists(atPath: dir.path("in.out.jsonl")))
+    }
+
+    @Test func helpListsTheOptions() async throws {
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        let result = try await VolleyProcess.run(["run", "--help"], in: dir)
+        #expect(result.status == 0)
+        for flag in ["--output", "--config", "--provider", "--model", "--rpm", "--tpm", "--concurrency",
+                     "--max-retries", "--timeout", "--retry-failed"] {
+            #expect(result.stdout.contains(flag), "\(flag)")
+        }
+    }
+
+    @Test func progressOnAPipeIsPlainLinesThenTheSummary() async throws {
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        try dir.write("in.jsonl", (0..<30).map { mockItem("p\($0)", latencyMs: 20) }.joined(separator: "\n") + "\n"
+            + mockItem("bad", fail: "http", status: 400) + "\n")
+        let result = try await VolleyProcess.run(["run", "in.jsonl", "--concurrency", "4", "--progress-interval", "0.05"], in: dir)
+        #expect(result.status == 1)
+        let lines = result.stderr.split(separator: "\n").map(String.init)
+        #expect(!result.stderr.contains("\r"))
+        #expect(!result.stderr.contains("\u{1B}"))
+        let progress = lines.filter { $0.hasPrefix("volley run: ") && $0.contains(" done, ") }
+        #expect(!progress.isEmpty)
+        #expect(progress.last?.hasPrefix("volley run: 31/31 done, 1 failed, ") == true, "\(progress)")
+        #expect(progress.allSatisfy { $0.contains("/s, tokens ") && $0.contains(" ETA ") })
+        #expect(lines.contains { $0.hasPrefix("volley run: finished after ") })
+        #expect(lines.contains("  succeeded: 30"))
+        #expect(lines.contains("  failed:    1 (http: 1)"))
+        #expect(lines.contains { $0.hasPrefix("  retries:   ") })
+        #expect(lines.contains { $0.hasPrefix("  tokens:    ") && $0.hasSuffix(" out") })
+    }
+
+    @Test func dashWritesOutcomesToStdout() async throws {
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        try dir.write("in.jsonl", mockItem("a") + "\n" + mockItem("b") + "\n")
+        let result = try await VolleyProcess.run(["run", "in.jsonl", "-o", "-"], in: dir)
+        #expect(result.status == 0)
+        #expect(Set(try outcomes(in: result.stdout).compactMap { $0["key"]?.stringValue }) == ["a", "b"])
+        #expect(result.stderr.contains("output:    stdout"))
+        #expect(!FileManager.default.fileExists(atPath: dir.path("in.out.jsonl")))
+    }
+
+    /// SIGKILL in the middle of a run, a torn last line as a crash mid-write could leave, then a
+    /// rerun: every key ends with exactly one success, and nothing that finished runs twice.
+    @Test func resumeAfterSIGKILL() async throws {
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        let total = 300
+        let keys = (0..<total).map { "doc-\($0)" }
+        // 300 items of 200 ms, 5 at a time: about 12 s if left alone.
+        try dir.write("in.jsonl", keys.map { mockItem($0, latencyMs: 200) }.joined(separator: "\n") + "\n")
+
+        let child = try VolleyProcess.Child(["run", "in.jsonl", "-o", "out.jsonl", "--concurrency", "5"], in: dir, name: "first")
+        var written = 0
+        for _ in 0..<3000 where written < 10 && child.process.isRunning {
+            try await Task.sleep(for: .milliseconds(20))
+            written = (try? dir.read("out.jsonl"))?.filter { $0 == "\n" }.count ?? 0
+        }
+        kill(child.process.processIdentifier, SIGKILL)
+        await child.wait()
+        #expect(child.process.terminationReason == .uncaughtSignal)
+        let before = try outcomes(in: try dir.read("out.jsonl"))
+        #expect(before.count >= 10)
+        #expect(before.count < total)
+
+        // A crash in the middle of a write would leave this: the rerun must cut it off.
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: dir.path("out.jsonl")))
+        try handle.seekToEnd()
+        try handle.write(contentsOf: Data(#"{"line":299,"key":"doc-298","ok":tr"#.utf8))
+        try handle.close()
+
+        let rerun = try await VolleyProcess.run(
+            ["run", "in.jsonl", "-o", "out.jsonl", "--concurrency", "300"], in: dir, name: "second")
+        #expect(rerun.status == 0, "\(rerun.stderr)")
+        #expect(rerun.stderr.contains("cut an unfinished last line"))
+        #expect(rerun.stderr.contains("(+\(before.count) done by an earlier run, skipped)"))
+        #expect(rerun.stderr.contains("  succeeded: \(total - before.count)"))
+
+        let after = try outcomes(in: try dir.read("out.jsonl"))
+        #expect(after.count == total)
+        var successes: [String: Int] = [:]
+        for outcome in after where outcome["ok"]?.boolValue == true {
+            successes[outcome["key"]?.stringValue ?? "?", default: 0] += 1
+        }
+        #expect(Set(successes.keys) == Set(keys))
+        #expect(successes.values.allSatisfy { $0 == 1 })
+        // The first run's outcomes are still there, untouched, at the start of the file.
+        #expect(after.prefix(before.count).compactMap { $0["key"]?.stringValue } == before.compactMap { $0["key"]?.stringValue })
+    }
+}

@@ -1,0 +1,105 @@
+import Foundation
+import Testing
+import VolleyCore
+@testable import VolleyRun
+
+@Suite struct ResumeTests {
+    @Test func journalKeysAndAnUnfinishedLastLine() throws {
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        let journal = [
+            #"{"line":1,"key":"a","ok":true}"#,
+            #"{"line":2,"key":"b","ok":false}"#,
+            #"{"line":3,"key":"c","ok":false}"#,
+            #"{"line":3,"key":"c","ok":true}"#,
+            "garbage",
+            #"{"line":4,"key":"d","ok":true,"va"#,  // a crash mid-write: no newline
+        ].joined(separator: "\n")
+        let path = try dir.write("out.jsonl", journal)
+        let state = try ResumeState.load(path: path)
+        #expect(state.outcomeLines == 4)
+        #expect(state.ignoredLines == 1)
+        #expect(state.truncatedBytes == #"{"line":4,"key":"d","ok":true,"va"#.utf8.count)
+        #expect(try dir.read("out.jsonl").hasSuffix("garbage\n"))
+
+        #expect(state.decision(for: "a", retryFailed: false) == .skipSucceeded)
+        #expect(state.decision(for: "b", retryFailed: false) == .skipFailed)
+        #expect(state.decision(for: "b", retryFailed: true) == .run)
+        #expect(state.decision(for: "c", retryFailed: true) == .skipSucceeded)
+        #expect(state.decision(for: "d", retryFailed: false) == .run)
+        #expect(state.decision(for: "zzz", retryFailed: false) == .run)
+    }
+
+    @Test func aJournalWithNoNewlineAtAllIsEmptied() throws {
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        let path = try dir.write("out.jsonl", #"{"line":1,"key":"a","ok":tr"#)
+        let state = try ResumeState.load(path: path)
+        #expect(state.outcomeLines == 0)
+        #expect(try dir.read("out.jsonl").isEmpty)
+        let missing = try ResumeState.load(path: dir.path("none.jsonl"))
+        #expect(missing.outcomeLines == 0)
+    }
+
+    @Test func keySetDigests() {
+        var set = KeySet()
+        for index in 0..<10_000 { set.insert("key-\(index)") }
+        #expect(set.count == 10_000)
+        #expect(set.contains("key-9999"))
+        #expect(!set.contains("key-10000"))
+        #expect(!set.contains(""))
+    }
+
+    @Test func rerunSkipsSuccessesAndKeepsFailuresUnlessAsked() async throws {
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        var lines = (0..<20).map { mockItem("ok-\($0)") }
+        lines.append(mockItem("bad", fail: "http", status: 400))
+        lines.append("{broken")
+        let path = try dir.write("in.jsonl", lines.joined(separator: "\n") + "\n")
+
+        let first = await runInProcess(RunOptions(inputPath: path))
+        #expect(first.exitCode == 1)
+        #expect(first.counts.succeeded == 20)
+        #expect(first.counts.failed == 2)
+
+        // Nothing is run again: successes are skipped, failures reported as still failed.
+        let console = CapturedConsole()
+        let second = await runInProcess(RunOptions(inputPath: path), console: console)
+        #expect(second.exitCode == 1)
+        #expect(second.counts.succeeded == 0)
+        #expect(second.counts.failed == 0)
+        #expect(second.counts.skippedSucceeded == 20)
+        #expect(second.counts.skippedFailed == 2)
+        #expect(console.output.contains("still failed from an earlier run: 2"))
+        #expect(try outcomes(in: try dir.read("in.out.jsonl")).count == 22)
+
+        // --retry-failed runs the two failures again (they fail again), never the successes.
+        let third = await runInProcess(RunOptions(inputPath: path, retryFailed: true))
+        #expect(third.exitCode == 1)
+        #expect(third.counts.skippedSucceeded == 20)
+        #expect(third.counts.failed == 2)
+        let all = try outcomes(in: try dir.read("in.out.jsonl"))
+        #expect(all.count == 24)
+        let successes = all.filter { $0["ok"]?.boolValue == true }.compactMap { $0["key"]?.stringValue }
+        #expect(successes.count == 20)
+        #expect(Set(successes).count == 20)
+    }
+
+    @Test func retryFailedTurnsAFixedLineIntoASuccess() async throws {
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        let path = try dir.write("in.jsonl", mockItem("x", fail: "overloaded") + "\n" + mockItem("y") + "\n")
+        let first = await runInProcess(RunOptions(inputPath: path, maxRetries: 0))
+        #expect(first.exitCode == 1)
+        // The user fixes the line; the key stays.
+        try dir.write("in.jsonl", mockItem("x") + "\n" + mockItem("y") + "\n")
+        let second = await runInProcess(RunOptions(inputPath: path, retryFailed: true))
+        #expect(second.exitCode == 0)
+        #expect(second.counts.succeeded == 1)
+        #expect(second.counts.skippedSucceeded == 1)
+        let third = await runInProcess(RunOptions(inputPath: path))
+        #expect(third.exitCode == 0)
+        #expect(third.counts.skippedSucceeded == 2)
+    }
+}
