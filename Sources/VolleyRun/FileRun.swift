@@ -129,13 +129,6 @@ enum OutcomeLine {
         for (key, value) in outcome.json where key != "index" && key != "key" {
             object[key] = value
         }
-        // Work around VolleyCore's OpenAI and Anthropic clients, which set `raw` to JSON null
-        // (`includeRaw ? json : nil` builds `JSONValue.null`, not nil) when it was not asked
-        // for. A provider's body is never `null`, so this drops nothing real.
-        if case .object(var value)? = object["value"], value["raw"] == .null {
-            value["raw"] = nil
-            object["value"] = .object(value)
-        }
         var bytes = JSONValue.object(object).jsonBytes
         bytes.append(0x0A)
         return bytes

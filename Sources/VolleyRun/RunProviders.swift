@@ -3,9 +3,8 @@ import VolleyCore
 
 /// The providers a run uses: `--config` (or the environment), then the flags on top.
 enum RunProviders {
-    /// Reads `--config` the way `serve` does (a copy of `Serve.loadConfig` in the `volley`
-    /// target, which is private there), then applies `--provider`, `--rpm`, `--tpm`,
-    /// `--concurrency` and `--max-retries`.
+    /// Reads `--config` as `serve` does (`ProviderSet(configFile:)`), then applies
+    /// `--provider`, `--rpm`, `--tpm`, `--concurrency` and `--max-retries`.
     static func build(_ options: RunOptions, environment: [String: String]) throws(RunSetupError) -> ProviderSet {
         var set: ProviderSet
         if let path = options.configPath {
@@ -45,24 +44,10 @@ enum RunProviders {
         } catch {
             throw RunSetupError("--config \(path): cannot read: \(error.localizedDescription)")
         }
-        let value: JSONValue
         do {
-            value = try JSONParser.parse(Array(data))
-        } catch {
-            throw RunSetupError("--config \(path): invalid JSON: \(error.message)")
-        }
-        guard case .object(let object) = value else {
-            throw RunSetupError("--config \(path): the file must hold a JSON object")
-        }
-        if let unknown = object.keys.first(where: { $0 != "providers" && $0 != "default_provider" }) {
-            throw RunSetupError("--config \(path): unknown top-level field `\(unknown)` (expected providers, default_provider)")
-        }
-        var set = ProviderSet()
-        do {
-            try set.merge(object["providers"], defaultProvider: object["default_provider"]?.stringValue, environment: environment)
+            return try ProviderSet(configFile: Array(data), environment: environment)
         } catch {
             throw RunSetupError("--config \(path): \(error.message)")
         }
-        return set
     }
 }

@@ -87,3 +87,21 @@ struct AnthropicTranslationTests {
         #expect(error.kind == .invalidRequest)
     }
 }
+
+struct ValueShapeTests {
+    @Test func valuesCarryNoRawOrToolCallsUnlessThereAreSome() throws {
+        let body = #"{"id":"c","model":"m","choices":[{"index":0,"message":{"role":"assistant","content":"hi","tool_calls":null},"finish_reason":"stop"}],"usage":{"prompt_tokens":1,"completion_tokens":1}}"#
+        let response = HTTPResponse(head: HTTPResponseHead(status: 200, headers: [:], version: .http1_1), body: Array(body.utf8),
+                                    info: HTTPTransferInfo(connectionReused: false, httpVersion: .http1_1, connectSeconds: 0,
+                                                           timeToFirstByteSeconds: 0, totalSeconds: 0, retryAfterSeconds: nil))
+        let plain = try OpenAIClient.decode(response, includeRaw: false, apiKey: nil).get()
+        #expect(plain.raw == nil && plain.toolCalls == nil)
+        guard case .object(let object) = plain.json else { Issue.record("value is not an object"); return }
+        #expect(object["raw"] == nil && object["tool_calls"] == nil)
+        let withRaw = try OpenAIClient.decode(response, includeRaw: true, apiKey: nil).get()
+        #expect(withRaw.raw?["id"] == "c")
+        let anthropic = try AnthropicTranslation.value(
+            fromResponse: ["content": [["type": "text", "text": "hi"]], "stop_reason": "end_turn"], includeRaw: false, status: 200).get()
+        #expect(anthropic.raw == nil && anthropic.toolCalls == nil)
+    }
+}

@@ -83,9 +83,10 @@ import VolleyCore
     @Test func modelAndTimeoutFlagsApplyToLinesThatLackThem() async throws {
         let dir = try TempDir()
         defer { dir.cleanup() }
-        let slow = mockItem("slow", latencyMs: 5_000)
+        // The fast item has two seconds to do zero milliseconds of work; the slow one never fits.
+        let slow = mockItem("slow", latencyMs: 60_000)
         let path = try dir.write("in.jsonl", mockItem("fast") + "\n" + slow + "\n")
-        let report = await runInProcess(RunOptions(inputPath: path, model: "flag-model", timeoutSeconds: 0.2))
+        let report = await runInProcess(RunOptions(inputPath: path, model: "flag-model", timeoutSeconds: 2))
         #expect(report.exitCode == 1)
         let outcome = byKey(try outcomes(in: try dir.read("in.out.jsonl")))
         #expect(outcome["fast"]?["value"]?["model"]?.stringValue == "flag-model")
@@ -175,8 +176,8 @@ import VolleyCore
 }
 
 @Suite struct OutcomeLineTests {
-    @Test func lineAndKeyComeFirstAndIndexAndNullRawAreDropped() throws {
-        let value = ItemValue(text: "t", finishReason: "stop", model: "m", usage: Usage(inputTokens: 1, outputTokens: 2), raw: .null)
+    @Test func lineAndKeyComeFirstAndIndexIsDropped() throws {
+        let value = ItemValue(text: "t", finishReason: "stop", model: "m", usage: Usage(inputTokens: 1, outputTokens: 2))
         let outcome = Outcome(index: 12, key: nil, result: .success(value), attempts: 1, latencyMs: 3, queuedMs: 4)
         let bytes = OutcomeLine.bytes(outcome)
         #expect(bytes.last == 0x0A)

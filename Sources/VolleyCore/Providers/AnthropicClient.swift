@@ -204,8 +204,8 @@ enum AnthropicTranslation {
             finishReason: finishReason(json["stop_reason"]?.stringValue),
             model: json["model"]?.stringValue,
             usage: usage,
-            toolCalls: toolCalls.isEmpty ? nil : .array(toolCalls),
-            raw: includeRaw ? json : nil
+            toolCalls: toolCalls.isEmpty ? Optional.none : .some(.array(toolCalls)),
+            raw: includeRaw ? Optional(json) : Optional.none
         ))
     }
 

@@ -60,14 +60,16 @@ struct OpenAIClient: ProviderClient {
         if let u = json["usage"], let input = u["prompt_tokens"]?.intValue {
             usage = Usage(inputTokens: input, outputTokens: u["completion_tokens"]?.intValue ?? 0)
         }
-        let toolCalls = message["tool_calls"].flatMap { $0.isNull ? nil : $0 }
+        // Spelled out: `JSONValue` is nil-literal-convertible, so `nil` in a ternary would become `.null`.
+        var toolCalls: JSONValue?
+        if let calls = message["tool_calls"], !calls.isNull { toolCalls = calls }
         return .success(ItemValue(
             text: text(of: message["content"]),
             finishReason: choice["finish_reason"]?.stringValue,
             model: json["model"]?.stringValue,
             usage: usage,
             toolCalls: toolCalls,
-            raw: includeRaw ? json : nil
+            raw: includeRaw ? Optional(json) : Optional.none
         ))
     }
 

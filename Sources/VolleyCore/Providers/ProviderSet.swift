@@ -74,3 +74,28 @@ public struct ProviderSet: Sendable {
         if providers["mock"] == nil { providers["mock"] = ProviderConfig(name: "mock", kind: .mock) }
     }
 }
+
+extension ProviderSet {
+    /// A `--config` file's providers: `{"providers": {...}, "default_provider": "..."}`. The
+    /// built-in `mock` is added; the environment's defaults are not (the file is the whole
+    /// configuration). Used by `volley serve` and `volley run` alike.
+    public init(configFile bytes: [UInt8], environment: [String: String]) throws(ConfigError) {
+        let value: JSONValue
+        do {
+            value = try JSONParser.parse(bytes)
+        } catch {
+            throw ConfigError("invalid JSON: \(error.message)")
+        }
+        guard case .object(let object) = value else { throw ConfigError("the file must hold a JSON object") }
+        if let unknown = object.keys.first(where: { $0 != "providers" && $0 != "default_provider" }) {
+            throw ConfigError("unknown top-level field `\(unknown)` (expected providers, default_provider)")
+        }
+        var defaultProvider: String?
+        if let value = object["default_provider"], !value.isNull {
+            guard let name = value.stringValue else { throw ConfigError("default_provider must be a string") }
+            defaultProvider = name
+        }
+        self.init()
+        try merge(object["providers"], defaultProvider: defaultProvider, environment: environment)
+    }
+}
