@@ -20,32 +20,17 @@ struct AnthropicClient: ProviderClient {
             case .failure(let error): return Attempt(.failure(error))
             }
         }
-        var headers: HTTPHeaders = [
-            "content-type": "application/json",
-            "accept": "application/json",
-            "anthropic-version": Self.apiVersion,
-        ]
-        if let key = config.apiKey { headers.add(name: "x-api-key", value: key) }
-        for (name, value) in config.headers { headers.replaceOrAdd(name: name, value: value) }
-        let request = HTTPRequest(
-            url: config.baseURL + "/messages",
-            method: "POST",
-            headers: headers,
-            body: JSONValue.object(body).jsonBytes,
-            connectTimeoutSeconds: config.connectTimeoutSeconds,
-            timeoutSeconds: timeoutSeconds.map { min($0, config.requestTimeoutSeconds) } ?? config.requestTimeoutSeconds,
-            caFile: config.caFile
-        )
+        let sent = await config.post(
+            "/messages", body: body,
+            authorization: config.apiKey.map { ("x-api-key", $0) },
+            extraHeaders: ["anthropic-version": Self.apiVersion],
+            timeoutSeconds: timeoutSeconds, http: http)
         let response: HTTPResponse
-        do {
-            response = try await http.execute(request)
-        } catch let error as HTTPClientError {
-            let bound = timeoutSeconds.map { $0 < config.requestTimeoutSeconds } ?? false
-            return Attempt(.failure(ProviderErrors.transport(error, deadlineBound: bound)))
-        } catch {
-            return Attempt(.failure(ItemError(.cancelled, "cancelled")))
+        switch sent {
+        case .success(let value): response = value
+        case .failure(let error): return Attempt(.failure(error))
         }
-        let rateLimits = RateLimitHeaders.parse(response.headers, nowUnixSeconds: Date().timeIntervalSince1970)
+        let rateLimits = response.rateLimits
         guard (200..<300).contains(response.status) else {
             return Attempt(.failure(ProviderErrors.http(
                 status: response.status, headers: response.headers, body: response.body,

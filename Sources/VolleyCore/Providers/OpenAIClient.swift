@@ -11,28 +11,16 @@ struct OpenAIClient: ProviderClient {
         // Volley answers with whole outcomes; token streaming is not part of protocol v1.
         body.removeValue(forKey: "stream")
         body.removeValue(forKey: "stream_options")
-        var headers: HTTPHeaders = ["content-type": "application/json", "accept": "application/json"]
-        if let key = config.apiKey { headers.add(name: "authorization", value: "Bearer \(key)") }
-        for (name, value) in config.headers { headers.replaceOrAdd(name: name, value: value) }
-        let request = HTTPRequest(
-            url: config.baseURL + "/chat/completions",
-            method: "POST",
-            headers: headers,
-            body: JSONValue.object(body).jsonBytes,
-            connectTimeoutSeconds: config.connectTimeoutSeconds,
-            timeoutSeconds: timeoutSeconds.map { min($0, config.requestTimeoutSeconds) } ?? config.requestTimeoutSeconds,
-            caFile: config.caFile
-        )
+        let sent = await config.post(
+            "/chat/completions", body: body,
+            authorization: config.apiKey.map { ("authorization", "Bearer \($0)") },
+            timeoutSeconds: timeoutSeconds, http: http)
         let response: HTTPResponse
-        do {
-            response = try await http.execute(request)
-        } catch let error as HTTPClientError {
-            let bound = timeoutSeconds.map { $0 < config.requestTimeoutSeconds } ?? false
-            return Attempt(.failure(ProviderErrors.transport(error, deadlineBound: bound)))
-        } catch {
-            return Attempt(.failure(ItemError(.cancelled, "cancelled")))
+        switch sent {
+        case .success(let value): response = value
+        case .failure(let error): return Attempt(.failure(error))
         }
-        let rateLimits = RateLimitHeaders.parse(response.headers, nowUnixSeconds: Date().timeIntervalSince1970)
+        let rateLimits = response.rateLimits
         return Attempt(Self.decode(response, includeRaw: item.includeRaw, apiKey: config.apiKey), rateLimits: rateLimits)
     }
 
