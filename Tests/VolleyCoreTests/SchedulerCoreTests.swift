@@ -5,12 +5,13 @@ import Testing
 extension SchedulerCore {
     mutating func add(_ id: UInt64, batch: UInt64 = 1, priority: Priority = .interactive, limiter: String = "l",
                       tokens: Int = 0, _ settings: LimiterSettings, at now: Double = 0) -> [UInt64] {
-        (try? enqueue(Waiter(id: id, batch: batch, priority: priority, limiter: limiter, tokens: tokens),
+        (try? enqueue(Waiter(id: id, batch: batch, priority: priority, limiter: limiter, tokens: TokenCount(input: tokens, output: 0)),
                       settings: settings, now: now).get()) ?? []
     }
 
     mutating func done(_ limiter: String = "l", reserved: Int = 0, used: Int? = nil, refund: Bool = false, at now: Double = 0) -> [UInt64] {
-        release(limiter: limiter, reservedTokens: reserved, usedTokens: used, refund: refund, now: now)
+        release(limiter: limiter, reservedTokens: TokenCount(input: reserved, output: 0),
+                usedTokens: used.map { TokenCount(input: $0, output: 0) }, refund: refund, now: now)
     }
 }
 
@@ -116,7 +117,7 @@ struct SchedulerCoreTests {
 
     @Test func requestLargerThanTheWholeBudgetIsTooLargeAtOnce() {
         var core = SchedulerCore()
-        let result = core.enqueue(.init(id: 1, batch: 1, priority: .interactive, limiter: "l", tokens: 6_001),
+        let result = core.enqueue(.init(id: 1, batch: 1, priority: .interactive, limiter: "l", tokens: TokenCount(input: 6_001, output: 0)),
                                   settings: LimiterSettings(concurrency: 1, tpm: 6_000), now: 0)
         #expect(result == .failure(SchedulerCore.TooLarge(tokens: 6_001, tpm: 6_000)))
         #expect(core.snapshot(now: 0)["l"]?.queued == 0)
@@ -147,6 +148,29 @@ struct SchedulerCoreTests {
         _ = fresh.add(1, tokens: 10, settings)
         fresh.sync(limiter: "l", RateLimitState(requestsRemaining: 1_000_000, tokensRemaining: 1_000_000), now: 0)
         #expect(fresh.snapshot(now: 0)["l"]?.tokensAvailable == 59_990)
+    }
+}
+
+struct SeparateTokenBudgetTests {
+    @Test func inputAndOutputBudgetsAreEachEnforcedAndReconciled() {
+        // Anthropic-style: 6,000 input and 600 output tokens per minute.
+        var core = SchedulerCore()
+        let settings = LimiterSettings(concurrency: 100, itpm: 6_000, otpm: 600)
+        func add(_ id: UInt64, input: Int, output: Int) -> [UInt64] {
+            (try? core.enqueue(.init(id: id, batch: 1, priority: .interactive, limiter: "a", tokens: TokenCount(input: input, output: output)),
+                               settings: settings, now: 0).get()) ?? []
+        }
+        #expect(add(1, input: 100, output: 500) == [1])
+        // Plenty of input budget left, but only 100 output tokens: the next 500-token reply waits.
+        #expect(add(2, input: 100, output: 500).isEmpty)
+        // The first reply used 50 output tokens: 450 come back and the second fits.
+        let granted = core.release(limiter: "a", reservedTokens: TokenCount(input: 100, output: 500),
+                                   usedTokens: TokenCount(input: 100, output: 50), refund: false, now: 0)
+        #expect(granted == [2])
+        // An output reservation above the whole OTPM can never fit.
+        let tooLarge = core.enqueue(.init(id: 3, batch: 1, priority: .interactive, limiter: "a", tokens: TokenCount(input: 1, output: 601)),
+                                    settings: settings, now: 0)
+        #expect(tooLarge == .failure(SchedulerCore.TooLarge(tokens: 601, tpm: 600)))
     }
 }
 
@@ -221,6 +245,7 @@ struct RateLimitHeaderTests {
             "anthropic-ratelimit-input-tokens-remaining": "30000", "anthropic-ratelimit-input-tokens-reset": "1970-01-01T00:00:20Z",
             "anthropic-ratelimit-output-tokens-remaining": "8000", "anthropic-ratelimit-output-tokens-reset": "1970-01-01T00:00:30Z",
         ], nowUnixSeconds: 5)
-        #expect(anthropic == RateLimitState(requestsRemaining: 49, requestsResetSeconds: 5, tokensRemaining: 8_000, tokensResetSeconds: 25))
+        #expect(anthropic == RateLimitState(requestsRemaining: 49, requestsResetSeconds: 5,
+                                            inputTokensRemaining: 30_000, outputTokensRemaining: 8_000))
     }
 }

@@ -226,8 +226,10 @@ public final class Engine: Sendable {
 
         let config = work.client.config
         let limits = config.limits(for: work.item.model)
-        let settings = LimiterSettings(concurrency: limits.concurrency ?? 1024, rpm: limits.rpm, tpm: limits.tpm)
-        let reservation = limits.tpm == nil ? 0 : TokenEstimate.tokens(for: work.item.request)
+        let settings = LimiterSettings(concurrency: limits.concurrency ?? 1024, rpm: limits.rpm, tpm: limits.tpm,
+                                       itpm: limits.itpm, otpm: limits.otpm)
+        let countsTokens = limits.tpm != nil || limits.itpm != nil || limits.otpm != nil
+        let reservation = countsTokens ? TokenEstimate.split(for: work.item.request) : .zero
         let limiter = work.item.model.map { "\(config.name)/\($0)" } ?? config.name
         var retrySettings = config.retry
         if let maxRetries = work.item.maxRetries { retrySettings.maxRetries = maxRetries }
@@ -264,8 +266,10 @@ public final class Engine: Sendable {
             attempts += 1
             let remaining = deadline.map { Self.seconds($0.at - attemptStart) }
             let attempt = await work.client.attempt(work.item, attempt: attempts, timeoutSeconds: remaining)
-            var used: Int?
-            if case .success(let value) = attempt.result, let usage = value.usage { used = usage.inputTokens + usage.outputTokens }
+            var used: TokenCount?
+            if case .success(let value) = attempt.result, let usage = value.usage {
+                used = TokenCount(input: usage.inputTokens, output: usage.outputTokens)
+            }
             var refused = false
             if case .failure(let failure) = attempt.result, failure.kind == .rateLimited { refused = true }
             // Reconcile with the reported usage first, then let the server's own rate-limit
@@ -369,6 +373,8 @@ public final class Engine: Sendable {
             ]
             if let rpm = entry.settings.rpm { limiter["rpm"] = .number(JSONNumber(rpm)) }
             if let tpm = entry.settings.tpm { limiter["tpm"] = .number(JSONNumber(tpm)) }
+            if let itpm = entry.settings.itpm { limiter["itpm"] = .number(JSONNumber(itpm)) }
+            if let otpm = entry.settings.otpm { limiter["otpm"] = .number(JSONNumber(otpm)) }
             if let requests = entry.requestsAvailable { limiter["requests_available"] = .number(JSONNumber(requests)) }
             if let tokens = entry.tokensAvailable { limiter["tokens_available"] = .number(JSONNumber(tokens)) }
             limiter["cooldown_ms"] = .number(JSONNumber((entry.cooldownSeconds * 1000).rounded()) ?? 0)

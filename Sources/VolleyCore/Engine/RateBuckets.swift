@@ -99,3 +99,86 @@ struct TokenRate: Sendable, Hashable {
         updatedAt = now
     }
 }
+
+/// Tokens of one call, split as providers with separate input and output budgets count them.
+struct TokenCount: Sendable, Hashable {
+    var input: Int
+    var output: Int
+
+    var total: Int { input + output }
+
+    static let zero = TokenCount(input: 0, output: 0)
+}
+
+/// The token buckets of one limiter: `tpm` counts input + output; `itpm` and `otpm` (Anthropic's
+/// separate budgets) count each side. A call must fit every bucket that is configured.
+struct TokenBuckets: Sendable, Hashable {
+    var total: TokenRate?
+    var input: TokenRate?
+    var output: TokenRate?
+
+    init(_ settings: LimiterSettings, now: Double) {
+        total = settings.tpm.map { TokenRate(tpm: $0, now: now) }
+        input = settings.itpm.map { TokenRate(tpm: $0, now: now) }
+        output = settings.otpm.map { TokenRate(tpm: $0, now: now) }
+    }
+
+    var isEmpty: Bool { total == nil && input == nil && output == nil }
+
+    /// Keeps the buckets whose limit did not change (with their level), rebuilds the others.
+    mutating func update(from old: LimiterSettings, to new: LimiterSettings, now: Double) {
+        if new.tpm != old.tpm { total = new.tpm.map { TokenRate(tpm: $0, now: now) } }
+        if new.itpm != old.itpm { input = new.itpm.map { TokenRate(tpm: $0, now: now) } }
+        if new.otpm != old.otpm { output = new.otpm.map { TokenRate(tpm: $0, now: now) } }
+    }
+
+    /// The first budget `count` can never fit, as (tokens, limit).
+    func neverFits(_ count: TokenCount) -> (tokens: Int, limit: Int)? {
+        if let total, !total.fits(count.total) { return (count.total, Int(total.capacity)) }
+        if let input, !input.fits(count.input) { return (count.input, Int(input.capacity)) }
+        if let output, !output.fits(count.output) { return (count.output, Int(output.capacity)) }
+        return nil
+    }
+
+    func earliest(_ count: TokenCount, now: Double) -> Double {
+        var at = now
+        if let total { at = max(at, total.earliest(count.total, now: now)) }
+        if let input { at = max(at, input.earliest(count.input, now: now)) }
+        if let output { at = max(at, output.earliest(count.output, now: now)) }
+        return at
+    }
+
+    mutating func take(_ count: TokenCount, now: Double) {
+        total?.take(count.total, now: now)
+        input?.take(count.input, now: now)
+        output?.take(count.output, now: now)
+    }
+
+    mutating func give(_ count: TokenCount, now: Double) {
+        total?.give(count.total, now: now)
+        input?.give(count.input, now: now)
+        output?.give(count.output, now: now)
+    }
+
+    /// Moves each bucket from what was reserved to what was used.
+    mutating func reconcile(reserved: TokenCount, used: TokenCount, now: Double) {
+        func adjust(_ bucket: inout TokenRate?, _ reserved: Int, _ used: Int) {
+            if used < reserved { bucket?.give(reserved - used, now: now) }
+            if used > reserved { bucket?.take(used - reserved, now: now) }
+        }
+        adjust(&total, reserved.total, used.total)
+        adjust(&input, reserved.input, used.input)
+        adjust(&output, reserved.output, used.output)
+    }
+
+    mutating func sync(_ state: RateLimitState, now: Double) {
+        if let remaining = state.tokensRemaining { total?.sync(remaining: remaining, now: now) }
+        if let remaining = state.inputTokensRemaining { input?.sync(remaining: remaining, now: now) }
+        if let remaining = state.outputTokensRemaining { output?.sync(remaining: remaining, now: now) }
+    }
+
+    /// The tightest bucket's tokens left, for `stats`.
+    func available(now: Double) -> Int? {
+        [total, input, output].compactMap { $0?.available(now: now) }.min()
+    }
+}

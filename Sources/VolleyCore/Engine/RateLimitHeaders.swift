@@ -20,14 +20,16 @@ public enum RateLimitHeaders {
             state.requestsRemaining = Int(value.trimmingCharacters())
             state.requestsResetSeconds = until("anthropic-ratelimit-requests-reset")
         }
-        // Anthropic may report combined tokens and separate input/output budgets: the tightest wins.
-        for kind in ["tokens", "input-tokens", "output-tokens"] {
-            guard let value = headers["anthropic-ratelimit-\(kind)-remaining"], let remaining = Int(value.trimmingCharacters()) else { continue }
-            if remaining < state.tokensRemaining ?? .max {
-                state.tokensRemaining = remaining
-                state.tokensResetSeconds = until("anthropic-ratelimit-\(kind)-reset")
-            }
+        // Anthropic reports combined tokens and its separate input/output budgets.
+        func remaining(_ kind: String) -> Int? {
+            headers["anthropic-ratelimit-\(kind)-remaining"].flatMap { Int($0.trimmingCharacters()) }
         }
+        if let tokens = remaining("tokens") {
+            state.tokensRemaining = tokens
+            state.tokensResetSeconds = until("anthropic-ratelimit-tokens-reset")
+        }
+        state.inputTokensRemaining = remaining("input-tokens")
+        state.outputTokensRemaining = remaining("output-tokens")
         return state
     }
 }

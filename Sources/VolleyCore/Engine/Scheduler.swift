@@ -40,7 +40,7 @@ final class Scheduler: Sendable {
 
     /// Waits until `limiter` admits one attempt of `batch` reserving `tokens`.
     /// - Throws: `.tooLarge` at once when it can never fit; `.cancelled` when the task is cancelled first.
-    func acquire(limiter: String, settings: LimiterSettings, tokens: Int, batch: UInt64, priority: Priority) async throws(AcquireError) {
+    func acquire(limiter: String, settings: LimiterSettings, tokens: TokenCount, batch: UInt64, priority: Priority) async throws(AcquireError) {
         let id = state.withLock { state in
             let id = state.nextID
             state.nextID += 1
@@ -95,7 +95,7 @@ final class Scheduler: Sendable {
     }
 
     /// Ends an attempt admitted by `acquire` (see `SchedulerCore.release`).
-    func release(limiter: String, reservedTokens: Int, usedTokens: Int?, refund: Bool) {
+    func release(limiter: String, reservedTokens: TokenCount, usedTokens: TokenCount?, refund: Bool) {
         update { core, now in
             core.release(limiter: limiter, reservedTokens: reservedTokens, usedTokens: usedTokens, refund: refund, now: now)
         }

@@ -3,6 +3,9 @@ struct LimiterSettings: Sendable, Hashable {
     var concurrency: Int
     var rpm: Int?
     var tpm: Int?
+    /// Anthropic-style separate budgets: input tokens and output tokens per minute.
+    var itpm: Int? = nil
+    var otpm: Int? = nil
 }
 
 /// Admission of attempts to providers. Per limiter (one per provider and model): a
@@ -18,11 +21,11 @@ struct SchedulerCore {
         var batch: UInt64
         var priority: Priority
         var limiter: String
-        /// Estimated tokens this attempt reserves (0 without a TPM limit).
-        var tokens: Int
+        /// Estimated tokens this attempt reserves (zero without a token limit).
+        var tokens: TokenCount
     }
 
-    /// A request can never be admitted: its estimate exceeds the limiter's whole TPM.
+    /// A request can never be admitted: its estimate exceeds a whole minute's token budget.
     struct TooLarge: Error, Equatable {
         var tokens: Int
         var tpm: Int
@@ -94,19 +97,19 @@ struct SchedulerCore {
         var inFlight = 0
         var lanes: [Priority: Lane] = [:]
         var requests: RequestRate?
-        var tokens: TokenRate?
+        var tokens: TokenBuckets
         var cooldownUntil: Double = 0
 
         init(settings: LimiterSettings, now: Double) {
             self.settings = settings
             requests = settings.rpm.map { RequestRate(rpm: $0, now: now) }
-            tokens = settings.tpm.map { TokenRate(tpm: $0, now: now) }
+            tokens = TokenBuckets(settings, now: now)
         }
 
         mutating func update(_ new: LimiterSettings, now: Double) {
             guard new != settings else { return }
             if new.rpm != settings.rpm { requests = new.rpm.map { RequestRate(rpm: $0, now: now) } }
-            if new.tpm != settings.tpm { tokens = new.tpm.map { TokenRate(tpm: $0, now: now) } }
+            tokens.update(from: settings, to: new, now: now)
             settings = new
         }
     }
@@ -122,8 +125,8 @@ struct SchedulerCore {
         } else {
             limiters[waiter.limiter]?.update(settings, now: now)
         }
-        if let tokens = limiters[waiter.limiter]?.tokens, !tokens.fits(waiter.tokens) {
-            return .failure(TooLarge(tokens: waiter.tokens, tpm: settings.tpm ?? 0))
+        if let tooLarge = limiters[waiter.limiter]?.tokens.neverFits(waiter.tokens) {
+            return .failure(TooLarge(tokens: tooLarge.tokens, tpm: tooLarge.limit))
         }
         waiters[waiter.id] = waiter
         limiters[waiter.limiter]?.lanes[waiter.priority, default: Lane()].push(waiter.id, batch: waiter.batch)
@@ -138,17 +141,13 @@ struct SchedulerCore {
     /// An attempt granted earlier ended. `reservedTokens` is what it reserved; `usedTokens`
     /// the usage the provider reported (nil when unknown); `refund` gives the whole
     /// reservation back (the request was refused and not charged, e.g. a 429).
-    mutating func release(limiter name: String, reservedTokens: Int, usedTokens: Int?, refund: Bool, now: Double) -> [UInt64] {
+    mutating func release(limiter name: String, reservedTokens: TokenCount, usedTokens: TokenCount?, refund: Bool, now: Double) -> [UInt64] {
         guard limiters[name] != nil else { return [] }
         limiters[name]?.inFlight -= 1
         if refund {
-            limiters[name]?.tokens?.give(reservedTokens, now: now)
+            limiters[name]?.tokens.give(reservedTokens, now: now)
         } else if let used = usedTokens {
-            if used < reservedTokens {
-                limiters[name]?.tokens?.give(reservedTokens - used, now: now)
-            } else if used > reservedTokens {
-                limiters[name]?.tokens?.take(used - reservedTokens, now: now)
-            }
+            limiters[name]?.tokens.reconcile(reserved: reservedTokens, used: used, now: now)
         }
         return grant(name, now: now)
     }
@@ -165,9 +164,7 @@ struct SchedulerCore {
         if let remaining = state.requestsRemaining {
             limiters[name]?.requests?.sync(remaining: remaining, resetSeconds: state.requestsResetSeconds, now: now)
         }
-        if let remaining = state.tokensRemaining {
-            limiters[name]?.tokens?.sync(remaining: remaining, now: now)
-        }
+        limiters[name]?.tokens.sync(state, now: now)
     }
 
     /// Grants what time has made possible (call at `nextWake`).
@@ -184,7 +181,7 @@ struct SchedulerCore {
             guard let head = headWaiter(limiter) else { continue }
             var at = max(now, limiter.cooldownUntil)
             if let requests = limiter.requests { at = max(at, requests.earliest(now: now)) }
-            if let tokens = limiter.tokens { at = max(at, tokens.earliest(head.tokens, now: now)) }
+            at = max(at, limiter.tokens.earliest(head.tokens, now: now))
             guard at > now + 1e-9 else { continue }  // Grantable now: the caller's grant handles it.
             earliest = min(earliest ?? at, at)
         }
@@ -213,12 +210,12 @@ struct SchedulerCore {
                 // large request is never starved by small ones.
                 // A nanosecond of slack absorbs floating-point error in the bucket arithmetic.
                 if let requests = limiter.requests, requests.earliest(now: now) > now + 1e-9 { limiter.lanes[priority] = lane; break admit }
-                if let tokens = limiter.tokens, tokens.earliest(waiter.tokens, now: now) > now + 1e-9 { limiter.lanes[priority] = lane; break admit }
+                if limiter.tokens.earliest(waiter.tokens, now: now) > now + 1e-9 { limiter.lanes[priority] = lane; break admit }
                 lane.commit()
                 limiter.lanes[priority] = lane.isEmpty ? nil : lane
                 waiters[id] = nil
                 limiter.requests?.take(now: now)
-                limiter.tokens?.take(waiter.tokens, now: now)
+                limiter.tokens.take(waiter.tokens, now: now)
                 limiter.inFlight += 1
                 granted.append(id)
                 continue admit
@@ -240,7 +237,7 @@ struct SchedulerCore {
                 queued: queued[name] ?? 0,
                 settings: limiter.settings,
                 requestsAvailable: limiter.requests?.available(now: now),
-                tokensAvailable: limiter.tokens?.available(now: now),
+                tokensAvailable: limiter.tokens.available(now: now),
                 cooldownSeconds: max(0, limiter.cooldownUntil - now)
             )
         }
@@ -255,16 +252,24 @@ public struct RateLimitState: Sendable, Hashable {
     public var requestsResetSeconds: Double?
     public var tokensRemaining: Int?
     public var tokensResetSeconds: Double?
+    /// Anthropic's separate input and output token budgets.
+    public var inputTokensRemaining: Int?
+    public var outputTokensRemaining: Int?
 
     public init(requestsRemaining: Int? = nil, requestsResetSeconds: Double? = nil,
-                tokensRemaining: Int? = nil, tokensResetSeconds: Double? = nil) {
+                tokensRemaining: Int? = nil, tokensResetSeconds: Double? = nil,
+                inputTokensRemaining: Int? = nil, outputTokensRemaining: Int? = nil) {
         self.requestsRemaining = requestsRemaining
         self.requestsResetSeconds = requestsResetSeconds
         self.tokensRemaining = tokensRemaining
         self.tokensResetSeconds = tokensResetSeconds
+        self.inputTokensRemaining = inputTokensRemaining
+        self.outputTokensRemaining = outputTokensRemaining
     }
 
-    public var isEmpty: Bool { requestsRemaining == nil && tokensRemaining == nil }
+    public var isEmpty: Bool {
+        requestsRemaining == nil && tokensRemaining == nil && inputTokensRemaining == nil && outputTokensRemaining == nil
+    }
 }
 
 /// A FIFO queue with amortised O(1) push and pop.

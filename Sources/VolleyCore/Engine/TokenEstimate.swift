@@ -6,6 +6,11 @@ public enum TokenEstimate {
     public static let defaultOutputTokens = 1024
 
     public static func tokens(for request: JSONObject) -> Int {
+        split(for: request).total
+    }
+
+    /// The same estimate, split into input and output (for separate input/output budgets).
+    static func split(for request: JSONObject) -> TokenCount {
         var characters = 0
         func count(_ value: JSONValue?) {
             guard let value else { return }
@@ -22,6 +27,6 @@ public enum TokenEstimate {
         if let tools = request["tools"] { characters += tools.jsonBytes.count }
         let input = (characters + 3) / 4
         let output = request["max_tokens"]?.intValue ?? request["max_completion_tokens"]?.intValue ?? defaultOutputTokens
-        return input + max(0, output)
+        return TokenCount(input: input, output: max(0, output))
     }
 }

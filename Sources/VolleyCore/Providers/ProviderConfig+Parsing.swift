@@ -77,10 +77,15 @@ extension ProviderConfig {
 
     private static func parseLimits(_ value: JSONValue, _ path: String) throws(ConfigError) -> ProviderLimits {
         guard case .object(let l) = value else { throw ConfigError("\(path) must be an object") }
+        if let unknown = l.keys.first(where: { !["concurrency", "rpm", "tpm", "itpm", "otpm"].contains($0) }) {
+            throw ConfigError("\(path).\(unknown) is not a known limit (concurrency, rpm, tpm, itpm, otpm)")
+        }
         return ProviderLimits(
             concurrency: try int(l["concurrency"], "\(path).concurrency", range: 1...100_000),
             rpm: try int(l["rpm"], "\(path).rpm", range: 1...100_000_000),
-            tpm: try int(l["tpm"], "\(path).tpm", range: 1...10_000_000_000)
+            tpm: try int(l["tpm"], "\(path).tpm", range: 1...10_000_000_000),
+            itpm: try int(l["itpm"], "\(path).itpm", range: 1...10_000_000_000),
+            otpm: try int(l["otpm"], "\(path).otpm", range: 1...10_000_000_000)
         )
     }
 

@@ -6,16 +6,23 @@ public struct ProviderLimits: Sendable, Hashable {
     public var rpm: Int?
     /// Tokens per minute (input estimate + `max_tokens`, reconciled with usage).
     public var tpm: Int?
+    /// Input tokens per minute, for providers with a separate input budget (Anthropic's ITPM).
+    public var itpm: Int?
+    /// Output tokens per minute (Anthropic's OTPM), reserved as `max_tokens`.
+    public var otpm: Int?
 
-    public init(concurrency: Int? = nil, rpm: Int? = nil, tpm: Int? = nil) {
+    public init(concurrency: Int? = nil, rpm: Int? = nil, tpm: Int? = nil, itpm: Int? = nil, otpm: Int? = nil) {
         self.concurrency = concurrency
         self.rpm = rpm
         self.tpm = tpm
+        self.itpm = itpm
+        self.otpm = otpm
     }
 
     /// `other`'s values where set, else ours.
     public func overridden(by other: ProviderLimits) -> ProviderLimits {
-        ProviderLimits(concurrency: other.concurrency ?? concurrency, rpm: other.rpm ?? rpm, tpm: other.tpm ?? tpm)
+        ProviderLimits(concurrency: other.concurrency ?? concurrency, rpm: other.rpm ?? rpm, tpm: other.tpm ?? tpm,
+                       itpm: other.itpm ?? itpm, otpm: other.otpm ?? otpm)
     }
 }
 
