@@ -67,6 +67,7 @@ let package = Package(
         .testTarget(name: "FakeLLMTests", dependencies: ["FakeLLM"]),
         .testTarget(name: "VolleyCoreTests", dependencies: ["VolleyCore", "VolleyHTTP", "FakeLLM"]),
         .testTarget(name: "VolleyRPCTests", dependencies: ["VolleyRPC"]),
+        .testTarget(name: "VolleyEndToEndTests", dependencies: ["volley", "FakeLLM", "VolleyCore"]),
     ],
     swiftLanguageModes: [.v6]
 )

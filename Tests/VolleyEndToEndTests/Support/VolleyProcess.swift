@@ -1,0 +1,322 @@
+import Foundation
+import Synchronization
+import VolleyCore
+#if canImport(Glibc)
+@preconcurrency import Glibc
+#endif
+
+/// How the sidecar ended.
+enum ExitStatus: Sendable, Equatable, CustomStringConvertible {
+    case exited(Int32)
+    case signalled(Int32)
+
+    var description: String {
+        switch self {
+        case .exited(let code): "exit code \(code)"
+        case .signalled(let signal): "killed by signal \(signal)"
+        }
+    }
+}
+
+/// One spawned `volley` process and its three pipes.
+///
+/// stdout is read on its own thread (blocking `read(2)`, split on `\n`) into ``stdout``; stderr is
+/// always drained on another thread into ``stderrBytes`` so the child never blocks on it. The
+/// test writes stdin with ``send(_:)`` and closes it with ``closeStdin()``.
+final class VolleyProcess: Sendable {
+    let pid: Int32
+    let stdout: OutputLog
+    let arguments: [String]
+
+    private let stdinFD: Mutex<Int32?>
+    private let stderrData = ByteBuffer()
+    private let stdoutClosed = Latch<Void>(name: "stdout EOF")
+    private let stderrClosed = Latch<Void>(name: "stderr EOF")
+    private let exitStatus = Latch<ExitStatus>(name: "process exit")
+    /// Signalled once to let a reader started with `readStdout: false` begin.
+    private let stdoutGate = DispatchSemaphore(value: 0)
+    private let stdoutGateOpen = Atomic<Bool>(false)
+
+    /// Spawns the binary.
+    ///
+    /// - Parameters:
+    ///   - arguments: command-line arguments (`serve` is the default subcommand).
+    ///   - environment: added to a clean copy of the test's environment, from which
+    ///     `OPENAI_API_KEY` and `ANTHROPIC_API_KEY` are removed so only `mock` exists by default.
+    ///   - readStdout: `false` leaves stdout unread (the pipe fills) until ``startReadingStdout()``.
+    init(arguments: [String] = [], environment: [String: String] = [:], readStdout: Bool = true) throws {
+        ignoreSIGPIPEInTests()
+        let binary = try VolleyBinary.url()
+        var env = ProcessInfo.processInfo.environment
+        env["OPENAI_API_KEY"] = nil
+        env["ANTHROPIC_API_KEY"] = nil
+        for (key, value) in environment { env[key] = value }
+
+        let input = Pipe(), output = Pipe(), errors = Pipe()
+        let process = Process()
+        process.executableURL = binary
+        process.arguments = arguments
+        process.environment = env
+        process.standardInput = input
+        process.standardOutput = output
+        process.standardError = errors
+        let exitStatus = self.exitStatus
+        process.terminationHandler = { process in
+            switch process.terminationReason {
+            case .exit: exitStatus.set(.exited(process.terminationStatus))
+            case .uncaughtSignal: exitStatus.set(.signalled(process.terminationStatus))
+            @unknown default: exitStatus.set(.exited(process.terminationStatus))
+            }
+        }
+        try process.run()
+        self.pid = process.processIdentifier
+        self.arguments = arguments
+        self.stdout = OutputLog(name: "stdout of volley \(arguments.joined(separator: " "))")
+
+        // Own plain descriptors (the FileHandles are closed), so closing stdin is one close(2).
+        let stdinFD = dup(input.fileHandleForWriting.fileDescriptor)
+        let stdoutFD = dup(output.fileHandleForReading.fileDescriptor)
+        let stderrFD = dup(errors.fileHandleForReading.fileDescriptor)
+        try? input.fileHandleForWriting.close()
+        try? output.fileHandleForReading.close()
+        try? errors.fileHandleForReading.close()
+        guard stdinFD >= 0, stdoutFD >= 0, stderrFD >= 0 else {
+            Glibc.kill(pid, SIGKILL)
+            throw HarnessError("dup(2) of the pipes failed: errno \(errno)")
+        }
+        self.stdinFD = Mutex(stdinFD)
+
+        let log = stdout, stdoutClosed = self.stdoutClosed, gate = stdoutGate
+        let startPaused = !readStdout
+        Thread.detachNewThread {
+            if startPaused { gate.wait() }
+            readLines(fd: stdoutFD, into: { log.append($0) })
+            log.close()
+            close(stdoutFD)
+            stdoutClosed.set(())
+        }
+        let stderrData = self.stderrData, stderrClosed = self.stderrClosed
+        Thread.detachNewThread {
+            readChunks(fd: stderrFD) { chunk in stderrData.append(chunk) }
+            close(stderrFD)
+            stderrClosed.set(())
+        }
+        if readStdout { stdoutGateOpen.store(true, ordering: .relaxed) }
+    }
+
+    // MARK: - stdin
+
+    /// Writes `value` as one line.
+    func send(_ value: JSONValue) throws {
+        var bytes = value.jsonBytes
+        bytes.append(0x0A)
+        try sendBytes(bytes)
+    }
+
+    /// Writes `text` followed by `\n`.
+    func sendLine(_ text: String) throws {
+        try sendBytes(Array(text.utf8) + [0x0A])
+    }
+
+    /// Writes raw bytes (the caller adds newlines).
+    func sendBytes(_ bytes: [UInt8]) throws {
+        try stdinFD.withLock { fd in
+            guard let fd else { throw HarnessError("stdin is already closed") }
+            var offset = 0
+            while offset < bytes.count {
+                let written = bytes.withUnsafeBytes { raw -> Int in
+                    guard let base = raw.baseAddress else { return 0 }
+                    return write(fd, base + offset, raw.count - offset)
+                }
+                if written < 0 {
+                    if errno == EINTR { continue }
+                    throw HarnessError("writing to volley's stdin failed: errno \(errno)")
+                }
+                offset += written
+            }
+        }
+    }
+
+    /// Closes stdin (the sidecar sees EOF). Safe to call twice.
+    func closeStdin() {
+        stdinFD.withLock { fd in
+            if let open = fd { close(open) }
+            fd = nil
+        }
+    }
+
+    // MARK: - stdout
+
+    /// Lets a process spawned with `readStdout: false` be read from now on.
+    func startReadingStdout() {
+        guard !stdoutGateOpen.exchange(true, ordering: .relaxed) else { return }
+        stdoutGate.signal()
+    }
+
+    /// Sends a request and waits for its response.
+    @discardableResult
+    func request(_ method: String, id: JSONValue, params: JSONValue? = nil, timeout: Double = defaultTimeoutSeconds) async throws -> JSONValue {
+        try send(rpcRequest(method, id: id, params: params))
+        return try await response(to: id, timeout: timeout)
+    }
+
+    /// Sends a notification.
+    func notify(_ method: String, params: JSONValue? = nil) throws {
+        var object: JSONObject = ["jsonrpc": "2.0", "method": .string(method)]
+        if let params { object["params"] = params }
+        try send(.object(object))
+    }
+
+    /// Waits for the response (a `result` or an `error`) whose `id` is `id`.
+    func response(to id: JSONValue, timeout: Double = defaultTimeoutSeconds) async throws -> JSONValue {
+        let index = try await responseIndex(to: id, timeout: timeout)
+        return try requireValue(stdout.lines[index].value)
+    }
+
+    /// The line index of the response to `id`.
+    func responseIndex(to id: JSONValue, from start: Int = 0, timeout: Double = defaultTimeoutSeconds) async throws -> Int {
+        try await stdout.waitFor(from: start, timeout: timeout, "the response to id \(id.jsonString)") { value in
+            isResponse(value, id: id)
+        }
+    }
+
+    /// Waits for the next line at or after `index` and returns it parsed.
+    func line(at index: Int, timeout: Double = defaultTimeoutSeconds) async throws -> JSONValue {
+        let found = try await stdout.waitFor(from: index, timeout: timeout, "line \(index)") { _ in true }
+        guard found == index else { throw HarnessError("expected line \(index), found \(found)") }
+        return try requireValue(stdout.lines[index].value)
+    }
+
+    // MARK: - stderr
+
+    var stderrBytes: [UInt8] { stderrData.bytes }
+    var stderrText: String { String(decoding: stderrBytes, as: UTF8.self) }
+
+    // MARK: - Lifecycle
+
+    /// Waits for the process to exit and for stdout and stderr to reach EOF, so the transcript
+    /// is complete.
+    func waitForExit(timeout: Double = defaultTimeoutSeconds) async throws -> ExitStatus {
+        let status = try await exitStatus.wait(timeout: timeout)
+        try await stdoutClosed.wait(timeout: timeout)
+        try await stderrClosed.wait(timeout: timeout)
+        return status
+    }
+
+    var hasExited: Bool { exitStatus.value != nil }
+
+    /// Sends `signal` to the process.
+    func signal(_ signal: Int32) {
+        guard !hasExited else { return }
+        _ = Glibc.kill(pid, signal)
+    }
+
+    /// Cleanup for `defer`: closes stdin and SIGKILLs the process if it is still running.
+    func terminate() {
+        closeStdin()
+        startReadingStdout()
+        signal(SIGKILL)
+    }
+
+    // MARK: - /proc
+
+    /// VmRSS in KiB, from `/proc/PID/status`.
+    func residentKiB() -> Int? {
+        guard let text = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return nil }
+        for line in text.split(separator: "\n") where line.hasPrefix("VmRSS:") {
+            return Int(line.dropFirst("VmRSS:".count).split(separator: " ").first ?? "")
+        }
+        return nil
+    }
+
+    /// User + system CPU time in clock ticks, from `/proc/PID/stat`.
+    func cpuTicks() -> Int? {
+        guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = text.lastIndex(of: ")") else { return nil }
+        // Fields after the command name start at field 3 (state); utime and stime are 14 and 15.
+        let fields = text[text.index(after: close)...].split(separator: " ")
+        guard fields.count > 12, let user = Int(fields[11]), let system = Int(fields[12]) else { return nil }
+        return user + system
+    }
+}
+
+// MARK: - Helpers
+
+/// Bytes appended from one thread and read from others.
+final class ByteBuffer: Sendable {
+    private let storage = Mutex<[UInt8]>([])
+
+    func append(_ chunk: ArraySlice<UInt8>) {
+        storage.withLock { $0.append(contentsOf: chunk) }
+    }
+
+    var bytes: [UInt8] { storage.withLock { $0 } }
+}
+
+/// Builds `{"jsonrpc":"2.0","id":ID,"method":METHOD,"params":PARAMS}`.
+func rpcRequest(_ method: String, id: JSONValue, params: JSONValue? = nil) -> JSONValue {
+    var object: JSONObject = ["jsonrpc": "2.0", "id": id, "method": .string(method)]
+    if let params { object["params"] = params }
+    return .object(object)
+}
+
+/// Whether `value` is a response (not a notification) carrying `id`.
+func isResponse(_ value: JSONValue, id: JSONValue) -> Bool {
+    guard case .object(let object) = value, object["method"] == nil else { return false }
+    guard object["result"] != nil || object["error"] != nil else { return false }
+    return object["id"] == id
+}
+
+/// Unwraps an optional or throws, for values the harness itself just checked.
+func requireValue<T>(_ value: T?, _ what: String = "value") throws -> T {
+    guard let value else { throw HarnessError("missing \(what)") }
+    return value
+}
+
+/// Reads `fd` until EOF and hands each `\n`-terminated line (without it) to `line`; a final
+/// unterminated fragment is handed over too.
+private func readLines(fd: Int32, into line: (_ line: [UInt8]) -> Void) {
+    var pending: [UInt8] = []
+    readChunks(fd: fd) { chunk in
+        var start = chunk.startIndex
+        while let newline = chunk[start...].firstIndex(of: 0x0A) {
+            if pending.isEmpty {
+                line(Array(chunk[start..<newline]))
+            } else {
+                pending.append(contentsOf: chunk[start..<newline])
+                line(pending)
+                pending = []
+            }
+            start = newline + 1
+        }
+        pending.append(contentsOf: chunk[start...])
+    }
+    if !pending.isEmpty { line(pending) }
+}
+
+/// Blocking `read(2)` loop into 64 KiB chunks until EOF or an error.
+private func readChunks(fd: Int32, _ chunk: (ArraySlice<UInt8>) -> Void) {
+    var buffer = [UInt8](repeating: 0, count: 64 * 1024)
+    while true {
+        let count = buffer.withUnsafeMutableBytes { raw -> Int in
+            guard let base = raw.baseAddress else { return -1 }
+            return read(fd, base, raw.count)
+        }
+        if count > 0 {
+            chunk(buffer[0..<count])
+        } else if count < 0, errno == EINTR {
+            continue
+        } else {
+            return
+        }
+    }
+}
+
+private let sigpipeIgnored: Void = {
+    _ = Glibc.signal(SIGPIPE, SIG_IGN)
+}()
+
+/// Writing to a sidecar that has exited must fail with EPIPE, not kill the test runner.
+func ignoreSIGPIPEInTests() {
+    _ = sigpipeIgnored
+}
