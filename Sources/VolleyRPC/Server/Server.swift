@@ -82,20 +82,20 @@ public final class Server: Sendable {
             switch event {
             case .inputClosed:
                 logger.debug("stdin closed; finishing work in flight")
-                await registry.waitUntilIdle()
+                await registry.waitUntilQuiet()
                 _ = await writer.flush()
                 return 0
             case .exitNotification:
                 let code: Int32 = shutdownCompleted.load(ordering: .acquiring) ? 0 : 1
                 registry.cancelAll()
-                await registry.waitUntilIdle()
+                await registry.waitUntilQuiet()
                 _ = await writer.flush()
                 return code
             case .signal(let number):
                 logger.notice("signal \(number): cancelling all work")
                 registry.beginShutdown()
                 registry.cancelAll()
-                await registry.waitUntilIdle()
+                await registry.waitUntilQuiet()
                 _ = await writer.flush()
                 return 0
             case .outputBroken(let errno):
@@ -148,7 +148,7 @@ public final class Server: Sendable {
                 case .shuttingDown: responder.respond(error: .invalidRequest("the server is shutting down"))
                 }
             } else {
-                Task { await self.handleOther(method, params, responder) }
+                registry.startOther { await self.handleOther(method, params, responder) }
             }
         }
     }

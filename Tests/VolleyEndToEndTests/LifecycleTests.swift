@@ -1,0 +1,138 @@
+import Testing
+import VolleyCore
+#if canImport(Glibc)
+@preconcurrency import Glibc
+#endif
+
+/// stdin EOF, SIGTERM, shutdown and exit: every pending request is answered, exit codes hold.
+@Suite("Lifecycle: EOF, signals, shutdown, exit", .timeLimit(.minutes(1)))
+struct LifecycleTests {
+    @Test("EOF with a gather in flight: its response is written, then exit code 0")
+    func eofFinishesWorkInFlight() async throws {
+        try await withVolley { volley in
+            try volley.send(rpcRequest("gather", id: 1, params: ["requests": mockItems(3, latencyMs: 300)]))
+            volley.closeStdin()
+            #expect(try await volley.waitForExit() == .exited(0))
+            let lines = volley.stdout.values
+            #expect(lines.count == 1, "\(volley.stdout.summary())")
+            let response = try #require(lines.first)
+            #expect(response["id"] == 1)
+            let results = response["result"]?["results"]?.arrayValue ?? []
+            #expect(results.count == 3)
+            #expect(results.allSatisfy { $0["ok"] == true }, "finished, not cancelled: \(response.jsonString)")
+        }
+    }
+
+    @Test("EOF right after many quick requests: every one is answered before exit")
+    func eofAnswersQuickRequests() async throws {
+        try await withVolley { volley in
+            // One write holding all the requests and then EOF: the reader sees EOF while the
+            // handlers of the last requests may not have answered yet.
+            var text = ""
+            for index in 0..<300 {
+                let method = ["ping", "stats", "configure", "cancel", "no_such_method"][index % 5]
+                let params: JSONValue = method == "cancel" ? ["id": "nothing"] : (method == "configure" ? ["default_provider": "mock"] : [:])
+                text += rpcRequest(method, id: JSONValue(index), params: params).jsonString + "\n"
+            }
+            try volley.sendBytes(Array(text.utf8))
+            volley.closeStdin()
+            #expect(try await volley.waitForExit() == .exited(0))
+            let answered = Set(volley.stdout.values.compactMap { $0["id"]?.intValue })
+            let missing = Set(0..<300).subtracting(answered)
+            #expect(missing.isEmpty, "requests never answered before exit: \(missing.sorted().prefix(20)) (\(missing.count) of 300)")
+            #expect(volley.stdout.count == 300)
+        }
+    }
+
+    @Test("SIGTERM: every pending request is answered -32800, then exit code 0")
+    func sigtermAnswersPendingRequests() async throws {
+        try await withVolley { volley in
+            let slow: JSONObject = ["latency_ms": 60_000]
+            try volley.send(rpcRequest("gather", id: "g", params: ["requests": [mockItem(key: "a", mock: slow), mockItem(key: "b", mock: ["latency_ms": 0])]]))
+            try volley.send(rpcRequest("as_completed", id: "ac", params: ["requests": [mockItem(key: "c", mock: slow), mockItem(key: "d", mock: slow)]]))
+            try volley.send(rpcRequest("call", id: "c", params: mockItem(key: "e", mock: slow)))
+            // A ping answered means every earlier line was read and its request registered.
+            _ = try await volley.request("ping", id: "barrier")
+            volley.signal(SIGTERM)
+            #expect(try await volley.waitForExit() == .exited(0))
+
+            let values = volley.stdout.values
+            let gather = try #require(values.first { isResponse($0, id: "g") })
+            #expect(gather.errorCode == -32800)
+            let gatherResults = gather.errorData?["results"]?.arrayValue ?? []
+            #expect(gatherResults.count == 2, "every item accounted for: \(gather.jsonString)")
+            #expect(gatherResults.first { $0["key"] == "a" }?["error"]?["kind"] == "cancelled")
+            #expect(gather.errorData?["stats"]?["cancelled"]?.intValue ?? 0 >= 1)
+
+            let asCompleted = try #require(values.first { isResponse($0, id: "ac") })
+            #expect(asCompleted.errorCode == -32800)
+            #expect(asCompleted.errorData?["results"] == [])
+            let items = values.filter { $0.isNotification("item") && $0["params"]?["request"] == "ac" }
+            #expect(items.count == 2)
+            #expect(items.allSatisfy { $0["params"]?["error"]?["kind"] == "cancelled" })
+
+            let call = try #require(values.first { isResponse($0, id: "c") })
+            #expect(call.errorCode == -32800)
+            #expect(call.errorData?["error"]?["kind"] == "cancelled")
+        }
+    }
+
+    @Test("shutdown {drain}: null after the work settles; later requests -32600; exit → 0")
+    func shutdownDrain() async throws {
+        try await withVolley { volley in
+            try volley.send(rpcRequest("gather", id: "work", params: ["requests": mockItems(4, latencyMs: 200)]))
+            try volley.send(rpcRequest("shutdown", id: "bye", params: ["mode": "drain"]))
+            let shutdownIndex = try await volley.responseIndex(to: "bye")
+            #expect(volley.stdout.lines[shutdownIndex].value?["result"] == .null)
+            let workIndex = try await volley.responseIndex(to: "work")
+            #expect(workIndex < shutdownIndex, "the work was answered before shutdown's null")
+            let work = try requireValue(volley.stdout.lines[workIndex].value)
+            #expect(work["result"]?["results"]?.arrayValue?.allSatisfy { $0["ok"] == true } == true, "drained, not cancelled")
+
+            let late = try await volley.request("gather", id: "late", params: ["requests": mockItems(1, latencyMs: 0)])
+            #expect(late.errorCode == -32600)
+            #expect(try await volley.request("ping", id: "late-ping").errorCode == -32600)
+            try volley.notify("exit")
+            #expect(try await volley.waitForExit() == .exited(0))
+        }
+    }
+
+    @Test("exit without shutdown ends with code 1")
+    func exitWithoutShutdown() async throws {
+        try await withVolley { volley in
+            _ = try await volley.request("ping", id: 1)
+            try volley.notify("exit")
+            #expect(try await volley.waitForExit() == .exited(1))
+        }
+    }
+
+    @Test("shutdown {cancel} cancels running work (-32800), then answers null; exit → 0")
+    func shutdownCancel() async throws {
+        try await withVolley { volley in
+            try volley.send(rpcRequest("gather", id: "work", params: ["requests": mockItems(3, latencyMs: 60_000)]))
+            try volley.send(rpcRequest("as_completed", id: "stream", params: ["requests": mockItems(2, latencyMs: 60_000)]))
+            let shutdown = try await volley.request("shutdown", id: "bye", params: ["mode": "cancel"])
+            #expect(shutdown["result"] == .null)
+            let shutdownIndex = try await volley.responseIndex(to: "bye")
+            let work = try await volley.response(to: "work")
+            #expect(work.errorCode == -32800)
+            #expect(work.errorData?["results"]?.arrayValue?.count == 3)
+            #expect(work.errorData?["results"]?.arrayValue?.allSatisfy { $0["error"]?["kind"] == "cancelled" } == true)
+            #expect(work.errorData?["stats"]?["cancelled"] == 3)
+            #expect(try await volley.responseIndex(to: "work") < shutdownIndex)
+            #expect(try await volley.responseIndex(to: "stream") < shutdownIndex)
+            try volley.notify("exit")
+            #expect(try await volley.waitForExit() == .exited(0))
+        }
+    }
+
+    @Test("shutdown with a bad mode is -32602 and shuts nothing down")
+    func shutdownBadMode() async throws {
+        try await withVolley { volley in
+            #expect(try await volley.request("shutdown", id: 1, params: ["mode": "later"]).errorCode == -32602)
+            #expect(try await volley.request("ping", id: 2)["result"] == [:])
+            try volley.notify("exit")
+            #expect(try await volley.waitForExit() == .exited(1))
+        }
+    }
+}
