@@ -77,11 +77,29 @@ struct LifecycleTests {
         }
     }
 
+    @Test("SIGTERM while a shutdown is waiting for work: both are answered")
+    func sigtermDuringShutdown() async throws {
+        try await withVolley { volley in
+            try volley.send(rpcRequest("gather", id: "g", params: ["requests": mockItems(2, latencyMs: 60_000)]))
+            try volley.send(rpcRequest("shutdown", id: "s", params: ["mode": "drain"]))
+            // After `shutdown`, requests are refused: this answer proves both lines were read.
+            let refused = try await volley.request("ping", id: "barrier")
+            #expect(refused.errorCode == -32600)
+            volley.signal(SIGTERM)
+            #expect(try await volley.waitForExit() == .exited(0))
+            let values = volley.stdout.values
+            #expect(values.first { isResponse($0, id: "g") }?.errorCode == -32800)
+            #expect(values.first { isResponse($0, id: "s") }?["result"] == .null, "the shutdown request was answered: \(volley.stdout.summary())")
+        }
+    }
+
     @Test("shutdown {drain}: null after the work settles; later requests -32600; exit → 0")
     func shutdownDrain() async throws {
         try await withVolley { volley in
             try volley.send(rpcRequest("gather", id: "work", params: ["requests": mockItems(4, latencyMs: 200)]))
             try volley.send(rpcRequest("shutdown", id: "bye", params: ["mode": "drain"]))
+            // A request on the very next line is already refused, while the work still runs.
+            #expect(try await volley.request("ping", id: "right-after").errorCode == -32600)
             let shutdownIndex = try await volley.responseIndex(to: "bye")
             #expect(volley.stdout.lines[shutdownIndex].value?["result"] == .null)
             let workIndex = try await volley.responseIndex(to: "work")

@@ -8,7 +8,7 @@ extension Server {
     // MARK: - Requests that are not cancellable
 
     func handleOther(_ method: String, _ params: JSONValue?, _ responder: RPCResponder) async {
-        do {
+        do throws(RPCError) {
             switch method {
             case "initialize": responder.respond(result: try initialize(params))
             case "ping":
@@ -19,17 +19,6 @@ extension Server {
                 _ = try Params(params, method: method, allowed: [])
                 responder.respond(result: .object(statsJSON()))
             case "configure": responder.respond(result: try configure(params, method: method))
-            case "shutdown":
-                let p = try Params(params, method: method, allowed: ["mode"])
-                let mode = try p.string("mode") ?? "drain"
-                guard mode == "drain" || mode == "cancel" else {
-                    throw RPCError.invalidParams("shutdown: `mode` must be \"drain\" or \"cancel\"")
-                }
-                registry.beginShutdown()
-                if mode == "cancel" { registry.cancelAll() }
-                await registry.waitUntilIdle()
-                markShutdownCompleted()
-                responder.respond(result: .null)
             case "exit":
                 // `exit` is a notification; sent as a request it is answered, then honoured.
                 responder.respond(result: .null)
@@ -37,10 +26,31 @@ extension Server {
             default:
                 responder.respond(error: .methodNotFound(method))
             }
-        } catch let error as RPCError {
-            responder.respond(error: error)
         } catch {
-            responder.respond(error: .internalError("\(error)"))
+            responder.respond(error: error)
+        }
+    }
+
+    /// `shutdown`: validates its params and stops accepting requests at once (on the reader
+    /// thread), then answers `null` from a task once the running work has settled.
+    func startShutdown(_ params: JSONValue?, _ responder: RPCResponder) {
+        let mode: String
+        do throws(RPCError) {
+            let p = try Params(params, method: "shutdown", allowed: ["mode"])
+            mode = try p.string("mode") ?? "drain"
+            guard mode == "drain" || mode == "cancel" else {
+                throw RPCError.invalidParams("shutdown: `mode` must be \"drain\" or \"cancel\"")
+            }
+        } catch {
+            responder.respond(error: error)
+            return
+        }
+        registry.beginShutdown()
+        if mode == "cancel" { registry.cancelAll() }
+        registry.startOther {
+            await self.registry.waitUntilIdle()
+            self.markShutdownCompleted()
+            responder.respond(result: .null)
         }
     }
 

@@ -147,6 +147,10 @@ public final class Server: Sendable {
                 case .idInUse: responder.respond(error: .invalidRequest("id \(responder.id) is already in use by a running request"))
                 case .shuttingDown: responder.respond(error: .invalidRequest("the server is shutting down"))
                 }
+            } else if method == "shutdown" {
+                // Refusing later requests starts here, on the reader thread, so that every line
+                // read after `shutdown` gets -32600; the task only waits for the work to settle.
+                startShutdown(params, responder)
             } else {
                 registry.startOther { await self.handleOther(method, params, responder) }
             }
