@@ -1,0 +1,115 @@
+import FakeLLM
+import Testing
+import VolleyCore
+
+/// Large batches against the fake LLM server, with scripted failures mixed in.
+@Suite("Batches against the fake server", .timeLimit(.minutes(1)))
+struct FakeServerBatchTests {
+    static let itemCount = 1_000
+
+    /// What item `index` is scripted to do, and the outcome it must get.
+    enum Script {
+        case ok, serverError, malformed
+
+        init(_ index: Int) {
+            switch index % 10 {
+            case 3: self = .serverError
+            case 7: self = .malformed
+            default: self = .ok
+            }
+        }
+
+        var fake: JSONObject {
+            switch self {
+            case .ok: [:]
+            case .serverError: ["status": 500]
+            case .malformed: ["mode": "malformed"]
+            }
+        }
+
+        var errorKind: JSONValue? {
+            switch self {
+            case .ok: nil
+            case .serverError: "http"
+            case .malformed: "provider_error"
+            }
+        }
+    }
+
+    static var requests: JSONValue {
+        .array((0..<itemCount).map { fakeItem(key: "key-\($0)", fake: Script($0).fake) })
+    }
+
+    /// Checks one outcome (from `results` or an `item` notification) against its script.
+    static func check(_ outcome: JSONValue, index: Int, sourceLocation: SourceLocation = #_sourceLocation) {
+        let script = Script(index)
+        #expect(outcome["index"]?.intValue == index, sourceLocation: sourceLocation)
+        #expect(outcome["key"] == .string("key-\(index)"), sourceLocation: sourceLocation)
+        #expect(outcome["ok"] == .bool(script == .ok), "\(outcome.jsonString)", sourceLocation: sourceLocation)
+        if script == .ok {
+            #expect(outcome["value"]?["text"]?.stringValue?.isEmpty == false, sourceLocation: sourceLocation)
+            #expect(outcome["error"] == nil, sourceLocation: sourceLocation)
+        } else {
+            #expect(outcome["error"]?["kind"] == script.errorKind, "\(outcome.jsonString)", sourceLocation: sourceLocation)
+            #expect(outcome["value"] == nil, sourceLocation: sourceLocation)
+        }
+        if script == .serverError {
+            #expect(outcome["error"]?["status"] == 500, sourceLocation: sourceLocation)
+        }
+        #expect(outcome["attempts"] == 1, "max_retries 0: one attempt each", sourceLocation: sourceLocation)
+    }
+
+    static var expectedFailures: Int { (0..<itemCount).count { Script($0) != .ok } }
+
+    @Test("gather of 1,000 mixed items: 1,000 results in input order, right ok/kind, keys echoed")
+    func gatherMixedOutcomes() async throws {
+        try await withFakeServer { server in
+            try await withVolley(environment: [fakeKeyEnv: "sk-fake-key"]) { volley in
+                try await configureFake(volley, server)
+                let response = try await volley.request("gather", id: "big", params: ["requests": Self.requests])
+                let results = try #require(response["result"]?["results"]?.arrayValue, "\(response.jsonString.prefix(500))")
+                #expect(results.count == Self.itemCount)
+                for (position, outcome) in results.enumerated() {
+                    Self.check(outcome, index: position)
+                }
+                let stats = response["result"]?["stats"]
+                #expect(stats?["succeeded"]?.intValue == Self.itemCount - Self.expectedFailures)
+                #expect(stats?["failed"]?.intValue == Self.expectedFailures)
+                #expect(stats?["cancelled"] == 0)
+                #expect(server.stats().requests == Self.itemCount)
+            }
+        }
+    }
+
+    @Test("as_completed of 1,000 mixed items: each index once as an item notification, all before the response")
+    func asCompletedMixedOutcomes() async throws {
+        try await withFakeServer { server in
+            try await withVolley(environment: [fakeKeyEnv: "sk-fake-key"]) { volley in
+                try await configureFake(volley, server)
+                let start = volley.stdout.count
+                try volley.send(rpcRequest("as_completed", id: 42, params: ["requests": Self.requests]))
+                let responseIndex = try await volley.responseIndex(to: 42, from: start)
+                let lines = volley.stdout.lines
+                let response = try requireValue(lines[responseIndex].value)
+                #expect(response["result"]?["results"] == [])
+                #expect(response["result"]?["stats"]?["failed"]?.intValue == Self.expectedFailures)
+
+                var seen = [Int](repeating: 0, count: Self.itemCount)
+                for line in lines[start..<responseIndex] {
+                    let value = try requireValue(line.value)
+                    #expect(value.isNotification("item"), "only item notifications before the response: \(line.text)")
+                    let params = try requireValue(value["params"])
+                    #expect(params["request"] == 42)
+                    let index = try requireValue(params["index"]?.intValue)
+                    seen[index] += 1
+                    Self.check(params, index: index)
+                }
+                #expect(seen.allSatisfy { $0 == 1 }, "every index exactly once")
+                // Nothing of this request comes after its response.
+                volley.closeStdin()
+                #expect(try await volley.waitForExit() == .exited(0))
+                #expect(volley.stdout.count == responseIndex + 1)
+            }
+        }
+    }
+}
