@@ -224,9 +224,30 @@ final class VolleyProcess: Sendable {
     func residentKiB() -> Int? {
         guard let text = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return nil }
         for line in text.split(separator: "\n") where line.hasPrefix("VmRSS:") {
-            return Int(line.dropFirst("VmRSS:".count).split(separator: " ").first ?? "")
+            return Int(line.dropFirst("VmRSS:".count).split(whereSeparator: { $0 == " " || $0 == "\t" }).first ?? "")
         }
         return nil
+    }
+
+    /// Whether one of the process's threads is blocked writing to its stdout (fd 1), from
+    /// `/proc/PID/task/*/syscall`; `nil` when that cannot be read on this system.
+    func isBlockedWritingStdout() -> Bool? {
+        #if arch(x86_64)
+        let writeCalls: Set<Substring> = ["1", "20"]  // write, writev
+        #elseif arch(arm64)
+        let writeCalls: Set<Substring> = ["64", "66"]
+        #else
+        return nil
+        #endif
+        guard let tasks = try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task") else { return nil }
+        var readable = false
+        for task in tasks {
+            guard let text = try? String(contentsOfFile: "/proc/\(pid)/task/\(task)/syscall", encoding: .utf8) else { continue }
+            readable = true
+            let fields = text.split(separator: " ")
+            if fields.count > 1, writeCalls.contains(fields[0]), fields[1] == "0x1" { return true }
+        }
+        return readable ? false : nil
     }
 
     /// User + system CPU time in clock ticks, from `/proc/PID/stat`.
