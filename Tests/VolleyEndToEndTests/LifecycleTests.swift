@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 import VolleyCore
 #if canImport(Glibc)
@@ -151,6 +152,77 @@ struct LifecycleTests {
             #expect(try await volley.request("ping", id: 2)["result"] == [:])
             try volley.notify("exit")
             #expect(try await volley.waitForExit() == .exited(1))
+        }
+    }
+}
+
+/// More ways to end: EPIPE, SIGINT, signals when idle, `exit` as a request, start-up config.
+@Suite("Lifecycle: broken stdout, SIGINT, start-up config", .timeLimit(.minutes(1)))
+struct MoreLifecycleTests {
+    @Test("stdout broken (EPIPE): work is cancelled and the exit code is 1")
+    func brokenStdout() async throws {
+        try await withVolley(readStdout: false) { volley in
+            try volley.send(rpcRequest("gather", id: "slow", params: ["requests": mockItems(3, latencyMs: 60_000)]))
+            try await volley.discardStdout()
+            // The answer to this ping is the first write to the broken pipe.
+            try volley.send(rpcRequest("ping", id: "p"))
+            #expect(try await volley.waitForExit() == .exited(1))
+        }
+    }
+
+    @Test("SIGTERM and SIGINT cancel pending work, answer it, and exit 0", arguments: [SIGTERM, SIGINT])
+    func signals(signal: Int32) async throws {
+        try await withVolley { volley in
+            try volley.send(rpcRequest("as_completed", id: 1, params: ["requests": mockItems(2, latencyMs: 60_000)]))
+            _ = try await volley.request("ping", id: "barrier")
+            volley.signal(signal)
+            #expect(try await volley.waitForExit() == .exited(0))
+            #expect(volley.stdout.values.first { isResponse($0, id: 1) }?.errorCode == -32800)
+        }
+    }
+
+    @Test("SIGTERM with nothing running exits 0 at once")
+    func sigtermIdle() async throws {
+        try await withVolley { volley in
+            _ = try await volley.request("ping", id: 1)
+            volley.signal(SIGTERM)
+            #expect(try await volley.waitForExit() == .exited(0))
+            #expect(volley.stdout.count == 1)
+        }
+    }
+
+    @Test("exit sent as a request is answered null, then honoured (code 1 without shutdown)")
+    func exitAsRequest() async throws {
+        try await withVolley { volley in
+            let reply = try await volley.request("exit", id: "bye")
+            #expect(reply["result"] == .null)
+            #expect(try await volley.waitForExit() == .exited(1))
+        }
+    }
+
+    @Test("--config FILE: providers from the file; a bad file exits 2 with a message on stderr")
+    func configFile() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("volley-e2e-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let good = directory.appendingPathComponent("good.json")
+        try Data(#"{"providers":{"fast":{"kind":"mock","latency_ms":0}},"default_provider":"fast"}"#.utf8).write(to: good)
+        let bad = directory.appendingPathComponent("bad.json")
+        try Data(#"{"providers":{"fast":{"kind":"mock","bogus":1}}}"#.utf8).write(to: bad)
+
+        try await withVolley(arguments: ["--config", good.path]) { volley in
+            let initialize = try await volley.request("initialize", id: 1)
+            #expect(initialize["result"]?["capabilities"]?["default_provider"] == "fast")
+            let call = try await volley.request("call", id: 2, params: ["request": ["messages": [["role": "user", "content": "f"]]]])
+            #expect(call["result"]?["text"] == "Mock reply to: f")
+        }
+        for path in [bad.path, directory.appendingPathComponent("missing.json").path] {
+            try await withVolley(arguments: ["--config", path]) { volley in
+                let status = try await volley.waitForExit()
+                #expect(status == .exited(2))
+                #expect(volley.stderrText.contains(path), "names the file: \(volley.stderrText)")
+                #expect(volley.stdout.count == 0)
+            }
         }
     }
 }

@@ -36,6 +36,8 @@ final class VolleyProcess: Sendable {
     /// Signalled once to let a reader started with `readStdout: false` begin.
     private let stdoutGate = DispatchSemaphore(value: 0)
     private let stdoutGateOpen = Atomic<Bool>(false)
+    /// Set before opening the gate to close stdout's read end instead of reading it.
+    private let discardingStdout = Flag()
 
     /// Spawns the binary.
     ///
@@ -88,9 +90,12 @@ final class VolleyProcess: Sendable {
 
         let log = stdout, stdoutClosed = self.stdoutClosed, gate = stdoutGate
         let startPaused = !readStdout
+        let discarding = discardingStdout
         Thread.detachNewThread {
             if startPaused { gate.wait() }
-            readLines(fd: stdoutFD, into: { log.append($0) })
+            if !discarding.isSet {
+                readLines(fd: stdoutFD, into: { log.append($0) })
+            }
             log.close()
             close(stdoutFD)
             stdoutClosed.set(())
@@ -151,6 +156,17 @@ final class VolleyProcess: Sendable {
     func startReadingStdout() {
         guard !stdoutGateOpen.exchange(true, ordering: .relaxed) else { return }
         stdoutGate.signal()
+    }
+
+    /// For a process spawned with `readStdout: false`: closes the read end of its stdout
+    /// without reading, so its next write fails with EPIPE. Returns once the end is closed.
+    func discardStdout() async throws {
+        guard !stdoutGateOpen.load(ordering: .relaxed) else {
+            throw HarnessError("discardStdout() needs a process spawned with readStdout: false")
+        }
+        discardingStdout.set()
+        startReadingStdout()
+        try await stdoutClosed.wait()
     }
 
     /// Sends a request and waits for its response.
@@ -262,6 +278,14 @@ final class VolleyProcess: Sendable {
 }
 
 // MARK: - Helpers
+
+/// A boolean set once from one thread and read from others.
+final class Flag: Sendable {
+    private let value = Atomic<Bool>(false)
+
+    func set() { value.store(true, ordering: .releasing) }
+    var isSet: Bool { value.load(ordering: .acquiring) }
+}
 
 /// Bytes appended from one thread and read from others.
 final class ByteBuffer: Sendable {
