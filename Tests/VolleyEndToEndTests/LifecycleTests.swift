@@ -200,6 +200,26 @@ struct MoreLifecycleTests {
         }
     }
 
+    @Test("shutdown and exit back to back: shutdown is answered, exit code 0, whatever the timing")
+    func shutdownAndExitBackToBack() async throws {
+        try await withVolley { volley in
+            // In one batch array: `exit` is handled before shutdown's task has even run.
+            try volley.sendLine(#"[{"jsonrpc":"2.0","id":1,"method":"shutdown"},{"jsonrpc":"2.0","method":"exit"}]"#)
+            #expect(try await volley.waitForExit() == .exited(0))
+            #expect(volley.stdout.values == [[["jsonrpc": "2.0", "id": 1, "result": .null]]])
+        }
+        try await withVolley { volley in
+            // On two lines with work running: exit cancels it; every request is still answered.
+            try volley.send(rpcRequest("gather", id: "work", params: ["requests": mockItems(2, latencyMs: 60_000)]))
+            try volley.send(rpcRequest("shutdown", id: "bye", params: ["mode": "drain"]))
+            try volley.notify("exit")
+            #expect(try await volley.waitForExit() == .exited(0))
+            #expect(volley.stdout.values.first { isResponse($0, id: "work") }?.errorCode == -32800)
+            #expect(volley.stdout.values.first { isResponse($0, id: "bye") }?["result"] == .null)
+            #expect(volley.stdout.count == 2)
+        }
+    }
+
     @Test("--config FILE: providers from the file; a bad file exits 2 with a message on stderr")
     func configFile() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("volley-e2e-\(UUID().uuidString)")

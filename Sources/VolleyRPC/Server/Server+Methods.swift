@@ -46,10 +46,10 @@ extension Server {
             return
         }
         registry.beginShutdown()
+        markShutdownRequested()
         if mode == "cancel" { registry.cancelAll() }
         registry.startOther {
             await self.registry.waitUntilIdle()
-            self.markShutdownCompleted()
             responder.respond(result: .null)
         }
     }

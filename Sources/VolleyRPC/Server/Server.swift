@@ -33,8 +33,10 @@ public final class Server: Sendable {
     private let inputFD: Int32
     private let events: AsyncStream<Event>
     private let eventSink: AsyncStream<Event>.Continuation
-    /// True once `shutdown` has answered: `exit` then ends with 0.
-    private let shutdownCompleted = Atomic<Bool>(false)
+    /// True once a `shutdown` request has been accepted: `exit` then ends with 0 (as in LSP:
+    /// "received", not "answered", so `shutdown` and `exit` sent back to back exit 0 whatever
+    /// the timing; the exit path still writes shutdown's answer).
+    private let shutdownRequested = Atomic<Bool>(false)
 
     public init(engine: Engine, http: HTTPClient, options: ServerOptions, logger: Logger,
                 inputFD: Int32 = STDIN_FILENO, outputFD: Int32 = STDOUT_FILENO) {
@@ -86,7 +88,7 @@ public final class Server: Sendable {
                 _ = await writer.flush()
                 return 0
             case .exitNotification:
-                let code: Int32 = shutdownCompleted.load(ordering: .acquiring) ? 0 : 1
+                let code: Int32 = shutdownRequested.load(ordering: .acquiring) ? 0 : 1
                 registry.cancelAll()
                 await registry.waitUntilQuiet()
                 _ = await writer.flush()
@@ -178,8 +180,8 @@ public final class Server: Sendable {
         eventSink.yield(.exitNotification)
     }
 
-    func markShutdownCompleted() {
-        shutdownCompleted.store(true, ordering: .releasing)
+    func markShutdownRequested() {
+        shutdownRequested.store(true, ordering: .releasing)
     }
 
     // MARK: - Signals
