@@ -181,6 +181,30 @@ struct MoreLifecycleTests {
         }
     }
 
+    @Test("SIGTERM as soon as the first answer is out is never lost (20 processes)")
+    func sigtermRightAfterStart() async throws {
+        // The signal is sent the moment the sidecar has answered its first request: with a
+        // handler armed asynchronously, it could arrive before the handler and vanish, and the
+        // process then ran on with its work (a 60 s item) instead of exiting.
+        try await withThrowingTaskGroup(of: ExitStatus.self) { group in
+            for _ in 0..<20 {
+                group.addTask {
+                    try await withVolley { volley in
+                        try volley.send(rpcRequest("gather", id: 1, params: ["requests": mockItems(1, latencyMs: 60_000)]))
+                        _ = try await volley.request("ping", id: "barrier")
+                        volley.signal(SIGTERM)
+                        let status = try await volley.waitForExit(timeout: 20)
+                        #expect(volley.stdout.values.first { isResponse($0, id: 1) }?.errorCode == -32800)
+                        return status
+                    }
+                }
+            }
+            for try await status in group {
+                #expect(status == .exited(0))
+            }
+        }
+    }
+
     @Test("SIGTERM with nothing running exits 0 at once")
     func sigtermIdle() async throws {
         try await withVolley { volley in
