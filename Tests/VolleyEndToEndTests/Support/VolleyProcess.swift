@@ -169,11 +169,14 @@ final class VolleyProcess: Sendable {
         try await stdoutClosed.wait()
     }
 
-    /// Sends a request and waits for its response.
+    /// Sends a request and waits for its response (the first line with its id written after
+    /// the request was sent, so ids may be reused).
     @discardableResult
     func request(_ method: String, id: JSONValue, params: JSONValue? = nil, timeout: Double = defaultTimeoutSeconds) async throws -> JSONValue {
+        let start = stdout.count
         try send(rpcRequest(method, id: id, params: params))
-        return try await response(to: id, timeout: timeout)
+        let index = try await responseIndex(to: id, from: start, timeout: timeout)
+        return try requireValue(stdout.lines[index].value)
     }
 
     /// Sends a notification.
