@@ -65,6 +65,27 @@ struct ConcurrencyTests {
             #expect(cancel["result"] == ["cancelled": true])
             let first = try await volley.stdout.waitFor(from: 0, "the cancelled gather's answer") { $0["id"] == 1 && $0.errorCode == -32800 }
             #expect(first > 0)
+            // Once it has answered, the id is free again.
+            #expect(try await volley.request("ping", id: 1)["result"] == [:])
+        }
+    }
+
+    @Test("any request reusing the id of a running request is rejected, not answered with that id twice")
+    func duplicateIDOnOtherMethods() async throws {
+        try await withVolley { volley in
+            try volley.send(rpcRequest("gather", id: "busy", params: ["requests": [mockItem(mock: ["latency_ms": 60_000])]]))
+            // A reply to this ping with id "busy" would settle the host's future for the gather.
+            let ping = try await volley.request("ping", id: "busy")
+            #expect(ping.errorCode == -32600, "\(ping.jsonString)")
+            let stats = try await volley.request("stats", id: "busy", timeout: defaultTimeoutSeconds)
+            #expect(stats.errorCode == -32600)
+            // The gather is untouched: still running, cancellable, answered once.
+            #expect(try await volley.request("cancel", id: "c", params: ["id": "busy"])["result"] == ["cancelled": true])
+            let gather = try await volley.stdout.waitFor(from: 0, "the gather's answer") { $0["id"] == "busy" && $0.errorCode == -32800 }
+            #expect(gather >= 0)
+            volley.closeStdin()
+            #expect(try await volley.waitForExit() == .exited(0))
+            #expect(volley.stdout.values.count { $0["id"] == "busy" } == 3, "ping and stats refused, gather answered once")
         }
     }
 }

@@ -78,6 +78,11 @@ final class RequestRegistry: Sendable {
         for waiter in waiters { waiter.resume() }
     }
 
+    /// Whether a cancellable request with this id is running.
+    func isRunning(_ id: RPCID) -> Bool {
+        state.withLock { $0.running[id] != nil }
+    }
+
     /// Cancels request `id`. Returns false when no such request is running.
     func cancel(_ id: RPCID) -> Bool {
         guard let task = state.withLock({ $0.running[id] }) else { return false }

@@ -152,6 +152,10 @@ public final class Server: Sendable {
                 case .idInUse: responder.respond(error: .invalidRequest("id \(responder.id) is already in use by a running request"))
                 case .shuttingDown: responder.respond(error: .invalidRequest("the server is shutting down"))
                 }
+            } else if registry.isRunning(responder.id) {
+                // Its reply would carry the same id as the running request's: a host could not
+                // tell them apart (protocol: an id in use is -32600 for any request).
+                responder.respond(error: .invalidRequest("id \(responder.id) is already in use by a running request"))
             } else if method == "shutdown" {
                 // Refusing later requests starts here, on the reader thread, so that every line
                 // read after `shutdown` gets -32600; the task only waits for the work to settle.
