@@ -116,12 +116,19 @@ struct LifecycleTests {
         }
     }
 
-    @Test("exit without shutdown ends with code 1")
+    @Test("exit without shutdown ends with code 1, answering the work it cancels")
     func exitWithoutShutdown() async throws {
         try await withVolley { volley in
             _ = try await volley.request("ping", id: 1)
             try volley.notify("exit")
             #expect(try await volley.waitForExit() == .exited(1))
+        }
+        try await withVolley { volley in
+            try volley.send(rpcRequest("gather", id: "work", params: ["requests": mockItems(2, latencyMs: 60_000)]))
+            try volley.notify("exit")
+            #expect(try await volley.waitForExit() == .exited(1))
+            #expect(volley.stdout.values.first { isResponse($0, id: "work") }?.errorCode == -32800)
+            #expect(volley.stdout.count == 1)
         }
     }
 

@@ -58,6 +58,9 @@ struct MalformedInputTests {
             try await expectError(&cursor, Array(#"{"jsonrpc":"2.0","id":13,"result":{}}"#.utf8), code: -32600, id: 13)
             // An id of the wrong type: -32600 with id null.
             try await expectError(&cursor, Array(#"{"jsonrpc":"2.0","id":{"a":1},"method":"ping"}"#.utf8), code: -32600)
+            // Nesting deep enough to overflow a recursive parser's stack: an error, not a crash.
+            try await expectError(&cursor, [UInt8](repeating: UInt8(ascii: "["), count: 100_000), code: -32700)
+            try await expectError(&cursor, Array((String(repeating: #"{"a":"#, count: 50_000) + "1" + String(repeating: "}", count: 50_000)).utf8), code: -32700)
             // [] is one -32600, not an array.
             try await expectError(&cursor, Array("[]".utf8), code: -32600)
             // [1,2,3] is an array of three -32600.
