@@ -70,6 +70,22 @@ struct ConcurrencyTests {
         }
     }
 
+    @Test("an id is free as soon as its request has answered (reused 300 times in a row)")
+    func idFreeOnceAnswered() async throws {
+        try await withVolley { volley in
+            // The host learns a request is finished from its answer; reusing the id at once must
+            // work, and cancelling it must find nothing to cancel.
+            for round in 0..<150 {
+                let reply = try await volley.request("call", id: "reused", params: mockItem(mock: ["latency_ms": 0]))
+                #expect(reply["result"]?["text"] != nil, "round \(round): \(reply.jsonString)")
+                let cancel = try await volley.request("cancel", id: "c", params: ["id": "reused"])
+                #expect(cancel["result"] == ["cancelled": false], "round \(round): the answered request was still registered")
+                let gather = try await volley.request("gather", id: "reused", params: ["requests": mockItems(1, latencyMs: 0)])
+                #expect(gather["result"]?["results"] != nil, "round \(round): \(gather.jsonString)")
+            }
+        }
+    }
+
     @Test("any request reusing the id of a running request is rejected, not answered with that id twice")
     func duplicateIDOnOtherMethods() async throws {
         try await withVolley { volley in

@@ -143,18 +143,27 @@ extension Server {
 
     // MARK: - Batches and call
 
-    func handleCancellable(_ method: String, _ params: JSONValue?, _ responder: RPCResponder) async {
+    /// Runs a gather, as_completed or call; `release` frees its id right before the answer goes
+    /// out (see ``RequestRegistry``).
+    func handleCancellable(_ method: String, _ params: JSONValue?, _ responder: RPCResponder, release: () -> Void) async {
+        let reply: Result<JSONValue, RPCError>
         do throws(RPCError) {
             switch method {
-            case "call": try await call(params, responder)
-            default: try await batch(params, responder, streaming: method == "as_completed", method: method)
+            case "call": reply = .success(try await call(params))
+            default: reply = .success(try await batch(params, id: responder.id, streaming: method == "as_completed", method: method))
             }
         } catch {
-            responder.respond(error: error)
+            reply = .failure(error)
+        }
+        release()
+        switch reply {
+        case .success(let result): responder.respond(result: result)
+        case .failure(let error): responder.respond(error: error)
         }
     }
 
-    private func batch(_ params: JSONValue?, _ responder: RPCResponder, streaming: Bool, method: String) async throws(RPCError) {
+    /// The result of a gather or as_completed.
+    private func batch(_ params: JSONValue?, id: RPCID, streaming: Bool, method: String) async throws(RPCError) -> JSONValue {
         let p = try Params(params, method: method, allowed: ["requests", "concurrency", "timeout", "fail_fast", "priority", "progress"])
         guard let requests = p.value("requests")?.arrayValue else {
             throw .invalidParams("\(method): `requests` (an array of items) is required")
@@ -183,7 +192,7 @@ extension Server {
             throw RPCError(code: .invalidParams, message: rejection.message, data: ["index": .number(JSONNumber(rejection.index))])
         }
 
-        let requestID = responder.id.jsonValue
+        let requestID = id.jsonValue
         let collector = streaming ? nil : OutcomeCollector(count: items.count)
         @Sendable func sendProgress(_ progress: BatchProgress) {
             let params: JSONValue = [
@@ -215,11 +224,12 @@ extension Server {
         case .cancelled?:
             throw RPCError.requestCancelled(data: ["results": results, "stats": summary.json])
         case nil:
-            responder.respond(result: ["results": results, "stats": summary.json])
+            return ["results": results, "stats": summary.json]
         }
     }
 
-    private func call(_ params: JSONValue?, _ responder: RPCResponder) async throws(RPCError) {
+    /// The result of a call: the item's value.
+    private func call(_ params: JSONValue?) async throws(RPCError) -> JSONValue {
         let value = params ?? .object([:])
         guard case .object = value else { throw .invalidParams("call takes one item object as params") }
         if case .failure(let error) = Item.parse(value) {
@@ -235,7 +245,7 @@ extension Server {
         guard let outcome = collector.outcomes.first else { throw .internalError("call produced no outcome") }
         switch outcome.result {
         case .success(let value):
-            responder.respond(result: value.json)
+            return value.json
         case .failure(let error) where error.kind == .cancelled:
             throw .requestCancelled(data: ["error": error.json])
         case .failure(let error):

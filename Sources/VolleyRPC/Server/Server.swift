@@ -144,8 +144,8 @@ public final class Server: Sendable {
                 return
             }
             if Self.cancellable.contains(method) {
-                let result = registry.start(responder.id, onEnd: {}) {
-                    await self.handleCancellable(method, params, responder)
+                let result = registry.start(responder.id) { release in
+                    await self.handleCancellable(method, params, responder, release: release)
                 }
                 switch result {
                 case .started: break
