@@ -24,6 +24,21 @@ struct LifecycleTests {
         }
     }
 
+    @Test("EOF while shutdown {drain} waits: the work and the shutdown are both answered, exit 0")
+    func eofDuringShutdown() async throws {
+        try await withVolley { volley in
+            try volley.send(rpcRequest("gather", id: "work", params: ["requests": mockItems(2, latencyMs: 200)]))
+            try volley.send(rpcRequest("shutdown", id: "bye"))
+            volley.closeStdin()
+            #expect(try await volley.waitForExit() == .exited(0))
+            let values = volley.stdout.values
+            #expect(values.count == 2)
+            #expect(values.first?["id"] == "work")
+            #expect(values.first?["result"]?["stats"]?["succeeded"] == 2)
+            #expect(values.last == ["jsonrpc": "2.0", "id": "bye", "result": .null])
+        }
+    }
+
     @Test("EOF right after many quick requests: every one is answered before exit")
     func eofAnswersQuickRequests() async throws {
         try await withVolley { volley in
@@ -248,6 +263,28 @@ struct MoreLifecycleTests {
             #expect(volley.stdout.values.first { isResponse($0, id: "work") }?.errorCode == -32800)
             #expect(volley.stdout.values.first { isResponse($0, id: "bye") }?["result"] == .null)
             #expect(volley.stdout.count == 2)
+        }
+    }
+
+    @Test("command line: --version matches initialize's server.version; bad flags exit 64 naming the flag")
+    func commandLine() async throws {
+        let version = try await withVolley(arguments: ["--version"]) { volley in
+            let status = try await volley.waitForExit()
+            #expect(status == .exited(0))
+            return volley.stdout.lines.first?.text ?? ""
+        }
+        try await withVolley { volley in
+            let initialize = try await volley.request("initialize", id: 1)
+            #expect(initialize["result"]?["server"]?["version"] == .string(version))
+        }
+        for (arguments, flag) in [(["--log-level", "loud"], "--log-level"), (["--max-line-bytes", "10"], "--max-line-bytes"),
+                                  (["--log-format", "xml"], "--log-format"), (["--max-items-per-batch", "0"], "--max-items-per-batch")] {
+            try await withVolley(arguments: arguments) { volley in
+                let status = try await volley.waitForExit()
+                #expect(status == .exited(64), "\(arguments)")
+                #expect(volley.stderrText.contains(flag), "\(volley.stderrText)")
+                #expect(volley.stdout.count == 0, "stdout carries protocol messages only")
+            }
         }
     }
 
