@@ -93,6 +93,36 @@ struct ProviderTests {
         }
     }
 
+    @Test("tool calls come back OpenAI-shaped from openai and anthropic providers", arguments: ["openai", "anthropic"])
+    func toolCalls(kind: String) async throws {
+        try await withFakeServer { server in
+            try await withVolley(environment: [fakeKeyEnv: "k"]) { volley in
+                let configured = try await volley.request("configure", id: 1, params: ["providers": [
+                    "p": ["kind": .string(kind), "base_url": .string(server.baseURL + "/v1"), "api_key_env": .string(fakeKeyEnv)],
+                ]])
+                #expect(configured["result"] != nil, "\(configured.jsonString)")
+                let tools: JSONValue = [[
+                    "type": "function",
+                    "function": ["name": "get_weather", "description": "Weather for a city",
+                                 "parameters": ["type": "object", "properties": ["city": ["type": "string"]], "required": ["city"]]],
+                ]]
+                let reply = try await volley.request("call", id: 2, params: ["provider": "p", "request": [
+                    "model": kind == "openai" ? "gpt-4o-mini" : "claude-3-5-haiku-latest", "max_tokens": 64,
+                    "messages": [["role": "system", "content": "Use tools."], ["role": "user", "content": "Weather in Paris?"]],
+                    "tools": tools, "fake": ["tool_call": true],
+                ]])
+                let value = try #require(reply["result"], "\(reply.jsonString)")
+                #expect(value["text"] == .null)
+                #expect(value["finish_reason"] == "tool_calls")
+                let call = try #require(value["tool_calls"]?[0], "\(value.jsonString)")
+                #expect(call["type"] == "function")
+                #expect(call["function"]?["name"] == "get_weather")
+                let arguments = try #require(call["function"]?["arguments"]?.stringValue)
+                #expect((try? JSONParser.parse(Array(arguments.utf8)))?["city"] != nil, "arguments are a JSON string: \(arguments)")
+            }
+        }
+    }
+
     @Test("raw: true puts the provider's whole body in value.raw; without it there is none")
     func rawBodies() async throws {
         try await withFakeServer { server in
