@@ -112,4 +112,42 @@ struct FakeServerBatchTests {
             }
         }
     }
+
+    @Test("a batch's concurrency caps its requests in flight at the server")
+    func batchConcurrencyCap() async throws {
+        try await withFakeServer { server in
+            try await withVolley(environment: [fakeKeyEnv: "k"]) { volley in
+                try await configureFake(volley, server)
+                let requests = JSONValue.array((0..<12).map { fakeItem(key: "c\($0)", fake: ["latency_ms": 20]) })
+                let reply = try await volley.request("gather", id: 1, params: ["requests": requests, "concurrency": 2])
+                #expect(reply["result"]?["stats"]?["succeeded"] == 12)
+                let stats = server.stats()
+                #expect(stats.requests == 12)
+                #expect(stats.peakInFlight <= 2, "peak in flight \(stats.peakInFlight) with concurrency 2")
+            }
+        }
+    }
+
+    @Test("a provider's concurrency limit holds across concurrent batches")
+    func providerConcurrencyCap() async throws {
+        try await withFakeServer { server in
+            try await withVolley(environment: [fakeKeyEnv: "k"]) { volley in
+                let configured = try await volley.request("configure", id: "cfg", params: [
+                    "providers": fakeProviders(server, extra: ["limits": ["concurrency": 3]]),
+                ])
+                #expect(configured["result"] != nil)
+                for batch in 0..<3 {
+                    let requests = JSONValue.array((0..<8).map { fakeItem(key: "b\(batch)-\($0)", fake: ["latency_ms": 20]) })
+                    try volley.send(rpcRequest("as_completed", id: JSONValue(batch), params: ["requests": requests, "concurrency": 8]))
+                }
+                for batch in 0..<3 {
+                    let reply = try await volley.response(to: JSONValue(batch))
+                    #expect(reply["result"]?["stats"]?["succeeded"] == 8)
+                }
+                let stats = server.stats()
+                #expect(stats.requests == 24)
+                #expect(stats.peakInFlight <= 3, "peak in flight \(stats.peakInFlight) with limits.concurrency 3")
+            }
+        }
+    }
 }
