@@ -14,12 +14,14 @@ struct BackpressureTests {
         let rssKiB: Int
         let cpuTicks: Int
         let writerBlocked: Bool?
+        let asleep: Bool?
     }
 
     static func sample(_ volley: VolleyProcess) throws -> Sample {
         Sample(rssKiB: try requireValue(volley.residentKiB(), "VmRSS"),
                cpuTicks: try requireValue(volley.cpuTicks(), "CPU ticks"),
-               writerBlocked: volley.isBlockedWritingStdout())
+               writerBlocked: volley.isBlockedWritingStdout(),
+               asleep: volley.allThreadsSleeping())
     }
 
     @Test("as_completed of 60,000 items while stdout is not read: RSS bounded and flat, then every item arrives")
@@ -30,8 +32,9 @@ struct BackpressureTests {
             let items = [String](repeating: item, count: Self.total).joined(separator: ",")
             try volley.sendLine(#"{"jsonrpc":"2.0","id":"flood","method":"as_completed","params":{"requests":[\#(items)]}}"#)
 
-            // Sample until the sidecar is stuck: its writer blocked on the full pipe, and neither
-            // its CPU time nor its RSS moving over the last `window` samples. The sleeps only pace
+            // Sample until the sidecar is stuck: its writer blocked on the full pipe, every thread
+            // asleep (none running or runnable, so a busy machine cannot fake it), and neither its
+            // CPU time nor its RSS moving, over the last `window` samples. The sleeps only pace
             // the sampling; nothing is decided by how long they last.
             let window = 10
             var samples: [Sample] = []
@@ -44,7 +47,8 @@ struct BackpressureTests {
                 let cpuFlat = recent.allSatisfy { $0.cpuTicks == recent.first?.cpuTicks }
                 let rssFlat = (recent.map(\.rssKiB).max() ?? 0) - (recent.map(\.rssKiB).min() ?? 0) <= 1024
                 let writerBlocked = recent.allSatisfy { $0.writerBlocked != false }
-                stuck = cpuFlat && rssFlat && writerBlocked
+                let asleep = recent.allSatisfy { $0.asleep != false }
+                stuck = cpuFlat && rssFlat && writerBlocked && asleep
             }
             #expect(stuck, "the sidecar never settled; last samples: \(samples.suffix(5))")
             let peak = samples.map(\.rssKiB).max() ?? 0

@@ -269,6 +269,19 @@ final class VolleyProcess: Sendable {
         return readable ? false : nil
     }
 
+    /// Whether every thread of the process is asleep (state `S` in `/proc/PID/task/*/stat`):
+    /// none is running or waiting for a CPU. `nil` when that cannot be read.
+    func allThreadsSleeping() -> Bool? {
+        guard let tasks = try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task"), !tasks.isEmpty else { return nil }
+        for task in tasks {
+            guard let text = try? String(contentsOfFile: "/proc/\(pid)/task/\(task)/stat", encoding: .utf8),
+                  let close = text.lastIndex(of: ")") else { continue }
+            let state = text[text.index(after: close)...].split(separator: " ").first
+            if state != "S" { return false }
+        }
+        return true
+    }
+
     /// User + system CPU time in clock ticks, from `/proc/PID/stat`.
     func cpuTicks() -> Int? {
         guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
