@@ -11,7 +11,7 @@ struct ItemBehaviourTests {
         try await withVolley { volley in
             let batch = try await volley.request("gather", id: 1, params: [
                 "requests": [mockItem(key: "quick", mock: ["latency_ms": 0]), mockItem(key: "slow", mock: ["latency_ms": 60_000])],
-                "timeout": 0.2,
+                "timeout": 1.0,  // ample for the instant item, far short of the 60 s one
             ])
             let results = try #require(batch["result"]?["results"]?.arrayValue, "\(batch.jsonString)")
             #expect(results[0]["ok"] == true)
