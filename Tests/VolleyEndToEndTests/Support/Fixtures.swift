@@ -13,13 +13,34 @@ func withVolley<T>(
     readStdout: Bool = true,
     _ body: (VolleyProcess) async throws -> T
 ) async throws -> T {
-    let volley = try VolleyProcess(arguments: arguments, environment: environment, readStdout: readStdout)
+    try await sidecarSlots.acquire()
+    defer { sidecarSlots.release() }
+    let volley = try await spawnOffThePool(arguments: arguments, environment: environment, readStdout: readStdout)
     defer { volley.terminate() }
     do {
         return try await body(volley)
     } catch {
         let stderr = volley.stderrText
         throw HarnessError("\(error)\n--- volley stderr (last 2000 chars) ---\n\(stderr.suffix(2000))")
+    }
+}
+
+/// How many sidecars run at once. The whole package's tests share one process and two cores:
+/// dozens of sidecars starting together starved other suites' timing-sensitive tests.
+let sidecarSlots = AsyncSemaphore(count: 3)
+
+/// Spawns on a thread of its own: `posix_spawn` blocks its caller while the child closes every
+/// inherited descriptor (~20 ms here), and dozens of spawns on Swift concurrency's two pool
+/// threads starved other suites' timing-sensitive tests running in the same process.
+private func spawnOffThePool(arguments: [String], environment: [String: String], readStdout: Bool) async throws -> VolleyProcess {
+    try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<VolleyProcess, any Error>) in
+        Thread.detachNewThread {
+            do {
+                continuation.resume(returning: try VolleyProcess(arguments: arguments, environment: environment, readStdout: readStdout))
+            } catch {
+                continuation.resume(throwing: error)
+            }
+        }
     }
 }
 

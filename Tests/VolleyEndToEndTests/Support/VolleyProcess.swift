@@ -28,7 +28,7 @@ final class VolleyProcess: Sendable {
     let stdout: OutputLog
     let arguments: [String]
 
-    private let stdinFD: Mutex<Int32?>
+    private let stdin: StdinWriter
     private let stderrData = ByteBuffer()
     private let stdoutClosed = Latch<Void>(name: "stdout EOF")
     private let stderrClosed = Latch<Void>(name: "stderr EOF")
@@ -54,39 +54,45 @@ final class VolleyProcess: Sendable {
         env["ANTHROPIC_API_KEY"] = nil
         for (key, value) in environment { env[key] = value }
 
-        let input = Pipe(), output = Pipe(), errors = Pipe()
-        let process = Process()
-        process.executableURL = binary
-        process.arguments = arguments
-        process.environment = env
-        process.standardInput = input
-        process.standardOutput = output
-        process.standardError = errors
         let exitStatus = self.exitStatus
-        process.terminationHandler = { process in
-            switch process.terminationReason {
-            case .exit: exitStatus.set(.exited(process.terminationStatus))
-            case .uncaughtSignal: exitStatus.set(.signalled(process.terminationStatus))
-            @unknown default: exitStatus.set(.exited(process.terminationStatus))
+        let (pid, stdinFD, stdoutFD, stderrFD) = try spawnLock.withLock { _ -> (Int32, Int32, Int32, Int32) in
+            // One spawn at a time, pipes created inside: the child of a concurrent spawn must never
+            // inherit another sidecar's pipe ends (Foundation's pipes are not close-on-exec; a
+            // leaked stdin write end would keep that sidecar from ever seeing EOF).
+            let input = Pipe(), output = Pipe(), errors = Pipe()
+            let process = Process()
+            process.executableURL = binary
+            process.arguments = arguments
+            process.environment = env
+            process.standardInput = input
+            process.standardOutput = output
+            process.standardError = errors
+            process.terminationHandler = { process in
+                switch process.terminationReason {
+                case .exit: exitStatus.set(.exited(process.terminationStatus))
+                case .uncaughtSignal: exitStatus.set(.signalled(process.terminationStatus))
+                @unknown default: exitStatus.set(.exited(process.terminationStatus))
+                }
             }
+            try process.run()
+            // Own close-on-exec descriptors (the FileHandles are closed), so closing stdin is one
+            // close(2) and no later child inherits them.
+            let stdinFD = fcntl(input.fileHandleForWriting.fileDescriptor, F_DUPFD_CLOEXEC, 0)
+            let stdoutFD = fcntl(output.fileHandleForReading.fileDescriptor, F_DUPFD_CLOEXEC, 0)
+            let stderrFD = fcntl(errors.fileHandleForReading.fileDescriptor, F_DUPFD_CLOEXEC, 0)
+            try? input.fileHandleForWriting.close()
+            try? output.fileHandleForReading.close()
+            try? errors.fileHandleForReading.close()
+            guard stdinFD >= 0, stdoutFD >= 0, stderrFD >= 0 else {
+                Glibc.kill(process.processIdentifier, SIGKILL)
+                throw HarnessError("duplicating the pipes failed: errno \(errno)")
+            }
+            return (process.processIdentifier, stdinFD, stdoutFD, stderrFD)
         }
-        try process.run()
-        self.pid = process.processIdentifier
+        self.pid = pid
         self.arguments = arguments
         self.stdout = OutputLog(name: "stdout of volley \(arguments.joined(separator: " "))")
-
-        // Own plain descriptors (the FileHandles are closed), so closing stdin is one close(2).
-        let stdinFD = dup(input.fileHandleForWriting.fileDescriptor)
-        let stdoutFD = dup(output.fileHandleForReading.fileDescriptor)
-        let stderrFD = dup(errors.fileHandleForReading.fileDescriptor)
-        try? input.fileHandleForWriting.close()
-        try? output.fileHandleForReading.close()
-        try? errors.fileHandleForReading.close()
-        guard stdinFD >= 0, stdoutFD >= 0, stderrFD >= 0 else {
-            Glibc.kill(pid, SIGKILL)
-            throw HarnessError("dup(2) of the pipes failed: errno \(errno)")
-        }
-        self.stdinFD = Mutex(stdinFD)
+        self.stdin = StdinWriter(fd: stdinFD)
 
         let log = stdout, stdoutClosed = self.stdoutClosed, gate = stdoutGate
         let startPaused = !readStdout
@@ -123,31 +129,17 @@ final class VolleyProcess: Sendable {
         try sendBytes(Array(text.utf8) + [0x0A])
     }
 
-    /// Writes raw bytes (the caller adds newlines).
+    /// Queues raw bytes for stdin (the caller adds newlines). Never blocks: a thread of the
+    /// harness writes them, in order, so a sidecar that is slow to read (or stopped reading)
+    /// never holds up a thread of Swift concurrency's small pool.
     func sendBytes(_ bytes: [UInt8]) throws {
-        try stdinFD.withLock { fd in
-            guard let fd else { throw HarnessError("stdin is already closed") }
-            var offset = 0
-            while offset < bytes.count {
-                let written = bytes.withUnsafeBytes { raw -> Int in
-                    guard let base = raw.baseAddress else { return 0 }
-                    return write(fd, base + offset, raw.count - offset)
-                }
-                if written < 0 {
-                    if errno == EINTR { continue }
-                    throw HarnessError("writing to volley's stdin failed: errno \(errno)")
-                }
-                offset += written
-            }
-        }
+        guard stdin.enqueue(bytes) else { throw HarnessError("stdin is already closed") }
     }
 
-    /// Closes stdin (the sidecar sees EOF). Safe to call twice.
+    /// Closes stdin once everything queued before has been written (the sidecar then sees EOF).
+    /// Safe to call twice.
     func closeStdin() {
-        stdinFD.withLock { fd in
-            if let open = fd { close(open) }
-            fd = nil
-        }
+        stdin.close()
     }
 
     // MARK: - stdout
@@ -294,6 +286,81 @@ final class VolleyProcess: Sendable {
 }
 
 // MARK: - Helpers
+
+/// Serialises spawning (see ``VolleyProcess/init(arguments:environment:readStdout:)``).
+private let spawnLock = Mutex<Void>(())
+
+/// Writes a process's stdin on its own thread, in order; closes it after the last write.
+final class StdinWriter: Sendable {
+    private struct State {
+        /// Chunks to write; `nil` closes the descriptor.
+        var queue: [[UInt8]?] = []
+        var isClosing = false
+    }
+
+    private let state = Mutex(State())
+    private let queued = DispatchSemaphore(value: 0)
+
+    init(fd: Int32) {
+        Thread.detachNewThread { [self] in run(fd: fd) }
+    }
+
+    private func run(fd: Int32) {
+        var broken = false
+        while true {
+            queued.wait()
+            let next = state.withLock { state -> [UInt8]?? in
+                state.queue.isEmpty ? .none : .some(state.queue.removeFirst())
+            }
+            guard case .some(let chunk) = next else { continue }
+            guard let bytes = chunk else {
+                Glibc.close(fd)
+                return
+            }
+            // After EPIPE (the sidecar is gone) later chunks are dropped.
+            if !broken { broken = !writeFully(fd, bytes) }
+        }
+    }
+
+    /// Queues `bytes`; false once ``close()`` was called.
+    func enqueue(_ bytes: [UInt8]) -> Bool {
+        let accepted = state.withLock { state -> Bool in
+            guard !state.isClosing else { return false }
+            state.queue.append(bytes)
+            return true
+        }
+        if accepted { queued.signal() }
+        return accepted
+    }
+
+    /// Closes the descriptor after the queued chunks; later calls do nothing.
+    func close() {
+        let first = state.withLock { state -> Bool in
+            guard !state.isClosing else { return false }
+            state.isClosing = true
+            state.queue.append(nil)
+            return true
+        }
+        if first { queued.signal() }
+    }
+}
+
+/// Writes all of `bytes` to `fd`; false on an error (EPIPE when the reader is gone).
+private func writeFully(_ fd: Int32, _ bytes: [UInt8]) -> Bool {
+    var offset = 0
+    while offset < bytes.count {
+        let written = bytes.withUnsafeBytes { raw -> Int in
+            guard let base = raw.baseAddress else { return 0 }
+            return write(fd, base + offset, raw.count - offset)
+        }
+        if written < 0 {
+            if errno == EINTR { continue }
+            return false
+        }
+        offset += written
+    }
+    return true
+}
 
 /// A boolean set once from one thread and read from others.
 final class Flag: Sendable {
