@@ -13,7 +13,7 @@ final class AsyncSemaphore: Sendable {
         state = Mutex(State(available: count))
     }
 
-    func acquire() async throws {
+    func acquire() async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             let acquired = state.withLock { state -> Bool in
                 if state.available > 0 {

@@ -13,7 +13,7 @@ func withVolley<T>(
     readStdout: Bool = true,
     _ body: (VolleyProcess) async throws -> T
 ) async throws -> T {
-    try await sidecarSlots.acquire()
+    await sidecarSlots.acquire()
     defer { sidecarSlots.release() }
     let volley = try await spawnOffThePool(arguments: arguments, environment: environment, readStdout: readStdout)
     defer { volley.terminate() }
