@@ -71,6 +71,7 @@ let package = Package(
         .testTarget(name: "VolleyCoreTests", dependencies: ["VolleyCore", "VolleyHTTP", "FakeLLM"]),
         .testTarget(name: "VolleyRPCTests", dependencies: ["VolleyRPC"]),
         .testTarget(name: "VolleyRunTests", dependencies: ["VolleyRun", "volley"]),
+        .testTarget(name: "VolleyEndToEndTests", dependencies: ["volley", "FakeLLM", "VolleyCore"]),
     ],
     swiftLanguageModes: [.v6]
 )

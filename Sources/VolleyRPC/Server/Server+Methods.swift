@@ -8,7 +8,7 @@ extension Server {
     // MARK: - Requests that are not cancellable
 
     func handleOther(_ method: String, _ params: JSONValue?, _ responder: RPCResponder) async {
-        do {
+        do throws(RPCError) {
             switch method {
             case "initialize": responder.respond(result: try initialize(params))
             case "ping":
@@ -19,17 +19,6 @@ extension Server {
                 _ = try Params(params, method: method, allowed: [])
                 responder.respond(result: .object(statsJSON()))
             case "configure": responder.respond(result: try configure(params, method: method))
-            case "shutdown":
-                let p = try Params(params, method: method, allowed: ["mode"])
-                let mode = try p.string("mode") ?? "drain"
-                guard mode == "drain" || mode == "cancel" else {
-                    throw RPCError.invalidParams("shutdown: `mode` must be \"drain\" or \"cancel\"")
-                }
-                registry.beginShutdown()
-                if mode == "cancel" { registry.cancelAll() }
-                await registry.waitUntilIdle()
-                markShutdownCompleted()
-                responder.respond(result: .null)
             case "exit":
                 // `exit` is a notification; sent as a request it is answered, then honoured.
                 responder.respond(result: .null)
@@ -37,10 +26,31 @@ extension Server {
             default:
                 responder.respond(error: .methodNotFound(method))
             }
-        } catch let error as RPCError {
-            responder.respond(error: error)
         } catch {
-            responder.respond(error: .internalError("\(error)"))
+            responder.respond(error: error)
+        }
+    }
+
+    /// `shutdown`: validates its params and stops accepting requests at once (on the reader
+    /// thread), then answers `null` from a task once the running work has settled.
+    func startShutdown(_ params: JSONValue?, _ responder: RPCResponder) {
+        let mode: String
+        do throws(RPCError) {
+            let p = try Params(params, method: "shutdown", allowed: ["mode"])
+            mode = try p.string("mode") ?? "drain"
+            guard mode == "drain" || mode == "cancel" else {
+                throw RPCError.invalidParams("shutdown: `mode` must be \"drain\" or \"cancel\"")
+            }
+        } catch {
+            responder.respond(error: error)
+            return
+        }
+        registry.beginShutdown()
+        markShutdownRequested()
+        if mode == "cancel" { registry.cancelAll() }
+        registry.startOther {
+            await self.registry.waitUntilIdle()
+            responder.respond(result: .null)
         }
     }
 
@@ -133,18 +143,27 @@ extension Server {
 
     // MARK: - Batches and call
 
-    func handleCancellable(_ method: String, _ params: JSONValue?, _ responder: RPCResponder) async {
+    /// Runs a gather, as_completed or call; `release` frees its id right before the answer goes
+    /// out (see ``RequestRegistry``).
+    func handleCancellable(_ method: String, _ params: JSONValue?, _ responder: RPCResponder, release: () -> Void) async {
+        let reply: Result<JSONValue, RPCError>
         do throws(RPCError) {
             switch method {
-            case "call": try await call(params, responder)
-            default: try await batch(params, responder, streaming: method == "as_completed", method: method)
+            case "call": reply = .success(try await call(params))
+            default: reply = .success(try await batch(params, id: responder.id, streaming: method == "as_completed", method: method))
             }
         } catch {
-            responder.respond(error: error)
+            reply = .failure(error)
+        }
+        release()
+        switch reply {
+        case .success(let result): responder.respond(result: result)
+        case .failure(let error): responder.respond(error: error)
         }
     }
 
-    private func batch(_ params: JSONValue?, _ responder: RPCResponder, streaming: Bool, method: String) async throws(RPCError) {
+    /// The result of a gather or as_completed.
+    private func batch(_ params: JSONValue?, id: RPCID, streaming: Bool, method: String) async throws(RPCError) -> JSONValue {
         let p = try Params(params, method: method, allowed: ["requests", "concurrency", "timeout", "fail_fast", "priority", "progress"])
         guard let requests = p.value("requests")?.arrayValue else {
             throw .invalidParams("\(method): `requests` (an array of items) is required")
@@ -173,7 +192,7 @@ extension Server {
             throw RPCError(code: .invalidParams, message: rejection.message, data: ["index": .number(JSONNumber(rejection.index))])
         }
 
-        let requestID = responder.id.jsonValue
+        let requestID = id.jsonValue
         let collector = streaming ? nil : OutcomeCollector(count: items.count)
         @Sendable func sendProgress(_ progress: BatchProgress) {
             let params: JSONValue = [
@@ -205,11 +224,12 @@ extension Server {
         case .cancelled?:
             throw RPCError.requestCancelled(data: ["results": results, "stats": summary.json])
         case nil:
-            responder.respond(result: ["results": results, "stats": summary.json])
+            return ["results": results, "stats": summary.json]
         }
     }
 
-    private func call(_ params: JSONValue?, _ responder: RPCResponder) async throws(RPCError) {
+    /// The result of a call: the item's value.
+    private func call(_ params: JSONValue?) async throws(RPCError) -> JSONValue {
         let value = params ?? .object([:])
         guard case .object = value else { throw .invalidParams("call takes one item object as params") }
         if case .failure(let error) = Item.parse(value) {
@@ -225,7 +245,7 @@ extension Server {
         guard let outcome = collector.outcomes.first else { throw .internalError("call produced no outcome") }
         switch outcome.result {
         case .success(let value):
-            responder.respond(result: value.json)
+            return value.json
         case .failure(let error) where error.kind == .cancelled:
             throw .requestCancelled(data: ["error": error.json])
         case .failure(let error):

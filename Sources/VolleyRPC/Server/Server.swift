@@ -1,4 +1,3 @@
-import Dispatch
 import Logging
 import Synchronization
 import VolleyCore
@@ -33,8 +32,10 @@ public final class Server: Sendable {
     private let inputFD: Int32
     private let events: AsyncStream<Event>
     private let eventSink: AsyncStream<Event>.Continuation
-    /// True once `shutdown` has answered: `exit` then ends with 0.
-    private let shutdownCompleted = Atomic<Bool>(false)
+    /// True once a `shutdown` request has been accepted: `exit` then ends with 0 (as in LSP:
+    /// "received", not "answered", so `shutdown` and `exit` sent back to back exit 0 whatever
+    /// the timing; the exit path still writes shutdown's answer).
+    private let shutdownRequested = Atomic<Bool>(false)
 
     public init(engine: Engine, http: HTTPClient, options: ServerOptions, logger: Logger,
                 inputFD: Int32 = STDIN_FILENO, outputFD: Int32 = STDOUT_FILENO) {
@@ -64,8 +65,12 @@ public final class Server: Sendable {
     /// Serves until stdin ends (after finishing all work), `exit`, a signal or a broken stdout.
     /// Returns the process exit code.
     public func run() async -> Int32 {
-        let signals = installSignalHandlers()
-        defer { signals.forEach { $0.cancel() } }
+        do {
+            try installSignalHandlers()
+        } catch {
+            logger.critical("cannot install signal handlers: \(error)")
+            return 1
+        }
         let reader = LineReader(fd: inputFD, maxLineBytes: options.maxLineBytes) { event in
             self.receive(event)
         }
@@ -82,20 +87,20 @@ public final class Server: Sendable {
             switch event {
             case .inputClosed:
                 logger.debug("stdin closed; finishing work in flight")
-                await registry.waitUntilIdle()
+                await registry.waitUntilQuiet()
                 _ = await writer.flush()
                 return 0
             case .exitNotification:
-                let code: Int32 = shutdownCompleted.load(ordering: .acquiring) ? 0 : 1
+                let code: Int32 = shutdownRequested.load(ordering: .acquiring) ? 0 : 1
                 registry.cancelAll()
-                await registry.waitUntilIdle()
+                await registry.waitUntilQuiet()
                 _ = await writer.flush()
                 return code
             case .signal(let number):
                 logger.notice("signal \(number): cancelling all work")
                 registry.beginShutdown()
                 registry.cancelAll()
-                await registry.waitUntilIdle()
+                await registry.waitUntilQuiet()
                 _ = await writer.flush()
                 return 0
             case .outputBroken(let errno):
@@ -139,16 +144,24 @@ public final class Server: Sendable {
                 return
             }
             if Self.cancellable.contains(method) {
-                let result = registry.start(responder.id, onEnd: {}) {
-                    await self.handleCancellable(method, params, responder)
+                let result = registry.start(responder.id) { release in
+                    await self.handleCancellable(method, params, responder, release: release)
                 }
                 switch result {
                 case .started: break
                 case .idInUse: responder.respond(error: .invalidRequest("id \(responder.id) is already in use by a running request"))
                 case .shuttingDown: responder.respond(error: .invalidRequest("the server is shutting down"))
                 }
+            } else if registry.isRunning(responder.id) {
+                // Its reply would carry the same id as the running request's: a host could not
+                // tell them apart (protocol: an id in use is -32600 for any request).
+                responder.respond(error: .invalidRequest("id \(responder.id) is already in use by a running request"))
+            } else if method == "shutdown" {
+                // Refusing later requests starts here, on the reader thread, so that every line
+                // read after `shutdown` gets -32600; the task only waits for the work to settle.
+                startShutdown(params, responder)
             } else {
-                Task { await self.handleOther(method, params, responder) }
+                registry.startOther { await self.handleOther(method, params, responder) }
             }
         }
     }
@@ -174,22 +187,67 @@ public final class Server: Sendable {
         eventSink.yield(.exitNotification)
     }
 
-    func markShutdownCompleted() {
-        shutdownCompleted.store(true, ordering: .releasing)
+    func markShutdownRequested() {
+        shutdownRequested.store(true, ordering: .releasing)
     }
 
     // MARK: - Signals
 
-    private func installSignalHandlers() -> [any DispatchSourceSignal] {
-        [SIGTERM, SIGINT].map { number in
-            signal(number, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-            let sink = eventSink
-            source.setEventHandler { sink.yield(.signal(number)) }
-            source.resume()
-            return source
+    /// Catches SIGTERM and SIGINT from now on and turns each into a `.signal` event.
+    ///
+    /// A C handler writes the signal's number to a pipe (async-signal-safe) and a thread reads
+    /// it. Not a `DispatchSource`: it is armed asynchronously after `resume()`, and a signal
+    /// arriving before that, with the disposition already `SIG_IGN`, was silently lost (the
+    /// process then never exited). Once this returns, no signal is lost.
+    private func installSignalHandlers() throws(SignalSetupError) {
+        var fds: [Int32] = [-1, -1]
+        guard pipe(&fds) == 0 else { throw SignalSetupError(errno: errno) }
+        for fd in fds { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+        // Never block in the handler, however many signals arrive.
+        _ = fcntl(fds[1], F_SETFL, fcntl(fds[1], F_GETFL) | O_NONBLOCK)
+        let readFD = fds[0]
+        signalPipeWriteFD.store(fds[1], ordering: .releasing)
+        let sink = eventSink
+        do {
+            try DetachedThread.start(name: "volley-signals") {
+                var byte: UInt8 = 0
+                while true {
+                    let count = read(readFD, &byte, 1)
+                    if count == 1 {
+                        sink.yield(.signal(Int32(byte)))
+                    } else if count < 0, errno == EINTR {
+                        continue
+                    } else {
+                        return
+                    }
+                }
+            }
+        } catch {
+            throw SignalSetupError(errno: error.code)
+        }
+        // signal(2) fails only for invalid numbers; glibc's gives BSD semantics (SA_RESTART,
+        // the handler stays installed).
+        for number in [SIGTERM, SIGINT] {
+            _ = signal(number, forwardSignalToPipe)
         }
     }
+}
+
+/// The write end of the signal pipe, read by the signal handler (a lock-free atomic load).
+private let signalPipeWriteFD = Atomic<Int32>(-1)
+
+/// The SIGTERM/SIGINT handler: only async-signal-safe calls (`write(2)`), errno preserved.
+private func forwardSignalToPipe(_ number: Int32) {
+    let savedErrno = errno
+    var byte = UInt8(truncatingIfNeeded: number)
+    _ = write(signalPipeWriteFD.load(ordering: .acquiring), &byte, 1)
+    errno = savedErrno
+}
+
+/// The signal pipe or its thread could not be set up.
+struct SignalSetupError: Error, CustomStringConvertible {
+    let errno: Int32
+    var description: String { "errno \(errno)" }
 }
 
 /// Lets the writer's watermark callbacks reach the reader created later in `run()`.
