@@ -106,13 +106,6 @@ struct Serve: AsyncParsableCommand {
 
     private func loadConfig(path: String, environment: [String: String]) throws -> ProviderSet {
         let data = try Data(contentsOf: URL(fileURLWithPath: path))
-        let value = try JSONParser.parse(Array(data))
-        guard case .object(let object) = value else { throw ConfigError("the file must hold a JSON object") }
-        if let unknown = object.keys.first(where: { $0 != "providers" && $0 != "default_provider" }) {
-            throw ConfigError("unknown top-level field `\(unknown)` (expected providers, default_provider)")
-        }
-        var set = ProviderSet()
-        try set.merge(object["providers"], defaultProvider: object["default_provider"]?.stringValue, environment: environment)
-        return set
+        return try ProviderSet(configFile: Array(data), environment: environment)
     }
 }

@@ -96,11 +96,11 @@ func makeEngine(http: HTTPClient, extra: JSONValue? = nil) throws -> Engine {
     @Test func batchTimeoutEndsUnfinishedItemsAsDeadlineExceeded() async throws {
         let http = try HTTPClient()
         let engine = try makeEngine(http: http)
-        // The quick item has a second to finish in zero milliseconds; the others never would.
+        // The quick item has three seconds to finish in zero milliseconds; the others never would.
         let requests = [mockItem(0, latencyMs: 0)] + (1..<20).map { mockItem($0, latencyMs: 60_000) }
         let sink = OutcomeSink()
         let summary = await engine.run(try engine.prepare(requests).get(),
-                                       options: BatchOptions(concurrency: 5, timeoutSeconds: 1), onOutcome: sink.append)
+                                       options: BatchOptions(concurrency: 5, timeoutSeconds: 3), onOutcome: sink.append)
         #expect(summary.succeeded == 1)
         #expect(sink.all.filter { $0.error?.kind == .deadlineExceeded }.count == 19)
         await http.shutdown()

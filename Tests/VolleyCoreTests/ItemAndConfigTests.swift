@@ -58,7 +58,7 @@ struct ProviderSetTests {
         let fake = try set.resolve(nil).get()
         #expect(fake.baseURL == "http://127.0.0.1:9/v1")
         #expect(fake.apiKey == "secret")
-        #expect(fake.limits.concurrency == 4 && fake.limits.rpm == 100 && fake.limits.tpm == 200_000)
+        #expect(fake.limits.concurrency == 4 && fake.limits.rpm == 100 && fake.limits.tpm == nil)  // No default tpm: learned from headers.
         #expect(fake.limits(for: "big").rpm == 10 && fake.limits(for: "big").concurrency == 4)
         #expect(fake.retry.maxRetries == 5 && fake.retry.initialDelaySeconds == 0.1)
         #expect(fake.connectTimeoutSeconds == 1 && fake.requestTimeoutSeconds == 30)

@@ -65,6 +65,28 @@ import VolleyHTTP
         try await server.shutdown()
     }
 
+    @Test func withNoConfiguredRPMTheLimiterLearnsItFromTheHeaders() async throws {
+        var configuration = FakeLLMConfiguration()
+        configuration.requestsPerMinute = 6_000
+        configuration.recordRequests = false
+        let server = try await FakeLLMServer.start(configuration)
+        let http = try HTTPClient()
+        // Nothing configured but the defaults (concurrency 64): the rate comes from the server's
+        // x-ratelimit-limit-requests once the first responses are in.
+        let engine = try engine(server, http, limits: [:], maxRetries: 10)
+        let sink = OutcomeSink()
+        let summary = await engine.run(try engine.prepare(items(600)).get(), options: BatchOptions(), onOutcome: sink.append)
+        let stats = server.stats()
+        #expect(summary.succeeded == 600)
+        let share = Double(stats.rateLimited) / Double(stats.requests)
+        print("600 items, rpm learned from headers: \(stats.rateLimited) of \(stats.requests) requests got 429")
+        #expect(share < 0.05)
+        let limiters = engine.statsJSON()["limiters"]
+        #expect(limiters?["fake/gpt-4o-mini"]?["rpm_learned"]?.intValue == 6_000)
+        await http.shutdown()
+        try await server.shutdown()
+    }
+
     @Test(.enabled(if: ProcessInfo.processInfo.environment["VOLLEY_SLOW_TESTS"] == "1",
                    "takes two minutes: scripts/test sets VOLLEY_SLOW_TESTS=1"))
     func tokenBudgetThreeTimesTheTPMStaysWithinTheBudget() async throws {

@@ -151,6 +151,32 @@ struct SchedulerCoreTests {
     }
 }
 
+struct LearnedLimitTests {
+    @Test func anUnconfiguredLimiterLearnsRPMAndTPMFromHeaders() {
+        var core = SchedulerCore()
+        let settings = LimiterSettings(concurrency: 1_000)
+        var granted: [UInt64] = []
+        for id in 1...10 as ClosedRange<UInt64> { granted += core.add(id, tokens: 10, settings) }
+        #expect(granted.count == 10)  // Nothing to pace by yet.
+        for _ in 0..<10 { _ = core.done(reserved: 10, used: 10) }
+        var learned = RateLimitState()
+        learned.requestsLimit = 600
+        learned.tokensLimit = 6_000
+        core.sync(limiter: "l", learned, now: 0)
+        let snapshot = core.snapshot(now: 0)["l"]
+        #expect(snapshot?.learnedRPM == 600 && snapshot?.learnedTPM == 6_000)
+        // Paced from now on: a burst of 600/120 = 5, then one per 0.1 s.
+        var paced: [UInt64] = []
+        for id in 11...30 as ClosedRange<UInt64> { paced += core.add(id, settings) }
+        #expect(paced.count == 5)
+        // A configured limit is never replaced by a learned one.
+        var configured = SchedulerCore()
+        _ = configured.add(1, LimiterSettings(concurrency: 10, rpm: 60))
+        configured.sync(limiter: "l", learned, now: 0)
+        #expect(configured.snapshot(now: 0)["l"]?.learnedRPM == nil)
+    }
+}
+
 struct SeparateTokenBudgetTests {
     @Test func inputAndOutputBudgetsAreEachEnforcedAndReconciled() {
         // Anthropic-style: 6,000 input and 600 output tokens per minute.
@@ -247,5 +273,26 @@ struct RateLimitHeaderTests {
         ], nowUnixSeconds: 5)
         #expect(anthropic == RateLimitState(requestsRemaining: 49, requestsResetSeconds: 5,
                                             inputTokensRemaining: 30_000, outputTokensRemaining: 8_000))
+    }
+}
+
+struct ReconciliationPolicyTests {
+    @Test func withoutRefundsOnlyAnUnderEstimateIsCorrected() {
+        var core = SchedulerCore()
+        let settings = LimiterSettings(concurrency: 10, tpm: 6_000, refundsUnusedTokens: false)
+        func add(_ id: UInt64) {
+            _ = try? core.enqueue(.init(id: id, batch: 1, priority: .interactive, limiter: "o", tokens: TokenCount(input: 100, output: 500)),
+                                  settings: settings, now: 0).get()
+        }
+        add(1)
+        // Used less than reserved: an OpenAI-style server keeps what it charged, so do we.
+        _ = core.release(limiter: "o", reservedTokens: TokenCount(input: 100, output: 500),
+                         usedTokens: TokenCount(input: 100, output: 20), refund: false, now: 0)
+        #expect(core.snapshot(now: 0)["o"]?.tokensAvailable == 5_400)
+        add(2)
+        // Used more than reserved: the difference is taken.
+        _ = core.release(limiter: "o", reservedTokens: TokenCount(input: 100, output: 500),
+                         usedTokens: TokenCount(input: 300, output: 500), refund: false, now: 0)
+        #expect(core.snapshot(now: 0)["o"]?.tokensAvailable == 4_600)
     }
 }

@@ -25,11 +25,13 @@ struct CallAndFailFastTests {
             #expect(reply.errorData?["kind"] == "http")
             #expect(reply.errorData?["status"] == 400)
             #expect(reply.errorData?["retryable"] == false)
+            #expect(reply.errorData?["attempts"] == 1)
 
             let limited = try await volley.request("call", id: 3, params: mockItem(
                 mock: ["latency_ms": 0, "fail": "rate_limited"], extra: ["max_retries": 0]))
             #expect(limited.errorCode == -32803)
             #expect(limited.errorData?["kind"] == "rate_limited")
+            #expect(limited.errorData?["attempts"] == 1)
         }
     }
 

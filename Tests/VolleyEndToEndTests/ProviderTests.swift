@@ -84,9 +84,7 @@ struct ProviderTests {
                 #expect(results[0]["ok"] == true, "\(results[0].jsonString)")
                 #expect(results[0]["value"]?["text"] == "hi from the fake")
                 #expect(results[0]["value"]?["finish_reason"] == "stop")
-                withKnownIssue("bug (VolleyCore): AnthropicClient.decode writes \"raw\": null when raw was not asked for") {
-                    #expect(results[0]["value"]?["raw"] == nil, "\(results[0].jsonString)")
-                }
+                #expect(results[0]["value"]?["raw"] == nil, "\(results[0].jsonString)")
                 #expect(results[1]["error"]?["kind"] == "overloaded", "\(results[1].jsonString)")
                 #expect(results[1]["error"]?["status"] == 529)
             }
@@ -133,13 +131,7 @@ struct ProviderTests {
                 let reply = try await volley.request("gather", id: 1, params: ["requests": [.object(rawItem), fakeItem(key: "plain")]])
                 let results = try #require(reply["result"]?["results"]?.arrayValue, "\(reply.jsonString)")
                 #expect(results[0]["value"]?["raw"]?["choices"]?.arrayValue?.isEmpty == false, "\(results[0].jsonString)")
-                withKnownIssue("""
-                    bug (VolleyCore): OpenAIClient.decode passes `raw: includeRaw ? json : nil`; the \
-                    ternary is typed JSONValue (which is ExpressibleByNilLiteral), so `nil` becomes \
-                    .null and every outcome carries "raw": null instead of no `raw` (same in AnthropicClient)
-                    """) {
-                    #expect(results[1]["value"]?["raw"] == nil, "\(results[1].jsonString)")
-                }
+                #expect(results[1]["value"]?["raw"] == nil, "\(results[1].jsonString)")
             }
         }
     }

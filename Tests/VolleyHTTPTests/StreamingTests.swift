@@ -3,28 +3,42 @@ import Testing
 @testable import VolleyHTTP
 
 @Suite struct StreamingTests {
-    @Test func openAIEventsArriveBeforeTheServerHasSentTheLast() async throws {
+    @Test func theFirstEventArrivesWhileTheServerIsStillSending() async throws {
+        // Five seconds between events: the first one must reach us long before the last is
+        // written, however slow the machine. Then stop listening (the transfer is aborted).
         let server = try await FakeLLMServer.start(FakeLLMConfiguration())
         let client = try HTTPClient()
-        let request = chatRequest(server, script: ["chunk_delay_ms": "100", "output_tokens": "8"], stream: true)
+        let request = chatRequest(server, script: ["chunk_delay_ms": "5000", "output_tokens": "4"], stream: true)
+        var completedWhenFirstEventArrived: Int?
+        for try await part in client.stream(request, sse: .openAI) {
+            if case .event = part {
+                completedWhenFirstEventArrived = server.stats().responsesCompleted
+                break
+            }
+        }
+        #expect(completedWhenFirstEventArrived == 0)
+        try await server.waitForStats { $0.clientDisconnectsBeforeResponseEnd == 1 }
+        await client.shutdown()
+        try await server.shutdown()
+    }
+
+    @Test func openAIStreamDeliversEveryEventThenDoneThenEnd() async throws {
+        let server = try await FakeLLMServer.start(FakeLLMConfiguration())
+        let client = try HTTPClient()
+        let request = chatRequest(server, script: ["chunk_delay_ms": "5", "output_tokens": "8"], stream: true)
         var events: [SSEEvent] = []
         var head: HTTPResponseHead?
-        var completedWhenFirstEventArrived: Int?
         var ended = false
         for try await part in client.stream(request, sse: .openAI) {
             switch part {
             case .head(let h): head = h
-            case .event(let event):
-                if events.isEmpty { completedWhenFirstEventArrived = server.stats().responsesCompleted }
-                events.append(event)
+            case .event(let event): events.append(event)
             case .body: Issue.record("raw body chunk in SSE mode")
             case .end: ended = true
             }
         }
         #expect(head?.status == 200)
         #expect(head?.headers["content-type"]?.hasPrefix("text/event-stream") == true)
-        // Incremental: when the first event reached us the server had not finished the response.
-        #expect(completedWhenFirstEventArrived == 0)
         #expect(events.count > 3)
         #expect(events.last?.data == "[DONE]")
         #expect(ended)

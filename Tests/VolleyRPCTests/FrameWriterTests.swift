@@ -84,8 +84,10 @@ struct FrameWriterTests {
             onLowWatermark: { marks.record("low") }
         )
         writerBox.withLock { $0 = writer }
-        try writer.start()
+        // Queued before the writer thread starts, so the high mark is crossed (and reported)
+        // before anything can drain: otherwise a fast drain may coalesce high+low into nothing.
         writer.enqueue([UInt8](repeating: 0x61, count: 2048))
+        try writer.start()
         let drain = try BackgroundDrain(fd: pipe.readEnd)
         #expect(await writer.flush())
         #expect(marks.wait(forCount: 2))

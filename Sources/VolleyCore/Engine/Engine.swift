@@ -227,7 +227,8 @@ public final class Engine: Sendable {
         let config = work.client.config
         let limits = config.limits(for: work.item.model)
         let settings = LimiterSettings(concurrency: limits.concurrency ?? 1024, rpm: limits.rpm, tpm: limits.tpm,
-                                       itpm: limits.itpm, otpm: limits.otpm)
+                                       itpm: limits.itpm, otpm: limits.otpm,
+                                       refundsUnusedTokens: config.kind != .openai)
         let countsTokens = limits.tpm != nil || limits.itpm != nil || limits.otpm != nil
         let reservation = countsTokens ? TokenEstimate.split(for: work.item.request) : .zero
         let limiter = work.item.model.map { "\(config.name)/\($0)" } ?? config.name
@@ -375,6 +376,8 @@ public final class Engine: Sendable {
             if let tpm = entry.settings.tpm { limiter["tpm"] = .number(JSONNumber(tpm)) }
             if let itpm = entry.settings.itpm { limiter["itpm"] = .number(JSONNumber(itpm)) }
             if let otpm = entry.settings.otpm { limiter["otpm"] = .number(JSONNumber(otpm)) }
+            if let learned = entry.learnedRPM { limiter["rpm_learned"] = .number(JSONNumber(learned)) }
+            if let learned = entry.learnedTPM { limiter["tpm_learned"] = .number(JSONNumber(learned)) }
             if let requests = entry.requestsAvailable { limiter["requests_available"] = .number(JSONNumber(requests)) }
             if let tokens = entry.tokensAvailable { limiter["tokens_available"] = .number(JSONNumber(tokens)) }
             limiter["cooldown_ms"] = .number(JSONNumber((entry.cooldownSeconds * 1000).rounded()) ?? 0)

@@ -8,6 +8,11 @@ public enum RateLimitHeaders {
     /// (resets as RFC 3339 times, relative to `nowUnixSeconds`).
     public static func parse(_ headers: HTTPHeaders, nowUnixSeconds: Double) -> RateLimitState {
         var state = RateLimitState()
+        func int(_ name: String) -> Int? { headers[name].flatMap { Int($0.trimmingCharacters()) } }
+        state.requestsLimit = int("x-ratelimit-limit-requests") ?? int("anthropic-ratelimit-requests-limit")
+        state.tokensLimit = int("x-ratelimit-limit-tokens") ?? int("anthropic-ratelimit-tokens-limit")
+        state.inputTokensLimit = int("anthropic-ratelimit-input-tokens-limit")
+        state.outputTokensLimit = int("anthropic-ratelimit-output-tokens-limit")
         if let value = headers["x-ratelimit-remaining-requests"] { state.requestsRemaining = Int(value.trimmingCharacters()) }
         if let value = headers["x-ratelimit-reset-requests"] { state.requestsResetSeconds = GoDuration.seconds(value) }
         if let value = headers["x-ratelimit-remaining-tokens"] { state.tokensRemaining = Int(value.trimmingCharacters()) }

@@ -6,6 +6,11 @@ struct LimiterSettings: Sendable, Hashable {
     /// Anthropic-style separate budgets: input tokens and output tokens per minute.
     var itpm: Int? = nil
     var otpm: Int? = nil
+    /// Whether the provider gives back the unused part of a reservation when a call ends.
+    /// Anthropic adjusts to the tokens really used; OpenAI charges its estimate (prompt +
+    /// `max_tokens`) when the request arrives and keeps it, so reconciling downwards would
+    /// make us more optimistic than the server.
+    var refundsUnusedTokens = true
 }
 
 /// Admission of attempts to providers. Per limiter (one per provider and model): a
@@ -38,6 +43,9 @@ struct SchedulerCore {
         var settings: LimiterSettings
         var requestsAvailable: Int?
         var tokensAvailable: Int?
+        /// Limits learned from headers (not configured), if any.
+        var learnedRPM: Int?
+        var learnedTPM: Int?
         /// Seconds until the cooldown ends (0 when none).
         var cooldownSeconds: Double
     }
@@ -147,7 +155,11 @@ struct SchedulerCore {
         if refund {
             limiters[name]?.tokens.give(reservedTokens, now: now)
         } else if let used = usedTokens {
-            limiters[name]?.tokens.reconcile(reserved: reservedTokens, used: used, now: now)
+            let refunds = limiters[name]?.settings.refundsUnusedTokens ?? true
+            // Without refunds only an under-estimate is corrected (the server charged more).
+            let counted = refunds ? used : TokenCount(input: max(used.input, reservedTokens.input),
+                                                      output: max(used.output, reservedTokens.output))
+            limiters[name]?.tokens.reconcile(reserved: reservedTokens, used: counted, now: now)
         }
         return grant(name, now: now)
     }
@@ -158,9 +170,23 @@ struct SchedulerCore {
         limiters[name]?.cooldownUntil = max(current, until)
     }
 
-    /// Re-syncs the buckets from the provider's rate-limit headers.
+    /// Re-syncs the buckets from the provider's rate-limit headers. A limit the configuration
+    /// leaves unset is learned from the headers' `limit` fields (`x-ratelimit-limit-*`,
+    /// `anthropic-ratelimit-*-limit`), so an unconfigured provider still gets paced.
     mutating func sync(limiter name: String, _ state: RateLimitState, now: Double) {
-        guard limiters[name] != nil else { return }
+        guard let limiter = limiters[name] else { return }
+        if limiter.requests == nil, limiter.settings.rpm == nil, let limit = state.requestsLimit, limit > 0 {
+            limiters[name]?.requests = RequestRate(rpm: limit, now: now)
+        }
+        if limiter.tokens.total == nil, limiter.settings.tpm == nil, let limit = state.tokensLimit, limit > 0 {
+            limiters[name]?.tokens.total = TokenRate(tpm: limit, now: now)
+        }
+        if limiter.tokens.input == nil, limiter.settings.itpm == nil, let limit = state.inputTokensLimit, limit > 0 {
+            limiters[name]?.tokens.input = TokenRate(tpm: limit, now: now)
+        }
+        if limiter.tokens.output == nil, limiter.settings.otpm == nil, let limit = state.outputTokensLimit, limit > 0 {
+            limiters[name]?.tokens.output = TokenRate(tpm: limit, now: now)
+        }
         if let remaining = state.requestsRemaining {
             limiters[name]?.requests?.sync(remaining: remaining, resetSeconds: state.requestsResetSeconds, now: now)
         }
@@ -238,6 +264,8 @@ struct SchedulerCore {
                 settings: limiter.settings,
                 requestsAvailable: limiter.requests?.available(now: now),
                 tokensAvailable: limiter.tokens.available(now: now),
+                learnedRPM: limiter.settings.rpm == nil ? limiter.requests.map { Int((60 / $0.interval).rounded()) } : nil,
+                learnedTPM: limiter.settings.tpm == nil ? limiter.tokens.total.map { Int($0.capacity) } : nil,
                 cooldownSeconds: max(0, limiter.cooldownUntil - now)
             )
         }
@@ -255,6 +283,11 @@ public struct RateLimitState: Sendable, Hashable {
     /// Anthropic's separate input and output token budgets.
     public var inputTokensRemaining: Int?
     public var outputTokensRemaining: Int?
+    /// The limits themselves (per minute), as the provider states them.
+    public var requestsLimit: Int?
+    public var tokensLimit: Int?
+    public var inputTokensLimit: Int?
+    public var outputTokensLimit: Int?
 
     public init(requestsRemaining: Int? = nil, requestsResetSeconds: Double? = nil,
                 tokensRemaining: Int? = nil, tokensResetSeconds: Double? = nil,
@@ -269,6 +302,7 @@ public struct RateLimitState: Sendable, Hashable {
 
     public var isEmpty: Bool {
         requestsRemaining == nil && tokensRemaining == nil && inputTokensRemaining == nil && outputTokensRemaining == nil
+            && requestsLimit == nil && tokensLimit == nil && inputTokensLimit == nil && outputTokensLimit == nil
     }
 }
 

@@ -94,11 +94,13 @@ public struct ProviderConfig: Sendable {
         }
     }
 
-    /// Conservative defaults that sit under the lowest paid tiers; configure your own.
+    /// Only concurrency by default: accounts' rate limits differ by tier (OpenAI's range over
+    /// 20x), so a fixed RPM would either throttle most users or not protect any. Without a
+    /// configured `rpm`/`tpm`, the limiter learns them from the provider's rate-limit headers.
     static func defaultLimits(_ kind: ProviderKind) -> ProviderLimits {
         switch kind {
-        case .openai: return ProviderLimits(concurrency: 64, rpm: 500, tpm: 200_000)
-        case .anthropic: return ProviderLimits(concurrency: 32, rpm: 50, tpm: 40_000)
+        case .openai: return ProviderLimits(concurrency: 64)
+        case .anthropic: return ProviderLimits(concurrency: 32)
         case .mock: return ProviderLimits(concurrency: 1024)
         }
     }

@@ -249,7 +249,13 @@ extension Server {
         case .failure(let error) where error.kind == .cancelled:
             throw .requestCancelled(data: ["error": error.json])
         case .failure(let error):
-            throw .requestFailed(error.message, data: error.json)
+            // The outcome's error object, plus (a Volley addition) how many attempts it took.
+            var data = error.json
+            if case .object(var object) = data {
+                object["attempts"] = .number(JSONNumber(outcome.attempts))
+                data = .object(object)
+            }
+            throw .requestFailed(error.message, data: data)
         }
     }
 
