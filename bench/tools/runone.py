@@ -11,6 +11,10 @@ The peer prints one JSON line (its own work-window measurements). This adds:
   exit, timed_out
 A command still running after --timeout seconds is killed with its process group (it was started
 in its own session) and recorded with timed_out=true.
+
+The command is started by a forked bash, not directly: Linux carries a process's peak RSS across
+fork+execve (the forking parent's high-water mark becomes the child's floor), so a C peer forked
+straight from this Python process would report Python's ~14 MB as its own peak.
 """
 
 import argparse
@@ -51,7 +55,9 @@ def main() -> int:
     err = open(a.log, "ab") if a.log else subprocess.DEVNULL
     ngx0 = proc_cpu(a.nginx_pid) if a.nginx_pid else None
     t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=out, stderr=err, start_new_session=True)
+    # `; exit $?` keeps bash from exec-ing the command in place: it must fork it.
+    proc = subprocess.Popen(["bash", "-c", '"$@"; exit $?', "bash", *cmd], stdout=out, stderr=err,
+                            start_new_session=True)
     timed_out = False
     while True:
         pid, status, ru = os.wait4(proc.pid, os.WNOHANG)
