@@ -94,6 +94,7 @@ def main():
     p.add_argument("--out-dir", required=True)
     p.add_argument("--pin", default="")
     p.add_argument("--freq", type=int, default=2999)
+    p.add_argument("--label", default="W1")
     a = p.parse_args()
     os.makedirs(a.out_dir, exist_ok=True)
     vdata = os.path.join(a.out_dir, "volley.perf.data")
@@ -112,7 +113,7 @@ def main():
     n = a.n
     side_cpu = vres["sidecar_cpu_s"]
     floor_cpu = fres["cpu_s"]
-    print("## Profile: the sidecar on W1\n")
+    print(f"## Profile: the sidecar on {a.label}\n")
     print(f"`perf record -e cpu-clock -F {a.freq} --call-graph dwarf,16384` around the sidecar while "
           f"`volley_raw {n} {a.concurrency}` drives it, and around `c_multi {n} {a.concurrency}` for comparison. "
           f"Under perf: sidecar {side_cpu:.3f} s CPU = {side_cpu / n * 1e6:.1f} µs/request "
