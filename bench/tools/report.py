@@ -41,7 +41,7 @@ NOTES = [
     "py-httpx (httpx 0.28 / httpcore 1.0.x) spends most of its CPU in httpcore's connection pool "
     "(`AsyncConnectionPool._assign_requests_to_connections` scans every connection, and `is_idle` of every connection "
     "for each idle one, on every request and release: O(connections²); encode/httpcore#1035, encode/httpx#3215). "
-    "That, not the network, sets its wall at C = 500 and 2,000. py-openai uses the httpx2 fork, where that pass is linear.",
+    "That, not the network, sets its wall at C = 500 and 2,000. py-openai (openai 3.57) uses the httpx2/httpcore2 fork, where that pass is linear but still walks every connection on every request and release.",
     "curl-parallel cannot run more than 300 transfers at once (`--parallel-max` is capped at 300), so its W2/W3 walls are "
     "not comparable to the others'; it has no as-completed mode (no W4 row).",
     "node-fetch's wall includes V8 warming up (its first results are late even at W4).",
