@@ -62,8 +62,7 @@ final class LoopShared: Sendable {
             guard !inbox.closed else { return nil }
             let id = inbox.nextID
             inbox.nextID += 1
-            inbox.commands.append(.start(id: id, request: request, sink: sink))
-            curl_multi_wakeup(multi.pointer)
+            append(.start(id: id, request: request, sink: sink), to: &inbox)
             return id
         }
         if id == nil { sink.fail(HTTPClientError(.shutdown, "the HTTP client was shut down")) }
@@ -74,9 +73,17 @@ final class LoopShared: Sendable {
     func enqueueCancel(_ id: UInt64) {
         inbox.withLock { inbox in
             guard !inbox.closed else { return }
-            inbox.commands.append(.cancel(id: id))
-            curl_multi_wakeup(multi.pointer)
+            append(.cancel(id: id), to: &inbox)
         }
+    }
+
+    /// Queues a command; wakes the loop only when the inbox was empty: a loop that has not
+    /// yet taken the earlier commands will take this one with them. (One wakeup per command
+    /// cost two syscalls each and mostly failed with EAGAIN on a full wakeup pipe.)
+    private func append(_ command: LoopCommand, to inbox: inout Inbox) {
+        let wasEmpty = inbox.commands.isEmpty
+        inbox.commands.append(command)
+        if wasEmpty { curl_multi_wakeup(multi.pointer) }
     }
 
     /// Closes the inbox and asks the loop to fail everything and exit. Idempotent.

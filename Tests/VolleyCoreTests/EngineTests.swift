@@ -251,3 +251,33 @@ func makeEngine(http: HTTPClient, extra: JSONValue? = nil) throws -> Engine {
         try await server.shutdown()
     }
 }
+
+@Suite struct EngineQueueingTests {
+    @Test func itemsQueuedAtAProviderLimitRunInTurnAndCancelCleanly() async throws {
+        let http = try HTTPClient()
+        let engine = Engine(http: http, environment: [:])
+        try engine.configure(providers: ["mock": ["kind": "mock", "limits": ["concurrency": 2]]], defaultProvider: nil)
+        // 20 items, 2 at a time at the provider: most wait in the scheduler's queue.
+        let quick = (0..<20).map { mockItem($0, latencyMs: 1) }
+        let sink = OutcomeSink()
+        let summary = await engine.run(try engine.prepare(quick).get(), options: BatchOptions(concurrency: 20), onOutcome: sink.append)
+        #expect(summary.succeeded == 20)
+        #expect(engine.statsJSON()["limiters"]?["mock/mock-1"]?["in_flight"]?.intValue == 0)
+
+        // Cancelled while queued: every waiter leaves the queue and the permits come back.
+        let slow = (0..<20).map { mockItem($0, latencyMs: 60_000) }
+        let items = try engine.prepare(slow).get()
+        let cancelled = OutcomeSink()
+        let task = Task { await engine.run(items, options: BatchOptions(concurrency: 20), onOutcome: cancelled.append) }
+        while (engine.statsJSON()["limiters"]?["mock/mock-1"]?["queued"]?.intValue ?? 0) < 18 { await Task.yield() }
+        task.cancel()
+        let stopped = await task.value
+        #expect(stopped.cancelled == 20)
+        let limiter = engine.statsJSON()["limiters"]?["mock/mock-1"]
+        #expect(limiter?["in_flight"]?.intValue == 0 && limiter?["queued"]?.intValue == 0)
+        // And the limiter still admits work afterwards.
+        let after = await engine.run(try engine.prepare([mockItem(0, latencyMs: 0)]).get(), options: BatchOptions(), onOutcome: { _ in })
+        #expect(after.succeeded == 1)
+        await http.shutdown()
+    }
+}

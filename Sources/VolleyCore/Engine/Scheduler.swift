@@ -9,9 +9,13 @@ final class Scheduler: Sendable {
         case tooLarge(SchedulerCore.TooLarge)
     }
 
+    /// A waiter's state. `queued` waits in the core without a continuation yet (the common
+    /// case gets its permit at once and never needs one); `granted` got its permit before its
+    /// continuation was registered.
     private enum Entry {
-        case allocated
+        case queued
         case waiting(CheckedContinuation<Void, any Error>)
+        case granted
         case cancelled
     }
 
@@ -41,47 +45,70 @@ final class Scheduler: Sendable {
     /// Waits until `limiter` admits one attempt of `batch` reserving `tokens`.
     /// - Throws: `.tooLarge` at once when it can never fit; `.cancelled` when the task is cancelled first.
     func acquire(limiter: String, settings: LimiterSettings, tokens: TokenCount, batch: UInt64, priority: Priority) async throws(AcquireError) {
-        let id = state.withLock { state in
+        if Task.isCancelled { throw .cancelled }
+        enum Admission {
+            case granted
+            case tooLarge(SchedulerCore.TooLarge)
+            case queued(UInt64)
+        }
+        let now = self.now
+        // Fast path: most attempts are admitted at once, with no continuation or task switch.
+        let (admission, others) = state.withLock { state -> (Admission, [CheckedContinuation<Void, any Error>]) in
             let id = state.nextID
             state.nextID += 1
-            state.entries[id] = .allocated
-            return id
+            let waiter = SchedulerCore.Waiter(id: id, batch: batch, priority: priority, limiter: limiter, tokens: tokens)
+            switch state.core.enqueue(waiter, settings: settings, now: now) {
+            case .failure(let tooLarge):
+                return (.tooLarge(tooLarge), [])
+            case .success(let ids):
+                let grantedNow = ids.contains(id)
+                if !grantedNow { state.entries[id] = .queued }
+                let others = Self.take(ids.filter { $0 != id }, from: &state)
+                scheduleTimer(&state, now: now)
+                return (grantedNow ? .granted : .queued(id), others)
+            }
+        }
+        for waiter in others { waiter.resume() }
+        let id: UInt64
+        switch admission {
+        case .granted: return
+        case .tooLarge(let tooLarge): throw .tooLarge(tooLarge)
+        case .queued(let queued): id = queued
         }
         do {
             try await withTaskCancellationHandler {
                 try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-                    let now = self.now
-                    let (granted, failure) = state.withLock { state -> ([CheckedContinuation<Void, any Error>], (any Error)?) in
-                        if case .cancelled? = state.entries[id] {
+                    let outcome = state.withLock { state -> Result<Void, AcquireError>? in
+                        switch state.entries[id] {
+                        case .queued?:
+                            state.entries[id] = .waiting(continuation)
+                            return nil
+                        case .granted?:
                             state.entries[id] = nil
-                            return ([], AcquireError.cancelled)
-                        }
-                        state.entries[id] = .waiting(continuation)
-                        let waiter = SchedulerCore.Waiter(id: id, batch: batch, priority: priority, limiter: limiter, tokens: tokens)
-                        switch state.core.enqueue(waiter, settings: settings, now: now) {
-                        case .failure(let tooLarge):
+                            return .success(())
+                        case .cancelled?, .waiting?, nil:
                             state.entries[id] = nil
-                            return ([], AcquireError.tooLarge(tooLarge))
-                        case .success(let ids):
-                            let granted = Self.take(ids, from: &state)
-                            scheduleTimer(&state, now: now)
-                            return (granted, nil)
+                            return .failure(.cancelled)
                         }
                     }
-                    if let failure { continuation.resume(throwing: failure) }
-                    for waiter in granted { waiter.resume() }
+                    switch outcome {
+                    case nil: break
+                    case .success?: continuation.resume()
+                    case .failure(let error)?: continuation.resume(throwing: error)
+                    }
                 }
             } onCancel: {
                 let continuation = state.withLock { state -> CheckedContinuation<Void, any Error>? in
                     switch state.entries[id] {
-                    case .allocated?:
-                        state.entries[id] = .cancelled
+                    case .queued?:
+                        // Not yet waiting on a continuation: leave a note for it.
+                        if state.core.cancel(id) { state.entries[id] = .cancelled }
                         return nil
                     case .waiting(let continuation)?:
                         guard state.core.cancel(id) else { return nil }
                         state.entries[id] = nil
                         return continuation
-                    case .cancelled?, nil:
+                    case .granted?, .cancelled?, nil:
                         return nil
                     }
                 }
@@ -160,10 +187,20 @@ final class Scheduler: Sendable {
         for waiter in granted { waiter.resume() }
     }
 
+    /// The continuations of newly granted waiters; a waiter granted before registering its
+    /// continuation is marked `granted` and finds that when it does.
     private static func take(_ ids: [UInt64], from state: inout State) -> [CheckedContinuation<Void, any Error>] {
         ids.compactMap { id in
-            guard case .waiting(let continuation)? = state.entries.removeValue(forKey: id) else { return nil }
-            return continuation
+            switch state.entries[id] {
+            case .waiting(let continuation)?:
+                state.entries[id] = nil
+                return continuation
+            case .queued?:
+                state.entries[id] = .granted
+                return nil
+            default:
+                return nil
+            }
         }
     }
 }
