@@ -83,10 +83,21 @@ final class Transfer {
             return
         }
         guard head == nil else { return }  // Trailers after the body are ignored.
-        let text = String(decoding: line, as: UTF8.self)
-        guard let colon = text.firstIndex(of: ":") else { return }
-        let name = text[..<colon].lowercased()
-        let value = text[text.index(after: colon)...].trimmingSpaces()
+        // Byte-level split: this runs for every header of every response on the curl thread.
+        guard let colon = line.firstIndex(of: UInt8(ascii: ":")) else { return }
+        var valueStart = line.index(after: colon)
+        var valueEnd = line.endIndex
+        while valueStart < valueEnd, line[valueStart] == 0x20 || line[valueStart] == 0x09 { valueStart += 1 }
+        while valueEnd > valueStart, line[valueEnd - 1] == 0x20 || line[valueEnd - 1] == 0x09 { valueEnd -= 1 }
+        let name = String(unsafeUninitializedCapacity: colon - line.startIndex) { buffer in
+            var count = 0
+            for byte in line[line.startIndex..<colon] {
+                buffer[count] = (byte >= 65 && byte <= 90) ? byte | 0x20 : byte  // ASCII lowercase
+                count += 1
+            }
+            return count
+        }
+        let value = String(decoding: line[valueStart..<valueEnd], as: UTF8.self)
         headerFields.append(HTTPHeaders.Field(name: name, value: value))
     }
 
@@ -130,14 +141,6 @@ final class HeadLog {
     var transfers: [Transfer] = []
 }
 
-extension Substring {
-    func trimmingSpaces() -> String {
-        var slice = self[...]
-        while let first = slice.first, first == " " || first == "\t" { slice = slice.dropFirst() }
-        while let last = slice.last, last == " " || last == "\t" { slice = slice.dropLast() }
-        return String(slice)
-    }
-}
 
 /// libcurl's header callback: forwards to the `Transfer` passed as HEADERDATA.
 let transferHeaderCallback: volley_data_callback = { buffer, size, count, userdata in

@@ -30,7 +30,7 @@ final class TransferLoop {
 
     /// Runs until a shutdown command; then fails what is left and frees the multi handle.
     func run() {
-        var pollTimeoutMs: Int32 = 1000
+        let pollTimeoutMs: Int32 = 1000
         while true {
             for command in shared.takeCommands() { handle(command) }
             if shuttingDown { break }
@@ -41,10 +41,10 @@ final class TransferLoop {
                 failAllLive(HTTPClientError(.other, "curl_multi_perform failed: \(String(cString: curl_multi_strerror(code)))"))
             }
             learnProtocols()
-            let ended = drainMessages()
-            // Transfers that ended freed room: start the next ones without sleeping.
-            pollTimeoutMs = ended > 0 ? 0 : 1000
-            if ended > 0 { continue }
+            // Transfers that ended freed room: add the next ones now. libcurl gives a newly
+            // added handle a zero timeout, so the poll below returns at once and the next
+            // perform starts them: one perform per wake, not two.
+            if drainMessages() > 0 { startAdmitted() }
             let polled = curl_multi_poll(multi, nil, 0, pollTimeoutMs, nil)
             if polled != CURLM_OK {
                 // Only a broken multi handle fails here; fail what runs rather than spin.
@@ -59,7 +59,7 @@ final class TransferLoop {
     private func handle(_ command: LoopCommand) {
         switch command {
         case .start(let id, let request, let sink):
-            guard let origin = Origin(url: request.url) else {
+            guard let origin = origin(of: request.url) else {
                 sink.fail(HTTPClientError(.invalidRequest, "not an absolute http(s) URL"))
                 return
             }
@@ -77,6 +77,18 @@ final class TransferLoop {
         case .shutdown:
             shuttingDown = true
         }
+    }
+
+    /// Origins of recently seen URLs: a provider sends every request to the same URL, and
+    /// parsing it each time showed in the profile. Bounded; cleared when full.
+    private var originCache: [String: Origin] = [:]
+
+    private func origin(of url: String) -> Origin? {
+        if let cached = originCache[url] { return cached }
+        guard let origin = Origin(url: url) else { return nil }
+        if originCache.count >= 1024 { originCache.removeAll(keepingCapacity: true) }
+        originCache[url] = origin
+        return origin
     }
 
     // MARK: - Admission

@@ -74,3 +74,16 @@ struct OriginGateTests {
         #expect(admitted7 == [3])
     }
 }
+
+struct HTTPHeadersTests {
+    @Test func lookupIgnoresASCIICaseOnly() {
+        let headers: HTTPHeaders = ["Retry-After": "3", "x-ratelimit-remaining-requests": "9", "X-Multi": "a", "x-multi": "b"]
+        #expect(headers["retry-after"] == "3")
+        #expect(headers["RETRY-AFTER"] == "3")
+        #expect(headers["retry-afte"] == nil)
+        #expect(headers["retry-after2"] == nil)
+        #expect(headers.values(name: "X-MULTI") == ["a", "b"])
+        #expect(HTTPHeaders.equalsIgnoringCase("é", "É") == false)  // Not ASCII: compared as is.
+        #expect(HTTPHeaders.equalsIgnoringCase("", ""))
+    }
+}
