@@ -281,3 +281,37 @@ func makeEngine(http: HTTPClient, extra: JSONValue? = nil) throws -> Engine {
         await http.shutdown()
     }
 }
+
+@Suite struct EngineRetryFakeServerTests {
+    @Test func resetsStallsAndServerHintsGetTheRightKindsAndAttempts() async throws {
+        let server = try await FakeLLMServer.start(FakeLLMConfiguration())
+        let http = try HTTPClient()
+        let engine = try makeEngine(http: http, extra: [
+            "fake": ["kind": "openai", "base_url": .string(server.baseURL + "/v1"), "api_key": "k",
+                     "timeouts": ["request": 0.3],
+                     "retry": ["max_retries": 2, "initial_delay": 0.001, "max_delay": 0.002]],
+        ])
+        func item(_ fake: JSONObject) -> JSONValue {
+            ["provider": "fake", "request": ["model": "m", "messages": [["role": "user", "content": "x"]], "fake": .object(fake)]]
+        }
+        let requests: [JSONValue] = [
+            item(["mode": "reset"]),                          // connection lost mid-body: retried
+            item(["mode": "stall_headers"]),                  // no answer within timeouts.request: retried
+            item(["status": 500, "should_retry": false]),     // the server says do not retry
+            item(["status": 400, "should_retry": true]),      // ... or do
+            item(["status": 529]),                            // overloaded: retried
+        ]
+        let sink = OutcomeSink()
+        _ = await engine.run(try engine.prepare(requests).get(), options: BatchOptions(), onOutcome: sink.append)
+        let byIndex = Dictionary(uniqueKeysWithValues: sink.all.map { ($0.index, $0) })
+        #expect(byIndex[0]?.error?.kind == .connection && byIndex[0]?.attempts == 3)
+        #expect(byIndex[1]?.error?.kind == .timeout && byIndex[1]?.attempts == 3)
+        #expect(byIndex[2]?.error?.kind == .http && byIndex[2]?.attempts == 1)
+        #expect(byIndex[3]?.error?.kind == .http && byIndex[3]?.attempts == 3)
+        #expect(byIndex[4]?.error?.kind == .overloaded && byIndex[4]?.attempts == 3)
+        // Each of the three stalled attempts was really aborted (the resets were the server's doing).
+        try await server.waitForStats { $0.clientDisconnectsBeforeResponseEnd == 3 }
+        await http.shutdown()
+        try await server.shutdown()
+    }
+}
