@@ -47,6 +47,9 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .long, help: "Most items in one gather/as_completed request.")
     var maxItemsPerBatch: Int = 100_000
 
+    @Option(name: .long, help: "Most items waiting or running across all batches; a batch beyond it gets error -32011.")
+    var maxPendingItems: Int = 1_000_000
+
     @Option(name: .long, help: "Most connections to one host at once.")
     var maxConnectionsPerHost: Int = 32
 
@@ -63,6 +66,7 @@ struct Serve: AsyncParsableCommand {
         guard logFormat == "text" || logFormat == "json" else { throw ValidationError("--log-format must be text or json") }
         guard maxLineBytes >= 1024 else { throw ValidationError("--max-line-bytes must be at least 1024") }
         guard maxItemsPerBatch >= 1 else { throw ValidationError("--max-items-per-batch must be at least 1") }
+        guard maxPendingItems >= 1 else { throw ValidationError("--max-pending-items must be at least 1") }
         guard maxConnectionsPerHost >= 1 else { throw ValidationError("--max-connections-per-host must be at least 1") }
     }
 
@@ -97,7 +101,8 @@ struct Serve: AsyncParsableCommand {
         let engine = Engine(http: http, environment: environment, providers: providers)
         let server = Server(
             engine: engine, http: http,
-            options: ServerOptions(maxLineBytes: maxLineBytes, maxItemsPerBatch: maxItemsPerBatch, version: volleyVersion),
+            options: ServerOptions(maxLineBytes: maxLineBytes, maxItemsPerBatch: maxItemsPerBatch,
+                                   maxPendingItems: maxPendingItems, version: volleyVersion),
             logger: logger)
         let code = await server.run()
         // Leave without tearing down threads that may still be parked in read(2).
