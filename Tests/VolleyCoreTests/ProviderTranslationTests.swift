@@ -17,6 +17,7 @@ struct ProviderErrorTests {
             (503, "", .overloaded, true),
             (529, #"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#, .overloaded, true),
             (401, #"{"error":{"message":"Incorrect API key provided: sk-secret-123"}}"#, .http, false),
+            (400, #"{"type":"error","error":{"type":"invalid_request_error","message":"Your credit balance is too low to access the Anthropic API."}}"#, .quotaExceeded, false),
         ]
         for (status, body, kind, retryable) in cases {
             let error = classify(status, body)

@@ -43,6 +43,10 @@ enum ProviderErrors {
         case 429:
             kind = .rateLimited
             retryable = true
+        case 400 where message?.contains("credit balance is too low") ?? false:
+            // Anthropic's way of saying insufficient_quota.
+            kind = .quotaExceeded
+            retryable = false
         case 413:
             kind = .tooLarge
             retryable = false
