@@ -48,6 +48,4 @@ public struct Outcome: Sendable {
         if let queuedMs, let number = JSONNumber(Self.rounded(queuedMs)) { object["queued_ms"] = .number(number) }
         return object
     }
-
-    private static func rounded(_ ms: Double) -> Double { (ms * 10).rounded() / 10 }
 }

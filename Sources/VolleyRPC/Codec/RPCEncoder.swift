@@ -15,6 +15,28 @@ public enum RPCEncoder {
         return bytes
     }
 
+    /// `{"jsonrpc":"2.0","id":ID,"result":RESULT}` with `result` already encoded as JSON
+    /// (large replies are written straight into bytes, without a `JSONValue` tree).
+    public static func response(id: RPCID, encodedResult: [UInt8]) -> [UInt8] {
+        var bytes = header(capacity: encodedResult.count + 48)
+        appendID(id, to: &bytes)
+        append(#","result":"#, to: &bytes)
+        bytes.append(contentsOf: encodedResult)
+        bytes.append(UInt8(ascii: "}"))
+        return bytes
+    }
+
+    /// `{"jsonrpc":"2.0","method":METHOD,"params":PARAMS}` with `params` already encoded.
+    public static func notification(method: String, encodedParams: [UInt8]) -> [UInt8] {
+        var bytes = header(capacity: encodedParams.count + 48)
+        append(#""method":"#, to: &bytes)
+        JSONWriter.writeString(method, into: &bytes)
+        append(#","params":"#, to: &bytes)
+        bytes.append(contentsOf: encodedParams)
+        bytes.append(UInt8(ascii: "}"))
+        return bytes
+    }
+
     /// `{"jsonrpc":"2.0","id":ID,"error":{"code":..,"message":..,"data":..}}`.
     public static func errorResponse(id: RPCID, error: RPCError) -> [UInt8] {
         var bytes = header(capacity: 96)

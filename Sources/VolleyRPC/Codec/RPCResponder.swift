@@ -37,6 +37,15 @@ public final class RPCResponder: Sendable {
         return true
     }
 
+    /// Answers with a result already encoded as JSON (large replies skip the `JSONValue` tree).
+    /// Returns `false` if the request was already answered.
+    @discardableResult
+    public func respond(encodedResult: [UInt8]) -> Bool {
+        guard claim() else { return false }
+        destination.deliver(RPCEncoder.response(id: id, encodedResult: encodedResult))
+        return true
+    }
+
     /// Answers with `error`. Returns `false` if the request was already answered.
     @discardableResult
     public func respond(error: RPCError) -> Bool {

@@ -21,4 +21,25 @@ final class OutcomeCollector: Sendable {
     func ordered() -> [JSONValue] {
         slots.withLock { $0.compactMap { $0.map { .object($0.json) } } }
     }
+
+    /// `{"results":[...],"stats":STATS}` written straight to bytes, outcomes in input order.
+    func encodedResult(stats: JSONValue) -> [UInt8] {
+        slots.withLock { slots in
+            var bytes: [UInt8] = []
+            bytes.reserveCapacity(64 + slots.count * 256)
+            bytes.append(contentsOf: #"{"results":["#.utf8)
+            var first = true
+            for case let outcome? in slots {
+                if !first { bytes.append(UInt8(ascii: ",")) }
+                first = false
+                bytes.append(UInt8(ascii: "{"))
+                outcome.writeMembers(into: &bytes)
+                bytes.append(UInt8(ascii: "}"))
+            }
+            bytes.append(contentsOf: #"],"stats":"#.utf8)
+            stats.write(into: &bytes)
+            bytes.append(UInt8(ascii: "}"))
+            return bytes
+        }
+    }
 }

@@ -146,10 +146,10 @@ extension Server {
     /// Runs a gather, as_completed or call; `release` frees its id right before the answer goes
     /// out (see ``RequestRegistry``).
     func handleCancellable(_ method: String, _ params: JSONValue?, _ responder: RPCResponder, release: () -> Void) async {
-        let reply: Result<JSONValue, RPCError>
+        let reply: Result<[UInt8], RPCError>
         do throws(RPCError) {
             switch method {
-            case "call": reply = .success(try await call(params))
+            case "call": reply = .success(try await call(params).jsonBytes)
             default: reply = .success(try await batch(params, id: responder.id, streaming: method == "as_completed", method: method))
             }
         } catch {
@@ -157,13 +157,14 @@ extension Server {
         }
         release()
         switch reply {
-        case .success(let result): responder.respond(result: result)
+        case .success(let result): responder.respond(encodedResult: result)
         case .failure(let error): responder.respond(error: error)
         }
     }
 
     /// The result of a gather or as_completed.
-    private func batch(_ params: JSONValue?, id: RPCID, streaming: Bool, method: String) async throws(RPCError) -> JSONValue {
+    /// Runs a gather or as_completed; returns its encoded result.
+    private func batch(_ params: JSONValue?, id: RPCID, streaming: Bool, method: String) async throws(RPCError) -> [UInt8] {
         let p = try Params(params, method: method, allowed: ["requests", "concurrency", "timeout", "fail_fast", "priority", "progress"])
         guard let requests = p.value("requests")?.arrayValue else {
             throw .invalidParams("\(method): `requests` (an array of items) is required")
@@ -208,12 +209,23 @@ extension Server {
             if let collector {
                 collector.store(outcome)
             } else {
-                var params: JSONObject = ["request": requestID]
-                for (key, value) in outcome.json { params[key] = value }
-                self.send(RPCEncoder.notification(method: "item", params: .object(params)))
+                // {"request":ID,...outcome members}, written without building a tree.
+                var params: [UInt8] = []
+                params.reserveCapacity(320)
+                params.append(contentsOf: #"{"request":"#.utf8)
+                requestID.write(into: &params)
+                params.append(UInt8(ascii: ","))
+                outcome.writeMembers(into: &params)
+                params.append(UInt8(ascii: "}"))
+                self.send(RPCEncoder.notification(method: "item", encodedParams: params))
             }
         }, onProgress: progress)
 
+        if summary.stop == nil {
+            // The common case, and the big one: written straight to bytes.
+            return collector?.encodedResult(stats: summary.json)
+                ?? JSONValue.object(["results": .array([]), "stats": summary.json]).jsonBytes
+        }
         let results: JSONValue = .array(collector?.ordered() ?? [])
         switch summary.stop {
         case .failFast(let first)?:
@@ -224,7 +236,7 @@ extension Server {
         case .cancelled?:
             throw RPCError.requestCancelled(data: ["results": results, "stats": summary.json])
         case nil:
-            return ["results": results, "stats": summary.json]
+            return JSONValue.object(["results": results, "stats": summary.json]).jsonBytes
         }
     }
 
