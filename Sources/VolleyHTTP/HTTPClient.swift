@@ -108,7 +108,8 @@ public final class HTTPClient: Sendable {
             transfersOnReusedConnections: shared.transfersOnReusedConnections.load(ordering: .relaxed),
             transfersCompleted: shared.transfersCompleted.load(ordering: .relaxed),
             transfersRunning: shared.transfersRunning.load(ordering: .relaxed),
-            transfersWaiting: shared.transfersWaiting.load(ordering: .relaxed)
+            transfersWaiting: shared.transfersWaiting.load(ordering: .relaxed),
+            easyHandlesCreated: shared.easyHandlesCreated.load(ordering: .relaxed)
         )
     }
 }
@@ -125,6 +126,8 @@ public struct HTTPPoolStats: Sendable, Hashable {
     public var transfersRunning: Int
     /// Transfers waiting for room in their origin's pool.
     public var transfersWaiting: Int
+    /// libcurl easy handles made; the rest of the transfers reused an idle one.
+    public var easyHandlesCreated: Int
 }
 
 /// `curl_global_init` must run once, before any other libcurl call and before threads use it.

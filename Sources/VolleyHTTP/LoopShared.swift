@@ -50,6 +50,7 @@ final class LoopShared: Sendable {
     let transfersCompleted = Atomic<Int>(0)
     let transfersRunning = Atomic<Int>(0)
     let transfersWaiting = Atomic<Int>(0)
+    let easyHandlesCreated = Atomic<Int>(0)
 
     init(multi: MultiHandle) {
         self.multi = multi

@@ -10,9 +10,12 @@ final class Transfer {
     let origin: Origin
     let sink: TransferSink
     let timeoutSeconds: Double?
-    var easy: UnsafeMutableRawPointer?
+    /// The easy handle while the transfer has one (from the loop's pool, returned when it ends).
+    var easy: EasyHandle?
     var headerList: UnsafeMutablePointer<curl_slist>?
-    let errorBuffer: UnsafeMutablePointer<CChar>
+    /// Set when the transfer used an option with no safe default to reset it to (a CA file),
+    /// so its handle is freed rather than reused.
+    var handleIsSpecial = false
 
     // Response state, filled in by the callbacks.
     private(set) var status = 0
@@ -37,17 +40,6 @@ final class Transfer {
         self.origin = origin
         self.sink = sink
         self.timeoutSeconds = timeoutSeconds
-        self.errorBuffer = .allocate(capacity: Int(CURL_ERROR_SIZE) + 1)
-        self.errorBuffer.initialize(repeating: 0, count: Int(CURL_ERROR_SIZE) + 1)
-    }
-
-    deinit {
-        errorBuffer.deallocate()
-    }
-
-    /// libcurl's error text for the last failure, if it wrote one.
-    var curlErrorText: String {
-        String(cString: errorBuffer)
     }
 
     /// Whether this transfer parses a 2xx body as server-sent events.

@@ -16,6 +16,7 @@ final class TransferLoop {
     private var waiting: [UInt64: Waiting] = [:]
     private var live: [UInt64: Transfer] = [:]
     private var shuttingDown = false
+    private var easyPool = EasyPool(capacity: 256)
     private let heads = HeadLog()
 
     init(shared: LoopShared, configuration: HTTPClientConfiguration) {
@@ -108,7 +109,7 @@ final class TransferLoop {
             do {
                 try configure(transfer, request: entry.request, pipeWait: admission.pipeWait)
             } catch {
-                release(transfer)
+                release(transfer, reusable: false)
                 gate.finished(origin: transfer.origin.key)
                 transfer.sink.fail(error)
                 continue
@@ -119,59 +120,53 @@ final class TransferLoop {
     }
 
     private func configure(_ transfer: Transfer, request: HTTPRequest, pipeWait: Bool) throws(HTTPClientError) {
-        // A fresh handle per transfer. Reusing handles (curl_easy_reset) would save a few µs,
-        // but in 7.88 reset puts BUFFERSIZE back to 16 KiB while keeping the smaller receive
-        // buffer already allocated, and refuses to set it again: reads would overrun it.
-        guard let easy = curl_easy_init() else {
-            throw HTTPClientError(.other, "curl_easy_init failed")
-        }
-        transfer.easy = easy
-        var options = EasyOptions(easy: easy)
+        let handle = try easyPool.take { shared.easyHandlesCreated.add(1, ordering: .relaxed) }
+        transfer.easy = handle
+        // Every option below is set on every transfer, to its value or to its default: the
+        // handle may come from the pool with the previous transfer's settings (see EasyPool).
+        var options = EasyOptions(easy: handle.pointer)
         let opaque = Unmanaged.passUnretained(transfer).toOpaque()
         options.set(CURLOPT_URL, request.url)
-        options.set(CURLOPT_PROTOCOLS_STR, "http,https")
-        options.set(CURLOPT_NOSIGNAL, 1)
         options.set(CURLOPT_PRIVATE, pointer: opaque)
-        options.set(CURLOPT_ERRORBUFFER, pointer: UnsafeRawPointer(transfer.errorBuffer))
-        options.set(CURLOPT_HEADERFUNCTION, callback: transferHeaderCallback)
         options.set(CURLOPT_HEADERDATA, pointer: opaque)
-        options.set(CURLOPT_WRITEFUNCTION, callback: transferWriteCallback)
         options.set(CURLOPT_WRITEDATA, pointer: opaque)
-        options.set(CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_2TLS)
         options.set(CURLOPT_PIPEWAIT, pipeWait ? 1 : 0)
-        options.set(CURLOPT_TCP_KEEPALIVE, 1)
-        // LLM responses are small; a 16 KiB receive buffer per transfer was a third of the
-        // sidecar's memory at 2,000 in flight. Larger bodies just take more callbacks.
-        options.set(CURLOPT_BUFFERSIZE, Self.receiveBufferBytes)
         options.set(CURLOPT_CONNECTTIMEOUT_MS, Self.milliseconds(request.connectTimeoutSeconds))
-        if let timeout = request.timeoutSeconds {
-            options.set(CURLOPT_TIMEOUT_MS, Self.milliseconds(timeout))
-        }
+        options.set(CURLOPT_TIMEOUT_MS, request.timeoutSeconds.map(Self.milliseconds) ?? 0)
         if let stallSeconds = request.stallSeconds {
             options.set(CURLOPT_LOW_SPEED_TIME, max(1, stallSeconds))
             options.set(CURLOPT_LOW_SPEED_LIMIT, max(1, request.stallMinimumBytesPerSecond))
+        } else {
+            options.set(CURLOPT_LOW_SPEED_TIME, 0)
+            options.set(CURLOPT_LOW_SPEED_LIMIT, 0)
         }
         if let caFile = request.caFile {
             options.set(CURLOPT_CAINFO, caFile)
+            transfer.handleIsSpecial = true
         }
         if request.headers.first(name: "user-agent") == nil {
             options.set(CURLOPT_USERAGENT, configuration.userAgent)
+        } else {
+            options.set(CURLOPT_USERAGENT, pointer: nil)
         }
         let method = request.method.uppercased()
-        switch method {
-        case "GET" where request.body == nil:
-            options.set(CURLOPT_HTTPGET, 1)
-        case "POST":
+        let sendsBody = method == "POST" || request.body != nil
+        if sendsBody {
             options.set(CURLOPT_POST, 1)
-        default:
-            options.set(CURLOPT_CUSTOMREQUEST, method)
-        }
-        if let body = request.body {
+            let body = request.body ?? []
             options.set(CURLOPT_POSTFIELDSIZE_LARGE, offset: Int64(body.count))
+            // COPYPOSTFIELDS copies the bytes (none for an empty body), so the array need not
+            // outlive this call. A POST without a body sends an empty one, never stdin.
             body.withUnsafeBytes { raw in
-                // COPYPOSTFIELDS copies the bytes, so the array need not outlive this call.
-                options.set(CURLOPT_COPYPOSTFIELDS, pointer: raw.baseAddress ?? UnsafeRawPointer(transfer.errorBuffer))
+                options.set(CURLOPT_COPYPOSTFIELDS, pointer: raw.baseAddress ?? UnsafeRawPointer(handle.errorBuffer))
             }
+        } else {
+            options.set(CURLOPT_HTTPGET, 1)
+        }
+        if method == (sendsBody ? "POST" : "GET") {
+            options.set(CURLOPT_CUSTOMREQUEST, pointer: nil)
+        } else {
+            options.set(CURLOPT_CUSTOMREQUEST, method)
         }
         var list: UnsafeMutablePointer<curl_slist>?
         for field in request.headers {
@@ -184,13 +179,11 @@ final class TransferLoop {
         if let failure = options.failure {
             throw HTTPClientError(.invalidRequest, failure.message, curlCode: failure.code)
         }
-        let added = curl_multi_add_handle(multi, easy)
+        let added = curl_multi_add_handle(multi, handle.pointer)
         guard added == CURLM_OK else {
             throw HTTPClientError(.other, "curl_multi_add_handle: \(String(cString: curl_multi_strerror(added)))")
         }
     }
-
-    private static let receiveBufferBytes = 4 * 1024
 
     private static func milliseconds(_ seconds: Double) -> Int {
         guard seconds.isFinite, seconds > 0 else { return 1 }
@@ -232,8 +225,10 @@ final class TransferLoop {
     private func end(_ transfer: Transfer, with result: Result<Void, HTTPClientError>) {
         guard live.removeValue(forKey: transfer.id) != nil else { return }
         shared.transfersRunning.subtract(1, ordering: .relaxed)
-        let info = transfer.easy.map(readInfo) ?? Self.emptyInfo
-        release(transfer)
+        let info = transfer.easy.map { readInfo($0.pointer) } ?? Self.emptyInfo
+        var succeeded = false
+        if case .success = result { succeeded = true }
+        release(transfer, reusable: succeeded)
         gate.finished(origin: transfer.origin.key)
         shared.transfersCompleted.add(1, ordering: .relaxed)
         if info.connectionReused {
@@ -262,12 +257,14 @@ final class TransferLoop {
         }
     }
 
-    private func release(_ transfer: Transfer) {
-        if let easy = transfer.easy {
+    /// Takes `transfer`'s handle out of libcurl and back to the pool. Only handles of
+    /// transfers that succeeded are reused: a failed one may have been aborted mid-way.
+    private func release(_ transfer: Transfer, reusable: Bool) {
+        if let handle = transfer.easy {
             // Removing a handle that was added cannot fail for a valid multi handle; a handle
             // that never got added returns CURLM_BAD_EASY_HANDLE, which is expected here.
-            _ = curl_multi_remove_handle(multi, easy)
-            curl_easy_cleanup(easy)
+            _ = curl_multi_remove_handle(multi, handle.pointer)
+            easyPool.give(handle, reusable: reusable && !transfer.handleIsSpecial)
             transfer.easy = nil
         }
         if let list = transfer.headerList {
@@ -313,7 +310,8 @@ final class TransferLoop {
 
     /// Maps a libcurl result to an error kind a caller can act on.
     private func classify(_ code: CURLcode, _ transfer: Transfer) -> HTTPClientError {
-        let text = transfer.curlErrorText.isEmpty ? String(cString: curl_easy_strerror(code)) : transfer.curlErrorText
+        let written = transfer.easy?.errorText ?? ""
+        let text = written.isEmpty ? String(cString: curl_easy_strerror(code)) : written
         if transfer.exceededMaxResponseBytes {
             return HTTPClientError(.responseTooLarge, "the response body exceeded \(configuration.maxResponseBytes) bytes",
                                    curlCode: Int(code.rawValue))
@@ -344,7 +342,7 @@ final class TransferLoop {
     /// libcurl reports connect, total and low-speed timeouts with one code; tell them apart.
     private func timeoutKind(_ transfer: Transfer, text: String) -> HTTPClientError.Kind {
         if text.contains("too slow") { return .stalled }
-        guard let easy = transfer.easy else { return .timeout }
+        guard let easy = transfer.easy?.pointer else { return .timeout }
         var preTransfer: curl_off_t = 0
         var total: curl_off_t = 0
         _ = volley_easy_getinfo_off_t(easy, CURLINFO_PRETRANSFER_TIME_T, &preTransfer)
@@ -372,6 +370,7 @@ final class TransferLoop {
         waiting.removeAll()
         shared.transfersWaiting.store(0, ordering: .relaxed)
         failAllLive(error)
+        easyPool.removeAll()
         curl_multi_cleanup(multi)
         shared.markStopped()
     }

@@ -33,6 +33,36 @@ import Testing
         try await server.shutdown()
     }
 
+    @Test func aReusedHandleCarriesNothingOverFromItsLastTransfer() async throws {
+        let server = try await FakeLLMServer.start(FakeLLMConfiguration())
+        let client = try HTTPClient()
+        // One request at a time: each one gets the handle the previous one gave back.
+        let first = try await client.execute(chatRequest(server, prompt: "first", timeoutSeconds: 0.25))
+        #expect(first.status == 200)
+        // No timeout of its own: the last transfer's 0.25 s must not cut a 600 ms answer short.
+        let slow = try await client.execute(chatRequest(server, prompt: "slow", script: ["latency_ms": "600"], timeoutSeconds: nil))
+        #expect(slow.status == 200)
+        // A GET after POSTs sends no body and stays a GET (the fake answers a POST here with 404).
+        let models = try await client.execute(HTTPRequest(url: server.baseURL + "/v1/models", timeoutSeconds: 5))
+        #expect(models.status == 200, "\(models.text)")
+        let custom = try await client.execute(HTTPRequest(url: server.baseURL + "/v1/nothing", method: "DELETE", timeoutSeconds: 5))
+        #expect(custom.status == 404)
+        #expect(custom.text.contains("DELETE /v1/nothing"), "\(custom.text)")
+        // And a POST after the custom method is a POST again, with this request's body.
+        let again = try await client.execute(chatRequest(server, prompt: "again"))
+        #expect(again.status == 200)
+        #expect(again.text.contains("Echo: again"), "\(again.text)")
+        #expect(client.stats.easyHandlesCreated == 1)
+        // A transfer that failed does not give its handle back: the next one makes a new one.
+        let kind = await errorKind { _ = try await client.execute(chatRequest(server, script: ["mode": "reset"])) }
+        #expect(kind == .connectionLost)
+        let after = try await client.execute(chatRequest(server, prompt: "after"))
+        #expect(after.text.contains("Echo: after"))
+        #expect(client.stats.easyHandlesCreated == 2)
+        await client.shutdown()
+        try await server.shutdown()
+    }
+
     @Test func cancellingHundredInFlightRequestsAbortsEachAndThePoolKeepsWorking() async throws {
         let server = try await FakeLLMServer.start(FakeLLMConfiguration())
         let client = try HTTPClient(configuration: HTTPClientConfiguration(maxConnectionsPerHost: 100))
