@@ -1,13 +1,28 @@
+import Testing
 import VolleyCore
 
 /// The error `JSONParser` throws for `bytes`, or `nil` if they parse.
+///
+/// Also checks that the paths that skip instead of building (`validate`, and `parse` with a
+/// selection that keeps nothing inside objects) accept and reject exactly the same input,
+/// with the same error at the same offset: every parser test covers them too.
 func parseError(_ bytes: [UInt8], maxDepth: Int = JSONParser.defaultMaxDepth) -> JSONParseError? {
-    do throws(JSONParseError) {
-        _ = try JSONParser.parse(bytes, maxDepth: maxDepth)
-        return nil
-    } catch {
-        return error
+    func attempt(_ body: () throws(JSONParseError) -> Void) -> JSONParseError? {
+        do throws(JSONParseError) {
+            try body()
+            return nil
+        } catch {
+            return error
+        }
     }
+    let parsed = attempt { () throws(JSONParseError) in _ = try JSONParser.parse(bytes, maxDepth: maxDepth) }
+    let validated = attempt { () throws(JSONParseError) in try JSONParser.validate(bytes, maxDepth: maxDepth) }
+    let selected = attempt { () throws(JSONParseError) in
+        _ = try JSONParser.parse(bytes, selecting: .members([:]), maxDepth: maxDepth)
+    }
+    #expect(validated == parsed, "validate disagrees with parse on \(bytes)")
+    #expect(selected == parsed, "a selective parse disagrees with parse on \(bytes)")
+    return parsed
 }
 
 /// The error `JSONParser` throws for the UTF-8 of `text`, or `nil` if it parses.

@@ -29,6 +29,44 @@ public enum JSONParser {
         return try core.parseDocument()
     }
 
+    /// Parses exactly one JSON value from `bytes`, building only the parts `selection` keeps.
+    /// The rest is checked by the same rules (the same errors at the same offsets) but not
+    /// built, which makes reading a few fields of a large document much cheaper.
+    public static func parse(
+        _ bytes: [UInt8],
+        selecting selection: JSONSelection,
+        maxDepth: Int = defaultMaxDepth
+    ) throws(JSONParseError) -> JSONValue {
+        let result = bytes.withUnsafeBytes { raw in
+            Result { () throws(JSONParseError) -> JSONValue in
+                guard let base = raw.baseAddress, !raw.isEmpty else {
+                    throw JSONParseError(kind: .unexpectedEndOfInput, offset: 0)
+                }
+                var core = JSONParserCore(base: base, count: raw.count, maxDepth: maxDepth)
+                return try core.parseDocument(selecting: selection)
+            }
+        }
+        return try result.get()
+    }
+
+    /// Checks that `bytes` are exactly one JSON value, by the same rules as `parse`, without
+    /// building it.
+    public static func validate(
+        _ bytes: some Collection<UInt8>,
+        maxDepth: Int = defaultMaxDepth
+    ) throws(JSONParseError) {
+        func check(_ raw: UnsafeRawBufferPointer) -> Result<Void, JSONParseError> {
+            guard let base = raw.baseAddress, !raw.isEmpty else {
+                return .failure(JSONParseError(kind: .unexpectedEndOfInput, offset: 0))
+            }
+            var core = JSONParserCore(base: base, count: raw.count, maxDepth: maxDepth)
+            return Result { () throws(JSONParseError) in try core.validateDocument() }
+        }
+        let result = bytes.withContiguousStorageIfAvailable { check(UnsafeRawBufferPointer($0)) }
+            ?? Array(bytes).withUnsafeBytes { check($0) }
+        try result.get()
+    }
+
     /// Parses exactly one JSON value from a byte array. Same rules as the `UnsafeRawBufferPointer` overload.
     public static func parse(
         _ bytes: [UInt8],

@@ -18,14 +18,25 @@ struct JSONParserCore {
         self.maxDepth = maxDepth
     }
 
-    mutating func parseDocument() throws(JSONParseError) -> JSONValue {
+    mutating func parseDocument(selecting selection: JSONSelection = .all) throws(JSONParseError) -> JSONValue {
         skipWhitespace()
-        let value = try parseValue()
+        let value = try parseValue(selecting: selection)
+        try expectEndOfDocument()
+        return value
+    }
+
+    /// Checks the document without building anything.
+    mutating func validateDocument() throws(JSONParseError) {
+        skipWhitespace()
+        try skipValue()
+        try expectEndOfDocument()
+    }
+
+    private mutating func expectEndOfDocument() throws(JSONParseError) {
         skipWhitespace()
         if position < count {
             throw unexpected(.trailingData)
         }
-        return value
     }
 
     // MARK: - Bytes
@@ -91,15 +102,26 @@ struct JSONParserCore {
 
     // MARK: - Values
 
+    /// Parses the value at `position`, building only what `selection` keeps.
+    private mutating func parseValue(selecting selection: JSONSelection) throws(JSONParseError) -> JSONValue {
+        guard case .members(let members) = selection else { return try parseValue() }
+        guard position < count else { throw error(.unexpectedEndOfInput, at: count) }
+        switch byte(at: position) {
+        case UInt8(ascii: "{"): return try parseObject(keeping: members)
+        case UInt8(ascii: "["): return try parseArray(elements: selection)
+        default: return try parseValue()
+        }
+    }
+
     private mutating func parseValue() throws(JSONParseError) -> JSONValue {
         guard position < count else { throw error(.unexpectedEndOfInput, at: count) }
         switch byte(at: position) {
         case UInt8(ascii: "\""):
             return .string(try parseString())
         case UInt8(ascii: "{"):
-            return try parseObject()
+            return try parseObject(keeping: nil)
         case UInt8(ascii: "["):
-            return try parseArray()
+            return try parseArray(elements: .all)
         case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"):
             return .number(try parseNumber())
         case UInt8(ascii: "t"):
@@ -139,7 +161,8 @@ struct JSONParserCore {
         skipWhitespace()
     }
 
-    private mutating func parseArray() throws(JSONParseError) -> JSONValue {
+    /// Parses an array, each element under `elements`.
+    private mutating func parseArray(elements selection: JSONSelection) throws(JSONParseError) -> JSONValue {
         try enterContainer()
         var elements: [JSONValue] = []
         if position < count, byte(at: position) == UInt8(ascii: "]") {
@@ -148,7 +171,7 @@ struct JSONParserCore {
             return .array(elements)
         }
         while true {
-            elements.append(try parseValue())
+            elements.append(try parseValue(selecting: selection))
             skipWhitespace()
             guard position < count else { throw error(.unexpectedEndOfInput, at: count) }
             switch byte(at: position) {
@@ -165,7 +188,9 @@ struct JSONParserCore {
         }
     }
 
-    private mutating func parseObject() throws(JSONParseError) -> JSONValue {
+    /// Parses an object; with `members`, only those members are built (each under its own
+    /// selection) and the others are checked and skipped.
+    private mutating func parseObject(keeping members: [String: JSONSelection]?) throws(JSONParseError) -> JSONValue {
         try enterContainer()
         var object = JSONObject()
         if position < count, byte(at: position) == UInt8(ascii: "}") {
@@ -180,7 +205,15 @@ struct JSONParserCore {
             guard position < count, byte(at: position) == UInt8(ascii: ":") else { throw unexpected() }
             position += 1
             skipWhitespace()
-            object.updateValue(try parseValue(), forKey: key)
+            if let members {
+                if let selection = members[key] {
+                    object.updateValue(try parseValue(selecting: selection), forKey: key)
+                } else {
+                    try skipValue()
+                }
+            } else {
+                object.updateValue(try parseValue(), forKey: key)
+            }
             skipWhitespace()
             guard position < count else { throw error(.unexpectedEndOfInput, at: count) }
             switch byte(at: position) {
@@ -197,10 +230,133 @@ struct JSONParserCore {
         }
     }
 
+    // MARK: - Skipping (checked as strictly as parsing, nothing built)
+
+    private mutating func skipValue() throws(JSONParseError) {
+        guard position < count else { throw error(.unexpectedEndOfInput, at: count) }
+        switch byte(at: position) {
+        case UInt8(ascii: "\""):
+            try skipString()
+        case UInt8(ascii: "{"):
+            try skipObject()
+        case UInt8(ascii: "["):
+            try skipArray()
+        case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"):
+            try skipNumber()
+        case UInt8(ascii: "t"):
+            try expectLiteral("true")
+        case UInt8(ascii: "f"):
+            try expectLiteral("false")
+        case UInt8(ascii: "n"):
+            try expectLiteral("null")
+        default:
+            throw unexpected()
+        }
+    }
+
+    private mutating func skipArray() throws(JSONParseError) {
+        try enterContainer()
+        if position < count, byte(at: position) == UInt8(ascii: "]") {
+            position += 1
+            depth -= 1
+            return
+        }
+        while true {
+            try skipValue()
+            skipWhitespace()
+            guard position < count else { throw error(.unexpectedEndOfInput, at: count) }
+            switch byte(at: position) {
+            case UInt8(ascii: ","):
+                position += 1
+                skipWhitespace()
+            case UInt8(ascii: "]"):
+                position += 1
+                depth -= 1
+                return
+            default:
+                throw unexpected()
+            }
+        }
+    }
+
+    private mutating func skipObject() throws(JSONParseError) {
+        try enterContainer()
+        if position < count, byte(at: position) == UInt8(ascii: "}") {
+            position += 1
+            depth -= 1
+            return
+        }
+        while true {
+            guard position < count, byte(at: position) == UInt8(ascii: "\"") else { throw unexpected() }
+            try skipString()
+            skipWhitespace()
+            guard position < count, byte(at: position) == UInt8(ascii: ":") else { throw unexpected() }
+            position += 1
+            skipWhitespace()
+            try skipValue()
+            skipWhitespace()
+            guard position < count else { throw error(.unexpectedEndOfInput, at: count) }
+            switch byte(at: position) {
+            case UInt8(ascii: ","):
+                position += 1
+                skipWhitespace()
+            case UInt8(ascii: "}"):
+                position += 1
+                depth -= 1
+                return
+            default:
+                throw unexpected()
+            }
+        }
+    }
+
+    /// Advances over a string starting at its opening quote.
+    private mutating func skipString() throws(JSONParseError) {
+        position += 1
+        while position < count {
+            let current = byte(at: position)
+            if current == UInt8(ascii: "\"") {
+                position += 1
+                return
+            }
+            if current == UInt8(ascii: "\\") {
+                try skipEscape()
+                continue
+            }
+            try skipStringByte(current)
+        }
+        throw error(.unexpectedEndOfInput, at: count)
+    }
+
+    /// Checks one escape starting at its backslash (a lone surrogate is accepted, as in parsing).
+    private mutating func skipEscape() throws(JSONParseError) {
+        let escapeStart = position
+        position += 1
+        guard position < count else { throw error(.unexpectedEndOfInput, at: count) }
+        let letter = byte(at: position)
+        position += 1
+        switch letter {
+        case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"), UInt8(ascii: "b"), UInt8(ascii: "f"),
+             UInt8(ascii: "n"), UInt8(ascii: "r"), UInt8(ascii: "t"):
+            return
+        case UInt8(ascii: "u"):
+            _ = try parseHex4(escapeStart: escapeStart)
+        default:
+            throw error(.invalidEscape, at: escapeStart)
+        }
+    }
+
     // MARK: - Numbers
 
     private mutating func parseNumber() throws(JSONParseError) -> JSONNumber {
         let start = position
+        try skipNumber()
+        let text = String(decoding: slice(start, position), as: UTF8.self)
+        return JSONNumber(uncheckedText: text)
+    }
+
+    /// Advances over a number, checking its grammar.
+    private mutating func skipNumber() throws(JSONParseError) {
         if byte(at: position) == UInt8(ascii: "-") {
             position += 1
         }
@@ -227,8 +383,6 @@ struct JSONParserCore {
             }
             try skipDigits()
         }
-        let text = String(decoding: slice(start, position), as: UTF8.self)
-        return JSONNumber(uncheckedText: text)
     }
 
     @inline(__always)

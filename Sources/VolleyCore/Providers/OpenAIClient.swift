@@ -32,7 +32,9 @@ struct OpenAIClient: ProviderClient {
         }
         let json: JSONValue
         do {
-            json = try JSONParser.parse(response.body)
+            // Only the fields an outcome carries are built, unless the item wants the whole body.
+            json = includeRaw ? try JSONParser.parse(response.body)
+                : try JSONParser.parse(response.body, selecting: replyFields)
         } catch {
             return .failure(ProviderErrors.malformed(error.message, status: response.status))
         }
@@ -60,6 +62,17 @@ struct OpenAIClient: ProviderClient {
             raw: includeRaw ? Optional(json) : Optional.none
         ))
     }
+
+    /// What `decode` reads from a reply (`error` too: some servers put one in a 200).
+    static let replyFields: JSONSelection = .members([
+        "choices": .members([
+            "message": .members(["content": .all, "tool_calls": .all]),
+            "finish_reason": .all,
+        ]),
+        "model": .all,
+        "usage": .members(["prompt_tokens": .all, "completion_tokens": .all]),
+        "error": .all,
+    ])
 
     /// `content` is a string, null, or (for some compatible servers) an array of parts.
     static func text(of content: JSONValue?) -> String? {
