@@ -3,13 +3,31 @@ import VolleyHTTP
 
 /// Anthropic Messages API (`POST {base_url}/messages`). OpenAI-shaped item requests are
 /// translated (see `AnthropicTranslation`); `"format": "native"` sends the body unchanged.
-struct AnthropicClient: ProviderClient {
+final class AnthropicClient: ProviderClient {
     static let apiVersion = "2023-06-01"
 
     let config: ProviderConfig
     let http: HTTPClient
 
+    // A class, not a struct: an async method of a struct may copy `self` (the whole
+    // provider configuration) into the frame every in-flight item keeps.
+    init(config: ProviderConfig, http: HTTPClient) {
+        self.config = config
+        self.http = http
+    }
+
     func attempt(_ item: Item, attempt: Int, timeoutSeconds: Double?) async -> Attempt {
+        let request: HTTPRequest
+        switch makeRequest(item, timeoutSeconds: timeoutSeconds) {
+        case .success(let value): request = value
+        case .failure(let error): return Attempt(.failure(error))
+        }
+        let sent = await config.send(request, timeoutSeconds: timeoutSeconds, http: http)
+        return Self.attempt(from: sent, includeRaw: item.includeRaw, apiKey: config.apiKey)
+    }
+
+    @inline(never)
+    private func makeRequest(_ item: Item, timeoutSeconds: Double?) -> Result<HTTPRequest, ItemError> {
         let body: JSONObject
         switch item.format {
         case .native:
@@ -17,14 +35,18 @@ struct AnthropicClient: ProviderClient {
         case .openai:
             switch AnthropicTranslation.request(fromOpenAI: item.request) {
             case .success(let translated): body = translated
-            case .failure(let error): return Attempt(.failure(error))
+            case .failure(let error): return .failure(error)
             }
         }
-        let sent = await config.post(
+        return .success(config.request(
             "/messages", body: body,
             authorization: config.apiKey.map { ("x-api-key", $0) },
             extraHeaders: ["anthropic-version": Self.apiVersion],
-            timeoutSeconds: timeoutSeconds, http: http)
+            timeoutSeconds: timeoutSeconds))
+    }
+
+    @inline(never)
+    private static func attempt(from sent: Result<HTTPResponse, ItemError>, includeRaw: Bool, apiKey: String?) -> Attempt {
         let response: HTTPResponse
         switch sent {
         case .success(let value): response = value
@@ -34,7 +56,7 @@ struct AnthropicClient: ProviderClient {
         guard (200..<300).contains(response.status) else {
             return Attempt(.failure(ProviderErrors.http(
                 status: response.status, headers: response.headers, body: response.body,
-                apiKey: config.apiKey, nowUnixSeconds: Date().timeIntervalSince1970)), rateLimits: rateLimits)
+                apiKey: apiKey, nowUnixSeconds: Date().timeIntervalSince1970)), rateLimits: rateLimits)
         }
         let json: JSONValue
         do {
@@ -42,7 +64,7 @@ struct AnthropicClient: ProviderClient {
         } catch {
             return Attempt(.failure(ProviderErrors.malformed(error.message, status: response.status)), rateLimits: rateLimits)
         }
-        return Attempt(AnthropicTranslation.value(fromResponse: json, includeRaw: item.includeRaw, status: response.status),
+        return Attempt(AnthropicTranslation.value(fromResponse: json, includeRaw: includeRaw, status: response.status),
                        rateLimits: rateLimits)
     }
 }

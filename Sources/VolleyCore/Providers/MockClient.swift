@@ -8,8 +8,12 @@
 ///   `connection`, `provider_error`, `quota_exceeded`, `too_large`, `invalid_request`).
 /// - `fail_attempts`: how many attempts fail before one succeeds (default: all of them).
 /// - `status`: the HTTP status reported with the failure; `retry_after`: seconds.
-struct MockClient: ProviderClient {
+final class MockClient: ProviderClient {
     let config: ProviderConfig
+
+    init(config: ProviderConfig) {
+        self.config = config
+    }
 
     func attempt(_ item: Item, attempt: Int, timeoutSeconds: Double?) async -> Attempt {
         let script = item.request["mock"]

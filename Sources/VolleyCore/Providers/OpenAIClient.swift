@@ -2,26 +2,43 @@ import Foundation
 import VolleyHTTP
 
 /// OpenAI chat completions (`POST {base_url}/chat/completions`), or any compatible server.
-struct OpenAIClient: ProviderClient {
+final class OpenAIClient: ProviderClient {
     let config: ProviderConfig
     let http: HTTPClient
 
+    // A class, not a struct: an async method of a struct may copy `self` (the whole
+    // provider configuration) into the frame every in-flight item keeps.
+    init(config: ProviderConfig, http: HTTPClient) {
+        self.config = config
+        self.http = http
+    }
+
     func attempt(_ item: Item, attempt: Int, timeoutSeconds: Double?) async -> Attempt {
+        let request = makeRequest(item, timeoutSeconds: timeoutSeconds)
+        let sent = await config.send(request, timeoutSeconds: timeoutSeconds, http: http)
+        return Self.attempt(from: sent, includeRaw: item.includeRaw, apiKey: config.apiKey)
+    }
+
+    @inline(never)
+    private func makeRequest(_ item: Item, timeoutSeconds: Double?) -> HTTPRequest {
         var body = item.request
         // Volley answers with whole outcomes; token streaming is not part of protocol v1.
         body.removeValue(forKey: "stream")
         body.removeValue(forKey: "stream_options")
-        let sent = await config.post(
+        return config.request(
             "/chat/completions", body: body,
             authorization: config.apiKey.map { ("authorization", "Bearer \($0)") },
-            timeoutSeconds: timeoutSeconds, http: http)
-        let response: HTTPResponse
+            timeoutSeconds: timeoutSeconds)
+    }
+
+    @inline(never)
+    private static func attempt(from sent: Result<HTTPResponse, ItemError>, includeRaw: Bool, apiKey: String?) -> Attempt {
         switch sent {
-        case .success(let value): response = value
-        case .failure(let error): return Attempt(.failure(error))
+        case .success(let response):
+            return Attempt(decode(response, includeRaw: includeRaw, apiKey: apiKey), rateLimits: response.rateLimits)
+        case .failure(let error):
+            return Attempt(.failure(error))
         }
-        let rateLimits = response.rateLimits
-        return Attempt(Self.decode(response, includeRaw: item.includeRaw, apiKey: config.apiKey), rateLimits: rateLimits)
     }
 
     static func decode(_ response: HTTPResponse, includeRaw: Bool, apiKey: String?) -> Result<ItemValue, ItemError> {

@@ -2,16 +2,21 @@ import Foundation
 import VolleyHTTP
 
 extension ProviderConfig {
-    /// POSTs `body` as JSON to `base_url + path` with the provider's own headers, timeouts and
-    /// CA, bounded by `timeoutSeconds` (the item's time left) and `timeouts.request`.
-    /// Transport failures come back as outcome errors; any HTTP status is a response.
-    func post(_ path: String, body: JSONObject, authorization: (name: String, value: String)?,
-              extraHeaders: HTTPHeaders = HTTPHeaders(), timeoutSeconds: Double?, http: HTTPClient) async -> Result<HTTPResponse, ItemError> {
+    /// The POST of `body` as JSON to `base_url + path` with the provider's own headers,
+    /// timeouts and CA, bounded by `timeoutSeconds` (the item's time left) and
+    /// `timeouts.request`.
+    ///
+    /// Building the request is kept out of the async `send`: every value an async function
+    /// touches may take room in its task's frame for as long as the item runs, and at 2,000
+    /// items in flight that room is most of the sidecar's memory.
+    @inline(never)
+    func request(_ path: String, body: JSONObject, authorization: (name: String, value: String)?,
+                 extraHeaders: HTTPHeaders = HTTPHeaders(), timeoutSeconds: Double?) -> HTTPRequest {
         var headers: HTTPHeaders = ["content-type": "application/json", "accept": "application/json"]
         for field in extraHeaders { headers.replaceOrAdd(name: field.name, value: field.value) }
         if let authorization { headers.add(name: authorization.name, value: authorization.value) }
         for (name, value) in self.headers { headers.replaceOrAdd(name: name, value: value) }
-        let request = HTTPRequest(
+        return HTTPRequest(
             url: baseURL + path,
             method: "POST",
             headers: headers,
@@ -20,16 +25,26 @@ extension ProviderConfig {
             timeoutSeconds: timeoutSeconds.map { min($0, requestTimeoutSeconds) } ?? requestTimeoutSeconds,
             caFile: caFile
         )
+    }
+
+    /// Sends `request` (from `request(...)`, bounded by `timeoutSeconds`). Transport failures
+    /// come back as outcome errors; any HTTP status is a response.
+    @inline(never)
+    func send(_ request: HTTPRequest, timeoutSeconds: Double?, http: HTTPClient) async -> Result<HTTPResponse, ItemError> {
         do {
             return .success(try await http.execute(request))
-        } catch let error as HTTPClientError {
-            // When the item's deadline, not the provider's request timeout, bounded the attempt,
-            // a timeout is final (the engine reports it as the item's timeout).
-            let bound = timeoutSeconds.map { $0 < requestTimeoutSeconds } ?? false
-            return .failure(ProviderErrors.transport(error, deadlineBound: bound))
         } catch {
-            return .failure(ItemError(.cancelled, "cancelled"))
+            return .failure(sendError(error, timeoutSeconds: timeoutSeconds))
         }
+    }
+
+    @inline(never)
+    private func sendError(_ error: any Error, timeoutSeconds: Double?) -> ItemError {
+        guard let error = error as? HTTPClientError else { return ItemError(.cancelled, "cancelled") }
+        // When the item's deadline, not the provider's request timeout, bounded the attempt,
+        // a timeout is final (the engine reports it as the item's timeout).
+        let bound = timeoutSeconds.map { $0 < requestTimeoutSeconds } ?? false
+        return ProviderErrors.transport(error, deadlineBound: bound)
     }
 }
 
