@@ -30,6 +30,9 @@ public struct FakeLLMConfiguration: Sendable {
     /// Accept TCP connections but never read from them or answer (a TLS client then times out
     /// in its connect phase, a plain HTTP client in its wait for the response).
     public var silent: Bool = false
+    /// Close a connection after this many seconds with no bytes read or written, the way a
+    /// server's keep-alive timeout closes idle pooled connections. `nil`: never.
+    public var idleTimeoutSeconds: Double? = nil
     /// Keep one `FakeRequestRecord` per request in `FakeLLMStats.records`. The command line turns
     /// this off so a long benchmark does not grow memory.
     public var recordRequests: Bool = true

@@ -41,6 +41,7 @@ public final class FakeLLMServer: Sendable {
         }
         let core = ServerCore(configuration: configuration)
         let silent = configuration.silent
+        let idleTimeout = configuration.idleTimeoutSeconds.map { TimeAmount.nanoseconds(Int64($0 * 1e9)) }
         let group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, System.coreCount))
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 4096)
@@ -51,6 +52,10 @@ public final class FakeLLMServer: Sendable {
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let pipeline = channel.pipeline.syncOperations
+                    if let idleTimeout {
+                        try pipeline.addHandler(IdleStateHandler(allTimeout: idleTimeout))
+                        try pipeline.addHandler(IdleCloseHandler())
+                    }
                     if silent {
                         try pipeline.addHandler(ConnectionCountingHandler(core: core))
                     } else {

@@ -37,6 +37,14 @@ struct EasyOptions {
         check(option, volley_easy_setopt_data_callback(easy, option, callback))
     }
 
+    mutating func set(_ option: CURLoption, openSocket callback: curl_opensocket_callback) {
+        check(option, volley_easy_setopt_opensocket(easy, callback))
+    }
+
+    mutating func set(_ option: CURLoption, closeSocket callback: curl_closesocket_callback) {
+        check(option, volley_easy_setopt_closesocket(easy, callback))
+    }
+
     private mutating func check(_ option: CURLoption, _ code: CURLcode) {
         guard code != CURLE_OK, failure == nil else { return }
         failure = Failure(

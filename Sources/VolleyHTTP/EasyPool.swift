@@ -31,6 +31,10 @@ struct EasyPool {
     /// more callbacks.
     static let receiveBufferBytes = 4 * 1024
 
+    /// Passed to the socket open and close callbacks: the transport loop, which sets it
+    /// before making any handle and outlives them all.
+    var socketOwner: UnsafeMutableRawPointer?
+
     init(capacity: Int) {
         self.capacity = capacity
     }
@@ -57,6 +61,10 @@ struct EasyPool {
         options.set(CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_2TLS)
         options.set(CURLOPT_TCP_KEEPALIVE, 1)
         options.set(CURLOPT_BUFFERSIZE, Self.receiveBufferBytes)
+        options.set(CURLOPT_OPENSOCKETFUNCTION, openSocket: loopOpenSocketCallback)
+        options.set(CURLOPT_OPENSOCKETDATA, pointer: socketOwner)
+        options.set(CURLOPT_CLOSESOCKETFUNCTION, closeSocket: loopCloseSocketCallback)
+        options.set(CURLOPT_CLOSESOCKETDATA, pointer: socketOwner)
         if let failure = options.failure {
             Self.destroy(handle)
             throw HTTPClientError(.other, failure.message, curlCode: failure.code)

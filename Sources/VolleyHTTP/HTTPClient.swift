@@ -37,10 +37,19 @@ public final class HTTPClient: Sendable {
             curl_multi_cleanup(multi)
             throw HTTPClientError(.other, "curl_multi_setopt failed: \(failures.joined(separator: "; "))")
         }
-        let shared = LoopShared(multi: MultiHandle(pointer: multi))
+        let epoll = volley_epoll_create()
+        let wake = volley_eventfd_create()
+        guard epoll >= 0, wake >= 0 else {
+            if epoll >= 0 { volley_close(epoll) }
+            if wake >= 0 { volley_close(wake) }
+            curl_multi_cleanup(multi)
+            throw HTTPClientError(.other, "could not create the transport's epoll or eventfd descriptor")
+        }
+        let shared = LoopShared(wakeFD: wake)
         self.shared = shared
+        let handle = MultiHandle(pointer: multi)
         let thread = Thread {
-            TransferLoop(shared: shared, configuration: configuration).run()
+            TransferLoop(shared: shared, multi: handle, epoll: epoll, configuration: configuration).run()
         }
         thread.name = "volley-curl"
         thread.start()
@@ -109,7 +118,8 @@ public final class HTTPClient: Sendable {
             transfersCompleted: shared.transfersCompleted.load(ordering: .relaxed),
             transfersRunning: shared.transfersRunning.load(ordering: .relaxed),
             transfersWaiting: shared.transfersWaiting.load(ordering: .relaxed),
-            easyHandlesCreated: shared.easyHandlesCreated.load(ordering: .relaxed)
+            easyHandlesCreated: shared.easyHandlesCreated.load(ordering: .relaxed),
+            eventLoopWakeups: shared.loopWakeups.load(ordering: .relaxed)
         )
     }
 }
@@ -128,6 +138,8 @@ public struct HTTPPoolStats: Sendable, Hashable {
     public var transfersWaiting: Int
     /// libcurl easy handles made; the rest of the transfers reused an idle one.
     public var easyHandlesCreated: Int
+    /// Times the transport thread returned from waiting for sockets, timers or commands.
+    public var eventLoopWakeups: Int
 }
 
 /// `curl_global_init` must run once, before any other libcurl call and before threads use it.

@@ -22,12 +22,11 @@ enum LoopCommand: Sendable {
     case shutdown
 }
 
-/// A `CURLM *` that may be woken from any thread.
+/// A `CURLM *` on its way to the transport thread.
 ///
-/// Safety of `@unchecked Sendable`: other threads only ever call `curl_multi_wakeup`, which
-/// libcurl documents as thread-safe, and only while holding the inbox lock with `closed ==
-/// false`; the loop sets `closed` under that lock before `curl_multi_cleanup`, so a wakeup
-/// never races with cleanup. Every other use of the pointer is on the loop thread.
+/// Safety of `@unchecked Sendable`: `HTTPClient.init` makes the handle, sets its options and
+/// hands it to the thread it starts, and never touches it again; from then on the transport
+/// thread is its only user (libcurl requires one thread at a time per multi handle).
 struct MultiHandle: @unchecked Sendable {
     let pointer: UnsafeMutableRawPointer
 }
@@ -40,7 +39,8 @@ final class LoopShared: Sendable {
         var closed = false
     }
 
-    let multi: MultiHandle
+    /// The eventfd the loop waits on besides its sockets; written to wake it.
+    let wakeFD: Int32
     private let inbox = Mutex(Inbox())
     private let stopped = Mutex<(done: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
 
@@ -51,9 +51,12 @@ final class LoopShared: Sendable {
     let transfersRunning = Atomic<Int>(0)
     let transfersWaiting = Atomic<Int>(0)
     let easyHandlesCreated = Atomic<Int>(0)
+    let loopWakeups = Atomic<Int>(0)
 
-    init(multi: MultiHandle) {
-        self.multi = multi
+    /// - Parameter wakeFD: an eventfd, closed by the loop after the inbox is closed (only
+    ///   ever written under the inbox lock while it is open, so never after it is closed).
+    init(wakeFD: Int32) {
+        self.wakeFD = wakeFD
     }
 
     /// Enqueues a new transfer and wakes the loop. Returns its id, or nil (and fails the
@@ -79,12 +82,13 @@ final class LoopShared: Sendable {
     }
 
     /// Queues a command; wakes the loop only when the inbox was empty: a loop that has not
-    /// yet taken the earlier commands will take this one with them. (One wakeup per command
-    /// cost two syscalls each and mostly failed with EAGAIN on a full wakeup pipe.)
+    /// yet taken the earlier commands will take this one with them, and one that has taken
+    /// them takes commands again before it waits. (One wakeup per command cost a syscall
+    /// each.)
     private func append(_ command: LoopCommand, to inbox: inout Inbox) {
         let wasEmpty = inbox.commands.isEmpty
         inbox.commands.append(command)
-        if wasEmpty { curl_multi_wakeup(multi.pointer) }
+        if wasEmpty { volley_eventfd_signal(wakeFD) }
     }
 
     /// Closes the inbox and asks the loop to fail everything and exit. Idempotent.
@@ -93,7 +97,7 @@ final class LoopShared: Sendable {
             guard !inbox.closed else { return }
             inbox.closed = true
             inbox.commands.append(.shutdown)
-            curl_multi_wakeup(multi.pointer)
+            volley_eventfd_signal(wakeFD)
         }
     }
 

@@ -3,7 +3,7 @@ import CCurl
 /// One running transfer: its easy handle and what has arrived so far.
 ///
 /// Confined to the transport thread: created there when admitted, touched by libcurl's
-/// callbacks (which run inside `curl_multi_perform` on that thread) and ended there. The
+/// callbacks (which run inside `curl_multi_socket_action` on that thread) and ended there. The
 /// loop's table of live transfers keeps it alive while libcurl holds its unretained pointer.
 final class Transfer {
     let id: UInt64
@@ -45,7 +45,7 @@ final class Transfer {
     /// Whether this transfer parses a 2xx body as server-sent events.
     var isSSE: Bool { sseParser != nil }
 
-    // MARK: - Callbacks (transport thread, inside curl_multi_perform)
+    // MARK: - Callbacks (transport thread, inside curl_multi_socket_action)
 
     /// One header line, CRLF included.
     func receiveHeaderLine(_ raw: UnsafeRawBufferPointer) {

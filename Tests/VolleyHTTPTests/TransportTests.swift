@@ -63,6 +63,29 @@ import Testing
         try await server.shutdown()
     }
 
+    @Test func aPooledConnectionTheServerClosesIsDroppedWithoutBusyWaiting() async throws {
+        var configuration = FakeLLMConfiguration()
+        configuration.idleTimeoutSeconds = 0.2
+        let server = try await FakeLLMServer.start(configuration)
+        let client = try HTTPClient()
+        #expect(try await client.execute(chatRequest(server, prompt: "one")).status == 200)
+        // The server closes the idle pooled connection; the client's socket sees end-of-file
+        // although no transfer is watching it.
+        _ = try await server.waitForStats { $0.connectionsAccepted == 1 && $0.connectionsOpen == 0 }
+        let before = client.stats.eventLoopWakeups
+        // Not a wait for something to happen: a loop that kept polling the dead socket would
+        // wake thousands of times in this interval; a quiet one wakes for the close only.
+        try await Task.sleep(for: .milliseconds(300))
+        let wakeups = client.stats.eventLoopWakeups - before
+        #expect(wakeups <= 5, "the transport woke \(wakeups) times while idle")
+        // The next request gets a fresh connection.
+        let again = try await client.execute(chatRequest(server, prompt: "two"))
+        #expect(again.text.contains("Echo: two"))
+        #expect(server.stats().connectionsAccepted == 2)
+        await client.shutdown()
+        try await server.shutdown()
+    }
+
     @Test func cancellingHundredInFlightRequestsAbortsEachAndThePoolKeepsWorking() async throws {
         let server = try await FakeLLMServer.start(FakeLLMConfiguration())
         let client = try HTTPClient(configuration: HTTPClientConfiguration(maxConnectionsPerHost: 100))
