@@ -1,3 +1,4 @@
+import VolleyHTTP
 import Testing
 @testable import VolleyCore
 
@@ -273,6 +274,16 @@ struct RateLimitHeaderTests {
         ], nowUnixSeconds: 5)
         #expect(anthropic == RateLimitState(requestsRemaining: 49, requestsResetSeconds: 5,
                                             inputTokensRemaining: 30_000, outputTokensRemaining: 8_000))
+    }
+
+    @Test func namesMatchInAnyCaseAndTheFirstOfARepeatedHeaderWins() {
+        var headers: HTTPHeaders = ["Content-Type": "application/json", "X-RateLimit-Limit-Requests": "500",
+                                    "x-ratelimit-remaining-requests": "7"]
+        headers.add(name: "x-ratelimit-remaining-requests", value: "3")
+        var expected = RateLimitState(requestsRemaining: 7)
+        expected.requestsLimit = 500
+        #expect(RateLimitHeaders.parse(headers, nowUnixSeconds: 0) == expected)
+        #expect(RateLimitHeaders.parse(["content-type": "text/plain"], nowUnixSeconds: 0).isEmpty)
     }
 }
 

@@ -7,35 +7,66 @@ public enum RateLimitHeaders {
     /// `anthropic-ratelimit-{requests,tokens,input-tokens,output-tokens}-{remaining,reset}`
     /// (resets as RFC 3339 times, relative to `nowUnixSeconds`).
     public static func parse(_ headers: HTTPHeaders, nowUnixSeconds: Double) -> RateLimitState {
-        var state = RateLimitState()
-        func int(_ name: String) -> Int? { headers[name].flatMap { Int($0.trimmingCharacters()) } }
-        state.requestsLimit = int("x-ratelimit-limit-requests") ?? int("anthropic-ratelimit-requests-limit")
-        state.tokensLimit = int("x-ratelimit-limit-tokens") ?? int("anthropic-ratelimit-tokens-limit")
-        state.inputTokensLimit = int("anthropic-ratelimit-input-tokens-limit")
-        state.outputTokensLimit = int("anthropic-ratelimit-output-tokens-limit")
-        if let value = headers["x-ratelimit-remaining-requests"] { state.requestsRemaining = Int(value.trimmingCharacters()) }
-        if let value = headers["x-ratelimit-reset-requests"] { state.requestsResetSeconds = GoDuration.seconds(value) }
-        if let value = headers["x-ratelimit-remaining-tokens"] { state.tokensRemaining = Int(value.trimmingCharacters()) }
-        if let value = headers["x-ratelimit-reset-tokens"] { state.tokensResetSeconds = GoDuration.seconds(value) }
-
-        func until(_ name: String) -> Double? {
-            headers[name].flatMap(RFC3339.parse).map { max(0, $0 - nowUnixSeconds) }
+        // One pass over the fields (this runs for every response): pick out the rate-limit
+        // ones, first occurrence wins, as a lookup by name would.
+        var seen: [Name: String] = [:]
+        for field in headers {
+            let utf8 = field.name.utf8
+            guard utf8.count > 12, let first = utf8.first, first | 0x20 == UInt8(ascii: "x") || first | 0x20 == UInt8(ascii: "a"),
+                  let name = Name(rawValue: lowercased(field.name)), seen[name] == nil else { continue }
+            seen[name] = field.value
         }
-        if let value = headers["anthropic-ratelimit-requests-remaining"] {
+        guard !seen.isEmpty else { return RateLimitState() }
+        var state = RateLimitState()
+        func int(_ name: Name) -> Int? { seen[name].flatMap { Int($0.trimmingCharacters()) } }
+        func until(_ name: Name) -> Double? {
+            seen[name].flatMap(RFC3339.parse).map { max(0, $0 - nowUnixSeconds) }
+        }
+        state.requestsLimit = int(.openAIRequestsLimit) ?? int(.anthropicRequestsLimit)
+        state.tokensLimit = int(.openAITokensLimit) ?? int(.anthropicTokensLimit)
+        state.inputTokensLimit = int(.anthropicInputTokensLimit)
+        state.outputTokensLimit = int(.anthropicOutputTokensLimit)
+        if let value = seen[.openAIRequestsRemaining] { state.requestsRemaining = Int(value.trimmingCharacters()) }
+        if let value = seen[.openAIRequestsReset] { state.requestsResetSeconds = GoDuration.seconds(value) }
+        if let value = seen[.openAITokensRemaining] { state.tokensRemaining = Int(value.trimmingCharacters()) }
+        if let value = seen[.openAITokensReset] { state.tokensResetSeconds = GoDuration.seconds(value) }
+        if let value = seen[.anthropicRequestsRemaining] {
             state.requestsRemaining = Int(value.trimmingCharacters())
-            state.requestsResetSeconds = until("anthropic-ratelimit-requests-reset")
+            state.requestsResetSeconds = until(.anthropicRequestsReset)
         }
         // Anthropic reports combined tokens and its separate input/output budgets.
-        func remaining(_ kind: String) -> Int? {
-            headers["anthropic-ratelimit-\(kind)-remaining"].flatMap { Int($0.trimmingCharacters()) }
-        }
-        if let tokens = remaining("tokens") {
+        if let tokens = int(.anthropicTokensRemaining) {
             state.tokensRemaining = tokens
-            state.tokensResetSeconds = until("anthropic-ratelimit-tokens-reset")
+            state.tokensResetSeconds = until(.anthropicTokensReset)
         }
-        state.inputTokensRemaining = remaining("input-tokens")
-        state.outputTokensRemaining = remaining("output-tokens")
+        state.inputTokensRemaining = int(.anthropicInputTokensRemaining)
+        state.outputTokensRemaining = int(.anthropicOutputTokensRemaining)
         return state
+    }
+
+    /// The header names read (lowercase).
+    private enum Name: String {
+        case openAIRequestsLimit = "x-ratelimit-limit-requests"
+        case openAITokensLimit = "x-ratelimit-limit-tokens"
+        case openAIRequestsRemaining = "x-ratelimit-remaining-requests"
+        case openAIRequestsReset = "x-ratelimit-reset-requests"
+        case openAITokensRemaining = "x-ratelimit-remaining-tokens"
+        case openAITokensReset = "x-ratelimit-reset-tokens"
+        case anthropicRequestsLimit = "anthropic-ratelimit-requests-limit"
+        case anthropicTokensLimit = "anthropic-ratelimit-tokens-limit"
+        case anthropicInputTokensLimit = "anthropic-ratelimit-input-tokens-limit"
+        case anthropicOutputTokensLimit = "anthropic-ratelimit-output-tokens-limit"
+        case anthropicRequestsRemaining = "anthropic-ratelimit-requests-remaining"
+        case anthropicRequestsReset = "anthropic-ratelimit-requests-reset"
+        case anthropicTokensRemaining = "anthropic-ratelimit-tokens-remaining"
+        case anthropicTokensReset = "anthropic-ratelimit-tokens-reset"
+        case anthropicInputTokensRemaining = "anthropic-ratelimit-input-tokens-remaining"
+        case anthropicOutputTokensRemaining = "anthropic-ratelimit-output-tokens-remaining"
+    }
+
+    /// `name` in ASCII lowercase; response names already are (the transport lowercases them).
+    private static func lowercased(_ name: String) -> String {
+        name.utf8.contains(where: { $0 >= 65 && $0 <= 90 }) ? name.lowercased() : name
     }
 }
 

@@ -114,6 +114,25 @@ struct SchedulerCore {
             tokens = TokenBuckets(settings, now: now)
         }
 
+        /// Whether an attempt reserving `tokens` may start now (permit, cooldown, time).
+        func canStart(_ tokens: TokenCount, now: Double) -> Bool {
+            inFlight < settings.concurrency && now >= cooldownUntil && isDue(tokens, now: now)
+        }
+
+        /// Whether the rate buckets allow an attempt reserving `tokens` now. A nanosecond of
+        /// slack absorbs floating-point error in the bucket arithmetic.
+        func isDue(_ tokens: TokenCount, now: Double) -> Bool {
+            if let requests, requests.earliest(now: now) > now + 1e-9 { return false }
+            return self.tokens.earliest(tokens, now: now) <= now + 1e-9
+        }
+
+        /// Books a started attempt.
+        mutating func start(_ tokens: TokenCount, now: Double) {
+            requests?.take(now: now)
+            self.tokens.take(tokens, now: now)
+            inFlight += 1
+        }
+
         mutating func update(_ new: LimiterSettings, now: Double) {
             guard new != settings else { return }
             if new.rpm != settings.rpm { requests = new.rpm.map { RequestRate(rpm: $0, now: now) } }
@@ -128,17 +147,29 @@ struct SchedulerCore {
     /// Adds a waiter under `settings` (which create or update its limiter) and returns the
     /// waiters granted now; fails at once when the request can never fit.
     mutating func enqueue(_ waiter: Waiter, settings: LimiterSettings, now: Double) -> Result<[UInt64], TooLarge> {
-        if limiters[waiter.limiter] == nil {
-            limiters[waiter.limiter] = Limiter(settings: settings, now: now)
+        // Each limiter is changed in place (`limiters.values[index]`): a limiter copied out
+        // of the dictionary and written back would copy its lanes on every change.
+        let index: Dictionary<String, Limiter>.Index
+        if let existing = limiters.index(forKey: waiter.limiter) {
+            index = existing
+            limiters.values[index].update(settings, now: now)
         } else {
-            limiters[waiter.limiter]?.update(settings, now: now)
+            limiters[waiter.limiter] = Limiter(settings: settings, now: now)
+            guard let created = limiters.index(forKey: waiter.limiter) else { return .success([]) }
+            index = created
         }
-        if let tooLarge = limiters[waiter.limiter]?.tokens.neverFits(waiter.tokens) {
+        if let tooLarge = limiters.values[index].tokens.neverFits(waiter.tokens) {
             return .failure(TooLarge(tokens: tooLarge.tokens, tpm: tooLarge.limit))
         }
+        // Fast path: nobody waits on this limiter, so the newcomer is first in line; when it
+        // can start now it is granted without being queued (the same decision `grant` makes).
+        if limiters.values[index].lanes.isEmpty, limiters.values[index].canStart(waiter.tokens, now: now) {
+            limiters.values[index].start(waiter.tokens, now: now)
+            return .success([waiter.id])
+        }
         waiters[waiter.id] = waiter
-        limiters[waiter.limiter]?.lanes[waiter.priority, default: Lane()].push(waiter.id, batch: waiter.batch)
-        return .success(grant(waiter.limiter, now: now))
+        limiters.values[index].lanes[waiter.priority, default: Lane()].push(waiter.id, batch: waiter.batch)
+        return .success(Self.grant(&limiters.values[index], waiters: &waiters, now: now))
     }
 
     /// Removes a waiter that has not been granted. False when it was not waiting.
@@ -150,18 +181,19 @@ struct SchedulerCore {
     /// the usage the provider reported (nil when unknown); `refund` gives the whole
     /// reservation back (the request was refused and not charged, e.g. a 429).
     mutating func release(limiter name: String, reservedTokens: TokenCount, usedTokens: TokenCount?, refund: Bool, now: Double) -> [UInt64] {
-        guard limiters[name] != nil else { return [] }
-        limiters[name]?.inFlight -= 1
+        guard let index = limiters.index(forKey: name) else { return [] }
+        limiters.values[index].inFlight -= 1
         if refund {
-            limiters[name]?.tokens.give(reservedTokens, now: now)
+            limiters.values[index].tokens.give(reservedTokens, now: now)
         } else if let used = usedTokens {
-            let refunds = limiters[name]?.settings.refundsUnusedTokens ?? true
+            let refunds = limiters.values[index].settings.refundsUnusedTokens
             // Without refunds only an under-estimate is corrected (the server charged more).
             let counted = refunds ? used : TokenCount(input: max(used.input, reservedTokens.input),
                                                       output: max(used.output, reservedTokens.output))
-            limiters[name]?.tokens.reconcile(reserved: reservedTokens, used: counted, now: now)
+            limiters.values[index].tokens.reconcile(reserved: reservedTokens, used: counted, now: now)
         }
-        return grant(name, now: now)
+        if limiters.values[index].lanes.isEmpty { return [] }
+        return Self.grant(&limiters.values[index], waiters: &waiters, now: now)
     }
 
     /// The provider said "slow down": nothing more starts on this limiter until `until`.
@@ -196,7 +228,9 @@ struct SchedulerCore {
     /// Grants what time has made possible (call at `nextWake`).
     mutating func poll(now: Double) -> [UInt64] {
         var granted: [UInt64] = []
-        for name in limiters.keys { granted += grant(name, now: now) }
+        for index in limiters.indices where !limiters.values[index].lanes.isEmpty {
+            granted += Self.grant(&limiters.values[index], waiters: &waiters, now: now)
+        }
         return granted
     }
 
@@ -222,8 +256,7 @@ struct SchedulerCore {
         return nil
     }
 
-    private mutating func grant(_ name: String, now: Double) -> [UInt64] {
-        guard var limiter = limiters[name] else { return [] }
+    private static func grant(_ limiter: inout Limiter, waiters: inout [UInt64: Waiter], now: Double) -> [UInt64] {
         var granted: [UInt64] = []
         admit: while limiter.inFlight < limiter.settings.concurrency, now >= limiter.cooldownUntil {
             for priority in Priority.allCases {
@@ -234,21 +267,16 @@ struct SchedulerCore {
                 }
                 // The head of the highest priority waits for time: nothing overtakes it, so a
                 // large request is never starved by small ones.
-                // A nanosecond of slack absorbs floating-point error in the bucket arithmetic.
-                if let requests = limiter.requests, requests.earliest(now: now) > now + 1e-9 { limiter.lanes[priority] = lane; break admit }
-                if limiter.tokens.earliest(waiter.tokens, now: now) > now + 1e-9 { limiter.lanes[priority] = lane; break admit }
+                guard limiter.isDue(waiter.tokens, now: now) else { limiter.lanes[priority] = lane; break admit }
                 lane.commit()
                 limiter.lanes[priority] = lane.isEmpty ? nil : lane
                 waiters[id] = nil
-                limiter.requests?.take(now: now)
-                limiter.tokens.take(waiter.tokens, now: now)
-                limiter.inFlight += 1
+                limiter.start(waiter.tokens, now: now)
                 granted.append(id)
                 continue admit
             }
             break
         }
-        limiters[name] = limiter
         return granted
     }
 
