@@ -66,7 +66,13 @@ public final class HTTPClient: Sendable {
         let token = CancelToken()
         let shared = self.shared
         return try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<HTTPResponse, any Error>) in
+            // Unsafe rather than checked (which allocates a canary per call): the transport
+            // resumes every transfer exactly once. A start either fails here (never enqueued)
+            // or is enqueued; the loop then resumes it from exactly one place: failing a
+            // waiting entry it removed, `end` (which first removes it from the live table),
+            // or teardown (commands and entries it takes out). The transport tests check
+            // every path: success, failure, cancel before and after start, shutdown.
+            try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<HTTPResponse, any Error>) in
                 let registered = token.register {
                     shared.enqueueStart(request, sink: .buffered(continuation))
                 }

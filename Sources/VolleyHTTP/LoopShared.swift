@@ -3,7 +3,7 @@ import Synchronization
 
 /// Where a transfer's result goes.
 enum TransferSink: Sendable {
-    case buffered(CheckedContinuation<HTTPResponse, any Error>)
+    case buffered(UnsafeContinuation<HTTPResponse, any Error>)
     case stream(AsyncThrowingStream<HTTPStreamEvent, any Error>.Continuation, SSEOptions?)
 
     /// Ends the caller's wait with `error`. Call exactly once per transfer.

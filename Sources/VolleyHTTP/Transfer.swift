@@ -12,7 +12,8 @@ final class Transfer {
     let timeoutSeconds: Double?
     /// The easy handle while the transfer has one (from the loop's pool, returned when it ends).
     var easy: EasyHandle?
-    var headerList: UnsafeMutablePointer<curl_slist>?
+    /// The request's header list, held while libcurl may read it.
+    var headerList: HeaderList?
     /// Set when the transfer used an option with no safe default to reset it to (a CA file),
     /// so its handle is freed rather than reused.
     var handleIsSpecial = false
@@ -56,10 +57,20 @@ final class Transfer {
         if line.starts(with: "HTTP/".utf8) {
             // A new status line: an interim (1xx) response may come before the final one.
             headerFields.removeAll(keepingCapacity: true)
-            let text = String(decoding: line, as: UTF8.self)
-            let parts = text.split(separator: " ", maxSplits: 2)
-            version = Self.version(parts.first ?? "")
-            status = parts.count > 1 ? Int(parts[1]) ?? 0 : 0
+            headerFields.reserveCapacity(16)
+            // "HTTP/1.1 200 OK" or "HTTP/2 200", read without making strings.
+            let space = line.firstIndex(of: UInt8(ascii: " ")) ?? line.endIndex
+            version = Self.version(line[line.startIndex..<space])
+            var code = 0
+            var digits = 0
+            var index = space
+            if index < line.endIndex { index += 1 }
+            while index < line.endIndex, line[index] >= UInt8(ascii: "0"), line[index] <= UInt8(ascii: "9"), digits < 3 {
+                code = code * 10 + Int(line[index] - UInt8(ascii: "0"))
+                digits += 1
+                index += 1
+            }
+            status = digits == 3 ? code : 0
             return
         }
         if line.isEmpty {
@@ -117,14 +128,12 @@ final class Transfer {
         return true
     }
 
-    private static func version(_ token: Substring) -> HTTPVersion {
-        switch token {
-        case "HTTP/1.0": return .http1_0
-        case "HTTP/1.1": return .http1_1
-        case "HTTP/2", "HTTP/2.0": return .http2
-        case "HTTP/3": return .http3
-        default: return .unknown
-        }
+    private static func version(_ token: Slice<UnsafeRawBufferPointer>) -> HTTPVersion {
+        if token.elementsEqual("HTTP/1.1".utf8) { return .http1_1 }
+        if token.elementsEqual("HTTP/2".utf8) || token.elementsEqual("HTTP/2.0".utf8) { return .http2 }
+        if token.elementsEqual("HTTP/1.0".utf8) { return .http1_0 }
+        if token.elementsEqual("HTTP/3".utf8) { return .http3 }
+        return .unknown
     }
 }
 

@@ -27,6 +27,7 @@ final class TransferLoop {
     private var live: [UInt64: Transfer] = [:]
     private var shuttingDown = false
     private var easyPool = EasyPool(capacity: 256)
+    private var headerLists = HeaderListCache()
     private let heads = HeadLog()
     /// What the loop knows of each file descriptor libcurl uses, indexed by descriptor.
     private var sockets: [SocketState] = []
@@ -339,11 +340,6 @@ final class TransferLoop {
             options.set(CURLOPT_CAINFO, caFile)
             transfer.handleIsSpecial = true
         }
-        if request.headers.first(name: "user-agent") == nil {
-            options.set(CURLOPT_USERAGENT, configuration.userAgent)
-        } else {
-            options.set(CURLOPT_USERAGENT, pointer: nil)
-        }
         let method = request.method.uppercased()
         let sendsBody = method == "POST" || request.body != nil
         if sendsBody {
@@ -363,14 +359,14 @@ final class TransferLoop {
         } else {
             options.set(CURLOPT_CUSTOMREQUEST, method)
         }
-        var list: UnsafeMutablePointer<curl_slist>?
-        for field in request.headers {
-            list = curl_slist_append(list, "\(field.name): \(field.value)")
-        }
-        // No `Expect: 100-continue` round trip for large bodies.
-        list = curl_slist_append(list, "Expect:")
+        let list = headerLists.list(for: request.headers)
         transfer.headerList = list
-        options.set(CURLOPT_HTTPHEADER, pointer: UnsafeRawPointer(list))
+        options.set(CURLOPT_HTTPHEADER, pointer: UnsafeRawPointer(list.pointer))
+        if list.setsUserAgent {
+            options.set(CURLOPT_USERAGENT, pointer: nil)
+        } else {
+            options.set(CURLOPT_USERAGENT, configuration.userAgent)
+        }
         if let failure = options.failure {
             throw HTTPClientError(.invalidRequest, failure.message, curlCode: failure.code)
         }
@@ -462,10 +458,9 @@ final class TransferLoop {
             easyPool.give(handle, reusable: reusable && !transfer.handleIsSpecial)
             transfer.easy = nil
         }
-        if let list = transfer.headerList {
-            curl_slist_free_all(list)
-            transfer.headerList = nil
-        }
+        // The list may be shared with other transfers (and the cache): dropping our
+        // reference frees it only when it was the last.
+        transfer.headerList = nil
     }
 
     private static let emptyInfo = HTTPTransferInfo(

@@ -348,20 +348,27 @@ public final class Engine: Sendable {
     @inline(never)
     private func admit(_ plan: ItemPlan) async -> Step {
         let scheduler = self.scheduler
+        guard plan.deadline != nil else {
+            return Self.step(afterWaiting: await Self.acquire(scheduler, plan), plan, then: .attempt)
+        }
         let admitted = await bounded(
             by: plan.deadline,
             undo: { scheduler.release(limiter: plan.limiter, reservedTokens: plan.reservation, usedTokens: nil, refund: true) }
         ) {
-            do throws(Scheduler.AcquireError) {
-                try await scheduler.acquire(limiter: plan.limiter, settings: plan.settings, tokens: plan.reservation,
-                                            batch: plan.batch, priority: plan.priority)
-                return .finished
-            } catch {
-                if case .tooLarge(let tooLarge) = error { return .tooLarge(tooLarge) }
-                return .cancelled
-            }
+            await Self.acquire(scheduler, plan)
         }
         return Self.step(afterWaiting: admitted, plan, then: .attempt)
+    }
+
+    private static func acquire(_ scheduler: Scheduler, _ plan: ItemPlan) async -> Bounded {
+        do throws(Scheduler.AcquireError) {
+            try await scheduler.acquire(limiter: plan.limiter, settings: plan.settings, tokens: plan.reservation,
+                                        batch: plan.batch, priority: plan.priority)
+            return .finished
+        } catch {
+            if case .tooLarge(let tooLarge) = error { return .tooLarge(tooLarge) }
+            return .cancelled
+        }
     }
 
     @inline(never)

@@ -57,10 +57,13 @@ final class Scheduler: Sendable {
             let id = state.nextID
             state.nextID += 1
             let waiter = SchedulerCore.Waiter(id: id, batch: batch, priority: priority, limiter: limiter, tokens: tokens)
-            switch state.core.enqueue(waiter, settings: settings, now: now) {
+            switch state.core.admit(waiter, settings: settings, now: now) {
             case .failure(let tooLarge):
                 return (.tooLarge(tooLarge), [])
-            case .success(let ids):
+            case .success(.startedAtOnce):
+                // Nothing else changed, so no timer needs (re)scheduling.
+                return (.granted, [])
+            case .success(.queued(let ids)):
                 let grantedNow = ids.contains(id)
                 if !grantedNow { state.entries[id] = .queued }
                 let others = Self.take(ids.filter { $0 != id }, from: &state)

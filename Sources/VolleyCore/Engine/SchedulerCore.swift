@@ -147,6 +147,24 @@ struct SchedulerCore {
     /// Adds a waiter under `settings` (which create or update its limiter) and returns the
     /// waiters granted now; fails at once when the request can never fit.
     mutating func enqueue(_ waiter: Waiter, settings: LimiterSettings, now: Double) -> Result<[UInt64], TooLarge> {
+        admit(waiter, settings: settings, now: now).map { admission in
+            switch admission {
+            case .startedAtOnce: return [waiter.id]
+            case .queued(let granted): return granted
+            }
+        }
+    }
+
+    /// What `admit` did with a waiter.
+    enum Admission {
+        /// It was first in line and could start: granted without being queued.
+        case startedAtOnce
+        /// It was queued; these waiters (maybe it among them) were granted as a result.
+        case queued(granted: [UInt64])
+    }
+
+    /// `enqueue` without an array for the common case (nobody waiting, room to start).
+    mutating func admit(_ waiter: Waiter, settings: LimiterSettings, now: Double) -> Result<Admission, TooLarge> {
         // Each limiter is changed in place (`limiters.values[index]`): a limiter copied out
         // of the dictionary and written back would copy its lanes on every change.
         let index: Dictionary<String, Limiter>.Index
@@ -155,7 +173,7 @@ struct SchedulerCore {
             limiters.values[index].update(settings, now: now)
         } else {
             limiters[waiter.limiter] = Limiter(settings: settings, now: now)
-            guard let created = limiters.index(forKey: waiter.limiter) else { return .success([]) }
+            guard let created = limiters.index(forKey: waiter.limiter) else { return .success(.queued(granted: [])) }
             index = created
         }
         if let tooLarge = limiters.values[index].tokens.neverFits(waiter.tokens) {
@@ -165,11 +183,11 @@ struct SchedulerCore {
         // can start now it is granted without being queued (the same decision `grant` makes).
         if limiters.values[index].lanes.isEmpty, limiters.values[index].canStart(waiter.tokens, now: now) {
             limiters.values[index].start(waiter.tokens, now: now)
-            return .success([waiter.id])
+            return .success(.startedAtOnce)
         }
         waiters[waiter.id] = waiter
         limiters.values[index].lanes[waiter.priority, default: Lane()].push(waiter.id, batch: waiter.batch)
-        return .success(Self.grant(&limiters.values[index], waiters: &waiters, now: now))
+        return .success(.queued(granted: Self.grant(&limiters.values[index], waiters: &waiters, now: now)))
     }
 
     /// Removes a waiter that has not been granted. False when it was not waiting.

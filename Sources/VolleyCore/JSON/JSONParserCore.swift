@@ -104,10 +104,10 @@ struct JSONParserCore {
 
     /// Parses the value at `position`, building only what `selection` keeps.
     private mutating func parseValue(selecting selection: JSONSelection) throws(JSONParseError) -> JSONValue {
-        guard case .members(let members) = selection else { return try parseValue() }
+        if selection.keepsAll { return try parseValue() }
         guard position < count else { throw error(.unexpectedEndOfInput, at: count) }
         switch byte(at: position) {
-        case UInt8(ascii: "{"): return try parseObject(keeping: members)
+        case UInt8(ascii: "{"): return try parseObject(keeping: selection)
         case UInt8(ascii: "["): return try parseArray(elements: selection)
         default: return try parseValue()
         }
@@ -119,7 +119,7 @@ struct JSONParserCore {
         case UInt8(ascii: "\""):
             return .string(try parseString())
         case UInt8(ascii: "{"):
-            return try parseObject(keeping: nil)
+            return try parseObject()
         case UInt8(ascii: "["):
             return try parseArray(elements: .all)
         case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"):
@@ -188,9 +188,7 @@ struct JSONParserCore {
         }
     }
 
-    /// Parses an object; with `members`, only those members are built (each under its own
-    /// selection) and the others are checked and skipped.
-    private mutating func parseObject(keeping members: [String: JSONSelection]?) throws(JSONParseError) -> JSONValue {
+    private mutating func parseObject() throws(JSONParseError) -> JSONValue {
         try enterContainer()
         var object = JSONObject()
         if position < count, byte(at: position) == UInt8(ascii: "}") {
@@ -201,32 +199,79 @@ struct JSONParserCore {
         while true {
             guard position < count, byte(at: position) == UInt8(ascii: "\"") else { throw unexpected() }
             let key = try parseString()
-            skipWhitespace()
-            guard position < count, byte(at: position) == UInt8(ascii: ":") else { throw unexpected() }
+            try expectColon()
+            object.updateValue(try parseValue(), forKey: key)
+            if try endOfMember() { return .object(object) }
+        }
+    }
+
+    /// Parses an object building only the members `selection` keeps (each under its own
+    /// selection); the others are checked and skipped. Plain ASCII keys are matched as raw
+    /// bytes, so a skipped member costs no string.
+    private mutating func parseObject(keeping selection: JSONSelection) throws(JSONParseError) -> JSONValue {
+        try enterContainer()
+        var object = JSONObject()
+        if position < count, byte(at: position) == UInt8(ascii: "}") {
+            position += 1
+            depth -= 1
+            return .object(object)
+        }
+        while true {
+            guard position < count, byte(at: position) == UInt8(ascii: "\"") else { throw unexpected() }
+            let member: JSONSelection.Member?
+            if let end = plainKeyEnd(from: position + 1) {
+                member = selection.member(matching: base, start: position + 1, count: end - position - 1)
+                position = end + 1
+            } else {
+                // Escapes, non-ASCII or something invalid: the full string rules apply.
+                member = selection.member(named: try parseString())
+            }
+            try expectColon()
+            if let member {
+                object.updateValue(try parseValue(selecting: member.selection), forKey: member.name)
+            } else {
+                try skipValue()
+            }
+            if try endOfMember() { return .object(object) }
+        }
+    }
+
+    /// The offset of the closing quote of a key starting at `start` when every byte before it
+    /// is printable ASCII other than a backslash (such a key needs no decoding and has no
+    /// error to report); nil otherwise.
+    private func plainKeyEnd(from start: Int) -> Int? {
+        var offset = start
+        while offset < count {
+            let current = byte(at: offset)
+            if current == UInt8(ascii: "\"") { return offset }
+            if current < 0x20 || current >= 0x80 || current == UInt8(ascii: "\\") { return nil }
+            offset += 1
+        }
+        return nil
+    }
+
+    private mutating func expectColon() throws(JSONParseError) {
+        skipWhitespace()
+        guard position < count, byte(at: position) == UInt8(ascii: ":") else { throw unexpected() }
+        position += 1
+        skipWhitespace()
+    }
+
+    /// After a member's value: true at the object's closing brace, false after a comma.
+    private mutating func endOfMember() throws(JSONParseError) -> Bool {
+        skipWhitespace()
+        guard position < count else { throw error(.unexpectedEndOfInput, at: count) }
+        switch byte(at: position) {
+        case UInt8(ascii: ","):
             position += 1
             skipWhitespace()
-            if let members {
-                if let selection = members[key] {
-                    object.updateValue(try parseValue(selecting: selection), forKey: key)
-                } else {
-                    try skipValue()
-                }
-            } else {
-                object.updateValue(try parseValue(), forKey: key)
-            }
-            skipWhitespace()
-            guard position < count else { throw error(.unexpectedEndOfInput, at: count) }
-            switch byte(at: position) {
-            case UInt8(ascii: ","):
-                position += 1
-                skipWhitespace()
-            case UInt8(ascii: "}"):
-                position += 1
-                depth -= 1
-                return .object(object)
-            default:
-                throw unexpected()
-            }
+            return false
+        case UInt8(ascii: "}"):
+            position += 1
+            depth -= 1
+            return true
+        default:
+            throw unexpected()
         }
     }
 

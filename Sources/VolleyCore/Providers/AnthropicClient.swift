@@ -14,7 +14,13 @@ final class AnthropicClient: ProviderClient {
     init(config: ProviderConfig, http: HTTPClient) {
         self.config = config
         self.http = http
+        url = config.baseURL + "/messages"
+        headers = config.requestHeaders(authorization: config.apiKey.map { ("x-api-key", $0) },
+                                        extraHeaders: ["anthropic-version": Self.apiVersion])
     }
+
+    private let url: String
+    private let headers: HTTPHeaders
 
     func attempt(_ item: Item, attempt: Int, timeoutSeconds: Double?) async -> Attempt {
         let request: HTTPRequest
@@ -38,11 +44,7 @@ final class AnthropicClient: ProviderClient {
             case .failure(let error): return .failure(error)
             }
         }
-        return .success(config.request(
-            "/messages", body: body,
-            authorization: config.apiKey.map { ("x-api-key", $0) },
-            extraHeaders: ["anthropic-version": Self.apiVersion],
-            timeoutSeconds: timeoutSeconds))
+        return .success(config.request(url: url, headers: headers, body: body, timeoutSeconds: timeoutSeconds))
     }
 
     @inline(never)

@@ -11,7 +11,12 @@ final class OpenAIClient: ProviderClient {
     init(config: ProviderConfig, http: HTTPClient) {
         self.config = config
         self.http = http
+        url = config.baseURL + "/chat/completions"
+        headers = config.requestHeaders(authorization: config.apiKey.map { ("authorization", "Bearer \($0)") })
     }
+
+    private let url: String
+    private let headers: HTTPHeaders
 
     func attempt(_ item: Item, attempt: Int, timeoutSeconds: Double?) async -> Attempt {
         let request = makeRequest(item, timeoutSeconds: timeoutSeconds)
@@ -25,10 +30,7 @@ final class OpenAIClient: ProviderClient {
         // Volley answers with whole outcomes; token streaming is not part of protocol v1.
         body.removeValue(forKey: "stream")
         body.removeValue(forKey: "stream_options")
-        return config.request(
-            "/chat/completions", body: body,
-            authorization: config.apiKey.map { ("authorization", "Bearer \($0)") },
-            timeoutSeconds: timeoutSeconds)
+        return config.request(url: url, headers: headers, body: body, timeoutSeconds: timeoutSeconds)
     }
 
     @inline(never)

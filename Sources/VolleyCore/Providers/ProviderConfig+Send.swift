@@ -2,22 +2,27 @@ import Foundation
 import VolleyHTTP
 
 extension ProviderConfig {
-    /// The POST of `body` as JSON to `base_url + path` with the provider's own headers,
-    /// timeouts and CA, bounded by `timeoutSeconds` (the item's time left) and
-    /// `timeouts.request`.
+    /// The headers of every request to this provider: JSON in and out, the key, the
+    /// provider's own extra headers, then the configured `headers` (which win). Made once per
+    /// client, not per request.
+    func requestHeaders(authorization: (name: String, value: String)?, extraHeaders: HTTPHeaders = HTTPHeaders()) -> HTTPHeaders {
+        var headers: HTTPHeaders = ["content-type": "application/json", "accept": "application/json"]
+        for field in extraHeaders { headers.replaceOrAdd(name: field.name, value: field.value) }
+        if let authorization { headers.add(name: authorization.name, value: authorization.value) }
+        for (name, value) in self.headers { headers.replaceOrAdd(name: name, value: value) }
+        return headers
+    }
+
+    /// The POST of `body` as JSON to `url` with `headers` (from `requestHeaders`), timeouts and
+    /// CA, bounded by `timeoutSeconds` (the item's time left) and `timeouts.request`.
     ///
     /// Building the request is kept out of the async `send`: every value an async function
     /// touches may take room in its task's frame for as long as the item runs, and at 2,000
     /// items in flight that room is most of the sidecar's memory.
     @inline(never)
-    func request(_ path: String, body: JSONObject, authorization: (name: String, value: String)?,
-                 extraHeaders: HTTPHeaders = HTTPHeaders(), timeoutSeconds: Double?) -> HTTPRequest {
-        var headers: HTTPHeaders = ["content-type": "application/json", "accept": "application/json"]
-        for field in extraHeaders { headers.replaceOrAdd(name: field.name, value: field.value) }
-        if let authorization { headers.add(name: authorization.name, value: authorization.value) }
-        for (name, value) in self.headers { headers.replaceOrAdd(name: name, value: value) }
-        return HTTPRequest(
-            url: baseURL + path,
+    func request(url: String, headers: HTTPHeaders, body: JSONObject, timeoutSeconds: Double?) -> HTTPRequest {
+        HTTPRequest(
+            url: url,
             method: "POST",
             headers: headers,
             body: JSONValue.object(body).jsonBytes,
