@@ -31,6 +31,17 @@ struct OriginGate {
         var queueHead = 0
 
         var waiting: Int { queue.count - queueHead }
+
+        /// Drops the admitted prefix of the queue once it is all or most of it.
+        mutating func compact() {
+            if queueHead == queue.count {
+                queue.removeAll(keepingCapacity: true)
+                queueHead = 0
+            } else if queueHead > 1024, queueHead * 2 > queue.count {
+                queue.removeFirst(queueHead)
+                queueHead = 0
+            }
+        }
     }
 
     let maxConnectionsPerHost: Int
@@ -48,10 +59,15 @@ struct OriginGate {
 
     /// Queues transfer `id` for `origin`.
     mutating func enqueue(id: UInt64, origin: String, isTLS: Bool) {
-        if origins[origin] == nil {
-            origins[origin] = Origin(proto: isTLS ? .unknownTLS : .http1)
+        // Origins are changed in place (`origins.values[index]`): one copied out of the
+        // dictionary and written back would copy its queue every time.
+        if let index = origins.index(forKey: origin) {
+            origins.values[index].queue.append(id)
+        } else {
+            var created = Origin(proto: isTLS ? .unknownTLS : .http1)
+            created.queue.append(id)
+            origins[origin] = created
         }
-        origins[origin]?.queue.append(id)
         waiting[id] = origin
         dirty.insert(origin)
     }
@@ -66,8 +82,8 @@ struct OriginGate {
 
     /// A transfer admitted earlier for `origin` has ended.
     mutating func finished(origin: String) {
-        guard origins[origin] != nil else { return }
-        origins[origin]?.active -= 1
+        guard let index = origins.index(forKey: origin) else { return }
+        origins.values[index].active -= 1
         dirty.insert(origin)
     }
 
@@ -99,23 +115,17 @@ struct OriginGate {
         guard !dirty.isEmpty else { return [] }
         var admitted: [Admission] = []
         for name in dirty {
-            guard var origin = origins[name] else { continue }
-            let limit = capacity(of: origin.proto)
-            while origin.active < limit, origin.queueHead < origin.queue.count {
-                let id = origin.queue[origin.queueHead]
-                origin.queueHead += 1
+            guard let index = origins.index(forKey: name) else { continue }
+            let proto = origins.values[index].proto
+            let limit = capacity(of: proto)
+            while origins.values[index].active < limit, origins.values[index].queueHead < origins.values[index].queue.count {
+                let id = origins.values[index].queue[origins.values[index].queueHead]
+                origins.values[index].queueHead += 1
                 guard waiting.removeValue(forKey: id) != nil else { continue }  // cancelled
-                origin.active += 1
-                admitted.append(Admission(id: id, pipeWait: origin.proto != .http1))
+                origins.values[index].active += 1
+                admitted.append(Admission(id: id, pipeWait: proto != .http1))
             }
-            if origin.queueHead == origin.queue.count {
-                origin.queue.removeAll(keepingCapacity: true)
-                origin.queueHead = 0
-            } else if origin.queueHead > 1024, origin.queueHead * 2 > origin.queue.count {
-                origin.queue.removeFirst(origin.queueHead)
-                origin.queueHead = 0
-            }
-            origins[name] = origin
+            origins.values[index].compact()
         }
         dirty.removeAll(keepingCapacity: true)
         return admitted

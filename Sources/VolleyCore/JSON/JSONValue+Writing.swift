@@ -7,7 +7,9 @@ extension JSONValue {
     /// This value's compact JSON text as UTF-8 bytes; never contains a raw newline.
     public var jsonBytes: [UInt8] {
         var bytes: [UInt8] = []
-        bytes.reserveCapacity(64)
+        // Room for a typical request body at once (growing by doubling from small showed
+        // up as several allocations per request).
+        bytes.reserveCapacity(512)
         JSONWriter.write(self, into: &bytes)
         return bytes
     }
