@@ -14,6 +14,9 @@ import Foundation
 public final class HTTPClient: Sendable {
     private let shared: LoopShared
 
+    /// Runs Swift jobs on the transport thread; see `TransportExecutor`.
+    public let executor: TransportExecutor
+
     /// Starts the transport thread.
     /// - Throws: `HTTPClientError` if libcurl cannot be initialised.
     public init(configuration: HTTPClientConfiguration = HTTPClientConfiguration()) throws(HTTPClientError) {
@@ -47,9 +50,11 @@ public final class HTTPClient: Sendable {
         }
         let shared = LoopShared(wakeFD: wake)
         self.shared = shared
+        let executor = TransportExecutor(shared: shared)
+        self.executor = executor
         let handle = MultiHandle(pointer: multi)
         let thread = Thread {
-            TransferLoop(shared: shared, multi: handle, epoll: epoll, configuration: configuration).run()
+            TransferLoop(shared: shared, multi: handle, epoll: epoll, executor: executor, configuration: configuration).run()
         }
         thread.name = "volley-curl"
         thread.start()

@@ -35,8 +35,12 @@ struct MultiHandle: @unchecked Sendable {
 final class LoopShared: Sendable {
     struct Inbox {
         var commands: [LoopCommand] = []
+        /// Swift jobs for the transport executor (see `TransportExecutor`).
+        var jobs: [UnownedJob] = []
         var nextID: UInt64 = 1
         var closed = false
+        /// The loop is waiting (or about to wait) in epoll and must be woken for new work.
+        var sleeping = false
     }
 
     /// The eventfd the loop waits on besides its sockets; written to wake it.
@@ -81,14 +85,52 @@ final class LoopShared: Sendable {
         }
     }
 
-    /// Queues a command; wakes the loop only when the inbox was empty: a loop that has not
-    /// yet taken the earlier commands will take this one with them, and one that has taken
-    /// them takes commands again before it waits. (One wakeup per command cost a syscall
-    /// each.)
+    /// Queues a command; wakes the loop only when it sleeps (or is about to): a loop that is
+    /// running takes commands again before it waits. (A wakeup per command cost a syscall
+    /// each, and most commands come from jobs the loop itself runs.)
     private func append(_ command: LoopCommand, to inbox: inout Inbox) {
-        let wasEmpty = inbox.commands.isEmpty
         inbox.commands.append(command)
-        if wasEmpty { volley_eventfd_signal(wakeFD) }
+        wakeIfSleeping(&inbox)
+    }
+
+    private func wakeIfSleeping(_ inbox: inout Inbox) {
+        guard inbox.sleeping else { return }
+        inbox.sleeping = false
+        volley_eventfd_signal(wakeFD)
+    }
+
+    /// Queues a Swift job for the transport thread. False when the loop has stopped (the
+    /// caller runs it elsewhere).
+    func enqueueJob(_ job: UnownedJob) -> Bool {
+        inbox.withLock { inbox in
+            guard !inbox.closed else { return false }
+            inbox.jobs.append(job)
+            wakeIfSleeping(&inbox)
+            return true
+        }
+    }
+
+    /// Takes every queued job (loop thread).
+    func takeJobs(into jobs: inout [UnownedJob]) {
+        inbox.withLock { inbox in
+            guard !inbox.jobs.isEmpty else { return }
+            swap(&jobs, &inbox.jobs)
+        }
+    }
+
+    /// Called by the loop before it waits: true (and marked sleeping) when there is nothing
+    /// queued, so the wait may block; false when it should only poll.
+    func prepareToSleep() -> Bool {
+        inbox.withLock { inbox in
+            guard inbox.commands.isEmpty, inbox.jobs.isEmpty else { return false }
+            inbox.sleeping = true
+            return true
+        }
+    }
+
+    /// Called by the loop after its wait.
+    func awake() {
+        inbox.withLock { $0.sleeping = false }
     }
 
     /// Closes the inbox and asks the loop to fail everything and exit. Idempotent.
@@ -98,6 +140,16 @@ final class LoopShared: Sendable {
             inbox.closed = true
             inbox.commands.append(.shutdown)
             volley_eventfd_signal(wakeFD)
+            inbox.sleeping = false
+        }
+    }
+
+    /// Takes the jobs left when the loop stops (it closed the inbox, so no more come).
+    func takeRemainingJobs() -> [UnownedJob] {
+        inbox.withLock { inbox in
+            let jobs = inbox.jobs
+            inbox.jobs = []
+            return jobs
         }
     }
 

@@ -48,8 +48,11 @@ final class TransferLoop {
     private var timerDeadline: Int64?
 
     /// - Parameter epoll: an epoll descriptor for this loop alone; it closes it at the end.
-    init(shared: LoopShared, multi: MultiHandle, epoll: Int32, configuration: HTTPClientConfiguration) {
+    private let executor: UnownedTaskExecutor
+
+    init(shared: LoopShared, multi: MultiHandle, epoll: Int32, executor: TransportExecutor, configuration: HTTPClientConfiguration) {
         self.shared = shared
+        self.executor = executor.asUnownedTaskExecutor()
         self.multi = multi.pointer
         self.epoll = epoll
         self.configuration = configuration
@@ -87,15 +90,19 @@ final class TransferLoop {
         let capacity = 256
         var fds = [Int32](repeating: 0, count: capacity)
         var events = [UInt32](repeating: 0, count: capacity)
+        var jobs: [UnownedJob] = []
         while true {
+            runJobs(&jobs)
             for command in shared.takeCommands() { handle(command) }
             if shuttingDown { break }
             startAdmitted()
+            let timeout = shared.prepareToSleep() ? waitMilliseconds() : 0
             let ready = fds.withUnsafeMutableBufferPointer { fdBuffer in
                 events.withUnsafeMutableBufferPointer { eventBuffer in
-                    volley_epoll_wait(epoll, fdBuffer.baseAddress, eventBuffer.baseAddress, Int32(capacity), waitMilliseconds())
+                    volley_epoll_wait(epoll, fdBuffer.baseAddress, eventBuffer.baseAddress, Int32(capacity), timeout)
                 }
             }
+            if timeout != 0 { shared.awake() }
             shared.loopWakeups.add(1, ordering: .relaxed)
             if ready < 0 {
                 // Only a broken epoll descriptor fails here; fail what runs rather than spin.
@@ -125,6 +132,15 @@ final class TransferLoop {
             if drainMessages() > 0 { startAdmitted() }
         }
         teardown()
+    }
+
+    /// Runs the Swift jobs queued for the transport executor (those queued while they run
+    /// wait for the next round, after the sockets have had their turn).
+    private func runJobs(_ jobs: inout [UnownedJob]) {
+        shared.takeJobs(into: &jobs)
+        guard !jobs.isEmpty else { return }
+        for job in jobs { job.runSynchronously(on: executor) }
+        jobs.removeAll(keepingCapacity: true)
     }
 
     /// Milliseconds until libcurl's timer is due: 0 when due, -1 (wait for an event or a
@@ -233,7 +249,9 @@ final class TransferLoop {
         for (_, entry) in waiting { entry.sink.fail(error) }
         waiting.removeAll()
         shared.transfersWaiting.store(0, ordering: .relaxed)
+        var jobs: [UnownedJob] = []
         while !shuttingDown {
+            runJobs(&jobs)
             for command in shared.takeCommands() {
                 switch command {
                 case .start(_, _, let sink): sink.fail(error)
@@ -244,9 +262,11 @@ final class TransferLoop {
             if !shuttingDown {
                 var fd: Int32 = 0
                 var event: UInt32 = 0
-                if volley_epoll_wait(epoll, &fd, &event, 1, 1000) > 0, fd == shared.wakeFD {
+                let timeout: Int32 = shared.prepareToSleep() ? 1000 : 0
+                if volley_epoll_wait(epoll, &fd, &event, 1, timeout) > 0, fd == shared.wakeFD {
                     volley_eventfd_drain(fd)
                 }
+                if timeout != 0 { shared.awake() }
             }
         }
     }
@@ -562,7 +582,9 @@ final class TransferLoop {
         failAllLive(error)
         easyPool.removeAll()
         curl_multi_cleanup(multi)
-        // The inbox is closed (shutdown closes it first), so nobody writes the eventfd now.
+        // The inbox is closed (shutdown closes it first), so nobody writes the eventfd now,
+        // and jobs go to the global executor from now on: hand it the ones left.
+        for job in shared.takeRemainingJobs() { globalConcurrentExecutor.enqueue(job) }
         volley_close(shared.wakeFD)
         volley_close(epoll)
         shared.markStopped()

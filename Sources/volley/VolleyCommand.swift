@@ -105,7 +105,10 @@ struct Serve: AsyncParsableCommand {
                                    maxPendingItems: maxPendingItems, version: volleyVersion),
             logger: logger)
         let code = await server.run()
-        // Leave without tearing down threads that may still be parked in read(2).
+        // Stop the transport first: libcurl and OpenSSL must not be in use while exit runs
+        // their atexit cleanups (that raced and crashed). Then leave without tearing down
+        // threads that may still be parked in read(2).
+        await http.shutdown()
         Foundation.exit(code)
     }
 

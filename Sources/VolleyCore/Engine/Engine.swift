@@ -112,48 +112,52 @@ public final class Engine: Sendable {
         defer { metrics.batchEnded() }
         var summary = BatchSummary(total: items.count)
         var lastProgress = start
-        await withTaskGroup(of: Outcome.self) { group in
-            var next = 0
-            let width = max(1, min(options.concurrency, items.count))
-            while next < width {
-                let item = items[next]
-                next += 1
-                group.addTask { await self.runItem(item, context) }
-            }
-            while let outcome = await group.next() {
-                queuedItems.subtract(1, ordering: .relaxed)
-                summary.record(outcome)
-                metrics.record(outcome)
-                onOutcome(outcome)
-                if options.failFast, summary.stop == nil, !outcome.isSuccess {
-                    summary.stop = .failFast(outcome)
-                    group.cancelAll()
+        // Items run on the transport thread (see `TransportExecutor`): each waits on HTTP, and
+        // there its response is handled without a hop to another thread and back.
+        await withTaskExecutorPreference(http.executor) {
+            await withTaskGroup(of: Outcome.self) { group in
+                var next = 0
+                let width = max(1, min(options.concurrency, items.count))
+                while next < width {
+                    let item = items[next]
+                    next += 1
+                    group.addTask { await self.runItem(item, context) }
                 }
-                if next < items.count {
-                    if summary.stop != nil || Task.isCancelled {
-                        // Stopped: the rest never start.
-                        for item in items[next...] {
-                            let cancelled = Outcome(index: item.index, key: item.key,
-                                                    result: .failure(ItemError(.cancelled, Self.cancelReason(summary.stop))),
-                                                    attempts: 0, latencyMs: nil, queuedMs: nil)
-                            queuedItems.subtract(1, ordering: .relaxed)
-                            summary.record(cancelled)
-                            metrics.record(cancelled)
-                            onOutcome(cancelled)
-                        }
-                        next = items.count
-                    } else {
-                        let item = items[next]
-                        next += 1
-                        group.addTask { await self.runItem(item, context) }
+                while let outcome = await group.next() {
+                    queuedItems.subtract(1, ordering: .relaxed)
+                    summary.record(outcome)
+                    metrics.record(outcome)
+                    onOutcome(outcome)
+                    if options.failFast, summary.stop == nil, !outcome.isSuccess {
+                        summary.stop = .failFast(outcome)
+                        group.cancelAll()
                     }
-                }
-                if let onProgress {
-                    let now = clock.now
-                    let done = summary.succeeded + summary.failed + summary.cancelled
-                    if now - lastProgress >= .milliseconds(100) || done == items.count {
-                        lastProgress = now
-                        onProgress(BatchProgress(done: done, failed: summary.failed, total: items.count))
+                    if next < items.count {
+                        if summary.stop != nil || Task.isCancelled {
+                            // Stopped: the rest never start.
+                            for item in items[next...] {
+                                let cancelled = Outcome(index: item.index, key: item.key,
+                                                        result: .failure(ItemError(.cancelled, Self.cancelReason(summary.stop))),
+                                                        attempts: 0, latencyMs: nil, queuedMs: nil)
+                                queuedItems.subtract(1, ordering: .relaxed)
+                                summary.record(cancelled)
+                                metrics.record(cancelled)
+                                onOutcome(cancelled)
+                            }
+                            next = items.count
+                        } else {
+                            let item = items[next]
+                            next += 1
+                            group.addTask { await self.runItem(item, context) }
+                        }
+                    }
+                    if let onProgress {
+                        let now = clock.now
+                        let done = summary.succeeded + summary.failed + summary.cancelled
+                        if now - lastProgress >= .milliseconds(100) || done == items.count {
+                            lastProgress = now
+                            onProgress(BatchProgress(done: done, failed: summary.failed, total: items.count))
+                        }
                     }
                 }
             }
