@@ -39,11 +39,14 @@ let package = Package(
             name: "VolleyRPC",
             dependencies: ["VolleyCore", .product(name: "Logging", package: "swift-log")]
         ),
+        // Allocator settings for the `volley` process (glibc's mallopt, which Swift cannot see).
+        .target(name: "CMallocTuning"),
         // `volley run FILE.jsonl`: a whole file through the engine, resumable, in bounded memory.
         .target(name: "VolleyRun", dependencies: ["VolleyCore", "VolleyHTTP"]),
         .executableTarget(
             name: "volley",
             dependencies: [
+                "CMallocTuning",
                 "VolleyRPC",
                 "VolleyRun",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CMallocTuning
 import Foundation
 import Logging
 import VolleyCore
@@ -91,6 +92,7 @@ struct Serve: AsyncParsableCommand {
                 throw ExitCode(2)
             }
         }
+        volley_tune_malloc()
         let http: HTTPClient
         do {
             http = try HTTPClient(configuration: HTTPClientConfiguration(maxConnectionsPerHost: maxConnectionsPerHost))
