@@ -110,15 +110,21 @@ struct OriginGate {
         }
     }
 
-    /// Transfers that may start now, in arrival order per origin.
-    mutating func admit() -> [Admission] {
+    /// Transfers that may start now, in arrival order per origin; at most `limit` (origins
+    /// with more stay ready for the next call: see `hasReady`).
+    mutating func admit(limit: Int = .max) -> [Admission] {
         guard !dirty.isEmpty else { return [] }
         var admitted: [Admission] = []
+        var stillDirty: [String] = []
         for name in dirty {
             guard let index = origins.index(forKey: name) else { continue }
             let proto = origins.values[index].proto
-            let limit = capacity(of: proto)
-            while origins.values[index].active < limit, origins.values[index].queueHead < origins.values[index].queue.count {
+            let capacity = capacity(of: proto)
+            while origins.values[index].active < capacity, origins.values[index].queueHead < origins.values[index].queue.count {
+                if admitted.count >= limit {
+                    stillDirty.append(name)
+                    break
+                }
                 let id = origins.values[index].queue[origins.values[index].queueHead]
                 origins.values[index].queueHead += 1
                 guard waiting.removeValue(forKey: id) != nil else { continue }  // cancelled
@@ -128,8 +134,12 @@ struct OriginGate {
             origins.values[index].compact()
         }
         dirty.removeAll(keepingCapacity: true)
+        for name in stillDirty { dirty.insert(name) }
         return admitted
     }
+
+    /// Whether some origin may have a transfer to admit.
+    var hasReady: Bool { !dirty.isEmpty }
 
     /// Transfers running or waiting for `origin` (for tests and stats).
     func load(of origin: String) -> (active: Int, waiting: Int) {

@@ -33,6 +33,17 @@ struct OriginGateTests {
         #expect(load.active == 2 && load.waiting == 2)
     }
 
+    @Test func aLimitedAdmitLeavesTheRestReadyInOrder() {
+        var gate = OriginGate(maxConnectionsPerHost: 10, maxConcurrentStreams: 100)
+        for id in 1...5 as ClosedRange<UInt64> { gate.enqueue(id: id, origin: "http://a:80", isTLS: false) }
+        #expect(gate.admit(limit: 2).map(\.id) == [1, 2])
+        #expect(gate.hasReady)
+        #expect(gate.admit(limit: 2).map(\.id) == [3, 4])
+        #expect(gate.admit(limit: 2).map(\.id) == [5])
+        #expect(!gate.hasReady)
+        #expect(gate.admit(limit: 2).isEmpty)
+    }
+
     @Test func unknownTLSOriginIsConservativeUntilHTTP2IsSeen() {
         var gate = OriginGate(maxConnectionsPerHost: 2, maxConcurrentStreams: 3)
         for id in 1...10 as ClosedRange<UInt64> { gate.enqueue(id: id, origin: "https://a:443", isTLS: true) }
