@@ -106,3 +106,48 @@ struct ValueShapeTests {
         #expect(anthropic.raw == nil && anthropic.toolCalls == nil)
     }
 }
+
+/// The reply reader that skips what an outcome does not carry must agree with reading the
+/// fields out of a full parse, on well-formed and odd replies alike.
+struct OpenAIReplyReadingTests {
+    static let bodies: [String] = [
+        #"{"id":"c","model":"gpt-4o-mini","choices":[{"index":0,"message":{"role":"assistant","content":"Hi \u00e9 \"there\""},"finish_reason":"stop"}],"usage":{"prompt_tokens":9,"completion_tokens":2,"total_tokens":11,"prompt_tokens_details":{"cached_tokens":0}}}"#,
+        #"{"model":"m","choices":[{"message":{"content":null,"tool_calls":[{"id":"t","type":"function","function":{"name":"f","arguments":"{}"}}]},"finish_reason":"tool_calls"}]}"#,
+        #"{"model":"m","choices":[{"message":{"content":[{"type":"text","text":"a"},{"type":"text","text":"b"}]}}],"usage":{"prompt_tokens":1.0,"completion_tokens":2e0}}"#,
+        #"{"model":"m","choices":[{"message":{"content":"first"}},{"message":{"content":"second"}}]}"#,
+        #"{"model":"m","choices":[{"message":{"content":"a"}}],"model":"last","usage":{"prompt_tokens":1},"usage":{"completion_tokens":3}}"#,
+        #"{"error":{"message":"boom","type":"server_error"}}"#,
+        #"{"error":null,"choices":[]}"#,
+        #"{"choices":[{"message":"not an object"}]}"#,
+        #"{"choices":{"0":{"message":{"content":"x"}}}}"#,
+        #"{"choices":[7,{"message":{"content":"x"}}]}"#,
+        #"{"model":7,"choices":[{"message":{"content":"x"},"finish_reason":false}],"usage":{"prompt_tokens":"9"}}"#,
+        #"[1,2,3]"#,
+        #"{"choices":[{"message":{"content":"x"}}]} trailing"#,
+        #"{"choices":[{"message":{"content":"x"}}],"skip":[1,}"#,
+        #"{"choices":[{"message":{"content":"x"}}],"skip":"\q"}"#,
+        "",
+    ]
+
+    @Test(arguments: bodies)
+    func readingAgreesWithParsing(_ body: String) {
+        let bytes = Array(body.utf8)
+        let read = Result { () throws(JSONParseError) in try OpenAIClient.Reply(reading: bytes) }
+        let parsed = Result { () throws(JSONParseError) in try OpenAIClient.Reply(parsing: bytes) }
+        switch (read, parsed) {
+        case (.success(let a), .success(let b)):
+            #expect(a.model == b.model)
+            #expect(a.hasMessage == b.hasMessage)
+            #expect(a.content == b.content)
+            #expect(a.toolCalls == b.toolCalls)
+            #expect(a.finishReason == b.finishReason)
+            #expect(a.promptTokens == b.promptTokens)
+            #expect(a.completionTokens == b.completionTokens)
+            #expect(a.hasError == b.hasError)
+        case (.failure(let a), .failure(let b)):
+            #expect(a == b)
+        default:
+            Issue.record("reading and parsing disagree on \(body): \(read) vs \(parsed)")
+        }
+    }
+}

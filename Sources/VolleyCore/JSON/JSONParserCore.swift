@@ -3,11 +3,11 @@
 /// Recursion depth is bounded by `maxDepth`; each level costs one `parseValue` and one
 /// container frame.
 struct JSONParserCore {
-    private let base: UnsafeRawPointer
-    private let count: Int
+    let base: UnsafeRawPointer
+    let count: Int
     private let maxDepth: Int
-    private var position = 0
-    private var depth = 0
+    var position = 0
+    var depth = 0
     /// Reused for strings with escapes, so each one does not allocate a fresh buffer.
     private var scratch: [UInt8] = []
 
@@ -32,7 +32,7 @@ struct JSONParserCore {
         try expectEndOfDocument()
     }
 
-    private mutating func expectEndOfDocument() throws(JSONParseError) {
+    mutating func expectEndOfDocument() throws(JSONParseError) {
         skipWhitespace()
         if position < count {
             throw unexpected(.trailingData)
@@ -43,12 +43,12 @@ struct JSONParserCore {
 
     /// The byte at `offset`; callers check `offset < count` first.
     @inline(__always)
-    private func byte(at offset: Int) -> UInt8 {
+    func byte(at offset: Int) -> UInt8 {
         base.load(fromByteOffset: offset, as: UInt8.self)
     }
 
     @inline(__always)
-    private mutating func skipWhitespace() {
+    mutating func skipWhitespace() {
         while position < count {
             switch byte(at: position) {
             case 0x20, 0x0A, 0x0D, 0x09: position += 1
@@ -57,13 +57,13 @@ struct JSONParserCore {
         }
     }
 
-    private func error(_ kind: JSONParseError.Kind, at offset: Int) -> JSONParseError {
+    func error(_ kind: JSONParseError.Kind, at offset: Int) -> JSONParseError {
         JSONParseError(kind: kind, offset: offset)
     }
 
     /// The error for the byte at `position`, which was not expected there: end of input, invalid
     /// UTF-8 if the byte starts no valid UTF-8 sequence, else `kind`.
-    private func unexpected(_ kind: JSONParseError.Kind = .unexpectedByte) -> JSONParseError {
+    func unexpected(_ kind: JSONParseError.Kind = .unexpectedByte) -> JSONParseError {
         guard position < count else { return error(.unexpectedEndOfInput, at: count) }
         if byte(at: position) >= 0x80, utf8SequenceLength(at: position) == nil {
             return error(.invalidUTF8, at: position)
@@ -113,7 +113,7 @@ struct JSONParserCore {
         }
     }
 
-    private mutating func parseValue() throws(JSONParseError) -> JSONValue {
+    mutating func parseValue() throws(JSONParseError) -> JSONValue {
         guard position < count else { throw error(.unexpectedEndOfInput, at: count) }
         switch byte(at: position) {
         case UInt8(ascii: "\""):
@@ -138,7 +138,7 @@ struct JSONParserCore {
         }
     }
 
-    private mutating func expectLiteral(_ literal: StaticString) throws(JSONParseError) {
+    mutating func expectLiteral(_ literal: StaticString) throws(JSONParseError) {
         let start = position
         let expected = UnsafeRawBufferPointer(start: literal.utf8Start, count: literal.utf8CodeUnitCount)
         for (index, expectedByte) in expected.enumerated() {
@@ -152,7 +152,7 @@ struct JSONParserCore {
         position = start + expected.count
     }
 
-    private mutating func enterContainer() throws(JSONParseError) {
+    mutating func enterContainer() throws(JSONParseError) {
         depth += 1
         if depth > maxDepth {
             throw error(.depthLimitExceeded, at: position)
@@ -239,7 +239,7 @@ struct JSONParserCore {
     /// The offset of the closing quote of a key starting at `start` when every byte before it
     /// is printable ASCII other than a backslash (such a key needs no decoding and has no
     /// error to report); nil otherwise.
-    private func plainKeyEnd(from start: Int) -> Int? {
+    func plainKeyEnd(from start: Int) -> Int? {
         var offset = start
         while offset < count {
             let current = byte(at: offset)
@@ -250,7 +250,7 @@ struct JSONParserCore {
         return nil
     }
 
-    private mutating func expectColon() throws(JSONParseError) {
+    mutating func expectColon() throws(JSONParseError) {
         skipWhitespace()
         guard position < count, byte(at: position) == UInt8(ascii: ":") else { throw unexpected() }
         position += 1
@@ -258,7 +258,7 @@ struct JSONParserCore {
     }
 
     /// After a member's value: true at the object's closing brace, false after a comma.
-    private mutating func endOfMember() throws(JSONParseError) -> Bool {
+    mutating func endOfMember() throws(JSONParseError) -> Bool {
         skipWhitespace()
         guard position < count else { throw error(.unexpectedEndOfInput, at: count) }
         switch byte(at: position) {
@@ -277,7 +277,7 @@ struct JSONParserCore {
 
     // MARK: - Skipping (checked as strictly as parsing, nothing built)
 
-    private mutating func skipValue() throws(JSONParseError) {
+    mutating func skipValue() throws(JSONParseError) {
         guard position < count else { throw error(.unexpectedEndOfInput, at: count) }
         switch byte(at: position) {
         case UInt8(ascii: "\""):
@@ -393,7 +393,7 @@ struct JSONParserCore {
 
     // MARK: - Numbers
 
-    private mutating func parseNumber() throws(JSONParseError) -> JSONNumber {
+    mutating func parseNumber() throws(JSONParseError) -> JSONNumber {
         let start = position
         try skipNumber()
         let text = String(decoding: slice(start, position), as: UTF8.self)
@@ -455,7 +455,7 @@ struct JSONParserCore {
 
     /// Parses a string starting at its opening quote. Strings without escapes are built straight
     /// from the input; the first backslash switches to building in `scratch`.
-    private mutating func parseString() throws(JSONParseError) -> String {
+    mutating func parseString() throws(JSONParseError) -> String {
         position += 1
         let start = position
         while position < count {

@@ -49,16 +49,14 @@ final class OpenAIClient: ProviderClient {
                 status: response.status, headers: response.headers, body: response.body,
                 apiKey: apiKey, nowUnixSeconds: Date().timeIntervalSince1970))
         }
-        let json: JSONValue
+        let reply: Reply
         do {
-            // Only the fields an outcome carries are built, unless the item wants the whole body.
-            json = includeRaw ? try JSONParser.parse(response.body)
-                : try JSONParser.parse(response.body, selecting: replyFields)
+            reply = includeRaw ? try Reply(parsing: response.body) : try Reply(reading: response.body)
         } catch {
             return .failure(ProviderErrors.malformed(error.message, status: response.status))
         }
-        guard let choice = json["choices"]?[0], let message = choice["message"] else {
-            if json["error"] != nil {
+        guard reply.hasMessage else {
+            if reply.hasError {
                 return .failure(ProviderErrors.http(
                     status: response.status, headers: response.headers, body: response.body,
                     apiKey: apiKey, nowUnixSeconds: Date().timeIntervalSince1970))
@@ -66,32 +64,118 @@ final class OpenAIClient: ProviderClient {
             return .failure(ProviderErrors.malformed("no choices[0].message", status: response.status))
         }
         var usage: Usage?
-        if let u = json["usage"], let input = u["prompt_tokens"]?.intValue {
-            usage = Usage(inputTokens: input, outputTokens: u["completion_tokens"]?.intValue ?? 0)
+        if let input = reply.promptTokens {
+            usage = Usage(inputTokens: input, outputTokens: reply.completionTokens ?? 0)
         }
         // Spelled out: `JSONValue` is nil-literal-convertible, so `nil` in a ternary would become `.null`.
         var toolCalls: JSONValue?
-        if let calls = message["tool_calls"], !calls.isNull { toolCalls = calls }
+        if let calls = reply.toolCalls, !calls.isNull { toolCalls = calls }
         return .success(ItemValue(
-            text: text(of: message["content"]),
-            finishReason: choice["finish_reason"]?.stringValue,
-            model: json["model"]?.stringValue,
+            text: text(of: reply.content),
+            finishReason: reply.finishReason,
+            model: reply.model,
             usage: usage,
             toolCalls: toolCalls,
-            raw: includeRaw ? Optional(json) : Optional.none
+            raw: reply.raw
         ))
     }
 
-    /// What `decode` reads from a reply (`error` too: some servers put one in a 200).
-    static let replyFields: JSONSelection = .members([
-        "choices": .members([
-            "message": .members(["content": .all, "tool_calls": .all]),
-            "finish_reason": .all,
-        ]),
-        "model": .all,
-        "usage": .members(["prompt_tokens": .all, "completion_tokens": .all]),
-        "error": .all,
-    ])
+    /// The fields of a chat completion that an outcome carries.
+    struct Reply {
+        var model: String?
+        var hasMessage = false
+        var content: JSONValue?
+        var toolCalls: JSONValue?
+        var finishReason: String?
+        var promptTokens: Int?
+        var completionTokens: Int?
+        /// The body has an `error` member (some servers answer 200 with one).
+        var hasError = false
+        var raw: JSONValue?
+
+        init() {}
+
+        /// Walks the body and keeps only these fields: nothing else is built (the same
+        /// checks as a full parse; the same results as `init(parsing:)`).
+        init(reading body: [UInt8]) throws(JSONParseError) {
+            let result = body.withUnsafeBytes { bytes in
+                Result { () throws(JSONParseError) -> Reply in
+                    guard let base = bytes.baseAddress, !bytes.isEmpty else {
+                        throw JSONParseError(kind: .unexpectedEndOfInput, offset: 0)
+                    }
+                    var reply = Reply()
+                    var reader = JSONReader(base: base, count: bytes.count)
+                    try reader.readObject { reader, key throws(JSONParseError) in
+                        if key == "choices" {
+                            try reader.readArray { reader, index throws(JSONParseError) in
+                                guard index == 0 else { return try reader.skip() }
+                                reply.hasMessage = false
+                                try reader.readObject { reader, key throws(JSONParseError) in
+                                    if key == "message" {
+                                        reply.content = nil
+                                        reply.toolCalls = nil
+                                        reply.hasMessage = try reader.readObject { reader, key throws(JSONParseError) in
+                                            if key == "content" {
+                                                reply.content = try reader.readValue()
+                                            } else if key == "tool_calls" {
+                                                reply.toolCalls = try reader.readValue()
+                                            } else {
+                                                try reader.skip()
+                                            }
+                                        }
+                                    } else if key == "finish_reason" {
+                                        reply.finishReason = try reader.readString()
+                                    } else {
+                                        try reader.skip()
+                                    }
+                                }
+                            }
+                        } else if key == "model" {
+                            reply.model = try reader.readString()
+                        } else if key == "usage" {
+                            reply.promptTokens = nil
+                            reply.completionTokens = nil
+                            try reader.readObject { reader, key throws(JSONParseError) in
+                                if key == "prompt_tokens" {
+                                    reply.promptTokens = try reader.readInt()
+                                } else if key == "completion_tokens" {
+                                    reply.completionTokens = try reader.readInt()
+                                } else {
+                                    try reader.skip()
+                                }
+                            }
+                        } else if key == "error" {
+                            reply.hasError = true
+                            try reader.skip()
+                        } else {
+                            try reader.skip()
+                        }
+                    }
+                    try reader.finish()
+                    return reply
+                }
+            }
+            self = try result.get()
+        }
+
+        /// Parses the whole body (kept as `raw`) and takes the fields from the tree.
+        init(parsing body: [UInt8]) throws(JSONParseError) {
+            let json = try JSONParser.parse(body)
+            raw = json
+            model = json["model"]?.stringValue
+            hasError = json["error"] != nil
+            if let choice = json["choices"]?[0], case .object(let message)? = choice["message"] {
+                hasMessage = true
+                content = message["content"]
+                toolCalls = message["tool_calls"]
+                finishReason = choice["finish_reason"]?.stringValue
+            }
+            if let usage = json["usage"] {
+                promptTokens = usage["prompt_tokens"]?.intValue
+                completionTokens = usage["completion_tokens"]?.intValue
+            }
+        }
+    }
 
     /// `content` is a string, null, or (for some compatible servers) an array of parts.
     static func text(of content: JSONValue?) -> String? {
