@@ -151,3 +151,22 @@ struct OpenAIReplyReadingTests {
         }
     }
 }
+
+struct AnthropicReplySelectionTests {
+    @Test(arguments: [
+        #"{"id":"msg_1","type":"message","role":"assistant","model":"claude-x","content":[{"type":"text","text":"Hi"},{"type":"tool_use","id":"t1","name":"f","input":{"a":[1,2]}}],"stop_reason":"tool_use","stop_sequence":null,"usage":{"input_tokens":12,"output_tokens":5,"cache_read_input_tokens":0}}"#,
+        #"{"model":"claude-x","content":[],"stop_reason":"end_turn"}"#,
+        #"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#,
+    ])
+    func aSelectiveParseGivesTheSameValueAsAFullOne(_ body: String) throws {
+        let bytes = Array(body.utf8)
+        let selected = AnthropicTranslation.value(
+            fromResponse: try JSONParser.parse(bytes, selecting: AnthropicClient.replyFields), includeRaw: false, status: 200)
+        let full = AnthropicTranslation.value(fromResponse: try JSONParser.parse(bytes), includeRaw: false, status: 200)
+        switch (selected, full) {
+        case (.success(let a), .success(let b)): #expect(a == b)
+        case (.failure(let a), .failure(let b)): #expect(a.kind == b.kind && a.message == b.message)
+        default: Issue.record("selective and full parses disagree on \(body)")
+        }
+    }
+}

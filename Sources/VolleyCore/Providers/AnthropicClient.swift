@@ -47,6 +47,14 @@ final class AnthropicClient: ProviderClient {
         return .success(config.request(url: url, headers: headers, body: body, timeoutSeconds: timeoutSeconds))
     }
 
+    /// The members of a Messages reply that `AnthropicTranslation.value(fromResponse:)` reads.
+    static let replyFields: JSONSelection = .members([
+        "content": .all,
+        "model": .all,
+        "stop_reason": .all,
+        "usage": .members(["input_tokens": .all, "output_tokens": .all]),
+    ])
+
     @inline(never)
     private static func attempt(from sent: Result<HTTPResponse, ItemError>, includeRaw: Bool, apiKey: String?) -> Attempt {
         let response: HTTPResponse
@@ -62,7 +70,9 @@ final class AnthropicClient: ProviderClient {
         }
         let json: JSONValue
         do {
-            json = try JSONParser.parse(response.body)
+            // Only what an outcome carries is built, unless the item wants the whole body.
+            json = includeRaw ? try JSONParser.parse(response.body)
+                : try JSONParser.parse(response.body, selecting: replyFields)
         } catch {
             return Attempt(.failure(ProviderErrors.malformed(error.message, status: response.status)), rateLimits: rateLimits)
         }
