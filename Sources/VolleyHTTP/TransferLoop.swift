@@ -47,9 +47,10 @@ final class TransferLoop {
     /// When libcurl next wants `CURL_SOCKET_TIMEOUT`, in monotonic milliseconds.
     private var timerDeadline: Int64?
 
-    /// - Parameter epoll: an epoll descriptor for this loop alone; it closes it at the end.
+    /// Runs Swift jobs queued for `HTTPClient.executor` (see `runJobs`).
     private let executor: UnownedTaskExecutor
 
+    /// - Parameter epoll: an epoll descriptor for this loop alone; it closes it at the end.
     init(shared: LoopShared, multi: MultiHandle, epoll: Int32, executor: TransportExecutor, configuration: HTTPClientConfiguration) {
         self.shared = shared
         self.executor = executor.asUnownedTaskExecutor()
@@ -96,13 +97,16 @@ final class TransferLoop {
             for command in shared.takeCommands() { handle(command) }
             if shuttingDown { break }
             startAdmitted()
-            let timeout = !gate.hasReady && shared.prepareToSleep() ? waitMilliseconds() : 0
+            // Block only when nothing is queued (jobs, commands, admissions); from here until
+            // `awake()` a producer wakes us through the eventfd.
+            let mayBlock = !gate.hasReady && shared.prepareToSleep()
+            let timeout = mayBlock ? waitMilliseconds() : 0
             let ready = fds.withUnsafeMutableBufferPointer { fdBuffer in
                 events.withUnsafeMutableBufferPointer { eventBuffer in
                     volley_epoll_wait(epoll, fdBuffer.baseAddress, eventBuffer.baseAddress, Int32(capacity), timeout)
                 }
             }
-            if timeout != 0 { shared.awake() }
+            if mayBlock { shared.awake() }
             shared.loopWakeups.add(1, ordering: .relaxed)
             if ready < 0 {
                 // Only a broken epoll descriptor fails here; fail what runs rather than spin.

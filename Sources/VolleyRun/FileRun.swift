@@ -200,7 +200,10 @@ struct Pump: Sendable {
                 slots.release(granted - batch.count)
                 if !batch.isEmpty {
                     group.addTask {
-                        _ = await engine.run(batch, options: BatchOptions(concurrency: batch.count), onOutcome: onOutcome)
+                        // onOutcome writes to the output, which may block (a pipe, a slow disk):
+                        // not on the transport thread.
+                        let options = BatchOptions(concurrency: batch.count, onTransportThread: false)
+                        _ = await engine.run(batch, options: options, onOutcome: onOutcome)
                     }
                 }
             }

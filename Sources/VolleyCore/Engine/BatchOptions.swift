@@ -9,12 +9,18 @@ public struct BatchOptions: Sendable {
     public var priority: Priority
     /// Send `progress` notifications.
     public var progress: Bool
+    /// Run the items on the HTTP transport's thread (`HTTPClient.executor`): a response is
+    /// decoded where it arrives, with no hop to a pool thread and back. `onOutcome` and
+    /// `onProgress` then run on that thread too, so turn this off when they may block (a
+    /// write to a pipe or a slow disk): a blocked transport thread stalls every transfer.
+    public var onTransportThread: Bool
 
     public static let defaultConcurrency = 64
     public static let maxConcurrency = 10_000
 
     public init(concurrency: Int = BatchOptions.defaultConcurrency, timeoutSeconds: Double? = nil, failFast: Bool = false,
-                priority: Priority = .interactive, progress: Bool = false) {
+                priority: Priority = .interactive, progress: Bool = false, onTransportThread: Bool = true) {
+        self.onTransportThread = onTransportThread
         self.concurrency = concurrency
         self.timeoutSeconds = timeoutSeconds
         self.failFast = failFast

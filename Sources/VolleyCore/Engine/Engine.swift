@@ -112,9 +112,10 @@ public final class Engine: Sendable {
         defer { metrics.batchEnded() }
         var summary = BatchSummary(total: items.count)
         var lastProgress = start
-        // Items run on the transport thread (see `TransportExecutor`): each waits on HTTP, and
-        // there its response is handled without a hop to another thread and back.
-        await withTaskExecutorPreference(http.executor) {
+        // Items run on the transport thread (see `TransportExecutor`) unless the caller's
+        // callbacks may block: each waits on HTTP, and there its response is handled without
+        // a hop to another thread and back.
+        await withTaskExecutorPreference(options.onTransportThread ? http.executor : nil) {
             await withTaskGroup(of: Outcome.self) { group in
                 var next = 0
                 let width = max(1, min(options.concurrency, items.count))
