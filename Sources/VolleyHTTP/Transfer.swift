@@ -21,7 +21,9 @@ final class Transfer {
     // Response state, filled in by the callbacks.
     private(set) var status = 0
     private(set) var version: HTTPVersion = .unknown
-    private var headerFields: [HTTPHeaders.Field] = []
+    /// The current header block's lines (`name: value\n` each), turned into strings only
+    /// when read.
+    private var headerLines: [UInt8] = []
     private(set) var head: HTTPResponseHead?
     private(set) var body: [UInt8] = []
     private var sseParser: SSEParser?
@@ -56,8 +58,7 @@ final class Transfer {
         }
         if line.starts(with: "HTTP/".utf8) {
             // A new status line: an interim (1xx) response may come before the final one.
-            headerFields.removeAll(keepingCapacity: true)
-            headerFields.reserveCapacity(16)
+            headerLines.removeAll(keepingCapacity: true)
             // "HTTP/1.1 200 OK" or "HTTP/2 200", read without making strings.
             let space = line.firstIndex(of: UInt8(ascii: " ")) ?? line.endIndex
             version = Self.version(line[line.startIndex..<space])
@@ -76,7 +77,7 @@ final class Transfer {
         if line.isEmpty {
             // End of a header block.
             guard head == nil, status >= 200 || status == 0 else { return }
-            let head = HTTPResponseHead(status: status, headers: HTTPHeaders(headerFields), version: version)
+            let head = HTTPResponseHead(status: status, headerLines: headerLines, version: version)
             self.head = head
             heads.transfers.append(self)
             if case .stream(let continuation, let sse) = sink {
@@ -86,22 +87,8 @@ final class Transfer {
             return
         }
         guard head == nil else { return }  // Trailers after the body are ignored.
-        // Byte-level split: this runs for every header of every response on the curl thread.
-        guard let colon = line.firstIndex(of: UInt8(ascii: ":")) else { return }
-        var valueStart = line.index(after: colon)
-        var valueEnd = line.endIndex
-        while valueStart < valueEnd, line[valueStart] == 0x20 || line[valueStart] == 0x09 { valueStart += 1 }
-        while valueEnd > valueStart, line[valueEnd - 1] == 0x20 || line[valueEnd - 1] == 0x09 { valueEnd -= 1 }
-        let name = String(unsafeUninitializedCapacity: colon - line.startIndex) { buffer in
-            var count = 0
-            for byte in line[line.startIndex..<colon] {
-                buffer[count] = (byte >= 65 && byte <= 90) ? byte | 0x20 : byte  // ASCII lowercase
-                count += 1
-            }
-            return count
-        }
-        let value = String(decoding: line[valueStart..<valueEnd], as: UTF8.self)
-        headerFields.append(HTTPHeaders.Field(name: name, value: value))
+        headerLines.append(contentsOf: line)
+        headerLines.append(0x0A)
     }
 
     /// Body bytes as they arrive. Returns false to abort the transfer.

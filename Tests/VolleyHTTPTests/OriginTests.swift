@@ -98,3 +98,28 @@ struct HTTPHeadersTests {
         #expect(HTTPHeaders.equalsIgnoringCase("", ""))
     }
 }
+
+struct ResponseHeadLinesTests {
+    static let lines = Array("Content-Type: application/json\nX-RateLimit-Remaining-Requests:  499 \nno colon here\nx-request-id:\treq_1\nANTHROPIC-RATELIMIT-TOKENS-REMAINING: 7\n".utf8)
+
+    @Test func rawLinesReadAsLowercasedTrimmedFieldsInOrder() {
+        let head = HTTPResponseHead(status: 200, headerLines: Self.lines, version: .http1_1)
+        #expect(head.headers.fields == [
+            .init(name: "content-type", value: "application/json"),
+            .init(name: "x-ratelimit-remaining-requests", value: "499"),
+            .init(name: "x-request-id", value: "req_1"),
+            .init(name: "anthropic-ratelimit-tokens-remaining", value: "7"),
+        ])
+        #expect(head == HTTPResponseHead(status: 200, headers: head.headers, version: .http1_1))
+    }
+
+    @Test func aPrefixSelectsOnlyThoseFieldsFromEitherForm() {
+        let raw = HTTPResponseHead(status: 200, headerLines: Self.lines, version: .http1_1)
+        let parsed = HTTPResponseHead(status: 200, headers: raw.headers, version: .http1_1)
+        for head in [raw, parsed] {
+            let selected = head.headers(withNamePrefixes: ["x-ratelimit-", "anthropic-ratelimit-"])
+            #expect(selected.fields.map(\.name) == ["x-ratelimit-remaining-requests", "anthropic-ratelimit-tokens-remaining"])
+        }
+        #expect(raw.headers(withNamePrefixes: ["nothing-"]).count == 0)
+    }
+}

@@ -56,6 +56,9 @@ extension ProviderConfig {
 extension HTTPResponse {
     /// The provider's rate-limit headers, read at the time of the response.
     var rateLimits: RateLimitState {
-        RateLimitHeaders.parse(headers, nowUnixSeconds: Date().timeIntervalSince1970)
+        // Only these fields become strings (a reply has ~20 headers).
+        let fields = head.headers(withNamePrefixes: ["x-ratelimit-", "anthropic-ratelimit-"])
+        if fields.count == 0 { return RateLimitState() }
+        return RateLimitHeaders.parse(fields, nowUnixSeconds: Date().timeIntervalSince1970)
     }
 }
