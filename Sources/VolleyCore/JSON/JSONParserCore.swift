@@ -161,62 +161,63 @@ struct JSONParserCore {
         skipWhitespace()
     }
 
-    /// Parses an array, each element under `elements`.
-    private mutating func parseArray(elements selection: JSONSelection) throws(JSONParseError) -> JSONValue {
+    /// Enters the array or object at `position`; true when it is empty (and already closed).
+    mutating func openContainer(closing: UInt8) throws(JSONParseError) -> Bool {
         try enterContainer()
-        var elements: [JSONValue] = []
-        if position < count, byte(at: position) == UInt8(ascii: "]") {
+        guard position < count, byte(at: position) == closing else { return false }
+        position += 1
+        depth -= 1
+        return true
+    }
+
+    /// After an element or member: true at the container's `closing` byte (consumed), false
+    /// after a comma.
+    mutating func endOfElement(closing: UInt8) throws(JSONParseError) -> Bool {
+        skipWhitespace()
+        guard position < count else { throw error(.unexpectedEndOfInput, at: count) }
+        switch byte(at: position) {
+        case UInt8(ascii: ","):
+            position += 1
+            skipWhitespace()
+            return false
+        case closing:
             position += 1
             depth -= 1
-            return .array(elements)
-        }
-        while true {
-            elements.append(try parseValue(selecting: selection))
-            skipWhitespace()
-            guard position < count else { throw error(.unexpectedEndOfInput, at: count) }
-            switch byte(at: position) {
-            case UInt8(ascii: ","):
-                position += 1
-                skipWhitespace()
-            case UInt8(ascii: "]"):
-                position += 1
-                depth -= 1
-                return .array(elements)
-            default:
-                throw unexpected()
-            }
+            return true
+        default:
+            throw unexpected()
         }
     }
 
+    /// Parses an array, each element under `elements`.
+    private mutating func parseArray(elements selection: JSONSelection) throws(JSONParseError) -> JSONValue {
+        var elements: [JSONValue] = []
+        if try openContainer(closing: UInt8(ascii: "]")) { return .array(elements) }
+        repeat {
+            elements.append(try parseValue(selecting: selection))
+        } while try !endOfElement(closing: UInt8(ascii: "]"))
+        return .array(elements)
+    }
+
     private mutating func parseObject() throws(JSONParseError) -> JSONValue {
-        try enterContainer()
         var object = JSONObject()
-        if position < count, byte(at: position) == UInt8(ascii: "}") {
-            position += 1
-            depth -= 1
-            return .object(object)
-        }
-        while true {
+        if try openContainer(closing: UInt8(ascii: "}")) { return .object(object) }
+        repeat {
             guard position < count, byte(at: position) == UInt8(ascii: "\"") else { throw unexpected() }
             let key = try parseString()
             try expectColon()
             object.updateValue(try parseValue(), forKey: key)
-            if try endOfMember() { return .object(object) }
-        }
+        } while try !endOfMember()
+        return .object(object)
     }
 
     /// Parses an object building only the members `selection` keeps (each under its own
     /// selection); the others are checked and skipped. Plain ASCII keys are matched as raw
     /// bytes, so a skipped member costs no string.
     private mutating func parseObject(keeping selection: JSONSelection) throws(JSONParseError) -> JSONValue {
-        try enterContainer()
         var object = JSONObject()
-        if position < count, byte(at: position) == UInt8(ascii: "}") {
-            position += 1
-            depth -= 1
-            return .object(object)
-        }
-        while true {
+        if try openContainer(closing: UInt8(ascii: "}")) { return .object(object) }
+        repeat {
             guard position < count, byte(at: position) == UInt8(ascii: "\"") else { throw unexpected() }
             let member: JSONSelection.Member?
             if let end = plainKeyEnd(from: position + 1) {
@@ -232,8 +233,8 @@ struct JSONParserCore {
             } else {
                 try skipValue()
             }
-            if try endOfMember() { return .object(object) }
-        }
+        } while try !endOfMember()
+        return .object(object)
     }
 
     /// The offset of the closing quote of a key starting at `start` when every byte before it
@@ -259,20 +260,7 @@ struct JSONParserCore {
 
     /// After a member's value: true at the object's closing brace, false after a comma.
     mutating func endOfMember() throws(JSONParseError) -> Bool {
-        skipWhitespace()
-        guard position < count else { throw error(.unexpectedEndOfInput, at: count) }
-        switch byte(at: position) {
-        case UInt8(ascii: ","):
-            position += 1
-            skipWhitespace()
-            return false
-        case UInt8(ascii: "}"):
-            position += 1
-            depth -= 1
-            return true
-        default:
-            throw unexpected()
-        }
+        try endOfElement(closing: UInt8(ascii: "}"))
     }
 
     // MARK: - Skipping (checked as strictly as parsing, nothing built)
@@ -300,59 +288,20 @@ struct JSONParserCore {
     }
 
     private mutating func skipArray() throws(JSONParseError) {
-        try enterContainer()
-        if position < count, byte(at: position) == UInt8(ascii: "]") {
-            position += 1
-            depth -= 1
-            return
-        }
-        while true {
+        if try openContainer(closing: UInt8(ascii: "]")) { return }
+        repeat {
             try skipValue()
-            skipWhitespace()
-            guard position < count else { throw error(.unexpectedEndOfInput, at: count) }
-            switch byte(at: position) {
-            case UInt8(ascii: ","):
-                position += 1
-                skipWhitespace()
-            case UInt8(ascii: "]"):
-                position += 1
-                depth -= 1
-                return
-            default:
-                throw unexpected()
-            }
-        }
+        } while try !endOfElement(closing: UInt8(ascii: "]"))
     }
 
     private mutating func skipObject() throws(JSONParseError) {
-        try enterContainer()
-        if position < count, byte(at: position) == UInt8(ascii: "}") {
-            position += 1
-            depth -= 1
-            return
-        }
-        while true {
+        if try openContainer(closing: UInt8(ascii: "}")) { return }
+        repeat {
             guard position < count, byte(at: position) == UInt8(ascii: "\"") else { throw unexpected() }
             try skipString()
-            skipWhitespace()
-            guard position < count, byte(at: position) == UInt8(ascii: ":") else { throw unexpected() }
-            position += 1
-            skipWhitespace()
+            try expectColon()
             try skipValue()
-            skipWhitespace()
-            guard position < count else { throw error(.unexpectedEndOfInput, at: count) }
-            switch byte(at: position) {
-            case UInt8(ascii: ","):
-                position += 1
-                skipWhitespace()
-            case UInt8(ascii: "}"):
-                position += 1
-                depth -= 1
-                return
-            default:
-                throw unexpected()
-            }
-        }
+        } while try !endOfMember()
     }
 
     /// Advances over a string starting at its opening quote.

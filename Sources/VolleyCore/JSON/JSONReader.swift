@@ -41,13 +41,8 @@ struct JSONReader {
             try skip()
             return false
         }
-        try core.enterContainer()
-        if core.position < core.count, core.byte(at: core.position) == UInt8(ascii: "}") {
-            core.position += 1
-            core.depth -= 1
-            return true
-        }
-        while true {
+        if try core.openContainer(closing: UInt8(ascii: "}")) { return true }
+        repeat {
             guard core.position < core.count, core.byte(at: core.position) == UInt8(ascii: "\"") else { throw core.unexpected() }
             let key: Key
             if let end = core.plainKeyEnd(from: core.position + 1) {
@@ -58,8 +53,8 @@ struct JSONReader {
             }
             try core.expectColon()
             try body(&self, key)
-            if try core.endOfMember() { return true }
-        }
+        } while try !core.endOfMember()
+        return true
     }
 
     /// Reads an array; `body` is called for each element with its index and must consume it.
@@ -70,30 +65,13 @@ struct JSONReader {
             try skip()
             return false
         }
-        try core.enterContainer()
-        if core.position < core.count, core.byte(at: core.position) == UInt8(ascii: "]") {
-            core.position += 1
-            core.depth -= 1
-            return true
-        }
+        if try core.openContainer(closing: UInt8(ascii: "]")) { return true }
         var index = 0
-        while true {
+        repeat {
             try body(&self, index)
             index += 1
-            core.skipWhitespace()
-            guard core.position < core.count else { throw core.error(.unexpectedEndOfInput, at: core.count) }
-            switch core.byte(at: core.position) {
-            case UInt8(ascii: ","):
-                core.position += 1
-                core.skipWhitespace()
-            case UInt8(ascii: "]"):
-                core.position += 1
-                core.depth -= 1
-                return true
-            default:
-                throw core.unexpected()
-            }
-        }
+        } while try !core.endOfElement(closing: UInt8(ascii: "]"))
+        return true
     }
 
     /// The string at the current position; any other value is skipped and gives nil.
