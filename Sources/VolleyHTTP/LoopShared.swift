@@ -154,12 +154,12 @@ final class LoopShared: Sendable {
     }
 
     /// Takes every queued command (loop thread).
-    func takeCommands() -> [LoopCommand] {
+    /// (Swapped with `commands`, which must be empty: the two buffers are reused, where
+    /// copying the inbox out made it allocate a new buffer every round.)
+    func takeCommands(into commands: inout [LoopCommand]) {
         inbox.withLock { inbox in
-            guard !inbox.commands.isEmpty else { return [] }
-            let commands = inbox.commands
-            inbox.commands.removeAll(keepingCapacity: true)
-            return commands
+            guard !inbox.commands.isEmpty else { return }
+            swap(&commands, &inbox.commands)
         }
     }
 

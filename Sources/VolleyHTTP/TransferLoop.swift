@@ -92,9 +92,12 @@ final class TransferLoop {
         var fds = [Int32](repeating: 0, count: capacity)
         var events = [UInt32](repeating: 0, count: capacity)
         var jobs: [UnownedJob] = []
+        var commands: [LoopCommand] = []
         while true {
             runJobs(&jobs)
-            for command in shared.takeCommands() { handle(command) }
+            shared.takeCommands(into: &commands)
+            for command in commands { handle(command) }
+            commands.removeAll(keepingCapacity: true)
             if shuttingDown { break }
             startAdmitted()
             // Block only when nothing is queued (jobs, commands, admissions); from here until
@@ -254,15 +257,18 @@ final class TransferLoop {
         waiting.removeAll()
         shared.transfersWaiting.store(0, ordering: .relaxed)
         var jobs: [UnownedJob] = []
+        var commands: [LoopCommand] = []
         while !shuttingDown {
             runJobs(&jobs)
-            for command in shared.takeCommands() {
+            shared.takeCommands(into: &commands)
+            for command in commands {
                 switch command {
                 case .start(_, _, let sink): sink.fail(error)
                 case .cancel: break
                 case .shutdown: shuttingDown = true
                 }
             }
+            commands.removeAll(keepingCapacity: true)
             if !shuttingDown {
                 var fd: Int32 = 0
                 var event: UInt32 = 0
@@ -582,7 +588,9 @@ final class TransferLoop {
     private func teardown() {
         let error = HTTPClientError(.shutdown, "the HTTP client was shut down")
         // Commands that raced with shutdown (the inbox is closed now, so this is the last lot).
-        for command in shared.takeCommands() {
+        var commands: [LoopCommand] = []
+        shared.takeCommands(into: &commands)
+        for command in commands {
             if case .start(_, _, let sink) = command { sink.fail(error) }
         }
         for (_, entry) in waiting { entry.sink.fail(error) }

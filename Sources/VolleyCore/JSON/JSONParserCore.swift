@@ -324,11 +324,7 @@ struct JSONParserCore {
 
     /// Checks one escape starting at its backslash (a lone surrogate is accepted, as in parsing).
     private mutating func skipEscape() throws(JSONParseError) {
-        let escapeStart = position
-        position += 1
-        guard position < count else { throw error(.unexpectedEndOfInput, at: count) }
-        let letter = byte(at: position)
-        position += 1
+        let (letter, escapeStart) = try escapeLetter()
         switch letter {
         case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"), UInt8(ascii: "b"), UInt8(ascii: "f"),
              UInt8(ascii: "n"), UInt8(ascii: "r"), UInt8(ascii: "t"):
@@ -463,13 +459,19 @@ struct JSONParserCore {
         throw error(.unexpectedEndOfInput, at: count)
     }
 
-    /// Decodes one escape starting at its backslash and appends its UTF-8 to `scratch`.
-    private mutating func parseEscape() throws(JSONParseError) {
-        let escapeStart = position
+    /// Consumes an escape's backslash and letter; returns the letter and where the escape began.
+    private mutating func escapeLetter() throws(JSONParseError) -> (letter: UInt8, start: Int) {
+        let start = position
         position += 1
         guard position < count else { throw error(.unexpectedEndOfInput, at: count) }
         let letter = byte(at: position)
         position += 1
+        return (letter, start)
+    }
+
+    /// Decodes one escape starting at its backslash and appends its UTF-8 to `scratch`.
+    private mutating func parseEscape() throws(JSONParseError) {
+        let (letter, escapeStart) = try escapeLetter()
         switch letter {
         case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): scratch.append(letter)
         case UInt8(ascii: "b"): scratch.append(0x08)
