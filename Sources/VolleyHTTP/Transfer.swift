@@ -24,6 +24,7 @@ final class Transfer {
     /// The current header block's lines (`name: value\n` each), turned into strings only
     /// when read.
     private var headerLines: [UInt8] = []
+    static let headerLinesCapacity = 1024
     private(set) var head: HTTPResponseHead?
     private(set) var body: [UInt8] = []
     private var sseParser: SSEParser?
@@ -87,6 +88,8 @@ final class Transfer {
             return
         }
         guard head == nil else { return }  // Trailers after the body are ignored.
+        // One allocation for a typical head (~20 short lines), not one per doubling.
+        if headerLines.capacity == 0 { headerLines.reserveCapacity(Self.headerLinesCapacity) }
         headerLines.append(contentsOf: line)
         headerLines.append(0x0A)
     }

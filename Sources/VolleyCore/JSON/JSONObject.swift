@@ -31,6 +31,15 @@ public struct JSONObject: Sendable, Sequence {
         index = nil
     }
 
+    /// Creates an object of `members` in order, with the exact capacity. A repeated key keeps
+    /// its first position and its last value, as `updateValue` does.
+    init(members: some Collection<Element>) {
+        self.init(minimumCapacity: members.count)
+        for member in members {
+            updateValue(member.value, forKey: member.key)
+        }
+    }
+
     /// The number of members.
     public var count: Int {
         entries.count

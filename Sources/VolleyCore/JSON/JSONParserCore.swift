@@ -10,6 +10,11 @@ struct JSONParserCore {
     var depth = 0
     /// Reused for strings with escapes, so each one does not allocate a fresh buffer.
     private var scratch: [UInt8] = []
+    /// The members and elements of the containers being parsed, innermost last. A container
+    /// collects its children here and is built once at its end with the exact capacity,
+    /// instead of growing its own array an allocation at a time.
+    private var memberStack: [JSONObject.Element] = []
+    private var elementStack: [JSONValue] = []
 
     /// Reads `count` bytes at `base`, which stay valid and unchanged while the parser runs.
     init(base: UnsafeRawPointer, count: Int, maxDepth: Int) {
@@ -191,32 +196,43 @@ struct JSONParserCore {
 
     /// Parses an array, each element under `elements`.
     private mutating func parseArray(elements selection: JSONSelection) throws(JSONParseError) -> JSONValue {
-        var elements: [JSONValue] = []
-        if try openContainer(closing: UInt8(ascii: "]")) { return .array(elements) }
+        if try openContainer(closing: UInt8(ascii: "]")) { return .array([]) }
+        let first = elementStack.count
         repeat {
-            elements.append(try parseValue(selecting: selection))
+            let element = try parseValue(selecting: selection)
+            elementStack.append(element)
         } while try !endOfElement(closing: UInt8(ascii: "]"))
+        let elements = Array(elementStack[first...])
+        elementStack.removeSubrange(first...)
         return .array(elements)
     }
 
     private mutating func parseObject() throws(JSONParseError) -> JSONValue {
-        var object = JSONObject()
-        if try openContainer(closing: UInt8(ascii: "}")) { return .object(object) }
+        if try openContainer(closing: UInt8(ascii: "}")) { return .object(JSONObject()) }
+        let first = memberStack.count
         repeat {
             guard position < count, byte(at: position) == UInt8(ascii: "\"") else { throw unexpected() }
             let key = try parseString()
             try expectColon()
-            object.updateValue(try parseValue(), forKey: key)
+            let value = try parseValue()
+            memberStack.append((key: key, value: value))
         } while try !endOfMember()
-        return .object(object)
+        return .object(takeMembers(from: first))
+    }
+
+    /// The object of the members collected since `first`, which leave the stack.
+    private mutating func takeMembers(from first: Int) -> JSONObject {
+        let object = JSONObject(members: memberStack[first...])
+        memberStack.removeSubrange(first...)
+        return object
     }
 
     /// Parses an object building only the members `selection` keeps (each under its own
     /// selection); the others are checked and skipped. Plain ASCII keys are matched as raw
     /// bytes, so a skipped member costs no string.
     private mutating func parseObject(keeping selection: JSONSelection) throws(JSONParseError) -> JSONValue {
-        var object = JSONObject()
-        if try openContainer(closing: UInt8(ascii: "}")) { return .object(object) }
+        if try openContainer(closing: UInt8(ascii: "}")) { return .object(JSONObject()) }
+        let first = memberStack.count
         repeat {
             guard position < count, byte(at: position) == UInt8(ascii: "\"") else { throw unexpected() }
             let member: JSONSelection.Member?
@@ -229,12 +245,13 @@ struct JSONParserCore {
             }
             try expectColon()
             if let member {
-                object.updateValue(try parseValue(selecting: member.selection), forKey: member.name)
+                let value = try parseValue(selecting: member.selection)
+                memberStack.append((key: member.name, value: value))
             } else {
                 try skipValue()
             }
         } while try !endOfMember()
-        return .object(object)
+        return .object(takeMembers(from: first))
     }
 
     /// The offset of the closing quote of a key starting at `start` when every byte before it
