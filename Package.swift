@@ -27,28 +27,32 @@ let package = Package(
             pkgConfig: "libcurl",
             providers: [.apt(["libcurl4-openssl-dev"])]
         ),
+        // The few POSIX calls the modules share (threads, files, environment, time of day), so
+        // that no module needs Foundation: the `volley` binary does not link it.
+        .target(name: "VolleySystem"),
         // The transport: one thread owning one curl multi handle.
-        .target(name: "VolleyHTTP", dependencies: ["CCurl"]),
+        .target(name: "VolleyHTTP", dependencies: ["CCurl", "VolleySystem"]),
         // The engine: JSON values, items, providers, limiter, retries, scheduler, batches.
         .target(
             name: "VolleyCore",
-            dependencies: ["VolleyHTTP", .product(name: "Histogram", package: "hdrhistogram-swift")]
-        ),
-        // JSON-RPC 2.0 over stdio: framing, codec, dispatch, lifecycle.
-        .target(
-            name: "VolleyRPC",
-            dependencies: ["VolleyCore", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["VolleyHTTP", "VolleySystem", .product(name: "Histogram", package: "hdrhistogram-swift")]
         ),
         // Allocator settings for the `volley` process (glibc's mallopt, which Swift cannot see).
         .target(name: "CMallocTuning"),
+        // JSON-RPC 2.0 over stdio: framing, codec, dispatch, lifecycle.
+        .target(
+            name: "VolleyRPC",
+            dependencies: ["VolleyCore", "VolleySystem", .product(name: "Logging", package: "swift-log")]
+        ),
         // `volley run FILE.jsonl`: a whole file through the engine, resumable, in bounded memory.
-        .target(name: "VolleyRun", dependencies: ["VolleyCore", "VolleyHTTP"]),
+        .target(name: "VolleyRun", dependencies: ["VolleyCore", "VolleyHTTP", "VolleySystem"]),
         .executableTarget(
             name: "volley",
             dependencies: [
                 "CMallocTuning",
                 "VolleyRPC",
                 "VolleyRun",
+                "VolleySystem",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -69,10 +73,11 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        .testTarget(name: "VolleySystemTests", dependencies: ["VolleySystem"]),
         .testTarget(name: "VolleyHTTPTests", dependencies: ["VolleyHTTP", "FakeLLM"]),
         .testTarget(name: "FakeLLMTests", dependencies: ["FakeLLM"]),
         .testTarget(name: "VolleyCoreTests", dependencies: ["VolleyCore", "VolleyHTTP", "FakeLLM"]),
-        .testTarget(name: "VolleyRPCTests", dependencies: ["VolleyRPC"]),
+        .testTarget(name: "VolleyRPCTests", dependencies: ["VolleyRPC", "VolleySystem"]),
         .testTarget(name: "VolleyRunTests", dependencies: ["VolleyRun", "volley"]),
         .testTarget(name: "VolleyEndToEndTests", dependencies: ["volley", "FakeLLM", "VolleyCore"]),
     ],

@@ -1,5 +1,5 @@
 import CCurl
-import Foundation
+import VolleySystem
 
 /// An HTTP client on libcurl's multi interface: one dedicated thread owns one `CURLM` and
 /// every transfer; callers talk to it through a command inbox.
@@ -53,11 +53,17 @@ public final class HTTPClient: Sendable {
         let executor = TransportExecutor(shared: shared)
         self.executor = executor
         let handle = MultiHandle(pointer: multi)
-        let thread = Thread {
-            TransferLoop(shared: shared, multi: handle, epoll: epoll, executor: executor, configuration: configuration).run()
+        do {
+            try DetachedThread.start(name: "volley-curl") {
+                TransferLoop(shared: shared, multi: handle, epoll: epoll, executor: executor, configuration: configuration).run()
+            }
+        } catch {
+            shared.enqueueShutdown()  // Closes the inbox first, so deinit touches no descriptor.
+            volley_close(epoll)
+            volley_close(wake)
+            curl_multi_cleanup(multi)
+            throw HTTPClientError(.other, "could not start the transport thread (pthread_create: \(errnoText(error.code)))")
         }
-        thread.name = "volley-curl"
-        thread.start()
     }
 
     deinit {

@@ -6,7 +6,7 @@ struct Origin: Hashable {
     /// Parses `url` without Foundation: `scheme://[userinfo@]host[:port][/...]`.
     /// Returns nil for anything that is not an absolute http(s) URL.
     init?(url: String) {
-        guard let schemeEnd = url.range(of: "://") else { return nil }
+        guard let schemeEnd = url.firstRange(of: "://") else { return nil }
         let scheme = url[..<schemeEnd.lowerBound].lowercased()
         guard scheme == "http" || scheme == "https" else { return nil }
         var authority = url[schemeEnd.upperBound...]

@@ -1,7 +1,7 @@
-import Foundation
 import Synchronization
 import VolleyCore
 import VolleyHTTP
+import VolleySystem
 
 /// How a run ended.
 public struct RunReport: Sendable {
@@ -75,12 +75,13 @@ public enum FileRun {
 
         let counter = RunCounter()
         let inputPath = options.inputPath
-        Thread {
-            // The progress denominator: one quick pass over the file, beside the run.
+        // The progress denominator: one quick pass over the file, beside the run. Without a
+        // thread for it, progress just shows no total.
+        try? DetachedThread.start(name: "volley-count") {
             if let total = try? LineCounter.countNonBlankLines(path: inputPath) {
                 counter.update { $0.total = total }
             }
-        }.start()
+        }
         let reporter = ProgressReporter(
             counter: counter, console: console, plainIntervalSeconds: options.progressIntervalSeconds, start: start)
         let reporting = Task { await reporter.run() }

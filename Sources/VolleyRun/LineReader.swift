@@ -3,6 +3,7 @@
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import VolleySystem
 
 /// An I/O failure, with the path and the system's reason.
 struct FileError: Error, Sendable, CustomStringConvertible {

@@ -3,6 +3,7 @@
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import VolleySystem
 import Synchronization
 
 /// Appends outcome lines to the output (the journal). Each line goes out with one `write(2)`

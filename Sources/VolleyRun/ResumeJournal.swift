@@ -3,6 +3,7 @@
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import VolleySystem
 import VolleyCore
 
 /// A set of keys kept as 128-bit digests: 16 bytes a key whatever the key's length.

@@ -3,9 +3,9 @@
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import Foundation
 import Synchronization
 import VolleyCore
+import VolleySystem
 
 /// Where `volley run` talks to a person: stderr, a live line when it is a terminal.
 public struct RunConsole: Sendable {
@@ -111,7 +111,7 @@ enum ProgressText {
 
     static func format(_ value: Double, digits: Int) -> String {
         guard value.isFinite else { return "?" }
-        return String(format: "%.\(digits)f", value)
+        return formatFixed(value, digits: digits)
     }
 
     /// `45s`, `7m02s`, `3h05m`.

@@ -1,5 +1,5 @@
-import Foundation
 import VolleyCore
+import VolleySystem
 
 /// The providers a run uses: `--config` (or the environment), then the flags on top.
 enum RunProviders {
@@ -38,14 +38,14 @@ enum RunProviders {
     }
 
     private static func loadConfig(path: String, environment: [String: String]) throws(RunSetupError) -> ProviderSet {
-        let data: Data
+        let data: [UInt8]
         do {
-            data = try Data(contentsOf: URL(fileURLWithPath: path))
+            data = try readFile(atPath: path)
         } catch {
-            throw RunSetupError("--config \(path): cannot read: \(error.localizedDescription)")
+            throw RunSetupError("--config \(path): cannot read: \(error)")
         }
         do {
-            return try ProviderSet(configFile: Array(data), environment: environment)
+            return try ProviderSet(configFile: data, environment: environment)
         } catch {
             throw RunSetupError("--config \(path): \(error.message)")
         }

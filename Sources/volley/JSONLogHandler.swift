@@ -1,6 +1,6 @@
-import Foundation
 import Logging
 import VolleyCore
+import VolleySystem
 
 /// swift-log handler writing one JSON object per line to stderr:
 /// `{"ts": "...", "level": "info", "label": "volley", "message": "...", "metadata": {...}}`.
@@ -17,7 +17,7 @@ struct JSONLogHandler: LogHandler {
     func log(event: LogEvent) {
         let level = event.level, message = event.message, explicit = event.metadata
         var object: JSONObject = [
-            "ts": .string(ISO8601DateFormatter().string(from: Date())),
+            "ts": .string(iso8601(unixSeconds: unixTimeSeconds())),
             "level": .string(level.rawValue),
             "label": .string(label),
             "message": .string(message.description),
@@ -30,6 +30,6 @@ struct JSONLogHandler: LogHandler {
         }
         var bytes = JSONValue.object(object).jsonBytes
         bytes.append(UInt8(ascii: "\n"))
-        FileHandle.standardError.write(Data(bytes))
+        bytes.withUnsafeBytes { raw in writeAll(2, raw) }
     }
 }

@@ -1,9 +1,14 @@
 import ArgumentParser
 import Dispatch
-import Foundation
+#if canImport(Glibc)
+@preconcurrency import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import Synchronization
 import VolleyRPC
 import VolleyRun
+import VolleySystem
 
 /// `volley run INPUT.jsonl [-o OUTPUT.jsonl] [options]` (see docs/run.md).
 ///
@@ -31,12 +36,12 @@ struct Run: AsyncParsableCommand {
                 print(message)
                 throw ExitCode.success
             }
-            FileHandle.standardError.write(Data("\(message)\n".utf8))
+            writeToStandardError("\(message)\n")
             throw ExitCode(2)
         }
         ignoreSIGPIPE()
         let options = parsed.options
-        let task = Task { await FileRun.run(options, environment: ProcessInfo.processInfo.environment, console: .standardError()) }
+        let task = Task { await FileRun.run(options, environment: processEnvironment(), console: .standardError()) }
         let signals = InterruptSignals { task.cancel() }
         let report = await task.value
         signals.cancel()
@@ -133,7 +138,7 @@ final class InterruptSignals: Sendable {
             signal(number, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
             source.setEventHandler {
-                if seen.add(1, ordering: .relaxed).newValue > 1 { Foundation.exit(130) }
+                if seen.add(1, ordering: .relaxed).newValue > 1 { exitProcess(130) }
                 onInterrupt()
             }
             source.resume()

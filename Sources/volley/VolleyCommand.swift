@@ -1,10 +1,10 @@
 import ArgumentParser
 import CMallocTuning
-import Foundation
 import Logging
 import VolleyCore
 import VolleyHTTP
 import VolleyRPC
+import VolleySystem
 
 /// The version reported by `--version` and `initialize`.
 let volleyVersion = "0.1.0"
@@ -81,14 +81,14 @@ struct Serve: AsyncParsableCommand {
             return handler
         }
         let logger = Logger(label: "volley")
-        let environment = ProcessInfo.processInfo.environment
+        let environment = processEnvironment()
 
         var providers: ProviderSet?
         if let config {
             do {
                 providers = try loadConfig(path: config, environment: environment)
             } catch {
-                FileHandle.standardError.write(Data("volley: \(config): \(error)\n".utf8))
+                writeToStandardError("volley: \(config): \(error)\n")
                 throw ExitCode(2)
             }
         }
@@ -111,11 +111,10 @@ struct Serve: AsyncParsableCommand {
         // their atexit cleanups (that raced and crashed). Then leave without tearing down
         // threads that may still be parked in read(2).
         await http.shutdown()
-        Foundation.exit(code)
+        exitProcess(code)
     }
 
     private func loadConfig(path: String, environment: [String: String]) throws -> ProviderSet {
-        let data = try Data(contentsOf: URL(fileURLWithPath: path))
-        return try ProviderSet(configFile: Array(data), environment: environment)
+        return try ProviderSet(configFile: readFile(atPath: path), environment: environment)
     }
 }

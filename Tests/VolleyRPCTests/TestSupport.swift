@@ -3,6 +3,7 @@ import Synchronization
 import Testing
 import VolleyCore
 @testable import VolleyRPC
+import VolleySystem
 #if canImport(Glibc)
 @preconcurrency import Glibc
 #elseif canImport(Darwin)

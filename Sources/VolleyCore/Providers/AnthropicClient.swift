@@ -1,4 +1,4 @@
-import Foundation
+import VolleySystem
 import VolleyHTTP
 
 /// Anthropic Messages API (`POST {base_url}/messages`). OpenAI-shaped item requests are
@@ -66,7 +66,7 @@ final class AnthropicClient: ProviderClient {
         guard (200..<300).contains(response.status) else {
             return Attempt(.failure(ProviderErrors.http(
                 status: response.status, headers: response.headers, body: response.body,
-                apiKey: apiKey, nowUnixSeconds: Date().timeIntervalSince1970)), rateLimits: rateLimits)
+                apiKey: apiKey, nowUnixSeconds: unixTimeSeconds())), rateLimits: rateLimits)
         }
         let json: JSONValue
         do {

@@ -1,4 +1,4 @@
-import Foundation
+import VolleySystem
 import VolleyHTTP
 
 /// OpenAI chat completions (`POST {base_url}/chat/completions`), or any compatible server.
@@ -47,7 +47,7 @@ final class OpenAIClient: ProviderClient {
         guard (200..<300).contains(response.status) else {
             return .failure(ProviderErrors.http(
                 status: response.status, headers: response.headers, body: response.body,
-                apiKey: apiKey, nowUnixSeconds: Date().timeIntervalSince1970))
+                apiKey: apiKey, nowUnixSeconds: unixTimeSeconds()))
         }
         let reply: Reply
         do {
@@ -59,7 +59,7 @@ final class OpenAIClient: ProviderClient {
             if reply.hasError {
                 return .failure(ProviderErrors.http(
                     status: response.status, headers: response.headers, body: response.body,
-                    apiKey: apiKey, nowUnixSeconds: Date().timeIntervalSince1970))
+                    apiKey: apiKey, nowUnixSeconds: unixTimeSeconds()))
             }
             return .failure(ProviderErrors.malformed("no choices[0].message", status: response.status))
         }

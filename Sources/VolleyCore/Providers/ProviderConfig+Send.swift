@@ -1,4 +1,4 @@
-import Foundation
+import VolleySystem
 import VolleyHTTP
 
 extension ProviderConfig {
@@ -59,6 +59,6 @@ extension HTTPResponse {
         // Only these fields become strings (a reply has ~20 headers).
         let fields = head.headers(withNamePrefixes: ["x-ratelimit-", "anthropic-ratelimit-"])
         if fields.count == 0 { return RateLimitState() }
-        return RateLimitHeaders.parse(fields, nowUnixSeconds: Date().timeIntervalSince1970)
+        return RateLimitHeaders.parse(fields, nowUnixSeconds: unixTimeSeconds())
     }
 }

@@ -1,4 +1,3 @@
-import Foundation
 import VolleyHTTP
 
 /// Maps transport failures and provider error responses to outcome errors, in one place.
@@ -82,6 +81,6 @@ enum ProviderErrors {
     /// Removes the API key from text that came from elsewhere (provider messages can echo it).
     static func redact(_ text: String, apiKey: String?) -> String {
         guard let apiKey, apiKey.count >= 4, text.contains(apiKey) else { return text }
-        return text.replacingOccurrences(of: apiKey, with: "[redacted]")
+        return text.replacing(apiKey, with: "[redacted]")
     }
 }

@@ -1,5 +1,6 @@
 import Dispatch
 import Synchronization
+import VolleySystem
 #if canImport(Glibc)
 @preconcurrency import Glibc
 #elseif canImport(Darwin)

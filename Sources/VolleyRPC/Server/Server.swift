@@ -2,6 +2,7 @@ import Logging
 import Synchronization
 import VolleyCore
 import VolleyHTTP
+import VolleySystem
 
 #if canImport(Glibc)
 @preconcurrency import Glibc

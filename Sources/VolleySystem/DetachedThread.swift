@@ -5,8 +5,9 @@ import Darwin
 #endif
 
 /// Runs a closure on its own detached POSIX thread: the blocking `read(2)` and `write(2)` loops of
-/// the stdio transport must never occupy Swift concurrency's small cooperative pool.
-final class DetachedThread: Sendable {
+/// the stdio transport and the HTTP transport's event loop must never occupy Swift
+/// concurrency's small cooperative pool.
+public final class DetachedThread: Sendable {
     private let name: String
     private let body: @Sendable () -> Void
 
@@ -16,7 +17,7 @@ final class DetachedThread: Sendable {
     }
 
     /// Starts `body` on a new detached thread called `name` (where the platform allows naming).
-    static func start(name: String, _ body: @escaping @Sendable () -> Void) throws(ThreadStartError) {
+    public static func start(name: String, _ body: @escaping @Sendable () -> Void) throws(ThreadStartError) {
         let entry = Unmanaged.passRetained(DetachedThread(name: name, body: body))
         var attributes = pthread_attr_t()
         pthread_attr_init(&attributes)
