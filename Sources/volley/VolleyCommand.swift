@@ -1,5 +1,4 @@
 import ArgumentParser
-import CMallocTuning
 import Logging
 import VolleyCore
 import VolleyHTTP
@@ -92,7 +91,6 @@ struct Serve: AsyncParsableCommand {
                 throw ExitCode(2)
             }
         }
-        volley_tune_malloc()
         let http: HTTPClient
         do {
             http = try HTTPClient(configuration: HTTPClientConfiguration(maxConnectionsPerHost: maxConnectionsPerHost))
