@@ -104,6 +104,16 @@ def test_mixed_failures_with_return_exceptions(binary: str) -> None:
             assert isinstance(results[list(KINDS).index("timeout") + 1], TimeoutError)
             assert isinstance(results[list(KINDS).index("connection") + 1], ConnectionError)
             assert results.stats.failed == len(KINDS) and results.stats.succeeded == 2
+            # The outcomes (built when first read) carry the very objects the list holds.
+            outcomes = results.outcomes
+            assert outcomes is results.outcomes and len(outcomes) == len(items)
+            for index, outcome in enumerate(outcomes):
+                assert outcome.index == index and outcome.key == items[index]["key"]
+                assert outcome.attempts == 1
+                if outcome.ok:
+                    assert outcome.value is results[index] and outcome.error is None
+                else:
+                    assert outcome.error is results[index] and outcome.value is None
 
     run(body())
 

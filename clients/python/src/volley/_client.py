@@ -29,7 +29,7 @@ from ._binary import find_binary
 from ._errors import ItemError, ProtocolError, SidecarCrashed, VolleyError, error_from_wire
 from ._items import ItemLike, chat, normalize_item
 from ._sidecar import Sidecar, child_environment
-from ._types import BatchStats, GatherResults, Outcome, Progress, Result
+from ._types import BatchStats, GatherResults, Outcome, Progress, Result, _value_from_wire
 
 __all__ = ["Volley", "AsCompleted", "ProgressCallback", "PROTOCOL_VERSION"]
 
@@ -438,15 +438,21 @@ class Volley:
         reply = await self._request(
             "gather", params, on_progress=self._progress_handler(progress), cancellable=True
         )
-        outcomes, stats, failed_index = _batch_reply(reply)
-        values = [outcome.value_or_exception() for outcome in outcomes]
-        results: GatherResults[Any] = GatherResults(values, outcomes, stats)
+        wire, stats, failed_index = _batch_reply(reply)
+        values = [_value_from_wire(outcome) for outcome in wire]
+        # The Outcome objects are built only if the caller reads `results.outcomes`.
+        results = GatherResults._from_wire(wire, values, stats)
         if not return_exceptions:
-            if failed_index is None:
-                failed_index = next((o.index for o in outcomes if not o.ok), None)
-            failed = next((o for o in outcomes if o.index == failed_index), None)
-            if failed is not None and failed.error is not None:
-                error = failed.error
+            # The fail_fast item, else the first failure in input order.
+            error = next(
+                (
+                    value
+                    for value in values
+                    if isinstance(value, ItemError) and (failed_index is None or value.index == failed_index)
+                ),
+                None,
+            )
+            if error is not None:
                 error.results = results
                 raise error
         return results
@@ -681,8 +687,8 @@ def _result_or_raise(reply: Mapping[str, Any]) -> Any:
     return reply.get("result")
 
 
-def _batch_reply(reply: Mapping[str, Any]) -> Tuple[List[Outcome], BatchStats, Optional[int]]:
-    """Outcomes (input order), stats and the fail_fast item's index from a gather reply.
+def _batch_reply(reply: Mapping[str, Any]) -> Tuple[List[Mapping[str, Any]], BatchStats, Optional[int]]:
+    """Wire outcomes (input order), stats and the fail_fast item's index from a gather reply.
 
     A ``-32803`` (fail_fast) or ``-32800`` that this client did not ask for (shutdown with
     ``cancel``, a signal to the sidecar) still carries every outcome: those become results.
@@ -697,6 +703,10 @@ def _batch_reply(reply: Mapping[str, Any]) -> Tuple[List[Outcome], BatchStats, O
             raise _protocol_error(error)
         index = result.get("index")
         failed_index = index if isinstance(index, int) else None
-    outcomes = sorted((Outcome.from_wire(o) for o in result.get("results") or []), key=lambda o: o.index)
+    outcomes = sorted(result.get("results") or [], key=_wire_index)
     return outcomes, BatchStats.from_wire(result.get("stats")), failed_index
+
+
+def _wire_index(outcome: Mapping[str, Any]) -> int:
+    return int(outcome.get("index", -1))
 

@@ -52,7 +52,9 @@ def chat(
     if model is not None:
         request["model"] = model
     request["messages"] = body_messages
-    request.update({name: value for name, value in params.items() if value is not None})
+    for name, value in params.items():
+        if value is not None:
+            request[name] = value
 
     item: Item = {}
     if key is not None:
@@ -79,10 +81,11 @@ def normalize_item(item: ItemLike, default_model: Optional[str]) -> Item:
     """
     if isinstance(item, str):
         return chat(item, model=default_model)
-    if not isinstance(item, Mapping):
+    # `dict` first: it answers in C, where the check against typing's Mapping runs Python code.
+    if not isinstance(item, (dict, Mapping)):
         raise TypeError(f"an item must be a dict (see volley.chat) or a prompt string, not {type(item).__name__}")
     out = dict(item)
     request = out.get("request")
-    if default_model is not None and isinstance(request, Mapping) and "model" not in request:
+    if default_model is not None and isinstance(request, (dict, Mapping)) and "model" not in request:
         out["request"] = {"model": default_model, **request}
     return out

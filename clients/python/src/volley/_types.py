@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Dict, Generic, Iterable, List, Mapping, Optional, TypeVar, Union
+from typing import Any, Dict, Generic, Iterable, List, Mapping, Optional, Tuple, TypeVar, Union
 
 from ._errors import ItemError, error_from_wire
 
@@ -44,14 +44,16 @@ class Result:
 
     @classmethod
     def from_wire(cls, value: Mapping[str, Any]) -> "Result":
+        get = value.get
+        # Positional arguments: a frozen dataclass's __init__ costs less called without keywords.
         return cls(
-            text=value.get("text"),
-            finish_reason=value.get("finish_reason"),
-            model=value.get("model"),
-            usage=Usage.from_wire(value.get("usage")),
-            tool_calls=value.get("tool_calls"),
-            raw=value.get("raw"),
-            data=value if isinstance(value, dict) else dict(value),
+            get("text"),
+            get("finish_reason"),
+            get("model"),
+            Usage.from_wire(get("usage")),
+            get("tool_calls"),
+            get("raw"),
+            value if isinstance(value, dict) else dict(value),
         )
 
     def __str__(self) -> str:
@@ -79,23 +81,23 @@ class Outcome:
 
     @classmethod
     def from_wire(cls, outcome: Mapping[str, Any]) -> "Outcome":
-        index = int(outcome.get("index", -1))
-        key = outcome.get("key")
-        attempts = int(outcome.get("attempts") or 0)
-        ok = bool(outcome.get("ok"))
-        value = Result.from_wire(outcome.get("value") or {}) if ok else None
-        error = None
-        if not ok:
-            error = error_from_wire(outcome.get("error") or {}, attempts=attempts, index=index, key=key)
+        return cls._from_wire(outcome, _value_from_wire(outcome))
+
+    @classmethod
+    def _from_wire(cls, outcome: Mapping[str, Any], value: "Union[Result, ItemError]") -> "Outcome":
+        """The outcome of a wire object whose value or exception was already built from it."""
+        get = outcome.get
+        result = value if isinstance(value, Result) else None
+        error = value if isinstance(value, ItemError) else None
         return cls(
-            index=index,
-            key=key,
-            ok=ok,
-            value=value,
-            error=error,
-            attempts=attempts,
-            latency_ms=outcome.get("latency_ms"),
-            queued_ms=outcome.get("queued_ms"),
+            int(get("index", -1)),
+            get("key"),
+            result is not None,
+            result,
+            error,
+            int(get("attempts") or 0),
+            get("latency_ms"),
+            get("queued_ms"),
         )
 
     def result(self) -> Result:
@@ -154,10 +156,46 @@ class GatherResults(List[T], Generic[T]):
     ``stats`` the batch's :class:`BatchStats`.
     """
 
-    outcomes: List[Outcome]
     stats: BatchStats
 
     def __init__(self, values: Iterable[T], outcomes: List[Outcome], stats: BatchStats) -> None:
         super().__init__(values)
-        self.outcomes = outcomes
+        self._outcomes: Optional[List[Outcome]] = outcomes
+        # Until `outcomes` is first read: the wire outcomes and the values built from them.
+        self._wire: Optional[Tuple[List[Mapping[str, Any]], List[Any]]] = None
         self.stats = stats
+
+    @classmethod
+    def _from_wire(
+        cls, wire: List[Mapping[str, Any]], values: List[Any], stats: BatchStats
+    ) -> "GatherResults[Any]":
+        """``values[i]`` was built from ``wire[i]`` (see :func:`_value_from_wire`); the
+        :class:`Outcome` objects are only built if someone reads ``outcomes``."""
+        results: GatherResults[Any] = cls(values, [], stats)
+        results._outcomes = None
+        results._wire = (wire, values)
+        return results
+
+    @property
+    def outcomes(self) -> List[Outcome]:
+        """Every item's :class:`Outcome`, in input order (built when first read)."""
+        outcomes = self._outcomes
+        if outcomes is None:
+            assert self._wire is not None
+            wire, values = self._wire
+            outcomes = [Outcome._from_wire(o, v) for o, v in zip(wire, values)]
+            self._outcomes, self._wire = outcomes, None
+        return outcomes
+
+    @outcomes.setter
+    def outcomes(self, outcomes: List[Outcome]) -> None:
+        self._outcomes, self._wire = outcomes, None
+
+
+def _value_from_wire(outcome: Mapping[str, Any]) -> Union[Result, ItemError]:
+    """A wire outcome's value, or its typed exception when it failed."""
+    if outcome.get("ok"):
+        return Result.from_wire(outcome.get("value") or {})
+    index = int(outcome.get("index", -1))
+    attempts = int(outcome.get("attempts") or 0)
+    return error_from_wire(outcome.get("error") or {}, attempts=attempts, index=index, key=outcome.get("key"))
