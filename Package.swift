@@ -49,11 +49,15 @@ let package = Package(
             name: "VolleyRPC",
             dependencies: ["VolleyCore", "VolleySystem", .product(name: "Logging", package: "swift-log")]
         ),
+        // Before main, for the `volley` process: the open-files limit raised to its hard limit
+        // and the descriptor table grown while there is one thread (see process_setup.c).
+        .target(name: "CProcessSetup"),
         // `volley run FILE.jsonl`: a whole file through the engine, resumable, in bounded memory.
         .target(name: "VolleyRun", dependencies: ["VolleyCore", "VolleyHTTP", "VolleySystem"]),
         .executableTarget(
             name: "volley",
             dependencies: [
+                "CProcessSetup",
                 "VolleyRPC",
                 "VolleyRun",
                 "VolleySystem",

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CProcessSetup
 import Dispatch
 #if canImport(Glibc)
 @preconcurrency import Glibc
@@ -40,6 +41,7 @@ struct Run: AsyncParsableCommand {
             throw ExitCode(2)
         }
         ignoreSIGPIPE()
+        volley_process_setup()  // Done before main; the call keeps it linked.
         let options = parsed.options
         let task = Task { await FileRun.run(options, environment: processEnvironment(), console: .standardError()) }
         let signals = InterruptSignals { task.cancel() }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CProcessSetup
 import Logging
 import VolleyCore
 import VolleyHTTP
@@ -72,6 +73,7 @@ struct Serve: AsyncParsableCommand {
 
     func run() async throws {
         ignoreSIGPIPE()
+        volley_process_setup()  // Done before main; the call keeps it linked.
         let level = Logger.Level(rawValue: logLevel) ?? .warning
         let json = logFormat == "json"
         LoggingSystem.bootstrap { label in

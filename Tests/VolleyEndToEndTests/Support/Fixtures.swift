@@ -11,11 +11,13 @@ func withVolley<T>(
     arguments: [String] = [],
     environment: [String: String] = [:],
     readStdout: Bool = true,
+    softOpenFilesLimit: Int? = nil,
     _ body: (VolleyProcess) async throws -> T
 ) async throws -> T {
     await sidecarSlots.acquire()
     defer { sidecarSlots.release() }
-    let volley = try await spawnOffThePool(arguments: arguments, environment: environment, readStdout: readStdout)
+    let volley = try await spawnOffThePool(arguments: arguments, environment: environment, readStdout: readStdout,
+                                           softOpenFilesLimit: softOpenFilesLimit)
     defer { volley.terminate() }
     do {
         return try await body(volley)
@@ -32,11 +34,13 @@ let sidecarSlots = AsyncSemaphore(count: 3)
 /// Spawns on a thread of its own: `posix_spawn` blocks its caller while the child closes every
 /// inherited descriptor (~20 ms here), and dozens of spawns on Swift concurrency's two pool
 /// threads starved other suites' timing-sensitive tests running in the same process.
-private func spawnOffThePool(arguments: [String], environment: [String: String], readStdout: Bool) async throws -> VolleyProcess {
+private func spawnOffThePool(arguments: [String], environment: [String: String], readStdout: Bool,
+                             softOpenFilesLimit: Int?) async throws -> VolleyProcess {
     try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<VolleyProcess, any Error>) in
         Thread.detachNewThread {
             do {
-                continuation.resume(returning: try VolleyProcess(arguments: arguments, environment: environment, readStdout: readStdout))
+                continuation.resume(returning: try VolleyProcess(arguments: arguments, environment: environment, readStdout: readStdout,
+                                                                 softOpenFilesLimit: softOpenFilesLimit))
             } catch {
                 continuation.resume(throwing: error)
             }

@@ -46,7 +46,10 @@ final class VolleyProcess: Sendable {
     ///   - environment: added to a clean copy of the test's environment, from which
     ///     `OPENAI_API_KEY` and `ANTHROPIC_API_KEY` are removed so only `mock` exists by default.
     ///   - readStdout: `false` leaves stdout unread (the pipe fills) until ``startReadingStdout()``.
-    init(arguments: [String] = [], environment: [String: String] = [:], readStdout: Bool = true) throws {
+    ///   - softOpenFilesLimit: started through `sh -c 'ulimit -Sn N; exec volley ...'`, with this
+    ///     soft limit on open files (same pid: the shell execs the sidecar).
+    init(arguments: [String] = [], environment: [String: String] = [:], readStdout: Bool = true,
+         softOpenFilesLimit: Int? = nil) throws {
         ignoreSIGPIPEInTests()
         let binary = try VolleyBinary.url()
         var env = ProcessInfo.processInfo.environment
@@ -61,8 +64,13 @@ final class VolleyProcess: Sendable {
             // leaked stdin write end would keep that sidecar from ever seeing EOF).
             let input = Pipe(), output = Pipe(), errors = Pipe()
             let process = Process()
-            process.executableURL = binary
-            process.arguments = arguments
+            if let softOpenFilesLimit {
+                process.executableURL = URL(fileURLWithPath: "/bin/sh")
+                process.arguments = ["-c", "ulimit -Sn \(softOpenFilesLimit) && exec \"$0\" \"$@\"", binary.path] + arguments
+            } else {
+                process.executableURL = binary
+                process.arguments = arguments
+            }
             process.environment = env
             process.standardInput = input
             process.standardOutput = output
