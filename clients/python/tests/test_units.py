@@ -84,3 +84,25 @@ def test_outcome_and_result_from_wire() -> None:
     with pytest.raises(volley.HTTPError):
         failed.result()
     assert failed.latency_ms is None and failed.attempts == 0
+
+
+def test_gc_paused_restores_the_collector_state() -> None:
+    import gc
+
+    from volley._gcpause import gc_paused
+
+    assert gc.isenabled()
+    with gc_paused():
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    with pytest.raises(RuntimeError):
+        with gc_paused():
+            raise RuntimeError("boom")
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with gc_paused():
+            assert not gc.isenabled()
+        assert not gc.isenabled(), "a collector the program disabled stays disabled"
+    finally:
+        gc.enable()

@@ -27,6 +27,7 @@ from typing import (
 
 from ._binary import find_binary
 from ._errors import ItemError, ProtocolError, SidecarCrashed, VolleyError, error_from_wire
+from ._gcpause import gc_paused
 from ._items import ItemLike, chat, normalize_item
 from ._sidecar import Sidecar, child_environment
 from ._types import BatchStats, GatherResults, Outcome, Progress, Result, _value_from_wire
@@ -439,7 +440,11 @@ class Volley:
             "gather", params, on_progress=self._progress_handler(progress), cancellable=True
         )
         wire, stats, failed_index = _batch_reply(reply)
-        values = [_value_from_wire(outcome) for outcome in wire]
+        if len(wire) >= 1000:
+            with gc_paused():
+                values = [_value_from_wire(outcome) for outcome in wire]
+        else:
+            values = [_value_from_wire(outcome) for outcome in wire]
         # The Outcome objects are built only if the caller reads `results.outcomes`.
         results = GatherResults._from_wire(wire, values, stats)
         if not return_exceptions:

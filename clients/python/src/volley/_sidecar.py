@@ -17,6 +17,7 @@ import signal
 from typing import Any, Callable, Deque, Dict, List, Mapping, Optional, Sequence, Union
 
 from ._errors import ProtocolError, SidecarCrashed
+from ._gcpause import gc_paused
 
 __all__ = ["Sidecar", "RequestId"]
 
@@ -28,6 +29,8 @@ Notify = Callable[[Dict[str, Any]], None]
 STREAM_LIMIT = 64 * 1024 * 1024
 #: Bytes asked for per read of stdout.
 READ_CHUNK = 1024 * 1024
+#: Lines at least this long (a big batch's reply) are parsed with the garbage collector paused.
+GC_PAUSE_BYTES = 256 * 1024
 #: Longest stderr line kept (longer ones are truncated, never buffered whole).
 MAX_STDERR_LINE = 64 * 1024
 
@@ -247,7 +250,11 @@ class Sidecar:
         if not line.strip():
             return
         try:
-            message = json.loads(line)
+            if len(line) >= GC_PAUSE_BYTES:
+                with gc_paused():
+                    message = json.loads(line)
+            else:
+                message = json.loads(line)
         except ValueError:
             self.log.error("volley sent a line that is not JSON: %r", line[:200])
             return
