@@ -4,9 +4,9 @@
 import Darwin
 #endif
 
-// The few POSIX calls the modules share, so that none of them needs Foundation (which the
-// `volley` binary does not link: it cost ~7 MB of resident memory and a millisecond or two of
-// start-up for a thread, a file read, the environment and the time of day).
+// The few POSIX calls the modules share, so that none of them needs Foundation, which the
+// `volley` binary does not link: for a thread, a file read, the environment and the time of
+// day it cost ~7 MB of resident memory and ~5 ms of start-up CPU.
 
 /// `write(2)` under a name that methods called `write` do not shadow.
 public func posixWrite(_ fd: Int32, _ bytes: UnsafeRawPointer?, _ count: Int) -> Int {
