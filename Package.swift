@@ -11,7 +11,7 @@ import PackageDescription
 // - mimalloc (libmimalloc-dev; libmimalloc2.0 at run time): the `volley` process's allocator.
 //   Every request allocates ~70 small blocks (two thirds of them inside libcurl), 64 to 2,000
 //   requests at a time; glibc's malloc spent ~10% of the sidecar's CPU on them. Linked,
-//   mimalloc measured 8% less CPU per request at bench W1 and 10% less at W3 (interleaved A/B,
+//   mimalloc measured 8% less CPU per request at bench W1 and 11% less at W3 (interleaved A/B,
 //   bench/results/2026-11-25-6.md).
 let package = Package(
     name: "Volley",
