@@ -63,6 +63,29 @@ import Testing
         try await server.shutdown()
     }
 
+    @Test func transferInfoReportsTheConnectionAndTheTimings() async throws {
+        let server = try await FakeLLMServer.start(FakeLLMConfiguration())
+        let client = try HTTPClient()
+        // The server holds this answer 300 ms: the first byte cannot come sooner.
+        let first = try await client.execute(chatRequest(server, prompt: "slow", script: ["latency_ms": "300"]))
+        #expect(first.status == 200)
+        #expect(!first.info.connectionReused)
+        #expect(first.info.httpVersion == .http1_1)
+        #expect(first.info.connectSeconds > 0 && first.info.connectSeconds < first.info.timeToFirstByteSeconds)
+        #expect(first.info.timeToFirstByteSeconds >= 0.3)
+        #expect(first.info.totalSeconds >= first.info.timeToFirstByteSeconds)
+        #expect(first.info.totalSeconds < 10)
+        // The next one reuses the connection: no connect time, and its own (short) timings.
+        let second = try await client.execute(chatRequest(server, prompt: "fast"))
+        #expect(second.info.connectionReused)
+        #expect(second.info.connectSeconds == 0)
+        #expect(second.info.timeToFirstByteSeconds < 0.3)
+        #expect(second.info.totalSeconds >= second.info.timeToFirstByteSeconds)
+        #expect(second.info.retryAfterSeconds == nil)
+        await client.shutdown()
+        try await server.shutdown()
+    }
+
     @Test func aPooledConnectionTheServerClosesIsDroppedWithoutBusyWaiting() async throws {
         var configuration = FakeLLMConfiguration()
         configuration.idleTimeoutSeconds = 0.2
