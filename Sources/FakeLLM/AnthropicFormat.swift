@@ -127,6 +127,10 @@ enum AnthropicFormat {
                         + "input tokens per minute: it asks for \(requested). Please reduce the prompt length or the "
                         + "maximum tokens requested.")
             )
+        case .concurrencyLimit(let limit, let hinted):
+            let message =
+                hinted ? "Too many concurrent requests: at most \(limit) requests may be in flight" : "Rate limit exceeded"
+            return (429, errorBody(type: "rate_limit_error", message: message))
         case .status(let status):
             return (status, errorBody(type: errorType(status), message: statusMessage(status)))
         }

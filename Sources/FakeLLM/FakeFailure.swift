@@ -11,12 +11,15 @@ enum FakeFailure: Sendable, Equatable {
     case rateLimit(kind: RateLimiter.Kind, limit: Int, used: Int, requested: Int, retryAfterSeconds: Double?)
     /// The token estimate exceeds the TPM bucket's capacity; retrying cannot help.
     case tooLarge(limit: Int, requested: Int)
+    /// `limit` model requests were already in flight (`maxInFlight`); `hinted` says whether the
+    /// body names the cause (`concurrencyHintInBody`) or is a generic rate-limit message.
+    case concurrencyLimit(limit: Int, hinted: Bool)
 
     var status: Int {
         switch self {
         case .status(let code): return code
         case .invalidRequest: return 400
-        case .quota, .rateLimit, .tooLarge: return 429
+        case .quota, .rateLimit, .tooLarge, .concurrencyLimit: return 429
         }
     }
 }

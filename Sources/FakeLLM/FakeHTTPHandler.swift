@@ -284,6 +284,6 @@ final class FakeHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
             receivedAt: request.receivedAt, finishedAt: core.now(), inputTokens: request.plan.inputTokens,
             outputTokens: request.statusSent == 200 && request.plan.isModelReply ? request.plan.outputTokens : 0,
             mode: request.plan.mode, clientDisconnected: clientDisconnected)
-        core.requestFinished(record, completed: completed)
+        core.requestFinished(record, completed: completed, releasingSlot: request.plan.holdsInFlightSlot)
     }
 }

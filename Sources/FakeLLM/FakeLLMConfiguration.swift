@@ -23,6 +23,36 @@ public struct FakeLLMConfiguration: Sendable {
     /// (`burstSeconds` is capped at one day).
     /// Buckets start full and refill continuously at `limit / 60` per second.
     public var burstSeconds: Double = 1
+    /// Requests the request bucket holds, instead of `requestsPerMinute * burstSeconds / 60`
+    /// (at least 1); it still refills at `requestsPerMinute / 60` per second. This models the
+    /// stricter servers that enforce a per-second leaky bucket with a small burst: with
+    /// `requestsPerMinute` 600 and `requestBurst` 2, two requests may arrive back to back and then
+    /// one per 100 ms. `nil`: the capacity comes from `burstSeconds`. The token bucket is unaffected.
+    public var requestBurst: Int? = nil
+    /// Send the `x-ratelimit-*` (OpenAI) and `anthropic-ratelimit-*` headers on every response,
+    /// and `retry-after` (and `retry-after-ms` for OpenAI) with the computed wait on each 429 of
+    /// the limits. False models a server that answers a bare 429: no rate-limit headers on any
+    /// response, no retry headers on a 429 of the limits (or of the `rate_limit` mode), and no
+    /// "Please try again in" in the OpenAI message. Per-request `retry_after` / `retry_after_ms`
+    /// scripting and `retryAfterSecondsOn429` still send theirs.
+    public var rateLimitHeaders: Bool = true
+    /// When set, every rate-limit 429 (the limits, `maxInFlight`, the `rate_limit` mode, a
+    /// scripted status 429) carries exactly this `retry-after`, in seconds (rounded up to whole
+    /// seconds; OpenAI's `retry-after-ms` gets the milliseconds), instead of the computed wait,
+    /// even with `rateLimitHeaders` off. Out-of-quota and request-too-large 429s, which no retry
+    /// fixes, get none; per-request `retry_after` / `retry_after_ms` scripting still wins.
+    public var retryAfterSecondsOn429: Double? = nil
+    /// Most model requests (`/v1/chat/completions`, `/v1/messages`) in flight at once: one that
+    /// arrives while this many are being processed (latency, stalls and streaming included, until
+    /// the last byte is written or the client leaves) is answered 429 at once, before any
+    /// scripting and without charging the rate limits. OpenAI's body has `code`
+    /// `concurrency_limit_exceeded`, Anthropic's is a `rate_limit_error`; neither has a
+    /// computed `retry-after`. `nil`: no cap. Refusals count in `FakeLLMStats.inFlightRefused`.
+    public var maxInFlight: Int? = nil
+    /// Whether a `maxInFlight` refusal says so ("Too many concurrent requests: at most K requests
+    /// may be in flight"). False gives a generic "Rate limit exceeded" that does not mention
+    /// concurrency, so the client has to infer the cap.
+    public var concurrencyHintInBody: Bool = true
     /// Fraction (0...1) of model requests answered with `failureStatus`, drawn from the seed.
     public var failureRate: Double = 0
     /// Status of the random failures chosen by `failureRate`.

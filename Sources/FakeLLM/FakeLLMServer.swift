@@ -82,8 +82,8 @@ public final class FakeLLMServer: Sendable {
         core.stats()
     }
 
-    /// Zeroes counters and records. Open connections and in-flight requests are gauges and keep
-    /// their values; peaks restart from them. Connection ids keep counting.
+    /// Zeroes counters and records. Open connections and in-flight requests (all, and admitted
+    /// model requests) are gauges and keep their values; peaks restart from them. Connection ids keep counting.
     public func resetStats() {
         core.resetStats()
     }

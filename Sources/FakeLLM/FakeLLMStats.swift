@@ -16,8 +16,18 @@ public struct FakeLLMStats: Sendable, Equatable {
     public var peakConnections: Int = 0
     /// Requests read and not yet finished (a gauge: a reset keeps it).
     public var inFlight: Int = 0
-    /// Most requests in flight at once.
+    /// Most requests in flight at once (requests refused by `maxInFlight` included: they are
+    /// in flight while their 429 is written).
     public var peakInFlight: Int = 0
+    /// Model requests (`/v1/chat/completions`, `/v1/messages`) in flight that the `maxInFlight`
+    /// cap let through, whatever their answer (a gauge: a reset keeps it). Counted with or
+    /// without a cap.
+    public var inFlightAdmitted: Int = 0
+    /// Most model requests in flight at once that were not refused by `maxInFlight`.
+    public var peakInFlightAdmitted: Int = 0
+    /// Model requests answered 429 because `maxInFlight` of them were already in flight (these
+    /// 429s count in `rateLimited` and `statusCounts` too).
+    public var inFlightRefused: Int = 0
     /// Requests whose client closed the connection before the full response was written, the
     /// way a test sees that a cancelled transfer really was aborted. Server-side aborts
     /// (`reset` modes) are not counted here.

@@ -146,8 +146,9 @@ enum OpenAIFormat {
         ])
     }
 
-    /// The body OpenAI sends for `failure` on a request for `model`.
-    static func error(_ failure: FakeFailure, model: String) -> FakeJSON {
+    /// The body OpenAI sends for `failure` on a request for `model`. `statesWait` false leaves
+    /// "Please try again in ..." out of a rate-limit message (a bare 429 tells nothing).
+    static func error(_ failure: FakeFailure, model: String, statesWait: Bool = true) -> FakeJSON {
         switch failure {
         case .invalidRequest(let message, let param):
             return errorBody(message: message, type: "invalid_request_error", param: param)
@@ -159,11 +160,17 @@ enum OpenAIFormat {
         case .rateLimit(let kind, let limit, let used, let requested, let retryAfterSeconds):
             let unit = kind == .requests ? "requests per min (RPM)" : "tokens per min (TPM)"
             let wait = GoDuration.format(seconds: retryAfterSeconds ?? 1)
+            let advice = statesWait ? " Please try again in \(wait)." : ""
             return errorBody(
                 message: "Rate limit reached for \(model) in organization org-fake on \(unit): Limit \(limit), "
-                    + "Used \(used), Requested \(requested). Please try again in \(wait). Visit "
+                    + "Used \(used), Requested \(requested).\(advice) Visit "
                     + "https://platform.openai.com/account/rate-limits to learn more.",
                 type: kind.rawValue, code: "rate_limit_exceeded")
+        case .concurrencyLimit(let limit, let hinted):
+            guard hinted else { return errorBody(message: "Rate limit exceeded", type: "requests", code: "rate_limit_exceeded") }
+            return errorBody(
+                message: "Too many concurrent requests: at most \(limit) requests may be in flight", type: "requests",
+                code: "concurrency_limit_exceeded")
         case .tooLarge(let limit, let requested):
             return errorBody(
                 message: "Request too large for \(model) in organization org-fake on tokens per min (TPM): "

@@ -37,8 +37,13 @@ struct RateLimiter: Sendable, Equatable {
     private(set) var requests: TokenBucket?
     private(set) var tokens: TokenBucket?
 
-    init(requestsPerMinute: Int?, tokensPerMinute: Int?, burstSeconds: Double, now: Double) {
-        requests = requestsPerMinute.map { TokenBucket(limitPerMinute: $0, burstSeconds: burstSeconds, now: now) }
+    /// Buckets holding `burstSeconds` of each limit; `requestBurst`, when set, is the request
+    /// bucket's capacity instead (at least 1; the refill rate is unchanged).
+    init(requestsPerMinute: Int?, tokensPerMinute: Int?, burstSeconds: Double, requestBurst: Int? = nil, now: Double) {
+        requests = requestsPerMinute.map { limit in
+            guard let requestBurst else { return TokenBucket(limitPerMinute: limit, burstSeconds: burstSeconds, now: now) }
+            return TokenBucket(limitPerMinute: limit, capacity: Double(max(1, requestBurst)), now: now)
+        }
         tokens = tokensPerMinute.map { TokenBucket(limitPerMinute: $0, burstSeconds: burstSeconds, now: now) }
     }
 

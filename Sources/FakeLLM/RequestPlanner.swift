@@ -59,6 +59,8 @@ struct RequestPlanner: Sendable {
 
     // MARK: Model endpoints
 
+    /// A model request: refused at once when `maxInFlight` are already in flight (before any
+    /// scripting, and without charging the limits), else answered holding an in-flight slot.
     private func chat(_ api: API, _ input: Input, path: String) -> ResponsePlan {
         var ids = FakeIdentifiers(seed: core.nextIdentifier())
         let requestID = api == .openAI ? ids.requestID() : ids.make("req_")
@@ -67,6 +69,23 @@ struct RequestPlanner: Sendable {
             ? [("x-request-id", requestID), ("openai-organization", "org-fake"), ("openai-version", "2020-10-01")]
             : [("request-id", requestID)]
 
+        if case .refused(let limit) = core.admitModelRequest() {
+            // The model only names the record; a body that does not parse leaves it unknown.
+            let model = FakeChatRequest.model(of: try? FakeJSON.parse(input.body))
+            let failure = FakeFailure.concurrencyLimit(limit: limit, hinted: core.configuration.concurrencyHintInBody)
+            var plan = render(failure, api: api, model: model ?? "unknown", baseHeaders: baseHeaders, script: nil)
+            plan.model = model
+            return plan
+        }
+        var plan = admitted(api, input, ids: &ids, baseHeaders: baseHeaders)
+        plan.holdsInFlightSlot = true
+        return plan
+    }
+
+    /// The answer to a model request let in by the in-flight cap: scripting, limits, the reply.
+    private func admitted(
+        _ api: API, _ input: Input, ids: inout FakeIdentifiers, baseHeaders: [(String, String)]
+    ) -> ResponsePlan {
         func failurePlan(_ failure: FakeFailure, model: String?, script: FakeScript?) -> ResponsePlan {
             var plan = render(failure, api: api, model: model ?? "unknown", baseHeaders: baseHeaders, script: script)
             plan.model = model
@@ -179,7 +198,7 @@ struct RequestPlanner: Sendable {
         baseHeaders: [(String, String)], snapshot: RateLimiter.Snapshot?
     ) -> ResponsePlan {
         var headers = baseHeaders
-        if let snapshot {
+        if let snapshot, core.configuration.rateLimitHeaders {
             headers += api == .openAI
                 ? OpenAIFormat.rateLimitHeaders(snapshot)
                 : AnthropicFormat.rateLimitHeaders(snapshot, unixTime: core.unixTime())
@@ -226,22 +245,23 @@ struct RequestPlanner: Sendable {
         _ failure: FakeFailure, api: API, model: String, baseHeaders: [(String, String)], script: FakeScript?
     ) -> ResponsePlan {
         var headers = [("content-type", "application/json")] + baseHeaders
+        let (failure, retryAfter) = Self.retryAfter(for: failure, configuration: core.configuration)
         let status: Int
         let body: FakeJSON
         switch api {
         case .openAI:
             status = failure.status
-            body = OpenAIFormat.error(failure, model: model)
+            body = OpenAIFormat.error(failure, model: model, statesWait: retryAfter != nil)
         case .anthropic:
             (status, body) = AnthropicFormat.error(failure)
         }
-        if core.hasLimits {
+        if core.hasLimits, core.configuration.rateLimitHeaders {
             let snapshot = core.limiterState(tokenCost: 0).snapshot
             headers += api == .openAI
                 ? OpenAIFormat.rateLimitHeaders(snapshot)
                 : AnthropicFormat.rateLimitHeaders(snapshot, unixTime: core.unixTime())
         }
-        if case .rateLimit(_, _, _, _, let wait?) = failure, wait.isFinite {
+        if let wait = retryAfter, wait.isFinite {
             let seconds = min(max(0, wait), 1e9)
             headers.append(("retry-after", String(Int(seconds.rounded(.up)))))
             if api == .openAI { headers.append(("retry-after-ms", String(Int((seconds * 1000).rounded(.up))))) }
@@ -249,6 +269,24 @@ struct RequestPlanner: Sendable {
         if let value = script?.retryAfter { Self.replace("retry-after", with: value, in: &headers) }
         if let value = script?.retryAfterMs { Self.replace("retry-after-ms", with: value, in: &headers) }
         return ResponsePlan(status: status, headers: headers, body: .full(Array(body.serialized.utf8)))
+    }
+
+    /// The `retry-after` a failure carries (nil: none) and the failure restated with it, so an
+    /// OpenAI message names the same wait: `retryAfterSecondsOn429` for every rate-limit 429,
+    /// else the computed wait of a limit unless `rateLimitHeaders` is off.
+    static func retryAfter(
+        for failure: FakeFailure, configuration: FakeLLMConfiguration
+    ) -> (failure: FakeFailure, retryAfterSeconds: Double?) {
+        let fixed = configuration.retryAfterSecondsOn429.flatMap { $0.isFinite ? min(max(0, $0), 1e9) : nil }
+        switch failure {
+        case .rateLimit(let kind, let limit, let used, let requested, let wait):
+            let seconds = fixed ?? (configuration.rateLimitHeaders ? wait : nil)
+            return (.rateLimit(kind: kind, limit: limit, used: used, requested: requested, retryAfterSeconds: seconds), seconds)
+        case .concurrencyLimit, .status(429):
+            return (failure, fixed)
+        case .status, .invalidRequest, .quota, .tooLarge:
+            return (failure, nil)
+        }
     }
 
     private static func replace(_ name: String, with value: String, in headers: inout [(String, String)]) {

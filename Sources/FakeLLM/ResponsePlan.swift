@@ -37,6 +37,9 @@ struct ResponsePlan: Sendable {
     var outputTokens: Int = 0
     /// True when the body is a model reply whose usage counts in the stats.
     var isModelReply: Bool = false
+    /// True when the request holds a `maxInFlight` slot (`ServerCore.admitModelRequest`), which
+    /// the connection handler gives back when the request finishes, however it ends.
+    var holdsInFlightSlot: Bool = false
 
     init(status: Int, headers: [(String, String)], body: Body) {
         self.status = status

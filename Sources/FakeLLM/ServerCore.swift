@@ -32,7 +32,7 @@ final class ServerCore: Sendable {
         self.startUptimeNanoseconds = NIODeadline.now().uptimeNanoseconds
         let limiter = RateLimiter(
             requestsPerMinute: configuration.requestsPerMinute, tokensPerMinute: configuration.tokensPerMinute,
-            burstSeconds: configuration.burstSeconds, now: 0)
+            burstSeconds: configuration.burstSeconds, requestBurst: configuration.requestBurst, now: 0)
         self.state = Mutex(State(limiter: limiter, generator: SeededGenerator(seed: configuration.seed)))
     }
 
@@ -95,6 +95,30 @@ final class ServerCore: Sendable {
         }
     }
 
+    /// What `admitModelRequest` decided.
+    enum InFlightDecision: Sendable, Equatable {
+        /// The request holds one in-flight slot until `requestFinished(_:completed:releasingSlot: true)`.
+        case admitted
+        /// `limit` model requests are already in flight; nothing is held.
+        case refused(limit: Int)
+    }
+
+    /// Lets one model request in, holding a slot while it is in flight, or refuses it when
+    /// `maxInFlight` are already in flight. Always counts the admitted ones (the peak is kept
+    /// with or without a cap).
+    func admitModelRequest() -> InFlightDecision {
+        let cap = configuration.maxInFlight.map { max(0, $0) }
+        return mutate { s in
+            if let cap, s.stats.inFlightAdmitted >= cap {
+                s.stats.inFlightRefused += 1
+                return .refused(limit: cap)
+            }
+            s.stats.inFlightAdmitted += 1
+            s.stats.peakInFlightAdmitted = max(s.stats.peakInFlightAdmitted, s.stats.inFlightAdmitted)
+            return .admitted
+        }
+    }
+
     // MARK: Counters
 
     /// Counts an accepted connection and returns its 1-based id.
@@ -135,11 +159,13 @@ final class ServerCore: Sendable {
     }
 
     /// Ends a request started with `requestStarted`: its response completed, was aborted by the
-    /// server, or its client went away (`record.clientDisconnected`).
-    func requestFinished(_ record: FakeRequestRecord, completed: Bool) {
+    /// server, or its client went away (`record.clientDisconnected`). `releasingSlot` gives back
+    /// the slot `admitModelRequest` handed it.
+    func requestFinished(_ record: FakeRequestRecord, completed: Bool, releasingSlot: Bool = false) {
         let keep = configuration.recordRequests
         mutate { s in
             s.stats.inFlight = max(0, s.stats.inFlight - 1)
+            if releasingSlot { s.stats.inFlightAdmitted = max(0, s.stats.inFlightAdmitted - 1) }
             if completed { s.stats.responsesCompleted += 1 }
             if record.clientDisconnected { s.stats.clientDisconnectsBeforeResponseEnd += 1 }
             if keep { s.stats.records.append(record) }
@@ -152,8 +178,8 @@ final class ServerCore: Sendable {
         state.withLock { $0.stats }
     }
 
-    /// Zeroes the counters and records; the gauges (open connections, in flight) keep their
-    /// current values and the peaks restart from them.
+    /// Zeroes the counters and records; the gauges (open connections, in flight, admitted in
+    /// flight) keep their current values and the peaks restart from them.
     func resetStats() {
         mutate { s in
             var fresh = FakeLLMStats()
@@ -161,6 +187,8 @@ final class ServerCore: Sendable {
             fresh.peakConnections = s.stats.connectionsOpen
             fresh.inFlight = s.stats.inFlight
             fresh.peakInFlight = s.stats.inFlight
+            fresh.inFlightAdmitted = s.stats.inFlightAdmitted
+            fresh.peakInFlightAdmitted = s.stats.inFlightAdmitted
             s.stats = fresh
         }
     }

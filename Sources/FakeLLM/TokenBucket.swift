@@ -5,20 +5,28 @@
 struct TokenBucket: Sendable, Equatable {
     /// The configured limit per minute (what the `*-limit-*` headers report).
     let limitPerMinute: Int
-    /// Most tokens the bucket holds: `limit * burstSeconds / 60`, at least 1.
+    /// Most tokens the bucket holds: `limit * burstSeconds / 60` or an explicit burst, at least 1.
     let capacity: Double
     /// Tokens added per second: `limit / 60`.
     let refillPerSecond: Double
     private(set) var available: Double
     private(set) var updatedAt: Double
 
+    /// A bucket holding `burstSeconds` of the limit.
     init(limitPerMinute: Int, burstSeconds: Double, now: Double) {
-        self.limitPerMinute = max(0, limitPerMinute)
         // Bounded to a day so every derived wait and count stays far inside Int range.
         let burst = burstSeconds.isFinite && burstSeconds > 0 ? min(burstSeconds, 86_400) : 1
-        self.capacity = max(1, Double(self.limitPerMinute) * burst / 60)
+        self.init(limitPerMinute: limitPerMinute, capacity: Double(max(0, limitPerMinute)) * burst / 60, now: now)
+    }
+
+    /// A bucket holding `capacity` tokens (at least 1) whatever the limit, refilled at `limit / 60`
+    /// per second: a per-second leaky bucket with a small burst, as stricter servers enforce.
+    init(limitPerMinute: Int, capacity: Double, now: Double) {
+        self.limitPerMinute = max(0, limitPerMinute)
+        // Bounded so `remaining` and every derived wait stay far inside Int range.
+        self.capacity = capacity.isFinite ? min(max(1, capacity), 1e15) : 1
         self.refillPerSecond = Double(self.limitPerMinute) / 60
-        self.available = capacity
+        self.available = self.capacity
         self.updatedAt = now
     }
 

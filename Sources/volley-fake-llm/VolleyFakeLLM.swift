@@ -20,6 +20,8 @@ struct VolleyFakeLLM: AsyncParsableCommand {
 
             Each request can script its own answer with x-fake-<key> headers or a "fake" object in the JSON body (the body wins). Keys: latency_ms, status, retry_after, retry_after_ms, should_retry, reply, output_tokens, tool_call, chunk_delay_ms, fail_rate, mode. Modes: ok, reset, stall, stall_headers, malformed, insufficient_quota, rate_limit, cut_stream, reset_stream. Example: x-fake-mode: rate_limit
 
+            Stricter servers: --request-burst turns the request bucket into a per-second leaky bucket with a small burst (--rpm 600 --request-burst 2: two back to back, then one per 100 ms). --no-rate-limit-headers answers a bare 429 and sends no rate-limit headers at all. --retry-after-on-429 puts one fixed retry-after on every rate-limit 429. --max-in-flight answers 429 at once to a model request arriving while that many are in flight (--no-concurrency-hint hides the cause from the body).
+
             Once listening, the server prints exactly one line to stdout and nothing else:
               {"base_url":"http://127.0.0.1:PORT","port":PORT}
             so a script can start it with --port 0 and read the port. Diagnostics go to stderr. SIGINT or SIGTERM stops it with exit status 0.
@@ -45,6 +47,31 @@ struct VolleyFakeLLM: AsyncParsableCommand {
 
     @Option(help: "Seconds of limit a bucket holds: capacity is limit * burst-seconds / 60 (at least 1).")
     var burstSeconds: Double = 1
+
+    @Option(
+        help: ArgumentHelp(
+            "Requests the --rpm bucket holds, instead of rpm * burst-seconds / 60; it still refills at rpm / 60 per second.",
+            valueName: "n"))
+    var requestBurst: Int?
+
+    @Flag(help: "Send no x-ratelimit-* / anthropic-ratelimit-* headers, and no retry-after on a 429 of the limits (a bare 429).")
+    var noRateLimitHeaders = false
+
+    @Option(
+        name: .customLong("retry-after-on-429"),
+        help: ArgumentHelp(
+            "Send exactly this retry-after (and retry-after-ms) on every rate-limit 429 instead of the computed wait, even with --no-rate-limit-headers.",
+            valueName: "seconds"))
+    var retryAfterOn429: Double?
+
+    @Option(
+        help: ArgumentHelp(
+            "Most model requests in flight (latency included); one more is answered 429 at once, uncharged (code concurrency_limit_exceeded).",
+            valueName: "k"))
+    var maxInFlight: Int?
+
+    @Flag(help: "Answer a --max-in-flight refusal with a generic \"Rate limit exceeded\" body that does not mention concurrency.")
+    var noConcurrencyHint = false
 
     @Option(help: "Fraction (0 to 1) of model requests that fail with --fail-status, drawn from --seed.")
     var failRate: Double = 0
@@ -72,6 +99,16 @@ struct VolleyFakeLLM: AsyncParsableCommand {
             throw ValidationError("--rpm and --tpm must be > 0.")
         }
         guard burstSeconds > 0 else { throw ValidationError("--burst-seconds must be > 0.") }
+        if let requestBurst {
+            guard requestBurst >= 1 else { throw ValidationError("--request-burst must be >= 1.") }
+            guard rpm != nil else { throw ValidationError("--request-burst needs --rpm.") }
+        }
+        if let retryAfterOn429 {
+            guard retryAfterOn429.isFinite, retryAfterOn429 >= 0 else {
+                throw ValidationError("--retry-after-on-429 must be a number of seconds >= 0.")
+            }
+        }
+        guard maxInFlight.map({ $0 >= 1 }) ?? true else { throw ValidationError("--max-in-flight must be >= 1.") }
         guard outputTokens >= 0 else { throw ValidationError("--output-tokens must be >= 0.") }
     }
 
@@ -86,6 +123,11 @@ struct VolleyFakeLLM: AsyncParsableCommand {
         configuration.requestsPerMinute = rpm
         configuration.tokensPerMinute = tpm
         configuration.burstSeconds = burstSeconds
+        configuration.requestBurst = requestBurst
+        configuration.rateLimitHeaders = !noRateLimitHeaders
+        configuration.retryAfterSecondsOn429 = retryAfterOn429
+        configuration.maxInFlight = maxInFlight
+        configuration.concurrencyHintInBody = !noConcurrencyHint
         configuration.failureRate = failRate
         configuration.failureStatus = failStatus
         configuration.seed = seed

@@ -67,4 +67,80 @@ struct CommandLineTests {
         #expect(process.terminationReason == .exit)
         #expect(process.terminationStatus == 0)
     }
+
+    @Test(.enabled(if: binary != nil, "volley-fake-llm is not built"))
+    func helpDocumentsTheStrictServerFlags() async throws {
+        guard let binary = Self.binary else { return }
+        let process = Process()
+        process.executableURL = binary
+        process.arguments = ["--help"]
+        let stdout = Pipe()
+        process.standardOutput = stdout
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let help = String(decoding: await Self.readToEnd(stdout.fileHandleForReading), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0)
+        for flag in [
+            "--request-burst <n>", "--no-rate-limit-headers", "--retry-after-on-429 <seconds>", "--max-in-flight <k>",
+            "--no-concurrency-hint",
+        ] {
+            #expect(help.contains(flag), "\(flag) missing from --help")
+        }
+    }
+
+    /// Every strict-server flag reaches the configuration: a burst of 1, no rate-limit headers, a
+    /// fixed retry-after of 7 s, and a cap of one model request in flight whose refusal is generic.
+    @Test(.enabled(if: binary != nil, "volley-fake-llm is not built"))
+    func strictServerFlagsConfigureTheServer() async throws {
+        guard let binary = Self.binary else { return }
+        let process = Process()
+        process.executableURL = binary
+        process.arguments = [
+            "--port", "0", "--rpm", "6", "--burst-seconds", "60", "--request-burst", "1", "--no-rate-limit-headers",
+            "--retry-after-on-429", "7", "--max-in-flight", "1", "--no-concurrency-hint",
+        ]
+        let stdout = Pipe()
+        process.standardOutput = stdout
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        defer {
+            process.terminate()
+            process.waitUntilExit()
+        }
+        let line = await Self.readLine(stdout.fileHandleForReading)
+        let port = try #require(try FakeJSON.parse(line.trimmingCharacters(in: .whitespacesAndNewlines))["port"]?.intValue)
+
+        try await TestConnection.with(port: port) { connection in
+            let first = try await connection.exchange("/v1/chat/completions", body: Bodies.openAI())
+            #expect(first.status == 200)
+            #expect(first.header("x-ratelimit-limit-requests") == nil)
+            // A burst of 1 (burst-seconds alone would hold 6): the second is limited at once.
+            let second = try await connection.exchange("/v1/chat/completions", body: Bodies.openAI())
+            #expect(second.status == 429)
+            #expect(second.json["error"]?["code"]?.stringValue == "rate_limit_exceeded")
+            #expect(second.header("retry-after") == "7")
+            #expect(second.header("retry-after-ms") == "7000")
+            #expect(second.header("x-ratelimit-remaining-requests") == nil)
+        }
+
+        try await TestConnection.with(port: port) { held in
+            try await held.send("/v1/chat/completions", headers: [("x-fake-mode", "stall_headers")], body: Bodies.openAI())
+            try await TestConnection.with(port: port) { connection in
+                // The binary has no stats waiter: poll its stats endpoint (bounded, no sleeping).
+                var admitted = 0
+                for _ in 0..<10_000 where admitted < 1 {
+                    admitted = try await connection.exchange(.GET, "/fake/stats").json["in_flight_admitted"]?.intValue ?? -1
+                }
+                #expect(admitted == 1)
+                let refused = try await connection.exchange("/v1/chat/completions", body: Bodies.openAI())
+                #expect(refused.status == 429)
+                #expect(refused.json["error"]?["message"]?.stringValue == "Rate limit exceeded")
+                #expect(refused.header("retry-after") == "7")
+                let stats = try await connection.exchange(.GET, "/fake/stats").json
+                #expect(stats["in_flight_refused"]?.intValue == 1)
+                #expect(stats["rate_limited"]?.intValue == 2)
+            }
+        }
+    }
 }

@@ -100,4 +100,119 @@ struct RateLimiterTests {
         #expect(waitForNoTokens == 0)
 
     }
+
+    // MARK: requestBurst: a per-second leaky bucket with a small burst
+
+    @Test func explicitCapacityKeepsTheRefillRate() {
+        var bucket = TokenBucket(limitPerMinute: 600, capacity: 2, now: 0)  // 10/s, holds 2
+        #expect(bucket.capacity == 2)
+        #expect(bucket.refillPerSecond == 10)
+        #expect(bucket.remaining == 2)
+        let two = bucket.canTake(2, now: 0)
+        #expect(two)
+        bucket.take(2)
+        let third = bucket.canTake(1, now: 0)
+        #expect(!third)
+        #expect(abs(bucket.secondsUntilAvailable(1) - 0.1) < 1e-9)
+        #expect(abs(bucket.secondsUntilFull - 0.2) < 1e-9)
+        let afterRefill = bucket.canTake(1, now: 0.1)
+        #expect(afterRefill)
+        // However long the pause, it never holds more than the burst.
+        _ = bucket.canTake(1, now: 1000)
+        #expect(bucket.remaining == 2)
+        #expect(bucket.secondsUntilAvailable(3) == .infinity)
+    }
+
+    @Test func explicitCapacityIsAtLeastOne() {
+        #expect(TokenBucket(limitPerMinute: 600, capacity: 0, now: 0).capacity == 1)
+        #expect(TokenBucket(limitPerMinute: 600, capacity: -5, now: 0).capacity == 1)
+        #expect(TokenBucket(limitPerMinute: 600, capacity: .nan, now: 0).capacity == 1)
+        var limiter = RateLimiter(requestsPerMinute: 600, tokensPerMinute: nil, burstSeconds: 1, requestBurst: 0, now: 0)
+        #expect(limiter.requests?.capacity == 1)
+        guard case .admitted = limiter.admit(tokenCost: 0, now: 0) else {
+            Issue.record("first request refused")
+            return
+        }
+        guard case .limited = limiter.admit(tokenCost: 0, now: 0) else {
+            Issue.record("a burst of 0 admitted two back to back")
+            return
+        }
+    }
+
+    @Test func requestBurstSetsOnlyTheRequestBucket() {
+        // burstSeconds 60 would give 600 requests; the burst of 2 wins. Tokens keep burstSeconds.
+        let limiter = RateLimiter(requestsPerMinute: 600, tokensPerMinute: 600, burstSeconds: 60, requestBurst: 2, now: 0)
+        #expect(limiter.requests?.capacity == 2)
+        #expect(limiter.requests?.refillPerSecond == 10)
+        #expect(limiter.tokens?.capacity == 600)
+        let plain = RateLimiter(requestsPerMinute: 600, tokensPerMinute: nil, burstSeconds: 60, now: 0)
+        #expect(plain.requests?.capacity == 600)
+    }
+
+    @Test func requestBurstAdmitsTwoThenOnePerTenthOfASecond() {
+        var limiter = RateLimiter(requestsPerMinute: 600, tokensPerMinute: nil, burstSeconds: 1, requestBurst: 2, now: 0)
+        var admittedAt: [Double] = []
+        var refusedWaits: [Double] = []
+        // 100 attempts per second for one second (virtual time, exact hundredths).
+        for step in 0..<100 {
+            let now = Double(step) / 100
+            switch limiter.admit(tokenCost: 0, now: now) {
+            case .admitted(let snapshot):
+                admittedAt.append(now)
+                #expect((0...1).contains(snapshot.requests?.remaining ?? -1))
+            case .limited(let kind, let limit, _, let requested, let wait, _):
+                #expect(kind == .requests)
+                #expect(limit == 600)
+                #expect(requested == 1)
+                refusedWaits.append(wait)
+            case .tooLarge:
+                Issue.record("tooLarge without a token limit")
+            }
+        }
+        // Two back to back, then the refill's 10 per second (the last one may fall on either side
+        // of t = 0.99 by rounding); a bucket of burstSeconds' 10 would have admitted ~20.
+        #expect(admittedAt.prefix(2) == [0, 0.01])
+        #expect((11...12).contains(admittedAt.count))
+        #expect(refusedWaits.allSatisfy { $0 > 0 && $0 <= 0.1 + 1e-9 })
+        // Never more than the burst plus what accrued: over any window [a, b], admits <= 2 + 10 (b - a).
+        for (i, start) in admittedAt.enumerated() {
+            for (j, end) in admittedAt.enumerated() where j >= i {
+                #expect(Double(j - i + 1) <= 2 + 10 * (end - start) + 1e-9)
+            }
+        }
+    }
+
+    // MARK: Retry headers of a failure
+
+    @Test func retryAfterFollowsTheConfiguration() {
+        let limited = FakeFailure.rateLimit(kind: .requests, limit: 6, used: 6, requested: 1, retryAfterSeconds: 4.2)
+        let refused = FakeFailure.concurrencyLimit(limit: 2, hinted: true)
+        var configuration = FakeLLMConfiguration()
+        #expect(RequestPlanner.retryAfter(for: limited, configuration: configuration).retryAfterSeconds == 4.2)
+        #expect(RequestPlanner.retryAfter(for: refused, configuration: configuration).retryAfterSeconds == nil)
+        #expect(RequestPlanner.retryAfter(for: .status(429), configuration: configuration).retryAfterSeconds == nil)
+
+        configuration.rateLimitHeaders = false
+        let bare = RequestPlanner.retryAfter(for: limited, configuration: configuration)
+        #expect(bare.retryAfterSeconds == nil)
+        #expect(bare.failure == .rateLimit(kind: .requests, limit: 6, used: 6, requested: 1, retryAfterSeconds: nil))
+
+        configuration.retryAfterSecondsOn429 = 30
+        let fixed = RequestPlanner.retryAfter(for: limited, configuration: configuration)
+        #expect(fixed.retryAfterSeconds == 30)
+        #expect(fixed.failure == .rateLimit(kind: .requests, limit: 6, used: 6, requested: 1, retryAfterSeconds: 30))
+        #expect(RequestPlanner.retryAfter(for: refused, configuration: configuration).retryAfterSeconds == 30)
+        #expect(RequestPlanner.retryAfter(for: .status(429), configuration: configuration).retryAfterSeconds == 30)
+        // No retry fixes these, so they never carry one.
+        #expect(RequestPlanner.retryAfter(for: .quota, configuration: configuration).retryAfterSeconds == nil)
+        #expect(
+            RequestPlanner.retryAfter(for: .tooLarge(limit: 10, requested: 11), configuration: configuration)
+                .retryAfterSeconds == nil)
+        #expect(RequestPlanner.retryAfter(for: .status(503), configuration: configuration).retryAfterSeconds == nil)
+
+        configuration.retryAfterSecondsOn429 = .nan
+        #expect(RequestPlanner.retryAfter(for: refused, configuration: configuration).retryAfterSeconds == nil)
+        configuration.retryAfterSecondsOn429 = -3
+        #expect(RequestPlanner.retryAfter(for: refused, configuration: configuration).retryAfterSeconds == 0)
+    }
 }
