@@ -84,10 +84,12 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // Test servers around a real nginx (TLS, gateway rate limits); for test targets only.
+        .target(name: "VolleyTestSupport", path: "Tests/VolleyTestSupport"),
         .testTarget(name: "VolleySystemTests", dependencies: ["VolleySystem"]),
-        .testTarget(name: "VolleyHTTPTests", dependencies: ["VolleyHTTP", "FakeLLM"]),
+        .testTarget(name: "VolleyHTTPTests", dependencies: ["VolleyHTTP", "FakeLLM", "VolleyTestSupport"]),
         .testTarget(name: "FakeLLMTests", dependencies: ["FakeLLM"]),
-        .testTarget(name: "VolleyCoreTests", dependencies: ["VolleyCore", "VolleyHTTP", "FakeLLM"]),
+        .testTarget(name: "VolleyCoreTests", dependencies: ["VolleyCore", "VolleyHTTP", "FakeLLM", "VolleyTestSupport"]),
         .testTarget(name: "VolleyRPCTests", dependencies: ["VolleyRPC", "VolleySystem"]),
         .testTarget(name: "VolleyRunTests", dependencies: ["VolleyRun", "volley"]),
         .testTarget(name: "VolleyEndToEndTests", dependencies: ["volley", "FakeLLM", "VolleyCore"]),
