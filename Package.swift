@@ -6,6 +6,7 @@ import PackageDescription
 // - swift-argument-parser: the `volley` and `volley-fake-llm` command lines.
 // - swift-log: structured logging to stderr from the sidecar.
 // - hdrhistogram-swift: latency percentiles for `stats` (bounded memory, exact to 3 digits).
+// - swift-collections: the scheduler's deadline heap (HeapModule).
 // System libraries (Debian packages; scripts/install-deps installs them):
 // - libcurl (libcurl4-openssl-dev): all HTTP.
 // - mimalloc (libmimalloc-dev; libmimalloc2.0 at run time): the `volley` process's allocator.
@@ -26,6 +27,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
+        .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
     ],
     targets: [
         // libcurl, found with pkg-config; typed wrappers for its variadic calls live in shim.h.
@@ -42,7 +44,8 @@ let package = Package(
         // The engine: JSON values, items, providers, limiter, retries, scheduler, batches.
         .target(
             name: "VolleyCore",
-            dependencies: ["VolleyHTTP", "VolleySystem", .product(name: "Histogram", package: "hdrhistogram-swift")]
+            dependencies: ["VolleyHTTP", "VolleySystem", .product(name: "Histogram", package: "hdrhistogram-swift"),
+                           .product(name: "HeapModule", package: "swift-collections")]
         ),
         // JSON-RPC 2.0 over stdio: framing, codec, dispatch, lifecycle.
         .target(

@@ -100,7 +100,13 @@ struct Serve: AsyncParsableCommand {
             logger.critical("cannot start the HTTP transport: \(error)")
             throw ExitCode(1)
         }
-        let engine = Engine(http: http, environment: environment, providers: providers)
+        let engine = Engine(http: http, environment: environment, providers: providers, onLimitChange: { change in
+            logger.notice("limits adapted", metadata: [
+                "limiter": "\(change.limiter)", "cause": "\(change.cause.rawValue)",
+                "rpm_effective": "\(change.rpm.map { String(Int($0.rounded())) } ?? "none")",
+                "concurrency_effective": "\(change.concurrency)",
+            ])
+        })
         let server = Server(
             engine: engine, http: http,
             options: ServerOptions(maxLineBytes: maxLineBytes, maxItemsPerBatch: maxItemsPerBatch,

@@ -87,6 +87,69 @@ import VolleyHTTP
         try await server.shutdown()
     }
 
+    /// A per-second limiter with a small burst (30 r/s, 2 back to back), bare 429s and no
+    /// rate-limit headers: the strict kind of server.
+    private func strictServer(inFlight: Int? = nil, latencyMs: Double = 40) async throws -> FakeLLMServer {
+        var configuration = FakeLLMConfiguration()
+        if let inFlight {
+            configuration.maxInFlight = inFlight
+            configuration.concurrencyHintInBody = false
+        } else {
+            configuration.requestsPerMinute = 1_800
+            configuration.requestBurst = 2
+        }
+        configuration.rateLimitHeaders = false
+        configuration.latency = .fixed(milliseconds: latencyMs)
+        configuration.recordRequests = false
+        return try await FakeLLMServer.start(configuration)
+    }
+
+    @Test func aStrictPerSecondServerConfiguredRightDrawsNoRefusals() async throws {
+        let server = try await strictServer()
+        let http = try HTTPClient()
+        let engine = try engine(server, http, limits: ["rpm": 1_800, "concurrency": 100], maxRetries: 2)
+        let summary = await engine.run(try engine.prepare(items(90)).get(), options: BatchOptions(concurrency: 100), onOutcome: { _ in })
+        let stats = server.stats()
+        print("strict fake server, exact: \(stats.rateLimited) of \(stats.requests) refused, \(summary.elapsedMs) ms (ideal ~2,930)")
+        #expect(summary.succeeded == 90)
+        #expect(stats.rateLimited == 0)
+        #expect(summary.elapsedMs <= 2_930 / 0.9)
+        await http.shutdown()
+        try await server.shutdown()
+    }
+
+    @Test func aStrictPerSecondServerConfiguredFiveTimesTooHighOrNotAtAllConverges() async throws {
+        for (name, limits) in [("5x", ["rpm": 9_000, "concurrency": 100] as JSONValue), ("unknown", [:])] {
+            let server = try await strictServer()
+            let http = try HTTPClient()
+            let engine = try engine(server, http, limits: limits, maxRetries: 4)
+            let summary = await engine.run(try engine.prepare(items(150)).get(), options: BatchOptions(concurrency: 150), onOutcome: { _ in })
+            let stats = server.stats()
+            let share = Double(stats.rateLimited) / Double(stats.requests)
+            print("strict fake server, \(name): \(stats.rateLimited) of \(stats.requests) refused, \(summary.elapsedMs) ms (ideal ~4,930)")
+            #expect(summary.succeeded == 150)
+            #expect(share <= 0.10)
+            #expect(summary.elapsedMs <= 4_930 * 1.5)
+            await http.shutdown()
+            try await server.shutdown()
+        }
+    }
+
+    @Test func aServerRefusingAboveKInFlightIsMetAtK() async throws {
+        let server = try await strictServer(inFlight: 6, latencyMs: 100)
+        let http = try HTTPClient()
+        let engine = try engine(server, http, limits: [:], maxRetries: 4)
+        let summary = await engine.run(try engine.prepare(items(120)).get(), options: BatchOptions(concurrency: 120), onOutcome: { _ in })
+        let stats = server.stats()
+        print("strict fake server, K=6: \(stats.rateLimited) of \(stats.requests) refused, \(summary.elapsedMs) ms (ideal 2,000), peak \(stats.peakInFlightAdmitted)")
+        #expect(summary.succeeded == 120)
+        #expect(Double(stats.rateLimited) / Double(stats.requests) <= 0.10)
+        let window = engine.statsJSON()["limiters"]?["fake/gpt-4o-mini"]?["concurrency_effective"]?.intValue ?? 0
+        #expect((5...7).contains(window))
+        await http.shutdown()
+        try await server.shutdown()
+    }
+
     @Test(.enabled(if: ProcessInfo.processInfo.environment["VOLLEY_SLOW_TESTS"] == "1",
                    "takes two minutes: scripts/test sets VOLLEY_SLOW_TESTS=1"))
     func tokenBudgetThreeTimesTheTPMStaysWithinTheBudget() async throws {

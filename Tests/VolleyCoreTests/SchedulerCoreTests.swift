@@ -5,15 +5,26 @@ import Testing
 /// Test conveniences over the pure scheduler core; times are plain seconds.
 extension SchedulerCore {
     mutating func add(_ id: UInt64, batch: UInt64 = 1, priority: Priority = .interactive, limiter: String = "l",
-                      tokens: Int = 0, _ settings: LimiterSettings, at now: Double = 0) -> [UInt64] {
-        (try? enqueue(Waiter(id: id, batch: batch, priority: priority, limiter: limiter, tokens: TokenCount(input: tokens, output: 0)),
-                      settings: settings, now: now).get()) ?? []
+                      tokens: Int = 0, _ settings: LimiterSettings, at now: Double = 0, deadline: Double? = nil) -> [UInt64] {
+        let waiter = Waiter(id: id, batch: batch, priority: priority, limiter: limiter, tokens: TokenCount(input: tokens, output: 0),
+                            deadline: deadline)
+        return ((try? enqueue(waiter, settings: settings, now: now).get()) ?? []).map(\.id)
     }
 
     mutating func done(_ limiter: String = "l", reserved: Int = 0, used: Int? = nil, refund: Bool = false, at now: Double = 0) -> [UInt64] {
         release(limiter: limiter, reservedTokens: TokenCount(input: reserved, output: 0),
                 usedTokens: used.map { TokenCount(input: $0, output: 0) }, refund: refund, now: now)
     }
+
+    /// An attempt ended: accepted cleanly, or refused (a 429 without retry-after) when `refund`.
+    mutating func release(limiter: String, reservedTokens: TokenCount, usedTokens: TokenCount?, refund: Bool, now: Double) -> [UInt64] {
+        let verdict: Verdict = refund ? .refused(AdaptiveLimit.Refusal()) : .accepted(clean: true)
+        return release(limiter: limiter, ticket: Ticket(startedAt: now, inFlight: 1), verdict: verdict,
+                       reservedTokens: reservedTokens, usedTokens: usedTokens, now: now).map(\.id)
+    }
+
+    /// The ids `poll` granted.
+    mutating func pollIDs(now: Double) -> [UInt64] { poll(now: now).granted.map(\.id) }
 }
 
 struct SchedulerCoreTests {
@@ -67,22 +78,22 @@ struct SchedulerCoreTests {
     }
 
     @Test func rpmSpacesRequestsAfterASmallBurst() {
-        // 600 rpm: one every 0.1 s, burst of 600/120 = 5.
+        // 600 rpm: one every 0.1 s, a configured burst of 5.
         var core = SchedulerCore()
-        let settings = LimiterSettings(concurrency: 1000, rpm: 600)
+        let settings = LimiterSettings(concurrency: 1000, rpm: 600, burst: 5)
         var granted: [UInt64] = []
         for id in 1...20 as ClosedRange<UInt64> { granted += core.add(id, settings) }
         #expect(granted == [1, 2, 3, 4, 5])
         // Nothing more before the next emission time.
-        let early = core.poll(now: 0.05)
+        let early = core.pollIDs(now: 0.05)
         #expect(early.isEmpty)
         #expect(abs((core.nextWake(now: 0.05) ?? 0) - 0.1) < 1e-9)
-        let at1 = core.poll(now: 0.1)
+        let at1 = core.pollIDs(now: 0.1)
         #expect(at1 == [6])
         // One second later: exactly ten more (0.2 ... 1.1), never a minute's worth.
-        let at2 = core.poll(now: 1.1)
+        let at2 = core.pollIDs(now: 1.1)
         #expect(at2.count == 5)  // Capped by the burst after a pause, not 10.
-        let at3 = core.poll(now: 1.6)
+        let at3 = core.pollIDs(now: 1.6)
         #expect(at3.count == 5)
     }
 
@@ -112,7 +123,7 @@ struct SchedulerCoreTests {
         let waiting = core.add(2, tokens: 300, settings)
         #expect(waiting.isEmpty)
         #expect(abs((core.nextWake(now: 0) ?? 0) - 3) < 1e-9)  // 300 tokens at 100 per second.
-        let late = core.poll(now: 3)
+        let late = core.pollIDs(now: 3)
         #expect(late == [2])
     }
 
@@ -128,11 +139,14 @@ struct SchedulerCoreTests {
         var core = SchedulerCore()
         let settings = LimiterSettings(concurrency: 10)
         _ = core.add(1, settings)
-        core.coolDown(limiter: "l", until: 2)
+        _ = core.add(3, settings)
+        // A 429 with retry-after 2 s (no jitter drawn): the whole limiter pauses until then.
+        _ = core.release(limiter: "l", ticket: .init(startedAt: 0, inFlight: 1), verdict: .refused(.init(retryAfter: 2)),
+                         reservedTokens: .zero, usedTokens: nil, random: 0, now: 0)
         let during = core.add(2, settings, at: 1)
         #expect(during.isEmpty)
         #expect(abs((core.nextWake(now: 1) ?? 0) - 2) < 1e-9)
-        let after = core.poll(now: 2)
+        let after = core.pollIDs(now: 2)
         #expect(after == [2])
     }
 
@@ -166,10 +180,10 @@ struct LearnedLimitTests {
         core.sync(limiter: "l", learned, now: 0)
         let snapshot = core.snapshot(now: 0)["l"]
         #expect(snapshot?.learnedRPM == 600 && snapshot?.learnedTPM == 6_000)
-        // Paced from now on: a burst of 600/120 = 5, then one per 0.1 s.
+        // Paced from now on: the default burst of one (20 ms of 600 rpm rounds to 1), then one per 0.1 s.
         var paced: [UInt64] = []
         for id in 11...30 as ClosedRange<UInt64> { paced += core.add(id, settings) }
-        #expect(paced.count == 5)
+        #expect(paced.count == 1)
         // A configured limit is never replaced by a learned one.
         var configured = SchedulerCore()
         _ = configured.add(1, LimiterSettings(concurrency: 10, rpm: 60))
@@ -184,8 +198,8 @@ struct SeparateTokenBudgetTests {
         var core = SchedulerCore()
         let settings = LimiterSettings(concurrency: 100, itpm: 6_000, otpm: 600)
         func add(_ id: UInt64, input: Int, output: Int) -> [UInt64] {
-            (try? core.enqueue(.init(id: id, batch: 1, priority: .interactive, limiter: "a", tokens: TokenCount(input: input, output: output)),
-                               settings: settings, now: 0).get()) ?? []
+            ((try? core.enqueue(.init(id: id, batch: 1, priority: .interactive, limiter: "a", tokens: TokenCount(input: input, output: output)),
+                                settings: settings, now: 0).get()) ?? []).map(\.id)
         }
         #expect(add(1, input: 100, output: 500) == [1])
         // Plenty of input budget left, but only 100 output tokens: the next 500-token reply waits.
@@ -203,13 +217,13 @@ struct SeparateTokenBudgetTests {
 
 struct RateBucketTests {
     @Test func serverSayingNothingIsLeftPausesUntilItsResetEvenWhenWeHaveNoBurstLeft() {
-        var rate = RequestRate(rpm: 6_000, now: 0)  // burst 50, one per 10 ms
+        var rate = RequestRate(rpm: 6_000, burst: 50, now: 0)  // one per 10 ms
         for _ in 0..<50 { rate.take(now: 0) }
         #expect(rate.available(now: 0) == 0)
         rate.sync(remaining: 0, resetSeconds: 1, now: 0)
         #expect(rate.earliest(now: 0) >= 1)
         // A remaining count above ours changes nothing; one below it trims our burst.
-        var fresh = RequestRate(rpm: 6_000, now: 0)
+        var fresh = RequestRate(rpm: 6_000, burst: 50, now: 0)
         fresh.sync(remaining: 500, resetSeconds: 1, now: 0)
         #expect(fresh.available(now: 0) == 50)
         fresh.sync(remaining: 3, resetSeconds: 1, now: 0)
@@ -217,7 +231,7 @@ struct RateBucketTests {
     }
 
     @Test func gcraNeverExceedsTheRateOverAnyWindow() {
-        var rate = RequestRate(rpm: 1_200, now: 0)  // 20 per second, burst 10
+        var rate = RequestRate(rpm: 1_200, burst: 10, now: 0)  // 20 per second
         var times: [Double] = []
         var now = 0.0
         while times.count < 200 {

@@ -12,28 +12,32 @@ public final class Engine: Sendable {
     private let http: HTTPClient
     private let environment: [String: String]
     private let configuration: Mutex<Configuration>
-    private let scheduler = Scheduler()
-    private let admission = PauseGate()
+    private let scheduler: Scheduler
     private let queuedItems = Atomic<Int>(0)
     private let metrics = EngineMetrics()
     private let nextBatchID = Atomic<UInt64>(1)
-    private let clock = ContinuousClock()
-    private let startedAt: ContinuousClock.Instant
+    private let clock: any EngineClock
+    private let startedAt: Double
 
     /// - Parameters:
     ///   - http: the shared transport.
     ///   - environment: where `api_key_env` names are looked up (the process environment).
     ///   - providers: the initial providers (e.g. from `--config`), else from the environment.
-    public init(http: HTTPClient, environment: [String: String], providers: ProviderSet? = nil) {
+    ///   - clock: where every wait's time comes from (tests pass a virtual clock).
+    ///   - onLimitChange: told when a limiter adapts its rate or concurrency (for the logs).
+    public init(http: HTTPClient, environment: [String: String], providers: ProviderSet? = nil,
+                clock: any EngineClock = SystemClock(), onLimitChange: (@Sendable (LimitChange) -> Void)? = nil) {
         self.http = http
         self.environment = environment
+        self.clock = clock
+        self.scheduler = Scheduler(clock: clock, onLimitChange: onLimitChange)
         let set = providers ?? ProviderSet.fromEnvironment(environment)
-        self.configuration = Mutex(Configuration(providers: set, clients: Self.clients(for: set, http: http)))
-        self.startedAt = ContinuousClock().now
+        self.configuration = Mutex(Configuration(providers: set, clients: Self.clients(for: set, http: http, clock: clock)))
+        self.startedAt = clock.now()
     }
 
-    private static func clients(for set: ProviderSet, http: HTTPClient) -> [String: any ProviderClient] {
-        set.providers.mapValues { makeProviderClient($0, http: http) }
+    private static func clients(for set: ProviderSet, http: HTTPClient, clock: any EngineClock) -> [String: any ProviderClient] {
+        set.providers.mapValues { makeProviderClient($0, http: http, clock: clock) }
     }
 
     // MARK: - Configuration
@@ -43,7 +47,7 @@ public final class Engine: Sendable {
     public func configure(providers: JSONValue?, defaultProvider: String?) throws(ConfigError) {
         var set = configuration.withLock { $0.providers }
         try set.merge(providers, defaultProvider: defaultProvider, environment: environment)
-        let clients = Self.clients(for: set, http: http)
+        let clients = Self.clients(for: set, http: http, clock: clock)
         configuration.withLock { $0 = Configuration(providers: set, clients: clients) }
     }
 
@@ -57,7 +61,7 @@ public final class Engine: Sendable {
     /// Stops (true) or resumes (false) starting new items; items already running go on.
     /// Used when the host stops reading our output.
     public func setAdmissionPaused(_ paused: Bool) {
-        if paused { admission.close() } else { admission.open() }
+        scheduler.setPaused(paused)
     }
 
     /// Items accepted by `run` that have not yet got an outcome, across all batches.
@@ -100,12 +104,12 @@ public final class Engine: Sendable {
         onOutcome: @escaping @Sendable (Outcome) -> Void,
         onProgress: (@Sendable (BatchProgress) -> Void)? = nil
     ) async -> BatchSummary {
-        let start = clock.now
+        let start = clock.now()
         let context = BatchContext(
             id: nextBatchID.add(1, ordering: .relaxed).oldValue,
             priority: options.priority,
             start: start,
-            deadline: options.timeoutSeconds.map { start + .seconds($0) }
+            deadline: options.timeoutSeconds.map { start + $0 }
         )
         metrics.batchStarted()
         queuedItems.add(items.count, ordering: .relaxed)
@@ -153,9 +157,9 @@ public final class Engine: Sendable {
                         }
                     }
                     if let onProgress {
-                        let now = clock.now
+                        let now = clock.now()
                         let done = summary.succeeded + summary.failed + summary.cancelled
-                        if now - lastProgress >= .milliseconds(100) || done == items.count {
+                        if now - lastProgress >= 0.1 || done == items.count {
                             lastProgress = now
                             onProgress(BatchProgress(done: done, failed: summary.failed, total: items.count))
                         }
@@ -164,7 +168,7 @@ public final class Engine: Sendable {
             }
         }
         if summary.stop == nil, Task.isCancelled, summary.cancelled > 0 { summary.stop = .cancelled }
-        summary.elapsedMs = Self.milliseconds(clock.now - start)
+        summary.elapsedMs = (clock.now() - start) * 1000
         return summary
     }
 
@@ -176,8 +180,8 @@ public final class Engine: Sendable {
     struct BatchContext: Sendable {
         var id: UInt64
         var priority: Priority
-        var start: ContinuousClock.Instant
-        var deadline: ContinuousClock.Instant?
+        var start: Double
+        var deadline: Double?
     }
 
     // MARK: - One item
@@ -188,13 +192,13 @@ public final class Engine: Sendable {
     private final class ItemPlan: Sendable {
         let index: Int
         let key: String?
-        let batchStart: ContinuousClock.Instant
+        let batchStart: Double
         let batch: UInt64
         let priority: Priority
         let item: Item
         let client: any ProviderClient
         /// The binding deadline, and whether it is the batch's (deadline_exceeded) or the item's (timeout).
-        let deadline: ContinuousClock.Instant?
+        let deadline: Double?
         let deadlineIsBatch: Bool
         let limiter: String
         let settings: LimiterSettings
@@ -202,7 +206,7 @@ public final class Engine: Sendable {
         let retry: RetrySettings
         let policy: RetryPolicy
 
-        init(_ prepared: PreparedItem, _ work: PreparedItem.Work, batch: BatchContext, start: ContinuousClock.Instant) {
+        init(_ prepared: PreparedItem, _ work: PreparedItem.Work, batch: BatchContext, start: Double) {
             index = prepared.index
             key = prepared.key
             batchStart = batch.start
@@ -210,7 +214,7 @@ public final class Engine: Sendable {
             priority = batch.priority
             item = work.item
             client = work.client
-            let itemDeadline = work.item.timeoutSeconds.map { start + .seconds($0) }
+            let itemDeadline = work.item.timeoutSeconds.map { start + $0 }
             switch (itemDeadline, batch.deadline) {
             case let (item?, batchAt?):
                 deadline = min(item, batchAt)
@@ -227,31 +231,39 @@ public final class Engine: Sendable {
             }
             let config = work.client.config
             let limits = config.limits(for: work.item.model)
-            settings = LimiterSettings(concurrency: limits.concurrency ?? 1024, rpm: limits.rpm, tpm: limits.tpm,
-                                       itpm: limits.itpm, otpm: limits.otpm,
-                                       refundsUnusedTokens: config.kind != .openai)
+            var retry = config.retry
+            if let maxRetries = work.item.maxRetries { retry.maxRetries = maxRetries }
+            settings = LimiterSettings(
+                concurrency: limits.concurrency ?? 1024, rpm: limits.rpm, tpm: limits.tpm,
+                itpm: limits.itpm, otpm: limits.otpm, burst: limits.burst, tokenBurst: limits.tokenBurst,
+                refundsUnusedTokens: config.kind != .openai,
+                adaptive: config.kind != .mock && (limits.adaptive ?? true),
+                slowStart: !config.configuresRateOrConcurrency(for: work.item.model),
+                maxRetryAfter: retry.maxRetryAfterSeconds, barePause: retry.initialDelaySeconds)
             let countsTokens = limits.tpm != nil || limits.itpm != nil || limits.otpm != nil
             reservation = countsTokens ? TokenEstimate.split(for: work.item.request) : .zero
             limiter = work.item.model.map { "\(config.name)/\($0)" } ?? config.name
-            var retry = config.retry
-            if let maxRetries = work.item.maxRetries { retry.maxRetries = maxRetries }
             self.retry = retry
             policy = RetryPolicy(retry)
         }
 
         @inline(never)
-        func outcome(_ result: Result<ItemValue, ItemError>, attempts: Int, firstAttempt: ContinuousClock.Instant?,
-                     now: ContinuousClock.Instant) -> Outcome {
+        func outcome(_ result: Result<ItemValue, ItemError>, attempts: Int, firstAttempt: Double?, now: Double) -> Outcome {
             Outcome(
                 index: index, key: key, result: result, attempts: attempts,
-                latencyMs: firstAttempt.map { Engine.milliseconds(now - $0) },
-                queuedMs: firstAttempt.map { Engine.milliseconds($0 - batchStart) })
+                latencyMs: firstAttempt.map { (now - $0) * 1000 },
+                queuedMs: firstAttempt.map { ($0 - batchStart) * 1000 })
         }
 
         var deadlineError: ItemError {
             deadlineIsBatch
                 ? ItemError(.deadlineExceeded, "the batch timeout passed before this item finished")
                 : ItemError(.timeout, "the item's timeout passed")
+        }
+
+        func waitBudgetError(waited: Double) -> ItemError {
+            let budget = retry.maxWaitSeconds.map { Engine.format($0) } ?? "?"
+            return ItemError(.rateLimited, "waited \(Engine.format(waited)) s on the limits of \(limiter), the most retry.max_wait (\(budget) s) allows")
         }
     }
 
@@ -261,17 +273,17 @@ public final class Engine: Sendable {
     // decisions inline, the item's loop took an 11 KB frame, which at 2,000 items in flight
     // was a third of the sidecar's memory (and a malloc per 1 KB slab). So each wait is its own
     // small async function returning a `Step`, and every decision is a synchronous function.
+    // Every wait but the attempt itself is the scheduler's (admission, cooldown, deadline,
+    // backpressure) or a sleep on the engine's clock (backoff): no task races a sleeper.
 
     /// What an item does next.
     private enum Step: Sendable {
-        /// Wait until the host reads our output again (backpressure).
-        case waitForHost
-        /// Wait for the limiter's permit.
+        /// Wait for the limiter's permit (bounded by the deadline and the wait budget).
         case admit
-        /// Make an attempt (the permit is held).
-        case attempt
-        /// Sleep before the next attempt.
-        case backOff(until: ContinuousClock.Instant)
+        /// Make an attempt with the permit held.
+        case attempt(Scheduler.Ticket)
+        /// Sleep before the next attempt; `waiting` when the sleep counts against max_wait.
+        case backOff(until: Double, waiting: Bool)
         /// Done (boxed, so that a `Step` stays a few bytes in the frames that hold one).
         case finish(Finished)
 
@@ -284,13 +296,13 @@ public final class Engine: Sendable {
     }
 
     private func runItem(_ prepared: PreparedItem, _ batch: BatchContext) async -> Outcome {
-        let start = clock.now
+        let start = clock.now()
         guard let plan = Self.plan(prepared, batch: batch, start: start) else { return Self.malformed(prepared) }
         return await run(plan, start: start)
     }
 
     @inline(never)
-    private static func plan(_ prepared: PreparedItem, batch: BatchContext, start: ContinuousClock.Instant) -> ItemPlan? {
+    private static func plan(_ prepared: PreparedItem, batch: BatchContext, start: Double) -> ItemPlan? {
         guard case .success(let work) = prepared.work else { return nil }
         return ItemPlan(prepared, work, batch: batch, start: start)
     }
@@ -304,196 +316,148 @@ public final class Engine: Sendable {
     }
 
     @inline(never)
-    private func run(_ plan: ItemPlan, start: ContinuousClock.Instant) async -> Outcome {
+    private func run(_ plan: ItemPlan, start: Double) async -> Outcome {
         var attempts = 0
-        var firstAttempt: ContinuousClock.Instant?
+        var firstAttempt: Double?
+        /// Seconds spent waiting on limits and rate-limit backoff (for retry.max_wait).
+        var waited = 0.0
         var step = firstStep(plan, start: start)
         while true {
             switch step {
-            case .waitForHost:
-                step = await waitForHost(plan)
             case .admit:
-                step = await admit(plan)
-            case .attempt:
+                let began = clock.now()
+                step = await admit(plan, waited: waited)
+                waited += clock.now() - began
+            case .attempt(let ticket):
                 attempts += 1
-                step = await attempt(plan, number: attempts, firstAttempt: &firstAttempt)
-            case .backOff(let until):
+                step = await attempt(plan, ticket, number: attempts, waited: waited, firstAttempt: &firstAttempt)
+            case .backOff(let until, let waiting):
+                if waiting { waited += max(0, until - clock.now()) }
                 step = await backOff(until: until)
             case .finish(let finished):
-                return plan.outcome(finished.result, attempts: attempts, firstAttempt: firstAttempt, now: clock.now)
+                return plan.outcome(finished.result, attempts: attempts, firstAttempt: firstAttempt, now: clock.now())
             }
         }
     }
 
     @inline(never)
-    private func firstStep(_ plan: ItemPlan, start: ContinuousClock.Instant) -> Step {
+    private func firstStep(_ plan: ItemPlan, start: Double) -> Step {
         if Task.isCancelled { return .finish(.failure(Self.cancelledError)) }
         if let deadline = plan.deadline, start >= deadline { return .finish(.failure(plan.deadlineError)) }
-        return admission.isClosed ? .waitForHost : .admit
+        return .admit
     }
 
     private static var cancelledError: ItemError { ItemError(.cancelled, "cancelled") }
 
-    /// Backpressure: waits (bounded by the deadline) until the host reads again.
+    /// Waits for admission (backpressure, concurrency, RPM, TPM, cooldown), until the deadline
+    /// or the end of the wait budget, whichever is first.
     @inline(never)
-    private func waitForHost(_ plan: ItemPlan) async -> Step {
-        let admission = self.admission
-        let passed = await bounded(by: plan.deadline, undo: {}) {
-            do {
-                try await admission.pass()
-                return .finished
-            } catch {
-                return .cancelled
+    private func admit(_ plan: ItemPlan, waited: Double) async -> Step {
+        let began = clock.now()
+        var deadline = plan.deadline
+        var budgetBinds = false
+        if let maxWait = plan.retry.maxWaitSeconds {
+            let budgetEnd = began + max(0, maxWait - waited)
+            if deadline.map({ budgetEnd < $0 }) ?? true {
+                deadline = budgetEnd
+                budgetBinds = true
             }
         }
-        return Self.step(afterWaiting: passed, plan, then: .admit)
-    }
-
-    /// Waits for admission (concurrency, RPM, TPM, cooldown), bounded by the deadline.
-    @inline(never)
-    private func admit(_ plan: ItemPlan) async -> Step {
-        let scheduler = self.scheduler
-        guard plan.deadline != nil else {
-            return Self.step(afterWaiting: await Self.acquire(scheduler, plan), plan, then: .attempt)
-        }
-        let admitted = await bounded(
-            by: plan.deadline,
-            undo: { scheduler.release(limiter: plan.limiter, reservedTokens: plan.reservation, usedTokens: nil, refund: true) }
-        ) {
-            await Self.acquire(scheduler, plan)
-        }
-        return Self.step(afterWaiting: admitted, plan, then: .attempt)
-    }
-
-    private static func acquire(_ scheduler: Scheduler, _ plan: ItemPlan) async -> Bounded {
         do throws(Scheduler.AcquireError) {
-            try await scheduler.acquire(limiter: plan.limiter, settings: plan.settings, tokens: plan.reservation,
-                                        batch: plan.batch, priority: plan.priority)
-            return .finished
+            let ticket = try await scheduler.acquire(limiter: plan.limiter, settings: plan.settings, tokens: plan.reservation,
+                                                     batch: plan.batch, priority: plan.priority, deadline: deadline)
+            return .attempt(ticket)
         } catch {
-            if case .tooLarge(let tooLarge) = error { return .tooLarge(tooLarge) }
-            return .cancelled
-        }
-    }
-
-    @inline(never)
-    private static func step(afterWaiting waited: Bounded, _ plan: ItemPlan, then next: Step) -> Step {
-        switch waited {
-        case .finished: return next
-        case .tooLarge(let tooLarge):
-            return .finish(.failure(ItemError(
-                .tooLarge, "the request needs about \(tooLarge.tokens) tokens, more than the \(tooLarge.tpm) tokens per minute allowed for \(plan.limiter)")))
-        case .deadline: return .finish(.failure(plan.deadlineError))
-        case .cancelled: return .finish(.failure(cancelledError))
+            switch error {
+            case .tooLarge(let tooLarge):
+                return .finish(.failure(ItemError(
+                    .tooLarge, "the request needs about \(tooLarge.tokens) tokens, more than the \(tooLarge.tpm) tokens per minute allowed for \(plan.limiter)")))
+            case .expired:
+                return .finish(.failure(budgetBinds ? plan.waitBudgetError(waited: waited + clock.now() - began) : plan.deadlineError))
+            case .cancelled:
+                return .finish(.failure(Self.cancelledError))
+            }
         }
     }
 
     /// One attempt with the permit held; books it and decides what comes next.
     @inline(never)
-    private func attempt(_ plan: ItemPlan, number: Int, firstAttempt: inout ContinuousClock.Instant?) async -> Step {
-        let attemptStart = clock.now
+    private func attempt(_ plan: ItemPlan, _ ticket: Scheduler.Ticket, number: Int, waited: Double,
+                         firstAttempt: inout Double?) async -> Step {
+        let attemptStart = clock.now()
         if firstAttempt == nil { firstAttempt = attemptStart }
-        let remaining = plan.deadline.map { Self.seconds($0 - attemptStart) }
+        let remaining = plan.deadline.map { $0 - attemptStart }
         let attempt = await plan.client.attempt(plan.item, attempt: number, timeoutSeconds: remaining)
-        return step(after: attempt, number: number, plan)
+        return step(after: attempt, ticket, number: number, waited: waited, plan)
     }
 
     @inline(never)
-    private func step(after attempt: Attempt, number: Int, _ plan: ItemPlan) -> Step {
-        guard let error = settle(plan, attempt) else {
+    private func step(after attempt: Attempt, _ ticket: Scheduler.Ticket, number: Int, waited: Double, _ plan: ItemPlan) -> Step {
+        guard let error = settle(plan, ticket, attempt, number: number) else {
             if case .success(let value) = attempt.result { return .finish(.success(value)) }
             return .finish(.failure(Self.cancelledError))  // Unreachable: settle returns the failure.
         }
         if error.kind == .cancelled || Task.isCancelled { return .finish(.failure(Self.cancelledError)) }
-        let now = clock.now
+        let now = clock.now()
         if let deadline = plan.deadline, now >= deadline { return .finish(.failure(plan.deadlineError)) }
         guard let delay = plan.policy.delay(beforeRetry: number, after: error, random: Double.random(in: 0..<1)) else {
             return .finish(.failure(error))
         }
-        if let deadline = plan.deadline, now + .seconds(delay) >= deadline {
+        if let deadline = plan.deadline, now + delay >= deadline {
             // No time left for another attempt: report what actually went wrong.
             return .finish(.failure(error))
         }
+        let limited = error.kind == .rateLimited || error.kind == .overloaded
+        if limited, let maxWait = plan.retry.maxWaitSeconds, waited + delay > maxWait {
+            // The server asks for a longer wait than the item may spend: fail now, not later.
+            return .finish(.failure(error))
+        }
         metrics.retried()
-        return .backOff(until: now + .seconds(delay))
+        return .backOff(until: now + delay, waiting: limited)
     }
 
     @inline(never)
-    private func backOff(until: ContinuousClock.Instant) async -> Step {
+    private func backOff(until: Double) async -> Step {
         do {
-            try await Task.sleep(until: until, clock: clock)
+            try await clock.sleep(until: until)
             return .admit
         } catch {
             return .finish(.failure(Self.cancelledError))
         }
     }
 
-    /// Books an ended attempt with the limiter (usage, headers, 429 cooldown). Returns its
-    /// error, or nil when it succeeded.
-    private func settle(_ plan: ItemPlan, _ attempt: Attempt) -> ItemError? {
+    /// Books an ended attempt with the limiter (usage, headers, refusals). Returns its error,
+    /// or nil when it succeeded.
+    private func settle(_ plan: ItemPlan, _ ticket: Scheduler.Ticket, _ attempt: Attempt, number: Int) -> ItemError? {
         var used: TokenCount?
         var failure: ItemError?
+        let verdict: SchedulerCore.Verdict
         switch attempt.result {
         case .success(let value):
             if let usage = value.usage { used = TokenCount(input: usage.inputTokens, output: usage.outputTokens) }
+            verdict = .accepted(clean: number == 1)
         case .failure(let error):
             failure = error
+            verdict = Self.verdict(for: error)
         }
-        let refused = failure?.kind == .rateLimited
+        if failure?.kind == .rateLimited { metrics.rateLimited() }
         // Reconcile with the reported usage first, then let the server's own rate-limit
         // headers (its accounting may charge max_tokens, not usage) have the last word.
-        scheduler.release(limiter: plan.limiter, reservedTokens: plan.reservation, usedTokens: used, refund: refused)
+        scheduler.release(limiter: plan.limiter, ticket: ticket, verdict: verdict, reservedTokens: plan.reservation, usedTokens: used)
         scheduler.sync(limiter: plan.limiter, attempt.rateLimits)
-        if let failure, failure.kind == .rateLimited {
-            metrics.rateLimited()
-            // The whole limiter pauses, so the rest of the batch does not stampede.
-            let pause = failure.retryAfterSeconds.flatMap { $0 <= plan.retry.maxRetryAfterSeconds ? $0 : nil }
-                ?? plan.retry.initialDelaySeconds
-            scheduler.coolDown(limiter: plan.limiter, seconds: pause)
-        }
         return failure
     }
 
-    private enum Bounded: Sendable {
-        case finished, deadline, cancelled
-        case tooLarge(SchedulerCore.TooLarge)
-
-        var isFinished: Bool {
-            if case .finished = self { return true }
-            return false
-        }
-    }
-
-    /// Runs `operation` until it returns, the deadline passes, or the task is cancelled.
-    /// When the operation still finishes after we gave up on it, `undo` reverts it.
-    @inline(never)
-    private func bounded(
-        by deadline: ContinuousClock.Instant?,
-        undo: @escaping @Sendable () -> Void,
-        _ operation: @escaping @Sendable () async -> Bounded
-    ) async -> Bounded {
-        guard let deadline else { return await operation() }
-        let clock = self.clock
-        return await withTaskGroup(of: Bounded.self) { group in
-            group.addTask { await operation() }
-            group.addTask {
-                do {
-                    try await Task.sleep(until: deadline, clock: clock)
-                    return .deadline
-                } catch {
-                    return .cancelled
-                }
-            }
-            let first = await group.next() ?? .cancelled
-            group.cancelAll()
-            switch first {
-            case .deadline, .cancelled:
-                // If the operation succeeded anyway while we were stopping, revert it.
-                for await rest in group where rest.isFinished { undo() }
-            case .finished, .tooLarge:
-                break
-            }
-            return first
+    /// How the limiter counts a failed attempt: 429s and overloaded answers are refusals.
+    static func verdict(for error: ItemError) -> SchedulerCore.Verdict {
+        switch error.kind {
+        case .rateLimited, .overloaded:
+            let text = error.message.lowercased()
+            let hint = text.contains("concurren") || text.contains("in flight") || text.contains("in-flight")
+                || error.providerCode?.contains("concurren") == true
+            return .refused(AdaptiveLimit.Refusal(retryAfter: error.retryAfterSeconds, concurrencyHint: hint))
+        default:
+            return .other
         }
     }
 
@@ -521,20 +485,21 @@ public final class Engine: Sendable {
             if let learned = entry.learnedTPM { limiter["tpm_learned"] = .number(JSONNumber(learned)) }
             if let requests = entry.requestsAvailable { limiter["requests_available"] = .number(JSONNumber(requests)) }
             if let tokens = entry.tokensAvailable { limiter["tokens_available"] = .number(JSONNumber(tokens)) }
+            if let rpm = entry.effectiveRPM { limiter["rpm_effective"] = .number(JSONNumber((rpm * 10).rounded() / 10) ?? 0) }
+            limiter["concurrency_effective"] = .number(JSONNumber(entry.effectiveConcurrency))
             limiter["cooldown_ms"] = .number(JSONNumber((entry.cooldownSeconds * 1000).rounded()) ?? 0)
             limiters[name] = .object(limiter)
         }
         object["limiters"] = .object(limiters)
-        object["uptime_ms"] = .number(JSONNumber(Self.milliseconds(clock.now - startedAt).rounded()) ?? 0)
+        object["uptime_ms"] = .number(JSONNumber(((clock.now() - startedAt) * 1000).rounded()) ?? 0)
         return object
     }
 
-    static func milliseconds(_ duration: Duration) -> Double {
-        let (seconds, attoseconds) = duration.components
-        return Double(seconds) * 1000 + Double(attoseconds) / 1e15
-    }
-
-    static func seconds(_ duration: Duration) -> Double {
-        milliseconds(duration) / 1000
+    /// Seconds with at most one decimal, for messages.
+    static func format(_ seconds: Double) -> String {
+        let tenths = (seconds * 10).rounded()
+        guard tenths.isFinite, abs(tenths) < 1e15 else { return "\(seconds)" }
+        let whole = Int(tenths)
+        return whole % 10 == 0 ? "\(whole / 10)" : "\(whole / 10).\(abs(whole % 10))"
     }
 }

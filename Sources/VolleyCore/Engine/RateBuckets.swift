@@ -1,20 +1,41 @@
-/// Requests per minute as a generic cell rate algorithm (GCRA): requests are spaced
-/// `60/rpm` seconds apart, with a burst of `burst` allowed after idle, never a whole minute's
-/// worth at once. Pure value type; times are seconds on any monotonic clock.
+/// Requests per second as a generic cell rate algorithm (GCRA): requests are spaced
+/// `1/rate` seconds apart, with at most `burst` of them back to back after idle. Pure value
+/// type; times are seconds on any monotonic clock.
+///
+/// The rate can change while requests flow (the adaptive controller lowers and raises it):
+/// the schedule already promised is kept, and spacing changes from the next request on.
 struct RequestRate: Sendable, Hashable {
-    let interval: Double
-    let tolerance: Double
-    let burst: Int
+    private(set) var interval: Double
+    private(set) var burst: Int
+    private(set) var tolerance: Double
     /// Theoretical arrival time of the next request.
     private(set) var tat: Double
 
-    /// The default burst is half a second's worth of requests (at least 1).
+    /// The burst a limit of `rpm` gets when none is configured: 20 ms worth of requests, at
+    /// least 1. A server that quantizes its per-minute limit into per-second (or shorter)
+    /// windows, or runs a leaky bucket with a small burst (nginx `limit_req`, most gateways),
+    /// accepts that; half a second's worth drew 429 storms from them.
+    static func defaultBurst(rpm: Int) -> Int { max(1, rpm / 3_000) }
+
     init(rpm: Int, burst: Int? = nil, now: Double) {
-        let rpm = max(1, rpm)
-        interval = 60 / Double(rpm)
-        self.burst = max(1, burst ?? rpm / 120)
+        self.init(perSecond: Double(max(1, rpm)) / 60, burst: burst ?? Self.defaultBurst(rpm: rpm), now: now)
+    }
+
+    init(perSecond: Double, burst: Int, now: Double) {
+        interval = 1 / max(perSecond, 1e-6)
+        self.burst = max(1, burst)
         tolerance = Double(self.burst - 1) * interval
         tat = now
+    }
+
+    /// Requests per second.
+    var perSecond: Double { 1 / interval }
+
+    /// Changes the spacing (and burst) from the next request on.
+    mutating func set(perSecond: Double, burst: Int) {
+        interval = 1 / max(perSecond, 1e-6)
+        self.burst = max(1, burst)
+        tolerance = Double(self.burst - 1) * interval
     }
 
     /// The earliest time a request may start.
@@ -45,18 +66,20 @@ struct RequestRate: Sendable, Hashable {
     }
 }
 
-/// Tokens per minute as a token bucket holding at most a minute's budget, refilled
-/// continuously. A call reserves its estimate before it starts and the bucket is reconciled
-/// with the real usage when it ends. Starts full, as providers' own buckets are after idle.
+/// Tokens per minute as a token bucket holding at most a minute's budget (or `burst` tokens
+/// when that is smaller), refilled continuously. A call reserves its estimate before it
+/// starts and the bucket is reconciled with the real usage when it ends. Starts full, as
+/// providers' own buckets are after idle.
 struct TokenRate: Sendable, Hashable {
     let capacity: Double
     let perSecond: Double
     private(set) var level: Double
     private var updatedAt: Double
 
-    init(tpm: Int, now: Double) {
-        capacity = Double(max(1, tpm))
-        perSecond = capacity / 60
+    init(tpm: Int, burst: Int? = nil, now: Double) {
+        let perMinute = Double(max(1, tpm))
+        capacity = min(perMinute, Double(max(1, burst ?? tpm)))
+        perSecond = perMinute / 60
         level = capacity
         updatedAt = now
     }
@@ -118,18 +141,19 @@ struct TokenBuckets: Sendable, Hashable {
     var output: TokenRate?
 
     init(_ settings: LimiterSettings, now: Double) {
-        total = settings.tpm.map { TokenRate(tpm: $0, now: now) }
-        input = settings.itpm.map { TokenRate(tpm: $0, now: now) }
-        output = settings.otpm.map { TokenRate(tpm: $0, now: now) }
+        total = settings.tpm.map { TokenRate(tpm: $0, burst: settings.tokenBurst, now: now) }
+        input = settings.itpm.map { TokenRate(tpm: $0, burst: settings.tokenBurst, now: now) }
+        output = settings.otpm.map { TokenRate(tpm: $0, burst: settings.tokenBurst, now: now) }
     }
 
     var isEmpty: Bool { total == nil && input == nil && output == nil }
 
     /// Keeps the buckets whose limit did not change (with their level), rebuilds the others.
     mutating func update(from old: LimiterSettings, to new: LimiterSettings, now: Double) {
-        if new.tpm != old.tpm { total = new.tpm.map { TokenRate(tpm: $0, now: now) } }
-        if new.itpm != old.itpm { input = new.itpm.map { TokenRate(tpm: $0, now: now) } }
-        if new.otpm != old.otpm { output = new.otpm.map { TokenRate(tpm: $0, now: now) } }
+        let burstChanged = new.tokenBurst != old.tokenBurst
+        if burstChanged || new.tpm != old.tpm { total = new.tpm.map { TokenRate(tpm: $0, burst: new.tokenBurst, now: now) } }
+        if burstChanged || new.itpm != old.itpm { input = new.itpm.map { TokenRate(tpm: $0, burst: new.tokenBurst, now: now) } }
+        if burstChanged || new.otpm != old.otpm { output = new.otpm.map { TokenRate(tpm: $0, burst: new.tokenBurst, now: now) } }
     }
 
     /// The first budget `count` can never fit, as (tokens, limit).

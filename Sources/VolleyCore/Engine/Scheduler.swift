@@ -1,21 +1,27 @@
 import Synchronization
 
-/// The async face of `SchedulerCore`: `acquire` waits for admission, `release` ends an
-/// attempt. Time-based grants (RPM spacing, TPM refill, cooldowns) are driven by one timer
-/// task that sleeps until the core's `nextWake`.
+/// The async face of `SchedulerCore`: `acquire` waits for admission (or for its deadline),
+/// `release` ends an attempt. Everything that happens with time (RPM spacing, TPM refill,
+/// cooldowns, deadlines) is driven by one timer task that sleeps on the injected clock until
+/// the core's `nextWake`.
 final class Scheduler: Sendable {
+    typealias Ticket = SchedulerCore.Ticket
+
     enum AcquireError: Error {
         case cancelled
+        /// The waiter's deadline passed before it was granted.
+        case expired
         case tooLarge(SchedulerCore.TooLarge)
     }
 
     /// A waiter's state. `queued` waits in the core without a continuation yet (the common
-    /// case gets its permit at once and never needs one); `granted` got its permit before its
-    /// continuation was registered.
+    /// case gets its permit at once and never needs one); `granted` and `expired` were
+    /// decided before its continuation was registered.
     private enum Entry {
         case queued
-        case waiting(CheckedContinuation<Void, any Error>)
-        case granted
+        case waiting(CheckedContinuation<Ticket, any Error>)
+        case granted(Ticket)
+        case expired
         case cancelled
     }
 
@@ -28,67 +34,93 @@ final class Scheduler: Sendable {
         var timer: Task<Void, Never>?
     }
 
+    /// A decided waiter to resume outside the lock.
+    private enum Resumption {
+        case grant(CheckedContinuation<Ticket, any Error>, Ticket)
+        case expire(CheckedContinuation<Ticket, any Error>)
+
+        func resume() {
+            switch self {
+            case .grant(let continuation, let ticket): continuation.resume(returning: ticket)
+            case .expire(let continuation): continuation.resume(throwing: AcquireError.expired)
+            }
+        }
+    }
+
     private let state = Mutex(State())
-    private let clock = ContinuousClock()
-    private let origin: ContinuousClock.Instant
+    let clock: any EngineClock
+    private let onLimitChange: (@Sendable (LimitChange) -> Void)?
 
-    init() {
-        origin = clock.now
+    init(clock: any EngineClock, onLimitChange: (@Sendable (LimitChange) -> Void)? = nil) {
+        self.clock = clock
+        self.onLimitChange = onLimitChange
     }
 
-    /// Seconds since this scheduler started (the core's time base).
-    var now: Double {
-        let (seconds, attoseconds) = (clock.now - origin).components
-        return Double(seconds) + Double(attoseconds) / 1e18
-    }
-
-    /// Waits until `limiter` admits one attempt of `batch` reserving `tokens`.
-    /// - Throws: `.tooLarge` at once when it can never fit; `.cancelled` when the task is cancelled first.
-    func acquire(limiter: String, settings: LimiterSettings, tokens: TokenCount, batch: UInt64, priority: Priority) async throws(AcquireError) {
+    /// Waits until `limiter` admits one attempt of `batch` reserving `tokens`, and returns its
+    /// ticket (to hand back to `release`).
+    /// - Throws: `.tooLarge` at once when it can never fit; `.expired` when `deadline` passes
+    ///   first; `.cancelled` when the task is cancelled first.
+    func acquire(limiter: String, settings: LimiterSettings, tokens: TokenCount, batch: UInt64, priority: Priority,
+                 deadline: Double?) async throws(AcquireError) -> Ticket {
         if Task.isCancelled { throw .cancelled }
         enum Admission {
-            case granted
+            case granted(Ticket)
             case tooLarge(SchedulerCore.TooLarge)
+            case expired
             case queued(UInt64)
         }
-        let now = self.now
+        let now = clock.now()
         // Fast path: most attempts are admitted at once, with no continuation or task switch.
-        let (admission, others) = state.withLock { state -> (Admission, [CheckedContinuation<Void, any Error>]) in
+        let (admission, others) = state.withLock { state -> (Admission, [Resumption]) in
             let id = state.nextID
             state.nextID += 1
-            let waiter = SchedulerCore.Waiter(id: id, batch: batch, priority: priority, limiter: limiter, tokens: tokens)
+            let waiter = SchedulerCore.Waiter(id: id, batch: batch, priority: priority, limiter: limiter, tokens: tokens,
+                                              deadline: deadline)
             switch state.core.admit(waiter, settings: settings, now: now) {
             case .failure(let tooLarge):
                 return (.tooLarge(tooLarge), [])
-            case .success(.startedAtOnce):
+            case .success(.startedAtOnce(let ticket)):
                 // Nothing else changed, so no timer needs (re)scheduling.
-                return (.granted, [])
-            case .success(.queued(let ids)):
-                let grantedNow = ids.contains(id)
-                if !grantedNow { state.entries[id] = .queued }
-                let others = Self.take(ids.filter { $0 != id }, from: &state)
+                return (.granted(ticket), [])
+            case .success(.queued(let grants)):
+                var own: Ticket?
+                var others: [SchedulerCore.Grant] = []
+                for grant in grants {
+                    if grant.id == id { own = grant.ticket } else { others.append(grant) }
+                }
+                let resumptions = Self.take(SchedulerCore.Actions(granted: others), from: &state)
+                if own == nil, let deadline, deadline <= now, state.core.cancel(id) {
+                    // No time to wait at all (a zero wait budget): expired rather than queued.
+                    scheduleTimer(&state, now: now)
+                    return (.expired, resumptions)
+                }
+                if own == nil { state.entries[id] = .queued }
                 scheduleTimer(&state, now: now)
-                return (grantedNow ? .granted : .queued(id), others)
+                return (own.map { .granted($0) } ?? .queued(id), resumptions)
             }
         }
-        for waiter in others { waiter.resume() }
+        for resumption in others { resumption.resume() }
         let id: UInt64
         switch admission {
-        case .granted: return
+        case .granted(let ticket): return ticket
         case .tooLarge(let tooLarge): throw .tooLarge(tooLarge)
+        case .expired: throw .expired
         case .queued(let queued): id = queued
         }
         do {
-            try await withTaskCancellationHandler {
-                try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-                    let outcome = state.withLock { state -> Result<Void, AcquireError>? in
+            return try await withTaskCancellationHandler {
+                try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Ticket, any Error>) in
+                    let outcome = state.withLock { state -> Result<Ticket, AcquireError>? in
                         switch state.entries[id] {
                         case .queued?:
                             state.entries[id] = .waiting(continuation)
                             return nil
-                        case .granted?:
+                        case .granted(let ticket)?:
                             state.entries[id] = nil
-                            return .success(())
+                            return .success(ticket)
+                        case .expired?:
+                            state.entries[id] = nil
+                            return .failure(.expired)
                         case .cancelled?, .waiting?, nil:
                             state.entries[id] = nil
                             return .failure(.cancelled)
@@ -96,12 +128,12 @@ final class Scheduler: Sendable {
                     }
                     switch outcome {
                     case nil: break
-                    case .success?: continuation.resume()
+                    case .success(let ticket)?: continuation.resume(returning: ticket)
                     case .failure(let error)?: continuation.resume(throwing: error)
                     }
                 }
             } onCancel: {
-                let continuation = state.withLock { state -> CheckedContinuation<Void, any Error>? in
+                let continuation = state.withLock { state -> CheckedContinuation<Ticket, any Error>? in
                     switch state.entries[id] {
                     case .queued?:
                         // Not yet waiting on a continuation: leave a note for it.
@@ -111,7 +143,7 @@ final class Scheduler: Sendable {
                         guard state.core.cancel(id) else { return nil }
                         state.entries[id] = nil
                         return continuation
-                    case .granted?, .cancelled?, nil:
+                    case .granted?, .expired?, .cancelled?, nil:
                         return nil
                     }
                 }
@@ -125,18 +157,17 @@ final class Scheduler: Sendable {
     }
 
     /// Ends an attempt admitted by `acquire` (see `SchedulerCore.release`).
-    func release(limiter: String, reservedTokens: TokenCount, usedTokens: TokenCount?, refund: Bool) {
+    func release(limiter: String, ticket: Ticket, verdict: SchedulerCore.Verdict, reservedTokens: TokenCount,
+                 usedTokens: TokenCount?) {
+        let random = Double.random(in: 0..<1)
+        var changes: [LimitChange] = []
         update { core, now in
-            core.release(limiter: limiter, reservedTokens: reservedTokens, usedTokens: usedTokens, refund: refund, now: now)
+            let granted = core.release(limiter: limiter, ticket: ticket, verdict: verdict,
+                                       reservedTokens: reservedTokens, usedTokens: usedTokens, random: random, now: now)
+            if !core.changes.isEmpty { changes = core.takeChanges() }
+            return SchedulerCore.Actions(granted: granted)
         }
-    }
-
-    /// Pauses the whole limiter for `seconds` (after a 429).
-    func coolDown(limiter: String, seconds: Double) {
-        update { core, now in
-            core.coolDown(limiter: limiter, until: now + seconds)
-            return []
-        }
+        if let onLimitChange { for change in changes { onLimitChange(change) } }
     }
 
     /// Re-syncs a limiter from response headers.
@@ -148,20 +179,27 @@ final class Scheduler: Sendable {
         }
     }
 
+    /// Stops (true) or resumes (false) granting permits: backpressure from the host.
+    func setPaused(_ paused: Bool) {
+        update { core, now in SchedulerCore.Actions(granted: core.setPaused(paused, now: now)) }
+    }
+
+    var isPaused: Bool { state.withLock { $0.core.isPaused } }
+
     func snapshot() -> [String: SchedulerCore.Snapshot] {
-        let now = self.now
+        let now = clock.now()
         return state.withLock { $0.core.snapshot(now: now) }
     }
 
-    private func update(_ body: (inout SchedulerCore, Double) -> [UInt64]) {
-        let now = self.now
-        let granted = state.withLock { state -> [CheckedContinuation<Void, any Error>] in
-            let ids = body(&state.core, now)
-            let granted = Self.take(ids, from: &state)
+    private func update(_ body: (inout SchedulerCore, Double) -> SchedulerCore.Actions) {
+        let now = clock.now()
+        let resumptions = state.withLock { state -> [Resumption] in
+            let actions = body(&state.core, now)
+            let resumptions = Self.take(actions, from: &state)
             scheduleTimer(&state, now: now)
-            return granted
+            return resumptions
         }
-        for waiter in granted { waiter.resume() }
+        for resumption in resumptions { resumption.resume() }
     }
 
     /// Makes sure a timer polls the core at its next wake time (called under the lock).
@@ -170,40 +208,55 @@ final class Scheduler: Sendable {
         if let current = state.wakeAt, current <= wake, state.timer != nil { return }
         state.timer?.cancel()
         state.wakeAt = wake
-        let delay = max(0, wake - now)
+        let clock = self.clock
         state.timer = Task { [weak self] in
-            try? await Task.sleep(nanoseconds: UInt64(delay * 1_000_000_000) + 1)
-            guard !Task.isCancelled, let self else { return }
-            self.fire()
+            do {
+                try await clock.sleep(until: wake)
+            } catch {
+                return
+            }
+            self?.fire()
         }
     }
 
     private func fire() {
-        let now = self.now
-        let granted = state.withLock { state -> [CheckedContinuation<Void, any Error>] in
+        let now = clock.now()
+        let resumptions = state.withLock { state -> [Resumption] in
             state.timer = nil
             state.wakeAt = nil
-            let granted = Self.take(state.core.poll(now: now), from: &state)
+            let resumptions = Self.take(state.core.poll(now: now), from: &state)
             scheduleTimer(&state, now: now)
-            return granted
+            return resumptions
         }
-        for waiter in granted { waiter.resume() }
+        for resumption in resumptions { resumption.resume() }
     }
 
-    /// The continuations of newly granted waiters; a waiter granted before registering its
-    /// continuation is marked `granted` and finds that when it does.
-    private static func take(_ ids: [UInt64], from state: inout State) -> [CheckedContinuation<Void, any Error>] {
-        ids.compactMap { id in
+    /// The continuations of newly granted or expired waiters; a waiter decided before
+    /// registering its continuation is marked and finds that when it does.
+    private static func take(_ actions: SchedulerCore.Actions, from state: inout State) -> [Resumption] {
+        var resumptions: [Resumption] = []
+        for grant in actions.granted {
+            switch state.entries[grant.id] {
+            case .waiting(let continuation)?:
+                state.entries[grant.id] = nil
+                resumptions.append(.grant(continuation, grant.ticket))
+            case .queued?:
+                state.entries[grant.id] = .granted(grant.ticket)
+            default:
+                break
+            }
+        }
+        for id in actions.expired {
             switch state.entries[id] {
             case .waiting(let continuation)?:
                 state.entries[id] = nil
-                return continuation
+                resumptions.append(.expire(continuation))
             case .queued?:
-                state.entries[id] = .granted
-                return nil
+                state.entries[id] = .expired
             default:
-                return nil
+                break
             }
         }
+        return resumptions
     }
 }

@@ -1,3 +1,5 @@
+import HeapModule
+
 /// The limits of one (provider, model) pair.
 struct LimiterSettings: Sendable, Hashable {
     var concurrency: Int
@@ -6,20 +8,35 @@ struct LimiterSettings: Sendable, Hashable {
     /// Anthropic-style separate budgets: input tokens and output tokens per minute.
     var itpm: Int? = nil
     var otpm: Int? = nil
+    /// Requests allowed back to back after idle (nil: `RequestRate.defaultBurst`).
+    var burst: Int? = nil
+    /// Tokens a token bucket holds (nil: a minute's budget).
+    var tokenBurst: Int? = nil
     /// Whether the provider gives back the unused part of a reservation when a call ends.
     /// Anthropic adjusts to the tokens really used; OpenAI charges its estimate (prompt +
     /// `max_tokens`) when the request arrives and keeps it, so reconciling downwards would
     /// make us more optimistic than the server.
     var refundsUnusedTokens = true
+    /// Whether rate and concurrency adapt to refusals (`AdaptiveLimit`).
+    var adaptive = false
+    /// Whether to slow-start (neither `rpm` nor `concurrency` was configured).
+    var slowStart = false
+    /// The longest cooldown a `retry-after` may set (`retry.max_retry_after`).
+    var maxRetryAfter: Double = 120
+    /// The cooldown after a bare 429 when the limiter does not adapt (`retry.initial_delay`).
+    var barePause: Double = 0.5
 }
 
 /// Admission of attempts to providers. Per limiter (one per provider and model): a
-/// concurrency permit, requests per minute (GCRA), tokens per minute (reserve, then
-/// reconcile) and a cooldown after a 429. Between batches: interactive before background, and
-/// round-robin among the batches of one priority so a huge batch never starves a small one.
+/// concurrency permit, requests per second (GCRA), tokens per minute (reserve, then
+/// reconcile), a cooldown after a 429, and an `AdaptiveLimit` that corrects rate and
+/// concurrency from the server's refusals. Between batches: interactive before background,
+/// and round-robin among the batches of one priority so a huge batch never starves a small
+/// one. Waiters may carry a deadline: past it they expire instead of being granted.
 ///
-/// Pure value type: every call takes `now` (seconds, monotonic) and returns the waiters granted
-/// as a result; the caller resumes them, and calls `poll` at `nextWake`.
+/// Pure value type: every call takes `now` (seconds, monotonic) and returns what it decided:
+/// the waiters granted, with their tickets, and the waiters expired. The caller resumes them,
+/// and calls `poll` at `nextWake`.
 struct SchedulerCore {
     struct Waiter {
         var id: UInt64
@@ -28,6 +45,34 @@ struct SchedulerCore {
         var limiter: String
         /// Estimated tokens this attempt reserves (zero without a token limit).
         var tokens: TokenCount
+        /// Past this time the waiter expires (the item's deadline, or its wait budget).
+        var deadline: Double? = nil
+    }
+
+    typealias Ticket = AdaptiveLimit.Ticket
+
+    /// A waiter granted its permit.
+    struct Grant: Sendable, Equatable {
+        var id: UInt64
+        var ticket: Ticket
+    }
+
+    /// What time did: waiters granted, and waiters whose deadline passed first.
+    struct Actions: Sendable, Equatable {
+        var granted: [Grant] = []
+        var expired: [UInt64] = []
+
+        var isEmpty: Bool { granted.isEmpty && expired.isEmpty }
+    }
+
+    /// How an attempt ended, as the limiter counts it.
+    enum Verdict: Sendable, Equatable {
+        /// The server answered it (`clean`: a first attempt that succeeded).
+        case accepted(clean: Bool)
+        /// The server refused it: 429, or overloaded.
+        case refused(AdaptiveLimit.Refusal)
+        /// Anything else (a connection error, a 400, a cancellation): says nothing about limits.
+        case other
     }
 
     /// A request can never be admitted: its estimate exceeds a whole minute's token budget.
@@ -46,6 +91,9 @@ struct SchedulerCore {
         /// Limits learned from headers (not configured), if any.
         var learnedRPM: Int?
         var learnedTPM: Int?
+        /// The rate and concurrency in force (adapted), if a rate is.
+        var effectiveRPM: Double?
+        var effectiveConcurrency: Int
         /// Seconds until the cooldown ends (0 when none).
         var cooldownSeconds: Double
     }
@@ -106,17 +154,19 @@ struct SchedulerCore {
         var lanes: [Priority: Lane] = [:]
         var requests: RequestRate?
         var tokens: TokenBuckets
-        var cooldownUntil: Double = 0
+        var control: AdaptiveLimit
 
         init(settings: LimiterSettings, now: Double) {
             self.settings = settings
-            requests = settings.rpm.map { RequestRate(rpm: $0, now: now) }
+            control = AdaptiveLimit(concurrency: settings.concurrency, rpm: settings.rpm, burst: settings.burst,
+                                    slowStart: settings.slowStart, adapts: settings.adaptive)
             tokens = TokenBuckets(settings, now: now)
+            syncRate(now: now)
         }
 
         /// Whether an attempt reserving `tokens` may start now (permit, cooldown, time).
         func canStart(_ tokens: TokenCount, now: Double) -> Bool {
-            inFlight < settings.concurrency && now >= cooldownUntil && isDue(tokens, now: now)
+            control.hasRoom(inFlight: inFlight, now: now) && now >= control.cooldownUntil && isDue(tokens, now: now)
         }
 
         /// Whether the rate buckets allow an attempt reserving `tokens` now. A nanosecond of
@@ -127,40 +177,75 @@ struct SchedulerCore {
         }
 
         /// Books a started attempt.
-        mutating func start(_ tokens: TokenCount, now: Double) {
+        mutating func start(_ tokens: TokenCount, now: Double) -> Ticket {
             requests?.take(now: now)
             self.tokens.take(tokens, now: now)
             inFlight += 1
+            control.started(now: now)
+            return Ticket(startedAt: now, inFlight: inFlight)
+        }
+
+        /// Makes the request bucket follow the controller's rate and burst.
+        mutating func syncRate(now: Double) {
+            guard let rate = control.rate else {
+                requests = nil
+                return
+            }
+            if requests == nil {
+                requests = RequestRate(perSecond: rate, burst: control.burst, now: now)
+            } else if requests?.perSecond != rate || requests?.burst != control.burst {
+                requests?.set(perSecond: rate, burst: control.burst)
+            }
         }
 
         mutating func update(_ new: LimiterSettings, now: Double) {
             guard new != settings else { return }
-            if new.rpm != settings.rpm { requests = new.rpm.map { RequestRate(rpm: $0, now: now) } }
-            tokens.update(from: settings, to: new, now: now)
+            let old = settings
             settings = new
+            if new.concurrency != old.concurrency || new.rpm != old.rpm || new.burst != old.burst
+                || new.adaptive != old.adaptive || new.slowStart != old.slowStart {
+                control = AdaptiveLimit(concurrency: new.concurrency, rpm: new.rpm, burst: new.burst,
+                                        slowStart: new.slowStart, adapts: new.adaptive)
+                requests = nil
+                syncRate(now: now)
+            }
+            tokens.update(from: old, to: new, now: now)
         }
+    }
+
+    /// A waiter's deadline, ordered for the expiry heap.
+    private struct Expiry: Comparable {
+        var at: Double
+        var id: UInt64
+        static func < (a: Expiry, b: Expiry) -> Bool { a.at < b.at || (a.at == b.at && a.id < b.id) }
     }
 
     private var limiters: [String: Limiter] = [:]
     private var waiters: [UInt64: Waiter] = [:]
+    /// Limits the controller changed since the caller last took them (for the logs).
+    private(set) var changes: [LimitChange] = []
+    /// Deadlines of waiters (lazily pruned: granted or cancelled ones are skipped).
+    private var expiries = Heap<Expiry>()
+    /// While paused (the host stopped reading), nothing is granted.
+    private(set) var isPaused = false
 
     /// Adds a waiter under `settings` (which create or update its limiter) and returns the
     /// waiters granted now; fails at once when the request can never fit.
-    mutating func enqueue(_ waiter: Waiter, settings: LimiterSettings, now: Double) -> Result<[UInt64], TooLarge> {
+    mutating func enqueue(_ waiter: Waiter, settings: LimiterSettings, now: Double) -> Result<[Grant], TooLarge> {
         admit(waiter, settings: settings, now: now).map { admission in
             switch admission {
-            case .startedAtOnce: return [waiter.id]
+            case .startedAtOnce(let ticket): return [Grant(id: waiter.id, ticket: ticket)]
             case .queued(let granted): return granted
             }
         }
     }
 
     /// What `admit` did with a waiter.
-    enum Admission {
+    enum Admission: Equatable {
         /// It was first in line and could start: granted without being queued.
-        case startedAtOnce
+        case startedAtOnce(Ticket)
         /// It was queued; these waiters (maybe it among them) were granted as a result.
-        case queued(granted: [UInt64])
+        case queued(granted: [Grant])
     }
 
     /// `enqueue` without an array for the common case (nobody waiting, room to start).
@@ -181,83 +266,135 @@ struct SchedulerCore {
         }
         // Fast path: nobody waits on this limiter, so the newcomer is first in line; when it
         // can start now it is granted without being queued (the same decision `grant` makes).
-        if limiters.values[index].lanes.isEmpty, limiters.values[index].canStart(waiter.tokens, now: now) {
-            limiters.values[index].start(waiter.tokens, now: now)
-            return .success(.startedAtOnce)
+        if !isPaused, limiters.values[index].lanes.isEmpty, limiters.values[index].canStart(waiter.tokens, now: now) {
+            return .success(.startedAtOnce(limiters.values[index].start(waiter.tokens, now: now)))
         }
         waiters[waiter.id] = waiter
+        if let deadline = waiter.deadline { expiries.insert(Expiry(at: deadline, id: waiter.id)) }
         limiters.values[index].lanes[waiter.priority, default: Lane()].push(waiter.id, batch: waiter.batch)
-        return .success(.queued(granted: Self.grant(&limiters.values[index], waiters: &waiters, now: now)))
+        return .success(.queued(granted: grant(at: index, now: now)))
     }
 
     /// Removes a waiter that has not been granted. False when it was not waiting.
     mutating func cancel(_ id: UInt64) -> Bool {
-        waiters.removeValue(forKey: id) != nil  // Lazily dropped from its lane.
+        waiters.removeValue(forKey: id) != nil  // Lazily dropped from its lane and the heap.
     }
 
     /// An attempt granted earlier ended. `reservedTokens` is what it reserved; `usedTokens`
-    /// the usage the provider reported (nil when unknown); `refund` gives the whole
-    /// reservation back (the request was refused and not charged, e.g. a 429).
-    mutating func release(limiter name: String, reservedTokens: TokenCount, usedTokens: TokenCount?, refund: Bool, now: Double) -> [UInt64] {
+    /// the usage the provider reported (nil when unknown). A refused attempt gets its whole
+    /// reservation back (the server did not charge it) and teaches the controller.
+    /// `random` (0..<1) jitters a cooldown.
+    mutating func release(limiter name: String, ticket: Ticket, verdict: Verdict, reservedTokens: TokenCount,
+                          usedTokens: TokenCount?, random: Double = 0, now: Double) -> [Grant] {
         guard let index = limiters.index(forKey: name) else { return [] }
         limiters.values[index].inFlight -= 1
-        if refund {
+        let before = (limiters.values[index].control.rate, limiters.values[index].control.window)
+        defer { noteChange(at: index, name: name, from: before, verdict: verdict) }
+        switch verdict {
+        case .refused(let refusal):
             limiters.values[index].tokens.give(reservedTokens, now: now)
-        } else if let used = usedTokens {
-            let refunds = limiters.values[index].settings.refundsUnusedTokens
-            // Without refunds only an under-estimate is corrected (the server charged more).
-            let counted = refunds ? used : TokenCount(input: max(used.input, reservedTokens.input),
-                                                      output: max(used.output, reservedTokens.output))
-            limiters.values[index].tokens.reconcile(reserved: reservedTokens, used: counted, now: now)
+            let settings = limiters.values[index].settings
+            let backlog = !limiters.values[index].lanes.isEmpty
+            limiters.values[index].control.refused(ticket, refusal, backlog: backlog, maxRetryAfter: settings.maxRetryAfter,
+                                                   barePause: settings.barePause, random: random, now: now)
+        case .accepted(let clean):
+            reconcile(&limiters.values[index], reserved: reservedTokens, used: usedTokens, now: now)
+            let backlog = !limiters.values[index].lanes.isEmpty
+            limiters.values[index].control.accepted(ticket, clean: clean, backlog: backlog, now: now)
+        case .other:
+            reconcile(&limiters.values[index], reserved: reservedTokens, used: usedTokens, now: now)
         }
+        limiters.values[index].syncRate(now: now)
         if limiters.values[index].lanes.isEmpty { return [] }
-        return Self.grant(&limiters.values[index], waiters: &waiters, now: now)
+        return grant(at: index, now: now)
     }
 
-    /// The provider said "slow down": nothing more starts on this limiter until `until`.
-    mutating func coolDown(limiter name: String, until: Double) {
-        guard let current = limiters[name]?.cooldownUntil else { return }
-        limiters[name]?.cooldownUntil = max(current, until)
+    private mutating func noteChange(at index: Dictionary<String, Limiter>.Index, name: String,
+                                     from before: (Double?, Int), verdict: Verdict) {
+        let control = limiters.values[index].control
+        guard control.window != before.1 || control.rate != before.0 else { return }
+        // Climbs are small and many: note them only when they cross a whole request per minute.
+        if case .accepted = verdict, control.window == before.1,
+           let old = before.0, let new = control.rate, Int(old * 60) == Int(new * 60) { return }
+        if changes.count < 64 {
+            changes.append(LimitChange(limiter: name, rpm: control.rate.map { $0 * 60 }, concurrency: control.window,
+                                       cause: { if case .refused = verdict { return .refused }; return .recovered }()))
+        }
+    }
+
+    /// Hands over the changes noted since the last call.
+    mutating func takeChanges() -> [LimitChange] {
+        defer { changes.removeAll(keepingCapacity: true) }
+        return changes
+    }
+
+    private func reconcile(_ limiter: inout Limiter, reserved: TokenCount, used: TokenCount?, now: Double) {
+        guard let used else { return }
+        // Without refunds only an under-estimate is corrected (the server charged more).
+        let counted = limiter.settings.refundsUnusedTokens ? used
+            : TokenCount(input: max(used.input, reserved.input), output: max(used.output, reserved.output))
+        limiter.tokens.reconcile(reserved: reserved, used: counted, now: now)
     }
 
     /// Re-syncs the buckets from the provider's rate-limit headers. A limit the configuration
     /// leaves unset is learned from the headers' `limit` fields (`x-ratelimit-limit-*`,
     /// `anthropic-ratelimit-*-limit`), so an unconfigured provider still gets paced.
     mutating func sync(limiter name: String, _ state: RateLimitState, now: Double) {
-        guard let limiter = limiters[name] else { return }
-        if limiter.requests == nil, limiter.settings.rpm == nil, let limit = state.requestsLimit, limit > 0 {
-            limiters[name]?.requests = RequestRate(rpm: limit, now: now)
+        guard let index = limiters.index(forKey: name) else { return }
+        let settings = limiters.values[index].settings
+        if settings.rpm == nil, let limit = state.requestsLimit, limit > 0,
+           limiters.values[index].control.ceilingRate.map({ abs($0 * 60 - Double(limit)) > 0.5 }) ?? true {
+            limiters.values[index].control.learn(rpm: limit)
+            limiters.values[index].syncRate(now: now)
         }
-        if limiter.tokens.total == nil, limiter.settings.tpm == nil, let limit = state.tokensLimit, limit > 0 {
-            limiters[name]?.tokens.total = TokenRate(tpm: limit, now: now)
+        if limiters.values[index].tokens.total == nil, settings.tpm == nil, let limit = state.tokensLimit, limit > 0 {
+            limiters.values[index].tokens.total = TokenRate(tpm: limit, now: now)
         }
-        if limiter.tokens.input == nil, limiter.settings.itpm == nil, let limit = state.inputTokensLimit, limit > 0 {
-            limiters[name]?.tokens.input = TokenRate(tpm: limit, now: now)
+        if limiters.values[index].tokens.input == nil, settings.itpm == nil, let limit = state.inputTokensLimit, limit > 0 {
+            limiters.values[index].tokens.input = TokenRate(tpm: limit, now: now)
         }
-        if limiter.tokens.output == nil, limiter.settings.otpm == nil, let limit = state.outputTokensLimit, limit > 0 {
-            limiters[name]?.tokens.output = TokenRate(tpm: limit, now: now)
+        if limiters.values[index].tokens.output == nil, settings.otpm == nil, let limit = state.outputTokensLimit, limit > 0 {
+            limiters.values[index].tokens.output = TokenRate(tpm: limit, now: now)
         }
         if let remaining = state.requestsRemaining {
-            limiters[name]?.requests?.sync(remaining: remaining, resetSeconds: state.requestsResetSeconds, now: now)
+            limiters.values[index].requests?.sync(remaining: remaining, resetSeconds: state.requestsResetSeconds, now: now)
         }
-        limiters[name]?.tokens.sync(state, now: now)
+        limiters.values[index].tokens.sync(state, now: now)
     }
 
-    /// Grants what time has made possible (call at `nextWake`).
-    mutating func poll(now: Double) -> [UInt64] {
-        var granted: [UInt64] = []
+    /// Stops (true) or resumes (false) granting; resuming grants what can start.
+    mutating func setPaused(_ paused: Bool, now: Double) -> [Grant] {
+        isPaused = paused
+        return paused ? [] : poll(now: now).granted
+    }
+
+    /// Expires waiters whose deadline passed and grants what time has made possible (call at
+    /// `nextWake`).
+    mutating func poll(now: Double) -> Actions {
+        var actions = Actions()
+        while let first = expiries.min, first.at <= now + 1e-9 {
+            _ = expiries.removeMin()
+            if waiters.removeValue(forKey: first.id) != nil { actions.expired.append(first.id) }
+        }
         for index in limiters.indices where !limiters.values[index].lanes.isEmpty {
-            granted += Self.grant(&limiters.values[index], waiters: &waiters, now: now)
+            actions.granted += grant(at: index, now: now)
         }
-        return granted
+        return actions
     }
 
-    /// The earliest time a waiting request could be granted, if waiting on time alone.
-    func nextWake(now: Double) -> Double? {
-        var earliest: Double?
-        for (_, limiter) in limiters where limiter.inFlight < limiter.settings.concurrency {
+    /// The earliest time a waiting request could be granted or expires, if waiting on time.
+    mutating func nextWake(now: Double) -> Double? {
+        while let first = expiries.min, waiters[first.id] == nil { _ = expiries.removeMin() }
+        var earliest = expiries.min?.at
+        guard !isPaused else { return earliest }
+        for (_, limiter) in limiters {
             guard let head = headWaiter(limiter) else { continue }
-            var at = max(now, limiter.cooldownUntil)
+            guard limiter.control.hasRoom(inFlight: limiter.inFlight, now: now) else {
+                // Full: a release grants, or, in slow start, the window growing with time.
+                if let growth = limiter.control.nextWindowGrowth(now: now) { earliest = min(earliest ?? growth, growth) }
+                continue
+            }
+            var at = max(now, limiter.control.cooldownUntil)
             if let requests = limiter.requests { at = max(at, requests.earliest(now: now)) }
             at = max(at, limiter.tokens.earliest(head.tokens, now: now))
             guard at > now + 1e-9 else { continue }  // Grantable now: the caller's grant handles it.
@@ -274,9 +411,14 @@ struct SchedulerCore {
         return nil
     }
 
-    private static func grant(_ limiter: inout Limiter, waiters: inout [UInt64: Waiter], now: Double) -> [UInt64] {
-        var granted: [UInt64] = []
-        admit: while limiter.inFlight < limiter.settings.concurrency, now >= limiter.cooldownUntil {
+    private mutating func grant(at index: Dictionary<String, Limiter>.Index, now: Double) -> [Grant] {
+        guard !isPaused else { return [] }
+        return Self.grant(&limiters.values[index], waiters: &waiters, now: now)
+    }
+
+    private static func grant(_ limiter: inout Limiter, waiters: inout [UInt64: Waiter], now: Double) -> [Grant] {
+        var granted: [Grant] = []
+        admit: while limiter.control.hasRoom(inFlight: limiter.inFlight, now: now), now >= limiter.control.cooldownUntil {
             for priority in Priority.allCases {
                 guard var lane = limiter.lanes[priority] else { continue }
                 guard let id = lane.peek(isLive: { waiters[$0] != nil }), let waiter = waiters[id] else {
@@ -289,8 +431,7 @@ struct SchedulerCore {
                 lane.commit()
                 limiter.lanes[priority] = lane.isEmpty ? nil : lane
                 waiters[id] = nil
-                limiter.start(waiter.tokens, now: now)
-                granted.append(id)
+                granted.append(Grant(id: id, ticket: limiter.start(waiter.tokens, now: now)))
                 continue admit
             }
             break
@@ -298,25 +439,48 @@ struct SchedulerCore {
         return granted
     }
 
+    /// The controller of a limiter, for tests and logs.
+    func control(of name: String) -> AdaptiveLimit? { limiters[name]?.control }
+
     /// Gauges per limiter (for `stats`).
     func snapshot(now: Double) -> [String: Snapshot] {
         var queued: [String: Int] = [:]
         for waiter in waiters.values { queued[waiter.limiter, default: 0] += 1 }
         var result: [String: Snapshot] = [:]
         for (name, limiter) in limiters {
+            let learned = limiter.settings.rpm == nil ? limiter.control.ceilingRate : nil
             result[name] = Snapshot(
                 inFlight: limiter.inFlight,
                 queued: queued[name] ?? 0,
                 settings: limiter.settings,
                 requestsAvailable: limiter.requests?.available(now: now),
                 tokensAvailable: limiter.tokens.available(now: now),
-                learnedRPM: limiter.settings.rpm == nil ? limiter.requests.map { Int((60 / $0.interval).rounded()) } : nil,
-                learnedTPM: limiter.settings.tpm == nil ? limiter.tokens.total.map { Int($0.capacity) } : nil,
-                cooldownSeconds: max(0, limiter.cooldownUntil - now)
+                learnedRPM: learned.map { Int(($0 * 60).rounded()) },
+                learnedTPM: limiter.settings.tpm == nil ? limiter.tokens.total.map { Int(($0.perSecond * 60).rounded()) } : nil,
+                effectiveRPM: limiter.control.rate.map { $0 * 60 },
+                effectiveConcurrency: limiter.control.window(at: now),
+                cooldownSeconds: max(0, limiter.control.cooldownUntil - now)
             )
         }
         return result
     }
+}
+
+/// The adaptive controller changed a limiter's limits in force.
+public struct LimitChange: Sendable, Equatable {
+    public enum Cause: String, Sendable {
+        /// The server refused a request (429 or overloaded).
+        case refused
+        /// Clean answers raised the limits back.
+        case recovered
+    }
+
+    public var limiter: String
+    /// Requests per minute in force, if a rate is.
+    public var rpm: Double?
+    /// Requests in flight allowed.
+    public var concurrency: Int
+    public var cause: Cause
 }
 
 /// What a response's rate-limit headers say (OpenAI `x-ratelimit-*`, Anthropic

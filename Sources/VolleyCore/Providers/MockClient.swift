@@ -10,9 +10,12 @@
 /// - `status`: the HTTP status reported with the failure; `retry_after`: seconds.
 final class MockClient: ProviderClient {
     let config: ProviderConfig
+    /// The engine's clock: the mock's latency passes in the engine's (maybe virtual) time.
+    private let clock: any EngineClock
 
-    init(config: ProviderConfig) {
+    init(config: ProviderConfig, clock: any EngineClock) {
         self.config = config
+        self.clock = clock
     }
 
     func attempt(_ item: Item, attempt: Int, timeoutSeconds: Double?) async -> Attempt {
@@ -21,7 +24,7 @@ final class MockClient: ProviderClient {
         let sleepMs = min(latencyMs, (timeoutSeconds ?? .infinity) * 1000)
         if sleepMs > 0 {
             do {
-                try await Task.sleep(nanoseconds: UInt64(sleepMs * 1_000_000))
+                try await clock.sleep(until: clock.now() + sleepMs / 1000)
             } catch {
                 return Attempt(.failure(ItemError(.cancelled, "cancelled")))
             }

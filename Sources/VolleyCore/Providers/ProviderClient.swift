@@ -23,10 +23,10 @@ public struct Attempt: Sendable {
 }
 
 /// Builds the client for a provider configuration.
-public func makeProviderClient(_ config: ProviderConfig, http: HTTPClient) -> any ProviderClient {
+public func makeProviderClient(_ config: ProviderConfig, http: HTTPClient, clock: any EngineClock = SystemClock()) -> any ProviderClient {
     switch config.kind {
     case .openai: return OpenAIClient(config: config, http: http)
     case .anthropic: return AnthropicClient(config: config, http: http)
-    case .mock: return MockClient(config: config)
+    case .mock: return MockClient(config: config, clock: clock)
     }
 }

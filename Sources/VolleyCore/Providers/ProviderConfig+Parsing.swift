@@ -35,7 +35,9 @@ extension ProviderConfig {
             config.apiKey = environment[env].flatMap { $0.isEmpty ? nil : $0 }
         }
         if let limits = object["limits"], !limits.isNull {
-            config.limits = config.limits.overridden(by: try parseLimits(limits, "\(path).limits"))
+            let parsed = try parseLimits(limits, "\(path).limits")
+            config.configuredLimits = parsed
+            config.limits = config.limits.overridden(by: parsed)
         }
         if let retry = object["retry"], !retry.isNull {
             guard case .object(let r) = retry else { throw ConfigError("\(path).retry must be an object") }
@@ -43,6 +45,11 @@ extension ProviderConfig {
             if let v = try seconds(r["initial_delay"], "\(path).retry.initial_delay") { config.retry.initialDelaySeconds = v }
             if let v = try seconds(r["max_delay"], "\(path).retry.max_delay") { config.retry.maxDelaySeconds = v }
             if let v = try seconds(r["max_retry_after"], "\(path).retry.max_retry_after") { config.retry.maxRetryAfterSeconds = v }
+            if let v = try seconds(r["max_wait"], "\(path).retry.max_wait") { config.retry.maxWaitSeconds = v }
+            let knownRetry: Set<String> = ["max_retries", "initial_delay", "max_delay", "max_retry_after", "max_wait"]
+            if let unknown = r.keys.first(where: { !knownRetry.contains($0) }) {
+                throw ConfigError("\(path).retry.\(unknown) is not a known setting (\(knownRetry.sorted().joined(separator: ", ")))")
+            }
         }
         if let timeouts = object["timeouts"], !timeouts.isNull {
             guard case .object(let t) = timeouts else { throw ConfigError("\(path).timeouts must be an object") }
@@ -77,15 +84,24 @@ extension ProviderConfig {
 
     private static func parseLimits(_ value: JSONValue, _ path: String) throws(ConfigError) -> ProviderLimits {
         guard case .object(let l) = value else { throw ConfigError("\(path) must be an object") }
-        if let unknown = l.keys.first(where: { !["concurrency", "rpm", "tpm", "itpm", "otpm"].contains($0) }) {
-            throw ConfigError("\(path).\(unknown) is not a known limit (concurrency, rpm, tpm, itpm, otpm)")
+        let known = ["concurrency", "rpm", "tpm", "itpm", "otpm", "burst", "token_burst", "adaptive"]
+        if let unknown = l.keys.first(where: { !known.contains($0) }) {
+            throw ConfigError("\(path).\(unknown) is not a known limit (\(known.joined(separator: ", ")))")
+        }
+        var adaptive: Bool?
+        if let value = l["adaptive"], !value.isNull {
+            guard let flag = value.boolValue else { throw ConfigError("\(path).adaptive must be true or false") }
+            adaptive = flag
         }
         return ProviderLimits(
             concurrency: try int(l["concurrency"], "\(path).concurrency", range: 1...100_000),
             rpm: try int(l["rpm"], "\(path).rpm", range: 1...100_000_000),
             tpm: try int(l["tpm"], "\(path).tpm", range: 1...10_000_000_000),
             itpm: try int(l["itpm"], "\(path).itpm", range: 1...10_000_000_000),
-            otpm: try int(l["otpm"], "\(path).otpm", range: 1...10_000_000_000)
+            otpm: try int(l["otpm"], "\(path).otpm", range: 1...10_000_000_000),
+            burst: try int(l["burst"], "\(path).burst", range: 1...100_000_000),
+            tokenBurst: try int(l["token_burst"], "\(path).token_burst", range: 1...10_000_000_000),
+            adaptive: adaptive
         )
     }
 

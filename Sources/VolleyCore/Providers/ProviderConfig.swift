@@ -10,19 +10,30 @@ public struct ProviderLimits: Sendable, Hashable {
     public var itpm: Int?
     /// Output tokens per minute (Anthropic's OTPM), reserved as `max_tokens`.
     public var otpm: Int?
+    /// Requests allowed back to back after idle (default: 20 ms worth of `rpm`, at least 1).
+    public var burst: Int?
+    /// Tokens a token bucket holds (default: a minute's budget).
+    public var tokenBurst: Int?
+    /// Whether rate and concurrency adapt to the server's refusals (default: true).
+    public var adaptive: Bool?
 
-    public init(concurrency: Int? = nil, rpm: Int? = nil, tpm: Int? = nil, itpm: Int? = nil, otpm: Int? = nil) {
+    public init(concurrency: Int? = nil, rpm: Int? = nil, tpm: Int? = nil, itpm: Int? = nil, otpm: Int? = nil,
+                burst: Int? = nil, tokenBurst: Int? = nil, adaptive: Bool? = nil) {
         self.concurrency = concurrency
         self.rpm = rpm
         self.tpm = tpm
         self.itpm = itpm
         self.otpm = otpm
+        self.burst = burst
+        self.tokenBurst = tokenBurst
+        self.adaptive = adaptive
     }
 
     /// `other`'s values where set, else ours.
     public func overridden(by other: ProviderLimits) -> ProviderLimits {
         ProviderLimits(concurrency: other.concurrency ?? concurrency, rpm: other.rpm ?? rpm, tpm: other.tpm ?? tpm,
-                       itpm: other.itpm ?? itpm, otpm: other.otpm ?? otpm)
+                       itpm: other.itpm ?? itpm, otpm: other.otpm ?? otpm, burst: other.burst ?? burst,
+                       tokenBurst: other.tokenBurst ?? tokenBurst, adaptive: other.adaptive ?? adaptive)
     }
 }
 
@@ -33,14 +44,20 @@ public struct RetrySettings: Sendable, Hashable {
     public var initialDelaySeconds: Double
     /// Cap on one backoff delay, in seconds.
     public var maxDelaySeconds: Double
-    /// A server's `retry-after` is obeyed up to this many seconds; longer ones fall back to backoff.
+    /// A server's `retry-after` is obeyed up to this many seconds; longer ones fall back to
+    /// backoff (and the limiter's cooldown is capped at it).
     public var maxRetryAfterSeconds: Double
+    /// Seconds an item may spend in total waiting on its limiter (queue, rate, cooldown) and
+    /// in backoff after 429s; nil: no limit but its deadline.
+    public var maxWaitSeconds: Double?
 
-    public init(maxRetries: Int = 2, initialDelaySeconds: Double = 0.5, maxDelaySeconds: Double = 8, maxRetryAfterSeconds: Double = 120) {
+    public init(maxRetries: Int = 2, initialDelaySeconds: Double = 0.5, maxDelaySeconds: Double = 8, maxRetryAfterSeconds: Double = 120,
+                maxWaitSeconds: Double? = nil) {
         self.maxRetries = maxRetries
         self.initialDelaySeconds = initialDelaySeconds
         self.maxDelaySeconds = maxDelaySeconds
         self.maxRetryAfterSeconds = maxRetryAfterSeconds
+        self.maxWaitSeconds = maxWaitSeconds
     }
 }
 
@@ -80,10 +97,21 @@ public struct ProviderConfig: Sendable {
         self.mockLatencyMs = 50
     }
 
+    /// The limits the configuration set (no defaults), provider-wide; used to tell a known
+    /// limit from an unknown one.
+    public var configuredLimits = ProviderLimits()
+
     /// The limits in force for `model`: the provider's, overridden by the model's own.
     public func limits(for model: String?) -> ProviderLimits {
         guard let model, let own = modelLimits[model] else { return limits }
         return limits.overridden(by: own)
+    }
+
+    /// Whether the configuration states a rate or a concurrency for `model`: when neither is,
+    /// the limit is unknown and the limiter slow-starts.
+    public func configuresRateOrConcurrency(for model: String?) -> Bool {
+        let own = model.flatMap { modelLimits[$0] } ?? ProviderLimits()
+        return configuredLimits.rpm != nil || configuredLimits.concurrency != nil || own.rpm != nil || own.concurrency != nil
     }
 
     static func defaultBaseURL(_ kind: ProviderKind) -> String {
