@@ -150,6 +150,40 @@ struct SchedulerCoreTests {
         #expect(after == [2])
     }
 
+    @Test func waitersExpireAtTheirDeadlineUnlessTheirTurnComesFirstOrJustThen() {
+        // One a second (burst 1): the first starts at once, the second's turn is at 1 s, the
+        // third's at 2 s. Deadlines: the second 1 s (its turn comes just then: granted), the
+        // third 1.5 s (expired before its turn), the fourth none.
+        var core = SchedulerCore()
+        let settings = LimiterSettings(concurrency: 10, rpm: 60)
+        #expect(core.add(1, settings, deadline: 5) == [1])
+        #expect(core.add(2, settings, deadline: 1).isEmpty)
+        #expect(core.add(3, settings, deadline: 1.5).isEmpty)
+        #expect(core.add(4, settings).isEmpty)
+        #expect(core.nextWake(now: 0) == 1)
+        let atOne = core.poll(now: 1)
+        #expect(atOne.granted.map(\.id) == [2] && atOne.expired.isEmpty)
+        #expect(atOne.granted.first?.ticket == SchedulerCore.Ticket(startedAt: 1, inFlight: 2))
+        // The third's deadline comes before anyone's turn: that is the next wake.
+        #expect(core.nextWake(now: 1) == 1.5)
+        let atDeadline = core.poll(now: 1.5)
+        #expect(atDeadline.expired == [3] && atDeadline.granted.isEmpty)
+        // The fourth takes the next turn; an expired waiter holds nobody up.
+        #expect(core.pollIDs(now: 2) == [4])
+        #expect(core.snapshot(now: 2)["l"]?.queued == 0)
+    }
+
+    @Test func whilePausedNothingIsGrantedAndResumingGrantsWhatCanStart() {
+        var core = SchedulerCore()
+        let settings = LimiterSettings(concurrency: 10)
+        _ = core.setPaused(true, now: 0)
+        #expect(core.add(1, settings).isEmpty)
+        #expect(core.add(2, settings, deadline: 3).isEmpty)
+        // Paused: only the deadline wakes anyone.
+        #expect(core.nextWake(now: 0) == 3)
+        #expect(core.setPaused(false, now: 1).map(\.id) == [1, 2])
+    }
+
     @Test func headersOnlyEverMakeTheLimiterSlower() {
         var core = SchedulerCore()
         let settings = LimiterSettings(concurrency: 100, rpm: 6_000, tpm: 60_000)

@@ -368,16 +368,17 @@ struct SchedulerCore {
         return paused ? [] : poll(now: now).granted
     }
 
-    /// Expires waiters whose deadline passed and grants what time has made possible (call at
-    /// `nextWake`).
+    /// Grants what time has made possible, then expires the waiters whose deadline passed
+    /// (call at `nextWake`). Granting first: a waiter whose turn comes exactly at its deadline
+    /// has waited no longer than it may, and starts.
     mutating func poll(now: Double) -> Actions {
         var actions = Actions()
+        for index in limiters.indices where !limiters.values[index].lanes.isEmpty {
+            actions.granted += grant(at: index, now: now)
+        }
         while let first = expiries.min, first.at <= now + 1e-9 {
             _ = expiries.removeMin()
             if waiters.removeValue(forKey: first.id) != nil { actions.expired.append(first.id) }
-        }
-        for index in limiters.indices where !limiters.values[index].lanes.isEmpty {
-            actions.granted += grant(at: index, now: now)
         }
         return actions
     }
