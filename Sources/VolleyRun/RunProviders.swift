@@ -22,16 +22,19 @@ enum RunProviders {
     }
 
     /// Flags win over the file: the provider's limits and every model's own limits lose the
-    /// fields the flags set.
+    /// fields the flags set, and keep every other (itpm, otpm, burst, token_burst, adaptive).
     static func applyOverrides(_ options: RunOptions, to provider: ProviderConfig) -> ProviderConfig {
         var config = provider
         let flags = ProviderLimits(concurrency: options.concurrency, rpm: options.rpm, tpm: options.tpm)
         config.limits = config.limits.overridden(by: flags)
+        // A limit given on the command line is a known limit: no slow start for it.
+        config.configuredLimits = config.configuredLimits.overridden(by: flags)
         config.modelLimits = config.modelLimits.mapValues { own in
-            ProviderLimits(
-                concurrency: flags.concurrency == nil ? own.concurrency : nil,
-                rpm: flags.rpm == nil ? own.rpm : nil,
-                tpm: flags.tpm == nil ? own.tpm : nil)
+            var kept = own
+            if flags.concurrency != nil { kept.concurrency = nil }
+            if flags.rpm != nil { kept.rpm = nil }
+            if flags.tpm != nil { kept.tpm = nil }
+            return kept
         }
         if let maxRetries = options.maxRetries { config.retry.maxRetries = maxRetries }
         return config

@@ -104,6 +104,7 @@ struct Serve: AsyncParsableCommand {
             logger.notice("limits adapted", metadata: [
                 "limiter": "\(change.limiter)", "cause": "\(change.cause.rawValue)",
                 "rpm_effective": "\(change.rpm.map { String(Int($0.rounded())) } ?? "none")",
+                "tpm_effective": "\(change.tpm.map { String(Int($0.rounded())) } ?? "none")",
                 "concurrency_effective": "\(change.concurrency)",
             ])
         })

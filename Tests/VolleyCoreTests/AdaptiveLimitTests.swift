@@ -49,6 +49,36 @@ struct AdaptiveLimitTests {
         #expect(limit.cooldownUntil == 0)  // A concurrency refusal needs no pause: the window holds them back.
     }
 
+    @Test func aTokenRefusalCutsTheTokenBudgetNotTheRequestRateAndCleanAnswersRaiseItBack() {
+        var core = SchedulerCore()
+        let settings = LimiterSettings(concurrency: 10, rpm: 600, tpm: 6_000, adaptive: true)
+        func add(_ id: UInt64, at now: Double) -> [SchedulerCore.Grant] {
+            (try? core.enqueue(.init(id: id, batch: 1, priority: .interactive, limiter: "t", tokens: TokenCount(input: 100, output: 0)),
+                               settings: settings, now: now).get()) ?? []
+        }
+        let first = add(1, at: 0)
+        _ = core.release(limiter: "t", ticket: first[0].ticket, verdict: .refused(.init(tokensHint: true)),
+                         reservedTokens: TokenCount(input: 100, output: 0), usedTokens: nil, now: 0.01)
+        let cut = core.snapshot(now: 0.01)["t"]
+        #expect(cut?.effectiveTPM.map { abs($0 - 4_200) < 1e-6 } == true)
+        #expect(cut?.effectiveRPM == 600)
+        #expect(core.takeChanges().first?.tpm.map { abs($0 - 4_200) < 1e-6 } == true)
+        // A second refusal of a request sent before that cut is the same congestion.
+        _ = core.release(limiter: "t", ticket: .init(startedAt: 0.005, inFlight: 1), verdict: .refused(.init(tokensHint: true)),
+                         reservedTokens: .zero, usedTokens: nil, now: 0.02)
+        #expect(core.snapshot(now: 0.02)["t"]?.effectiveTPM.map { abs($0 - 4_200) < 1e-6 } == true)
+        // Clean answers with a backlog, after the hold-off, raise it back toward the budget.
+        for id in 2...40 as ClosedRange<UInt64> { _ = add(id, at: 0.02) }
+        var now = 1.0
+        while now < 10 {
+            _ = core.release(limiter: "t", ticket: .init(startedAt: now - 0.1, inFlight: 1), verdict: .accepted(clean: true),
+                             reservedTokens: TokenCount(input: 100, output: 0), usedTokens: nil, now: now)
+            now += 0.5
+        }
+        let raised = core.snapshot(now: now)["t"]?.effectiveTPM ?? 0
+        #expect(raised > 5_500 && raised <= 6_000)
+    }
+
     @Test func slowStartDoublesPerRoundTripUntilTheFirstRefusalOrTheCeiling() {
         var limit = AdaptiveLimit(concurrency: 64, rpm: nil, burst: nil, slowStart: true, adapts: true)
         #expect(limit.window == 4)
@@ -59,6 +89,12 @@ struct AdaptiveLimitTests {
         #expect(limit.window == 8)
         for _ in 0..<100 { limit.accepted(Ticket(startedAt: 0.1, inFlight: 8), clean: true, backlog: true, now: 0.2) }
         #expect(limit.window == 64 && !limit.slowStart)
+        // Answers that take long do not hold it back: the window at least doubles every 0.25 s.
+        var slow = AdaptiveLimit(concurrency: 64, rpm: nil, burst: nil, slowStart: true, adapts: true)
+        slow.started(now: 10)
+        #expect(slow.window(at: 10) == 4 && slow.window(at: 10.5) == 16 && slow.window(at: 11) == 64)
+        #expect(slow.nextWindowGrowth(now: 10.1) == 10.25)
+        #expect(slow.nextWindowGrowth(now: 11) == nil)
         // A learned limit ends slow start at once.
         var learned = AdaptiveLimit(concurrency: 64, rpm: nil, burst: nil, slowStart: true, adapts: true)
         learned.learn(rpm: 600)

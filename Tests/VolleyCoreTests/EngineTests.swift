@@ -93,28 +93,7 @@ func makeEngine(http: HTTPClient, extra: JSONValue? = nil) throws -> Engine {
         await http.shutdown()
     }
 
-    @Test func batchTimeoutEndsUnfinishedItemsAsDeadlineExceeded() async throws {
-        let http = try HTTPClient()
-        let engine = try makeEngine(http: http)
-        // The quick item has three seconds to finish in zero milliseconds; the others never would.
-        let requests = [mockItem(0, latencyMs: 0)] + (1..<20).map { mockItem($0, latencyMs: 60_000) }
-        let sink = OutcomeSink()
-        let summary = await engine.run(try engine.prepare(requests).get(),
-                                       options: BatchOptions(concurrency: 5, timeoutSeconds: 3), onOutcome: sink.append)
-        #expect(summary.succeeded == 1)
-        #expect(sink.all.filter { $0.error?.kind == .deadlineExceeded }.count == 19)
-        await http.shutdown()
-    }
-
-    @Test func itemTimeoutIsTimeout() async throws {
-        let http = try HTTPClient()
-        let engine = try makeEngine(http: http)
-        let sink = OutcomeSink()
-        _ = await engine.run(try engine.prepare([mockItem(0, latencyMs: 60_000, timeout: 0.1)]).get(),
-                             options: BatchOptions(), onOutcome: sink.append)
-        #expect(sink.all.first?.error?.kind == .timeout)
-        await http.shutdown()
-    }
+    // Batch and item timeouts run in virtual time: VirtualTimeEngineTests.
 
     @Test func cancellingTheBatchAccountsForEveryItem() async throws {
         let http = try HTTPClient()

@@ -66,12 +66,38 @@ struct ProviderSetTests {
         #expect(set.providers["mock"] != nil)
     }
 
+    @Test func adaptiveLimitFieldsAndTheWaitBudgetAreParsed() throws {
+        var set = ProviderSet()
+        let config: JSONValue = [
+            "gw": [
+                "kind": "openai", "api_key": "k",
+                "limits": ["rpm": 600, "burst": 5, "token_burst": 2_000, "tpm": 60_000, "adaptive": false],
+                "retry": ["max_wait": 30],
+                "models": ["m": ["limits": ["burst": 1, "adaptive": true]]],
+            ],
+            "bare": ["kind": "openai", "api_key": "k"],
+        ]
+        try set.merge(config, defaultProvider: "gw", environment: [:])
+        let gw = try #require(set.providers["gw"])
+        #expect(gw.limits.burst == 5 && gw.limits.tokenBurst == 2_000 && gw.limits.adaptive == false)
+        #expect(gw.limits(for: "m").burst == 1 && gw.limits(for: "m").adaptive == true && gw.limits(for: "m").rpm == 600)
+        #expect(gw.retry.maxWaitSeconds == 30)
+        #expect(gw.configuresRateOrConcurrency(for: "m"))
+        // Nothing configured: the limit is unknown (slow start), and there is no wait budget.
+        let bare = try #require(set.providers["bare"])
+        #expect(!bare.configuresRateOrConcurrency(for: "any") && bare.retry.maxWaitSeconds == nil)
+    }
+
     @Test(arguments: [
         (["p": ["kind": "nope"]] as JSONValue, "kind"),
         (["p": ["kind": "openai", "base_url": "ftp://x"]], "base_url"),
         (["p": ["kind": "openai", "limits": ["rpm": 0]]], "rpm"),
         (["p": ["kind": "openai", "bogus": 1]], "bogus"),
         (["p": ["kind": "openai", "headers": ["a": "b\nc"]]], "headers"),
+        (["p": ["kind": "openai", "limits": ["burst": 0]]], "burst"),
+        (["p": ["kind": "openai", "limits": ["adaptive": "yes"]]], "adaptive"),
+        (["p": ["kind": "openai", "retry": ["max_wait": -1]]], "max_wait"),
+        (["p": ["kind": "openai", "retry": ["max_wiat": 5]]], "max_wiat"),
     ] as [(JSONValue, String)])
     func badConfigurationIsRejectedNamingTheFieldAndChangesNothing(_ config: JSONValue, _ field: String) {
         var set = ProviderSet()

@@ -119,11 +119,15 @@ import VolleyCore
     @Test func flagsOverrideTheConfiguredLimits() throws {
         var config = ProviderConfig(name: "p", kind: .openai)
         config.limits = ProviderLimits(concurrency: 10, rpm: 100, tpm: 1000)
-        config.modelLimits = ["big": ProviderLimits(concurrency: 3, rpm: 50, tpm: 500)]
+        config.modelLimits = ["big": ProviderLimits(concurrency: 3, rpm: 50, tpm: 500, itpm: 400, otpm: 100,
+                                                    burst: 4, tokenBurst: 300, adaptive: false)]
         let options = RunOptions(inputPath: "x", rpm: 7, concurrency: 2, maxRetries: 9)
         let updated = RunProviders.applyOverrides(options, to: config)
         #expect(updated.limits == ProviderLimits(concurrency: 2, rpm: 7, tpm: 1000))
-        #expect(updated.limits(for: "big") == ProviderLimits(concurrency: 2, rpm: 7, tpm: 500))
+        // The model keeps every limit the flags do not set: itpm, otpm, burst, token_burst, adaptive.
+        #expect(updated.limits(for: "big") == ProviderLimits(concurrency: 2, rpm: 7, tpm: 500, itpm: 400, otpm: 100,
+                                                             burst: 4, tokenBurst: 300, adaptive: false))
+        #expect(updated.configuresRateOrConcurrency(for: nil))
         #expect(updated.retry.maxRetries == 9)
     }
 

@@ -27,6 +27,9 @@
 ///   `max_retry_after`, plus up to 10% (at most 1 s) of positive jitter. A refusal of a
 ///   request sent before the current cooldown began never extends it, so a long hint on every
 ///   429 cannot freeze the limiter; a bare 429 pauses for one spacing of the new rate.
+/// - **Tokens.** A refusal whose body says it is about tokens cuts the token budgets in force
+///   (their refill rate) to 70%, once per congestion, instead of the request rate; clean
+///   answers raise them back by 5% of the budget per second.
 /// - **Clean.** Only first attempts that succeed count as clean: a success that needed retries
 ///   says nothing about the limit being right.
 struct AdaptiveLimit: Sendable, Equatable {
@@ -51,6 +54,8 @@ struct AdaptiveLimit: Sendable, Equatable {
         var retryAfter: Double?
         /// The body says the limit is on concurrent requests.
         var concurrencyHint: Bool = false
+        /// The body says the limit is on tokens (OpenAI's "tokens per min", type `tokens`).
+        var tokensHint: Bool = false
     }
 
     /// When an attempt started and how many were in flight with it (itself included).
@@ -92,6 +97,11 @@ struct AdaptiveLimit: Sendable, Equatable {
     private var cleanHigh = 0
     private var starts = SlotCounter()
     private var accepted = SlotCounter()
+    /// The fraction of the token budgets (`tpm`, `itpm`, `otpm`) in force: token refusals cut
+    /// it, clean answers raise it back to 1.
+    private(set) var tokenScale = 1.0
+    private var lastTokenCut = -Double.infinity
+    private var lastTokenRaise = -Double.infinity
     /// Refusals that decreased the rate / the window (for logs and tests).
     private(set) var rateDecreases = 0
     private(set) var windowDecreases = 0
@@ -178,13 +188,31 @@ struct AdaptiveLimit: Sendable, Equatable {
             window += 1
             lastWindowChange = now
         }
-        if backlog { increaseRate(now: now) }
+        if backlog {
+            increaseRate(now: now)
+            raiseTokenScale(now: now)
+        }
+    }
+
+    private mutating func raiseTokenScale(now: Double) {
+        guard tokenScale < 1, now - lastTokenCut >= tuning.holdoff else { return }
+        let elapsed = min(1, max(0, now - lastTokenRaise))
+        lastTokenRaise = now
+        tokenScale = min(1, tokenScale + tuning.approachStep * elapsed)
     }
 
     /// An attempt the server refused (429, or overloaded). `random` is in 0..<1 (jitter).
     mutating func refused(_ ticket: Ticket, _ refusal: Refusal, backlog: Bool, maxRetryAfter: Double, barePause: Double,
                           random: Double, now: Double) {
         coolDown(ticket, refusal, maxRetryAfter: maxRetryAfter, barePause: barePause, random: random, now: now)
+        if adapts, refusal.tokensHint {
+            // Over the token budget, not the request rate: the token buckets refill slower.
+            guard ticket.startedAt >= lastTokenCut else { return }
+            tokenScale = max(0.05, tokenScale * 0.7)
+            lastTokenCut = now
+            lastTokenRaise = now
+            return
+        }
         guard adapts, ticket.startedAt >= lastDecrease else { return }
         lastDecrease = now
         if slowStart {

@@ -455,7 +455,8 @@ public final class Engine: Sendable {
             let text = error.message.lowercased()
             let hint = text.contains("concurren") || text.contains("in flight") || text.contains("in-flight")
                 || error.providerCode?.contains("concurren") == true
-            return .refused(AdaptiveLimit.Refusal(retryAfter: error.retryAfterSeconds, concurrencyHint: hint))
+            let tokens = text.contains("token") || error.providerCode == "tokens"
+            return .refused(AdaptiveLimit.Refusal(retryAfter: error.retryAfterSeconds, concurrencyHint: hint, tokensHint: tokens))
         default:
             return .other
         }
@@ -486,6 +487,7 @@ public final class Engine: Sendable {
             if let requests = entry.requestsAvailable { limiter["requests_available"] = .number(JSONNumber(requests)) }
             if let tokens = entry.tokensAvailable { limiter["tokens_available"] = .number(JSONNumber(tokens)) }
             if let rpm = entry.effectiveRPM { limiter["rpm_effective"] = .number(JSONNumber((rpm * 10).rounded() / 10) ?? 0) }
+            if let tpm = entry.effectiveTPM { limiter["tpm_effective"] = .number(JSONNumber(tpm.rounded()) ?? 0) }
             limiter["concurrency_effective"] = .number(JSONNumber(entry.effectiveConcurrency))
             limiter["cooldown_ms"] = .number(JSONNumber((entry.cooldownSeconds * 1000).rounded()) ?? 0)
             limiters[name] = .object(limiter)

@@ -72,12 +72,14 @@ struct RequestRate: Sendable, Hashable {
 /// providers' own buckets are after idle.
 struct TokenRate: Sendable, Hashable {
     let capacity: Double
-    let perSecond: Double
+    /// Tokens per minute as configured or learned; `perSecond` is that times the scale in force.
+    let perMinute: Double
+    private(set) var perSecond: Double
     private(set) var level: Double
     private var updatedAt: Double
 
     init(tpm: Int, burst: Int? = nil, now: Double) {
-        let perMinute = Double(max(1, tpm))
+        perMinute = Double(max(1, tpm))
         capacity = min(perMinute, Double(max(1, burst ?? tpm)))
         perSecond = perMinute / 60
         level = capacity
@@ -103,6 +105,14 @@ struct TokenRate: Sendable, Hashable {
     mutating func give(_ tokens: Int, now: Double) {
         refill(now)
         level = min(capacity, level + Double(tokens))
+    }
+
+    /// Refills at `scale` (0...1] of the budget from now on (the adaptive controller's cut).
+    mutating func setScale(_ scale: Double, now: Double) {
+        let scaled = perMinute / 60 * min(1, max(scale, 0.01))
+        guard scaled != perSecond else { return }
+        refill(now)
+        perSecond = scaled
     }
 
     /// Tokens left now.
@@ -193,6 +203,12 @@ struct TokenBuckets: Sendable, Hashable {
         adjust(&total, reserved.total, used.total)
         adjust(&input, reserved.input, used.input)
         adjust(&output, reserved.output, used.output)
+    }
+
+    mutating func setScale(_ scale: Double, now: Double) {
+        total?.setScale(scale, now: now)
+        input?.setScale(scale, now: now)
+        output?.setScale(scale, now: now)
     }
 
     mutating func sync(_ state: RateLimitState, now: Double) {

@@ -93,6 +93,7 @@ struct SchedulerCore {
         var learnedTPM: Int?
         /// The rate and concurrency in force (adapted), if a rate is.
         var effectiveRPM: Double?
+        var effectiveTPM: Double?
         var effectiveConcurrency: Int
         /// Seconds until the cooldown ends (0 when none).
         var cooldownSeconds: Double
@@ -185,8 +186,9 @@ struct SchedulerCore {
             return Ticket(startedAt: now, inFlight: inFlight)
         }
 
-        /// Makes the request bucket follow the controller's rate and burst.
+        /// Makes the buckets follow the controller's rate, burst and token scale.
         mutating func syncRate(now: Double) {
+            if !tokens.isEmpty { tokens.setScale(control.tokenScale, now: now) }
             guard let rate = control.rate else {
                 requests = nil
                 return
@@ -288,7 +290,8 @@ struct SchedulerCore {
                           usedTokens: TokenCount?, random: Double = 0, now: Double) -> [Grant] {
         guard let index = limiters.index(forKey: name) else { return [] }
         limiters.values[index].inFlight -= 1
-        let before = (limiters.values[index].control.rate, limiters.values[index].control.window)
+        let before = (limiters.values[index].control.rate, limiters.values[index].control.window,
+                      limiters.values[index].control.tokenScale)
         defer { noteChange(at: index, name: name, from: before, verdict: verdict) }
         switch verdict {
         case .refused(let refusal):
@@ -310,14 +313,18 @@ struct SchedulerCore {
     }
 
     private mutating func noteChange(at index: Dictionary<String, Limiter>.Index, name: String,
-                                     from before: (Double?, Int), verdict: Verdict) {
+                                     from before: (Double?, Int, Double), verdict: Verdict) {
         let control = limiters.values[index].control
-        guard control.window != before.1 || control.rate != before.0 else { return }
-        // Climbs are small and many: note them only when they cross a whole request per minute.
+        guard control.window != before.1 || control.rate != before.0 || control.tokenScale != before.2 else { return }
+        // Climbs are small and many: note them only when they cross a whole request per minute
+        // or a tenth of the token budget.
         if case .accepted = verdict, control.window == before.1,
-           let old = before.0, let new = control.rate, Int(old * 60) == Int(new * 60) { return }
+           Int((before.0 ?? 0) * 60) == Int((control.rate ?? 0) * 60),
+           Int(before.2 * 10) == Int(control.tokenScale * 10) { return }
         if changes.count < 64 {
-            changes.append(LimitChange(limiter: name, rpm: control.rate.map { $0 * 60 }, concurrency: control.window,
+            let tpm = limiters.values[index].tokens.total.map { $0.perSecond * 60 }
+            changes.append(LimitChange(limiter: name, rpm: control.rate.map { $0 * 60 }, tpm: tpm,
+                                       concurrency: control.window,
                                        cause: { if case .refused = verdict { return .refused }; return .recovered }()))
         }
     }
@@ -457,8 +464,9 @@ struct SchedulerCore {
                 requestsAvailable: limiter.requests?.available(now: now),
                 tokensAvailable: limiter.tokens.available(now: now),
                 learnedRPM: learned.map { Int(($0 * 60).rounded()) },
-                learnedTPM: limiter.settings.tpm == nil ? limiter.tokens.total.map { Int(($0.perSecond * 60).rounded()) } : nil,
+                learnedTPM: limiter.settings.tpm == nil ? limiter.tokens.total.map { Int($0.perMinute.rounded()) } : nil,
                 effectiveRPM: limiter.control.rate.map { $0 * 60 },
+                effectiveTPM: limiter.tokens.total.map { $0.perSecond * 60 },
                 effectiveConcurrency: limiter.control.window(at: now),
                 cooldownSeconds: max(0, limiter.control.cooldownUntil - now)
             )
@@ -479,6 +487,8 @@ public struct LimitChange: Sendable, Equatable {
     public var limiter: String
     /// Requests per minute in force, if a rate is.
     public var rpm: Double?
+    /// Tokens per minute in force, if a `tpm` budget is.
+    public var tpm: Double?
     /// Requests in flight allowed.
     public var concurrency: Int
     public var cause: Cause
