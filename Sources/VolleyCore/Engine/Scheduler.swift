@@ -159,7 +159,9 @@ final class Scheduler: Sendable {
     /// Ends an attempt admitted by `acquire` (see `SchedulerCore.release`).
     func release(limiter: String, ticket: Ticket, verdict: SchedulerCore.Verdict, reservedTokens: TokenCount,
                  usedTokens: TokenCount?) {
-        let random = Double.random(in: 0..<1)
+        // Jitter only matters for a refusal's cooldown; the system generator is a syscall.
+        let random: Double
+        if case .refused = verdict { random = Double.random(in: 0..<1) } else { random = 0 }
         var changes: [LimitChange] = []
         update { core, now in
             let granted = core.release(limiter: limiter, ticket: ticket, verdict: verdict,

@@ -392,10 +392,17 @@ struct SchedulerCore {
 
     /// The earliest time a waiting request could be granted or expires, if waiting on time.
     mutating func nextWake(now: Double) -> Double? {
+        // Called after every release: with nobody waiting (the common case at full speed) there
+        // is nothing to wake for, and no limiter needs copying out to look at.
+        guard !waiters.isEmpty else {
+            if !expiries.isEmpty { expiries = Heap() }
+            return nil
+        }
         while let first = expiries.min, waiters[first.id] == nil { _ = expiries.removeMin() }
         var earliest = expiries.min?.at
         guard !isPaused else { return earliest }
-        for (_, limiter) in limiters {
+        for index in limiters.indices where !limiters.values[index].lanes.isEmpty {
+            let limiter = limiters.values[index]
             guard let head = headWaiter(limiter) else { continue }
             guard limiter.control.hasRoom(inFlight: limiter.inFlight, now: now) else {
                 // Full: a release grants, or, in slow start, the window growing with time.
