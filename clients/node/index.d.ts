@@ -158,6 +158,16 @@ export interface ProviderLimits {
   concurrency?: number;
   rpm?: number;
   tpm?: number;
+  /** Anthropic-style separate input and output token budgets per minute. */
+  itpm?: number;
+  otpm?: number;
+  /** Requests allowed back to back after idle (default: 20 ms worth of `rpm`, at least 1). */
+  burst?: number;
+  /** Tokens a token bucket holds (default: a minute's budget). */
+  token_burst?: number;
+  tokenBurst?: number;
+  /** Whether rate and concurrency correct themselves from the server's refusals (default true). */
+  adaptive?: boolean;
 }
 
 /** One provider's configuration. Fields may be written in camelCase or snake_case. */
@@ -183,6 +193,9 @@ export interface ProviderConfig {
     /** Seconds. */
     max_retry_after?: number;
     maxRetryAfter?: number;
+    /** Seconds an item may wait on its limits (and back off after 429s) in total. */
+    max_wait?: number;
+    maxWait?: number;
   };
   /** Seconds: `connect`, and `request` (one attempt). */
   timeouts?: { connect?: number; request?: number };
