@@ -14,7 +14,7 @@ struct JSONParserAcceptanceTests {
 
     @Test func containersAndWhitespace() throws {
         let value = try JSONParser.parse(" \t\r\n{ \"a\" : [ 1 , { } , [ ] ] ,\n\"b\":null } \n")
-        #expect(value == ["a": [1, [:], []], "b": nil])
+        #expect(value == ["a": [1, [:], []], "b": .null])
         #expect(value["a"]?[1] == .object(JSONObject()))
     }
 

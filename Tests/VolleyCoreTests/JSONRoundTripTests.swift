@@ -46,7 +46,7 @@ struct JSONRoundTripTests {
     @Test func reparsingWrittenOutputGivesTheSameValue() throws {
         let value: JSONValue = [
             "text": "line1\nline2\u{0}\u{1F}\u{7F}\"quoted\"\\",
-            "list": [1, 2.5, nil, true, ["nested": "é"]],
+            "list": [1, 2.5, .null, true, ["nested": "é"]],
             "empty": [:],
         ]
         #expect(try JSONParser.parse(value.jsonBytes) == value)

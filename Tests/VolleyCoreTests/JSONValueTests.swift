@@ -5,7 +5,7 @@ import VolleyCore
 struct JSONValueTests {
     @Test func literalsBuildMessagesInOrder() {
         let value: JSONValue = [
-            "model": "m", "n": 1, "f": 1.5, "ok": true, "none": nil, "list": [1, "a"], "obj": ["k": "v"],
+            "model": "m", "n": 1, "f": 1.5, "ok": true, "none": .null, "list": [1, "a"], "obj": ["k": "v"],
         ]
         #expect(value.jsonString == #"{"model":"m","n":1,"f":1.5,"ok":true,"none":null,"list":[1,"a"],"obj":{"k":"v"}}"#)
     }

@@ -4,7 +4,7 @@ import VolleyCore
 @Suite("JSONWriter")
 struct JSONWriterTests {
     @Test func compactScalarsAndContainers() {
-        let value: JSONValue = ["a": [1, "two", nil, true, false], "b": [:], "c": []]
+        let value: JSONValue = ["a": [1, "two", .null, true, false], "b": [:], "c": []]
         #expect(value.jsonString == #"{"a":[1,"two",null,true,false],"b":{},"c":[]}"#)
         #expect(JSONValue.null.jsonBytes == Array("null".utf8))
     }

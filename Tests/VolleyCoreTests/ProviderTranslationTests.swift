@@ -44,7 +44,7 @@ struct AnthropicTranslationTests {
             "messages": [
                 ["role": "system", "content": "be brief"],
                 ["role": "user", "content": "hi"],
-                ["role": "assistant", "content": nil, "tool_calls": [["id": "t1", "type": "function", "function": ["name": "f", "arguments": #"{"a":1}"#]]]],
+                ["role": "assistant", "content": .null, "tool_calls": [["id": "t1", "type": "function", "function": ["name": "f", "arguments": #"{"a":1}"#]]]],
                 ["role": "tool", "tool_call_id": "t1", "content": "42"],
             ],
             "tools": [["type": "function", "function": ["name": "f", "description": "d", "parameters": ["type": "object"]]]],

@@ -12,7 +12,7 @@ struct RPCEncoderTests {
         #expect(text(RPCEncoder.response(id: .number(1), result: 19)) == #"{"jsonrpc":"2.0","id":1,"result":19}"#)
         #expect(text(RPCEncoder.response(id: .string("a\"b"), result: ["ok": true]))
             == #"{"jsonrpc":"2.0","id":"a\"b","result":{"ok":true}}"#)
-        #expect(text(RPCEncoder.response(id: .null, result: nil)) == #"{"jsonrpc":"2.0","id":null,"result":null}"#)
+        #expect(text(RPCEncoder.response(id: .null, result: .null)) == #"{"jsonrpc":"2.0","id":null,"result":null}"#)
     }
 
     @Test func hugeAndUnicodeIDsAreEchoedExactly() throws {
@@ -28,7 +28,7 @@ struct RPCEncoderTests {
         #expect(text(plain) == #"{"jsonrpc":"2.0","id":5,"error":{"code":-32601,"message":"Method not found: foo.get"}}"#)
         let withData = RPCEncoder.errorResponse(id: .null, error: .lineTooLong(byteCount: 20, maxLineBytes: 10))
         #expect(try json(withData) == [
-            "jsonrpc": "2.0", "id": nil,
+            "jsonrpc": "2.0", "id": .null,
             "error": ["code": -32010, "message": "Line too long: 20 bytes, the limit is 10",
                       "data": ["byte_count": 20, "max_line_bytes": 10]],
         ])

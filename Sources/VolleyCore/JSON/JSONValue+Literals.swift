@@ -1,10 +1,3 @@
-extension JSONValue: ExpressibleByNilLiteral {
-    /// `nil` is JSON `null`.
-    public init(nilLiteral: ()) {
-        self = .null
-    }
-}
-
 extension JSONValue: ExpressibleByBooleanLiteral {
     /// A boolean literal is a JSON boolean.
     public init(booleanLiteral value: Bool) {
