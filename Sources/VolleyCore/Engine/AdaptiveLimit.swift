@@ -15,10 +15,11 @@
 ///   to 95% of it, `plateauStep` up to it, and `probeStep` above it, never past the ceiling
 ///   (the configured or learned limit).
 /// - **Concurrency.** Some servers refuse above K requests in flight whatever the rate. A
-///   refusal whose request started with more in flight than any request the server accepted
-///   cleanly (or whose body says "concurrent") lowers the window to one less than that; a
-///   later refusal below the window shows the limit was the rate after all and gives the
-///   window back. The window probes one higher every `windowProbeInterval` while full.
+///   refusal whose request started with at least as many in flight as any request the server
+///   accepted cleanly, while the rate was not what held requests back (or whose body says
+///   "concurrent"), lowers the window to one less than that; a later refusal below the window
+///   shows the limit was the rate after all and gives the window back. The window probes one
+///   higher every `windowProbeInterval` while full.
 /// - **Slow start.** With neither `rpm` nor `concurrency` configured and nothing learned, the
 ///   window starts at `initialWindow` and grows by one per clean answer (doubling per round
 ///   trip, and at least every `slowStartDoubling` seconds, so slow answers do not hold it
@@ -102,9 +103,8 @@ struct AdaptiveLimit: Sendable, Equatable {
     private(set) var tokenScale = 1.0
     private var lastTokenCut = -Double.infinity
     private var lastTokenRaise = -Double.infinity
-    /// Refusals that decreased the rate / the window (for logs and tests).
+    /// Refusals that decreased the rate.
     private(set) var rateDecreases = 0
-    private(set) var windowDecreases = 0
 
     /// - Parameters:
     ///   - concurrency: the configured or default concurrency (the window's ceiling).
@@ -144,9 +144,8 @@ struct AdaptiveLimit: Sendable, Equatable {
     /// must not keep an unknown limit at four in flight for minutes.
     func window(at now: Double) -> Int {
         guard slowStart, let began = slowStartBegan, now > began else { return window }
-        let doublings = min(20, (now - began) / tuning.slowStartDoubling)
-        let timed = Double(tuning.initialWindow) * Self.power2(doublings)
-        return min(ceilingWindow, max(window, Int(timed)))
+        let doublings = Int(min(20, (now - began) / tuning.slowStartDoubling))
+        return min(ceilingWindow, max(window, tuning.initialWindow << doublings))
     }
 
     /// When the slow-start window next grows by time, if it does.
@@ -154,16 +153,6 @@ struct AdaptiveLimit: Sendable, Equatable {
         guard slowStart, let began = slowStartBegan, window(at: now) < ceilingWindow else { return nil }
         let doublings = ((now - began) / tuning.slowStartDoubling).rounded(.down) + 1
         return began + doublings * tuning.slowStartDoubling
-    }
-
-    private static func power2(_ exponent: Double) -> Double {
-        var value = 1.0
-        var left = Int(exponent)
-        while left > 0 {
-            value *= 2
-            left -= 1
-        }
-        return value
     }
 
     /// Books a started attempt (`inFlight` counts it).
@@ -232,7 +221,6 @@ struct AdaptiveLimit: Sendable, Equatable {
             window = max(1, min(window, ticket.inFlight - 1))
             cleanHigh = min(cleanHigh, window)
             lastWindowChange = now
-            windowDecreases += 1
             return
         }
         if let before = windowBeforeCut, belowWindow {

@@ -325,9 +325,7 @@ public final class Engine: Sendable {
         while true {
             switch step {
             case .admit:
-                let began = clock.now()
-                step = await admit(plan, waited: waited)
-                waited += clock.now() - began
+                step = await admit(plan, waited: &waited)
             case .attempt(let ticket):
                 attempts += 1
                 step = await attempt(plan, ticket, number: attempts, waited: waited, firstAttempt: &firstAttempt)
@@ -352,8 +350,9 @@ public final class Engine: Sendable {
     /// Waits for admission (backpressure, concurrency, RPM, TPM, cooldown), until the deadline
     /// or the end of the wait budget, whichever is first.
     @inline(never)
-    private func admit(_ plan: ItemPlan, waited: Double) async -> Step {
+    private func admit(_ plan: ItemPlan, waited: inout Double) async -> Step {
         let began = clock.now()
+        defer { waited += clock.now() - began }
         var deadline = plan.deadline
         var budgetBinds = false
         if let maxWait = plan.retry.maxWaitSeconds {

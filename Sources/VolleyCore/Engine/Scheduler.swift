@@ -186,8 +186,6 @@ final class Scheduler: Sendable {
         update { core, now in SchedulerCore.Actions(granted: core.setPaused(paused, now: now)) }
     }
 
-    var isPaused: Bool { state.withLock { $0.core.isPaused } }
-
     func snapshot() -> [String: SchedulerCore.Snapshot] {
         let now = clock.now()
         return state.withLock { $0.core.snapshot(now: now) }

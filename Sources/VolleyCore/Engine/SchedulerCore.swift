@@ -61,8 +61,6 @@ struct SchedulerCore {
     struct Actions: Sendable, Equatable {
         var granted: [Grant] = []
         var expired: [UInt64] = []
-
-        var isEmpty: Bool { granted.isEmpty && expired.isEmpty }
     }
 
     /// How an attempt ended, as the limiter counts it.
@@ -323,9 +321,10 @@ struct SchedulerCore {
            Int(before.2 * 10) == Int(control.tokenScale * 10) { return }
         if changes.count < 64 {
             let tpm = limiters.values[index].tokens.total.map { $0.perSecond * 60 }
+            let cause: LimitChange.Cause
+            if case .refused = verdict { cause = .refused } else { cause = .recovered }
             changes.append(LimitChange(limiter: name, rpm: control.rate.map { $0 * 60 }, tpm: tpm,
-                                       concurrency: control.window,
-                                       cause: { if case .refused = verdict { return .refused }; return .recovered }()))
+                                       concurrency: control.window, cause: cause))
         }
     }
 
