@@ -1,5 +1,6 @@
 import CCurl
 import Synchronization
+import VolleySystem
 
 /// Where a transfer's result goes.
 enum TransferSink: Sendable {
@@ -46,7 +47,7 @@ final class LoopShared: Sendable {
     /// The eventfd the loop waits on besides its sockets; written to wake it.
     let wakeFD: Int32
     private let inbox = Mutex(Inbox())
-    private let stopped = Mutex<(done: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
+    private let stopped = Mutex<(done: Bool, waiters: Waiters<Void>)>((false, Waiters()))
 
     // Counters written by the loop thread, read by anyone.
     let connectionsOpened = Atomic<Int>(0)
@@ -167,22 +168,13 @@ final class LoopShared: Sendable {
     func markStopped() {
         let waiters = stopped.withLock { state in
             state.done = true
-            let waiters = state.waiters
-            state.waiters = []
-            return waiters
+            return state.waiters.takeAll()
         }
-        for waiter in waiters { waiter.resume() }
+        waiters.resume()
     }
 
     /// Returns once the loop thread has exited.
     func waitUntilStopped() async {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let done = stopped.withLock { state in
-                if state.done { return true }
-                state.waiters.append(continuation)
-                return false
-            }
-            if done { continuation.resume() }
-        }
+        await stopped.wait(until: { $0.done ? () : nil }, park: { $0.waiters.append($1) })
     }
 }

@@ -1,19 +1,16 @@
 import Synchronization
+import VolleySystem
 
 /// Counts the items allowed in flight. The producer takes free slots in bulk (at least
 /// `minimum`, so each engine batch it starts is not tiny); every outcome gives one back.
 ///
 /// One producer waits at a time (the run's reading loop).
 final class SlotPool: Sendable {
-    private struct Waiter {
-        var minimum: Int
-        var limit: Int
-        var continuation: CheckedContinuation<Int, Never>
-    }
-
     private struct State {
         var free: Int
-        var waiter: Waiter?
+        /// What the waiting producer asked for.
+        var request: (minimum: Int, limit: Int)?
+        var producer = Waiters<Int>()
 
         mutating func take(_ limit: Int) -> Int {
             let taken = min(free, limit)
@@ -32,26 +29,24 @@ final class SlotPool: Sendable {
     /// `limit`) and returns how many it took. It never waits forever as long as every slot
     /// taken is eventually released and `minimum` is at most the capacity.
     func acquire(minimum: Int, limit: Int) async -> Int {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Int, Never>) in
-            let granted: Int? = state.withLock { state in
-                if state.free >= minimum { return state.take(limit) }
-                precondition(state.waiter == nil, "SlotPool has one waiter at a time")
-                state.waiter = Waiter(minimum: minimum, limit: limit, continuation: continuation)
-                return nil
-            }
-            if let granted { continuation.resume(returning: granted) }
-        }
+        await state.wait(
+            until: { state in state.free >= minimum ? state.take(limit) : nil },
+            park: { state, producer in
+                precondition(state.producer.isEmpty, "SlotPool has one waiter at a time")
+                state.request = (minimum, limit)
+                state.producer.append(producer)
+            })
     }
 
     func release(_ count: Int) {
         guard count > 0 else { return }
-        let wake: (CheckedContinuation<Int, Never>, Int)? = state.withLock { state in
+        let (producer, taken) = state.withLock { state -> (Waiters<Int>.Ready, Int) in
             state.free += count
-            guard let waiter = state.waiter, state.free >= waiter.minimum else { return nil }
-            state.waiter = nil
-            return (waiter.continuation, state.take(waiter.limit))
+            guard let request = state.request, state.free >= request.minimum else { return (.none, 0) }
+            state.request = nil
+            return (state.producer.takeAll(), state.take(request.limit))
         }
-        if let (continuation, taken) = wake { continuation.resume(returning: taken) }
+        producer.resume(returning: taken)
     }
 
     var free: Int { state.withLock { $0.free } }

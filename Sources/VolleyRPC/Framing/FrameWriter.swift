@@ -62,7 +62,7 @@ public final class FrameWriter: Sendable {
         var isFinishing = false
         var isStarted = false
         var isWriterParked = false
-        var flushWaiters: [CheckedContinuation<Void, Never>] = []
+        var flushWaiters = Waiters<Void>()
     }
 
     private enum Step {
@@ -154,16 +154,8 @@ public final class FrameWriter: Sendable {
     /// - Returns: `true` if the queue drained, `false` if the descriptor is broken.
     @discardableResult
     public func flush() async -> Bool {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let ready = state.withLock { state in
-                guard state.queuedBytes > 0, state.brokenErrno == nil else { return true }
-                state.flushWaiters.append(continuation)
-                return false
-            }
-            if ready {
-                continuation.resume()
-            }
-        }
+        await state.wait(until: { state in state.queuedBytes > 0 && state.brokenErrno == nil ? nil : () },
+                         park: { state, waiter in state.flushWaiters.append(waiter) })
         return brokenErrno == nil
     }
 
@@ -268,37 +260,31 @@ public final class FrameWriter: Sendable {
     }
 
     private func frameWritten(byteCount: Int) {
-        let (crossedLow, waiters) = state.withLock { state -> (Bool, [CheckedContinuation<Void, Never>]) in
+        let (crossedLow, waiters) = state.withLock { state -> (Bool, Waiters<Void>.Ready) in
             state.queuedBytes -= byteCount
             var crossedLow = false
             if state.isAboveHighWatermark, state.queuedBytes <= lowWatermarkBytes {
                 state.isAboveHighWatermark = false
                 crossedLow = true
             }
-            guard state.queuedBytes == 0 else { return (crossedLow, []) }
-            defer { state.flushWaiters = [] }
-            return (crossedLow, state.flushWaiters)
+            guard state.queuedBytes == 0 else { return (crossedLow, .none) }
+            return (crossedLow, state.flushWaiters.takeAll())
         }
         if crossedLow {
             reportWatermarkChanges()
         }
-        for waiter in waiters {
-            waiter.resume()
-        }
+        waiters.resume()
     }
 
     private func markBroken(_ code: Int32) {
-        let waiters = state.withLock { state -> [CheckedContinuation<Void, Never>] in
+        let waiters = state.withLock { state in
             state.brokenErrno = code
             state.queue = []
             state.queuedBytes = 0
-            defer { state.flushWaiters = [] }
-            return state.flushWaiters
+            return state.flushWaiters.takeAll()
         }
         onBroken(code)
-        for waiter in waiters {
-            waiter.resume()
-        }
+        waiters.resume()
     }
 
     /// Announces watermark changes in order with no lock held. Whoever finds no report running

@@ -1,5 +1,6 @@
 import Synchronization
 import VolleyCore
+import VolleySystem
 
 /// The cancellable requests running now (gather, as_completed, call), by id, the count of the
 /// other requests still being handled, and the server's lifecycle flags. Every change happens
@@ -24,24 +25,16 @@ final class RequestRegistry: Sendable {
         /// Handlers of other requests (ping, stats, shutdown, ...) that have not returned yet.
         var others = 0
         var shuttingDown = false
-        var idleWaiters: [CheckedContinuation<Void, Never>] = []
-        var quietWaiters: [CheckedContinuation<Void, Never>] = []
+        var idleWaiters = Waiters<Void>()
+        var quietWaiters = Waiters<Void>()
 
         var isIdle: Bool { active == 0 }
         var isQuiet: Bool { active == 0 && others == 0 }
 
         /// Takes the waiters whose condition now holds.
-        mutating func takeReadyWaiters() -> [CheckedContinuation<Void, Never>] {
-            var ready: [CheckedContinuation<Void, Never>] = []
-            if isIdle {
-                ready += idleWaiters
-                idleWaiters = []
-            }
-            if isQuiet {
-                ready += quietWaiters
-                quietWaiters = []
-            }
-            return ready
+        mutating func takeReadyWaiters() -> Waiters<Void>.Ready {
+            let idle = isIdle ? idleWaiters.takeAll() : .none
+            return isQuiet ? idle.merged(with: quietWaiters.takeAll()) : idle
         }
     }
 
@@ -78,11 +71,11 @@ final class RequestRegistry: Sendable {
     }
 
     private func finishTask() {
-        let waiters = state.withLock { state -> [CheckedContinuation<Void, Never>] in
+        let waiters = state.withLock { state in
             state.active -= 1
             return state.takeReadyWaiters()
         }
-        for waiter in waiters { waiter.resume() }
+        waiters.resume()
     }
 
     /// Runs the handler of a request that is not cancellable as a task that ``waitUntilQuiet()``
@@ -98,11 +91,11 @@ final class RequestRegistry: Sendable {
     }
 
     private func finishOther() {
-        let waiters = state.withLock { state -> [CheckedContinuation<Void, Never>] in
+        let waiters = state.withLock { state in
             state.others -= 1
             return state.takeReadyWaiters()
         }
-        for waiter in waiters { waiter.resume() }
+        waiters.resume()
     }
 
     /// Whether a cancellable request with this id is running.
@@ -133,25 +126,11 @@ final class RequestRegistry: Sendable {
     /// Returns once no request of any kind is being handled: every request read so far has been
     /// answered (its reply is queued on the writer).
     func waitUntilQuiet() async {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let quiet = state.withLock { state in
-                if state.isQuiet { return true }
-                state.quietWaiters.append(continuation)
-                return false
-            }
-            if quiet { continuation.resume() }
-        }
+        await state.wait(until: { $0.isQuiet ? () : nil }, park: { $0.quietWaiters.append($1) })
     }
 
     /// Returns once no cancellable request (gather, as_completed, call) is running.
     func waitUntilIdle() async {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let idle = state.withLock { state in
-                if state.isIdle { return true }
-                state.idleWaiters.append(continuation)
-                return false
-            }
-            if idle { continuation.resume() }
-        }
+        await state.wait(until: { $0.isIdle ? () : nil }, park: { $0.idleWaiters.append($1) })
     }
 }

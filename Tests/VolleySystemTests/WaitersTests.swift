@@ -1,0 +1,76 @@
+import Synchronization
+import Testing
+import VolleySystem
+
+@Suite struct WaitersTests {
+    final class Gate: Sendable {
+        struct State {
+            var open = false
+            var value = 0
+            var waiters = Waiters<Int>()
+        }
+        let state = Mutex(State())
+
+        func wait() async -> Int {
+            await state.wait(until: { $0.open ? $0.value : nil }, park: { $0.waiters.append($1) })
+        }
+
+        var parked: Int { state.withLock { $0.waiters.count } }
+
+        func open(with value: Int) {
+            let ready = state.withLock { state in
+                state.open = true
+                state.value = value
+                return state.waiters.takeAll()
+            }
+            ready.resume(returning: value)
+        }
+    }
+
+    @Test func aConditionAlreadyTrueReturnsWithoutParking() async {
+        let gate = Gate()
+        gate.open(with: 7)
+        #expect(await gate.wait() == 7)
+        #expect(gate.parked == 0)
+    }
+
+    @Test func parkedWaitersAreAllResumedByTheChange() async {
+        let gate = Gate()
+        async let first = gate.wait()
+        async let second = gate.wait()
+        // Each waiter parks before the gate opens or sees it open: both end with the value.
+        await yieldUntil("both waiters parked") { gate.parked == 2 }
+        gate.open(with: 3)
+        #expect(await [first, second] == [3, 3])
+        #expect(gate.parked == 0)
+    }
+
+    final class Queue: Sendable {
+        let state = Mutex(Waiters<Int>())
+        func wait() async -> Int { await state.wait(until: { _ in nil }, park: { $0.append($1) }) }
+        var parked: Int { state.withLock { $0.count } }
+    }
+
+    @Test func takeFirstTakesTheOldestOnly() async {
+        let queue = Queue()
+        async let a = queue.wait()
+        await yieldUntil("a parked") { queue.parked == 1 }
+        async let b = queue.wait()
+        await yieldUntil("b parked") { queue.parked == 2 }
+        queue.state.withLock { $0.takeFirst() }.resume(returning: 1)
+        #expect(await a == 1)
+        #expect(queue.parked == 1)
+        queue.state.withLock { $0.takeAll() }.resume(returning: 2)
+        #expect(await b == 2)
+        #expect(queue.state.withLock { $0.takeFirst() }.isEmpty)
+    }
+}
+
+/// Yields until `condition` holds, at most 100,000 times; records a failure naming `what` if it never does.
+private func yieldUntil(_ what: String, _ condition: () -> Bool) async {
+    for _ in 0..<100_000 {
+        if condition() { return }
+        await Task.yield()
+    }
+    Issue.record("gave up waiting until \(what)")
+}
