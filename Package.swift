@@ -87,15 +87,20 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        // Test servers around a real nginx (TLS, gateway rate limits); for test targets only.
+        // What every test target shares (for test targets only): the test tags scripts/test
+        // selects by, bounded waits, a latch, the built `volley` binary's path, and servers
+        // around a real nginx (TLS, gateway rate limits).
         .target(name: "VolleyTestSupport", path: "Tests/VolleyTestSupport"),
-        .testTarget(name: "VolleySystemTests", dependencies: ["VolleySystem"]),
+        // The fake LLM server's test fixture, apart so that VolleyTestSupport needs no SwiftNIO.
+        .target(name: "FakeLLMTestSupport", dependencies: ["FakeLLM"], path: "Tests/FakeLLMTestSupport"),
+        .testTarget(name: "VolleySystemTests", dependencies: ["VolleySystem", "VolleyTestSupport"]),
         .testTarget(name: "VolleyHTTPTests", dependencies: ["VolleyHTTP", "FakeLLM", "VolleyTestSupport"]),
-        .testTarget(name: "FakeLLMTests", dependencies: ["FakeLLM"]),
+        .testTarget(name: "FakeLLMTests", dependencies: ["FakeLLM", "FakeLLMTestSupport"]),
         .testTarget(name: "VolleyCoreTests", dependencies: ["VolleyCore", "VolleyHTTP", "FakeLLM", "VolleyTestSupport"]),
         .testTarget(name: "VolleyRPCTests", dependencies: ["VolleyRPC", "VolleySystem"]),
-        .testTarget(name: "VolleyRunTests", dependencies: ["VolleyRun", "volley"]),
-        .testTarget(name: "VolleyEndToEndTests", dependencies: ["volley", "FakeLLM", "VolleyCore"]),
+        .testTarget(name: "VolleyRunTests", dependencies: ["VolleyRun", "volley", "VolleyTestSupport"]),
+        .testTarget(name: "VolleyEndToEndTests",
+                    dependencies: ["volley", "FakeLLM", "VolleyCore", "VolleyTestSupport", "FakeLLMTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

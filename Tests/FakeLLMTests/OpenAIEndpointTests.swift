@@ -1,3 +1,4 @@
+import FakeLLMTestSupport
 import NIOHTTP1
 import Testing
 
@@ -11,7 +12,7 @@ struct OpenAIEndpointTests {
         "Echo: hello there world lorem ipsum dolor sit amet consectetur adipiscing elit sed do eiusmod tempor"
 
     @Test func nonStreamingBodyIsRealistic() async throws {
-        try await withServer { server in
+        try await withFakeServer { server in
             let response = try await server.request("/v1/chat/completions", body: Bodies.openAI())
             #expect(response.status == 200)
             #expect(response.ended)
@@ -42,7 +43,7 @@ struct OpenAIEndpointTests {
     }
 
     @Test func maxTokensBelowOutputGivesLength() async throws {
-        try await withServer { server in
+        try await withFakeServer { server in
             let response = try await server.request("/v1/chat/completions", body: Bodies.openAI(maxTokens: 3))
             let choice = response.json["choices"]?.arrayValue?.first
             #expect(choice?["message"]?["content"]?.stringValue == "Echo: hello there")
@@ -52,7 +53,7 @@ struct OpenAIEndpointTests {
     }
 
     @Test func configuredOutputTokensAndScriptedReply() async throws {
-        try await withServer({ $0.defaultOutputTokens = 2 }) { server in
+        try await withFakeServer({ $0.defaultOutputTokens = 2 }) { server in
             let short = try await server.request("/v1/chat/completions", body: Bodies.openAI())
             #expect(short.json["choices"]?.arrayValue?.first?["message"]?["content"]?.stringValue == "Echo: hello")
             let scripted = try await server.request(
@@ -67,7 +68,7 @@ struct OpenAIEndpointTests {
     }
 
     @Test func streamingSendsRoleContentFinishUsageDone() async throws {
-        try await withServer { server in
+        try await withFakeServer { server in
             let response = try await server.request(
                 "/v1/chat/completions", body: Bodies.openAI(stream: true, includeUsage: true))
             #expect(response.status == 200)
@@ -99,7 +100,7 @@ struct OpenAIEndpointTests {
     }
 
     @Test func streamingWithoutUsageOptionHasNoUsageChunk() async throws {
-        try await withServer { server in
+        try await withFakeServer { server in
             let response = try await server.request(
                 "/v1/chat/completions", body: Bodies.openAI(maxTokens: 2, stream: true))
             let chunks = response.events.dropLast().map { (try? FakeJSON.parse($0.data)) ?? .null }
@@ -114,7 +115,7 @@ struct OpenAIEndpointTests {
         #""tools":[{"type":"function","function":{"name":"get_weather","parameters":{"type":"object","properties":{"city":{"type":"string"}},"required":["city"]}}}]"#
 
     @Test func scriptedToolCall() async throws {
-        try await withServer { server in
+        try await withFakeServer { server in
             let response = try await server.request(
                 "/v1/chat/completions", headers: [("x-fake-tool-call", "true")], body: Bodies.openAI(extra: Self.tools))
             let choice = response.json["choices"]?.arrayValue?.first
@@ -144,7 +145,7 @@ struct OpenAIEndpointTests {
     }
 
     @Test func scriptedStatusesUseOpenAIErrorShape() async throws {
-        try await withServer { server in
+        try await withFakeServer { server in
             let failure = try await server.request(
                 "/v1/chat/completions",
                 headers: [("x-fake-status", "500"), ("x-fake-should-retry", "true"), ("x-fake-retry-after-ms", "250")],
@@ -167,7 +168,7 @@ struct OpenAIEndpointTests {
     }
 
     @Test func bodyScriptWinsOverHeaders() async throws {
-        try await withServer { server in
+        try await withFakeServer { server in
             let response = try await server.request(
                 "/v1/chat/completions", headers: [("x-fake-status", "503"), ("x-fake-latency-ms", "9000")],
                 body: Bodies.openAI(fake: #"{"status":200,"latency_ms":1}"#))
@@ -177,7 +178,7 @@ struct OpenAIEndpointTests {
     }
 
     @Test func failRateDrawsFromTheSeed() async throws {
-        try await withServer { server in
+        try await withFakeServer { server in
             let always = try await server.request(
                 "/v1/chat/completions", headers: [("x-fake-fail-rate", "1"), ("x-fake-status", "502")], body: Bodies.openAI())
             #expect(always.status == 502)
@@ -188,7 +189,7 @@ struct OpenAIEndpointTests {
                 "/v1/chat/completions", headers: [("x-fake-fail-rate", "0"), ("x-fake-status", "502")], body: Bodies.openAI())
             #expect(never.status == 200)
         }
-        try await withServer({ $0.failureRate = 1; $0.failureStatus = 503 }) { server in
+        try await withFakeServer({ $0.failureRate = 1; $0.failureStatus = 503 }) { server in
             let response = try await server.request("/v1/chat/completions", body: Bodies.openAI())
             #expect(response.status == 503)
             #expect(response.json["error"]?["type"]?.stringValue == "server_error")
@@ -196,7 +197,7 @@ struct OpenAIEndpointTests {
     }
 
     @Test func badRequestsAnswer400And404() async throws {
-        try await withServer { server in
+        try await withFakeServer { server in
             let invalidJSON = try await server.request("/v1/chat/completions", body: #"{"model": "#)
             #expect(invalidJSON.status == 400)
             #expect(invalidJSON.json["error"]?["type"]?.stringValue == "invalid_request_error")
@@ -226,7 +227,7 @@ struct OpenAIEndpointTests {
     }
 
     @Test func modelsList() async throws {
-        try await withServer { server in
+        try await withFakeServer { server in
             let response = try await server.request(.GET, "/v1/models")
             #expect(response.status == 200)
             #expect(response.json["object"]?.stringValue == "list")
@@ -236,7 +237,7 @@ struct OpenAIEndpointTests {
     }
 
     @Test func expectContinueIsAnswered() async throws {
-        try await withServer { server in
+        try await withFakeServer { server in
             try await TestConnection.with(port: server.port) { connection in
                 let body = Bodies.openAI(maxTokens: 1)
                 try await connection.sendHead(

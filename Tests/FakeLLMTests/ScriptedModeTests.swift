@@ -1,3 +1,4 @@
+import FakeLLMTestSupport
 import NIOHTTP1
 import Testing
 
@@ -38,7 +39,7 @@ struct ScriptedModeTests {
 
     @Test(arguments: ScriptVia.allCases)
     func okModeIsANormalAnswer(via: ScriptVia) async throws {
-        try await withServer { server in
+        try await withFakeServer { server in
             let response = try await openAI(server, via, [("mode", "ok")])
             #expect(response.status == 200)
             #expect(response.ended)
@@ -50,7 +51,7 @@ struct ScriptedModeTests {
 
     @Test(arguments: ScriptVia.allCases)
     func resetSendsPartOfTheResponseThenRST(via: ScriptVia) async throws {
-        try await withServer { server in
+        try await withFakeServer { server in
             let response = try await openAI(server, via, [("mode", "reset")])
             #expect(!response.ended)
             #expect(response.status == 200)
@@ -65,7 +66,7 @@ struct ScriptedModeTests {
 
     @Test(arguments: ScriptVia.allCases)
     func resetStreamSendsSomeEventsThenRST(via: ScriptVia) async throws {
-        try await withServer { server in
+        try await withFakeServer { server in
             let response = try await openAI(server, via, [("mode", "reset_stream")], stream: true)
             #expect(!response.ended)
             #expect(response.status == 200)
@@ -78,7 +79,7 @@ struct ScriptedModeTests {
 
     @Test(arguments: ScriptVia.allCases)
     func stallIsCountedWhenTheClientLeaves(via: ScriptVia) async throws {
-        try await withServer { server in
+        try await withFakeServer { server in
             let (headers, fake) = via.script([("mode", "stall")])
             let partial = try await TestConnection.with(port: server.port) { connection in
                 try await connection.send("/v1/chat/completions", headers: headers, body: Bodies.openAI(fake: fake))
@@ -97,7 +98,7 @@ struct ScriptedModeTests {
 
     @Test(arguments: ScriptVia.allCases)
     func stallOnAStreamDeliversEventsIncrementally(via: ScriptVia) async throws {
-        try await withServer { server in
+        try await withFakeServer { server in
             let (headers, fake) = via.script([("mode", "stall")])
             try await TestConnection.with(port: server.port) { connection in
                 try await connection.send(
@@ -115,7 +116,7 @@ struct ScriptedModeTests {
 
     @Test(arguments: ScriptVia.allCases)
     func stallHeadersNeverAnswers(via: ScriptVia) async throws {
-        try await withServer { server in
+        try await withFakeServer { server in
             let (headers, fake) = via.script([("mode", "stall_headers")])
             try await TestConnection.with(port: server.port) { connection in
                 try await connection.send("/v1/chat/completions", headers: headers, body: Bodies.openAI(fake: fake))
@@ -131,7 +132,7 @@ struct ScriptedModeTests {
 
     @Test(arguments: ScriptVia.allCases)
     func malformedIsATruncatedBodyOfCorrectLength(via: ScriptVia) async throws {
-        try await withServer { server in
+        try await withFakeServer { server in
             let response = try await openAI(server, via, [("mode", "malformed")])
             #expect(response.status == 200)
             #expect(response.ended)
@@ -143,7 +144,7 @@ struct ScriptedModeTests {
 
     @Test(arguments: ScriptVia.allCases)
     func insufficientQuotaHasNoRetryHeaders(via: ScriptVia) async throws {
-        try await withServer { server in
+        try await withFakeServer { server in
             let response = try await openAI(server, via, [("mode", "insufficient_quota")])
             #expect(response.status == 429)
             #expect(response.json["error"]?["type"]?.stringValue == "insufficient_quota")
@@ -159,7 +160,7 @@ struct ScriptedModeTests {
 
     @Test(arguments: ScriptVia.allCases)
     func rateLimitModeLooksLikeTheLimitWasHit(via: ScriptVia) async throws {
-        try await withServer { server in
+        try await withFakeServer { server in
             let response = try await openAI(server, via, [("mode", "rate_limit")])
             #expect(response.status == 429)
             #expect(response.json["error"]?["type"]?.stringValue == "requests")
@@ -178,7 +179,7 @@ struct ScriptedModeTests {
 
     @Test(arguments: ScriptVia.allCases)
     func cutStreamEndsCleanlyWithoutTerminalEvents(via: ScriptVia) async throws {
-        try await withServer { server in
+        try await withFakeServer { server in
             let openAI = try await openAI(server, via, [("mode", "cut_stream")], stream: true)
             #expect(openAI.ended)  // the chunked body ended cleanly
             #expect(openAI.events.count >= 2)
@@ -197,7 +198,7 @@ struct ScriptedModeTests {
 
     @Test(arguments: ScriptVia.allCases)
     func latencyIsCancelledWhenTheClientLeaves(via: ScriptVia) async throws {
-        try await withServer { server in
+        try await withFakeServer { server in
             let (headers, fake) = via.script([("latency_ms", "60000")])
             try await TestConnection.with(port: server.port) { connection in
                 try await connection.send("/v1/chat/completions", headers: headers, body: Bodies.openAI(fake: fake))
@@ -211,7 +212,7 @@ struct ScriptedModeTests {
 
     @Test(arguments: ScriptVia.allCases)
     func chunkDelayPacesEventsButDeliversThemAll(via: ScriptVia) async throws {
-        try await withServer { server in
+        try await withFakeServer { server in
             let response = try await server.request(
                 "/v1/chat/completions", headers: via.script([("chunk_delay_ms", "2"), ("output_tokens", "3")]).headers,
                 body: Bodies.openAI(stream: true, fake: via.script([("chunk_delay_ms", "2"), ("output_tokens", "3")]).fake))
@@ -222,7 +223,7 @@ struct ScriptedModeTests {
     }
 
     @Test func chunkDelayDeliversTheFirstEventBeforeTheResponseEnds() async throws {
-        try await withServer { server in
+        try await withFakeServer { server in
             try await TestConnection.with(port: server.port) { connection in
                 try await connection.send(
                     "/v1/chat/completions", headers: [("x-fake-chunk-delay-ms", "300")],

@@ -2,11 +2,12 @@ import FakeLLM
 import Foundation
 import Testing
 import VolleyHTTP
+import VolleyTestSupport
 @testable import VolleyCore
 
 /// The limiter against a fake server that enforces the same limits and answers 429 with
 /// OpenAI's headers when they are exceeded.
-@Suite(.serialized) struct LimitsFakeServerTests {
+@Suite(.serialized, .tags(.timeSensitive)) struct LimitsFakeServerTests {
     private func items(_ count: Int, maxTokens: Int = 16, prompt: String = "hello") -> [JSONValue] {
         (0..<count).map { index in
             ["key": .string("k\(index)"), "provider": "fake",

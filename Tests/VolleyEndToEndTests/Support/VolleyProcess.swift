@@ -1,6 +1,7 @@
 import Foundation
 import Synchronization
 import VolleyCore
+import VolleyTestSupport
 #if canImport(Glibc)
 @preconcurrency import Glibc
 #endif

@@ -1,11 +1,12 @@
 import Foundation
 
-/// Finds the built `volley` executable.
+/// Finds the built `volley` executable, for tests that spawn it.
 ///
 /// In order: `VOLLEY_BIN`; a `volley` file next to the test bundle (SwiftPM puts executables and
 /// the test bundle in the same build folder); `.build/debug/volley` under the package root.
-enum VolleyBinary {
-    static func url(filePath: String = #filePath) throws -> URL {
+public enum VolleyBinary {
+    /// - Throws: ``HarnessError`` naming every place it looked, when none holds an executable.
+    public static func url() throws -> URL {
         var candidates: [URL] = []
         if let explicit = ProcessInfo.processInfo.environment["VOLLEY_BIN"], !explicit.isEmpty {
             candidates.append(URL(fileURLWithPath: explicit))
@@ -13,10 +14,10 @@ enum VolleyBinary {
             if let bundle = CommandLine.arguments.first {
                 candidates.append(URL(fileURLWithPath: bundle).deletingLastPathComponent().appendingPathComponent("volley"))
             }
-            // Tests/VolleyEndToEndTests/Support/VolleyBinary.swift → the package root.
-            let root = URL(fileURLWithPath: filePath)
-                .deletingLastPathComponent().deletingLastPathComponent()
-                .deletingLastPathComponent().deletingLastPathComponent()
+            // This file, Tests/VolleyTestSupport/VolleyBinary.swift → the package root. (#filePath
+            // in the body, not as a default argument: that would be the caller's file.)
+            let root = URL(fileURLWithPath: #filePath)
+                .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
             candidates.append(root.appendingPathComponent(".build/debug/volley"))
         }
         for candidate in candidates where FileManager.default.isExecutableFile(atPath: candidate.path) {
