@@ -88,14 +88,14 @@ let package = Package(
             ]
         ),
         // What every test target shares (for test targets only): the test tags scripts/test
-        // selects by, bounded waits, a latch, the built `volley` binary's path, and servers
+        // selects by, bounded waits, a latch, where the built executables are, and servers
         // around a real nginx (TLS, gateway rate limits).
         .target(name: "VolleyTestSupport", path: "Tests/VolleyTestSupport"),
         // The fake LLM server's test fixture, apart so that VolleyTestSupport needs no SwiftNIO.
         .target(name: "FakeLLMTestSupport", dependencies: ["FakeLLM"], path: "Tests/FakeLLMTestSupport"),
         .testTarget(name: "VolleySystemTests", dependencies: ["VolleySystem", "VolleyTestSupport"]),
         .testTarget(name: "VolleyHTTPTests", dependencies: ["VolleyHTTP", "FakeLLM", "VolleyTestSupport"]),
-        .testTarget(name: "FakeLLMTests", dependencies: ["FakeLLM", "FakeLLMTestSupport"]),
+        .testTarget(name: "FakeLLMTests", dependencies: ["FakeLLM", "FakeLLMTestSupport", "VolleyTestSupport"]),
         .testTarget(name: "VolleyCoreTests", dependencies: ["VolleyCore", "VolleyHTTP", "FakeLLM", "VolleyTestSupport"]),
         .testTarget(name: "VolleyRPCTests", dependencies: ["VolleyRPC", "VolleySystem"]),
         .testTarget(name: "VolleyRunTests", dependencies: ["VolleyRun", "volley", "VolleyTestSupport"]),

@@ -17,7 +17,7 @@ enum VolleyProcess {
             _ = FileManager.default.createFile(atPath: stdoutPath, contents: nil)
             _ = FileManager.default.createFile(atPath: stderrPath, contents: nil)
             let process = Process()
-            process.executableURL = try VolleyBinary.url()
+            process.executableURL = try BuiltExecutable.volley()
             process.arguments = arguments
             process.currentDirectoryURL = dir.url
             // Only the built-in mock provider: no keys from the environment.
