@@ -56,7 +56,7 @@ let package = Package(
         // and the descriptor table grown while there is one thread (see process_setup.c).
         .target(name: "CProcessSetup"),
         // `volley run FILE.jsonl`: a whole file through the engine, resumable, in bounded memory.
-        .target(name: "VolleyRun", dependencies: ["VolleyCore", "VolleyHTTP", "VolleySystem"]),
+        .target(name: "VolleyRun", dependencies: ["VolleyCore", "VolleySystem"]),
         .executableTarget(
             name: "volley",
             dependencies: [

@@ -1,5 +1,4 @@
 import VolleyCore
-import VolleyHTTP
 
 extension Server {
     static let protocolVersion = 1
@@ -17,7 +16,7 @@ extension Server {
             case "cancel": responder.respond(result: try cancel(params))
             case "stats":
                 _ = try Params(params, method: method, allowed: [])
-                responder.respond(result: .object(statsJSON()))
+                responder.respond(result: .object(engine.statsJSON()))
             case "configure": responder.respond(result: try configure(params, method: method))
             case "exit":
                 // `exit` is a notification; sent as a request it is answered, then honoured.
@@ -114,31 +113,6 @@ extension Server {
             throw .invalidParams("cancel: `id` (a string or number) is required")
         }
         return ["cancelled": .bool(registry.cancel(id))]
-    }
-
-    func statsJSON() -> JSONObject {
-        var object = engine.statsJSON()
-        let pool = http.stats
-        object["connections_opened"] = .number(JSONNumber(pool.connectionsOpened))
-        object["connections_reused"] = .number(JSONNumber(pool.transfersOnReusedConnections))
-        var providers: JSONObject = [:]
-        let set = engine.providerSet
-        for name in set.providers.keys.sorted() {
-            guard let config = set.providers[name] else { continue }
-            var limits: JSONObject = [:]
-            if let c = config.limits.concurrency { limits["concurrency"] = .number(JSONNumber(c)) }
-            if let r = config.limits.rpm { limits["rpm"] = .number(JSONNumber(r)) }
-            if let t = config.limits.tpm { limits["tpm"] = .number(JSONNumber(t)) }
-            var entry: JSONObject = ["kind": .string(config.kind.rawValue), "limits": .object(limits)]
-            if config.kind != .mock {
-                entry["base_url"] = .string(config.baseURL)
-                entry["api_key_env"] = config.apiKeyEnv.map(JSONValue.string) ?? .null
-                entry["has_key"] = .bool(config.apiKey != nil)
-            }
-            providers[name] = .object(entry)
-        }
-        object["providers"] = .object(providers)
-        return object
     }
 
     // MARK: - Batches and call

@@ -1,7 +1,6 @@
 import Logging
 import Synchronization
 import VolleyCore
-import VolleyHTTP
 import VolleySystem
 
 #if canImport(Glibc)
@@ -24,7 +23,6 @@ public final class Server: Sendable {
     }
 
     let engine: Engine
-    let http: HTTPClient
     let options: ServerOptions
     let logger: Logger
     let registry = RequestRegistry()
@@ -38,10 +36,9 @@ public final class Server: Sendable {
     /// the timing; the exit path still writes shutdown's answer).
     private let shutdownRequested = Atomic<Bool>(false)
 
-    public init(engine: Engine, http: HTTPClient, options: ServerOptions, logger: Logger,
+    public init(engine: Engine, options: ServerOptions, logger: Logger,
                 inputFD: Int32 = STDIN_FILENO, outputFD: Int32 = STDOUT_FILENO) {
         self.engine = engine
-        self.http = http
         self.options = options
         self.logger = logger
         (events, eventSink) = AsyncStream<Event>.makeStream()
