@@ -45,7 +45,8 @@ let package = Package(
         .target(
             name: "VolleyCore",
             dependencies: ["VolleyHTTP", "VolleySystem", .product(name: "Histogram", package: "hdrhistogram-swift"),
-                           .product(name: "HeapModule", package: "swift-collections")]
+                           .product(name: "HeapModule", package: "swift-collections"),
+                           .product(name: "DequeModule", package: "swift-collections")]
         ),
         // JSON-RPC 2.0 over stdio: framing, codec, dispatch, lifecycle.
         .target(
