@@ -57,7 +57,7 @@ let package = Package(
         // and the descriptor table grown while there is one thread (see process_setup.c).
         .target(name: "CProcessSetup"),
         // `volley run FILE.jsonl`: a whole file through the engine, resumable, in bounded memory.
-        .target(name: "VolleyRun", dependencies: ["VolleyCore", "VolleySystem"]),
+        .target(name: "VolleyRun", dependencies: ["VolleyCore", "VolleySystem", .product(name: "DequeModule", package: "swift-collections")]),
         .executableTarget(
             name: "volley",
             dependencies: [

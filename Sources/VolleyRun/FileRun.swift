@@ -218,7 +218,7 @@ struct Pump: Sendable {
         case .tooLong(let byteCount):
             decoded = .invalid(key: LineDecoder.lineKey(number),
                                message: "line \(number): longer than --max-line-bytes (\(byteCount) bytes)")
-        case .text(let bytes):
+        case .line(let bytes):
             decoded = LineDecoder.decode(bytes, line: number, defaults: defaults)
         }
         guard let key = decoded.key else { return nil }  // blank

@@ -80,7 +80,7 @@ struct ResumeState {
         guard lseek(fd, 0, SEEK_SET) == 0 else { throw FileError("cannot seek", path: path, errno: errno) }
         var failedKeys = KeySet()
         while let line = try reader.next() {
-            guard case .text(let bytes) = line, !bytes.isEmpty else { continue }
+            guard case .line(let bytes) = line, !bytes.isEmpty else { continue }
             guard case .object(let object)? = try? JSONParser.parse(bytes),
                   let key = object["key"]?.stringValue, let ok = object["ok"]?.boolValue
             else {
