@@ -129,21 +129,19 @@ public final class Server: Sendable {
         }
     }
 
-    /// Methods whose requests can be cancelled and run as registered tasks.
-    private static let cancellable: Set<String> = ["gather", "as_completed", "call"]
-
     private func dispatch(_ call: RPCCall) {
         switch call {
         case .notification(let method, let params):
             handleNotification(method, params)
-        case .request(let method, let params, let responder):
-            if registry.isShuttingDown, method != "exit" {
+        case .request(let name, let params, let responder):
+            let method = RPCMethod(name)
+            if registry.isShuttingDown, method != .other(.exit) {
                 responder.respond(error: .invalidRequest("the server is shutting down"))
                 return
             }
-            if Self.cancellable.contains(method) {
+            if case .cancellable(let cancellable)? = method {
                 let result = registry.start(responder.id) { release in
-                    await self.handleCancellable(method, params, responder, release: release)
+                    await self.handleCancellable(cancellable, params, responder, release: release)
                 }
                 switch result {
                 case .started: break
@@ -154,21 +152,23 @@ public final class Server: Sendable {
                 // Its reply would carry the same id as the running request's: a host could not
                 // tell them apart (protocol: an id in use is -32600 for any request).
                 responder.respond(error: .invalidRequest("id \(responder.id) is already in use by a running request"))
-            } else if method == "shutdown" {
+            } else if method == .shutdown {
                 // Refusing later requests starts here, on the reader thread, so that every line
                 // read after `shutdown` gets -32600; the task only waits for the work to settle.
                 startShutdown(params, responder)
+            } else if case .other(let other)? = method {
+                registry.startOther { await self.handleOther(other, params, responder) }
             } else {
-                registry.startOther { await self.handleOther(method, params, responder) }
+                registry.startOther { responder.respond(error: .methodNotFound(name)) }
             }
         }
     }
 
     private func handleNotification(_ method: String, _ params: JSONValue?) {
-        switch method {
-        case "exit":
+        switch RPCMethod(method) {
+        case .other(.exit)?:
             handleNotificationExit()
-        case "cancel":
+        case .other(.cancel)?:
             if let id = params?["id"].flatMap(RPCID.init) { _ = registry.cancel(id) }
         default:
             logger.debug("ignoring notification", metadata: ["method": "\(method)"])
