@@ -41,16 +41,21 @@ let package = Package(
         .target(name: "VolleySystem"),
         // The transport: one thread owning one curl multi handle.
         .target(name: "VolleyHTTP", dependencies: ["CCurl", "VolleySystem"]),
-        // The engine: JSON values, items, providers, limiter, retries, scheduler, batches.
+        // JSON values, the strict parser, the reader, the writer: a leaf that depends on nothing,
+        // so the sidecar and the fake server share one JSON implementation.
+        .target(name: "VolleyJSON"),
+        // The engine: items, providers, limiter, retries, scheduler, batches. Re-exports
+        // VolleyJSON, whose values are in its public API (items, outcomes, configs).
         .target(
             name: "VolleyCore",
-            dependencies: ["VolleyHTTP", "VolleySystem", .product(name: "Histogram", package: "hdrhistogram-swift"),
+            dependencies: ["VolleyJSON", "VolleyHTTP", "VolleySystem",
+                           .product(name: "Histogram", package: "hdrhistogram-swift"),
                            .product(name: "HeapModule", package: "swift-collections")]
         ),
         // JSON-RPC 2.0 over stdio: framing, codec, dispatch, lifecycle.
         .target(
             name: "VolleyRPC",
-            dependencies: ["VolleyCore", "VolleySystem", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["VolleyCore", "VolleyJSON", "VolleySystem", .product(name: "Logging", package: "swift-log")]
         ),
         // Before main, for the `volley` process: the open-files limit raised to its hard limit
         // and the descriptor table grown while there is one thread (see process_setup.c).
@@ -90,6 +95,7 @@ let package = Package(
         // Test servers around a real nginx (TLS, gateway rate limits); for test targets only.
         .target(name: "VolleyTestSupport", path: "Tests/VolleyTestSupport"),
         .testTarget(name: "VolleySystemTests", dependencies: ["VolleySystem"]),
+        .testTarget(name: "VolleyJSONTests", dependencies: ["VolleyJSON"]),
         .testTarget(name: "VolleyHTTPTests", dependencies: ["VolleyHTTP", "FakeLLM", "VolleyTestSupport"]),
         .testTarget(name: "FakeLLMTests", dependencies: ["FakeLLM"]),
         .testTarget(name: "VolleyCoreTests", dependencies: ["VolleyCore", "VolleyHTTP", "FakeLLM", "VolleyTestSupport"]),
