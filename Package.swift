@@ -76,10 +76,12 @@ let package = Package(
             // included): see "Dependencies" above.
             linkerSettings: [.linkedLibrary("mimalloc")]
         ),
-        // A SwiftNIO OpenAI/Anthropic-compatible fake server for tests, benchmarks and users.
+        // A SwiftNIO OpenAI/Anthropic-compatible fake server for tests, benchmarks and users; its
+        // bodies are read and written with VolleyJSON, the sidecar's own JSON.
         .target(
             name: "FakeLLM",
             dependencies: [
+                "VolleyJSON",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -97,7 +99,7 @@ let package = Package(
         .testTarget(name: "VolleySystemTests", dependencies: ["VolleySystem"]),
         .testTarget(name: "VolleyJSONTests", dependencies: ["VolleyJSON"]),
         .testTarget(name: "VolleyHTTPTests", dependencies: ["VolleyHTTP", "FakeLLM", "VolleyTestSupport"]),
-        .testTarget(name: "FakeLLMTests", dependencies: ["FakeLLM"]),
+        .testTarget(name: "FakeLLMTests", dependencies: ["FakeLLM", "VolleyJSON"]),
         .testTarget(name: "VolleyCoreTests", dependencies: ["VolleyCore", "VolleyHTTP", "FakeLLM", "VolleyTestSupport"]),
         .testTarget(name: "VolleyRPCTests", dependencies: ["VolleyRPC", "VolleySystem"]),
         .testTarget(name: "VolleyRunTests", dependencies: ["VolleyRun", "volley"]),
