@@ -66,18 +66,22 @@ enum OpenAIFormat {
         id: String, callID: String, created: Int, model: String, reply: FakeReply, promptTokens: Int,
         includeUsage: Bool
     ) -> [[UInt8]] {
-        func chunk(_ delta: JSONValue, finishReason: JSONValue = .null) -> JSONValue {
-            var members: JSONObject = [
+        /// A chunk's members up to and including `choices`; every chunk starts with them.
+        func chunkHead(choices: [JSONValue]) -> JSONObject {
+            [
                 "id": .string(id),
                 "object": .string("chat.completion.chunk"),
                 "created": JSONValue(created),
                 "model": .string(model),
                 "service_tier": .string("default"),
                 "system_fingerprint": .string(systemFingerprint),
-                "choices": .array([
-                    .object(["index": 0, "delta": delta, "logprobs": .null, "finish_reason": finishReason])
-                ]),
+                "choices": .array(choices),
             ]
+        }
+        func chunk(_ delta: JSONValue, finishReason: JSONValue = .null) -> JSONValue {
+            var members = chunkHead(choices: [
+                .object(["index": 0, "delta": delta, "logprobs": .null, "finish_reason": finishReason])
+            ])
             if includeUsage { members.updateValue(.null, forKey: "usage") }
             return .object(members)
         }
@@ -105,17 +109,9 @@ enum OpenAIFormat {
         }
         chunks.append(chunk(.object([:]), finishReason: .string(finishReason(reply))))
         if includeUsage {
-            chunks.append(
-                .object([
-                    "id": .string(id),
-                    "object": .string("chat.completion.chunk"),
-                    "created": JSONValue(created),
-                    "model": .string(model),
-                    "service_tier": .string("default"),
-                    "system_fingerprint": .string(systemFingerprint),
-                    "choices": .array([]),
-                    "usage": usage(prompt: promptTokens, completion: reply.outputTokens),
-                ]))
+            var last = chunkHead(choices: [])
+            last.updateValue(usage(prompt: promptTokens, completion: reply.outputTokens), forKey: "usage")
+            chunks.append(.object(last))
         }
         var events = chunks.map { Array("data: \($0.jsonString)\n\n".utf8) }
         events.append(Array("data: [DONE]\n\n".utf8))
