@@ -6,7 +6,8 @@ import PackageDescription
 // - swift-argument-parser: the `volley` and `volley-fake-llm` command lines.
 // - swift-log: structured logging to stderr from the sidecar.
 // - hdrhistogram-swift: latency percentiles for `stats` (bounded memory, exact to 3 digits).
-// - swift-collections: the scheduler's deadline heap (HeapModule).
+// - swift-collections: the scheduler's deadline heap (HeapModule). Not OrderedCollections for
+//   JSONObject: an OrderedDictionary-backed one cost 16% more CPU on chat bodies (bench/json).
 // System libraries (Debian packages; scripts/install-deps installs them):
 // - libcurl (libcurl4-openssl-dev): all HTTP.
 // - mimalloc (libmimalloc-dev; libmimalloc2.0 at run time): the `volley` process's allocator.
