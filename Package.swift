@@ -92,6 +92,7 @@ let package = Package(
             name: "volley-fake-llm",
             dependencies: [
                 "FakeLLM",
+                "VolleyJSON",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
