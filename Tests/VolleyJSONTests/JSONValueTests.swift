@@ -10,6 +10,14 @@ struct JSONValueTests {
         #expect(value.jsonString == #"{"model":"m","n":1,"f":1.5,"ok":true,"none":null,"list":[1,"a"],"obj":{"k":"v"}}"#)
     }
 
+    /// `nil` would mean `.null` in a JSON position and `Optional.none` in an optional one (the
+    /// `raw: null` bug): JSON null is spelled `.null`, and this keeps it so.
+    @Test func nilIsNotAJSONLiteral() {
+        #expect(!(JSONValue.self is any ExpressibleByNilLiteral.Type))
+        let absent: JSONValue? = nil
+        #expect(absent == nil && absent != .null)
+    }
+
     @Test func accessors() throws {
         let value = try JSONParser.parse(#"{"s":"x","i":3,"d":2.5,"b":false,"a":[10,20],"o":{},"n":null}"#)
         #expect(value["s"]?.stringValue == "x")
