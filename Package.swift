@@ -6,7 +6,8 @@ import PackageDescription
 // - swift-argument-parser: the `volley` and `volley-fake-llm` command lines.
 // - swift-log: structured logging to stderr from the sidecar.
 // - hdrhistogram-swift: latency percentiles for `stats` (bounded memory, exact to 3 digits).
-// - swift-collections: the scheduler's deadline heap (HeapModule).
+// - swift-collections: the scheduler's deadline heap (HeapModule). Not OrderedCollections for
+//   JSONObject: an OrderedDictionary-backed one cost 16% more CPU on chat bodies (bench/json).
 // System libraries (Debian packages; scripts/install-deps installs them):
 // - libcurl (libcurl4-openssl-dev): all HTTP.
 // - mimalloc (libmimalloc-dev; libmimalloc2.0 at run time): the `volley` process's allocator.
@@ -41,17 +42,22 @@ let package = Package(
         .target(name: "VolleySystem"),
         // The transport: one thread owning one curl multi handle.
         .target(name: "VolleyHTTP", dependencies: ["CCurl", "VolleySystem"]),
-        // The engine: JSON values, items, providers, limiter, retries, scheduler, batches.
+        // JSON values, the strict parser, the reader, the writer: a leaf that depends on nothing,
+        // so the sidecar and the fake server share one JSON implementation.
+        .target(name: "VolleyJSON"),
+        // The engine: items, providers, limiter, retries, scheduler, batches. Re-exports
+        // VolleyJSON, whose values are in its public API (items, outcomes, configs).
         .target(
             name: "VolleyCore",
-            dependencies: ["VolleyHTTP", "VolleySystem", .product(name: "Histogram", package: "hdrhistogram-swift"),
+            dependencies: ["VolleyJSON", "VolleyHTTP", "VolleySystem",
+                           .product(name: "Histogram", package: "hdrhistogram-swift"),
                            .product(name: "HeapModule", package: "swift-collections"),
                            .product(name: "DequeModule", package: "swift-collections")]
         ),
         // JSON-RPC 2.0 over stdio: framing, codec, dispatch, lifecycle.
         .target(
             name: "VolleyRPC",
-            dependencies: ["VolleyCore", "VolleySystem", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["VolleyCore", "VolleyJSON", "VolleySystem", .product(name: "Logging", package: "swift-log")]
         ),
         // Before main, for the `volley` process: the open-files limit raised to its hard limit
         // and the descriptor table grown while there is one thread (see process_setup.c).
@@ -72,10 +78,12 @@ let package = Package(
             // included): see "Dependencies" above.
             linkerSettings: [.linkedLibrary("mimalloc")]
         ),
-        // A SwiftNIO OpenAI/Anthropic-compatible fake server for tests, benchmarks and users.
+        // A SwiftNIO OpenAI/Anthropic-compatible fake server for tests, benchmarks and users; its
+        // bodies are read and written with VolleyJSON, the sidecar's own JSON.
         .target(
             name: "FakeLLM",
             dependencies: [
+                "VolleyJSON",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -85,14 +93,16 @@ let package = Package(
             name: "volley-fake-llm",
             dependencies: [
                 "FakeLLM",
+                "VolleyJSON",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         // Test servers around a real nginx (TLS, gateway rate limits); for test targets only.
         .target(name: "VolleyTestSupport", path: "Tests/VolleyTestSupport"),
         .testTarget(name: "VolleySystemTests", dependencies: ["VolleySystem"]),
+        .testTarget(name: "VolleyJSONTests", dependencies: ["VolleyJSON"]),
         .testTarget(name: "VolleyHTTPTests", dependencies: ["VolleyHTTP", "FakeLLM", "VolleyTestSupport"]),
-        .testTarget(name: "FakeLLMTests", dependencies: ["FakeLLM"]),
+        .testTarget(name: "FakeLLMTests", dependencies: ["FakeLLM", "VolleyJSON"]),
         .testTarget(name: "VolleyCoreTests", dependencies: ["VolleyCore", "VolleyHTTP", "FakeLLM", "VolleyTestSupport"]),
         .testTarget(name: "VolleyRPCTests", dependencies: ["VolleyRPC", "VolleySystem"]),
         .testTarget(name: "VolleyRunTests", dependencies: ["VolleyRun", "volley"]),
