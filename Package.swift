@@ -39,8 +39,10 @@ let package = Package(
         // The few POSIX calls the modules share (threads, files, environment, time of day), so
         // that no module needs Foundation: the `volley` binary does not link it.
         .target(name: "VolleySystem"),
+        // epoll and eventfd for the transport's event selector (Linux only, like CNIOLinux).
+        .target(name: "CVolleyLinux"),
         // The transport: one thread owning one curl multi handle.
-        .target(name: "VolleyHTTP", dependencies: ["CCurl", "VolleySystem"]),
+        .target(name: "VolleyHTTP", dependencies: ["CCurl", "CVolleyLinux", "VolleySystem"]),
         // The engine: JSON values, items, providers, limiter, retries, scheduler, batches.
         .target(
             name: "VolleyCore",

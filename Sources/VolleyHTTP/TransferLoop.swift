@@ -1,16 +1,15 @@
 import CCurl
+import VolleySystem
 
 /// The transport thread's state: the multi handle, the admission gate, and every transfer
 /// that is waiting or running. Used only on that thread.
 ///
-/// The loop drives libcurl with `curl_multi_socket_action` over its own epoll set: libcurl
-/// says which sockets it wants to hear about (socket callback) and when it next needs time
-/// (timer callback), and each wake hands libcurl only the sockets that are ready. Work per
-/// wake follows activity, not the number of transfers: `curl_multi_perform` +
-/// `curl_multi_poll` visit every transfer on every wake, and at 2,000 in flight (bench W3)
-/// this loop spends ~18% less CPU per request than that one did. Idle pooled connections are
-/// parked rather than removed from the epoll set (see `SocketState`), which keeps a request on
-/// a reused connection free of `epoll_ctl` calls, so small fast requests (W1) cost no more.
+/// The loop drives libcurl with `curl_multi_socket_action` over its own `EventSelector`
+/// (epoll): libcurl says which sockets it wants to hear about (socket callback, kept in
+/// `SocketTable`) and when it next needs time (timer callback), and each wake hands libcurl
+/// only the sockets that are ready. Work per wake follows activity, not the number of
+/// transfers: `curl_multi_perform` + `curl_multi_poll` visit every transfer on every wake, and
+/// at 2,000 in flight (bench W3) this loop spends ~18% less CPU per request than that one did.
 final class TransferLoop {
     private struct Waiting {
         var request: HTTPRequest
@@ -20,7 +19,7 @@ final class TransferLoop {
 
     private let shared: LoopShared
     private let multi: UnsafeMutableRawPointer
-    private let epoll: Int32
+    private let selector: EventSelector
     private let configuration: HTTPClientConfiguration
     private var gate: OriginGate
     private var waiting: [UInt64: Waiting] = [:]
@@ -29,33 +28,22 @@ final class TransferLoop {
     private var easyPool = EasyPool(capacity: 256)
     private var headerLists = HeaderListCache()
     private let heads = HeadLog()
-    /// What the loop knows of each file descriptor libcurl uses, indexed by descriptor.
-    private var sockets: [SocketState] = []
-
-    private struct SocketState {
-        /// The epoll events registered (0: not in the epoll set).
-        var events: UInt32 = 0
-        /// Opened by libcurl through our open-socket callback and not yet closed through our
-        /// close-socket callback: we know exactly when this descriptor dies.
-        var owned = false
-        /// libcurl stopped watching it (an idle pooled connection), but it stays in the epoll
-        /// set: the next transfer on the connection usually wants the same events, and
-        /// deleting and re-adding it cost two epoll_ctl calls per request. An event on a
-        /// parked socket (the server closed the idle connection) removes it for real.
-        var parked = false
-    }
+    /// What the loop knows of each file descriptor libcurl uses.
+    private var sockets: SocketTable
     /// When libcurl next wants `CURL_SOCKET_TIMEOUT`, in monotonic milliseconds.
     private var timerDeadline: Int64?
 
     /// Runs Swift jobs queued for `HTTPClient.executor` (see `runJobs`).
     private let executor: UnownedTaskExecutor
 
-    /// - Parameter epoll: an epoll descriptor for this loop alone; it closes it at the end.
-    init(shared: LoopShared, multi: MultiHandle, epoll: Int32, executor: TransportExecutor, configuration: HTTPClientConfiguration) {
+    /// - Parameter selector: this loop's alone (`shared` holds only its waker); the loop
+    ///   closes it at the end.
+    init(shared: LoopShared, multi: MultiHandle, selector: EventSelector, executor: TransportExecutor, configuration: HTTPClientConfiguration) {
         self.shared = shared
         self.executor = executor.asUnownedTaskExecutor()
         self.multi = multi.pointer
-        self.epoll = epoll
+        self.selector = selector
+        self.sockets = SocketTable(selector: selector)
         self.configuration = configuration
         self.gate = OriginGate(
             maxConnectionsPerHost: configuration.maxConnectionsPerHost,
@@ -78,19 +66,13 @@ final class TransferLoop {
         ] where code != CURLM_OK && setupError == nil {
             setupError = "curl_multi_setopt \(what): \(String(cString: curl_multi_strerror(code)))"
         }
-        var error: Int32 = 0
-        if setupError == nil, volley_epoll_ctl(epoll, VOLLEY_EPOLL_CTL_ADD, shared.wakeFD, VOLLEY_EPOLLIN, &error) != 0 {
-            setupError = "epoll_ctl for the wakeup descriptor failed (errno \(error))"
-        }
         if let setupError {
             // Nothing can run: every request fails with the reason until shutdown.
             runBroken(HTTPClientError(.other, setupError))
             teardown()
             return
         }
-        let capacity = 256
-        var fds = [Int32](repeating: 0, count: capacity)
-        var events = [UInt32](repeating: 0, count: capacity)
+        var ready = EventSelector.ReadyEvents()
         var jobs: [UnownedJob] = []
         var commands: [LoopCommand] = []
         while true {
@@ -104,32 +86,25 @@ final class TransferLoop {
             // `awake()` a producer wakes us through the eventfd.
             let mayBlock = !gate.hasReady && shared.prepareToSleep()
             let timeout = mayBlock ? waitMilliseconds() : 0
-            let ready = fds.withUnsafeMutableBufferPointer { fdBuffer in
-                events.withUnsafeMutableBufferPointer { eventBuffer in
-                    volley_epoll_wait(epoll, fdBuffer.baseAddress, eventBuffer.baseAddress, Int32(capacity), timeout)
-                }
-            }
+            let waited = selector.wait(into: &ready, timeoutMilliseconds: timeout)
             if mayBlock { shared.awake() }
             shared.loopWakeups.add(1, ordering: .relaxed)
-            if ready < 0 {
+            if !waited {
                 // Only a broken epoll descriptor fails here; fail what runs rather than spin.
                 failAllLive(HTTPClientError(.other, "epoll_wait failed"))
                 runBroken(HTTPClientError(.other, "epoll_wait failed"))
                 break
             }
-            for index in 0..<Int(ready) {
-                let fd = fds[index]
-                if fd == shared.wakeFD {
-                    volley_eventfd_drain(fd)
+            for index in 0..<ready.count {
+                let fd = ready.fd(at: index)
+                if selector.isWakeup(fd) {
+                    selector.drainWakeup()
                     continue
                 }
-                if Int(fd) < sockets.count, sockets[Int(fd)].parked {
-                    unpark(fd)
-                    continue
-                }
-                act(on: fd, events: events[index])
+                if sockets.unparkIfParked(fd) { continue }
+                act(on: fd, ready: ready.interest(at: index))
             }
-            if let deadline = timerDeadline, volley_monotonic_ms() >= deadline {
+            if let deadline = timerDeadline, EventSelector.nowMilliseconds() >= deadline {
                 timerDeadline = nil
                 act(on: CURL_SOCKET_TIMEOUT, mask: 0)
             }
@@ -154,16 +129,15 @@ final class TransferLoop {
     /// wakeup) when it set none.
     private func waitMilliseconds() -> Int32 {
         guard let deadline = timerDeadline else { return -1 }
-        let remaining = deadline - volley_monotonic_ms()
+        let remaining = deadline - EventSelector.nowMilliseconds()
         return Int32(clamping: max(0, remaining))
     }
 
-    /// Tells libcurl what epoll saw on `fd`. Hang-ups and errors are passed as readable and
-    /// writable, so libcurl finds the cause by reading or writing (as it does after poll).
-    private func act(on fd: Int32, events: UInt32) {
+    /// Tells libcurl what the selector saw on `fd`.
+    private func act(on fd: Int32, ready: EventSelector.Interest) {
         var mask: Int32 = 0
-        if events & (VOLLEY_EPOLLIN | VOLLEY_EPOLLHUP | VOLLEY_EPOLLERR) != 0 { mask |= CURL_CSELECT_IN }
-        if events & (VOLLEY_EPOLLOUT | VOLLEY_EPOLLERR) != 0 { mask |= CURL_CSELECT_OUT }
+        if ready.contains(.readable) { mask |= CURL_CSELECT_IN }
+        if ready.contains(.writable) { mask |= CURL_CSELECT_OUT }
         act(on: fd, mask: mask)
     }
 
@@ -179,75 +153,22 @@ final class TransferLoop {
 
     /// libcurl wants `what` (CURL_POLL_IN / OUT / INOUT / REMOVE) on `fd`.
     fileprivate func watch(_ fd: Int32, _ what: Int32) {
-        guard fd >= 0 else { return }
-        let index = ensureSlot(fd)
-        if what == CURL_POLL_REMOVE {
-            if sockets[index].owned {
-                sockets[index].parked = true
-            } else {
-                // Not ours (libcurl may close it without telling us): leave the set now.
-                deregister(fd)
-            }
-            return
-        }
-        sockets[index].parked = false
-        var wanted: UInt32 = 0
-        if what & CURL_POLL_IN != 0 { wanted |= VOLLEY_EPOLLIN }
-        if what & CURL_POLL_OUT != 0 { wanted |= VOLLEY_EPOLLOUT }
-        let current = sockets[index].events
-        guard wanted != current else { return }
-        var error: Int32 = 0
-        if current == 0 {
-            if volley_epoll_ctl(epoll, VOLLEY_EPOLL_CTL_ADD, fd, wanted, &error) != 0, error == EEXIST {
-                _ = volley_epoll_ctl(epoll, VOLLEY_EPOLL_CTL_MOD, fd, wanted, &error)
-            }
-        } else if volley_epoll_ctl(epoll, VOLLEY_EPOLL_CTL_MOD, fd, wanted, &error) != 0, error == ENOENT {
-            // Closed and its number reused without our knowing: add it afresh.
-            _ = volley_epoll_ctl(epoll, VOLLEY_EPOLL_CTL_ADD, fd, wanted, &error)
-        }
-        sockets[index].events = wanted
-    }
-
-    /// A parked socket had an event: libcurl is not watching it, so stop watching it too.
-    private func unpark(_ fd: Int32) {
-        sockets[Int(fd)].parked = false
-        deregister(fd)
-    }
-
-    private func deregister(_ fd: Int32) {
-        let index = Int(fd)
-        guard index < sockets.count, sockets[index].events != 0 else { return }
-        var error: Int32 = 0
-        // A socket already closed has left the epoll set by itself (EBADF/ENOENT): fine.
-        _ = volley_epoll_ctl(epoll, VOLLEY_EPOLL_CTL_DEL, fd, 0, &error)
-        sockets[index].events = 0
-    }
-
-    private func ensureSlot(_ fd: Int32) -> Int {
-        let index = Int(fd)
-        if index >= sockets.count {
-            sockets += [SocketState](repeating: SocketState(), count: index + 1 - sockets.count)
-        }
-        return index
+        sockets.watch(fd, what)
     }
 
     /// libcurl opened `fd` for a connection (open-socket callback).
     fileprivate func opened(_ fd: Int32) {
-        guard fd >= 0 else { return }
-        let index = ensureSlot(fd)
-        sockets[index] = SocketState(events: 0, owned: true, parked: false)
+        sockets.opened(fd)
     }
 
-    /// libcurl closes `fd` (close-socket callback): closing removes it from the epoll set.
+    /// libcurl closes `fd` (close-socket callback).
     fileprivate func closing(_ fd: Int32) {
-        guard fd >= 0 else { return }
-        let index = ensureSlot(fd)
-        sockets[index] = SocketState()
+        sockets.closing(fd)
     }
 
     /// libcurl wants `CURL_SOCKET_TIMEOUT` after `milliseconds` (-1: cancel the timer).
     fileprivate func setTimer(_ milliseconds: Int) {
-        timerDeadline = milliseconds < 0 ? nil : volley_monotonic_ms() + Int64(milliseconds)
+        timerDeadline = milliseconds < 0 ? nil : EventSelector.nowMilliseconds() + Int64(milliseconds)
     }
 
     /// When the loop cannot work at all: fail every request until shutdown.
@@ -258,6 +179,7 @@ final class TransferLoop {
         shared.transfersWaiting.store(0, ordering: .relaxed)
         var jobs: [UnownedJob] = []
         var commands: [LoopCommand] = []
+        var ready = EventSelector.ReadyEvents()
         while !shuttingDown {
             runJobs(&jobs)
             shared.takeCommands(into: &commands)
@@ -270,11 +192,11 @@ final class TransferLoop {
             }
             commands.removeAll(keepingCapacity: true)
             if !shuttingDown {
-                var fd: Int32 = 0
-                var event: UInt32 = 0
                 let timeout: Int32 = shared.prepareToSleep() ? 1000 : 0
-                if volley_epoll_wait(epoll, &fd, &event, 1, timeout) > 0, fd == shared.wakeFD {
-                    volley_eventfd_drain(fd)
+                if selector.wait(into: &ready, timeoutMilliseconds: timeout) {
+                    for index in 0..<ready.count where selector.isWakeup(ready.fd(at: index)) {
+                        selector.drainWakeup()
+                    }
                 }
                 if timeout != 0 { shared.awake() }
             }
@@ -602,8 +524,7 @@ final class TransferLoop {
         // The inbox is closed (shutdown closes it first), so nobody writes the eventfd now,
         // and jobs go to the global executor from now on: hand it the ones left.
         for job in shared.takeRemainingJobs() { globalConcurrentExecutor.enqueue(job) }
-        volley_close(shared.wakeFD)
-        volley_close(epoll)
+        selector.close()
         shared.markStopped()
     }
 }
@@ -636,6 +557,6 @@ let loopCloseSocketCallback: curl_closesocket_callback = { clientp, fd in
     if let clientp {
         Unmanaged<TransferLoop>.fromOpaque(clientp).takeUnretainedValue().closing(fd)
     }
-    volley_close(fd)
+    posixClose(fd)
     return 0
 }
