@@ -273,58 +273,10 @@ final class TransferLoop {
     private func configure(_ transfer: Transfer, request: HTTPRequest, pipeWait: Bool) throws(HTTPClientError) {
         let handle = try easyPool.take { shared.easyHandlesCreated.add(1, ordering: .relaxed) }
         transfer.easy = handle
-        // Every option below is set on every transfer, to its value or to its default: the
-        // handle may come from the pool with the previous transfer's settings (see EasyPool).
-        var options = EasyOptions(easy: handle.pointer)
-        let opaque = Unmanaged.passUnretained(transfer).toOpaque()
-        options.set(CURLOPT_URL, request.url)
-        options.set(CURLOPT_PRIVATE, pointer: opaque)
-        options.set(CURLOPT_HEADERDATA, pointer: opaque)
-        options.set(CURLOPT_WRITEDATA, pointer: opaque)
-        options.set(CURLOPT_PIPEWAIT, pipeWait ? 1 : 0)
-        options.set(CURLOPT_CONNECTTIMEOUT_MS, Self.milliseconds(request.connectTimeoutSeconds))
-        options.set(CURLOPT_TIMEOUT_MS, request.timeoutSeconds.map(Self.milliseconds) ?? 0)
-        if let stallSeconds = request.stallSeconds {
-            options.set(CURLOPT_LOW_SPEED_TIME, max(1, stallSeconds))
-            options.set(CURLOPT_LOW_SPEED_LIMIT, max(1, request.stallMinimumBytesPerSecond))
-        } else {
-            options.set(CURLOPT_LOW_SPEED_TIME, 0)
-            options.set(CURLOPT_LOW_SPEED_LIMIT, 0)
-        }
-        if let caFile = request.caFile {
-            options.set(CURLOPT_CAINFO, caFile)
-            transfer.handleIsSpecial = true
-        }
-        let method = request.method.uppercased()
-        let sendsBody = method == "POST" || request.body != nil
-        if sendsBody {
-            options.set(CURLOPT_POST, 1)
-            let body = request.body ?? []
-            options.set(CURLOPT_POSTFIELDSIZE_LARGE, offset: Int64(body.count))
-            // COPYPOSTFIELDS copies the bytes (none for an empty body), so the array need not
-            // outlive this call. A POST without a body sends an empty one, never stdin.
-            body.withUnsafeBytes { raw in
-                options.set(CURLOPT_COPYPOSTFIELDS, pointer: raw.baseAddress ?? UnsafeRawPointer(handle.errorBuffer))
-            }
-        } else {
-            options.set(CURLOPT_HTTPGET, 1)
-        }
-        if method == (sendsBody ? "POST" : "GET") {
-            options.set(CURLOPT_CUSTOMREQUEST, pointer: nil)
-        } else {
-            options.set(CURLOPT_CUSTOMREQUEST, method)
-        }
         let list = headerLists.list(for: request.headers)
         transfer.headerList = list
-        options.set(CURLOPT_HTTPHEADER, pointer: UnsafeRawPointer(list.pointer))
-        if list.setsUserAgent {
-            options.set(CURLOPT_USERAGENT, pointer: nil)
-        } else {
-            options.set(CURLOPT_USERAGENT, configuration.userAgent)
-        }
-        if let failure = options.failure {
-            throw HTTPClientError(.invalidRequest, failure.message, curlCode: failure.code)
-        }
+        try EasySetup.setRequest(request, on: handle, for: transfer, headerList: list, pipeWait: pipeWait,
+                                 userAgent: configuration.userAgent)
         let added = curl_multi_add_handle(multi, handle.pointer)
         guard added == CURLM_OK else {
             throw HTTPClientError(.other, "curl_multi_add_handle: \(String(cString: curl_multi_strerror(added)))")
@@ -332,11 +284,6 @@ final class TransferLoop {
     }
 
     private static let admissionsPerRound = 64
-
-    private static func milliseconds(_ seconds: Double) -> Int {
-        guard seconds.isFinite, seconds > 0 else { return 1 }
-        return max(1, Int((seconds * 1000).rounded(.up)))
-    }
 
     // MARK: - Completion
 
@@ -373,7 +320,7 @@ final class TransferLoop {
     private func end(_ transfer: Transfer, with result: Result<Void, HTTPClientError>) {
         guard live.removeValue(forKey: transfer.id) != nil else { return }
         shared.transfersRunning.subtract(1, ordering: .relaxed)
-        let info = transfer.easy.map { readInfo($0.pointer) } ?? Self.emptyInfo
+        let info = transfer.easy?.transferInfo() ?? .empty
         var succeeded = false
         if case .success = result { succeeded = true }
         release(transfer, reusable: succeeded)
@@ -418,41 +365,6 @@ final class TransferLoop {
         // The list may be shared with other transfers (and the cache): dropping our
         // reference frees it only when it was the last.
         transfer.headerList = nil
-    }
-
-    private static let emptyInfo = HTTPTransferInfo(
-        connectionReused: false, httpVersion: .unknown, connectSeconds: 0,
-        timeToFirstByteSeconds: 0, totalSeconds: 0, retryAfterSeconds: nil)
-
-    private func readInfo(_ easy: UnsafeMutableRawPointer) -> HTTPTransferInfo {
-        var connects = 0
-        var version = 0
-        var connect: curl_off_t = 0
-        var firstByte: curl_off_t = 0
-        var total: curl_off_t = 0
-        var retryAfter: curl_off_t = 0
-        _ = volley_easy_getinfo_long(easy, CURLINFO_NUM_CONNECTS, &connects)
-        _ = volley_easy_getinfo_long(easy, CURLINFO_HTTP_VERSION, &version)
-        _ = volley_easy_getinfo_off_t(easy, CURLINFO_CONNECT_TIME_T, &connect)
-        _ = volley_easy_getinfo_off_t(easy, CURLINFO_STARTTRANSFER_TIME_T, &firstByte)
-        _ = volley_easy_getinfo_off_t(easy, CURLINFO_TOTAL_TIME_T, &total)
-        _ = volley_easy_getinfo_off_t(easy, CURLINFO_RETRY_AFTER, &retryAfter)
-        let httpVersion: HTTPVersion
-        switch version {
-        case CURL_HTTP_VERSION_1_0: httpVersion = .http1_0
-        case CURL_HTTP_VERSION_1_1: httpVersion = .http1_1
-        case CURL_HTTP_VERSION_2_0: httpVersion = .http2
-        case CURL_HTTP_VERSION_3: httpVersion = .http3
-        default: httpVersion = .unknown
-        }
-        return HTTPTransferInfo(
-            connectionReused: connects == 0,
-            httpVersion: httpVersion,
-            connectSeconds: Double(connect) / 1_000_000,
-            timeToFirstByteSeconds: Double(firstByte) / 1_000_000,
-            totalSeconds: Double(total) / 1_000_000,
-            retryAfterSeconds: retryAfter > 0 ? Int(retryAfter) : nil
-        )
     }
 
     /// Maps a libcurl result to an error kind a caller can act on.
