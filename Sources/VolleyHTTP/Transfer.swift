@@ -9,7 +9,10 @@ final class Transfer {
     let id: UInt64
     let origin: Origin
     let sink: TransferSink
+    /// The limits set on its handle, for telling timeouts apart (`TransferFailure`): the
+    /// whole-transfer limit and the low-speed window, in seconds (nil: none).
     let timeoutSeconds: Double?
+    let stallSeconds: Int?
     /// The easy handle while the transfer has one (from the loop's pool, returned when it ends).
     var easy: EasyHandle?
     /// The request's header list, held while libcurl may read it.
@@ -37,13 +40,17 @@ final class Transfer {
     private(set) var exceededMaxResponseBytes = false
     private let maxResponseBytes: Int
 
-    init(id: UInt64, origin: Origin, sink: TransferSink, timeoutSeconds: Double?, heads: HeadLog, maxResponseBytes: Int) {
+    init(
+        id: UInt64, origin: Origin, sink: TransferSink, timeoutSeconds: Double?, stallSeconds: Int?,
+        heads: HeadLog, maxResponseBytes: Int
+    ) {
         self.id = id
         self.maxResponseBytes = maxResponseBytes
         self.heads = heads
         self.origin = origin
         self.sink = sink
         self.timeoutSeconds = timeoutSeconds
+        self.stallSeconds = stallSeconds
     }
 
     /// Whether this transfer parses a 2xx body as server-sent events.

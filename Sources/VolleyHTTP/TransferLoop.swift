@@ -254,6 +254,7 @@ final class TransferLoop {
                 origin: entry.origin,
                 sink: entry.sink,
                 timeoutSeconds: entry.request.timeoutSeconds,
+                stallSeconds: EasySetup.stallSeconds(of: entry.request),
                 heads: heads,
                 maxResponseBytes: configuration.maxResponseBytes
             )
@@ -310,7 +311,7 @@ final class TransferLoop {
             guard volley_easy_getinfo_ptr(easy, CURLINFO_PRIVATE, &opaque) == CURLE_OK, let opaque else { continue }
             let transfer = Unmanaged<Transfer>.fromOpaque(opaque).takeUnretainedValue()
             let code = volley_msg_result(message)
-            end(transfer, with: code == CURLE_OK ? .success(()) : .failure(classify(code, transfer)))
+            end(transfer, with: code == CURLE_OK ? .success(()) : .failure(failure(code, transfer)))
             ended += 1
         }
         return ended
@@ -367,50 +368,27 @@ final class TransferLoop {
         transfer.headerList = nil
     }
 
-    /// Maps a libcurl result to an error kind a caller can act on.
-    private func classify(_ code: CURLcode, _ transfer: Transfer) -> HTTPClientError {
-        let written = transfer.easy?.errorText ?? ""
-        let text = written.isEmpty ? String(cString: curl_easy_strerror(code)) : written
-        if transfer.exceededMaxResponseBytes {
-            return HTTPClientError(.responseTooLarge, "the response body exceeded \(configuration.maxResponseBytes) bytes",
+    /// The error for a transfer libcurl ended with `code`: its kind from the facts
+    /// (`TransferFailure`), its message libcurl's (or ours, for an oversized body).
+    private func failure(_ code: CURLcode, _ transfer: Transfer) -> HTTPClientError {
+        var failure = TransferFailure(
+            code: code,
+            exceededMaxResponseBytes: transfer.exceededMaxResponseBytes,
+            timeoutSeconds: transfer.timeoutSeconds,
+            stallSeconds: transfer.stallSeconds
+        )
+        // Only a timeout needs the timings to find its kind.
+        if code == CURLE_OPERATION_TIMEDOUT, let easy = transfer.easy {
+            (failure.preTransferSeconds, failure.totalSeconds) = easy.failureTimings()
+        }
+        let kind = failure.kind
+        if kind == .responseTooLarge {
+            return HTTPClientError(kind, "the response body exceeded \(configuration.maxResponseBytes) bytes",
                                    curlCode: Int(code.rawValue))
         }
-        let kind: HTTPClientError.Kind
-        switch code {
-        case CURLE_OPERATION_TIMEDOUT:
-            kind = timeoutKind(transfer, text: text)
-        case CURLE_COULDNT_RESOLVE_HOST, CURLE_COULDNT_RESOLVE_PROXY, CURLE_COULDNT_CONNECT:
-            kind = .connectionFailed
-        case CURLE_SSL_CONNECT_ERROR, CURLE_PEER_FAILED_VERIFICATION, CURLE_SSL_CERTPROBLEM,
-             CURLE_SSL_CIPHER, CURLE_SSL_CACERT_BADFILE, CURLE_SSL_ISSUER_ERROR,
-             CURLE_SSL_PINNEDPUBKEYNOTMATCH, CURLE_SSL_INVALIDCERTSTATUS, CURLE_SSL_CRL_BADFILE,
-             CURLE_SSL_ENGINE_NOTFOUND, CURLE_SSL_ENGINE_SETFAILED, CURLE_SSL_ENGINE_INITFAILED,
-             CURLE_USE_SSL_FAILED:
-            kind = .tls
-        case CURLE_RECV_ERROR, CURLE_SEND_ERROR, CURLE_GOT_NOTHING, CURLE_PARTIAL_FILE,
-             CURLE_HTTP2, CURLE_HTTP2_STREAM, CURLE_WEIRD_SERVER_REPLY, CURLE_BAD_CONTENT_ENCODING:
-            kind = .connectionLost
-        case CURLE_URL_MALFORMAT, CURLE_UNSUPPORTED_PROTOCOL, CURLE_BAD_FUNCTION_ARGUMENT:
-            kind = .invalidRequest
-        default:
-            kind = .other
-        }
+        let written = transfer.easy?.errorText ?? ""
+        let text = written.isEmpty ? String(cString: curl_easy_strerror(code)) : written
         return HTTPClientError(kind, text, curlCode: Int(code.rawValue))
-    }
-
-    /// libcurl reports connect, total and low-speed timeouts with one code; tell them apart.
-    private func timeoutKind(_ transfer: Transfer, text: String) -> HTTPClientError.Kind {
-        if text.contains("too slow") { return .stalled }
-        guard let easy = transfer.easy?.pointer else { return .timeout }
-        var preTransfer: curl_off_t = 0
-        var total: curl_off_t = 0
-        _ = volley_easy_getinfo_off_t(easy, CURLINFO_PRETRANSFER_TIME_T, &preTransfer)
-        _ = volley_easy_getinfo_off_t(easy, CURLINFO_TOTAL_TIME_T, &total)
-        if let limit = transfer.timeoutSeconds, Double(total) / 1_000_000 >= limit * 0.999 {
-            return .timeout
-        }
-        // Never got past connect + TLS: the connect phase timed out.
-        return preTransfer == 0 ? .connectTimeout : .timeout
     }
 
     // MARK: - Shutdown
