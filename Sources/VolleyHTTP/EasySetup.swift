@@ -17,14 +17,14 @@ enum EasySetup {
         options.set(CURLOPT_PROTOCOLS_STR, "http,https")
         options.set(CURLOPT_NOSIGNAL, 1)
         options.set(CURLOPT_ERRORBUFFER, pointer: UnsafeRawPointer(handle.errorBuffer))
-        options.set(CURLOPT_HEADERFUNCTION, callback: transferHeaderCallback)
-        options.set(CURLOPT_WRITEFUNCTION, callback: transferWriteCallback)
+        options.set(CURLOPT_HEADERFUNCTION, callback: CurlCallbacks.header)
+        options.set(CURLOPT_WRITEFUNCTION, callback: CurlCallbacks.write)
         options.set(CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_2TLS)
         options.set(CURLOPT_TCP_KEEPALIVE, 1)
         options.set(CURLOPT_BUFFERSIZE, EasyPool.receiveBufferBytes)
-        options.set(CURLOPT_OPENSOCKETFUNCTION, openSocket: loopOpenSocketCallback)
+        options.set(CURLOPT_OPENSOCKETFUNCTION, openSocket: CurlCallbacks.openSocket)
         options.set(CURLOPT_OPENSOCKETDATA, pointer: socketOwner)
-        options.set(CURLOPT_CLOSESOCKETFUNCTION, closeSocket: loopCloseSocketCallback)
+        options.set(CURLOPT_CLOSESOCKETFUNCTION, closeSocket: CurlCallbacks.closeSocket)
         options.set(CURLOPT_CLOSESOCKETDATA, pointer: socketOwner)
         return options.failure
     }

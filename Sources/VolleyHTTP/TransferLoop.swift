@@ -1,5 +1,4 @@
 import CCurl
-import VolleySystem
 
 /// The transport thread's state: the multi handle, the admission gate, and every transfer
 /// that is waiting or running. Used only on that thread.
@@ -28,6 +27,7 @@ final class TransferLoop {
     private var easyPool = EasyPool(capacity: 256)
     private var headerLists = HeaderListCache()
     private let heads = HeadLog()
+    private var origins = OriginCache()
     /// What the loop knows of each file descriptor libcurl uses.
     private var sockets: SocketTable
     /// When libcurl next wants `CURL_SOCKET_TIMEOUT`, in monotonic milliseconds.
@@ -57,16 +57,7 @@ final class TransferLoop {
         // which is cleaned up at the end of this method.
         let opaque = Unmanaged.passUnretained(self).toOpaque()
         easyPool.socketOwner = opaque
-        var setupError: String?
-        for (code, what) in [
-            (volley_multi_setopt_socket_callback(multi, loopSocketCallback), "SOCKETFUNCTION"),
-            (volley_multi_setopt_ptr(multi, CURLMOPT_SOCKETDATA, opaque), "SOCKETDATA"),
-            (volley_multi_setopt_timer_callback(multi, loopTimerCallback), "TIMERFUNCTION"),
-            (volley_multi_setopt_ptr(multi, CURLMOPT_TIMERDATA, opaque), "TIMERDATA"),
-        ] where code != CURLM_OK && setupError == nil {
-            setupError = "curl_multi_setopt \(what): \(String(cString: curl_multi_strerror(code)))"
-        }
-        if let setupError {
+        if let setupError = CurlCallbacks.install(on: multi, loop: opaque) {
             // Nothing can run: every request fails with the reason until shutdown.
             runBroken(HTTPClientError(.other, setupError))
             teardown()
@@ -149,25 +140,25 @@ final class TransferLoop {
         }
     }
 
-    // MARK: - libcurl's callbacks (inside socket_action, add_handle, remove_handle, cleanup)
+    // MARK: - From libcurl's callbacks (`CurlCallbacks`)
 
     /// libcurl wants `what` (CURL_POLL_IN / OUT / INOUT / REMOVE) on `fd`.
-    fileprivate func watch(_ fd: Int32, _ what: Int32) {
+    func watch(_ fd: Int32, _ what: Int32) {
         sockets.watch(fd, what)
     }
 
     /// libcurl opened `fd` for a connection (open-socket callback).
-    fileprivate func opened(_ fd: Int32) {
+    func opened(_ fd: Int32) {
         sockets.opened(fd)
     }
 
     /// libcurl closes `fd` (close-socket callback).
-    fileprivate func closing(_ fd: Int32) {
+    func closing(_ fd: Int32) {
         sockets.closing(fd)
     }
 
     /// libcurl wants `CURL_SOCKET_TIMEOUT` after `milliseconds` (-1: cancel the timer).
-    fileprivate func setTimer(_ milliseconds: Int) {
+    func setTimer(_ milliseconds: Int) {
         timerDeadline = milliseconds < 0 ? nil : EventSelector.nowMilliseconds() + Int64(milliseconds)
     }
 
@@ -208,7 +199,7 @@ final class TransferLoop {
     private func handle(_ command: LoopCommand) {
         switch command {
         case .start(let id, let request, let sink):
-            guard let origin = origin(of: request.url) else {
+            guard let origin = origins.origin(of: request.url) else {
                 sink.fail(HTTPClientError(.invalidRequest, "not an absolute http(s) URL"))
                 return
             }
@@ -226,18 +217,6 @@ final class TransferLoop {
         case .shutdown:
             shuttingDown = true
         }
-    }
-
-    /// Origins of recently seen URLs: a provider sends every request to the same URL, and
-    /// parsing it each time showed in the profile. Bounded; cleared when full.
-    private var originCache: [String: Origin] = [:]
-
-    private func origin(of url: String) -> Origin? {
-        if let cached = originCache[url] { return cached }
-        guard let origin = Origin(url: url) else { return nil }
-        if originCache.count >= 1024 { originCache.removeAll(keepingCapacity: true) }
-        originCache[url] = origin
-        return origin
     }
 
     // MARK: - Admission
@@ -311,7 +290,7 @@ final class TransferLoop {
             guard volley_easy_getinfo_ptr(easy, CURLINFO_PRIVATE, &opaque) == CURLE_OK, let opaque else { continue }
             let transfer = Unmanaged<Transfer>.fromOpaque(opaque).takeUnretainedValue()
             let code = volley_msg_result(message)
-            end(transfer, with: code == CURLE_OK ? .success(()) : .failure(failure(code, transfer)))
+            end(transfer, with: code == CURLE_OK ? .success(()) : .failure(transfer.failure(code)))
             ended += 1
         }
         return ended
@@ -334,22 +313,8 @@ final class TransferLoop {
             shared.connectionsOpened.add(1, ordering: .relaxed)
         }
         switch result {
-        case .failure(let error):
-            transfer.sink.fail(error)
-        case .success:
-            let head = transfer.head ?? HTTPResponseHead(status: transfer.status, headers: HTTPHeaders(), version: transfer.version)
-            switch transfer.sink {
-            case .buffered(let continuation):
-                continuation.resume(returning: HTTPResponse(head: head, body: transfer.body, info: info))
-            case .stream(let continuation, _):
-                if transfer.isSSE, !transfer.sawTerminalEvent {
-                    continuation.finish(throwing: HTTPClientError(
-                        .streamTruncated, "the event stream ended before its terminal event"))
-                } else {
-                    continuation.yield(.end(info))
-                    continuation.finish()
-                }
-            }
+        case .failure(let error): transfer.sink.fail(error)
+        case .success: transfer.succeed(info: info)
         }
     }
 
@@ -366,29 +331,6 @@ final class TransferLoop {
         // The list may be shared with other transfers (and the cache): dropping our
         // reference frees it only when it was the last.
         transfer.headerList = nil
-    }
-
-    /// The error for a transfer libcurl ended with `code`: its kind from the facts
-    /// (`TransferFailure`), its message libcurl's (or ours, for an oversized body).
-    private func failure(_ code: CURLcode, _ transfer: Transfer) -> HTTPClientError {
-        var failure = TransferFailure(
-            code: code,
-            exceededMaxResponseBytes: transfer.exceededMaxResponseBytes,
-            timeoutSeconds: transfer.timeoutSeconds,
-            stallSeconds: transfer.stallSeconds
-        )
-        // Only a timeout needs the timings to find its kind.
-        if code == CURLE_OPERATION_TIMEDOUT, let easy = transfer.easy {
-            (failure.preTransferSeconds, failure.totalSeconds) = easy.failureTimings()
-        }
-        let kind = failure.kind
-        if kind == .responseTooLarge {
-            return HTTPClientError(kind, "the response body exceeded \(configuration.maxResponseBytes) bytes",
-                                   curlCode: Int(code.rawValue))
-        }
-        let written = transfer.easy?.errorText ?? ""
-        let text = written.isEmpty ? String(cString: curl_easy_strerror(code)) : written
-        return HTTPClientError(kind, text, curlCode: Int(code.rawValue))
     }
 
     // MARK: - Shutdown
@@ -417,36 +359,4 @@ final class TransferLoop {
         selector.close()
         shared.markStopped()
     }
-}
-
-
-/// libcurl's socket callback: forwards to the loop passed as SOCKETDATA.
-private let loopSocketCallback: volley_socket_callback = { _, fd, what, userp, _ in
-    guard let userp else { return -1 }
-    Unmanaged<TransferLoop>.fromOpaque(userp).takeUnretainedValue().watch(fd, what)
-    return 0
-}
-
-/// libcurl's timer callback: forwards to the loop passed as TIMERDATA.
-private let loopTimerCallback: volley_timer_callback = { _, milliseconds, userp in
-    guard let userp else { return -1 }
-    Unmanaged<TransferLoop>.fromOpaque(userp).takeUnretainedValue().setTimer(milliseconds)
-    return 0
-}
-
-/// libcurl's open-socket callback: makes the socket and tells the loop passed as OPENSOCKETDATA.
-let loopOpenSocketCallback: curl_opensocket_callback = { clientp, _, address in
-    guard let clientp, let address else { return CURL_SOCKET_BAD }
-    let fd = volley_open_socket(address)
-    Unmanaged<TransferLoop>.fromOpaque(clientp).takeUnretainedValue().opened(fd)
-    return fd
-}
-
-/// libcurl's close-socket callback: tells the loop passed as CLOSESOCKETDATA, then closes.
-let loopCloseSocketCallback: curl_closesocket_callback = { clientp, fd in
-    if let clientp {
-        Unmanaged<TransferLoop>.fromOpaque(clientp).takeUnretainedValue().closing(fd)
-    }
-    posixClose(fd)
-    return 0
 }
