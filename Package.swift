@@ -1,6 +1,9 @@
 // swift-tools-version:6.0
 import PackageDescription
 
+// Linux only (epoll, eventfd): the transport waits on an epoll set (Sources/CVolleyLinux), so no
+// Apple platform is declared and Sources/ keeps no Darwin branch.
+//
 // Dependencies, and why each is here:
 // - swift-nio: the fake LLM server (FakeLLM) and nothing else. `volley` never links it.
 // - swift-argument-parser: the `volley` and `volley-fake-llm` command lines.
@@ -16,7 +19,6 @@ import PackageDescription
 //   bench/results/2026-11-25-6.md).
 let package = Package(
     name: "Volley",
-    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "volley", targets: ["volley"]),
         .executable(name: "volley-fake-llm", targets: ["volley-fake-llm"]),
