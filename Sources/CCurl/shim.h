@@ -2,7 +2,8 @@
 //
 // `curl_easy_setopt`, `curl_easy_getinfo` and `curl_multi_setopt` are C variadic
 // functions, which Swift cannot call. Each wrapper below fixes the argument type so
-// the Swift side passes exactly what libcurl expects for that option family.
+// the Swift side passes exactly what libcurl expects for that option family. (The event
+// loop's epoll, eventfd and clock calls are not libcurl's: they are in CVolleyLinux.)
 #ifndef VOLLEY_CCURL_SHIM_H
 #define VOLLEY_CCURL_SHIM_H
 
