@@ -1,6 +1,9 @@
 // swift-tools-version:6.0
 import PackageDescription
 
+// Linux only (epoll, eventfd): the transport waits on an epoll set (Sources/CVolleyLinux), so no
+// Apple platform is declared and Sources/ keeps no Darwin branch.
+//
 // Dependencies, and why each is here:
 // - swift-nio: the fake LLM server (FakeLLM) and nothing else. `volley` never links it.
 // - swift-argument-parser: the `volley` and `volley-fake-llm` command lines.
@@ -17,7 +20,6 @@ import PackageDescription
 //   bench/results/2026-11-25-6.md).
 let package = Package(
     name: "Volley",
-    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "volley", targets: ["volley"]),
         .executable(name: "volley-fake-llm", targets: ["volley-fake-llm"]),
@@ -40,8 +42,10 @@ let package = Package(
         // The few POSIX calls the modules share (threads, files, environment, time of day), so
         // that no module needs Foundation: the `volley` binary does not link it.
         .target(name: "VolleySystem"),
+        // epoll and eventfd for the transport's event selector (Linux only, like CNIOLinux).
+        .target(name: "CVolleyLinux"),
         // The transport: one thread owning one curl multi handle.
-        .target(name: "VolleyHTTP", dependencies: ["CCurl", "VolleySystem"]),
+        .target(name: "VolleyHTTP", dependencies: ["CCurl", "CVolleyLinux", "VolleySystem"]),
         // JSON values, the strict parser, the reader, the writer: a leaf that depends on nothing,
         // so the sidecar and the fake server share one JSON implementation.
         .target(name: "VolleyJSON"),

@@ -1,7 +1,5 @@
 #if canImport(Glibc)
 @preconcurrency import Glibc
-#elseif canImport(Darwin)
-import Darwin
 #endif
 
 /// Splits a byte stream into `\n`-terminated lines with a bounded line length: the one line
