@@ -1,12 +1,16 @@
 // swift-tools-version:6.0
 import PackageDescription
 
+// Linux only (epoll, eventfd): the transport waits on an epoll set (Sources/CVolleyLinux), so no
+// Apple platform is declared and Sources/ keeps no Darwin branch.
+//
 // Dependencies, and why each is here:
 // - swift-nio: the fake LLM server (FakeLLM) and nothing else. `volley` never links it.
 // - swift-argument-parser: the `volley` and `volley-fake-llm` command lines.
 // - swift-log: structured logging to stderr from the sidecar.
 // - hdrhistogram-swift: latency percentiles for `stats` (bounded memory, exact to 3 digits).
-// - swift-collections: the scheduler's deadline heap (HeapModule).
+// - swift-collections: the scheduler's deadline heap (HeapModule). Not OrderedCollections for
+//   JSONObject: an OrderedDictionary-backed one cost 16% more CPU on chat bodies (bench/json).
 // System libraries (Debian packages; scripts/install-deps installs them):
 // - libcurl (libcurl4-openssl-dev): all HTTP.
 // - mimalloc (libmimalloc-dev; libmimalloc2.0 at run time): the `volley` process's allocator.
@@ -16,7 +20,6 @@ import PackageDescription
 //   bench/results/2026-11-25-6.md).
 let package = Package(
     name: "Volley",
-    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "volley", targets: ["volley"]),
         .executable(name: "volley-fake-llm", targets: ["volley-fake-llm"]),
@@ -39,24 +42,32 @@ let package = Package(
         // The few POSIX calls the modules share (threads, files, environment, time of day), so
         // that no module needs Foundation: the `volley` binary does not link it.
         .target(name: "VolleySystem"),
+        // epoll and eventfd for the transport's event selector (Linux only, like CNIOLinux).
+        .target(name: "CVolleyLinux"),
         // The transport: one thread owning one curl multi handle.
-        .target(name: "VolleyHTTP", dependencies: ["CCurl", "VolleySystem"]),
-        // The engine: JSON values, items, providers, limiter, retries, scheduler, batches.
+        .target(name: "VolleyHTTP", dependencies: ["CCurl", "CVolleyLinux", "VolleySystem"]),
+        // JSON values, the strict parser, the reader, the writer: a leaf that depends on nothing,
+        // so the sidecar and the fake server share one JSON implementation.
+        .target(name: "VolleyJSON"),
+        // The engine: items, providers, limiter, retries, scheduler, batches. Re-exports
+        // VolleyJSON, whose values are in its public API (items, outcomes, configs).
         .target(
             name: "VolleyCore",
-            dependencies: ["VolleyHTTP", "VolleySystem", .product(name: "Histogram", package: "hdrhistogram-swift"),
-                           .product(name: "HeapModule", package: "swift-collections")]
+            dependencies: ["VolleyJSON", "VolleyHTTP", "VolleySystem",
+                           .product(name: "Histogram", package: "hdrhistogram-swift"),
+                           .product(name: "HeapModule", package: "swift-collections"),
+                           .product(name: "DequeModule", package: "swift-collections")]
         ),
         // JSON-RPC 2.0 over stdio: framing, codec, dispatch, lifecycle.
         .target(
             name: "VolleyRPC",
-            dependencies: ["VolleyCore", "VolleySystem", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["VolleyCore", "VolleyJSON", "VolleySystem", .product(name: "Logging", package: "swift-log")]
         ),
         // Before main, for the `volley` process: the open-files limit raised to its hard limit
         // and the descriptor table grown while there is one thread (see process_setup.c).
         .target(name: "CProcessSetup"),
         // `volley run FILE.jsonl`: a whole file through the engine, resumable, in bounded memory.
-        .target(name: "VolleyRun", dependencies: ["VolleyCore", "VolleyHTTP", "VolleySystem"]),
+        .target(name: "VolleyRun", dependencies: ["VolleyCore", "VolleySystem", .product(name: "DequeModule", package: "swift-collections")]),
         .executableTarget(
             name: "volley",
             dependencies: [
@@ -71,10 +82,12 @@ let package = Package(
             // included): see "Dependencies" above.
             linkerSettings: [.linkedLibrary("mimalloc")]
         ),
-        // A SwiftNIO OpenAI/Anthropic-compatible fake server for tests, benchmarks and users.
+        // A SwiftNIO OpenAI/Anthropic-compatible fake server for tests, benchmarks and users; its
+        // bodies are read and written with VolleyJSON, the sidecar's own JSON.
         .target(
             name: "FakeLLM",
             dependencies: [
+                "VolleyJSON",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -84,6 +97,7 @@ let package = Package(
             name: "volley-fake-llm",
             dependencies: [
                 "FakeLLM",
+                "VolleyJSON",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -94,8 +108,9 @@ let package = Package(
         // The fake LLM server's test fixture, apart so that VolleyTestSupport needs no SwiftNIO.
         .target(name: "FakeLLMTestSupport", dependencies: ["FakeLLM"], path: "Tests/FakeLLMTestSupport"),
         .testTarget(name: "VolleySystemTests", dependencies: ["VolleySystem", "VolleyTestSupport"]),
+        .testTarget(name: "VolleyJSONTests", dependencies: ["VolleyJSON"]),
         .testTarget(name: "VolleyHTTPTests", dependencies: ["VolleyHTTP", "FakeLLM", "VolleyTestSupport"]),
-        .testTarget(name: "FakeLLMTests", dependencies: ["FakeLLM", "FakeLLMTestSupport", "VolleyTestSupport"]),
+        .testTarget(name: "FakeLLMTests", dependencies: ["FakeLLM", "FakeLLMTestSupport", "VolleyJSON", "VolleyTestSupport"]),
         .testTarget(name: "VolleyCoreTests", dependencies: ["VolleyCore", "VolleyHTTP", "FakeLLM", "VolleyTestSupport"]),
         .testTarget(name: "VolleyRPCTests", dependencies: ["VolleyRPC", "VolleySystem"]),
         .testTarget(name: "VolleyRunTests", dependencies: ["VolleyRun", "volley", "VolleyTestSupport"]),

@@ -1,101 +1,103 @@
+import VolleyJSON
+
 /// Anthropic Messages API bodies, SSE events and headers, shaped as the real API sends them.
 enum AnthropicFormat {
     static func stopReason(_ reply: FakeReply) -> String {
         reply.toolCall != nil ? "tool_use" : (reply.truncated ? "max_tokens" : "end_turn")
     }
 
-    static func usage(input: Int, output: Int) -> FakeJSON {
+    static func usage(input: Int, output: Int) -> JSONValue {
         .object([
-            ("input_tokens", .int(input)),
-            ("cache_creation_input_tokens", .int(0)),
-            ("cache_read_input_tokens", .int(0)),
-            ("output_tokens", .int(output)),
+            "input_tokens": JSONValue(input),
+            "cache_creation_input_tokens": 0,
+            "cache_read_input_tokens": 0,
+            "output_tokens": JSONValue(output),
         ])
     }
 
-    static func contentBlock(_ reply: FakeReply, toolID: String) -> FakeJSON {
+    static func contentBlock(_ reply: FakeReply, toolID: String) -> JSONValue {
         if let call = reply.toolCall {
             return .object([
-                ("type", .string("tool_use")), ("id", .string(toolID)), ("name", .string(call.name)),
-                ("input", call.arguments),
+                "type": .string("tool_use"), "id": .string(toolID), "name": .string(call.name),
+                "input": call.arguments,
             ])
         }
-        return .object([("type", .string("text")), ("text", .string(reply.text))])
+        return .object(["type": .string("text"), "text": .string(reply.text)])
     }
 
     /// A non-streaming `message`.
-    static func message(id: String, toolID: String, model: String, reply: FakeReply, inputTokens: Int) -> FakeJSON {
+    static func message(id: String, toolID: String, model: String, reply: FakeReply, inputTokens: Int) -> JSONValue {
         .object([
-            ("id", .string(id)),
-            ("type", .string("message")),
-            ("role", .string("assistant")),
-            ("model", .string(model)),
-            ("content", .array([contentBlock(reply, toolID: toolID)])),
-            ("stop_reason", .string(stopReason(reply))),
-            ("stop_sequence", .null),
-            ("usage", usage(input: inputTokens, output: reply.outputTokens)),
+            "id": .string(id),
+            "type": .string("message"),
+            "role": .string("assistant"),
+            "model": .string(model),
+            "content": .array([contentBlock(reply, toolID: toolID)]),
+            "stop_reason": .string(stopReason(reply)),
+            "stop_sequence": .null,
+            "usage": usage(input: inputTokens, output: reply.outputTokens),
         ])
     }
 
     /// The SSE events of a streamed message, `event: …\ndata: …\n\n`, ending with `message_stop`.
     static func streamEvents(id: String, toolID: String, model: String, reply: FakeReply, inputTokens: Int) -> [[UInt8]] {
-        var events: [(String, FakeJSON)] = []
-        let start = FakeJSON.object([
-            ("id", .string(id)), ("type", .string("message")), ("role", .string("assistant")),
-            ("model", .string(model)), ("content", .array([])), ("stop_reason", .null), ("stop_sequence", .null),
-            ("usage", usage(input: inputTokens, output: 1)),
+        var events: [(String, JSONValue)] = []
+        let start = JSONValue.object([
+            "id": .string(id), "type": .string("message"), "role": .string("assistant"),
+            "model": .string(model), "content": .array([]), "stop_reason": .null, "stop_sequence": .null,
+            "usage": usage(input: inputTokens, output: 1),
         ])
-        events.append(("message_start", .object([("type", .string("message_start")), ("message", start)])))
-        let openingBlock: FakeJSON
+        events.append(("message_start", .object(["type": .string("message_start"), "message": start])))
+        let openingBlock: JSONValue
         if let call = reply.toolCall {
             openingBlock = .object([
-                ("type", .string("tool_use")), ("id", .string(toolID)), ("name", .string(call.name)),
-                ("input", .object([])),
+                "type": .string("tool_use"), "id": .string(toolID), "name": .string(call.name),
+                "input": .object([:]),
             ])
         } else {
-            openingBlock = .object([("type", .string("text")), ("text", .string(""))])
+            openingBlock = .object(["type": .string("text"), "text": .string("")])
         }
         events.append(
             (
                 "content_block_start",
-                .object([("type", .string("content_block_start")), ("index", .int(0)), ("content_block", openingBlock)])
+                .object(["type": .string("content_block_start"), "index": 0, "content_block": openingBlock])
             ))
-        events.append(("ping", .object([("type", .string("ping"))])))
-        func delta(_ body: FakeJSON) -> (String, FakeJSON) {
-            ("content_block_delta", .object([("type", .string("content_block_delta")), ("index", .int(0)), ("delta", body)]))
+        events.append(("ping", .object(["type": .string("ping")])))
+        func delta(_ body: JSONValue) -> (String, JSONValue) {
+            ("content_block_delta", .object(["type": .string("content_block_delta"), "index": 0, "delta": body]))
         }
         if let call = reply.toolCall {
             events.append(
-                delta(.object([("type", .string("input_json_delta")), ("partial_json", .string(call.argumentsText))])))
+                delta(.object(["type": .string("input_json_delta"), "partial_json": .string(call.argumentsText)])))
         } else {
             for piece in reply.pieces {
-                events.append(delta(.object([("type", .string("text_delta")), ("text", .string(piece))])))
+                events.append(delta(.object(["type": .string("text_delta"), "text": .string(piece)])))
             }
         }
-        events.append(("content_block_stop", .object([("type", .string("content_block_stop")), ("index", .int(0))])))
+        events.append(("content_block_stop", .object(["type": .string("content_block_stop"), "index": 0])))
         events.append(
             (
                 "message_delta",
                 .object([
-                    ("type", .string("message_delta")),
-                    ("delta", .object([("stop_reason", .string(stopReason(reply))), ("stop_sequence", .null)])),
-                    ("usage", .object([("output_tokens", .int(reply.outputTokens))])),
+                    "type": .string("message_delta"),
+                    "delta": .object(["stop_reason": .string(stopReason(reply)), "stop_sequence": .null]),
+                    "usage": .object(["output_tokens": JSONValue(reply.outputTokens)]),
                 ])
             ))
-        events.append(("message_stop", .object([("type", .string("message_stop"))])))
-        return events.map { Array("event: \($0.0)\ndata: \($0.1.serialized)\n\n".utf8) }
+        events.append(("message_stop", .object(["type": .string("message_stop")])))
+        return events.map { Array("event: \($0.0)\ndata: \($0.1.jsonString)\n\n".utf8) }
     }
 
     /// Anthropic's error shape: `{"type":"error","error":{"type","message"}}`.
-    static func errorBody(type: String, message: String) -> FakeJSON {
+    static func errorBody(type: String, message: String) -> JSONValue {
         .object([
-            ("type", .string("error")),
-            ("error", .object([("type", .string(type)), ("message", .string(message))])),
+            "type": .string("error"),
+            "error": .object(["type": .string(type), "message": .string(message)]),
         ])
     }
 
     /// The status and body Anthropic sends for `failure`.
-    static func error(_ failure: FakeFailure) -> (status: Int, body: FakeJSON) {
+    static func error(_ failure: FakeFailure) -> (status: Int, body: JSONValue) {
         switch failure {
         case .invalidRequest(let message, _):
             return (400, errorBody(type: "invalid_request_error", message: message))

@@ -1,10 +1,12 @@
+import VolleyJSON
+
 /// The parts of an OpenAI chat-completions or Anthropic messages body that shape the answer.
 struct FakeChatRequest: Sendable, Equatable {
     /// A tool the request offers; the first one is what a scripted tool call uses.
     struct Tool: Sendable, Equatable {
         var name: String
         /// The JSON schema of the arguments (`function.parameters` / `input_schema`).
-        var schema: FakeJSON?
+        var schema: JSONValue?
     }
 
     var model: String
@@ -20,7 +22,7 @@ struct FakeChatRequest: Sendable, Equatable {
     var firstTool: Tool?
 
     /// Reads an OpenAI `POST /v1/chat/completions` body.
-    static func openAI(_ body: FakeJSON) throws(FakeRequestProblem) -> FakeChatRequest {
+    static func openAI(_ body: JSONValue) throws(FakeRequestProblem) -> FakeChatRequest {
         guard case .object = body else { throw FakeRequestProblem("The request body must be a JSON object.") }
         let model = try requiredModel(body)
         let messages = try requiredMessages(body)
@@ -49,7 +51,7 @@ struct FakeChatRequest: Sendable, Equatable {
     }
 
     /// Reads an Anthropic `POST /v1/messages` body (`max_tokens` is required, as there).
-    static func anthropic(_ body: FakeJSON) throws(FakeRequestProblem) -> FakeChatRequest {
+    static func anthropic(_ body: JSONValue) throws(FakeRequestProblem) -> FakeChatRequest {
         guard case .object = body else { throw FakeRequestProblem("The request body must be a JSON object.") }
         let model = try requiredModel(body)
         guard let maxTokens = try optionalPositiveInt(body, "max_tokens") else {
@@ -76,18 +78,18 @@ struct FakeChatRequest: Sendable, Equatable {
     }
 
     /// The `model` field, if the body has one (for records of requests that fail validation).
-    static func model(of body: FakeJSON?) -> String? { body?["model"]?.stringValue }
+    static func model(of body: JSONValue?) -> String? { body?["model"]?.stringValue }
 
     // MARK: Field helpers
 
-    private static func requiredModel(_ body: FakeJSON) throws(FakeRequestProblem) -> String {
+    private static func requiredModel(_ body: JSONValue) throws(FakeRequestProblem) -> String {
         guard let model = body["model"]?.stringValue, !model.isEmpty else {
             throw FakeRequestProblem("you must provide a model parameter", param: "model")
         }
         return model
     }
 
-    private static func requiredMessages(_ body: FakeJSON) throws(FakeRequestProblem) -> [FakeJSON] {
+    private static func requiredMessages(_ body: JSONValue) throws(FakeRequestProblem) -> [JSONValue] {
         guard let messages = body["messages"]?.arrayValue else {
             throw FakeRequestProblem("Missing required parameter: 'messages'.", param: "messages")
         }
@@ -97,7 +99,7 @@ struct FakeChatRequest: Sendable, Equatable {
         return messages
     }
 
-    private static func optionalPositiveInt(_ body: FakeJSON, _ key: String) throws(FakeRequestProblem) -> Int? {
+    private static func optionalPositiveInt(_ body: JSONValue, _ key: String) throws(FakeRequestProblem) -> Int? {
         guard let value = body[key], !value.isNull else { return nil }
         guard let number = value.intValue, number >= 1 else {
             throw FakeRequestProblem("Invalid '\(key)': expected an integer >= 1.", param: key)
@@ -105,7 +107,7 @@ struct FakeChatRequest: Sendable, Equatable {
         return number
     }
 
-    private static func optionalBool(_ body: FakeJSON, _ key: String) throws(FakeRequestProblem) -> Bool {
+    private static func optionalBool(_ body: JSONValue, _ key: String) throws(FakeRequestProblem) -> Bool {
         guard let value = body[key], !value.isNull else { return false }
         guard let flag = value.boolValue else {
             throw FakeRequestProblem("Invalid '\(key)': expected a boolean.", param: key)
@@ -114,7 +116,7 @@ struct FakeChatRequest: Sendable, Equatable {
     }
 
     /// OpenAI content: a string, or an array of parts whose `text` parts count.
-    private static func openAIText(_ content: FakeJSON?) -> String {
+    private static func openAIText(_ content: JSONValue?) -> String {
         switch content {
         case .string(let text): return text
         case .array(let parts): return parts.compactMap { $0["text"]?.stringValue }.joined()
@@ -123,7 +125,7 @@ struct FakeChatRequest: Sendable, Equatable {
     }
 
     /// Anthropic content or system: a string, or blocks whose `text` (or `tool_result` content) counts.
-    private static func anthropicText(_ content: FakeJSON?) -> String {
+    private static func anthropicText(_ content: JSONValue?) -> String {
         switch content {
         case .string(let text): return text
         case .array(let blocks):

@@ -5,8 +5,6 @@ import NIOHTTP1
     import Glibc
 #elseif canImport(Musl)
     import Musl
-#elseif canImport(Darwin)
-    import Darwin
 #endif
 
 /// One connection's HTTP/1.1 server: reads each request, asks `RequestPlanner` for a plan and

@@ -1,4 +1,5 @@
 import Foundation
+import VolleyJSON
 
 /// Per-request instructions read from `x-fake-<key>` headers and from a top-level `"fake"` object
 /// in the JSON body (the body wins when both give a key).
@@ -33,7 +34,7 @@ struct FakeScript: Sendable, Equatable {
     static let maxOutputTokens = 1_000_000
 
     /// Reads the script from header pairs and the parsed body (if it was a JSON object).
-    static func parse(headers: [(String, String)], body: FakeJSON?) throws(FakeScriptError) -> FakeScript {
+    static func parse(headers: [(String, String)], body: JSONValue?) throws(FakeScriptError) -> FakeScript {
         var values: [String: String] = [:]
         for (name, value) in headers {
             let lower = name.lowercased()

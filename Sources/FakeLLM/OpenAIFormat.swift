@@ -1,20 +1,19 @@
+import VolleyJSON
+
 /// OpenAI chat-completions bodies and headers, shaped as the real API sends them.
 enum OpenAIFormat {
     static let systemFingerprint = "fp_fake11m0de"
 
-    static func usage(prompt: Int, completion: Int) -> FakeJSON {
+    static func usage(prompt: Int, completion: Int) -> JSONValue {
         .object([
-            ("prompt_tokens", .int(prompt)),
-            ("completion_tokens", .int(completion)),
-            ("total_tokens", .int(prompt + completion)),
-            ("prompt_tokens_details", .object([("cached_tokens", .int(0)), ("audio_tokens", .int(0))])),
-            (
-                "completion_tokens_details",
-                .object([
-                    ("reasoning_tokens", .int(0)), ("audio_tokens", .int(0)),
-                    ("accepted_prediction_tokens", .int(0)), ("rejected_prediction_tokens", .int(0)),
-                ])
-            ),
+            "prompt_tokens": JSONValue(prompt),
+            "completion_tokens": JSONValue(completion),
+            "total_tokens": JSONValue(prompt + completion),
+            "prompt_tokens_details": .object(["cached_tokens": 0, "audio_tokens": 0]),
+            "completion_tokens_details": .object([
+                "reasoning_tokens": 0, "audio_tokens": 0,
+                "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0,
+            ]),
         ])
     }
 
@@ -25,43 +24,40 @@ enum OpenAIFormat {
     /// A non-streaming `chat.completion`.
     static func completion(
         id: String, callID: String, created: Int, model: String, reply: FakeReply, promptTokens: Int
-    ) -> FakeJSON {
-        var message: [(String, FakeJSON)] = [("role", .string("assistant"))]
+    ) -> JSONValue {
+        var message: JSONObject = ["role": .string("assistant")]
         if let call = reply.toolCall {
-            message.append(("content", .null))
-            message.append(("tool_calls", .array([toolCall(call, id: callID)])))
+            message.updateValue(.null, forKey: "content")
+            message.updateValue(.array([toolCall(call, id: callID)]), forKey: "tool_calls")
         } else {
-            message.append(("content", .string(reply.text)))
+            message.updateValue(.string(reply.text), forKey: "content")
         }
-        message.append(("refusal", .null))
-        message.append(("annotations", .array([])))
+        message.updateValue(.null, forKey: "refusal")
+        message.updateValue(.array([]), forKey: "annotations")
         return .object([
-            ("id", .string(id)),
-            ("object", .string("chat.completion")),
-            ("created", .int(created)),
-            ("model", .string(model)),
-            (
-                "choices",
-                .array([
-                    .object([
-                        ("index", .int(0)),
-                        ("message", .object(message)),
-                        ("logprobs", .null),
-                        ("finish_reason", .string(finishReason(reply))),
-                    ])
+            "id": .string(id),
+            "object": .string("chat.completion"),
+            "created": JSONValue(created),
+            "model": .string(model),
+            "choices": .array([
+                .object([
+                    "index": 0,
+                    "message": .object(message),
+                    "logprobs": .null,
+                    "finish_reason": .string(finishReason(reply)),
                 ])
-            ),
-            ("usage", usage(prompt: promptTokens, completion: reply.outputTokens)),
-            ("service_tier", .string("default")),
-            ("system_fingerprint", .string(systemFingerprint)),
+            ]),
+            "usage": usage(prompt: promptTokens, completion: reply.outputTokens),
+            "service_tier": .string("default"),
+            "system_fingerprint": .string(systemFingerprint),
         ])
     }
 
-    static func toolCall(_ call: FakeToolCall, id: String) -> FakeJSON {
+    static func toolCall(_ call: FakeToolCall, id: String) -> JSONValue {
         .object([
-            ("id", .string(id)),
-            ("type", .string("function")),
-            ("function", .object([("name", .string(call.name)), ("arguments", .string(call.argumentsText))])),
+            "id": .string(id),
+            "type": .string("function"),
+            "function": .object(["name": .string(call.name), "arguments": .string(call.argumentsText)]),
         ])
     }
 
@@ -70,85 +66,73 @@ enum OpenAIFormat {
         id: String, callID: String, created: Int, model: String, reply: FakeReply, promptTokens: Int,
         includeUsage: Bool
     ) -> [[UInt8]] {
-        func chunk(_ delta: FakeJSON, finishReason: FakeJSON = .null) -> FakeJSON {
-            var members: [(String, FakeJSON)] = [
-                ("id", .string(id)),
-                ("object", .string("chat.completion.chunk")),
-                ("created", .int(created)),
-                ("model", .string(model)),
-                ("service_tier", .string("default")),
-                ("system_fingerprint", .string(systemFingerprint)),
-                (
-                    "choices",
-                    .array([
-                        .object([
-                            ("index", .int(0)), ("delta", delta), ("logprobs", .null), ("finish_reason", finishReason),
-                        ])
-                    ])
-                ),
+        /// A chunk's members up to and including `choices`; every chunk starts with them.
+        func chunkHead(choices: [JSONValue]) -> JSONObject {
+            [
+                "id": .string(id),
+                "object": .string("chat.completion.chunk"),
+                "created": JSONValue(created),
+                "model": .string(model),
+                "service_tier": .string("default"),
+                "system_fingerprint": .string(systemFingerprint),
+                "choices": .array(choices),
             ]
-            if includeUsage { members.append(("usage", .null)) }
+        }
+        func chunk(_ delta: JSONValue, finishReason: JSONValue = .null) -> JSONValue {
+            var members = chunkHead(choices: [
+                .object(["index": 0, "delta": delta, "logprobs": .null, "finish_reason": finishReason])
+            ])
+            if includeUsage { members.updateValue(.null, forKey: "usage") }
             return .object(members)
         }
-        var chunks: [FakeJSON] = []
+        var chunks: [JSONValue] = []
         if let call = reply.toolCall {
-            let opening = FakeJSON.object([
-                ("index", .int(0)), ("id", .string(callID)), ("type", .string("function")),
-                ("function", .object([("name", .string(call.name)), ("arguments", .string(""))])),
+            let opening = JSONValue.object([
+                "index": 0, "id": .string(callID), "type": .string("function"),
+                "function": .object(["name": .string(call.name), "arguments": .string("")]),
             ])
             chunks.append(
                 chunk(.object([
-                    ("role", .string("assistant")), ("content", .null), ("tool_calls", .array([opening])),
-                    ("refusal", .null),
+                    "role": .string("assistant"), "content": .null, "tool_calls": .array([opening]),
+                    "refusal": .null,
                 ])))
-            let arguments = FakeJSON.object([
-                ("index", .int(0)), ("function", .object([("arguments", .string(call.argumentsText))])),
+            let arguments = JSONValue.object([
+                "index": 0, "function": .object(["arguments": .string(call.argumentsText)]),
             ])
-            chunks.append(chunk(.object([("tool_calls", .array([arguments]))])))
+            chunks.append(chunk(.object(["tool_calls": .array([arguments])])))
         } else {
             chunks.append(
-                chunk(.object([("role", .string("assistant")), ("content", .string("")), ("refusal", .null)])))
+                chunk(.object(["role": .string("assistant"), "content": .string(""), "refusal": .null])))
             for piece in reply.pieces {
-                chunks.append(chunk(.object([("content", .string(piece))])))
+                chunks.append(chunk(.object(["content": .string(piece)])))
             }
         }
-        chunks.append(chunk(.object([]), finishReason: .string(finishReason(reply))))
+        chunks.append(chunk(.object([:]), finishReason: .string(finishReason(reply))))
         if includeUsage {
-            chunks.append(
-                .object([
-                    ("id", .string(id)),
-                    ("object", .string("chat.completion.chunk")),
-                    ("created", .int(created)),
-                    ("model", .string(model)),
-                    ("service_tier", .string("default")),
-                    ("system_fingerprint", .string(systemFingerprint)),
-                    ("choices", .array([])),
-                    ("usage", usage(prompt: promptTokens, completion: reply.outputTokens)),
-                ]))
+            var last = chunkHead(choices: [])
+            last.updateValue(usage(prompt: promptTokens, completion: reply.outputTokens), forKey: "usage")
+            chunks.append(.object(last))
         }
-        var events = chunks.map { Array("data: \($0.serialized)\n\n".utf8) }
+        var events = chunks.map { Array("data: \($0.jsonString)\n\n".utf8) }
         events.append(Array("data: [DONE]\n\n".utf8))
         return events
     }
 
     /// OpenAI's error shape: `{"error":{"message","type","param","code"}}`.
-    static func errorBody(message: String, type: String, param: String? = nil, code: String? = nil) -> FakeJSON {
+    static func errorBody(message: String, type: String, param: String? = nil, code: String? = nil) -> JSONValue {
         .object([
-            (
-                "error",
-                .object([
-                    ("message", .string(message)),
-                    ("type", .string(type)),
-                    ("param", param.map(FakeJSON.string) ?? .null),
-                    ("code", code.map(FakeJSON.string) ?? .null),
-                ])
-            )
+            "error": .object([
+                "message": .string(message),
+                "type": .string(type),
+                "param": param.map(JSONValue.string) ?? .null,
+                "code": code.map(JSONValue.string) ?? .null,
+            ])
         ])
     }
 
     /// The body OpenAI sends for `failure` on a request for `model`. `statesWait` false leaves
     /// "Please try again in ..." out of a rate-limit message (a bare 429 tells nothing).
-    static func error(_ failure: FakeFailure, model: String, statesWait: Bool = true) -> FakeJSON {
+    static func error(_ failure: FakeFailure, model: String, statesWait: Bool = true) -> JSONValue {
         switch failure {
         case .invalidRequest(let message, let param):
             return errorBody(message: message, type: "invalid_request_error", param: param)
@@ -182,7 +166,7 @@ enum OpenAIFormat {
         }
     }
 
-    private static func statusError(_ status: Int, model: String) -> FakeJSON {
+    private static func statusError(_ status: Int, model: String) -> JSONValue {
         switch status {
         case 400:
             return errorBody(message: "Bad request (scripted).", type: "invalid_request_error")

@@ -1,3 +1,5 @@
+import VolleyJSON
+
 /// Decides the answer to one complete HTTP request: routing, scripting, limits, failures and the
 /// body, as a `ResponsePlan`. It never touches a socket; the connection handler carries it out.
 struct RequestPlanner: Sendable {
@@ -37,7 +39,7 @@ struct RequestPlanner: Sendable {
             return plan
         case ("POST", "/fake/reset"):
             core.resetStats()
-            var plan = json(200, .object([("ok", .bool(true))]), path: path)
+            var plan = json(200, .object(["ok": .bool(true)]), path: path)
             plan.tracked = false
             return plan
         default:
@@ -51,10 +53,10 @@ struct RequestPlanner: Sendable {
         }
     }
 
-    private func json(_ status: Int, _ body: FakeJSON, path: String, extraHeaders: [(String, String)] = []) -> ResponsePlan {
+    private func json(_ status: Int, _ body: JSONValue, path: String, extraHeaders: [(String, String)] = []) -> ResponsePlan {
         ResponsePlan(
             status: status, headers: [("content-type", "application/json")] + extraHeaders,
-            body: .full(Array(body.serialized.utf8)))
+            body: .full(body.jsonBytes))
     }
 
     // MARK: Model endpoints
@@ -71,7 +73,7 @@ struct RequestPlanner: Sendable {
 
         if case .refused(let limit) = core.admitModelRequest() {
             // The model only names the record; a body that does not parse leaves it unknown.
-            let model = FakeChatRequest.model(of: try? FakeJSON.parse(input.body))
+            let model = FakeChatRequest.model(of: try? JSONParser.parse(input.body))
             let failure = FakeFailure.concurrencyLimit(limit: limit, hinted: core.configuration.concurrencyHintInBody)
             var plan = render(failure, api: api, model: model ?? "unknown", baseHeaders: baseHeaders, script: nil)
             plan.model = model
@@ -95,16 +97,16 @@ struct RequestPlanner: Sendable {
         if input.bodyTooLarge {
             return failurePlan(.status(413), model: nil, script: nil)
         }
-        let body: FakeJSON
+        let body: JSONValue
         do {
-            body = try FakeJSON.parse(input.body)
+            body = try JSONParser.parse(input.body)
         } catch {
             let message =
                 api == .openAI
                 ? "We could not parse the JSON body of your request. (HINT: This likely means you aren't using your "
                     + "HTTP library correctly. The OpenAI API expects a JSON payload, but what was sent was not valid "
-                    + "JSON: \(error.message) at byte \(error.offset).)"
-                : "There was an error parsing the body: \(error.message) at byte \(error.offset)."
+                    + "JSON: \(error.message).)"
+                : "There was an error parsing the body: \(error.message)."
             return failurePlan(.invalidRequest(message: message, param: nil), model: nil, script: nil)
         }
         let model = FakeChatRequest.model(of: body)
@@ -219,7 +221,7 @@ struct RequestPlanner: Sendable {
                 promptTokens: request.inputTokens)
             return ResponsePlan(
                 status: 200, headers: [("content-type", "application/json")] + headers,
-                body: .full(Array(body.serialized.utf8)))
+                body: .full(body.jsonBytes))
         case .anthropic:
             let id = ids.make("msg_")
             let toolID = ids.make("toolu_")
@@ -232,7 +234,7 @@ struct RequestPlanner: Sendable {
                 id: id, toolID: toolID, model: request.model, reply: reply, inputTokens: request.inputTokens)
             return ResponsePlan(
                 status: 200, headers: [("content-type", "application/json")] + headers,
-                body: .full(Array(body.serialized.utf8)))
+                body: .full(body.jsonBytes))
         }
     }
 
@@ -247,7 +249,7 @@ struct RequestPlanner: Sendable {
         var headers = [("content-type", "application/json")] + baseHeaders
         let (failure, retryAfter) = Self.retryAfter(for: failure, configuration: core.configuration)
         let status: Int
-        let body: FakeJSON
+        let body: JSONValue
         switch api {
         case .openAI:
             status = failure.status
@@ -268,7 +270,7 @@ struct RequestPlanner: Sendable {
         }
         if let value = script?.retryAfter { Self.replace("retry-after", with: value, in: &headers) }
         if let value = script?.retryAfterMs { Self.replace("retry-after-ms", with: value, in: &headers) }
-        return ResponsePlan(status: status, headers: headers, body: .full(Array(body.serialized.utf8)))
+        return ResponsePlan(status: status, headers: headers, body: .full(body.jsonBytes))
     }
 
     /// The `retry-after` a failure carries (nil: none) and the failure restated with it, so an

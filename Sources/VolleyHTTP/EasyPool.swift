@@ -18,7 +18,7 @@ struct EasyHandle {
 ///
 /// Handles are reused *without* `curl_easy_reset`: in libcurl 7.88 a reset puts BUFFERSIZE
 /// back to 16 KiB over the smaller receive buffer already allocated and refuses to set it
-/// again, so reads would overrun it. Instead `TransferLoop.configure` sets every per-transfer
+/// again, so reads would overrun it. Instead `EasySetup.setRequest` sets every per-transfer
 /// option on every transfer, to its value or to its default, so nothing leaks from one
 /// transfer to the next; a transfer that set an option with no safe default (a CA file)
 /// hands its handle back with `reusable: false`.
@@ -52,20 +52,7 @@ struct EasyPool {
         errorBuffer.initialize(repeating: 0, count: Int(CURL_ERROR_SIZE) + 1)
         let handle = EasyHandle(pointer: easy, errorBuffer: errorBuffer)
         created()
-        var options = EasyOptions(easy: easy)
-        options.set(CURLOPT_PROTOCOLS_STR, "http,https")
-        options.set(CURLOPT_NOSIGNAL, 1)
-        options.set(CURLOPT_ERRORBUFFER, pointer: UnsafeRawPointer(errorBuffer))
-        options.set(CURLOPT_HEADERFUNCTION, callback: transferHeaderCallback)
-        options.set(CURLOPT_WRITEFUNCTION, callback: transferWriteCallback)
-        options.set(CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_2TLS)
-        options.set(CURLOPT_TCP_KEEPALIVE, 1)
-        options.set(CURLOPT_BUFFERSIZE, Self.receiveBufferBytes)
-        options.set(CURLOPT_OPENSOCKETFUNCTION, openSocket: loopOpenSocketCallback)
-        options.set(CURLOPT_OPENSOCKETDATA, pointer: socketOwner)
-        options.set(CURLOPT_CLOSESOCKETFUNCTION, closeSocket: loopCloseSocketCallback)
-        options.set(CURLOPT_CLOSESOCKETDATA, pointer: socketOwner)
-        if let failure = options.failure {
+        if let failure = EasySetup.setShared(on: handle, socketOwner: socketOwner) {
             Self.destroy(handle)
             throw HTTPClientError(.other, failure.message, curlCode: failure.code)
         }

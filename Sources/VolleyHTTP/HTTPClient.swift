@@ -40,27 +40,25 @@ public final class HTTPClient: Sendable {
             curl_multi_cleanup(multi)
             throw HTTPClientError(.other, "curl_multi_setopt failed: \(failures.joined(separator: "; "))")
         }
-        let epoll = volley_epoll_create()
-        let wake = volley_eventfd_create()
-        guard epoll >= 0, wake >= 0 else {
-            if epoll >= 0 { volley_close(epoll) }
-            if wake >= 0 { volley_close(wake) }
+        let selector: EventSelector
+        do {
+            selector = try EventSelector()
+        } catch {
             curl_multi_cleanup(multi)
-            throw HTTPClientError(.other, "could not create the transport's epoll or eventfd descriptor")
+            throw error
         }
-        let shared = LoopShared(wakeFD: wake)
+        let shared = LoopShared(waker: selector.waker)
         self.shared = shared
         let executor = TransportExecutor(shared: shared)
         self.executor = executor
         let handle = MultiHandle(pointer: multi)
         do {
             try DetachedThread.start(name: "volley-curl") {
-                TransferLoop(shared: shared, multi: handle, epoll: epoll, executor: executor, configuration: configuration).run()
+                TransferLoop(shared: shared, multi: handle, selector: selector, executor: executor, configuration: configuration).run()
             }
         } catch {
             shared.enqueueShutdown()  // Closes the inbox first, so deinit touches no descriptor.
-            volley_close(epoll)
-            volley_close(wake)
+            selector.close()
             curl_multi_cleanup(multi)
             throw HTTPClientError(.other, "could not start the transport thread (pthread_create: \(errnoText(error.code)))")
         }

@@ -1,4 +1,3 @@
-import CCurl
 import Synchronization
 import VolleySystem
 
@@ -44,8 +43,8 @@ final class LoopShared: Sendable {
         var sleeping = false
     }
 
-    /// The eventfd the loop waits on besides its sockets; written to wake it.
-    let wakeFD: Int32
+    /// Wakes the loop from its selector's wait.
+    private let waker: EventSelector.Waker
     private let inbox = Mutex(Inbox())
     private let stopped = Mutex<(done: Bool, waiters: Waiters<Void>)>((false, Waiters()))
 
@@ -58,10 +57,11 @@ final class LoopShared: Sendable {
     let easyHandlesCreated = Atomic<Int>(0)
     let loopWakeups = Atomic<Int>(0)
 
-    /// - Parameter wakeFD: an eventfd, closed by the loop after the inbox is closed (only
-    ///   ever written under the inbox lock while it is open, so never after it is closed).
-    init(wakeFD: Int32) {
-        self.wakeFD = wakeFD
+    /// - Parameter waker: the loop's selector's; the loop closes the selector after the inbox
+    ///   is closed (the waker is only ever used under the inbox lock while it is open, so
+    ///   never after it is closed).
+    init(waker: EventSelector.Waker) {
+        self.waker = waker
     }
 
     /// Enqueues a new transfer and wakes the loop. Returns its id, or nil (and fails the
@@ -97,7 +97,7 @@ final class LoopShared: Sendable {
     private func wakeIfSleeping(_ inbox: inout Inbox) {
         guard inbox.sleeping else { return }
         inbox.sleeping = false
-        volley_eventfd_signal(wakeFD)
+        waker.wake()
     }
 
     /// Queues a Swift job for the transport thread. False when the loop has stopped (the
@@ -140,7 +140,7 @@ final class LoopShared: Sendable {
             guard !inbox.closed else { return }
             inbox.closed = true
             inbox.commands.append(.shutdown)
-            volley_eventfd_signal(wakeFD)
+            waker.wake()
             inbox.sleeping = false
         }
     }

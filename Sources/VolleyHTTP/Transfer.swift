@@ -1,5 +1,3 @@
-import CCurl
-
 /// One running transfer: its easy handle and what has arrived so far.
 ///
 /// Confined to the transport thread: created there when admitted, touched by libcurl's
@@ -9,7 +7,10 @@ final class Transfer {
     let id: UInt64
     let origin: Origin
     let sink: TransferSink
+    /// The limits set on its handle, for telling timeouts apart (`TransferFailure`): the
+    /// whole-transfer limit and the low-speed window, in seconds (nil: none).
     let timeoutSeconds: Double?
+    let stallSeconds: Int?
     /// The easy handle while the transfer has one (from the loop's pool, returned when it ends).
     var easy: EasyHandle?
     /// The request's header list, held while libcurl may read it.
@@ -35,15 +36,19 @@ final class Transfer {
 
     /// Set when the body outgrew `maxResponseBytes` and the transfer was aborted for it.
     private(set) var exceededMaxResponseBytes = false
-    private let maxResponseBytes: Int
+    let maxResponseBytes: Int
 
-    init(id: UInt64, origin: Origin, sink: TransferSink, timeoutSeconds: Double?, heads: HeadLog, maxResponseBytes: Int) {
+    init(
+        id: UInt64, origin: Origin, sink: TransferSink, timeoutSeconds: Double?, stallSeconds: Int?,
+        heads: HeadLog, maxResponseBytes: Int
+    ) {
         self.id = id
         self.maxResponseBytes = maxResponseBytes
         self.heads = heads
         self.origin = origin
         self.sink = sink
         self.timeoutSeconds = timeoutSeconds
+        self.stallSeconds = stallSeconds
     }
 
     /// Whether this transfer parses a 2xx body as server-sent events.
@@ -118,6 +123,26 @@ final class Transfer {
         return true
     }
 
+    // MARK: - The end (transport thread, once libcurl reports success)
+
+    /// Resumes the caller with what arrived: the whole response, or the stream's end (or
+    /// `.streamTruncated` for an event stream that never sent its terminal event).
+    func succeed(info: HTTPTransferInfo) {
+        let head = self.head ?? HTTPResponseHead(status: status, headers: HTTPHeaders(), version: version)
+        switch sink {
+        case .buffered(let continuation):
+            continuation.resume(returning: HTTPResponse(head: head, body: body, info: info))
+        case .stream(let continuation, _):
+            if isSSE, !sawTerminalEvent {
+                continuation.finish(throwing: HTTPClientError(
+                    .streamTruncated, "the event stream ended before its terminal event"))
+            } else {
+                continuation.yield(.end(info))
+                continuation.finish()
+            }
+        }
+    }
+
     private static func version(_ token: Slice<UnsafeRawBufferPointer>) -> HTTPVersion {
         if token.elementsEqual("HTTP/1.1".utf8) { return .http1_1 }
         if token.elementsEqual("HTTP/2".utf8) || token.elementsEqual("HTTP/2.0".utf8) { return .http2 }
@@ -130,23 +155,4 @@ final class Transfer {
 /// Transfers whose final response head arrived since the loop last looked. Transport thread only.
 final class HeadLog {
     var transfers: [Transfer] = []
-}
-
-
-/// libcurl's header callback: forwards to the `Transfer` passed as HEADERDATA.
-let transferHeaderCallback: volley_data_callback = { buffer, size, count, userdata in
-    let length = size * count
-    guard let userdata else { return 0 }
-    let transfer = Unmanaged<Transfer>.fromOpaque(userdata).takeUnretainedValue()
-    transfer.receiveHeaderLine(UnsafeRawBufferPointer(start: buffer, count: length))
-    return length
-}
-
-/// libcurl's write callback: forwards to the `Transfer` passed as WRITEDATA.
-let transferWriteCallback: volley_data_callback = { buffer, size, count, userdata in
-    let length = size * count
-    guard let userdata else { return 0 }
-    let transfer = Unmanaged<Transfer>.fromOpaque(userdata).takeUnretainedValue()
-    // Returning less than `length` makes libcurl abort with CURLE_WRITE_ERROR.
-    return transfer.receiveBody(UnsafeRawBufferPointer(start: buffer, count: length)) ? length : 0
 }

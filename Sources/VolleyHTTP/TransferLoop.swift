@@ -3,14 +3,12 @@ import CCurl
 /// The transport thread's state: the multi handle, the admission gate, and every transfer
 /// that is waiting or running. Used only on that thread.
 ///
-/// The loop drives libcurl with `curl_multi_socket_action` over its own epoll set: libcurl
-/// says which sockets it wants to hear about (socket callback) and when it next needs time
-/// (timer callback), and each wake hands libcurl only the sockets that are ready. Work per
-/// wake follows activity, not the number of transfers: `curl_multi_perform` +
-/// `curl_multi_poll` visit every transfer on every wake, and at 2,000 in flight (bench W3)
-/// this loop spends ~18% less CPU per request than that one did. Idle pooled connections are
-/// parked rather than removed from the epoll set (see `SocketState`), which keeps a request on
-/// a reused connection free of `epoll_ctl` calls, so small fast requests (W1) cost no more.
+/// The loop drives libcurl with `curl_multi_socket_action` over its own `EventSelector`
+/// (epoll): libcurl says which sockets it wants to hear about (socket callback, kept in
+/// `SocketTable`) and when it next needs time (timer callback), and each wake hands libcurl
+/// only the sockets that are ready. Work per wake follows activity, not the number of
+/// transfers: `curl_multi_perform` + `curl_multi_poll` visit every transfer on every wake, and
+/// at 2,000 in flight (bench W3) this loop spends ~18% less CPU per request than that one did.
 final class TransferLoop {
     private struct Waiting {
         var request: HTTPRequest
@@ -20,7 +18,7 @@ final class TransferLoop {
 
     private let shared: LoopShared
     private let multi: UnsafeMutableRawPointer
-    private let epoll: Int32
+    private let selector: EventSelector
     private let configuration: HTTPClientConfiguration
     private var gate: OriginGate
     private var waiting: [UInt64: Waiting] = [:]
@@ -29,33 +27,23 @@ final class TransferLoop {
     private var easyPool = EasyPool(capacity: 256)
     private var headerLists = HeaderListCache()
     private let heads = HeadLog()
-    /// What the loop knows of each file descriptor libcurl uses, indexed by descriptor.
-    private var sockets: [SocketState] = []
-
-    private struct SocketState {
-        /// The epoll events registered (0: not in the epoll set).
-        var events: UInt32 = 0
-        /// Opened by libcurl through our open-socket callback and not yet closed through our
-        /// close-socket callback: we know exactly when this descriptor dies.
-        var owned = false
-        /// libcurl stopped watching it (an idle pooled connection), but it stays in the epoll
-        /// set: the next transfer on the connection usually wants the same events, and
-        /// deleting and re-adding it cost two epoll_ctl calls per request. An event on a
-        /// parked socket (the server closed the idle connection) removes it for real.
-        var parked = false
-    }
+    private var origins = OriginCache()
+    /// What the loop knows of each file descriptor libcurl uses.
+    private var sockets: SocketTable
     /// When libcurl next wants `CURL_SOCKET_TIMEOUT`, in monotonic milliseconds.
     private var timerDeadline: Int64?
 
     /// Runs Swift jobs queued for `HTTPClient.executor` (see `runJobs`).
     private let executor: UnownedTaskExecutor
 
-    /// - Parameter epoll: an epoll descriptor for this loop alone; it closes it at the end.
-    init(shared: LoopShared, multi: MultiHandle, epoll: Int32, executor: TransportExecutor, configuration: HTTPClientConfiguration) {
+    /// - Parameter selector: this loop's alone (`shared` holds only its waker); the loop
+    ///   closes it at the end.
+    init(shared: LoopShared, multi: MultiHandle, selector: EventSelector, executor: TransportExecutor, configuration: HTTPClientConfiguration) {
         self.shared = shared
         self.executor = executor.asUnownedTaskExecutor()
         self.multi = multi.pointer
-        self.epoll = epoll
+        self.selector = selector
+        self.sockets = SocketTable(selector: selector)
         self.configuration = configuration
         self.gate = OriginGate(
             maxConnectionsPerHost: configuration.maxConnectionsPerHost,
@@ -69,28 +57,13 @@ final class TransferLoop {
         // which is cleaned up at the end of this method.
         let opaque = Unmanaged.passUnretained(self).toOpaque()
         easyPool.socketOwner = opaque
-        var setupError: String?
-        for (code, what) in [
-            (volley_multi_setopt_socket_callback(multi, loopSocketCallback), "SOCKETFUNCTION"),
-            (volley_multi_setopt_ptr(multi, CURLMOPT_SOCKETDATA, opaque), "SOCKETDATA"),
-            (volley_multi_setopt_timer_callback(multi, loopTimerCallback), "TIMERFUNCTION"),
-            (volley_multi_setopt_ptr(multi, CURLMOPT_TIMERDATA, opaque), "TIMERDATA"),
-        ] where code != CURLM_OK && setupError == nil {
-            setupError = "curl_multi_setopt \(what): \(String(cString: curl_multi_strerror(code)))"
-        }
-        var error: Int32 = 0
-        if setupError == nil, volley_epoll_ctl(epoll, VOLLEY_EPOLL_CTL_ADD, shared.wakeFD, VOLLEY_EPOLLIN, &error) != 0 {
-            setupError = "epoll_ctl for the wakeup descriptor failed (errno \(error))"
-        }
-        if let setupError {
+        if let setupError = CurlCallbacks.install(on: multi, loop: opaque) {
             // Nothing can run: every request fails with the reason until shutdown.
             runBroken(HTTPClientError(.other, setupError))
             teardown()
             return
         }
-        let capacity = 256
-        var fds = [Int32](repeating: 0, count: capacity)
-        var events = [UInt32](repeating: 0, count: capacity)
+        var ready = EventSelector.ReadyEvents()
         var jobs: [UnownedJob] = []
         var commands: [LoopCommand] = []
         while true {
@@ -104,32 +77,25 @@ final class TransferLoop {
             // `awake()` a producer wakes us through the eventfd.
             let mayBlock = !gate.hasReady && shared.prepareToSleep()
             let timeout = mayBlock ? waitMilliseconds() : 0
-            let ready = fds.withUnsafeMutableBufferPointer { fdBuffer in
-                events.withUnsafeMutableBufferPointer { eventBuffer in
-                    volley_epoll_wait(epoll, fdBuffer.baseAddress, eventBuffer.baseAddress, Int32(capacity), timeout)
-                }
-            }
+            let waited = selector.wait(into: &ready, timeoutMilliseconds: timeout)
             if mayBlock { shared.awake() }
             shared.loopWakeups.add(1, ordering: .relaxed)
-            if ready < 0 {
+            if !waited {
                 // Only a broken epoll descriptor fails here; fail what runs rather than spin.
                 failAllLive(HTTPClientError(.other, "epoll_wait failed"))
                 runBroken(HTTPClientError(.other, "epoll_wait failed"))
                 break
             }
-            for index in 0..<Int(ready) {
-                let fd = fds[index]
-                if fd == shared.wakeFD {
-                    volley_eventfd_drain(fd)
+            for index in 0..<ready.count {
+                let fd = ready.fd(at: index)
+                if selector.isWakeup(fd) {
+                    selector.drainWakeup()
                     continue
                 }
-                if Int(fd) < sockets.count, sockets[Int(fd)].parked {
-                    unpark(fd)
-                    continue
-                }
-                act(on: fd, events: events[index])
+                if sockets.unparkIfParked(fd) { continue }
+                act(on: fd, ready: ready.interest(at: index))
             }
-            if let deadline = timerDeadline, volley_monotonic_ms() >= deadline {
+            if let deadline = timerDeadline, EventSelector.nowMilliseconds() >= deadline {
                 timerDeadline = nil
                 act(on: CURL_SOCKET_TIMEOUT, mask: 0)
             }
@@ -154,16 +120,15 @@ final class TransferLoop {
     /// wakeup) when it set none.
     private func waitMilliseconds() -> Int32 {
         guard let deadline = timerDeadline else { return -1 }
-        let remaining = deadline - volley_monotonic_ms()
+        let remaining = deadline - EventSelector.nowMilliseconds()
         return Int32(clamping: max(0, remaining))
     }
 
-    /// Tells libcurl what epoll saw on `fd`. Hang-ups and errors are passed as readable and
-    /// writable, so libcurl finds the cause by reading or writing (as it does after poll).
-    private func act(on fd: Int32, events: UInt32) {
+    /// Tells libcurl what the selector saw on `fd`.
+    private func act(on fd: Int32, ready: EventSelector.Interest) {
         var mask: Int32 = 0
-        if events & (VOLLEY_EPOLLIN | VOLLEY_EPOLLHUP | VOLLEY_EPOLLERR) != 0 { mask |= CURL_CSELECT_IN }
-        if events & (VOLLEY_EPOLLOUT | VOLLEY_EPOLLERR) != 0 { mask |= CURL_CSELECT_OUT }
+        if ready.contains(.readable) { mask |= CURL_CSELECT_IN }
+        if ready.contains(.writable) { mask |= CURL_CSELECT_OUT }
         act(on: fd, mask: mask)
     }
 
@@ -175,79 +140,26 @@ final class TransferLoop {
         }
     }
 
-    // MARK: - libcurl's callbacks (inside socket_action, add_handle, remove_handle, cleanup)
+    // MARK: - From libcurl's callbacks (`CurlCallbacks`)
 
     /// libcurl wants `what` (CURL_POLL_IN / OUT / INOUT / REMOVE) on `fd`.
-    fileprivate func watch(_ fd: Int32, _ what: Int32) {
-        guard fd >= 0 else { return }
-        let index = ensureSlot(fd)
-        if what == CURL_POLL_REMOVE {
-            if sockets[index].owned {
-                sockets[index].parked = true
-            } else {
-                // Not ours (libcurl may close it without telling us): leave the set now.
-                deregister(fd)
-            }
-            return
-        }
-        sockets[index].parked = false
-        var wanted: UInt32 = 0
-        if what & CURL_POLL_IN != 0 { wanted |= VOLLEY_EPOLLIN }
-        if what & CURL_POLL_OUT != 0 { wanted |= VOLLEY_EPOLLOUT }
-        let current = sockets[index].events
-        guard wanted != current else { return }
-        var error: Int32 = 0
-        if current == 0 {
-            if volley_epoll_ctl(epoll, VOLLEY_EPOLL_CTL_ADD, fd, wanted, &error) != 0, error == EEXIST {
-                _ = volley_epoll_ctl(epoll, VOLLEY_EPOLL_CTL_MOD, fd, wanted, &error)
-            }
-        } else if volley_epoll_ctl(epoll, VOLLEY_EPOLL_CTL_MOD, fd, wanted, &error) != 0, error == ENOENT {
-            // Closed and its number reused without our knowing: add it afresh.
-            _ = volley_epoll_ctl(epoll, VOLLEY_EPOLL_CTL_ADD, fd, wanted, &error)
-        }
-        sockets[index].events = wanted
-    }
-
-    /// A parked socket had an event: libcurl is not watching it, so stop watching it too.
-    private func unpark(_ fd: Int32) {
-        sockets[Int(fd)].parked = false
-        deregister(fd)
-    }
-
-    private func deregister(_ fd: Int32) {
-        let index = Int(fd)
-        guard index < sockets.count, sockets[index].events != 0 else { return }
-        var error: Int32 = 0
-        // A socket already closed has left the epoll set by itself (EBADF/ENOENT): fine.
-        _ = volley_epoll_ctl(epoll, VOLLEY_EPOLL_CTL_DEL, fd, 0, &error)
-        sockets[index].events = 0
-    }
-
-    private func ensureSlot(_ fd: Int32) -> Int {
-        let index = Int(fd)
-        if index >= sockets.count {
-            sockets += [SocketState](repeating: SocketState(), count: index + 1 - sockets.count)
-        }
-        return index
+    func watch(_ fd: Int32, _ what: Int32) {
+        sockets.watch(fd, what)
     }
 
     /// libcurl opened `fd` for a connection (open-socket callback).
-    fileprivate func opened(_ fd: Int32) {
-        guard fd >= 0 else { return }
-        let index = ensureSlot(fd)
-        sockets[index] = SocketState(events: 0, owned: true, parked: false)
+    func opened(_ fd: Int32) {
+        sockets.opened(fd)
     }
 
-    /// libcurl closes `fd` (close-socket callback): closing removes it from the epoll set.
-    fileprivate func closing(_ fd: Int32) {
-        guard fd >= 0 else { return }
-        let index = ensureSlot(fd)
-        sockets[index] = SocketState()
+    /// libcurl closes `fd` (close-socket callback).
+    func closing(_ fd: Int32) {
+        sockets.closing(fd)
     }
 
     /// libcurl wants `CURL_SOCKET_TIMEOUT` after `milliseconds` (-1: cancel the timer).
-    fileprivate func setTimer(_ milliseconds: Int) {
-        timerDeadline = milliseconds < 0 ? nil : volley_monotonic_ms() + Int64(milliseconds)
+    func setTimer(_ milliseconds: Int) {
+        timerDeadline = milliseconds < 0 ? nil : EventSelector.nowMilliseconds() + Int64(milliseconds)
     }
 
     /// When the loop cannot work at all: fail every request until shutdown.
@@ -258,6 +170,7 @@ final class TransferLoop {
         shared.transfersWaiting.store(0, ordering: .relaxed)
         var jobs: [UnownedJob] = []
         var commands: [LoopCommand] = []
+        var ready = EventSelector.ReadyEvents()
         while !shuttingDown {
             runJobs(&jobs)
             shared.takeCommands(into: &commands)
@@ -270,11 +183,11 @@ final class TransferLoop {
             }
             commands.removeAll(keepingCapacity: true)
             if !shuttingDown {
-                var fd: Int32 = 0
-                var event: UInt32 = 0
                 let timeout: Int32 = shared.prepareToSleep() ? 1000 : 0
-                if volley_epoll_wait(epoll, &fd, &event, 1, timeout) > 0, fd == shared.wakeFD {
-                    volley_eventfd_drain(fd)
+                if selector.wait(into: &ready, timeoutMilliseconds: timeout) {
+                    for index in 0..<ready.count where selector.isWakeup(ready.fd(at: index)) {
+                        selector.drainWakeup()
+                    }
                 }
                 if timeout != 0 { shared.awake() }
             }
@@ -286,7 +199,7 @@ final class TransferLoop {
     private func handle(_ command: LoopCommand) {
         switch command {
         case .start(let id, let request, let sink):
-            guard let origin = origin(of: request.url) else {
+            guard let origin = origins.origin(of: request.url) else {
                 sink.fail(HTTPClientError(.invalidRequest, "not an absolute http(s) URL"))
                 return
             }
@@ -306,18 +219,6 @@ final class TransferLoop {
         }
     }
 
-    /// Origins of recently seen URLs: a provider sends every request to the same URL, and
-    /// parsing it each time showed in the profile. Bounded; cleared when full.
-    private var originCache: [String: Origin] = [:]
-
-    private func origin(of url: String) -> Origin? {
-        if let cached = originCache[url] { return cached }
-        guard let origin = Origin(url: url) else { return nil }
-        if originCache.count >= 1024 { originCache.removeAll(keepingCapacity: true) }
-        originCache[url] = origin
-        return origin
-    }
-
     // MARK: - Admission
 
     private func startAdmitted() {
@@ -332,6 +233,7 @@ final class TransferLoop {
                 origin: entry.origin,
                 sink: entry.sink,
                 timeoutSeconds: entry.request.timeoutSeconds,
+                stallSeconds: EasySetup.stallSeconds(of: entry.request),
                 heads: heads,
                 maxResponseBytes: configuration.maxResponseBytes
             )
@@ -351,58 +253,10 @@ final class TransferLoop {
     private func configure(_ transfer: Transfer, request: HTTPRequest, pipeWait: Bool) throws(HTTPClientError) {
         let handle = try easyPool.take { shared.easyHandlesCreated.add(1, ordering: .relaxed) }
         transfer.easy = handle
-        // Every option below is set on every transfer, to its value or to its default: the
-        // handle may come from the pool with the previous transfer's settings (see EasyPool).
-        var options = EasyOptions(easy: handle.pointer)
-        let opaque = Unmanaged.passUnretained(transfer).toOpaque()
-        options.set(CURLOPT_URL, request.url)
-        options.set(CURLOPT_PRIVATE, pointer: opaque)
-        options.set(CURLOPT_HEADERDATA, pointer: opaque)
-        options.set(CURLOPT_WRITEDATA, pointer: opaque)
-        options.set(CURLOPT_PIPEWAIT, pipeWait ? 1 : 0)
-        options.set(CURLOPT_CONNECTTIMEOUT_MS, Self.milliseconds(request.connectTimeoutSeconds))
-        options.set(CURLOPT_TIMEOUT_MS, request.timeoutSeconds.map(Self.milliseconds) ?? 0)
-        if let stallSeconds = request.stallSeconds {
-            options.set(CURLOPT_LOW_SPEED_TIME, max(1, stallSeconds))
-            options.set(CURLOPT_LOW_SPEED_LIMIT, max(1, request.stallMinimumBytesPerSecond))
-        } else {
-            options.set(CURLOPT_LOW_SPEED_TIME, 0)
-            options.set(CURLOPT_LOW_SPEED_LIMIT, 0)
-        }
-        if let caFile = request.caFile {
-            options.set(CURLOPT_CAINFO, caFile)
-            transfer.handleIsSpecial = true
-        }
-        let method = request.method.uppercased()
-        let sendsBody = method == "POST" || request.body != nil
-        if sendsBody {
-            options.set(CURLOPT_POST, 1)
-            let body = request.body ?? []
-            options.set(CURLOPT_POSTFIELDSIZE_LARGE, offset: Int64(body.count))
-            // COPYPOSTFIELDS copies the bytes (none for an empty body), so the array need not
-            // outlive this call. A POST without a body sends an empty one, never stdin.
-            body.withUnsafeBytes { raw in
-                options.set(CURLOPT_COPYPOSTFIELDS, pointer: raw.baseAddress ?? UnsafeRawPointer(handle.errorBuffer))
-            }
-        } else {
-            options.set(CURLOPT_HTTPGET, 1)
-        }
-        if method == (sendsBody ? "POST" : "GET") {
-            options.set(CURLOPT_CUSTOMREQUEST, pointer: nil)
-        } else {
-            options.set(CURLOPT_CUSTOMREQUEST, method)
-        }
         let list = headerLists.list(for: request.headers)
         transfer.headerList = list
-        options.set(CURLOPT_HTTPHEADER, pointer: UnsafeRawPointer(list.pointer))
-        if list.setsUserAgent {
-            options.set(CURLOPT_USERAGENT, pointer: nil)
-        } else {
-            options.set(CURLOPT_USERAGENT, configuration.userAgent)
-        }
-        if let failure = options.failure {
-            throw HTTPClientError(.invalidRequest, failure.message, curlCode: failure.code)
-        }
+        try EasySetup.setRequest(request, on: handle, for: transfer, headerList: list, pipeWait: pipeWait,
+                                 userAgent: configuration.userAgent)
         let added = curl_multi_add_handle(multi, handle.pointer)
         guard added == CURLM_OK else {
             throw HTTPClientError(.other, "curl_multi_add_handle: \(String(cString: curl_multi_strerror(added)))")
@@ -410,11 +264,6 @@ final class TransferLoop {
     }
 
     private static let admissionsPerRound = 64
-
-    private static func milliseconds(_ seconds: Double) -> Int {
-        guard seconds.isFinite, seconds > 0 else { return 1 }
-        return max(1, Int((seconds * 1000).rounded(.up)))
-    }
 
     // MARK: - Completion
 
@@ -441,7 +290,7 @@ final class TransferLoop {
             guard volley_easy_getinfo_ptr(easy, CURLINFO_PRIVATE, &opaque) == CURLE_OK, let opaque else { continue }
             let transfer = Unmanaged<Transfer>.fromOpaque(opaque).takeUnretainedValue()
             let code = volley_msg_result(message)
-            end(transfer, with: code == CURLE_OK ? .success(()) : .failure(classify(code, transfer)))
+            end(transfer, with: code == CURLE_OK ? .success(()) : .failure(transfer.failure(code)))
             ended += 1
         }
         return ended
@@ -451,7 +300,7 @@ final class TransferLoop {
     private func end(_ transfer: Transfer, with result: Result<Void, HTTPClientError>) {
         guard live.removeValue(forKey: transfer.id) != nil else { return }
         shared.transfersRunning.subtract(1, ordering: .relaxed)
-        let info = transfer.easy.map { readInfo($0.pointer) } ?? Self.emptyInfo
+        let info = transfer.easy?.transferInfo() ?? .empty
         var succeeded = false
         if case .success = result { succeeded = true }
         release(transfer, reusable: succeeded)
@@ -464,22 +313,8 @@ final class TransferLoop {
             shared.connectionsOpened.add(1, ordering: .relaxed)
         }
         switch result {
-        case .failure(let error):
-            transfer.sink.fail(error)
-        case .success:
-            let head = transfer.head ?? HTTPResponseHead(status: transfer.status, headers: HTTPHeaders(), version: transfer.version)
-            switch transfer.sink {
-            case .buffered(let continuation):
-                continuation.resume(returning: HTTPResponse(head: head, body: transfer.body, info: info))
-            case .stream(let continuation, _):
-                if transfer.isSSE, !transfer.sawTerminalEvent {
-                    continuation.finish(throwing: HTTPClientError(
-                        .streamTruncated, "the event stream ended before its terminal event"))
-                } else {
-                    continuation.yield(.end(info))
-                    continuation.finish()
-                }
-            }
+        case .failure(let error): transfer.sink.fail(error)
+        case .success: transfer.succeed(info: info)
         }
     }
 
@@ -496,87 +331,6 @@ final class TransferLoop {
         // The list may be shared with other transfers (and the cache): dropping our
         // reference frees it only when it was the last.
         transfer.headerList = nil
-    }
-
-    private static let emptyInfo = HTTPTransferInfo(
-        connectionReused: false, httpVersion: .unknown, connectSeconds: 0,
-        timeToFirstByteSeconds: 0, totalSeconds: 0, retryAfterSeconds: nil)
-
-    private func readInfo(_ easy: UnsafeMutableRawPointer) -> HTTPTransferInfo {
-        var connects = 0
-        var version = 0
-        var connect: curl_off_t = 0
-        var firstByte: curl_off_t = 0
-        var total: curl_off_t = 0
-        var retryAfter: curl_off_t = 0
-        _ = volley_easy_getinfo_long(easy, CURLINFO_NUM_CONNECTS, &connects)
-        _ = volley_easy_getinfo_long(easy, CURLINFO_HTTP_VERSION, &version)
-        _ = volley_easy_getinfo_off_t(easy, CURLINFO_CONNECT_TIME_T, &connect)
-        _ = volley_easy_getinfo_off_t(easy, CURLINFO_STARTTRANSFER_TIME_T, &firstByte)
-        _ = volley_easy_getinfo_off_t(easy, CURLINFO_TOTAL_TIME_T, &total)
-        _ = volley_easy_getinfo_off_t(easy, CURLINFO_RETRY_AFTER, &retryAfter)
-        let httpVersion: HTTPVersion
-        switch version {
-        case CURL_HTTP_VERSION_1_0: httpVersion = .http1_0
-        case CURL_HTTP_VERSION_1_1: httpVersion = .http1_1
-        case CURL_HTTP_VERSION_2_0: httpVersion = .http2
-        case CURL_HTTP_VERSION_3: httpVersion = .http3
-        default: httpVersion = .unknown
-        }
-        return HTTPTransferInfo(
-            connectionReused: connects == 0,
-            httpVersion: httpVersion,
-            connectSeconds: Double(connect) / 1_000_000,
-            timeToFirstByteSeconds: Double(firstByte) / 1_000_000,
-            totalSeconds: Double(total) / 1_000_000,
-            retryAfterSeconds: retryAfter > 0 ? Int(retryAfter) : nil
-        )
-    }
-
-    /// Maps a libcurl result to an error kind a caller can act on.
-    private func classify(_ code: CURLcode, _ transfer: Transfer) -> HTTPClientError {
-        let written = transfer.easy?.errorText ?? ""
-        let text = written.isEmpty ? String(cString: curl_easy_strerror(code)) : written
-        if transfer.exceededMaxResponseBytes {
-            return HTTPClientError(.responseTooLarge, "the response body exceeded \(configuration.maxResponseBytes) bytes",
-                                   curlCode: Int(code.rawValue))
-        }
-        let kind: HTTPClientError.Kind
-        switch code {
-        case CURLE_OPERATION_TIMEDOUT:
-            kind = timeoutKind(transfer, text: text)
-        case CURLE_COULDNT_RESOLVE_HOST, CURLE_COULDNT_RESOLVE_PROXY, CURLE_COULDNT_CONNECT:
-            kind = .connectionFailed
-        case CURLE_SSL_CONNECT_ERROR, CURLE_PEER_FAILED_VERIFICATION, CURLE_SSL_CERTPROBLEM,
-             CURLE_SSL_CIPHER, CURLE_SSL_CACERT_BADFILE, CURLE_SSL_ISSUER_ERROR,
-             CURLE_SSL_PINNEDPUBKEYNOTMATCH, CURLE_SSL_INVALIDCERTSTATUS, CURLE_SSL_CRL_BADFILE,
-             CURLE_SSL_ENGINE_NOTFOUND, CURLE_SSL_ENGINE_SETFAILED, CURLE_SSL_ENGINE_INITFAILED,
-             CURLE_USE_SSL_FAILED:
-            kind = .tls
-        case CURLE_RECV_ERROR, CURLE_SEND_ERROR, CURLE_GOT_NOTHING, CURLE_PARTIAL_FILE,
-             CURLE_HTTP2, CURLE_HTTP2_STREAM, CURLE_WEIRD_SERVER_REPLY, CURLE_BAD_CONTENT_ENCODING:
-            kind = .connectionLost
-        case CURLE_URL_MALFORMAT, CURLE_UNSUPPORTED_PROTOCOL, CURLE_BAD_FUNCTION_ARGUMENT:
-            kind = .invalidRequest
-        default:
-            kind = .other
-        }
-        return HTTPClientError(kind, text, curlCode: Int(code.rawValue))
-    }
-
-    /// libcurl reports connect, total and low-speed timeouts with one code; tell them apart.
-    private func timeoutKind(_ transfer: Transfer, text: String) -> HTTPClientError.Kind {
-        if text.contains("too slow") { return .stalled }
-        guard let easy = transfer.easy?.pointer else { return .timeout }
-        var preTransfer: curl_off_t = 0
-        var total: curl_off_t = 0
-        _ = volley_easy_getinfo_off_t(easy, CURLINFO_PRETRANSFER_TIME_T, &preTransfer)
-        _ = volley_easy_getinfo_off_t(easy, CURLINFO_TOTAL_TIME_T, &total)
-        if let limit = transfer.timeoutSeconds, Double(total) / 1_000_000 >= limit * 0.999 {
-            return .timeout
-        }
-        // Never got past connect + TLS: the connect phase timed out.
-        return preTransfer == 0 ? .connectTimeout : .timeout
     }
 
     // MARK: - Shutdown
@@ -602,40 +356,7 @@ final class TransferLoop {
         // The inbox is closed (shutdown closes it first), so nobody writes the eventfd now,
         // and jobs go to the global executor from now on: hand it the ones left.
         for job in shared.takeRemainingJobs() { globalConcurrentExecutor.enqueue(job) }
-        volley_close(shared.wakeFD)
-        volley_close(epoll)
+        selector.close()
         shared.markStopped()
     }
-}
-
-
-/// libcurl's socket callback: forwards to the loop passed as SOCKETDATA.
-private let loopSocketCallback: volley_socket_callback = { _, fd, what, userp, _ in
-    guard let userp else { return -1 }
-    Unmanaged<TransferLoop>.fromOpaque(userp).takeUnretainedValue().watch(fd, what)
-    return 0
-}
-
-/// libcurl's timer callback: forwards to the loop passed as TIMERDATA.
-private let loopTimerCallback: volley_timer_callback = { _, milliseconds, userp in
-    guard let userp else { return -1 }
-    Unmanaged<TransferLoop>.fromOpaque(userp).takeUnretainedValue().setTimer(milliseconds)
-    return 0
-}
-
-/// libcurl's open-socket callback: makes the socket and tells the loop passed as OPENSOCKETDATA.
-let loopOpenSocketCallback: curl_opensocket_callback = { clientp, _, address in
-    guard let clientp, let address else { return CURL_SOCKET_BAD }
-    let fd = volley_open_socket(address)
-    Unmanaged<TransferLoop>.fromOpaque(clientp).takeUnretainedValue().opened(fd)
-    return fd
-}
-
-/// libcurl's close-socket callback: tells the loop passed as CLOSESOCKETDATA, then closes.
-let loopCloseSocketCallback: curl_closesocket_callback = { clientp, fd in
-    if let clientp {
-        Unmanaged<TransferLoop>.fromOpaque(clientp).takeUnretainedValue().closing(fd)
-    }
-    volley_close(fd)
-    return 0
 }

@@ -1,6 +1,5 @@
 import Synchronization
 import VolleyCore
-import VolleyHTTP
 import VolleySystem
 
 /// How a run ended.
@@ -64,14 +63,13 @@ public enum FileRun {
             console.write("volley run: \(note)\n")
         }
 
-        let http: HTTPClient
+        let engine: Engine
         do {
-            http = try HTTPClient(configuration: HTTPClientConfiguration(maxConnectionsPerHost: options.maxConnectionsPerHost))
+            engine = try Engine(maxConnectionsPerHost: options.maxConnectionsPerHost, environment: environment, providers: providers)
         } catch {
             writer.close()
-            return fail(1, "cannot start the HTTP transport: \(error)")
+            return fail(1, "\(error)")
         }
-        let engine = Engine(http: http, environment: environment, providers: providers)
 
         let counter = RunCounter()
         let inputPath = options.inputPath
@@ -94,7 +92,7 @@ public enum FileRun {
 
         reporting.cancel()
         _ = await reporting.value
-        let retries = engine.statsJSON()["retries"]?.intValue ?? 0
+        let retries = engine.stats().counters.retries
         counter.update { $0.retries = retries }
         reporter.finish()
         let counts = counter.snapshot
@@ -102,7 +100,7 @@ public enum FileRun {
             counts, elapsedSeconds: reporter.elapsedSeconds, output: options.resolvedOutputPath, interrupted: interrupted))
         let writeError = writer.failure
         writer.close()
-        await http.shutdown()
+        await engine.shutdown()
 
         if let error = writeError ?? readError {
             console.write("volley run: stopped: \(error)\n")
@@ -220,7 +218,7 @@ struct Pump: Sendable {
         case .tooLong(let byteCount):
             decoded = .invalid(key: LineDecoder.lineKey(number),
                                message: "line \(number): longer than --max-line-bytes (\(byteCount) bytes)")
-        case .text(let bytes):
+        case .line(let bytes):
             decoded = LineDecoder.decode(bytes, line: number, defaults: defaults)
         }
         guard let key = decoded.key else { return nil }  // blank

@@ -1,8 +1,7 @@
 #if canImport(Glibc)
 @preconcurrency import Glibc
-#elseif canImport(Darwin)
-import Darwin
 #endif
+import DequeModule
 import VolleySystem
 
 /// An I/O failure, with the path and the system's reason.
@@ -15,31 +14,26 @@ struct FileError: Error, Sendable, CustomStringConvertible {
     }
 }
 
-/// Reads a file line by line with `read(2)` into one fixed buffer, so memory is the buffer
-/// plus the line being assembled, whatever the file's size. Lines end with `\n`; a trailing
-/// `\r` is dropped; the last line may lack its `\n`. A line longer than `maxLineBytes` is not
+/// Reads a file line by line with `read(2)` into one fixed buffer and the shared
+/// ``LineSplitter``, so memory is the buffer plus the lines of one read, whatever the file's
+/// size. Lines end with `\n`; a trailing `\r` is dropped; the last line may lack its `\n`;
+/// blank lines are kept (every line has its number). A line longer than `maxLineBytes` is not
 /// kept: it is skipped up to its newline and reported as `.tooLong`.
 ///
 /// Not thread-safe: one reader belongs to one task.
 final class LineReader {
-    enum Line {
-        case text([UInt8])
-        case tooLong(byteCount: Int)
-    }
+    typealias Line = LineSplitter.Event
 
     let path: String
-    let maxLineBytes: Int
+    var maxLineBytes: Int { splitter.maxLineBytes }
     /// The 1-based number of the line `next()` returned last.
     private(set) var lineNumber = 0
     private let fd: Int32
     private let buffer: UnsafeMutableRawBufferPointer
-    private var start = 0
-    private var end = 0
+    private var splitter: LineSplitter
+    /// Lines split out of the last read, not yet returned.
+    private var ready = Deque<Line>()
     private var atEOF = false
-    /// The start of a line that spans reads.
-    private var carry: [UInt8] = []
-    /// Bytes of the current line seen so far once it is known to be too long (else 0).
-    private var overflow = 0
 
     /// Opens `path` for reading.
     convenience init(path: String, maxLineBytes: Int, bufferSize: Int = 1 << 20) throws(FileError) {
@@ -52,7 +46,7 @@ final class LineReader {
     init(fd: Int32, path: String, maxLineBytes: Int, bufferSize: Int = 1 << 20) {
         self.fd = fd
         self.path = path
-        self.maxLineBytes = maxLineBytes
+        self.splitter = LineSplitter(maxLineBytes: maxLineBytes, keepsBlankLines: true)
         self.buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: max(4096, bufferSize), alignment: 16)
     }
 
@@ -64,24 +58,11 @@ final class LineReader {
     /// The next line, or nil at the end of the file.
     func next() throws(FileError) -> Line? {
         while true {
-            guard let base = buffer.baseAddress else { return nil }
-            if start < end {
-                let available = end - start
-                if let found = memchr(base + start, 0x0A, available) {
-                    let length = base.distance(to: UnsafeMutableRawPointer(found)) - start
-                    let line = take(base + start, length)
-                    start += length + 1
-                    lineNumber += 1
-                    return line
-                }
-                keep(base + start, available)
-                start = end
-            }
-            if atEOF {
-                guard !carry.isEmpty || overflow > 0 else { return nil }
+            if let line = ready.popFirst() {
                 lineNumber += 1
-                return take(base, 0)
+                return line
             }
+            guard !atEOF, let base = buffer.baseAddress else { return nil }
             let count = read(fd, base, buffer.count)
             if count < 0 {
                 if errno == EINTR { continue }
@@ -89,36 +70,11 @@ final class LineReader {
             }
             if count == 0 {
                 atEOF = true
+                if let last = splitter.finish() { ready.append(last) }
             } else {
-                start = 0
-                end = count
+                splitter.feed(UnsafeRawBufferPointer(start: base, count: count)) { ready.append($0) }
             }
         }
-    }
-
-    /// Adds `length` bytes to the line being assembled (or only counts them once it is too long).
-    private func keep(_ bytes: UnsafeMutableRawPointer, _ length: Int) {
-        if overflow > 0 {
-            overflow += length
-        } else if carry.count + length > maxLineBytes {
-            overflow = carry.count + length
-            carry = []
-        } else {
-            carry.append(contentsOf: UnsafeRawBufferPointer(start: bytes, count: length))
-        }
-    }
-
-    /// Ends the current line with its last `length` bytes.
-    private func take(_ bytes: UnsafeMutableRawPointer, _ length: Int) -> Line {
-        keep(bytes, length)
-        defer {
-            carry = []
-            overflow = 0
-        }
-        if overflow > 0 { return .tooLong(byteCount: overflow) }
-        var line = carry
-        if line.last == 0x0D { line.removeLast() }
-        return .text(line)
     }
 }
 

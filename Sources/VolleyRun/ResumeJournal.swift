@@ -1,7 +1,5 @@
 #if canImport(Glibc)
 @preconcurrency import Glibc
-#elseif canImport(Darwin)
-import Darwin
 #endif
 import VolleySystem
 import VolleyCore
@@ -80,7 +78,7 @@ struct ResumeState {
         guard lseek(fd, 0, SEEK_SET) == 0 else { throw FileError("cannot seek", path: path, errno: errno) }
         var failedKeys = KeySet()
         while let line = try reader.next() {
-            guard case .text(let bytes) = line, !bytes.isEmpty else { continue }
+            guard case .line(let bytes) = line, !bytes.isEmpty else { continue }
             guard case .object(let object)? = try? JSONParser.parse(bytes),
                   let key = object["key"]?.stringValue, let ok = object["ok"]?.boolValue
             else {

@@ -1,7 +1,5 @@
 #if canImport(Glibc)
 @preconcurrency import Glibc
-#elseif canImport(Darwin)
-import Darwin
 #endif
 
 /// Runs a closure on its own detached POSIX thread: the blocking `read(2)` and `write(2)` loops of
@@ -23,11 +21,7 @@ public final class DetachedThread: Sendable {
         pthread_attr_init(&attributes)
         defer { pthread_attr_destroy(&attributes) }
         pthread_attr_setdetachstate(&attributes, Int32(PTHREAD_CREATE_DETACHED))
-        #if canImport(Glibc)
         var thread = pthread_t()
-        #else
-        var thread: pthread_t?
-        #endif
         let result = pthread_create(&thread, &attributes, { argument in
             let pointer: UnsafeMutableRawPointer? = argument
             guard let pointer else { return nil }
@@ -42,11 +36,8 @@ public final class DetachedThread: Sendable {
     }
 
     private func run() {
-        // Glibc's module does not export pthread_setname_np (it needs _GNU_SOURCE), so only
-        // Darwin threads get their name.
-        #if canImport(Darwin)
-        _ = pthread_setname_np(name)
-        #endif
+        // Glibc's module does not export pthread_setname_np (it needs _GNU_SOURCE), so the
+        // name is not set on the thread yet.
         body()
     }
 }

@@ -1,7 +1,5 @@
 #if canImport(Glibc)
 @preconcurrency import Glibc
-#elseif canImport(Darwin)
-import Darwin
 #endif
 
 // The few POSIX calls the modules share, so that none of them needs Foundation, which the
@@ -10,20 +8,12 @@ import Darwin
 
 /// `write(2)` under a name that methods called `write` do not shadow.
 public func posixWrite(_ fd: Int32, _ bytes: UnsafeRawPointer?, _ count: Int) -> Int {
-    #if canImport(Glibc)
-    return Glibc.write(fd, bytes, count)
-    #else
-    return Darwin.write(fd, bytes, count)
-    #endif
+    Glibc.write(fd, bytes, count)
 }
 
 /// `close(2)` under a name that methods called `close` do not shadow.
 public func posixClose(_ fd: Int32) {
-    #if canImport(Glibc)
     _ = Glibc.close(fd)
-    #else
-    _ = Darwin.close(fd)
-    #endif
 }
 
 /// The system's text for an `errno` value.

@@ -4,8 +4,6 @@ import Dispatch
     import Glibc
 #elseif canImport(Musl)
     import Musl
-#elseif canImport(Darwin)
-    import Darwin
 #endif
 
 /// SIGINT and SIGTERM delivered as an async value instead of killing the process.

@@ -1,6 +1,7 @@
 import ArgumentParser
 import FakeLLM
 import Foundation
+import VolleyJSON
 
 /// The `volley-fake-llm` command: runs a FakeLLM server until SIGINT or SIGTERM.
 @main
@@ -138,23 +139,11 @@ struct VolleyFakeLLM: AsyncParsableCommand {
         let signals = TerminationSignals()
         let server = try await FakeLLMServer.start(configuration)
         // One write(2), unbuffered: `print` to a pipe would sit in stdio's buffer until exit.
-        let line = "{\"base_url\":\(jsonString(server.baseURL)),\"port\":\(server.port)}\n"
-        FileHandle.standardOutput.write(Data(line.utf8))
+        var line = JSONValue.object(["base_url": .string(server.baseURL), "port": JSONValue(server.port)]).jsonBytes
+        line.append(UInt8(ascii: "\n"))
+        FileHandle.standardOutput.write(Data(line))
         let signal = await signals.next()
         FileHandle.standardError.write(Data("volley-fake-llm: signal \(signal), shutting down\n".utf8))
         try await server.shutdown()
-    }
-
-    private func jsonString(_ text: String) -> String {
-        var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case let c where c.value < 0x20: out += String(format: "\\u%04x", c.value)
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out + "\""
     }
 }

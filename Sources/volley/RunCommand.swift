@@ -3,8 +3,6 @@ import CProcessSetup
 import Dispatch
 #if canImport(Glibc)
 @preconcurrency import Glibc
-#elseif canImport(Darwin)
-import Darwin
 #endif
 import Synchronization
 import VolleyRPC

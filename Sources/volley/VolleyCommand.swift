@@ -2,7 +2,6 @@ import ArgumentParser
 import CProcessSetup
 import Logging
 import VolleyCore
-import VolleyHTTP
 import VolleyRPC
 import VolleySystem
 
@@ -93,23 +92,23 @@ struct Serve: AsyncParsableCommand {
                 throw ExitCode(2)
             }
         }
-        let http: HTTPClient
+        let engine: Engine
         do {
-            http = try HTTPClient(configuration: HTTPClientConfiguration(maxConnectionsPerHost: maxConnectionsPerHost))
+            engine = try Engine(maxConnectionsPerHost: maxConnectionsPerHost, environment: environment, providers: providers,
+                                onLimitChange: { change in
+                logger.notice("limits adapted", metadata: [
+                    "limiter": "\(change.limiter)", "cause": "\(change.cause.rawValue)",
+                    "rpm_effective": "\(change.rpm.map { String(Int($0.rounded())) } ?? "none")",
+                    "tpm_effective": "\(change.tpm.map { String(Int($0.rounded())) } ?? "none")",
+                    "concurrency_effective": "\(change.concurrency)",
+                ])
+            })
         } catch {
-            logger.critical("cannot start the HTTP transport: \(error)")
+            logger.critical("\(error)")
             throw ExitCode(1)
         }
-        let engine = Engine(http: http, environment: environment, providers: providers, onLimitChange: { change in
-            logger.notice("limits adapted", metadata: [
-                "limiter": "\(change.limiter)", "cause": "\(change.cause.rawValue)",
-                "rpm_effective": "\(change.rpm.map { String(Int($0.rounded())) } ?? "none")",
-                "tpm_effective": "\(change.tpm.map { String(Int($0.rounded())) } ?? "none")",
-                "concurrency_effective": "\(change.concurrency)",
-            ])
-        })
         let server = Server(
-            engine: engine, http: http,
+            engine: engine,
             options: ServerOptions(maxLineBytes: maxLineBytes, maxItemsPerBatch: maxItemsPerBatch,
                                    maxPendingItems: maxPendingItems, version: volleyVersion),
             logger: logger)
@@ -117,7 +116,7 @@ struct Serve: AsyncParsableCommand {
         // Stop the transport first: libcurl and OpenSSL must not be in use while exit runs
         // their atexit cleanups (that raced and crashed). Then leave without tearing down
         // threads that may still be parked in read(2).
-        await http.shutdown()
+        await engine.shutdown()
         exitProcess(code)
     }
 

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import VolleyJSON
 import VolleyTestSupport
 
 @testable import FakeLLM
@@ -45,7 +46,7 @@ struct CommandLineTests {
 
         let line = await Self.readLine(stdout.fileHandleForReading)
         #expect(line.hasSuffix("}\n"))
-        let announced = try FakeJSON.parse(line.trimmingCharacters(in: .whitespacesAndNewlines))
+        let announced = try JSONParser.parse(line.trimmingCharacters(in: .whitespacesAndNewlines))
         let port = try #require(announced["port"]?.intValue)
         #expect(port > 0)
         #expect(announced["base_url"]?.stringValue == "http://127.0.0.1:\(port)")
@@ -106,7 +107,7 @@ struct CommandLineTests {
             process.waitUntilExit()
         }
         let line = await Self.readLine(stdout.fileHandleForReading)
-        let port = try #require(try FakeJSON.parse(line.trimmingCharacters(in: .whitespacesAndNewlines))["port"]?.intValue)
+        let port = try #require(try JSONParser.parse(line.trimmingCharacters(in: .whitespacesAndNewlines))["port"]?.intValue)
 
         try await TestConnection.with(port: port) { connection in
             let first = try await connection.exchange("/v1/chat/completions", body: Bodies.openAI())

@@ -1,6 +1,7 @@
 import FakeLLMTestSupport
 import NIOHTTP1
 import Testing
+import VolleyJSON
 
 @testable import FakeLLM
 
@@ -80,7 +81,7 @@ struct OpenAIEndpointTests {
             let events = response.events
             #expect(events.allSatisfy { $0.event == nil })
             #expect(events.last?.data == "[DONE]")
-            let chunks = events.dropLast().map { (try? FakeJSON.parse($0.data)) ?? .null }
+            let chunks = events.dropLast().map { (try? JSONParser.parse($0.data)) ?? .null }
             // role, 16 content deltas, finish, usage
             #expect(chunks.count == 19)
             #expect(chunks.allSatisfy { $0["object"]?.stringValue == "chat.completion.chunk" })
@@ -90,7 +91,7 @@ struct OpenAIEndpointTests {
             #expect(text == Self.expectedText)
             let finish = chunks[17]["choices"]?.arrayValue?.first
             #expect(finish?["finish_reason"]?.stringValue == "stop")
-            #expect(finish?["delta"] == .object([]))
+            #expect(finish?["delta"] == .object([:]))
             let usageChunk = chunks[18]
             #expect(usageChunk["choices"]?.arrayValue?.isEmpty == true)
             #expect(usageChunk["usage"]?["prompt_tokens"]?.intValue == Self.promptTokens)
@@ -103,7 +104,7 @@ struct OpenAIEndpointTests {
         try await withFakeServer { server in
             let response = try await server.request(
                 "/v1/chat/completions", body: Bodies.openAI(maxTokens: 2, stream: true))
-            let chunks = response.events.dropLast().map { (try? FakeJSON.parse($0.data)) ?? .null }
+            let chunks = response.events.dropLast().map { (try? JSONParser.parse($0.data)) ?? .null }
             #expect(chunks.count == 4)  // role, 2 deltas, finish
             #expect(chunks.allSatisfy { $0["usage"] == nil })
             #expect(chunks[3]["choices"]?.arrayValue?.first?["finish_reason"]?.stringValue == "length")
@@ -129,7 +130,7 @@ struct OpenAIEndpointTests {
 
             let streamed = try await server.request(
                 "/v1/chat/completions", body: Bodies.openAI(stream: true, fake: #"{"tool_call":true}"#, extra: Self.tools))
-            let chunks = streamed.events.dropLast().map { (try? FakeJSON.parse($0.data)) ?? .null }
+            let chunks = streamed.events.dropLast().map { (try? JSONParser.parse($0.data)) ?? .null }
             let arguments = chunks.compactMap {
                 $0["choices"]?.arrayValue?.first?["delta"]?["tool_calls"]?.arrayValue?.first?["function"]?["arguments"]?
                     .stringValue

@@ -1,32 +1,36 @@
 import Testing
+import VolleyJSON
 
 @testable import FakeLLM
 
 @Suite("JSON, scripting, tokens and replies (no sockets)")
 struct PureLogicTests {
-    @Test func jsonRoundTripKeepsOrderAndTypes() throws {
-        let text = #"{"b":1,"a":[true,false,null,"x\"\n\u00e9\ud83d\ude00"],"c":{"d":-1.5e2,"e":0.25}}"#
-        let value = try FakeJSON.parse(text)
-        #expect(value["b"]?.intValue == 1)
-        #expect(value["a"]?.arrayValue?[0].boolValue == true)
-        #expect(value["a"]?.arrayValue?[3].stringValue == "x\"\né😀")
-        #expect(value["c"]?["d"] == .number(-150))
-        #expect(value.serialized == #"{"b":1,"a":[true,false,null,"x\"\né😀"],"c":{"d":-150,"e":0.25}}"#)
-        #expect(try FakeJSON.parse(value.serialized) == value)
+    @Test func numbersAreWrittenAsTheFakeAlwaysHas() {
+        #expect(JSONValue.fakeNumber(5).jsonString == "5")
+        #expect(JSONValue.fakeNumber(-150).jsonString == "-150")
+        #expect(JSONValue.fakeNumber(0.25).jsonString == "0.25")
+        #expect(JSONValue.fakeNumber(1.5e16).jsonString == "1.5e+16")
+        #expect(JSONValue.fakeNumber(.nan) == .null)
+    }
+
+    @Test func scalarTextReadsNumbersAsDoubles() throws {
+        let body = try JSONParser.parse(#"{"a":5,"b":5.0,"c":-1.5e2,"d":0.25,"e":true,"f":"x","g":null,"h":[]}"#)
+        #expect(["a", "b", "c", "d", "e", "f"].map { body[$0]?.scalarText } == ["5", "5", "-150", "0.25", "true", "x"])
+        #expect(body["g"]?.scalarText == nil && body["h"]?.scalarText == nil)
     }
 
     @Test(arguments: ["", "{", "{\"a\":}", "[1,]", "01", "\"\\x\"", "{\"a\":1} x", "tru", "\"\u{01}\""])
     func invalidJSONIsRejected(text: String) {
-        #expect(throws: FakeJSONParseError.self) { try FakeJSON.parse(text) }
+        #expect(throws: JSONParseError.self) { try JSONParser.parse(text) }
     }
 
     @Test func deepNestingIsRejectedNotCrashing() {
         let text = String(repeating: "[", count: 10_000) + String(repeating: "]", count: 10_000)
-        #expect(throws: FakeJSONParseError.self) { try FakeJSON.parse(text) }
+        #expect(throws: JSONParseError.self) { try JSONParser.parse(text) }
     }
 
     @Test func scriptReadsHeadersAndBodyWins() throws {
-        let body = try FakeJSON.parse(#"{"fake":{"latency_ms":5,"mode":"stall","tool_call":true,"reply":"hi there"}}"#)
+        let body = try JSONParser.parse(#"{"fake":{"latency_ms":5,"mode":"stall","tool_call":true,"reply":"hi there"}}"#)
         let script = try FakeScript.parse(
             headers: [
                 ("X-Fake-Latency-Ms", "100"), ("x-fake-status", "503"), ("x-fake-retry-after", "7"),
@@ -59,9 +63,9 @@ struct PureLogicTests {
     }
 
     @Test func badBodyScriptIsRejected() throws {
-        #expect(throws: FakeScriptError.self) { try FakeScript.parse(headers: [], body: try FakeJSON.parse(#"{"fake":1}"#)) }
+        #expect(throws: FakeScriptError.self) { try FakeScript.parse(headers: [], body: try JSONParser.parse(#"{"fake":1}"#)) }
         #expect(throws: FakeScriptError.self) {
-            try FakeScript.parse(headers: [], body: try FakeJSON.parse(#"{"fake":{"latencyMs":1}}"#))
+            try FakeScript.parse(headers: [], body: try JSONParser.parse(#"{"fake":{"latencyMs":1}}"#))
         }
     }
 
@@ -81,7 +85,7 @@ struct PureLogicTests {
 
     @Test func generatedReplyEchoesThenFills() throws {
         let request = try FakeChatRequest.openAI(
-            FakeJSON.parse(#"{"model":"m","messages":[{"role":"user","content":"hello   big world"}]}"#))
+            JSONParser.parse(#"{"model":"m","messages":[{"role":"user","content":"hello   big world"}]}"#))
         let reply = FakeReply.make(for: request, script: FakeScript(), defaultOutputTokens: 6)
         #expect(reply.text == "Echo: hello big world lorem ipsum")
         #expect(reply.outputTokens == 6)
@@ -90,7 +94,7 @@ struct PureLogicTests {
 
     @Test func maxTokensCutsTheReply() throws {
         let request = try FakeChatRequest.openAI(
-            FakeJSON.parse(#"{"model":"m","max_completion_tokens":2,"messages":[{"role":"user","content":"hello world"}]}"#))
+            JSONParser.parse(#"{"model":"m","max_completion_tokens":2,"messages":[{"role":"user","content":"hello world"}]}"#))
         var script = FakeScript()
         script.reply = "one two three"
         let reply = FakeReply.make(for: request, script: script, defaultOutputTokens: 16)
@@ -102,7 +106,7 @@ struct PureLogicTests {
 
     @Test func toolCallArgumentsFollowTheSchema() throws {
         let request = try FakeChatRequest.openAI(
-            FakeJSON.parse(
+            JSONParser.parse(
                 #"{"model":"m","messages":[{"role":"user","content":"x"}],"tools":[{"type":"function","function":{"name":"lookup","parameters":{"type":"object","properties":{"q":{"type":"string"},"n":{"type":"integer"},"opt":{"type":"boolean"}},"required":["q","n"]}}}]}"#
             ))
         var script = FakeScript()
@@ -113,16 +117,16 @@ struct PureLogicTests {
     }
 
     @Test func requestValidation() throws {
-        #expect(throws: FakeRequestProblem.self) { try FakeChatRequest.openAI(FakeJSON.parse(#"{"messages":[]}"#)) }
-        #expect(throws: FakeRequestProblem.self) { try FakeChatRequest.openAI(FakeJSON.parse(#"{"model":"m","messages":[]}"#)) }
+        #expect(throws: FakeRequestProblem.self) { try FakeChatRequest.openAI(JSONParser.parse(#"{"messages":[]}"#)) }
+        #expect(throws: FakeRequestProblem.self) { try FakeChatRequest.openAI(JSONParser.parse(#"{"model":"m","messages":[]}"#)) }
         #expect(throws: FakeRequestProblem.self) {
-            try FakeChatRequest.openAI(FakeJSON.parse(#"{"model":"m","max_tokens":0,"messages":[{"role":"user","content":"x"}]}"#))
+            try FakeChatRequest.openAI(JSONParser.parse(#"{"model":"m","max_tokens":0,"messages":[{"role":"user","content":"x"}]}"#))
         }
         #expect(throws: FakeRequestProblem.self) {
-            try FakeChatRequest.anthropic(FakeJSON.parse(#"{"model":"m","messages":[{"role":"user","content":"x"}]}"#))
+            try FakeChatRequest.anthropic(JSONParser.parse(#"{"model":"m","messages":[{"role":"user","content":"x"}]}"#))
         }
         let anthropic = try FakeChatRequest.anthropic(
-            FakeJSON.parse(
+            JSONParser.parse(
                 #"{"model":"m","max_tokens":9,"system":[{"type":"text","text":"abcd"}],"messages":[{"role":"user","content":"efgh"},{"role":"assistant","content":"i"}]}"#
             ))
         #expect(anthropic.inputTokens == 3)  // 9 characters

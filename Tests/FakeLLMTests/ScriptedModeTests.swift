@@ -1,6 +1,7 @@
 import FakeLLMTestSupport
 import NIOHTTP1
 import Testing
+import VolleyJSON
 
 @testable import FakeLLM
 
@@ -138,7 +139,7 @@ struct ScriptedModeTests {
             #expect(response.ended)
             #expect(response.header("content-length") == String(response.body.count))
             #expect(response.text.hasPrefix("{\"id\":\"chatcmpl-"))
-            #expect(throws: FakeJSONParseError.self) { try FakeJSON.parse(response.body) }
+            #expect(throws: JSONParseError.self) { try JSONParser.parse(response.body) }
         }
     }
 

@@ -1,5 +1,6 @@
 import FakeLLMTestSupport
 import Testing
+import VolleyJSON
 
 @testable import FakeLLM
 
@@ -188,17 +189,14 @@ struct StrictServerTests {
                 let refused = try await server.request("/v1/chat/completions", body: Bodies.openAI())
                 #expect(refused.status == 429)
                 #expect(
-                    refused.json
-                        == .object([
-                            (
-                                "error",
-                                .object([
-                                    ("message", .string("Too many concurrent requests: at most 2 requests may be in flight")),
-                                    ("type", .string("requests")), ("param", .null),
-                                    ("code", .string("concurrency_limit_exceeded")),
-                                ])
-                            )
-                        ]))
+                    refused.text
+                        == JSONValue.object([
+                            "error": .object([
+                                "message": .string("Too many concurrent requests: at most 2 requests may be in flight"),
+                                "type": .string("requests"), "param": .null,
+                                "code": .string("concurrency_limit_exceeded"),
+                            ])
+                        ]).jsonString)
                 #expect(refused.header("retry-after") == nil)  // nobody knows when a slot frees
                 #expect(refused.header("retry-after-ms") == nil)
                 #expect(refused.header("x-ratelimit-remaining-requests") == "1")  // the two held ones only
@@ -242,11 +240,11 @@ struct StrictServerTests {
                 let anthropic = try await server.request("/v1/messages", body: Bodies.anthropic())
                 #expect(anthropic.status == 429)
                 #expect(
-                    anthropic.json
-                        == .object([
-                            ("type", .string("error")),
-                            ("error", .object([("type", .string("rate_limit_error")), ("message", .string("Rate limit exceeded"))])),
-                        ]))
+                    anthropic.text
+                        == JSONValue.object([
+                            "type": .string("error"),
+                            "error": .object(["type": .string("rate_limit_error"), "message": .string("Rate limit exceeded")]),
+                        ]).jsonString)
                 #expect(anthropic.header("retry-after") == "7")
                 #expect(anthropic.header("request-id")?.hasPrefix("req_") == true)
 

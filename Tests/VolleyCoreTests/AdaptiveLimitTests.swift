@@ -82,16 +82,16 @@ struct AdaptiveLimitTests {
     @Test func theEngineReadsWhatARefusalIsAboutFromItsKindAndBody() {
         let concurrent = ItemError(.rateLimited, "HTTP 429: Too many concurrent requests: at most 8 requests may be in flight",
                                    status: 429, retryable: true, providerCode: "concurrency_limit_exceeded")
-        #expect(Engine.verdict(for: concurrent) == .refused(.init(concurrencyHint: true)))
+        #expect(ItemRunner.verdict(for: concurrent) == .refused(.init(concurrencyHint: true)))
         let tokens = ItemError(.rateLimited, "HTTP 429: Rate limit reached for gpt-4o on tokens per min (TPM)", status: 429,
                                retryable: true, retryAfterSeconds: 2, providerCode: "rate_limit_exceeded")
-        #expect(Engine.verdict(for: tokens) == .refused(.init(retryAfter: 2, tokensHint: true)))
+        #expect(ItemRunner.verdict(for: tokens) == .refused(.init(retryAfter: 2, tokensHint: true)))
         let bare = ItemError(.rateLimited, "HTTP 429", status: 429, retryable: true)
-        #expect(Engine.verdict(for: bare) == .refused(.init()))
-        #expect(Engine.verdict(for: ItemError(.overloaded, "HTTP 529", status: 529, retryable: true)) == .refused(.init()))
+        #expect(ItemRunner.verdict(for: bare) == .refused(.init()))
+        #expect(ItemRunner.verdict(for: ItemError(.overloaded, "HTTP 529", status: 529, retryable: true)) == .refused(.init()))
         // Other failures say nothing about limits.
-        #expect(Engine.verdict(for: ItemError(.http, "HTTP 400", status: 400)) == .other)
-        #expect(Engine.verdict(for: ItemError(.connection, "refused", retryable: true)) == .other)
+        #expect(ItemRunner.verdict(for: ItemError(.http, "HTTP 400", status: 400)) == .other)
+        #expect(ItemRunner.verdict(for: ItemError(.connection, "refused", retryable: true)) == .other)
     }
 
     @Test func slowStartDoublesPerRoundTripUntilTheFirstRefusalOrTheCeiling() {

@@ -28,6 +28,29 @@ struct ItemParsingTests {
         #expect(error.kind == .invalidRequest)
         #expect(error.message.contains(field))
     }
+
+    @Test func nullMembersAreAbsentAndTheFirstProblemIsReported() throws {
+        let item = try Item.parse(["key": .null, "timeout": .null, "format": .null, "raw": .null,
+                                   "max_retries": .null, "provider": .null, "request": [:]]).get()
+        #expect(item.key == nil && item.timeoutSeconds == nil && item.maxRetries == nil)
+        #expect(item.format == .openai && !item.includeRaw && item.provider == nil)
+        let messages = [
+            (["key": 1, "timeout": 0, "request": [:]] as JSONValue, "`key` must be a string"),
+            (["provider": true, "request": "x"], "`provider` must be a string"),
+            (["timeout": .number(JSONNumber(Double.infinity) ?? 0), "request": "x"], "`request` is required and must be an object"),
+            (["timeout": 0, "max_retries": 101, "request": [:]], "`timeout` must be a positive number of seconds"),
+            (["max_retries": 101, "request": [:]], "`max_retries` must be an integer from 0 to 100"),
+            (["format": 1, "request": [:]], "`format` must be \"openai\" or \"native\""),
+            (["raw": "yes", "request": [:]], "`raw` must be a boolean"),
+        ]
+        for (value, message) in messages {
+            guard case .failure(let error) = Item.parse(value) else {
+                Issue.record("accepted \(value)")
+                continue
+            }
+            #expect(error.message == message)
+        }
+    }
 }
 
 struct ProviderSetTests {

@@ -11,7 +11,7 @@ import Testing
         var result: [String] = []
         while let line = try reader.next() {
             switch line {
-            case .text(let bytes): result.append(String(decoding: bytes, as: UTF8.self))
+            case .line(let bytes): result.append(String(decoding: bytes, as: UTF8.self))
             case .tooLong(let count): result.append("<too long: \(count)>")
             }
             #expect(reader.lineNumber == result.count)

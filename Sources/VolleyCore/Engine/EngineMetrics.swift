@@ -37,27 +37,17 @@ final class EngineMetrics: Sendable {
         }
     }
 
-    /// The engine part of the `stats` result.
-    func json() -> JSONObject {
+    /// The counters now.
+    func counters() -> EngineCounters {
         state.withLock { state in
-            var usage: JSONObject = [:]
-            for model in state.usageByModel.keys.sorted() {
-                usage[model] = state.usageByModel[model]?.json
+            func ms(_ percentile: Double) -> Double? {
+                guard state.latency.totalCount > 0 else { return nil }
+                return Double(state.latency.valueAtPercentile(percentile)) / 1000
             }
-            func ms(_ percentile: Double) -> JSONValue {
-                guard state.latency.totalCount > 0 else { return .null }
-                return .number(JSONNumber(Double(state.latency.valueAtPercentile(percentile)) / 1000) ?? 0)
-            }
-            return [
-                "batches_active": .number(JSONNumber(state.batchesActive)),
-                "completed": .number(JSONNumber(state.completed)),
-                "failed": .number(JSONNumber(state.failed)),
-                "cancelled": .number(JSONNumber(state.cancelled)),
-                "retries": .number(JSONNumber(state.retries)),
-                "rate_limited": .number(JSONNumber(state.rateLimited)),
-                "latency_ms": ["p50": ms(50), "p95": ms(95), "p99": ms(99)],
-                "usage": .object(usage),
-            ]
+            return EngineCounters(
+                batchesActive: state.batchesActive, completed: state.completed, failed: state.failed,
+                cancelled: state.cancelled, retries: state.retries, rateLimited: state.rateLimited,
+                latencyP50Ms: ms(50), latencyP95Ms: ms(95), latencyP99Ms: ms(99), usageByModel: state.usageByModel)
         }
     }
 }

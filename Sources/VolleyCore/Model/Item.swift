@@ -51,48 +51,34 @@ extension Item {
         guard case .object(let object) = value else {
             return .failure(ItemError(.invalidRequest, "an item must be a JSON object"))
         }
-        var item = Item(request: [:])
-        if let key = object["key"], !key.isNull {
-            guard let text = key.stringValue else {
-                return .failure(ItemError(.invalidRequest, "`key` must be a string"))
+        /// An optional member: nil when absent or null, else `read`'s value or an error naming `rule`.
+        func member<T>(_ name: String, must rule: String, _ read: (JSONValue) -> T?) throws(ItemError) -> T? {
+            guard let value = object[name], !value.isNull else { return nil }
+            guard let read = read(value) else { throw ItemError(.invalidRequest, "`\(name)` must be \(rule)") }
+            return read
+        }
+        do throws(ItemError) {
+            // Checked in this order: the first problem is the one reported.
+            let key = try member("key", must: "a string") { $0.stringValue }
+            let provider = try member("provider", must: "a string") { $0.stringValue }
+            guard case .object(let request)? = object["request"] else {
+                throw ItemError(.invalidRequest, "`request` is required and must be an object")
             }
-            item.key = text
-        }
-        if let provider = object["provider"], !provider.isNull {
-            guard let name = provider.stringValue else {
-                return .failure(ItemError(.invalidRequest, "`provider` must be a string"))
+            let timeout = try member("timeout", must: "a positive number of seconds") { value in
+                value.doubleValue.flatMap { $0 > 0 && $0.isFinite ? $0 : nil }
             }
-            item.provider = name
-        }
-        guard case .object(let request)? = object["request"] else {
-            return .failure(ItemError(.invalidRequest, "`request` is required and must be an object"))
-        }
-        item.request = request
-        if let timeout = object["timeout"], !timeout.isNull {
-            guard let seconds = timeout.doubleValue, seconds > 0, seconds.isFinite else {
-                return .failure(ItemError(.invalidRequest, "`timeout` must be a positive number of seconds"))
+            let retries = try member("max_retries", must: "an integer from 0 to 100") { value in
+                value.intValue.flatMap { (0...100).contains($0) ? $0 : nil }
             }
-            item.timeoutSeconds = seconds
-        }
-        if let retries = object["max_retries"], !retries.isNull {
-            guard let count = retries.intValue, count >= 0, count <= 100 else {
-                return .failure(ItemError(.invalidRequest, "`max_retries` must be an integer from 0 to 100"))
+            let format = try member("format", must: "\"openai\" or \"native\"") { value in
+                value.stringValue.flatMap(Format.init(rawValue:))
             }
-            item.maxRetries = count
+            let raw = try member("raw", must: "a boolean") { $0.boolValue }
+            return .success(Item(key: key, provider: provider, request: request, timeoutSeconds: timeout,
+                                 maxRetries: retries, format: format ?? .openai, includeRaw: raw ?? false))
+        } catch {
+            return .failure(error)
         }
-        if let format = object["format"], !format.isNull {
-            guard let text = format.stringValue, let parsed = Format(rawValue: text) else {
-                return .failure(ItemError(.invalidRequest, "`format` must be \"openai\" or \"native\""))
-            }
-            item.format = parsed
-        }
-        if let raw = object["raw"], !raw.isNull {
-            guard let flag = raw.boolValue else {
-                return .failure(ItemError(.invalidRequest, "`raw` must be a boolean"))
-            }
-            item.includeRaw = flag
-        }
-        return .success(item)
     }
 
     /// The `key` of a possibly malformed item, for echoing in its outcome.

@@ -1,4 +1,4 @@
-import VolleyCore
+import VolleyJSON
 
 /// A message the dispatcher must handle, as returned by ``RPCInbound/route(replyingWith:)``.
 public enum RPCCall: Sendable {

@@ -1,4 +1,4 @@
-import VolleyCore
+import VolleyJSON
 
 /// Decodes one input line into JSON-RPC 2.0 messages.
 ///

@@ -1,4 +1,4 @@
-import VolleyCore
+import VolleyJSON
 
 /// Encodes outgoing JSON-RPC 2.0 messages as compact JSON bytes (no trailing newline; the
 /// ``FrameWriter`` adds it).

@@ -1,4 +1,4 @@
-import VolleyCore
+import VolleyJSON
 
 extension RPCError {
     /// -32700 for a line ``JSONParser`` rejected; the message says whether the UTF-8 or the JSON

@@ -1,4 +1,4 @@
-import VolleyCore
+import VolleyJSON
 
 /// A JSON-RPC error object: what a failed request is answered with.
 ///

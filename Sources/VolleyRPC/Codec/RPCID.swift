@@ -1,4 +1,4 @@
-import VolleyCore
+import VolleyJSON
 
 /// A JSON-RPC request id, echoed back exactly as the host sent it.
 ///

@@ -1,4 +1,4 @@
-import VolleyCore
+import VolleyJSON
 
 /// One JSON-RPC message from the host, classified.
 public enum RPCMessage: Sendable, Hashable {

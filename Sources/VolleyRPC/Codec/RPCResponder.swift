@@ -1,5 +1,5 @@
 import Synchronization
-import VolleyCore
+import VolleyJSON
 
 /// The one way to answer one JSON-RPC request; it answers exactly once.
 ///

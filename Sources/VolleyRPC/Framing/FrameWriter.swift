@@ -3,8 +3,6 @@ import Synchronization
 import VolleySystem
 #if canImport(Glibc)
 @preconcurrency import Glibc
-#elseif canImport(Darwin)
-import Darwin
 #endif
 
 /// The only writer of a file descriptor (stdout): queues frames and writes each as one line.

@@ -1,7 +1,5 @@
 #if canImport(Glibc)
 @preconcurrency import Glibc
-#elseif canImport(Darwin)
-import Darwin
 #endif
 
 /// Makes the process ignore `SIGPIPE`, so writing to a closed stdout fails with `EPIPE` (which

@@ -1,3 +1,5 @@
+import VolleySystem
+
 /// What a ``LineReader`` delivers to its handler, in stream order.
 public enum LineEvent: Sendable, Hashable {
     /// One complete, non-blank line, without its `\n` and one trailing `\r`.

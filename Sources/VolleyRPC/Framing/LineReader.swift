@@ -3,8 +3,6 @@ import Synchronization
 import VolleySystem
 #if canImport(Glibc)
 @preconcurrency import Glibc
-#elseif canImport(Darwin)
-import Darwin
 #endif
 
 /// Reads `\n`-delimited lines from a file descriptor (stdin) on one dedicated thread.

@@ -1,30 +1,26 @@
 import VolleyCore
-import VolleyHTTP
 
 extension Server {
     static let protocolVersion = 1
-    static let methods = ["initialize", "ping", "gather", "as_completed", "call", "cancel", "stats", "configure", "shutdown", "exit"]
 
     // MARK: - Requests that are not cancellable
 
-    func handleOther(_ method: String, _ params: JSONValue?, _ responder: RPCResponder) async {
+    func handleOther(_ method: RPCMethod.Other, _ params: JSONValue?, _ responder: RPCResponder) async {
         do throws(RPCError) {
             switch method {
-            case "initialize": responder.respond(result: try initialize(params))
-            case "ping":
-                _ = try Params(params, method: method, allowed: [])
+            case .initialize: responder.respond(result: try initialize(params))
+            case .ping:
+                _ = try Params(params, method: method.rawValue, allowed: [])
                 responder.respond(result: .object([:]))
-            case "cancel": responder.respond(result: try cancel(params))
-            case "stats":
-                _ = try Params(params, method: method, allowed: [])
-                responder.respond(result: .object(statsJSON()))
-            case "configure": responder.respond(result: try configure(params, method: method))
-            case "exit":
+            case .cancel: responder.respond(result: try cancel(params))
+            case .stats:
+                _ = try Params(params, method: method.rawValue, allowed: [])
+                responder.respond(result: .object(engine.statsJSON()))
+            case .configure: responder.respond(result: try configure(params, method: method.rawValue))
+            case .exit:
                 // `exit` is a notification; sent as a request it is answered, then honoured.
                 responder.respond(result: .null)
                 handleExitRequest()
-            default:
-                responder.respond(error: .methodNotFound(method))
             }
         } catch {
             responder.respond(error: error)
@@ -80,7 +76,7 @@ extension Server {
             "protocol_version": .number(JSONNumber(Self.protocolVersion)),
             "server": ["name": "volley", "version": .string(options.version)],
             "capabilities": [
-                "methods": .array(Self.methods.map(JSONValue.string)),
+                "methods": .array(RPCMethod.all.map { .string($0.name) }),
                 "provider_kinds": .array(ProviderKind.allCases.map { .string($0.rawValue) }),
                 "providers": .array(set.providers.keys.sorted().map(JSONValue.string)),
                 "default_provider": set.defaultName.map(JSONValue.string) ?? .null,
@@ -116,41 +112,17 @@ extension Server {
         return ["cancelled": .bool(registry.cancel(id))]
     }
 
-    func statsJSON() -> JSONObject {
-        var object = engine.statsJSON()
-        let pool = http.stats
-        object["connections_opened"] = .number(JSONNumber(pool.connectionsOpened))
-        object["connections_reused"] = .number(JSONNumber(pool.transfersOnReusedConnections))
-        var providers: JSONObject = [:]
-        let set = engine.providerSet
-        for name in set.providers.keys.sorted() {
-            guard let config = set.providers[name] else { continue }
-            var limits: JSONObject = [:]
-            if let c = config.limits.concurrency { limits["concurrency"] = .number(JSONNumber(c)) }
-            if let r = config.limits.rpm { limits["rpm"] = .number(JSONNumber(r)) }
-            if let t = config.limits.tpm { limits["tpm"] = .number(JSONNumber(t)) }
-            var entry: JSONObject = ["kind": .string(config.kind.rawValue), "limits": .object(limits)]
-            if config.kind != .mock {
-                entry["base_url"] = .string(config.baseURL)
-                entry["api_key_env"] = config.apiKeyEnv.map(JSONValue.string) ?? .null
-                entry["has_key"] = .bool(config.apiKey != nil)
-            }
-            providers[name] = .object(entry)
-        }
-        object["providers"] = .object(providers)
-        return object
-    }
-
     // MARK: - Batches and call
 
     /// Runs a gather, as_completed or call; `release` frees its id right before the answer goes
     /// out (see ``RequestRegistry``).
-    func handleCancellable(_ method: String, _ params: JSONValue?, _ responder: RPCResponder, release: () -> Void) async {
+    func handleCancellable(_ method: RPCMethod.Cancellable, _ params: JSONValue?, _ responder: RPCResponder, release: () -> Void) async {
         let reply: Result<[UInt8], RPCError>
         do throws(RPCError) {
             switch method {
-            case "call": reply = .success(try await call(params).jsonBytes)
-            default: reply = .success(try await batch(params, id: responder.id, streaming: method == "as_completed", method: method))
+            case .call: reply = .success(try await call(params).jsonBytes)
+            case .gather, .asCompleted:
+                reply = .success(try await batch(params, id: responder.id, streaming: method == .asCompleted, method: method.rawValue))
             }
         } catch {
             reply = .failure(error)

@@ -1,7 +1,6 @@
 import Logging
 import Synchronization
 import VolleyCore
-import VolleyHTTP
 import VolleySystem
 
 #if canImport(Glibc)
@@ -24,7 +23,6 @@ public final class Server: Sendable {
     }
 
     let engine: Engine
-    let http: HTTPClient
     let options: ServerOptions
     let logger: Logger
     let registry = RequestRegistry()
@@ -38,10 +36,9 @@ public final class Server: Sendable {
     /// the timing; the exit path still writes shutdown's answer).
     private let shutdownRequested = Atomic<Bool>(false)
 
-    public init(engine: Engine, http: HTTPClient, options: ServerOptions, logger: Logger,
+    public init(engine: Engine, options: ServerOptions, logger: Logger,
                 inputFD: Int32 = STDIN_FILENO, outputFD: Int32 = STDOUT_FILENO) {
         self.engine = engine
-        self.http = http
         self.options = options
         self.logger = logger
         (events, eventSink) = AsyncStream<Event>.makeStream()
@@ -67,7 +64,8 @@ public final class Server: Sendable {
     /// Returns the process exit code.
     public func run() async -> Int32 {
         do {
-            try installSignalHandlers()
+            let sink = eventSink
+            try SignalPipe.install { sink.yield(.signal($0)) }
         } catch {
             logger.critical("cannot install signal handlers: \(error)")
             return 1
@@ -132,21 +130,19 @@ public final class Server: Sendable {
         }
     }
 
-    /// Methods whose requests can be cancelled and run as registered tasks.
-    private static let cancellable: Set<String> = ["gather", "as_completed", "call"]
-
     private func dispatch(_ call: RPCCall) {
         switch call {
         case .notification(let method, let params):
             handleNotification(method, params)
-        case .request(let method, let params, let responder):
-            if registry.isShuttingDown, method != "exit" {
+        case .request(let name, let params, let responder):
+            let method = RPCMethod(name)
+            if registry.isShuttingDown, method != .other(.exit) {
                 responder.respond(error: .invalidRequest("the server is shutting down"))
                 return
             }
-            if Self.cancellable.contains(method) {
+            if case .cancellable(let cancellable)? = method {
                 let result = registry.start(responder.id) { release in
-                    await self.handleCancellable(method, params, responder, release: release)
+                    await self.handleCancellable(cancellable, params, responder, release: release)
                 }
                 switch result {
                 case .started: break
@@ -157,21 +153,23 @@ public final class Server: Sendable {
                 // Its reply would carry the same id as the running request's: a host could not
                 // tell them apart (protocol: an id in use is -32600 for any request).
                 responder.respond(error: .invalidRequest("id \(responder.id) is already in use by a running request"))
-            } else if method == "shutdown" {
+            } else if method == .shutdown {
                 // Refusing later requests starts here, on the reader thread, so that every line
                 // read after `shutdown` gets -32600; the task only waits for the work to settle.
                 startShutdown(params, responder)
+            } else if case .other(let other)? = method {
+                registry.startOther { await self.handleOther(other, params, responder) }
             } else {
-                registry.startOther { await self.handleOther(method, params, responder) }
+                registry.startOther { responder.respond(error: .methodNotFound(name)) }
             }
         }
     }
 
     private func handleNotification(_ method: String, _ params: JSONValue?) {
-        switch method {
-        case "exit":
+        switch RPCMethod(method) {
+        case .other(.exit)?:
             handleNotificationExit()
-        case "cancel":
+        case .other(.cancel)?:
             if let id = params?["id"].flatMap(RPCID.init) { _ = registry.cancel(id) }
         default:
             logger.debug("ignoring notification", metadata: ["method": "\(method)"])
@@ -191,64 +189,6 @@ public final class Server: Sendable {
     func markShutdownRequested() {
         shutdownRequested.store(true, ordering: .releasing)
     }
-
-    // MARK: - Signals
-
-    /// Catches SIGTERM and SIGINT from now on and turns each into a `.signal` event.
-    ///
-    /// A C handler writes the signal's number to a pipe (async-signal-safe) and a thread reads
-    /// it. Not a `DispatchSource`: it is armed asynchronously after `resume()`, and a signal
-    /// arriving before that, with the disposition already `SIG_IGN`, was silently lost (the
-    /// process then never exited). Once this returns, no signal is lost.
-    private func installSignalHandlers() throws(SignalSetupError) {
-        var fds: [Int32] = [-1, -1]
-        guard pipe(&fds) == 0 else { throw SignalSetupError(errno: errno) }
-        for fd in fds { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
-        // Never block in the handler, however many signals arrive.
-        _ = fcntl(fds[1], F_SETFL, fcntl(fds[1], F_GETFL) | O_NONBLOCK)
-        let readFD = fds[0]
-        signalPipeWriteFD.store(fds[1], ordering: .releasing)
-        let sink = eventSink
-        do {
-            try DetachedThread.start(name: "volley-signals") {
-                var byte: UInt8 = 0
-                while true {
-                    let count = read(readFD, &byte, 1)
-                    if count == 1 {
-                        sink.yield(.signal(Int32(byte)))
-                    } else if count < 0, errno == EINTR {
-                        continue
-                    } else {
-                        return
-                    }
-                }
-            }
-        } catch {
-            throw SignalSetupError(errno: error.code)
-        }
-        // signal(2) fails only for invalid numbers; glibc's gives BSD semantics (SA_RESTART,
-        // the handler stays installed).
-        for number in [SIGTERM, SIGINT] {
-            _ = signal(number, forwardSignalToPipe)
-        }
-    }
-}
-
-/// The write end of the signal pipe, read by the signal handler (a lock-free atomic load).
-private let signalPipeWriteFD = Atomic<Int32>(-1)
-
-/// The SIGTERM/SIGINT handler: only async-signal-safe calls (`write(2)`), errno preserved.
-private func forwardSignalToPipe(_ number: Int32) {
-    let savedErrno = errno
-    var byte = UInt8(truncatingIfNeeded: number)
-    _ = write(signalPipeWriteFD.load(ordering: .acquiring), &byte, 1)
-    errno = savedErrno
-}
-
-/// The signal pipe or its thread could not be set up.
-struct SignalSetupError: Error, CustomStringConvertible {
-    let errno: Int32
-    var description: String { "errno \(errno)" }
 }
 
 /// Lets the writer's watermark callbacks reach the reader created later in `run()`.

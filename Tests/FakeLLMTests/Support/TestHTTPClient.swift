@@ -2,6 +2,7 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import VolleyJSON
 
 @testable import FakeLLM
 
@@ -20,7 +21,7 @@ struct TestExchange: Sendable {
     func header(_ name: String) -> String? { head?.headers.first(name: name) }
 
     /// The body parsed as JSON, or `.null` when it is not JSON.
-    var json: FakeJSON { (try? FakeJSON.parse(body)) ?? .null }
+    var json: JSONValue { (try? JSONParser.parse(body)) ?? .null }
 
     /// The SSE events of the body: (event name or nil, data) in order.
     var events: [(event: String?, data: String)] {

@@ -1,5 +1,5 @@
 import Testing
-@testable import VolleyRPC
+@testable import VolleySystem
 
 @Suite("LineSplitter")
 struct LineSplitterTests {
@@ -111,5 +111,26 @@ struct LineSplitterTests {
 
     @Test func byteByByte() {
         #expect(split(stream.map { [$0] }, maxLineBytes: 40) == expected)
+    }
+
+    @Test func keepingBlankLinesEveryLineIsOneEvent() {
+        var splitter = LineSplitter(maxLineBytes: 4, keepsBlankLines: true)
+        var events = splitter.feed(Array("a\n\n \t\r\nlonger\nb".utf8))
+        if let last = splitter.finish() { events.append(last) }
+        #expect(events == [line("a"), line(""), line(" \t"), .tooLong(byteCount: 6), line("b")])
+        // Ending with the newline leaves no last line; a lone `\r` after it is an empty one.
+        var ended = LineSplitter(keepsBlankLines: true)
+        #expect(ended.feed(Array("x\n".utf8)) == [line("x")])
+        #expect(ended.finish() == nil)
+        _ = ended.feed(Array("\r".utf8))
+        #expect(ended.finish() == line(""))
+    }
+
+    @Test func noLimitDoesNotOverflow() {
+        // `Int.max` (the resume journal's "no limit") must not trap on `maxLineBytes + 1`.
+        var splitter = LineSplitter(maxLineBytes: .max)
+        let long = [UInt8](repeating: 0x61, count: 100_000)
+        #expect(splitter.feed(long).isEmpty)
+        #expect(splitter.feed(Array("\n".utf8)) == [.line(long)])
     }
 }

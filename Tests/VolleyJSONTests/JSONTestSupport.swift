@@ -1,5 +1,5 @@
 import Testing
-import VolleyCore
+import VolleyJSON
 
 /// The error `JSONParser` throws for `bytes`, or `nil` if they parse.
 ///

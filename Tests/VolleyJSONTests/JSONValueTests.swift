@@ -1,5 +1,5 @@
 import Testing
-import VolleyCore
+import VolleyJSON
 
 @Suite("JSONValue conveniences")
 struct JSONValueTests {
@@ -8,6 +8,14 @@ struct JSONValueTests {
             "model": "m", "n": 1, "f": 1.5, "ok": true, "none": .null, "list": [1, "a"], "obj": ["k": "v"],
         ]
         #expect(value.jsonString == #"{"model":"m","n":1,"f":1.5,"ok":true,"none":null,"list":[1,"a"],"obj":{"k":"v"}}"#)
+    }
+
+    /// `nil` would mean `.null` in a JSON position and `Optional.none` in an optional one (the
+    /// `raw: null` bug): JSON null is spelled `.null`, and this keeps it so.
+    @Test func nilIsNotAJSONLiteral() {
+        #expect(!(JSONValue.self is any ExpressibleByNilLiteral.Type))
+        let absent: JSONValue? = nil
+        #expect(absent == nil && absent != .null)
     }
 
     @Test func accessors() throws {

@@ -1,5 +1,5 @@
 import Testing
-import VolleyCore
+import VolleyJSON
 
 @Suite("Parsing and writing again loses nothing")
 struct JSONRoundTripTests {

@@ -4,22 +4,23 @@
 /// offsets). For decoding a provider's reply, where a handful of fields of a large document
 /// matter and building the whole tree was most of the cost.
 ///
-/// The bytes must stay valid and unchanged while the reader is used.
-struct JSONReader {
+/// The bytes must stay valid and unchanged while the reader is used. `package`, not `public`:
+/// it is for this package's decoders (VolleyCore's providers), not an API to keep stable.
+package struct JSONReader {
     private var core: JSONParserCore
 
     /// What the next value is, without consuming it.
-    enum Kind {
+    package enum Kind {
         case object, array, string, number, bool, null
     }
 
-    init(base: UnsafeRawPointer, count: Int, maxDepth: Int = JSONParser.defaultMaxDepth) {
+    package init(base: UnsafeRawPointer, count: Int, maxDepth: Int = JSONParser.defaultMaxDepth) {
         core = JSONParserCore(base: base, count: count, maxDepth: maxDepth)
         core.skipWhitespace()
     }
 
     /// The kind of the value at the current position.
-    func peek() throws(JSONParseError) -> Kind {
+    package func peek() throws(JSONParseError) -> Kind {
         guard core.position < core.count else { throw core.error(.unexpectedEndOfInput, at: core.count) }
         switch core.byte(at: core.position) {
         case UInt8(ascii: "{"): return .object
@@ -36,7 +37,7 @@ struct JSONReader {
     /// member's value (read it or `skip()` it). A value that is not an object is skipped and
     /// the result is false.
     @discardableResult
-    mutating func readObject(_ body: (inout JSONReader, Key) throws(JSONParseError) -> Void) throws(JSONParseError) -> Bool {
+    package mutating func readObject(_ body: (inout JSONReader, Key) throws(JSONParseError) -> Void) throws(JSONParseError) -> Bool {
         guard try peek() == .object else {
             try skip()
             return false
@@ -60,7 +61,7 @@ struct JSONReader {
     /// Reads an array; `body` is called for each element with its index and must consume it.
     /// A value that is not an array is skipped and the result is false.
     @discardableResult
-    mutating func readArray(_ body: (inout JSONReader, Int) throws(JSONParseError) -> Void) throws(JSONParseError) -> Bool {
+    package mutating func readArray(_ body: (inout JSONReader, Int) throws(JSONParseError) -> Void) throws(JSONParseError) -> Bool {
         guard try peek() == .array else {
             try skip()
             return false
@@ -75,7 +76,7 @@ struct JSONReader {
     }
 
     /// The string at the current position; any other value is skipped and gives nil.
-    mutating func readString() throws(JSONParseError) -> String? {
+    package mutating func readString() throws(JSONParseError) -> String? {
         guard try peek() == .string else {
             try skip()
             return nil
@@ -85,7 +86,7 @@ struct JSONReader {
 
     /// The number at the current position as an exact `Int` (see `JSONNumber.int`); any
     /// other value is skipped and gives nil.
-    mutating func readInt() throws(JSONParseError) -> Int? {
+    package mutating func readInt() throws(JSONParseError) -> Int? {
         guard try peek() == .number else {
             try skip()
             return nil
@@ -94,23 +95,23 @@ struct JSONReader {
     }
 
     /// The whole value at the current position.
-    mutating func readValue() throws(JSONParseError) -> JSONValue {
+    package mutating func readValue() throws(JSONParseError) -> JSONValue {
         try core.parseValue()
     }
 
     /// Skips the value at the current position (checking it).
-    mutating func skip() throws(JSONParseError) {
+    package mutating func skip() throws(JSONParseError) {
         try core.skipValue()
     }
 
     /// Checks that nothing but whitespace follows the document's value.
-    mutating func finish() throws(JSONParseError) {
+    package mutating func finish() throws(JSONParseError) {
         try core.expectEndOfDocument()
     }
 
     /// An object member's name: the raw bytes of a key without escapes (no string made), or
     /// the decoded string of one with escapes.
-    struct Key {
+    package struct Key {
         private let raw: UnsafeRawBufferPointer?
         private let decoded: String?
 
@@ -124,7 +125,7 @@ struct JSONReader {
             self.decoded = decoded
         }
 
-        static func == (key: Key, name: StaticString) -> Bool {
+        package static func == (key: Key, name: StaticString) -> Bool {
             let expected = UnsafeRawBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount)
             if let raw = key.raw { return raw.elementsEqual(expected) }
             return key.decoded.map { $0.utf8.elementsEqual(expected) } ?? false

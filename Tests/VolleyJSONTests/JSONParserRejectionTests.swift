@@ -1,5 +1,5 @@
 import Testing
-import VolleyCore
+import VolleyJSON
 
 @Suite("JSONParser rejects what RFC 8259 does not allow")
 struct JSONParserRejectionTests {

@@ -1,13 +1,13 @@
 #if canImport(Glibc)
 @preconcurrency import Glibc
-#elseif canImport(Darwin)
-import Darwin
 #endif
 
-/// Splits a byte stream into `\n`-terminated lines with a bounded line length.
+/// Splits a byte stream into `\n`-terminated lines with a bounded line length: the one line
+/// splitter of the JSON-RPC reader (stdin) and `volley run`'s file reader.
 ///
 /// Feed chunks as they arrive; lines come out without their `\n` and with one trailing `\r`
-/// removed. Lines that are empty or hold only spaces, tabs and `\r` are skipped. A line longer
+/// removed. Lines that are empty or hold only spaces, tabs and `\r` are skipped unless
+/// ``keepsBlankLines`` is set (a file reader that numbers lines keeps them). A line longer
 /// than ``maxLineBytes`` (not counting its `\n` and one trailing `\r`) is reported once as
 /// ``Event/tooLong(byteCount:)`` when its newline arrives, and its bytes are counted but never
 /// kept, so memory stays below about `maxLineBytes` whatever the input. Call ``finish()`` at end
@@ -20,15 +20,19 @@ public struct LineSplitter: Sendable {
 
     /// The longest line accepted, in bytes, without its `\n` and one trailing `\r`.
     public let maxLineBytes: Int
+    /// Whether blank lines come out too (as `.line`), so that every line of the input is one event.
+    public let keepsBlankLines: Bool
 
     /// The start of the current line, while it is within the limit.
     private var pending: [UInt8] = []
     /// The byte count of the current line once it is known to be too long (its bytes are dropped).
     private var discardedByteCount: Int?
 
-    /// Creates a splitter that rejects lines longer than `maxLineBytes` (at least 1).
-    public init(maxLineBytes: Int = defaultMaxLineBytes) {
+    /// Creates a splitter that rejects lines longer than `maxLineBytes` (at least 1; `Int.max`
+    /// for no limit).
+    public init(maxLineBytes: Int = defaultMaxLineBytes, keepsBlankLines: Bool = false) {
         self.maxLineBytes = max(1, maxLineBytes)
+        self.keepsBlankLines = keepsBlankLines
     }
 
     /// Bytes held for the current line; tests check that over-long lines are not kept.
@@ -72,6 +76,8 @@ public struct LineSplitter: Sendable {
         if let discardedByteCount {
             return .tooLong(byteCount: discardedByteCount)
         }
+        // Input that ended with its newline has no last line to report.
+        guard !pending.isEmpty else { return nil }
         return pending.withUnsafeBytes { raw in
             classify(line: raw, rest: UnsafeRawBufferPointer(start: nil, count: 0))
         }
@@ -82,7 +88,7 @@ public struct LineSplitter: Sendable {
     private mutating func absorb(_ segment: UnsafeRawBufferPointer) {
         if let discarded = discardedByteCount {
             discardedByteCount = discarded + segment.count
-        } else if pending.count + segment.count > maxLineBytes + 1 {
+        } else if pending.count + segment.count - 1 > maxLineBytes {
             discardedByteCount = pending.count + segment.count
             pending = []
         } else {
@@ -104,7 +110,8 @@ public struct LineSplitter: Sendable {
         }
     }
 
-    /// The event for a complete line made of `head` followed by `rest`: `nil` when blank.
+    /// The event for a complete line made of `head` followed by `rest`: `nil` when blank and
+    /// blank lines are skipped.
     private func classify(line head: UnsafeRawBufferPointer, rest: UnsafeRawBufferPointer) -> Event? {
         let rawCount = head.count + rest.count
         let last = rest.last ?? head.last
@@ -112,7 +119,7 @@ public struct LineSplitter: Sendable {
         if contentCount > maxLineBytes {
             return .tooLong(byteCount: rawCount)
         }
-        if isBlank(head) && isBlank(rest) {
+        if !keepsBlankLines, isBlank(head) && isBlank(rest) {
             return nil
         }
         var line: [UInt8] = []

@@ -1,5 +1,5 @@
 import Testing
-import VolleyCore
+import VolleyJSON
 
 @Suite("JSONParser accepts RFC 8259 JSON")
 struct JSONParserAcceptanceTests {

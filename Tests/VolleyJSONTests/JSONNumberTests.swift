@@ -1,5 +1,5 @@
 import Testing
-import VolleyCore
+import VolleyJSON
 
 @Suite("JSONNumber")
 struct JSONNumberTests {

@@ -1,5 +1,5 @@
 import Testing
-import VolleyCore
+import VolleyJSON
 
 @Suite("JSONParser builds only the selected parts")
 struct JSONSelectionTests {

@@ -1,0 +1,34 @@
+import VolleyHTTP
+
+/// Why an engine could not start: its transport did not.
+public struct EngineStartError: Error, Sendable, CustomStringConvertible {
+    public let description: String
+
+    init(transport: HTTPClientError) {
+        description = "cannot start the HTTP transport: \(transport)"
+    }
+}
+
+extension Engine {
+    /// Starts an engine with a transport of its own, for the `volley` process and `volley run`,
+    /// so that neither needs to know the transport's types. Stop it with ``shutdown()``.
+    ///
+    /// - Parameter maxConnectionsPerHost: the connection pool's bound per origin.
+    /// - Throws: when libcurl or the transport thread cannot start.
+    public convenience init(maxConnectionsPerHost: Int, environment: [String: String], providers: ProviderSet? = nil,
+                            onLimitChange: (@Sendable (LimitChange) -> Void)? = nil) throws(EngineStartError) {
+        let http: HTTPClient
+        do {
+            http = try HTTPClient(configuration: HTTPClientConfiguration(maxConnectionsPerHost: maxConnectionsPerHost))
+        } catch {
+            throw EngineStartError(transport: error)
+        }
+        self.init(http: http, environment: environment, providers: providers, onLimitChange: onLimitChange)
+    }
+
+    /// Stops the transport: transfers still running end, and libcurl is no longer in use when
+    /// this returns (so exit's atexit cleanups cannot race it).
+    public func shutdown() async {
+        await http.shutdown()
+    }
+}

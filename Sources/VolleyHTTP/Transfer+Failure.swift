@@ -1,0 +1,27 @@
+import CCurl
+
+extension Transfer {
+    /// The error to fail this transfer with after libcurl ended it with `code`: its kind from
+    /// the facts (`TransferFailure`, pure), its message libcurl's (or ours, for an oversized
+    /// body). Call before the handle goes back to the pool: the facts and the text are read
+    /// from it.
+    func failure(_ code: CURLcode) -> HTTPClientError {
+        var failure = TransferFailure(
+            code: code,
+            exceededMaxResponseBytes: exceededMaxResponseBytes,
+            timeoutSeconds: timeoutSeconds,
+            stallSeconds: stallSeconds
+        )
+        // Only a timeout needs the timings to find its kind.
+        if code == CURLE_OPERATION_TIMEDOUT, let easy {
+            (failure.preTransferSeconds, failure.totalSeconds) = easy.failureTimings()
+        }
+        let kind = failure.kind
+        if kind == .responseTooLarge {
+            return HTTPClientError(kind, "the response body exceeded \(maxResponseBytes) bytes", curlCode: Int(code.rawValue))
+        }
+        let written = easy?.errorText ?? ""
+        let text = written.isEmpty ? String(cString: curl_easy_strerror(code)) : written
+        return HTTPClientError(kind, text, curlCode: Int(code.rawValue))
+    }
+}

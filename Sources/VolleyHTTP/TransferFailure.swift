@@ -1,0 +1,60 @@
+import CCurl
+
+/// A failed transfer as plain facts: libcurl's result code, the limits the transfer ran
+/// under and how far it got. `kind` maps them to the error kind a caller switches on; it is a
+/// pure function of these values (no handle, no sockets, no message text), so every mapping
+/// is unit-tested (`TransferFailureTests`).
+struct TransferFailure: Sendable, Hashable {
+    /// What libcurl ended the transfer with (not `CURLE_OK`).
+    var code: CURLcode
+    /// The body outgrew `maxResponseBytes` and the write callback aborted the transfer.
+    var exceededMaxResponseBytes = false
+    /// The whole-transfer limit set on the handle (`CURLOPT_TIMEOUT_MS`), in seconds; nil
+    /// when none was set.
+    var timeoutSeconds: Double?
+    /// The low-speed window set on the handle (`CURLOPT_LOW_SPEED_TIME`), in seconds; nil
+    /// when stall detection was off.
+    var stallSeconds: Int?
+    /// Seconds from the start until the transfer got past connect + TLS
+    /// (`CURLINFO_PRETRANSFER_TIME_T`); 0 when it never did.
+    var preTransferSeconds: Double = 0
+    /// Seconds from the start until libcurl gave up (`CURLINFO_TOTAL_TIME_T`).
+    var totalSeconds: Double = 0
+
+    /// The error kind for these facts.
+    var kind: HTTPClientError.Kind {
+        if exceededMaxResponseBytes { return .responseTooLarge }
+        switch code {
+        case CURLE_OPERATION_TIMEDOUT:
+            return timeoutKind
+        case CURLE_COULDNT_RESOLVE_HOST, CURLE_COULDNT_RESOLVE_PROXY, CURLE_COULDNT_CONNECT:
+            return .connectionFailed
+        case CURLE_SSL_CONNECT_ERROR, CURLE_PEER_FAILED_VERIFICATION, CURLE_SSL_CERTPROBLEM,
+             CURLE_SSL_CIPHER, CURLE_SSL_CACERT_BADFILE, CURLE_SSL_ISSUER_ERROR,
+             CURLE_SSL_PINNEDPUBKEYNOTMATCH, CURLE_SSL_INVALIDCERTSTATUS, CURLE_SSL_CRL_BADFILE,
+             CURLE_SSL_ENGINE_NOTFOUND, CURLE_SSL_ENGINE_SETFAILED, CURLE_SSL_ENGINE_INITFAILED,
+             CURLE_USE_SSL_FAILED:
+            return .tls
+        case CURLE_RECV_ERROR, CURLE_SEND_ERROR, CURLE_GOT_NOTHING, CURLE_PARTIAL_FILE,
+             CURLE_HTTP2, CURLE_HTTP2_STREAM, CURLE_WEIRD_SERVER_REPLY, CURLE_BAD_CONTENT_ENCODING:
+            return .connectionLost
+        case CURLE_URL_MALFORMAT, CURLE_UNSUPPORTED_PROTOCOL, CURLE_BAD_FUNCTION_ARGUMENT:
+            return .invalidRequest
+        default:
+            return .other
+        }
+    }
+
+    /// libcurl reports the connect, total and low-speed timeouts with one code; the timings
+    /// tell them apart. libcurl checks the total limit before anything else, so a transfer
+    /// that ran its whole limit timed out, whatever else was due. The low-speed check runs
+    /// only once the request is being sent or received (past pre-transfer) and only after its
+    /// window has passed; a transfer that never got that far hit the connect timeout.
+    private var timeoutKind: HTTPClientError.Kind {
+        // The timings are whole microseconds: allow for rounding at the limit.
+        if let timeoutSeconds, totalSeconds >= timeoutSeconds * 0.999 { return .timeout }
+        if preTransferSeconds == 0 { return .connectTimeout }
+        if let stallSeconds, totalSeconds >= Double(stallSeconds) * 0.999 { return .stalled }
+        return .timeout
+    }
+}

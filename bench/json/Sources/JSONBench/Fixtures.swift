@@ -1,0 +1,7 @@
+/// The bodies the benchmark parses: bench/nginx/chat-completion.json (the reply every bench
+/// request gets) and a chat request of the size the sidecar sends (659 bytes).
+enum Fixtures {
+    static let reply = #"{"id":"chatcmpl-B9MHDbslfkBeAs8l4bebGdFOJ6PeG","object":"chat.completion","created":1741570283,"model":"gpt-4o-mini-2024-07-18","choices":[{"index":0,"message":{"role":"assistant","content":"Hello! This is the fixed reply of the benchmark server.","refusal":null,"annotations":[]},"logprobs":null,"finish_reason":"stop"}],"usage":{"prompt_tokens":12,"completion_tokens":24,"total_tokens":36,"prompt_tokens_details":{"cached_tokens":0,"audio_tokens":0},"completion_tokens_details":{"reasoning_tokens":0,"audio_tokens":0,"accepted_prediction_tokens":0,"rejected_prediction_tokens":0}},"service_tier":"default","system_fingerprint":"fp_06737a9306"}"#
+
+    static let request = #"{"model":"gpt-4o-mini","messages":[{"role":"system","content":"You are a careful assistant. Answer in one short paragraph and cite the document by its number."},{"role":"user","content":"Summarise document 17: the quarterly report says revenue grew 12% to $4.1M, costs fell 3%, and the \"north\" region led growth.\nKeep it under 50 words."}],"temperature":0.2,"max_tokens":256,"stream":false,"tools":[{"type":"function","function":{"name":"lookup","description":"Look a document up by number","parameters":{"type":"object","properties":{"number":{"type":"integer"},"section":{"type":"string"}},"required":["number"]}}}],"metadata":{"batch":"b1","item":"17"}}"#
+}
