@@ -107,6 +107,7 @@ let package = Package(
         .target(name: "VolleyTestSupport", path: "Tests/VolleyTestSupport"),
         // The fake LLM server's test fixture, apart so that VolleyTestSupport needs no SwiftNIO.
         .target(name: "FakeLLMTestSupport", dependencies: ["FakeLLM"], path: "Tests/FakeLLMTestSupport"),
+        .testTarget(name: "VolleyTestSupportTests", dependencies: ["VolleyTestSupport"]),
         .testTarget(name: "VolleySystemTests", dependencies: ["VolleySystem", "VolleyTestSupport"]),
         .testTarget(name: "VolleyJSONTests", dependencies: ["VolleyJSON"]),
         .testTarget(name: "VolleyHTTPTests", dependencies: ["VolleyHTTP", "FakeLLM", "VolleyTestSupport"]),

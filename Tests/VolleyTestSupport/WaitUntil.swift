@@ -4,7 +4,7 @@ import Testing
 /// transport's pool, a file another process writes); `false`, with an issue recorded at the
 /// caller naming `what`, when it still does not hold after `timeout` of real time.
 ///
-/// The first reads are separated by `Task.yield()` only, so a condition that another task makes
+/// The first hundred reads are separated by `Task.yield()` only, so a condition another task makes
 /// true at once is seen at once; after that, reads are `pollInterval` apart, so a long wait does
 /// not spin one of the machine's few cores against the work it waits for. The pause only paces
 /// the reads: the condition, not the time, decides when the wait ends.
