@@ -9,7 +9,8 @@ import PackageDescription
 // - swift-argument-parser: the `volley` and `volley-fake-llm` command lines.
 // - swift-log: structured logging to stderr from the sidecar.
 // - hdrhistogram-swift: latency percentiles for `stats` (bounded memory, exact to 3 digits).
-// - swift-collections: the scheduler's deadline heap (HeapModule). Not OrderedCollections for
+// - swift-collections: the scheduler's deadline heap (HeapModule); Deque for the FIFOs (a
+//   limiter lane's waiters, an origin's queued transfers, volley run's split lines). Not OrderedCollections for
 //   JSONObject: an OrderedDictionary-backed one cost 16% more CPU on chat bodies (bench/json).
 // System libraries (Debian packages; scripts/install-deps installs them):
 // - libcurl (libcurl4-openssl-dev): all HTTP.
@@ -45,7 +46,7 @@ let package = Package(
         // epoll and eventfd for the transport's event selector (Linux only, like CNIOLinux).
         .target(name: "CVolleyLinux"),
         // The transport: one thread owning one curl multi handle.
-        .target(name: "VolleyHTTP", dependencies: ["CCurl", "CVolleyLinux", "VolleySystem"]),
+        .target(name: "VolleyHTTP", dependencies: ["CCurl", "CVolleyLinux", "VolleySystem", .product(name: "DequeModule", package: "swift-collections")]),
         // JSON values, the strict parser, the reader, the writer: a leaf that depends on nothing,
         // so the sidecar and the fake server share one JSON implementation.
         .target(name: "VolleyJSON"),

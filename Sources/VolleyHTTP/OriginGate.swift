@@ -1,3 +1,5 @@
+import DequeModule
+
 /// Per-origin admission for the transport: decides when a transfer may be handed to libcurl.
 ///
 /// libcurl queues transfers internally when a host's connection limit is reached, and counts
@@ -27,21 +29,8 @@ struct OriginGate {
     private struct Origin {
         var proto: WireProtocol
         var active = 0
-        var queue: [UInt64] = []
-        var queueHead = 0
-
-        var waiting: Int { queue.count - queueHead }
-
-        /// Drops the admitted prefix of the queue once it is all or most of it.
-        mutating func compact() {
-            if queueHead == queue.count {
-                queue.removeAll(keepingCapacity: true)
-                queueHead = 0
-            } else if queueHead > 1024, queueHead * 2 > queue.count {
-                queue.removeFirst(queueHead)
-                queueHead = 0
-            }
-        }
+        /// Ids in arrival order; cancelled ones stay until they reach the front.
+        var queue = Deque<UInt64>()
     }
 
     let maxConnectionsPerHost: Int
@@ -120,18 +109,16 @@ struct OriginGate {
             guard let index = origins.index(forKey: name) else { continue }
             let proto = origins.values[index].proto
             let capacity = capacity(of: proto)
-            while origins.values[index].active < capacity, origins.values[index].queueHead < origins.values[index].queue.count {
+            while origins.values[index].active < capacity, !origins.values[index].queue.isEmpty {
                 if admitted.count >= limit {
                     stillDirty.append(name)
                     break
                 }
-                let id = origins.values[index].queue[origins.values[index].queueHead]
-                origins.values[index].queueHead += 1
+                guard let id = origins.values[index].queue.popFirst() else { break }
                 guard waiting.removeValue(forKey: id) != nil else { continue }  // cancelled
                 origins.values[index].active += 1
                 admitted.append(Admission(id: id, pipeWait: proto != .http1))
             }
-            origins.values[index].compact()
         }
         dirty.removeAll(keepingCapacity: true)
         for name in stillDirty { dirty.insert(name) }
@@ -144,7 +131,7 @@ struct OriginGate {
     /// Transfers running or waiting for `origin` (for tests and stats).
     func load(of origin: String) -> (active: Int, waiting: Int) {
         guard let o = origins[origin] else { return (0, 0) }
-        return (o.active, o.queue[o.queueHead...].filter { waiting[$0] != nil }.count)
+        return (o.active, o.queue.filter { waiting[$0] != nil }.count)
     }
 
     func proto(of origin: String) -> WireProtocol? { origins[origin]?.proto }

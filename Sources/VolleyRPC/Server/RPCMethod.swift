@@ -16,6 +16,10 @@ enum RPCMethod: Sendable, Hashable {
 
     enum Other: String, Sendable, CaseIterable {
         case initialize, ping, cancel, stats, configure, exit
+
+        /// Whether the method may change the providers: it is then handled in line order,
+        /// before any later request starts (docs/protocol.md, "Ordering").
+        var changesConfiguration: Bool { self == .initialize || self == .configure }
     }
 
     /// The method named `name`, or nil when there is none (answered -32601).

@@ -5,7 +5,10 @@ extension Server {
 
     // MARK: - Requests that are not cancellable
 
-    func handleOther(_ method: RPCMethod.Other, _ params: JSONValue?, _ responder: RPCResponder) async {
+    /// Answers a request that is neither cancellable nor `shutdown`. None of these waits: the
+    /// dispatcher runs `initialize` and `configure` right on the reader thread (see
+    /// ``RPCMethod/Other/changesConfiguration``) and the rest from a short task.
+    func handleOther(_ method: RPCMethod.Other, _ params: JSONValue?, _ responder: RPCResponder) {
         do throws(RPCError) {
             switch method {
             case .initialize: responder.respond(result: try initialize(params))

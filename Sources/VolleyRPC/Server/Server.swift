@@ -157,8 +157,12 @@ public final class Server: Sendable {
                 // Refusing later requests starts here, on the reader thread, so that every line
                 // read after `shutdown` gets -32600; the task only waits for the work to settle.
                 startShutdown(params, responder)
+            } else if case .other(let other)? = method, other.changesConfiguration {
+                // Applied before the next line is read, so every request after it (a gather
+                // naming the provider it adds, say) sees the new configuration.
+                handleOther(other, params, responder)
             } else if case .other(let other)? = method {
-                registry.startOther { await self.handleOther(other, params, responder) }
+                registry.startOther { self.handleOther(other, params, responder) }
             } else {
                 registry.startOther { responder.respond(error: .methodNotFound(name)) }
             }
