@@ -102,16 +102,22 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        // Test servers around a real nginx (TLS, gateway rate limits); for test targets only.
+        // What every test target shares (for test targets only): the test tags scripts/test
+        // selects by, bounded waits, a latch, where the built executables are, and servers
+        // around a real nginx (TLS, gateway rate limits).
         .target(name: "VolleyTestSupport", path: "Tests/VolleyTestSupport"),
-        .testTarget(name: "VolleySystemTests", dependencies: ["VolleySystem"]),
+        // The fake LLM server's test fixture, apart so that VolleyTestSupport needs no SwiftNIO.
+        .target(name: "FakeLLMTestSupport", dependencies: ["FakeLLM"], path: "Tests/FakeLLMTestSupport"),
+        .testTarget(name: "VolleyTestSupportTests", dependencies: ["VolleyTestSupport"]),
+        .testTarget(name: "VolleySystemTests", dependencies: ["VolleySystem", "VolleyTestSupport"]),
         .testTarget(name: "VolleyJSONTests", dependencies: ["VolleyJSON"]),
         .testTarget(name: "VolleyHTTPTests", dependencies: ["VolleyHTTP", "FakeLLM", "VolleyTestSupport"]),
-        .testTarget(name: "FakeLLMTests", dependencies: ["FakeLLM", "VolleyJSON"]),
+        .testTarget(name: "FakeLLMTests", dependencies: ["FakeLLM", "FakeLLMTestSupport", "VolleyJSON", "VolleyTestSupport"]),
         .testTarget(name: "VolleyCoreTests", dependencies: ["VolleyCore", "VolleyHTTP", "FakeLLM", "VolleyTestSupport"]),
         .testTarget(name: "VolleyRPCTests", dependencies: ["VolleyRPC", "VolleySystem"]),
-        .testTarget(name: "VolleyRunTests", dependencies: ["VolleyRun", "volley"]),
-        .testTarget(name: "VolleyEndToEndTests", dependencies: ["volley", "FakeLLM", "VolleyCore"]),
+        .testTarget(name: "VolleyRunTests", dependencies: ["VolleyRun", "volley", "VolleyTestSupport"]),
+        .testTarget(name: "VolleyEndToEndTests",
+                    dependencies: ["volley", "FakeLLM", "VolleyCore", "VolleyTestSupport", "FakeLLMTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,3 +1,4 @@
+import FakeLLMTestSupport
 import Testing
 import VolleyJSON
 
@@ -6,7 +7,7 @@ import VolleyJSON
 @Suite("POST /v1/messages", .timeLimit(.minutes(1)))
 struct AnthropicEndpointTests {
     @Test func nonStreamingBodyIsRealistic() async throws {
-        try await withServer { server in
+        try await withFakeServer { server in
             let response = try await server.request("/v1/messages", body: Bodies.anthropic())
             #expect(response.status == 200)
             #expect(response.header("request-id")?.hasPrefix("req_") == true)
@@ -28,7 +29,7 @@ struct AnthropicEndpointTests {
     }
 
     @Test func maxTokensGivesMaxTokensStopReason() async throws {
-        try await withServer { server in
+        try await withFakeServer { server in
             let response = try await server.request("/v1/messages", body: Bodies.anthropic(maxTokens: 2))
             #expect(response.json["stop_reason"]?.stringValue == "max_tokens")
             #expect(response.json["content"]?.arrayValue?.first?["text"]?.stringValue == "Echo: hello")
@@ -37,7 +38,7 @@ struct AnthropicEndpointTests {
     }
 
     @Test func streamingEventSequence() async throws {
-        try await withServer { server in
+        try await withFakeServer { server in
             let response = try await server.request("/v1/messages", body: Bodies.anthropic(maxTokens: 3, stream: true))
             #expect(response.ended)
             #expect(response.header("content-type")?.hasPrefix("text/event-stream") == true)
@@ -61,7 +62,7 @@ struct AnthropicEndpointTests {
     static let tools = #""tools":[{"name":"lookup","description":"d","input_schema":{"type":"object","properties":{"q":{"type":"string"}},"required":["q"]}}]"#
 
     @Test func scriptedToolUse() async throws {
-        try await withServer { server in
+        try await withFakeServer { server in
             let response = try await server.request(
                 "/v1/messages", body: Bodies.anthropic(fake: #"{"tool_call":true}"#, extra: Self.tools))
             #expect(response.json["stop_reason"]?.stringValue == "tool_use")
@@ -85,7 +86,7 @@ struct AnthropicEndpointTests {
         (404, "not_found_error"), (400, "invalid_request_error"), (503, "api_error"),
     ])
     func errorShape(status: Int, type: String) async throws {
-        try await withServer { server in
+        try await withFakeServer { server in
             let response = try await server.request(
                 "/v1/messages", headers: [("x-fake-status", String(status))], body: Bodies.anthropic())
             #expect(response.status == status)
@@ -96,7 +97,7 @@ struct AnthropicEndpointTests {
     }
 
     @Test func missingMaxTokensIsInvalidRequest() async throws {
-        try await withServer { server in
+        try await withFakeServer { server in
             let response = try await server.request(
                 "/v1/messages", body: #"{"model":"m","messages":[{"role":"user","content":"x"}]}"#)
             #expect(response.status == 400)

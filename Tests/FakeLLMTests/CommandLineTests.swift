@@ -1,18 +1,15 @@
 import Foundation
 import Testing
 import VolleyJSON
+import VolleyTestSupport
 
 @testable import FakeLLM
 
 /// Runs the built `volley-fake-llm` binary the way scripts do: port 0, read the one stdout line.
 @Suite("volley-fake-llm command line", .timeLimit(.minutes(1)))
 struct CommandLineTests {
-    /// The binary beside the test bundle (both live in the build's products folder).
-    static let binary: URL? = {
-        guard let first = CommandLine.arguments.first else { return nil }
-        let candidate = URL(fileURLWithPath: first).deletingLastPathComponent().appendingPathComponent("volley-fake-llm")
-        return FileManager.default.isExecutableFile(atPath: candidate.path) ? candidate : nil
-    }()
+    /// The built binary (beside the test bundle: both live in the build's products folder).
+    static let binary: URL? = try? BuiltExecutable.url(named: "volley-fake-llm")
 
     /// Reads `handle` to EOF off the cooperative pool.
     static func readToEnd(_ handle: FileHandle) async -> Data {
@@ -128,12 +125,10 @@ struct CommandLineTests {
         try await TestConnection.with(port: port) { held in
             try await held.send("/v1/chat/completions", headers: [("x-fake-mode", "stall_headers")], body: Bodies.openAI())
             try await TestConnection.with(port: port) { connection in
-                // The binary has no stats waiter: poll its stats endpoint (bounded, no sleeping).
-                var admitted = 0
-                for _ in 0..<10_000 where admitted < 1 {
-                    admitted = try await connection.exchange(.GET, "/fake/stats").json["in_flight_admitted"]?.intValue ?? -1
+                // The binary has no stats waiter: poll its stats endpoint.
+                try await waitUntil("the held request admitted") {
+                    try await connection.exchange(.GET, "/fake/stats").json["in_flight_admitted"]?.intValue == 1
                 }
-                #expect(admitted == 1)
                 let refused = try await connection.exchange("/v1/chat/completions", body: Bodies.openAI())
                 #expect(refused.status == 429)
                 #expect(refused.json["error"]?["message"]?.stringValue == "Rate limit exceeded")

@@ -1,3 +1,4 @@
+import FakeLLMTestSupport
 import Testing
 
 @testable import FakeLLM
@@ -31,7 +32,7 @@ struct LimitTests {
     }
 
     @Test func requestLimitAnswers429WithOpenAIHeaders() async throws {
-        try await withServer(Self.rpm) { server in
+        try await withFakeServer(Self.rpm) { server in
             let first = try await server.request("/v1/chat/completions", body: Bodies.openAI())
             #expect(first.status == 200)
             #expect(first.header("x-ratelimit-limit-requests") == "3")
@@ -76,7 +77,7 @@ struct LimitTests {
     }
 
     @Test func requestLimitOnAnthropicUsesItsHeaders() async throws {
-        try await withServer(Self.rpm) { server in
+        try await withFakeServer(Self.rpm) { server in
             let first = try await server.request("/v1/messages", body: Bodies.anthropic())
             #expect(first.status == 200)
             #expect(first.header("anthropic-ratelimit-requests-limit") == "3")
@@ -101,7 +102,7 @@ struct LimitTests {
     }
 
     @Test func tokenLimitChargesPromptPlusMaxTokens() async throws {
-        try await withServer(Self.tpm) { server in
+        try await withFakeServer(Self.tpm) { server in
             // 7 prompt tokens + max_tokens 2 = 9 of 10.
             let first = try await server.request("/v1/chat/completions", body: Bodies.openAI(maxTokens: 2))
             #expect(first.status == 200)
@@ -128,7 +129,7 @@ struct LimitTests {
     }
 
     @Test func tokenChargeUsesDefaultOutputTokensWithoutMaxTokens() async throws {
-        try await withServer({
+        try await withFakeServer({
             $0.tokensPerMinute = 30
             $0.burstSeconds = 60
             $0.defaultOutputTokens = 16
@@ -139,7 +140,7 @@ struct LimitTests {
     }
 
     @Test func scriptedOutcomesDoNotChargeTheLimits() async throws {
-        try await withServer(Self.rpm) { server in
+        try await withFakeServer(Self.rpm) { server in
             let scripted = try await server.request(
                 "/v1/chat/completions", headers: [("x-fake-status", "500")], body: Bodies.openAI())
             #expect(scripted.status == 500)

@@ -1,3 +1,4 @@
+import FakeLLMTestSupport
 import NIOHTTP1
 import Testing
 import VolleyJSON
@@ -12,7 +13,7 @@ struct OpenAIEndpointTests {
         "Echo: hello there world lorem ipsum dolor sit amet consectetur adipiscing elit sed do eiusmod tempor"
 
     @Test func nonStreamingBodyIsRealistic() async throws {
-        try await withServer { server in
+        try await withFakeServer { server in
             let response = try await server.request("/v1/chat/completions", body: Bodies.openAI())
             #expect(response.status == 200)
             #expect(response.ended)
@@ -43,7 +44,7 @@ struct OpenAIEndpointTests {
     }
 
     @Test func maxTokensBelowOutputGivesLength() async throws {
-        try await withServer { server in
+        try await withFakeServer { server in
             let response = try await server.request("/v1/chat/completions", body: Bodies.openAI(maxTokens: 3))
             let choice = response.json["choices"]?.arrayValue?.first
             #expect(choice?["message"]?["content"]?.stringValue == "Echo: hello there")
@@ -53,7 +54,7 @@ struct OpenAIEndpointTests {
     }
 
     @Test func configuredOutputTokensAndScriptedReply() async throws {
-        try await withServer({ $0.defaultOutputTokens = 2 }) { server in
+        try await withFakeServer({ $0.defaultOutputTokens = 2 }) { server in
             let short = try await server.request("/v1/chat/completions", body: Bodies.openAI())
             #expect(short.json["choices"]?.arrayValue?.first?["message"]?["content"]?.stringValue == "Echo: hello")
             let scripted = try await server.request(
@@ -68,7 +69,7 @@ struct OpenAIEndpointTests {
     }
 
     @Test func streamingSendsRoleContentFinishUsageDone() async throws {
-        try await withServer { server in
+        try await withFakeServer { server in
             let response = try await server.request(
                 "/v1/chat/completions", body: Bodies.openAI(stream: true, includeUsage: true))
             #expect(response.status == 200)
@@ -100,7 +101,7 @@ struct OpenAIEndpointTests {
     }
 
     @Test func streamingWithoutUsageOptionHasNoUsageChunk() async throws {
-        try await withServer { server in
+        try await withFakeServer { server in
             let response = try await server.request(
                 "/v1/chat/completions", body: Bodies.openAI(maxTokens: 2, stream: true))
             let chunks = response.events.dropLast().map { (try? JSONParser.parse($0.data)) ?? .null }
@@ -115,7 +116,7 @@ struct OpenAIEndpointTests {
         #""tools":[{"type":"function","function":{"name":"get_weather","parameters":{"type":"object","properties":{"city":{"type":"string"}},"required":["city"]}}}]"#
 
     @Test func scriptedToolCall() async throws {
-        try await withServer { server in
+        try await withFakeServer { server in
             let response = try await server.request(
                 "/v1/chat/completions", headers: [("x-fake-tool-call", "true")], body: Bodies.openAI(extra: Self.tools))
             let choice = response.json["choices"]?.arrayValue?.first
@@ -145,7 +146,7 @@ struct OpenAIEndpointTests {
     }
 
     @Test func scriptedStatusesUseOpenAIErrorShape() async throws {
-        try await withServer { server in
+        try await withFakeServer { server in
             let failure = try await server.request(
                 "/v1/chat/completions",
                 headers: [("x-fake-status", "500"), ("x-fake-should-retry", "true"), ("x-fake-retry-after-ms", "250")],
@@ -168,7 +169,7 @@ struct OpenAIEndpointTests {
     }
 
     @Test func bodyScriptWinsOverHeaders() async throws {
-        try await withServer { server in
+        try await withFakeServer { server in
             let response = try await server.request(
                 "/v1/chat/completions", headers: [("x-fake-status", "503"), ("x-fake-latency-ms", "9000")],
                 body: Bodies.openAI(fake: #"{"status":200,"latency_ms":1}"#))
@@ -178,7 +179,7 @@ struct OpenAIEndpointTests {
     }
 
     @Test func failRateDrawsFromTheSeed() async throws {
-        try await withServer { server in
+        try await withFakeServer { server in
             let always = try await server.request(
                 "/v1/chat/completions", headers: [("x-fake-fail-rate", "1"), ("x-fake-status", "502")], body: Bodies.openAI())
             #expect(always.status == 502)
@@ -189,7 +190,7 @@ struct OpenAIEndpointTests {
                 "/v1/chat/completions", headers: [("x-fake-fail-rate", "0"), ("x-fake-status", "502")], body: Bodies.openAI())
             #expect(never.status == 200)
         }
-        try await withServer({ $0.failureRate = 1; $0.failureStatus = 503 }) { server in
+        try await withFakeServer({ $0.failureRate = 1; $0.failureStatus = 503 }) { server in
             let response = try await server.request("/v1/chat/completions", body: Bodies.openAI())
             #expect(response.status == 503)
             #expect(response.json["error"]?["type"]?.stringValue == "server_error")
@@ -197,7 +198,7 @@ struct OpenAIEndpointTests {
     }
 
     @Test func badRequestsAnswer400And404() async throws {
-        try await withServer { server in
+        try await withFakeServer { server in
             let invalidJSON = try await server.request("/v1/chat/completions", body: #"{"model": "#)
             #expect(invalidJSON.status == 400)
             #expect(invalidJSON.json["error"]?["type"]?.stringValue == "invalid_request_error")
@@ -227,7 +228,7 @@ struct OpenAIEndpointTests {
     }
 
     @Test func modelsList() async throws {
-        try await withServer { server in
+        try await withFakeServer { server in
             let response = try await server.request(.GET, "/v1/models")
             #expect(response.status == 200)
             #expect(response.json["object"]?.stringValue == "list")
@@ -237,7 +238,7 @@ struct OpenAIEndpointTests {
     }
 
     @Test func expectContinueIsAnswered() async throws {
-        try await withServer { server in
+        try await withFakeServer { server in
             try await TestConnection.with(port: server.port) { connection in
                 let body = Bodies.openAI(maxTokens: 1)
                 try await connection.sendHead(

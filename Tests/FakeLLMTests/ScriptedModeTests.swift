@@ -1,3 +1,4 @@
+import FakeLLMTestSupport
 import NIOHTTP1
 import Testing
 import VolleyJSON
@@ -39,7 +40,7 @@ struct ScriptedModeTests {
 
     @Test(arguments: ScriptVia.allCases)
     func okModeIsANormalAnswer(via: ScriptVia) async throws {
-        try await withServer { server in
+        try await withFakeServer { server in
             let response = try await openAI(server, via, [("mode", "ok")])
             #expect(response.status == 200)
             #expect(response.ended)
@@ -51,7 +52,7 @@ struct ScriptedModeTests {
 
     @Test(arguments: ScriptVia.allCases)
     func resetSendsPartOfTheResponseThenRST(via: ScriptVia) async throws {
-        try await withServer { server in
+        try await withFakeServer { server in
             let response = try await openAI(server, via, [("mode", "reset")])
             #expect(!response.ended)
             #expect(response.status == 200)
@@ -66,7 +67,7 @@ struct ScriptedModeTests {
 
     @Test(arguments: ScriptVia.allCases)
     func resetStreamSendsSomeEventsThenRST(via: ScriptVia) async throws {
-        try await withServer { server in
+        try await withFakeServer { server in
             let response = try await openAI(server, via, [("mode", "reset_stream")], stream: true)
             #expect(!response.ended)
             #expect(response.status == 200)
@@ -79,7 +80,7 @@ struct ScriptedModeTests {
 
     @Test(arguments: ScriptVia.allCases)
     func stallIsCountedWhenTheClientLeaves(via: ScriptVia) async throws {
-        try await withServer { server in
+        try await withFakeServer { server in
             let (headers, fake) = via.script([("mode", "stall")])
             let partial = try await TestConnection.with(port: server.port) { connection in
                 try await connection.send("/v1/chat/completions", headers: headers, body: Bodies.openAI(fake: fake))
@@ -98,7 +99,7 @@ struct ScriptedModeTests {
 
     @Test(arguments: ScriptVia.allCases)
     func stallOnAStreamDeliversEventsIncrementally(via: ScriptVia) async throws {
-        try await withServer { server in
+        try await withFakeServer { server in
             let (headers, fake) = via.script([("mode", "stall")])
             try await TestConnection.with(port: server.port) { connection in
                 try await connection.send(
@@ -116,7 +117,7 @@ struct ScriptedModeTests {
 
     @Test(arguments: ScriptVia.allCases)
     func stallHeadersNeverAnswers(via: ScriptVia) async throws {
-        try await withServer { server in
+        try await withFakeServer { server in
             let (headers, fake) = via.script([("mode", "stall_headers")])
             try await TestConnection.with(port: server.port) { connection in
                 try await connection.send("/v1/chat/completions", headers: headers, body: Bodies.openAI(fake: fake))
@@ -132,7 +133,7 @@ struct ScriptedModeTests {
 
     @Test(arguments: ScriptVia.allCases)
     func malformedIsATruncatedBodyOfCorrectLength(via: ScriptVia) async throws {
-        try await withServer { server in
+        try await withFakeServer { server in
             let response = try await openAI(server, via, [("mode", "malformed")])
             #expect(response.status == 200)
             #expect(response.ended)
@@ -144,7 +145,7 @@ struct ScriptedModeTests {
 
     @Test(arguments: ScriptVia.allCases)
     func insufficientQuotaHasNoRetryHeaders(via: ScriptVia) async throws {
-        try await withServer { server in
+        try await withFakeServer { server in
             let response = try await openAI(server, via, [("mode", "insufficient_quota")])
             #expect(response.status == 429)
             #expect(response.json["error"]?["type"]?.stringValue == "insufficient_quota")
@@ -160,7 +161,7 @@ struct ScriptedModeTests {
 
     @Test(arguments: ScriptVia.allCases)
     func rateLimitModeLooksLikeTheLimitWasHit(via: ScriptVia) async throws {
-        try await withServer { server in
+        try await withFakeServer { server in
             let response = try await openAI(server, via, [("mode", "rate_limit")])
             #expect(response.status == 429)
             #expect(response.json["error"]?["type"]?.stringValue == "requests")
@@ -179,7 +180,7 @@ struct ScriptedModeTests {
 
     @Test(arguments: ScriptVia.allCases)
     func cutStreamEndsCleanlyWithoutTerminalEvents(via: ScriptVia) async throws {
-        try await withServer { server in
+        try await withFakeServer { server in
             let openAI = try await openAI(server, via, [("mode", "cut_stream")], stream: true)
             #expect(openAI.ended)  // the chunked body ended cleanly
             #expect(openAI.events.count >= 2)
@@ -198,7 +199,7 @@ struct ScriptedModeTests {
 
     @Test(arguments: ScriptVia.allCases)
     func latencyIsCancelledWhenTheClientLeaves(via: ScriptVia) async throws {
-        try await withServer { server in
+        try await withFakeServer { server in
             let (headers, fake) = via.script([("latency_ms", "60000")])
             try await TestConnection.with(port: server.port) { connection in
                 try await connection.send("/v1/chat/completions", headers: headers, body: Bodies.openAI(fake: fake))
@@ -212,7 +213,7 @@ struct ScriptedModeTests {
 
     @Test(arguments: ScriptVia.allCases)
     func chunkDelayPacesEventsButDeliversThemAll(via: ScriptVia) async throws {
-        try await withServer { server in
+        try await withFakeServer { server in
             let response = try await server.request(
                 "/v1/chat/completions", headers: via.script([("chunk_delay_ms", "2"), ("output_tokens", "3")]).headers,
                 body: Bodies.openAI(stream: true, fake: via.script([("chunk_delay_ms", "2"), ("output_tokens", "3")]).fake))
@@ -223,7 +224,7 @@ struct ScriptedModeTests {
     }
 
     @Test func chunkDelayDeliversTheFirstEventBeforeTheResponseEnds() async throws {
-        try await withServer { server in
+        try await withFakeServer { server in
             try await TestConnection.with(port: server.port) { connection in
                 try await connection.send(
                     "/v1/chat/completions", headers: [("x-fake-chunk-delay-ms", "300")],

@@ -1,3 +1,4 @@
+import FakeLLMTestSupport
 import NIOHTTP1
 import Testing
 import VolleyJSON
@@ -7,7 +8,7 @@ import VolleyJSON
 @Suite("Connections, keep-alive and counters", .timeLimit(.minutes(1)))
 struct StatsTests {
     @Test func keepAliveReusesOneConnection() async throws {
-        try await withServer { server in
+        try await withFakeServer { server in
             try await TestConnection.with(port: server.port) { connection in
                 let first = try await connection.exchange("/v1/chat/completions", body: Bodies.openAI(maxTokens: 1))
                 let second = try await connection.exchange("/v1/messages", body: Bodies.anthropic(maxTokens: 1))
@@ -25,7 +26,7 @@ struct StatsTests {
     }
 
     @Test func pipelinedRequestsAreAnsweredInOrder() async throws {
-        try await withServer { server in
+        try await withFakeServer { server in
             try await TestConnection.with(port: server.port) { connection in
                 try await connection.send(
                     "/v1/chat/completions", headers: [("x-fake-reply", "first"), ("x-fake-latency-ms", "20")],
@@ -43,7 +44,7 @@ struct StatsTests {
     }
 
     @Test func connectionCloseIsHonoured() async throws {
-        try await withServer { server in
+        try await withFakeServer { server in
             try await TestConnection.with(port: server.port) { connection in
                 let response = try await connection.exchange(
                     "/v1/chat/completions", headers: [("connection", "close")], body: Bodies.openAI())
@@ -56,7 +57,7 @@ struct StatsTests {
     }
 
     @Test func peakInFlightCountsConcurrentRequests() async throws {
-        try await withServer { server in
+        try await withFakeServer { server in
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for _ in 0..<4 {
                     group.addTask {
@@ -80,7 +81,7 @@ struct StatsTests {
 
     @Test func manyConcurrentConnections() async throws {
         let count = 200
-        try await withServer { server in
+        try await withFakeServer { server in
             let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
                 for index in 0..<count {
                     group.addTask {
@@ -103,7 +104,7 @@ struct StatsTests {
     }
 
     @Test func recordsDescribeEachRequest() async throws {
-        try await withServer { server in
+        try await withFakeServer { server in
             _ = try await server.request("/v1/chat/completions", body: Bodies.openAI(maxTokens: 4))
             _ = try await server.request(
                 "/v1/messages", headers: [("x-fake-status", "529")], body: Bodies.anthropic(model: "claude-x"))
@@ -127,7 +128,7 @@ struct StatsTests {
     }
 
     @Test func recordingCanBeTurnedOff() async throws {
-        try await withServer({ $0.recordRequests = false }) { server in
+        try await withFakeServer({ $0.recordRequests = false }) { server in
             _ = try await server.request("/v1/chat/completions", body: Bodies.openAI())
             let stats = try await server.waitForStats { $0.responsesCompleted == 1 }
             #expect(stats.records.isEmpty)
@@ -136,7 +137,7 @@ struct StatsTests {
     }
 
     @Test func statsAndResetEndpoints() async throws {
-        try await withServer { server in
+        try await withFakeServer { server in
             _ = try await server.request("/v1/chat/completions", body: Bodies.openAI())
             _ = try await server.request("/v1/chat/completions", headers: [("x-fake-status", "500")], body: Bodies.openAI())
             try await server.waitForStats { $0.responsesCompleted == 2 }
@@ -166,7 +167,7 @@ struct StatsTests {
     }
 
     @Test func resetStatsKeepsGauges() async throws {
-        try await withServer { server in
+        try await withFakeServer { server in
             try await TestConnection.with(port: server.port) { connection in
                 try await connection.send("/v1/chat/completions", headers: [("x-fake-mode", "stall_headers")], body: Bodies.openAI())
                 try await server.waitForStats { $0.inFlight == 1 }
@@ -184,7 +185,7 @@ struct StatsTests {
     }
 
     @Test func silentServerAcceptsButNeverAnswers() async throws {
-        try await withServer({ $0.silent = true }) { server in
+        try await withFakeServer({ $0.silent = true }) { server in
             try await TestConnection.with(port: server.port) { connection in
                 try await connection.send("/v1/chat/completions", body: Bodies.openAI())
                 let stats = try await server.waitForStats { $0.connectionsAccepted == 1 }
@@ -208,7 +209,7 @@ struct StatsTests {
     }
 
     @Test func waitForStatsTimesOut() async throws {
-        _ = try await withServer { server in
+        _ = try await withFakeServer { server in
             await #expect(throws: FakeLLMError.self) {
                 try await server.waitForStats(timeoutSeconds: 0.01) { $0.requests == 1 }
             }

@@ -1,3 +1,4 @@
+import FakeLLMTestSupport
 import Testing
 import VolleyJSON
 
@@ -36,7 +37,7 @@ struct StrictServerTests {
     /// 6 RPM (one request back every 10 s) and a minute of burst, but a request burst of 2: the
     /// third request in a row is refused however slow the machine is (under 10 s).
     @Test func requestBurstCapsTheRequestBucketOnly() async throws {
-        try await withServer({
+        try await withFakeServer({
             $0.requestsPerMinute = 6
             $0.tokensPerMinute = 600
             $0.burstSeconds = 60
@@ -74,7 +75,7 @@ struct StrictServerTests {
     }
 
     @Test func bare429OnOpenAIHasNoRetryOrRateLimitHeaders() async throws {
-        try await withServer(Self.bareRPM) { server in
+        try await withFakeServer(Self.bareRPM) { server in
             let first = try await server.request("/v1/chat/completions", body: Bodies.openAI())
             #expect(first.status == 200)
             #expect(headerNames(first) == openAIBaseHeaders)
@@ -107,7 +108,7 @@ struct StrictServerTests {
     }
 
     @Test func bare429OnAnthropicHasNoRetryOrRateLimitHeaders() async throws {
-        try await withServer({
+        try await withFakeServer({
             Self.bareRPM(&$0)
             $0.tokensPerMinute = 10_000
         }) { server in
@@ -125,7 +126,7 @@ struct StrictServerTests {
     // MARK: retryAfterSecondsOn429
 
     @Test func fixedRetryAfterOnEveryRateLimit429() async throws {
-        try await withServer({
+        try await withFakeServer({
             $0.requestsPerMinute = 3
             $0.burstSeconds = 20
             $0.retryAfterSecondsOn429 = 42
@@ -157,7 +158,7 @@ struct StrictServerTests {
     }
 
     @Test func fixedRetryAfterIsSentEvenWithoutRateLimitHeaders() async throws {
-        try await withServer({
+        try await withFakeServer({
             Self.bareRPM(&$0)
             $0.retryAfterSecondsOn429 = 2.5
         }) { server in
@@ -182,7 +183,7 @@ struct StrictServerTests {
     }
 
     @Test func maxInFlightRefusesTheNextRequestWithoutChargingTheLimits() async throws {
-        try await withServer(Self.cappedAt2) { server in
+        try await withFakeServer(Self.cappedAt2) { server in
             try await withRequestsHeld(2, on: server) {
                 try await server.waitForStats { $0.inFlightAdmitted == 2 && $0.inFlight == 2 }
                 let refused = try await server.request("/v1/chat/completions", body: Bodies.openAI())
@@ -226,7 +227,7 @@ struct StrictServerTests {
     }
 
     @Test func maxInFlightCountsLatencyAndBothAPIsAndCanHideItsCause() async throws {
-        try await withServer({
+        try await withFakeServer({
             $0.maxInFlight = 1
             $0.concurrencyHintInBody = false
             $0.retryAfterSecondsOn429 = 7
@@ -276,7 +277,7 @@ struct StrictServerTests {
     }
 
     @Test func peakInFlightAdmittedIsCountedWithoutACap() async throws {
-        try await withServer { server in
+        try await withFakeServer { server in
             try await withRequestsHeld(3, on: server) {
                 try await server.waitForStats { $0.inFlightAdmitted == 3 && $0.inFlight == 3 }
                 let models = try await server.request(.GET, "/v1/models")  // in flight, but not a model request

@@ -1,10 +1,11 @@
 import FakeLLM
 import Testing
+import VolleyTestSupport
 @testable import VolleyCore
 
 /// `Engine.stats()`: the typed reading the RPC server and `volley run` use instead of the
 /// transport's own types, and the `stats` JSON rendered from it.
-@Suite(.serialized) struct EngineStatsTests {
+@Suite(.serialized, .tags(.timeSensitive)) struct EngineStatsTests {
     @Test func countersPoolAndProvidersComeFromOneReading() async throws {
         let server = try await FakeLLMServer.start(FakeLLMConfiguration())
         let engine = try Engine(maxConnectionsPerHost: 4, environment: ["FAKE_KEY": "sk-secret-value"])

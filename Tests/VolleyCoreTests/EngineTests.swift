@@ -2,6 +2,7 @@ import FakeLLM
 import Synchronization
 import Testing
 import VolleyHTTP
+import VolleyTestSupport
 @testable import VolleyCore
 
 /// Collects outcomes from the engine's concurrent callback.
@@ -33,7 +34,7 @@ func makeEngine(http: HTTPClient, extra: JSONValue? = nil) throws -> Engine {
     return engine
 }
 
-@Suite struct EngineMockTests {
+@Suite(.tags(.timeSensitive)) struct EngineMockTests {
     @Test func everyItemGetsExactlyOneOutcomeWithItsKey() async throws {
         let http = try HTTPClient()
         let engine = try makeEngine(http: http)
@@ -102,7 +103,7 @@ func makeEngine(http: HTTPClient, extra: JSONValue? = nil) throws -> Engine {
         let sink = OutcomeSink()
         let items = try engine.prepare(requests).get()
         let task = Task { await engine.run(items, options: BatchOptions(concurrency: 20), onOutcome: sink.append) }
-        while sink.all.count < 10 { await Task.yield() }
+        await waitUntil("the ten quick items finished") { sink.all.count >= 10 }
         task.cancel()
         let summary = await task.value
         #expect(summary.succeeded == 10)
@@ -131,7 +132,7 @@ func makeEngine(http: HTTPClient, extra: JSONValue? = nil) throws -> Engine {
     }
 }
 
-@Suite struct EngineFakeServerTests {
+@Suite(.tags(.timeSensitive)) struct EngineFakeServerTests {
     @Test func mixedOutcomesAgainstTheFakeServer() async throws {
         let server = try await FakeLLMServer.start(FakeLLMConfiguration())
         let http = try HTTPClient()
@@ -195,7 +196,7 @@ func makeEngine(http: HTTPClient, extra: JSONValue? = nil) throws -> Engine {
     }
 }
 
-@Suite struct AnthropicFakeServerTests {
+@Suite(.tags(.timeSensitive)) struct AnthropicFakeServerTests {
     @Test func translatedAndNativeRequestsAndOverloadedRetries() async throws {
         let server = try await FakeLLMServer.start(FakeLLMConfiguration())
         let http = try HTTPClient()
@@ -231,7 +232,7 @@ func makeEngine(http: HTTPClient, extra: JSONValue? = nil) throws -> Engine {
     }
 }
 
-@Suite struct EngineQueueingTests {
+@Suite(.tags(.timeSensitive)) struct EngineQueueingTests {
     @Test func itemsQueuedAtAProviderLimitRunInTurnAndCancelCleanly() async throws {
         let http = try HTTPClient()
         let engine = Engine(http: http, environment: [:])
@@ -248,7 +249,9 @@ func makeEngine(http: HTTPClient, extra: JSONValue? = nil) throws -> Engine {
         let items = try engine.prepare(slow).get()
         let cancelled = OutcomeSink()
         let task = Task { await engine.run(items, options: BatchOptions(concurrency: 20), onOutcome: cancelled.append) }
-        while (engine.statsJSON()["limiters"]?["mock/mock-1"]?["queued"]?.intValue ?? 0) < 18 { await Task.yield() }
+        await waitUntil("18 items queued at mock/mock-1") {
+            (engine.statsJSON()["limiters"]?["mock/mock-1"]?["queued"]?.intValue ?? 0) >= 18
+        }
         task.cancel()
         let stopped = await task.value
         #expect(stopped.cancelled == 20)
@@ -261,7 +264,7 @@ func makeEngine(http: HTTPClient, extra: JSONValue? = nil) throws -> Engine {
     }
 }
 
-@Suite struct EngineRetryFakeServerTests {
+@Suite(.tags(.timeSensitive)) struct EngineRetryFakeServerTests {
     @Test func resetsStallsAndServerHintsGetTheRightKindsAndAttempts() async throws {
         let server = try await FakeLLMServer.start(FakeLLMConfiguration())
         let http = try HTTPClient()

@@ -8,7 +8,7 @@ import VolleyTestSupport
 /// leaky bucket with a small burst, bare 429s without Retry-After or rate-limit headers) and
 /// `limit_conn` (a cap on requests in flight). nginx's access log is the judge: what it
 /// accepted and refused, and when.
-@Suite(.serialized) struct NginxLimitTests {
+@Suite(.serialized, .tags(.timeSensitive)) struct NginxLimitTests {
     private func items(_ count: Int) -> [JSONValue] {
         (0..<count).map { index in
             ["key": .string("k\(index)"), "provider": "gw",

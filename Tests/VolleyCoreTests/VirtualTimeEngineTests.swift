@@ -1,6 +1,7 @@
 import Synchronization
 import Testing
 import VolleyHTTP
+import VolleyTestSupport
 @testable import VolleyCore
 
 /// The engine's timing behaviour (deadlines, timeouts, rate pacing, `retry.max_wait`) run on a
@@ -98,7 +99,7 @@ import VolleyHTTP
             try await batch.outcomes.waitFor(count: 1)
             // The engine has no event for "queued at the limiter", so this reads its gauge; it
             // must hold before time moves, or a late item would start its budget later.
-            try await waitUntil("four items queued at mock/mock-1") {
+            await waitUntil("four items queued at mock/mock-1") {
                 batch.engine.statsJSON()["limiters"]?["mock/mock-1"]?["queued"]?.intValue == 4
             }
             #expect(batch.outcomes.all.first?.outcome.index == 0)
@@ -305,11 +306,6 @@ final class Recorded: Sendable {
     var values: [Double] { state.withLock { $0 } }
 }
 
-struct HarnessError: Error, CustomStringConvertible {
-    var description: String
-    init(_ description: String) { self.description = description }
-}
-
 func describe(_ entries: [TimedOutcome]) -> String {
     entries.map { entry in
         let what = entry.outcome.error.map { "\($0.kind.rawValue) \"\($0.message)\"" } ?? "ok"
@@ -404,15 +400,4 @@ func virtualItem(_ index: Int, provider: String) -> JSONValue {
     var object = mockItem(index, latencyMs: 0).objectValue ?? [:]
     object["provider"] = .string(provider)
     return .object(object)
-}
-
-/// Waits for a condition that no event signals (an engine gauge), yielding between reads, for
-/// at most `timeout` of real time.
-func waitUntil(_ what: String, timeout: Duration = .seconds(10), _ condition: () -> Bool) async throws {
-    let clock = ContinuousClock()
-    let end = clock.now + timeout
-    while !condition() {
-        guard clock.now < end else { throw HarnessError("timed out after \(timeout) waiting for \(what)") }
-        await Task.yield()
-    }
 }

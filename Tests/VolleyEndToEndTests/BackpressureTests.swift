@@ -1,9 +1,10 @@
 import Testing
 import VolleyCore
+import VolleyTestSupport
 
 /// A host that stops reading stdout: the sidecar's memory stays bounded (the writer's queue
 /// stops at its 8 MiB high watermark, then it stops admitting items), nothing is dropped.
-@Suite("Backpressure from a host that stops reading", .timeLimit(.minutes(2)))
+@Suite("Backpressure from a host that stops reading", .timeLimit(.minutes(2)), .tags(.endToEnd))
 struct BackpressureTests {
     static let total = 60_000
     /// RSS bound while blocked; measured ~80 MB on this machine (the parsed 3.4 MB request included).

@@ -1,8 +1,9 @@
 import Testing
 import VolleyCore
+import VolleyTestSupport
 
 /// `call` (one item) and `fail_fast` batches: request-level errors -32803 / -32602.
-@Suite("call and fail_fast", .timeLimit(.minutes(1)))
+@Suite("call and fail_fast", .timeLimit(.minutes(1)), .tags(.endToEnd))
 struct CallAndFailFastTests {
     @Test("call: success returns the outcome's value")
     func callSuccess() async throws {

@@ -1,9 +1,11 @@
 import FakeLLM
+import FakeLLMTestSupport
 import Testing
 import VolleyCore
+import VolleyTestSupport
 
 /// `cancel` in the middle of a batch whose requests hang at the server.
-@Suite("cancel mid-batch against the fake server", .timeLimit(.minutes(1)))
+@Suite("cancel mid-batch against the fake server", .timeLimit(.minutes(1)), .tags(.endToEnd))
 struct CancelTests {
     static let total = 50
     /// Items answered at once; every other item's request is read and never answered.
@@ -27,7 +29,7 @@ struct CancelTests {
 
     @Test("as_completed + cancel notification: -32800, completed + cancelled = total, server sees the disconnects")
     func cancelNotificationAsCompleted() async throws {
-        try await withFakeServer { server in
+        try await withFakeServer(withoutRequestRecords) { server in
             try await withVolley(arguments: Self.arguments, environment: [fakeKeyEnv: "k"]) { volley in
                 try await configureFake(volley, server)
                 let start = volley.stdout.count
@@ -65,7 +67,7 @@ struct CancelTests {
 
     @Test("gather + cancel request: {cancelled: true}, -32800 with every outcome, server sees the disconnects")
     func cancelRequestGather() async throws {
-        try await withFakeServer { server in
+        try await withFakeServer(withoutRequestRecords) { server in
             try await withVolley(arguments: Self.arguments, environment: [fakeKeyEnv: "k"]) { volley in
                 try await configureFake(volley, server)
                 try volley.send(rpcRequest("gather", id: 7, params: ["requests": Self.requests]))
@@ -107,7 +109,7 @@ struct CancelTests {
 
     @Test("cancel of a call: -32800 with data.error")
     func cancelCall() async throws {
-        try await withFakeServer { server in
+        try await withFakeServer(withoutRequestRecords) { server in
             try await withVolley(environment: [fakeKeyEnv: "k"]) { volley in
                 try await configureFake(volley, server)
                 try volley.send(rpcRequest("call", id: "one", params: fakeItem(fake: ["mode": "stall_headers"])))
@@ -133,13 +135,13 @@ func waitForItems(_ volley: VolleyProcess, request: JSONValue, from start: Int, 
     }
 }
 
-/// Polls the sidecar's `stats` until `completed` reaches `count`: a bounded number of round
-/// trips, each awaited; the short pause between them only paces the polling.
-func waitForCompleted(_ volley: VolleyProcess, count: Int, attempts: Int = 3_000) async throws {
-    for attempt in 0..<attempts {
+/// Polls the sidecar's `stats` until `completed` reaches `count` (nothing notifies it): each
+/// round trip is awaited, for at most `timeout`.
+func waitForCompleted(_ volley: VolleyProcess, count: Int, timeout: Duration = .seconds(30)) async throws {
+    var attempt = 0
+    try await waitUntil("the sidecar's stats to show \(count) completed items", timeout: timeout, pollInterval: .milliseconds(10)) {
+        attempt += 1
         let stats = try await volley.request("stats", id: .string("poll-\(attempt)"))
-        if let completed = stats["result"]?["completed"]?.intValue, completed >= count { return }
-        try await Task.sleep(for: .milliseconds(10))
+        return (stats["result"]?["completed"]?.intValue ?? 0) >= count
     }
-    throw HarnessError("the sidecar's stats never showed \(count) completed items")
 }

@@ -1,8 +1,9 @@
 import Testing
 import VolleyCore
+import VolleyTestSupport
 
 /// Requests run concurrently: a fast one is answered while a slow one is still running.
-@Suite("Concurrent requests", .timeLimit(.minutes(1)))
+@Suite("Concurrent requests", .timeLimit(.minutes(1)), .tags(.endToEnd))
 struct ConcurrencyTests {
     @Test("a later, faster gather is answered before an earlier, slower one")
     func responsesOutOfOrder() async throws {

@@ -1,10 +1,11 @@
 import Testing
 import VolleyCore
+import VolleyTestSupport
 
 /// `initialize` and `configure` apply in line order: a request written right after one of
 /// them sees the providers it set (before, the gather raced the configuration and usually
 /// lost with "unknown provider").
-@Suite("Configuration applies in line order", .timeLimit(.minutes(1)))
+@Suite("Configuration applies in line order", .timeLimit(.minutes(1)), .tags(.endToEnd))
 struct ConfigurationOrderTests {
     private func gatherLine(id: Int, provider: String) -> String {
         rpcRequest("gather", id: .number(JSONNumber(id)), params: ["requests": [

@@ -1,14 +1,16 @@
 import FakeLLM
+import FakeLLMTestSupport
 import Foundation
 import Testing
 import VolleyCore
+import VolleyTestSupport
 #if canImport(Glibc)
 @preconcurrency import Glibc
 #endif
 
 /// Every connection is a descriptor: the sidecar must not be bound by the usual soft limit of
 /// open files (1,024 on most systems), and grows its descriptor table before it has threads.
-@Suite("Open-files limit", .timeLimit(.minutes(1)))
+@Suite("Open-files limit", .timeLimit(.minutes(1)), .tags(.endToEnd))
 struct DescriptorLimitTests {
     static let connections = 300
 
@@ -19,7 +21,7 @@ struct DescriptorLimitTests {
         // The sidecar can only go up to the hard limit it inherits (ours).
         try #require(limit.rlim_max >= 1024, "this machine's hard limit on open files is \(limit.rlim_max)")
 
-        try await withFakeServer { server in
+        try await withFakeServer(withoutRequestRecords) { server in
             try await withVolley(
                 arguments: ["--max-connections-per-host", "\(Self.connections)"],
                 environment: [fakeKeyEnv: "k"],

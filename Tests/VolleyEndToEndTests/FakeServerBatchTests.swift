@@ -1,9 +1,11 @@
 import FakeLLM
+import FakeLLMTestSupport
 import Testing
 import VolleyCore
+import VolleyTestSupport
 
 /// Large batches against the fake LLM server, with scripted failures mixed in.
-@Suite("Batches against the fake server", .timeLimit(.minutes(1)))
+@Suite("Batches against the fake server", .timeLimit(.minutes(1)), .tags(.endToEnd))
 struct FakeServerBatchTests {
     static let itemCount = 1_000
 
@@ -63,7 +65,7 @@ struct FakeServerBatchTests {
 
     @Test("gather of 1,000 mixed items: 1,000 results in input order, right ok/kind, keys echoed")
     func gatherMixedOutcomes() async throws {
-        try await withFakeServer { server in
+        try await withFakeServer(withoutRequestRecords) { server in
             try await withVolley(environment: [fakeKeyEnv: "sk-fake-key"]) { volley in
                 try await configureFake(volley, server)
                 let response = try await volley.request("gather", id: "big", params: ["requests": Self.requests])
@@ -84,7 +86,7 @@ struct FakeServerBatchTests {
 
     @Test("as_completed of 1,000 mixed items: each index once as an item notification, all before the response")
     func asCompletedMixedOutcomes() async throws {
-        try await withFakeServer { server in
+        try await withFakeServer(withoutRequestRecords) { server in
             try await withVolley(environment: [fakeKeyEnv: "sk-fake-key"]) { volley in
                 try await configureFake(volley, server)
                 let start = volley.stdout.count
@@ -117,7 +119,7 @@ struct FakeServerBatchTests {
 
     @Test("a batch's concurrency caps its requests in flight at the server")
     func batchConcurrencyCap() async throws {
-        try await withFakeServer { server in
+        try await withFakeServer(withoutRequestRecords) { server in
             try await withVolley(environment: [fakeKeyEnv: "k"]) { volley in
                 try await configureFake(volley, server)
                 let requests = JSONValue.array((0..<12).map { fakeItem(key: "c\($0)", fake: ["latency_ms": 20]) })
@@ -132,7 +134,7 @@ struct FakeServerBatchTests {
 
     @Test("a provider's concurrency limit holds across concurrent batches")
     func providerConcurrencyCap() async throws {
-        try await withFakeServer { server in
+        try await withFakeServer(withoutRequestRecords) { server in
             try await withVolley(environment: [fakeKeyEnv: "k"]) { volley in
                 let configured = try await volley.request("configure", id: "cfg", params: [
                     "providers": fakeProviders(server, extra: ["limits": ["concurrency": 3]]),

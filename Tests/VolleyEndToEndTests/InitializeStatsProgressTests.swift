@@ -1,8 +1,9 @@
 import Testing
 import VolleyCore
+import VolleyTestSupport
 
 /// `initialize`, `stats`, and `progress` notifications.
-@Suite("initialize, stats, progress", .timeLimit(.minutes(1)))
+@Suite("initialize, stats, progress", .timeLimit(.minutes(1)), .tags(.endToEnd))
 struct InitializeStatsProgressTests {
     @Test("initialize with an unsupported protocol_version is -32602 with data.supported and data.requested")
     func unsupportedVersion() async throws {

@@ -1,10 +1,12 @@
 import FakeLLM
+import FakeLLMTestSupport
 import Testing
 import VolleyCore
+import VolleyTestSupport
 
 /// Deadlines, retries, text that needs escaping, batch arrays holding long requests, and the
 /// connection pool, seen from the host.
-@Suite("Items: deadlines, retries, escaping, pooling", .timeLimit(.minutes(1)))
+@Suite("Items: deadlines, retries, escaping, pooling", .timeLimit(.minutes(1)), .tags(.endToEnd))
 struct ItemBehaviourTests {
     @Test("batch timeout ends unfinished items deadline_exceeded; item timeout ends them timeout")
     func deadlines() async throws {
@@ -86,7 +88,7 @@ struct ItemBehaviourTests {
 
     @Test("1,000 calls to one server reuse a few pooled connections", .timeLimit(.minutes(1)))
     func connectionReuse() async throws {
-        try await withFakeServer { server in
+        try await withFakeServer(withoutRequestRecords) { server in
             try await withVolley(environment: [fakeKeyEnv: "k"]) { volley in
                 try await configureFake(volley, server)
                 let requests = JSONValue.array((0..<1_000).map { fakeItem(key: "c\($0)") })

@@ -1,9 +1,10 @@
 import Testing
 import VolleyCore
+import VolleyTestSupport
 
 /// The examples section of the JSON-RPC 2.0 specification, replayed against the real binary with
 /// Volley's methods in place of `subtract`, `sum`, `update`, ...
-@Suite("JSON-RPC 2.0 spec examples", .timeLimit(.minutes(1)))
+@Suite("JSON-RPC 2.0 spec examples", .timeLimit(.minutes(1)), .tags(.endToEnd))
 struct JSONRPCSpecTests {
     @Test("named params are accepted; positional params are -32602 for every Volley method")
     func positionalAndNamedParams() async throws {

@@ -1,12 +1,13 @@
 import Foundation
 import Testing
 import VolleyCore
+import VolleyTestSupport
 #if canImport(Glibc)
 @preconcurrency import Glibc
 #endif
 
 /// stdin EOF, SIGTERM, shutdown and exit: every pending request is answered, exit codes hold.
-@Suite("Lifecycle: EOF, signals, shutdown, exit", .timeLimit(.minutes(1)))
+@Suite("Lifecycle: EOF, signals, shutdown, exit", .timeLimit(.minutes(1)), .tags(.endToEnd))
 struct LifecycleTests {
     @Test("EOF with a gather in flight: its response is written, then exit code 0")
     func eofFinishesWorkInFlight() async throws {
@@ -179,7 +180,7 @@ struct LifecycleTests {
 }
 
 /// More ways to end: EPIPE, SIGINT, signals when idle, `exit` as a request, start-up config.
-@Suite("Lifecycle: broken stdout, SIGINT, start-up config", .timeLimit(.minutes(1)))
+@Suite("Lifecycle: broken stdout, SIGINT, start-up config", .timeLimit(.minutes(1)), .tags(.endToEnd))
 struct MoreLifecycleTests {
     @Test("stdout broken (EPIPE): work is cancelled and the exit code is 1")
     func brokenStdout() async throws {

@@ -1,8 +1,9 @@
 import Testing
 import VolleyCore
+import VolleyTestSupport
 
 /// Lines a careless or broken host may write: each gets its error and the sidecar keeps serving.
-@Suite("Malformed input lines", .timeLimit(.minutes(1)))
+@Suite("Malformed input lines", .timeLimit(.minutes(1)), .tags(.endToEnd))
 struct MalformedInputTests {
     /// Sends `line`, expects `code` with `id`, then proves the sidecar still answers a ping.
     private func expectError(

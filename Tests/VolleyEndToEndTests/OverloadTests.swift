@@ -1,8 +1,9 @@
 import Testing
 import VolleyCore
+import VolleyTestSupport
 
 /// -32011: too much work waiting across batches.
-@Suite struct OverloadTests {
+@Suite(.tags(.endToEnd)) struct OverloadTests {
     @Test("a batch beyond --max-pending-items is refused with -32011 and retry_after_ms; later ones run once there is room")
     func overloaded() async throws {
         try await withVolley(arguments: ["--max-pending-items", "10"]) { volley in

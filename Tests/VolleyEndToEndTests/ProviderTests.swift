@@ -1,10 +1,12 @@
 import FakeLLM
+import FakeLLMTestSupport
 import Testing
 import VolleyCore
+import VolleyTestSupport
 
 /// Providers as a host configures and uses them: configure, anthropic translation, raw bodies,
 /// unknown providers.
-@Suite("Providers over the wire", .timeLimit(.minutes(1)))
+@Suite("Providers over the wire", .timeLimit(.minutes(1)), .tags(.endToEnd))
 struct ProviderTests {
     @Test("configure adds providers; an invalid configure is -32602 naming the field and changes nothing")
     func configureIsAtomic() async throws {
@@ -60,7 +62,7 @@ struct ProviderTests {
 
     @Test("anthropic provider against the fake server: translated request, text back; 529 is overloaded")
     func anthropicProvider() async throws {
-        try await withFakeServer { server in
+        try await withFakeServer(withoutRequestRecords) { server in
             try await withVolley(environment: [fakeKeyEnv: "sk-ant-fake"]) { volley in
                 let configured = try await volley.request("configure", id: 1, params: ["providers": [
                     "claude": [
@@ -93,7 +95,7 @@ struct ProviderTests {
 
     @Test("tool calls come back OpenAI-shaped from openai and anthropic providers", arguments: ["openai", "anthropic"])
     func toolCalls(kind: String) async throws {
-        try await withFakeServer { server in
+        try await withFakeServer(withoutRequestRecords) { server in
             try await withVolley(environment: [fakeKeyEnv: "k"]) { volley in
                 let configured = try await volley.request("configure", id: 1, params: ["providers": [
                     "p": ["kind": .string(kind), "base_url": .string(server.baseURL + "/v1"), "api_key_env": .string(fakeKeyEnv)],
@@ -123,7 +125,7 @@ struct ProviderTests {
 
     @Test("raw: true puts the provider's whole body in value.raw; without it there is none")
     func rawBodies() async throws {
-        try await withFakeServer { server in
+        try await withFakeServer(withoutRequestRecords) { server in
             try await withVolley(environment: [fakeKeyEnv: "k"]) { volley in
                 try await configureFake(volley, server)
                 var rawItem = try requireValue(fakeItem(key: "raw").objectValue)

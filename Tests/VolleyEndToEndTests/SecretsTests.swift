@@ -1,9 +1,11 @@
 import FakeLLM
+import FakeLLMTestSupport
 import Testing
 import VolleyCore
+import VolleyTestSupport
 
 /// API keys never appear in anything the sidecar writes, on any error path, at any log level.
-@Suite("Keys never leak", .timeLimit(.minutes(1)))
+@Suite("Keys never leak", .timeLimit(.minutes(1)), .tags(.endToEnd))
 struct SecretsTests {
     static let envSecret = "sk-test-SECRET-0123456789"
     static let inlineSecret = "sk-inline-SECRET-9876543210"
@@ -15,7 +17,7 @@ struct SecretsTests {
         let closedPort = closed.port
         try await closed.shutdown()
 
-        try await withFakeServer { server in
+        try await withFakeServer(withoutRequestRecords) { server in
             try await withVolley(
                 arguments: ["--log-level", "trace", "--log-format", logFormat],
                 environment: [fakeKeyEnv: Self.envSecret]

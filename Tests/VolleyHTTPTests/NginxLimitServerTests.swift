@@ -5,7 +5,7 @@ import VolleyTestSupport
 
 /// The nginx gateway used to test the limiter: that its limits and its access log behave as
 /// its documentation says, through the project's own transport.
-@Suite(.serialized) struct NginxLimitServerTests {
+@Suite(.serialized, .tags(.timeSensitive)) struct NginxLimitServerTests {
     @Test func rateLimitAcceptsTheBurstPlusOneAndRefusesTheRestBare() async throws {
         let server = try await NginxLimitServer.start(limit: .rate(perSecond: 10, burst: 2))
         let client = try HTTPClient()

@@ -1,8 +1,9 @@
 import FakeLLM
 import Testing
+import VolleyTestSupport
 @testable import VolleyHTTP
 
-@Suite struct StreamingTests {
+@Suite(.tags(.timeSensitive)) struct StreamingTests {
     @Test func theFirstEventArrivesWhileTheServerIsStillSending() async throws {
         // Five seconds between events: the first one must reach us long before the last is
         // written, however slow the machine. Then stop listening (the transfer is aborted).
@@ -106,7 +107,7 @@ import Testing
             if case .event = part { break }
         }
         try await server.waitForStats { $0.clientDisconnectsBeforeResponseEnd == 1 }
-        while client.stats.transfersRunning > 0 { await Task.yield() }
+        await waitUntil("the aborted transfer to end") { client.stats.transfersRunning == 0 }
         #expect(client.stats.transfersRunning == 0)
         await client.shutdown()
         try await server.shutdown()

@@ -1,9 +1,10 @@
 import Foundation
 import Testing
+import VolleyTestSupport
 @testable import VolleyHTTP
 
 /// HTTP/2 over TLS against a real server (nginx) with a CA made for this run.
-@Suite(.serialized) struct TLSHTTP2Tests {
+@Suite(.serialized, .tags(.timeSensitive)) struct TLSHTTP2Tests {
     @Test func fiftyConcurrentRequestsShareOneConnection() async throws {
         let server = try await NginxTLSServer.start(http2: true)
         let client = try HTTPClient()

@@ -1,10 +1,11 @@
 import FakeLLM
 import Foundation
 import Testing
+import VolleyTestSupport
 @testable import VolleyHTTP
 
 /// The transport against the SwiftNIO fake server: pooling, cancellation, timeouts, streaming.
-@Suite struct TransportTests {
+@Suite(.tags(.timeSensitive)) struct TransportTests {
     @Test func thousandConcurrentRequestsReuseAtMostMaxPerHostConnections() async throws {
         let server = try await FakeLLMServer.start(FakeLLMConfiguration())
         let client = try HTTPClient(configuration: HTTPClientConfiguration(maxConnectionsPerHost: 8))
@@ -244,7 +245,7 @@ import Testing
         let running = Task { await errorKind { _ = try await client.execute(chatRequest(server, script: ["mode": "stall_headers"])) } }
         let waiting = Task { await errorKind { _ = try await client.execute(chatRequest(server, script: ["mode": "stall_headers"])) } }
         try await server.waitForStats { $0.inFlight == 1 }
-        while client.stats.transfersWaiting < 1 { await Task.yield() }
+        await waitUntil("a transfer waiting for the single connection") { client.stats.transfersWaiting >= 1 }
         await client.shutdown()
         #expect(await running.value == .shutdown)
         #expect(await waiting.value == .shutdown)
@@ -254,7 +255,7 @@ import Testing
     }
 }
 
-@Suite struct ResponseLimitTests {
+@Suite(.tags(.timeSensitive)) struct ResponseLimitTests {
     @Test func bodyBeyondTheLimitFailsThatTransferOnly() async throws {
         let server = try await FakeLLMServer.start(FakeLLMConfiguration())
         let client = try HTTPClient(configuration: HTTPClientConfiguration(maxResponseBytes: 2_000))

@@ -21,6 +21,18 @@ struct JSONSelectionTests {
     @Test func keepsExactlyTheSelectedMembersInDocumentOrder() throws {
         let value = try JSONParser.parse(Array(Self.reply.utf8), selecting: Self.selection)
         #expect(value.jsonString == #"{"model":"gpt-4o-mini","choices":[{"message":{"content":"Hi é"},"finish_reason":"stop"},{"message":{"content":"second"},"finish_reason":"length"}],"usage":{"prompt_tokens":9,"completion_tokens":2}}"#)
+        // Each selected field is the one a full parse reads there.
+        let full = try JSONParser.parse(Self.reply)
+        #expect(value["model"] != nil && value["model"] == full["model"])
+        for index in 0..<2 {
+            let choice = value["choices"]?[index], parsed = full["choices"]?[index]
+            #expect(choice?["message"]?["content"] != nil && choice?["message"]?["content"] == parsed?["message"]?["content"])
+            #expect(choice?["finish_reason"] != nil && choice?["finish_reason"] == parsed?["finish_reason"])
+        }
+        #expect(value["choices"]?.arrayValue?.count == full["choices"]?.arrayValue?.count)
+        for name in ["prompt_tokens", "completion_tokens"] {
+            #expect(value["usage"]?[name] != nil && value["usage"]?[name] == full["usage"]?[name])
+        }
     }
 
     @Test func allKeepsAWholeSubtreeAndScalarsStayAsTheyAre() throws {
@@ -35,6 +47,9 @@ struct JSONSelectionTests {
         let text = #"{"a":1,"b":{"x":1,"y":2},"a":2,"b":{"x":3}}"#
         let value = try JSONParser.parse(Array(text.utf8), selecting: .members(["a": .all, "b": .members(["x": .all])]))
         #expect(value.jsonString == #"{"a":2,"b":{"x":3}}"#)
+        let full = try JSONParser.parse(text)
+        #expect(value["a"] == full["a"])
+        #expect(value["b"]?["x"] == full["b"]?["x"])
     }
 
     @Test(arguments: [
@@ -62,8 +77,12 @@ struct JSONSelectionTests {
         #expect(caught?.kind == .depthLimitExceeded)
     }
 
-    @Test func validateAcceptsWhatParseAccepts() throws {
-        try JSONParser.validate(Array(Self.reply.utf8))
-        try JSONParser.validate(#"[1, -2.5e3, "\ud83d\ude00", true, false, null, {}]"#.utf8)
+    @Test(arguments: [JSONSelectionTests.reply, #"[1, -2.5e3, "\ud83d\ude00", true, false, null, {}]"#, "0", #"{"skip":01}"#, "[1,]", "tru", ""])
+    func validateAcceptsWhatParseAccepts(_ text: String) {
+        var parsed: JSONParseError?
+        do throws(JSONParseError) { _ = try JSONParser.parse(text) } catch { parsed = error }
+        var validated: JSONParseError?
+        do throws(JSONParseError) { try JSONParser.validate(text.utf8) } catch { validated = error }
+        #expect(validated == parsed)
     }
 }

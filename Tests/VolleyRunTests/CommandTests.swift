@@ -4,9 +4,10 @@ import Glibc
 import Foundation
 import Testing
 import VolleyCore
+import VolleyTestSupport
 
 /// The built `volley run`, as a user runs it.
-@Suite struct CommandTests {
+@Suite(.tags(.endToEnd)) struct CommandTests {
     @Test func exitsZeroWhenAllSucceedAndOneWhenSomeFail() async throws {
         let dir = try TempDir()
         defer { dir.cleanup() }
@@ -99,13 +100,13 @@ import VolleyCore
         try dir.write("in.jsonl", keys.map { mockItem($0, latencyMs: 200) }.joined(separator: "\n") + "\n")
 
         let child = try VolleyProcess.Child(["run", "in.jsonl", "-o", "out.jsonl", "--concurrency", "5"], in: dir, name: "first")
-        var written = 0
-        for _ in 0..<3000 where written < 10 && child.process.isRunning {
-            try await Task.sleep(for: .milliseconds(20))
-            written = (try? dir.read("out.jsonl"))?.filter { $0 == "\n" }.count ?? 0
+        // Nothing signals a line written to a file: read it every 20 ms.
+        await waitUntil("10 outcome lines in out.jsonl before the SIGKILL", timeout: .seconds(60), pollInterval: .milliseconds(20)) {
+            let written = (try? dir.read("out.jsonl"))?.filter { $0 == "\n" }.count ?? 0
+            return written >= 10 || !child.process.isRunning
         }
         kill(child.process.processIdentifier, SIGKILL)
-        await child.wait()
+        try await child.wait()
         #expect(child.process.terminationReason == .uncaughtSignal)
         let before = try outcomes(in: try dir.read("out.jsonl"))
         #expect(before.count >= 10)

@@ -1,9 +1,10 @@
 import Foundation
 import Testing
 import VolleyCore
+import VolleyTestSupport
 @testable import VolleyRun
 
-@Suite struct FileRunTests {
+@Suite(.tags(.timeSensitive)) struct FileRunTests {
     @Test func mixedFormatsGetOneOutcomeEachWithKeysAndLines() async throws {
         let dir = try TempDir()
         defer { dir.cleanup() }

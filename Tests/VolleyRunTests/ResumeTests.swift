@@ -1,9 +1,10 @@
 import Foundation
 import Testing
 import VolleyCore
+import VolleyTestSupport
 @testable import VolleyRun
 
-@Suite struct ResumeTests {
+@Suite(.tags(.timeSensitive)) struct ResumeTests {
     @Test func journalKeysAndAnUnfinishedLastLine() throws {
         let dir = try TempDir()
         defer { dir.cleanup() }

@@ -1,6 +1,7 @@
 import Synchronization
 import Testing
 import VolleySystem
+import VolleyTestSupport
 
 @Suite struct WaitersTests {
     final class Gate: Sendable {
@@ -39,7 +40,7 @@ import VolleySystem
         async let first = gate.wait()
         async let second = gate.wait()
         // Each waiter parks before the gate opens or sees it open: both end with the value.
-        await yieldUntil("both waiters parked") { gate.parked == 2 }
+        await waitUntil("both waiters parked") { gate.parked == 2 }
         gate.open(with: 3)
         #expect(await [first, second] == [3, 3])
         #expect(gate.parked == 0)
@@ -54,9 +55,9 @@ import VolleySystem
     @Test func takeFirstTakesTheOldestOnly() async {
         let queue = Queue()
         async let a = queue.wait()
-        await yieldUntil("a parked") { queue.parked == 1 }
+        await waitUntil("a parked") { queue.parked == 1 }
         async let b = queue.wait()
-        await yieldUntil("b parked") { queue.parked == 2 }
+        await waitUntil("b parked") { queue.parked == 2 }
         queue.state.withLock { $0.takeFirst() }.resume(returning: 1)
         #expect(await a == 1)
         #expect(queue.parked == 1)
@@ -64,13 +65,4 @@ import VolleySystem
         #expect(await b == 2)
         #expect(queue.state.withLock { $0.takeFirst() }.isEmpty)
     }
-}
-
-/// Yields until `condition` holds, at most 100,000 times; records a failure naming `what` if it never does.
-private func yieldUntil(_ what: String, _ condition: () -> Bool) async {
-    for _ in 0..<100_000 {
-        if condition() { return }
-        await Task.yield()
-    }
-    Issue.record("gave up waiting until \(what)")
 }

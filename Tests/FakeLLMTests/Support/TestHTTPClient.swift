@@ -184,24 +184,6 @@ extension FakeLLMServer {
     }
 }
 
-/// Starts a server, runs `body`, and shuts the server down whatever happens.
-func withServer<Result: Sendable>(
-    _ configure: (inout FakeLLMConfiguration) -> Void = { _ in },
-    _ body: (FakeLLMServer) async throws -> Result
-) async throws -> Result {
-    var configuration = FakeLLMConfiguration()
-    configure(&configuration)
-    let server = try await FakeLLMServer.start(configuration)
-    do {
-        let result = try await body(server)
-        try await server.shutdown()
-        return result
-    } catch {
-        try? await server.shutdown()
-        throw error
-    }
-}
-
 /// Request bodies used across the tests.
 enum Bodies {
     static func openAI(

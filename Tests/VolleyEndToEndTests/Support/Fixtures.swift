@@ -2,6 +2,7 @@ import FakeLLM
 import Foundation
 import Testing
 import VolleyCore
+import VolleyTestSupport
 
 // MARK: - Running a sidecar
 
@@ -48,19 +49,10 @@ private func spawnOffThePool(arguments: [String], environment: [String: String],
     }
 }
 
-/// Starts a fake LLM server for `body` and always shuts it down.
-func withFakeServer<T>(_ body: (FakeLLMServer) async throws -> T) async throws -> T {
-    var configuration = FakeLLMConfiguration()
+/// For `withFakeServer`: the sidecar tests send thousands of requests and never read the
+/// server's per-request records, which `stats()` would copy on every read.
+func withoutRequestRecords(_ configuration: inout FakeLLMConfiguration) {
     configuration.recordRequests = false
-    let server = try await FakeLLMServer.start(configuration)
-    do {
-        let result = try await body(server)
-        try await server.shutdown()
-        return result
-    } catch {
-        try? await server.shutdown()
-        throw error
-    }
 }
 
 /// Reads the lines of a sidecar one by one, in order: each step's reply is awaited before the

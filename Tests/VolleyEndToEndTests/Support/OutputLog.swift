@@ -1,5 +1,6 @@
 import Synchronization
 import VolleyCore
+import VolleyTestSupport
 
 /// Every line the sidecar wrote to stdout, in order, each parsed once; tests wait on it.
 ///
@@ -147,15 +148,3 @@ final class OutputLog: Sendable {
         return "\(name) has \(lines.count) lines; last: \(tail)"
     }
 }
-
-/// A harness failure with a message that says what was awaited.
-struct HarnessError: Error, CustomStringConvertible {
-    let description: String
-
-    init(_ description: String) {
-        self.description = description
-    }
-}
-
-/// Bound of every wait in these tests: a hang fails instead of blocking CI.
-let defaultTimeoutSeconds: Double = 30

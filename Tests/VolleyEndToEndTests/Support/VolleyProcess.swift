@@ -1,6 +1,7 @@
 import Foundation
 import Synchronization
 import VolleyCore
+import VolleyTestSupport
 #if canImport(Glibc)
 @preconcurrency import Glibc
 #endif
@@ -51,7 +52,7 @@ final class VolleyProcess: Sendable {
     init(arguments: [String] = [], environment: [String: String] = [:], readStdout: Bool = true,
          softOpenFilesLimit: Int? = nil) throws {
         ignoreSIGPIPEInTests()
-        let binary = try VolleyBinary.url()
+        let binary = try BuiltExecutable.volley()
         var env = ProcessInfo.processInfo.environment
         env["OPENAI_API_KEY"] = nil
         env["ANTHROPIC_API_KEY"] = nil

@@ -1,7 +1,7 @@
 import Synchronization
 
 /// A value set once (from any thread) and awaited by any number of tasks, each wait bounded.
-final class Latch<Value: Sendable>: Sendable {
+public final class Latch<Value: Sendable>: Sendable {
     private struct State {
         var value: Value?
         var waiters: [UInt64: CheckedContinuation<Value, any Error>] = [:]
@@ -12,14 +12,15 @@ final class Latch<Value: Sendable>: Sendable {
     private enum Registration { case ready(Value), waiting, expired }
 
     private let state = Mutex(State())
-    let name: String
+    /// What is awaited, for the timeout message.
+    public let name: String
 
-    init(name: String) {
+    public init(name: String) {
         self.name = name
     }
 
     /// Sets the value and wakes every waiter; later calls do nothing.
-    func set(_ value: Value) {
+    public func set(_ value: Value) {
         let waiters = state.withLock { state -> [CheckedContinuation<Value, any Error>] in
             guard state.value == nil else { return [] }
             state.value = value
@@ -29,10 +30,12 @@ final class Latch<Value: Sendable>: Sendable {
         for waiter in waiters { waiter.resume(returning: value) }
     }
 
-    var value: Value? { state.withLock { $0.value } }
+    /// The value, if set.
+    public var value: Value? { state.withLock { $0.value } }
 
     /// Waits for the value. - Throws: ``HarnessError`` after `timeout` seconds.
-    func wait(timeout: Double = defaultTimeoutSeconds) async throws -> Value {
+    @discardableResult
+    public func wait(timeout: Double = defaultTimeoutSeconds) async throws -> Value {
         let id = state.withLock { state -> UInt64 in
             defer { state.nextID += 1 }
             return state.nextID
