@@ -27,12 +27,6 @@ public struct Waiters<Value: Sendable>: Sendable {
         return Ready(continuations: continuations)
     }
 
-    /// Takes the waiter that parked first, if any.
-    public mutating func takeFirst() -> Ready {
-        guard !continuations.isEmpty else { return Ready(continuations: []) }
-        return Ready(continuations: [continuations.removeFirst()])
-    }
-
     /// Waiters taken off a list, not yet resumed.
     public struct Ready: Sendable {
         fileprivate var continuations: [CheckedContinuation<Value, Never>]

@@ -45,24 +45,4 @@ import VolleyTestSupport
         #expect(await [first, second] == [3, 3])
         #expect(gate.parked == 0)
     }
-
-    final class Queue: Sendable {
-        let state = Mutex(Waiters<Int>())
-        func wait() async -> Int { await state.wait(until: { _ in nil }, park: { $0.append($1) }) }
-        var parked: Int { state.withLock { $0.count } }
-    }
-
-    @Test func takeFirstTakesTheOldestOnly() async {
-        let queue = Queue()
-        async let a = queue.wait()
-        await waitUntil("a parked") { queue.parked == 1 }
-        async let b = queue.wait()
-        await waitUntil("b parked") { queue.parked == 2 }
-        queue.state.withLock { $0.takeFirst() }.resume(returning: 1)
-        #expect(await a == 1)
-        #expect(queue.parked == 1)
-        queue.state.withLock { $0.takeAll() }.resume(returning: 2)
-        #expect(await b == 2)
-        #expect(queue.state.withLock { $0.takeFirst() }.isEmpty)
-    }
 }
