@@ -148,11 +148,29 @@ export interface BatchOptions {
 export interface GatherOptions extends BatchOptions {
   /**
    * `true`: a failed item's slot holds its error and the call resolves. `false` (default): the
-   * call rejects with the lowest-index failure once the batch has settled (with `failFast`, the
-   * first to fail in time); the error's `results` holds every slot.
+   * call rejects with the first item to fail in time, at once, and the rest of the batch is
+   * cancelled (unless `failFast: false`: then the whole batch runs and the lowest-index failure
+   * rejects); the error's `results` holds every slot.
    */
   returnExceptions?: boolean;
+  /**
+   * The first failed item cancels the rest. Default: `!returnExceptions` (as in the Python
+   * client).
+   */
+  failFast?: boolean;
 }
+
+/**
+ * What `gather` resolves with: one slot per item in input order (its value, or with
+ * `returnExceptions` its error), plus the Python client's `outcomes` and `stats`
+ * (non-enumerable, so the array prints and compares as a plain one).
+ */
+export type GatherResults<T> = T[] & {
+  /** Every item's outcome (attempts, latency, key), in input order. */
+  readonly outcomes: Outcome[];
+  /** The batch's totals. */
+  readonly stats: BatchStats;
+};
 
 export interface ProviderLimits {
   concurrency?: number;
@@ -292,9 +310,9 @@ export declare class Volley {
   /** Starts the sidecar now (otherwise the first call does). */
   start(): Promise<ServerInfo>;
 
-  gather(items: Iterable<ItemLike>, options: GatherOptions & { returnExceptions: true }): Promise<Array<ChatValue | VolleyError>>;
-  gather(items: Iterable<ItemLike>, options?: GatherOptions & { returnExceptions?: false }): Promise<ChatValue[]>;
-  gather(items: Iterable<ItemLike>, options?: GatherOptions): Promise<Array<ChatValue | VolleyError>>;
+  gather(items: Iterable<ItemLike>, options: GatherOptions & { returnExceptions: true }): Promise<GatherResults<ChatValue | VolleyError>>;
+  gather(items: Iterable<ItemLike>, options?: GatherOptions & { returnExceptions?: false }): Promise<GatherResults<ChatValue>>;
+  gather(items: Iterable<ItemLike>, options?: GatherOptions): Promise<GatherResults<ChatValue | VolleyError>>;
 
   /** Yields outcomes as items finish; leaving the loop early cancels the rest. */
   asCompleted(items: Iterable<ItemLike>, options?: BatchOptions): AsyncGenerator<Outcome, void, undefined>;
@@ -353,16 +371,19 @@ export declare class VolleyError extends Error {
   retryable: boolean;
   /** The provider's own error code or type (e.g. `context_length_exceeded`). */
   providerCode: string | undefined;
-  /** HTTP attempts made. Not reported by the sidecar for `call()` failures. */
+  /**
+   * HTTP attempts made (0 when the item never started), for batch items and `call()` failures
+   * alike; `undefined` for errors that are not about one item.
+   */
   attempts: number | undefined;
   /** The item's position in its batch. */
   index: number | undefined;
   key: string | undefined;
   /**
    * Set on the error `gather` rejects with: every slot of the batch, values and errors (this
-   * error among them). Not enumerable.
+   * error among them), with `outcomes` and `stats`. Not enumerable.
    */
-  results?: Array<ChatValue | VolleyError>;
+  results?: GatherResults<ChatValue | VolleyError>;
 }
 
 export declare class RateLimited extends VolleyError {}
@@ -402,8 +423,8 @@ export declare class SidecarCrashed extends VolleyError {
 export declare class AbortError extends Error {
   constructor(message: string, reason: unknown);
   name: 'AbortError';
-  /** For `gather`: every slot as the sidecar reported it when it stopped. */
-  results: Array<ChatValue | VolleyError> | undefined;
+  /** For `gather`: every slot as the sidecar reported it when it stopped (with `outcomes` and `stats`). */
+  results: GatherResults<ChatValue | VolleyError> | undefined;
   stats: BatchStats | undefined;
 }
 

@@ -170,7 +170,7 @@ export function batchParams(items, options, defaultModel) {
       requests,
       concurrency: options.concurrency,
       timeout: options.timeout,
-      fail_fast: options.failFast,
+      fail_fast: options.failFast || undefined,
       priority: options.priority,
       progress: options.progress || undefined,
     },
@@ -198,17 +198,19 @@ export function valueFromWire(value) {
 
 /**
  * @param {any} wire an outcome, or an `item` notification's params
+ * @param {any} [built] the value or error already built from it (so a batch's slot and its
+ *   outcome hold the same error object)
  * @returns {import('../index.js').Outcome}
  */
-export function outcomeFromWire(wire) {
+export function outcomeFromWire(wire, built) {
   const ok = wire?.ok === true;
   const meta = { attempts: wire?.attempts ?? 0, index: wire?.index, key: wire?.key };
   return {
     index: wire?.index,
     key: wire?.key,
     ok,
-    value: ok ? valueFromWire(wire.value) : undefined,
-    error: ok ? undefined : itemError(wire?.error, meta),
+    value: ok ? (built ?? valueFromWire(wire.value)) : undefined,
+    error: ok ? undefined : (built ?? itemError(wire?.error, meta)),
     attempts: meta.attempts,
     latencyMs: wire?.latency_ms,
     queuedMs: wire?.queued_ms,
@@ -216,16 +218,50 @@ export function outcomeFromWire(wire) {
 }
 
 /**
- * The `results` of a batch, each its value or its typed error.
- * @param {any} results
- * @returns {Array<any>}
+ * A batch's `stats` in camelCase, zeros for what is missing (an empty batch has none).
+ * @param {any} stats
+ * @returns {import('../index.js').BatchStats}
  */
-export function resultsFromWire(results) {
-  if (!Array.isArray(results)) return [];
-  return results.map((wire) => {
-    const outcome = outcomeFromWire(wire);
-    return outcome.ok ? outcome.value : outcome.error;
+export function batchStatsFromWire(stats) {
+  const usage = isPlainObject(stats?.usage) ? stats.usage : {};
+  return {
+    succeeded: stats?.succeeded ?? 0,
+    failed: stats?.failed ?? 0,
+    cancelled: stats?.cancelled ?? 0,
+    elapsedMs: stats?.elapsed_ms ?? 0,
+    usage: { inputTokens: usage.input_tokens ?? 0, outputTokens: usage.output_tokens ?? 0 },
+  };
+}
+
+/**
+ * The `results` of a batch, each its value or its typed error, as an array that also has
+ * `outcomes` (every item's `Outcome`, in input order; built when first read, since a big batch
+ * rarely needs them) and `stats` (the batch's stats), like the Python client's
+ * `GatherResults`. Both are non-enumerable, so the array compares and prints as a plain one.
+ * @param {any} results the wire outcomes, in input order
+ * @param {any} [stats] the wire batch stats
+ * @returns {import('../index.js').GatherResults<any>}
+ */
+export function resultsFromWire(results, stats) {
+  const wire = Array.isArray(results) ? results : [];
+  const values = wire.map((outcome) => {
+    if (outcome?.ok === true) return valueFromWire(outcome.value);
+    return itemError(outcome?.error, { attempts: outcome?.attempts ?? 0, index: outcome?.index, key: outcome?.key });
   });
+  /** @type {Array<import('../index.js').Outcome> | undefined} */
+  let outcomes;
+  Object.defineProperty(values, 'outcomes', {
+    get: () => (outcomes ??= wire.map((outcome, i) => outcomeFromWire(outcome, values[i]))),
+    enumerable: false,
+    configurable: true,
+  });
+  Object.defineProperty(values, 'stats', {
+    value: batchStatsFromWire(stats),
+    enumerable: false,
+    writable: true,
+    configurable: true,
+  });
+  return /** @type {any} */ (values);
 }
 
 /**
