@@ -507,7 +507,11 @@ class Volley:
         code = error.get("code")
         data = error.get("data")
         if code == -32803 and isinstance(data, dict) and "kind" in data:
-            raise error_from_wire(data, key=params.get("key"))
+            # The sidecar puts the attempts made next to the error object's fields.
+            attempts = data.get("attempts")
+            raise error_from_wire(
+                data, attempts=attempts if isinstance(attempts, int) else None, key=params.get("key")
+            )
         if code == -32800 and isinstance(data, dict) and isinstance(data.get("error"), dict):
             raise error_from_wire(data["error"], key=params.get("key"))
         raise _protocol_error(error)
