@@ -59,7 +59,12 @@ export interface Item {
 /** What the batch methods accept: an item, or a string (the same as `chat(string)`). */
 export type ItemLike = Item | string;
 
-/** Options of `chat()`: item fields, then any request-body field (camelCase is converted). */
+/**
+ * Options of `chat()`. The item options (`key`, `provider`, `timeout`, `maxRetries`, `format`,
+ * `raw`) go on the item; `model` and the request-body parameters below go into `request`, in
+ * snake_case (`maxTokens` → `max_tokens`; snake_case names are accepted too). Anything else
+ * throws a `TypeError` naming the closest known option; put other body fields in `extraBody`.
+ */
 export interface ChatOptions {
   model?: string;
   provider?: string;
@@ -71,20 +76,58 @@ export interface ChatOptions {
   maxRetries?: number;
   format?: 'openai' | 'native';
   raw?: boolean;
+  /** Merged into the request body as given (names unchanged), for fields not listed here. */
+  extraBody?: Record<string, unknown>;
   /** `maxTokens` → `max_tokens`. */
   maxTokens?: number;
+  maxCompletionTokens?: number;
   temperature?: number;
+  topP?: number;
+  n?: number;
+  stop?: string | string[];
+  seed?: number;
+  presencePenalty?: number;
+  frequencyPenalty?: number;
+  logitBias?: Record<string, number>;
+  logprobs?: boolean;
+  topLogprobs?: number;
+  user?: string;
+  tools?: unknown[];
+  toolChoice?: unknown;
+  parallelToolCalls?: boolean;
+  responseFormat?: unknown;
+  functions?: unknown[];
+  functionCall?: unknown;
+  metadata?: Record<string, unknown>;
+  modalities?: string[];
+  audio?: unknown;
+  prediction?: unknown;
+  promptCacheKey?: string;
+  reasoningEffort?: string;
+  safetyIdentifier?: string;
+  serviceTier?: string;
+  store?: boolean;
+  verbosity?: string;
+  webSearchOptions?: unknown;
+  /** Anthropic (`format: 'native'`). */
+  topK?: number;
+  stopSequences?: string[];
+  thinking?: unknown;
   /** Only for the `mock` provider. */
   mock?: MockScript;
-  [param: string]: unknown;
 }
 
 /**
- * Builds an item. `prompt` is the user's message or a whole messages array; `key`, `provider`,
- * `timeout` and `maxRetries` are item fields; every other option goes into the request body
- * with its name in snake_case. `undefined` options are left out.
+ * Builds an item. `prompt` is the user's message or a whole messages array; see `ChatOptions`
+ * for where each option goes. `undefined` options are left out.
+ * @throws {TypeError} for an unknown option (a typo such as `timout`), naming the closest one.
  */
 export function chat(prompt: string | Message[], options?: ChatOptions): Item;
+
+/** The fields of a protocol item besides `request`. */
+export const ITEM_FIELDS: readonly ['key', 'provider', 'timeout', 'max_retries', 'format', 'raw'];
+/** The request-body parameters `chat()` accepts as options (snake_case). */
+export const REQUEST_PARAMS: ReadonlySet<string>;
 
 export interface Usage {
   inputTokens: number;

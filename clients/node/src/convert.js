@@ -56,6 +56,88 @@ export function camelDeep(/** @type {any} */ value) {
   return renameKeysDeep(value, camelCase);
 }
 
+/**
+ * Edit distance between two names (insertions, deletions, substitutions).
+ * @param {string} a
+ * @param {string} b
+ */
+function editDistance(a, b) {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i += 1) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j += 1) {
+      row[j] = Math.min(previous[j] + 1, row[j - 1] + 1, previous[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    previous = row;
+  }
+  return previous[b.length];
+}
+
+/**
+ * ` (did you mean "x"?)` for the known name nearest to `name` (compared in snake_case, so
+ * `maxToken` finds `maxTokens`), or `''` when none is near.
+ * @param {string} name
+ * @param {Iterable<string>} known
+ */
+export function didYouMean(name, known) {
+  const wanted = snakeCase(name);
+  let best = '';
+  let bestDistance = Infinity;
+  for (const candidate of known) {
+    const distance = editDistance(wanted, snakeCase(candidate));
+    if (distance < bestDistance) [best, bestDistance] = [candidate, distance];
+  }
+  return best && bestDistance <= Math.max(1, Math.floor(wanted.length / 3)) ? ` (did you mean "${best}"?)` : '';
+}
+
+/**
+ * Throws a `TypeError` naming the first option that is not in `known`, and the closest one
+ * that is: options are never silently ignored.
+ * @param {string} where e.g. `call()`
+ * @param {unknown} options
+ * @param {readonly string[]} known
+ */
+export function checkOptions(where, options, known) {
+  if (options === undefined) return;
+  if (options === null || typeof options !== 'object') throw new TypeError(`${where}: options must be an object`);
+  for (const name of Object.keys(options)) {
+    if (!known.includes(name)) {
+      throw new TypeError(`${where}: unknown option "${name}"${didYouMean(name, known)} (known: ${known.join(', ')})`);
+    }
+  }
+}
+
+/** The fields of a protocol item besides `request` (docs/protocol.md, "Items and outcomes"). */
+export const ITEM_FIELDS = Object.freeze(['key', 'provider', 'timeout', 'max_retries', 'format', 'raw']);
+const ITEM_KEYS = new Set(['request', ...ITEM_FIELDS]);
+
+/**
+ * The request-body parameters `chat()` takes as options (in snake_case; camelCase is
+ * converted): OpenAI's chat-completions fields, the Anthropic ones a `format: 'native'` body
+ * may use, and the mock provider's script. Any other body field goes in `extraBody`, so a
+ * misspelt item option (`timout`) is an error instead of a field the provider ignores.
+ */
+export const REQUEST_PARAMS = Object.freeze(
+  new Set([
+    'audio', 'frequency_penalty', 'function_call', 'functions', 'logit_bias', 'logprobs',
+    'max_completion_tokens', 'max_tokens', 'metadata', 'modalities', 'n', 'parallel_tool_calls',
+    'prediction', 'presence_penalty', 'prompt_cache_key', 'reasoning_effort', 'response_format',
+    'safety_identifier', 'seed', 'service_tier', 'stop', 'store', 'temperature', 'tool_choice',
+    'tools', 'top_logprobs', 'top_p', 'user', 'verbosity', 'web_search_options',
+    'stop_sequences', 'thinking', 'top_k',
+    'mock',
+  ]),
+);
+
+/** Body fields that are known but would do nothing: say why instead of sending them. */
+const IGNORED_PARAMS = {
+  stream: 'outcomes are whole: token streaming is not part of protocol version 1',
+  stream_options: 'outcomes are whole: token streaming is not part of protocol version 1',
+};
+
+/** `chat()`'s own options (item options in camelCase, then the ones that build the body). */
+const CHAT_OPTIONS = ['key', 'provider', 'timeout', 'maxRetries', 'format', 'raw', 'model', 'system', 'extraBody'];
+
 // ---------------------------------------------------------------------------------------------
 // Toward the sidecar
 
@@ -101,17 +183,35 @@ export function providersToWire(providers) {
  * Builds an item: one chat-completions call.
  *
  * `prompt` is the user's message, or a whole `messages` array. `system` is prepended as a
- * system message. `key`, `provider`, `timeout` (seconds, retries included) and `maxRetries` are
- * item fields; every other option goes into the request body, its name in snake_case
- * (`maxTokens` → `max_tokens`), so `temperature`, `responseFormat`, `tools` and the mock
- * provider's `mock` script work as-is. `undefined` options are left out.
+ * system message. `key`, `provider`, `timeout` (seconds, retries included), `maxRetries`,
+ * `format` and `raw` are item options; `model` and the other options go into the request body
+ * with their names in snake_case (`maxTokens` → `max_tokens`), and must be known request
+ * parameters (`REQUEST_PARAMS`: `temperature`, `responseFormat`, `tools`, the mock provider's
+ * `mock` script, ...). `extraBody` is merged into the body as given, for any other field.
+ * `undefined` options are left out.
  *
+ * @throws {TypeError} for any other option, naming the closest known one: a typo (`timout`)
+ *   must not become a body field the provider ignores.
  * @param {string | Array<Record<string, any>>} prompt
  * @param {Record<string, any>} [options]
  * @returns {import('../index.js').Item}
  */
 export function chat(prompt, options = {}) {
-  const { model, provider, system, key, timeout, maxRetries, max_retries, format, raw, ...params } = options;
+  const { model, provider, system, key, timeout, maxRetries, max_retries, format, raw, extraBody, extra_body, ...params } =
+    options;
+  for (const name of Object.keys(params)) {
+    const field = snakeCase(name);
+    if (REQUEST_PARAMS.has(field)) continue;
+    if (Object.hasOwn(IGNORED_PARAMS, field)) {
+      throw new TypeError(`chat(): option "${name}" is not supported: ${IGNORED_PARAMS[/** @type {keyof typeof IGNORED_PARAMS} */ (field)]}`);
+    }
+    const known = [...CHAT_OPTIONS, ...[...REQUEST_PARAMS].map(camelCase)];
+    throw new TypeError(
+      `chat(): unknown option "${name}"${didYouMean(name, known)}. Item options are key, provider, timeout, ` +
+        'maxRetries, format, raw; other options must be request-body parameters (REQUEST_PARAMS: maxTokens, ' +
+        'temperature, tools, ...); put any other body field in extraBody: { ... }',
+    );
+  }
   /** @type {Array<Record<string, any>>} */
   const messages = Array.isArray(prompt) ? [...prompt] : [{ role: 'user', content: String(prompt) }];
   if (system !== undefined) messages.unshift({ role: 'system', content: system });
@@ -122,6 +222,11 @@ export function chat(prompt, options = {}) {
     const field = snakeCase(name);
     // The mock script is Volley's own and snake_case on the wire; accept it in either case.
     request[field] = field === 'mock' && isPlainObject(value) ? renameKeys(value, snakeCase) : value;
+  }
+  const extra = extraBody ?? extra_body;
+  if (extra !== undefined) {
+    if (!isPlainObject(extra)) throw new TypeError('chat(): extraBody must be a plain object');
+    Object.assign(request, extra);
   }
   return /** @type {any} */ (
     renameKeys({ key, provider, request, timeout, max_retries: maxRetries ?? max_retries, format, raw }, (n) => n)
@@ -141,6 +246,15 @@ export function itemToWire(item, defaultModel) {
   if (typeof item === 'string') item = chat(item);
   if (!isPlainObject(item)) return item;
   const out = renameKeys(item, snakeCase);
+  for (const name of Object.keys(out)) {
+    if (!ITEM_KEYS.has(name)) {
+      const given = Object.keys(item).find((n) => snakeCase(n) === name) ?? name;
+      throw new TypeError(
+        `an item has no field "${given}"${didYouMean(given, ['request', 'key', 'provider', 'timeout', 'maxRetries', 'format', 'raw'])}; ` +
+          'its fields are request, key, provider, timeout, maxRetries (max_retries), format, raw (request-body fields go inside request)',
+      );
+    }
+  }
   if (defaultModel !== undefined && isPlainObject(out.request) && out.request.model === undefined) {
     out.request = { ...out.request, model: defaultModel };
   }
@@ -161,7 +275,8 @@ export function batchParams(items, options, defaultModel) {
   }
   for (const name of Object.keys(options)) {
     if (!BATCH_OPTIONS.has(name)) {
-      throw new TypeError(`unknown batch option "${name}" (known: ${[...BATCH_OPTIONS, 'returnExceptions', 'signal', 'onProgress'].join(', ')})`);
+      const known = [...BATCH_OPTIONS, 'returnExceptions', 'signal', 'onProgress'];
+      throw new TypeError(`unknown batch option "${name}"${didYouMean(name, known)} (known: ${known.join(', ')})`);
     }
   }
   const requests = Array.from(items, (item) => itemToWire(item, defaultModel));

@@ -5,6 +5,7 @@ import {
   batchParams,
   batchStatsFromWire,
   camelDeep,
+  checkOptions,
   isPlainObject,
   itemToWire,
   outcomeFromWire,
@@ -17,6 +18,11 @@ import { AbortError, Cancelled, ProtocolError, SidecarCrashed, VolleyError, item
 import { Sidecar } from './sidecar.js';
 
 const CLIENT = { name: 'volley-node', version: '0.1.0' };
+const VOLLEY_OPTIONS = Object.freeze([
+  'binary', 'providers', 'defaultProvider', 'defaultModel', 'configPath', 'logLevel', 'maxLineBytes', 'args', 'env',
+  'maxRestarts', 'onStderr',
+]);
+const SIGNAL_ONLY = Object.freeze(['signal']);
 const REQUEST_CANCELLED = -32800;
 const REQUEST_FAILED = -32803;
 
@@ -155,6 +161,7 @@ export class Volley {
    * @param {import('../index.js').VolleyOptions} [options]
    */
   constructor(options = {}) {
+    checkOptions('new Volley()', options, VOLLEY_OPTIONS);
     this.#options = { ...options, maxRestarts: options.maxRestarts ?? 3 };
     this.#providers = options.providers ? providersToWire(options.providers) : undefined;
     this.#defaultProvider = options.defaultProvider;
@@ -296,7 +303,9 @@ export class Volley {
    * @param {import('../index.js').ItemLike} item
    * @param {{signal?: AbortSignal}} [options]
    */
-  async call(item, { signal } = {}) {
+  async call(item, options = {}) {
+    checkOptions('call()', options, SIGNAL_ONLY);
+    const { signal } = options;
     const wire = itemToWire(item, this.#options.defaultModel);
     try {
       return valueFromWire(await this.#invoke('call', wire, { signal, cancellable: true }));
@@ -315,7 +324,9 @@ export class Volley {
    * names are kept as map keys).
    * @param {{signal?: AbortSignal}} [options]
    */
-  async stats({ signal } = {}) {
+  async stats(options = {}) {
+    checkOptions('stats()', options, SIGNAL_ONLY);
+    const { signal } = options;
     return statsFromWire(await this.#invoke('stats', undefined, { signal }));
   }
 
@@ -326,7 +337,10 @@ export class Volley {
    * @param {{signal?: AbortSignal}} [options]
    * @returns {Promise<{providers: string[], defaultProvider: string | null}>}
    */
-  async configure(config, { signal } = {}) {
+  async configure(config, options = {}) {
+    checkOptions('configure()', config, ['providers', 'defaultProvider']);
+    checkOptions('configure()', options, SIGNAL_ONLY);
+    const { signal } = options;
     const providers = config.providers ? providersToWire(config.providers) : undefined;
     const params = {};
     if (providers) Object.assign(params, { providers });
@@ -341,7 +355,9 @@ export class Volley {
    * Resolves when the sidecar answers (starting it if needed).
    * @param {{signal?: AbortSignal}} [options]
    */
-  async ping({ signal } = {}) {
+  async ping(options = {}) {
+    checkOptions('ping()', options, SIGNAL_ONLY);
+    const { signal } = options;
     await this.#invoke('ping', undefined, { signal });
   }
 
@@ -350,7 +366,9 @@ export class Volley {
    * if it has not exited within `timeout` seconds. Later calls reject. Safe to call twice.
    * @param {{mode?: 'drain' | 'cancel', timeout?: number}} [options]
    */
-  close({ mode = 'drain', timeout = 10 } = {}) {
+  close(options = {}) {
+    checkOptions('close()', options, ['mode', 'timeout']);
+    const { mode = 'drain', timeout = 10 } = options;
     this.#closed = true;
     this.#closing ??= (async () => {
       try {
