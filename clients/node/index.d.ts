@@ -1,5 +1,16 @@
 // Type definitions for volley (the Node.js host library of the Volley sidecar).
 // Hand-written; the source is plain JavaScript in src/. The wire protocol is docs/protocol.md.
+// TypeScript 4.7 or later (`exports` conditions); `AbortSignal` comes from @types/node or the
+// DOM lib. src/index.d.ts re-exports this file for imports of src/index.js by path.
+
+declare global {
+  // `Symbol.asyncDispose` is in TypeScript's own lib from 5.2 (esnext.disposable); declared
+  // here too, as @types/node does, so these types also compile on older compilers (Debian's
+  // tsc 4.8). The declarations merge with the lib's.
+  interface SymbolConstructor {
+    readonly asyncDispose: unique symbol;
+  }
+}
 
 /** A chat message, OpenAI-shaped. */
 export interface Message {

@@ -135,3 +135,16 @@ def test_gc_paused_restores_the_collector_state() -> None:
         assert not gc.isenabled(), "a collector the program disabled stays disabled"
     finally:
         gc.enable()
+
+
+def test_readme_documents_every_mock_script_field() -> None:
+    import re
+    from pathlib import Path
+
+    package = Path(__file__).resolve().parents[1]
+    source = (package.parents[1] / "Sources" / "VolleyCore" / "Providers" / "MockClient.swift").read_text()
+    fields = set(re.findall(r'script\?\["([a-z_]+)"\]', source))
+    assert {"latency_ms", "fail"} <= fields, "found the fields in MockClient.swift"
+    readme = (package / "README.md").read_text()
+    section = readme[readme.index("### The mock provider"):readme.index("### Cancellation")]
+    assert set(re.findall(r"^\| `([a-z_]+)`", section, re.M)) == fields
