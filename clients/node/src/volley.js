@@ -367,7 +367,11 @@ export class Volley {
    * @param {{mode?: 'drain' | 'cancel', timeout?: number}} [options]
    */
   close(options = {}) {
-    checkOptions('close()', options, ['mode', 'timeout']);
+    try {
+      checkOptions('close()', options, ['mode', 'timeout']);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     const { mode = 'drain', timeout = 10 } = options;
     this.#closed = true;
     this.#closing ??= (async () => {

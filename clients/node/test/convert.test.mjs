@@ -68,7 +68,7 @@ test('item objects with unknown fields are refused; so are unknown method and co
   await assert.rejects(v.gather(['x'], { timout: 1 }), { name: 'TypeError', message: /did you mean "timeout"/ });
   await assert.rejects(v.stats({ singal: null }), { message: /did you mean "signal"/ });
   await assert.rejects(v.configure({ default_provider: 'x' }), { message: /did you mean "defaultProvider"/ });
-  assert.throws(() => v.close({ mod: 'cancel' }), { message: /did you mean "mode"/ });
+  await assert.rejects(v.close({ mod: 'cancel' }), { message: /did you mean "mode"/ });
   await v.close();
 });
 
