@@ -126,6 +126,8 @@ export interface ChatOptions {
   thinking?: unknown;
   /** Only for the `mock` provider. */
   mock?: MockScript;
+  /** Outcomes are whole (no token streaming in protocol version 1): `true` throws, `false` is dropped. */
+  stream?: false;
 }
 
 /**

@@ -203,6 +203,7 @@ export function chat(prompt, options = {}) {
     const field = snakeCase(name);
     if (REQUEST_PARAMS.has(field)) continue;
     if (Object.hasOwn(IGNORED_PARAMS, field)) {
+      if (!params[name]) continue; // stream: false asks for what happens anyway
       throw new TypeError(`chat(): option "${name}" is not supported: ${IGNORED_PARAMS[/** @type {keyof typeof IGNORED_PARAMS} */ (field)]}`);
     }
     const known = [...CHAT_OPTIONS, ...[...REQUEST_PARAMS].map(camelCase)];
@@ -218,8 +219,8 @@ export function chat(prompt, options = {}) {
   /** @type {Record<string, any>} */
   const request = model === undefined ? { messages } : { model, messages };
   for (const [name, value] of Object.entries(params)) {
-    if (value === undefined) continue;
     const field = snakeCase(name);
+    if (value === undefined || Object.hasOwn(IGNORED_PARAMS, field)) continue;
     // The mock script is Volley's own and snake_case on the wire; accept it in either case.
     request[field] = field === 'mock' && isPlainObject(value) ? renameKeys(value, snakeCase) : value;
   }

@@ -82,11 +82,13 @@ def chat(
     (``timout=0.1``) must not become a body field the provider ignores. The result is a plain
     dict in the protocol's item shape, free to inspect or change.
     """
-    for name in params:
+    for name, value in params.items():
         if name in REQUEST_PARAMS:
             continue
         if name in _IGNORED_PARAMS:
-            raise TypeError(f"chat() does not take {name!r}: {_IGNORED_PARAMS[name]}")
+            if not value:  # stream=False asks for what happens anyway
+                continue
+            raise TypeError(f"chat() does not take {name}={value!r}: {_IGNORED_PARAMS[name]}")
         raise TypeError(
             f"chat() got an unexpected keyword argument {name!r}"
             f"{_closest(name, _CHAT_KEYWORDS + tuple(REQUEST_PARAMS))}. Item options are "
@@ -108,7 +110,7 @@ def chat(
         request["model"] = model
     request["messages"] = body_messages
     for name, value in params.items():
-        if value is not None:
+        if value is not None and name not in _IGNORED_PARAMS:
             request[name] = value
     if extra_body:
         request.update(extra_body)
