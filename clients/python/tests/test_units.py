@@ -45,7 +45,9 @@ def test_chat_rejects_unknown_options_naming_the_closest() -> None:
         volley.chat("x", stream=True)
     assert "stream" not in volley.chat("x", stream=False)["request"]
     # Known body parameters go to the body, item options to the item, extra_body as given.
-    item = volley.chat("x", timeout=0.1, top_p=0.5, mock={"latency_ms": 1}, extra_body={"some_new_param": 1, "top_k": None})
+    item = volley.chat(
+        "x", timeout=0.1, top_p=0.5, mock={"latency_ms": 1}, extra_body={"some_new_param": 1, "top_k": None}
+    )
     assert item["timeout"] == 0.1
     assert item["request"]["top_p"] == 0.5 and item["request"]["mock"] == {"latency_ms": 1}
     assert item["request"]["some_new_param"] == 1 and item["request"]["top_k"] is None

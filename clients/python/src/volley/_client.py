@@ -492,8 +492,9 @@ class Volley:
         """Run one item and return its :class:`Result`; a failure raises its typed exception.
 
         ``item`` is a prompt string (then keywords are :func:`chat` options: ``model``,
-        ``system``, ``max_tokens``, ...) or an item dict. Cancelling the awaiting task sends
-        ``cancel``.
+        ``system``, ``max_tokens``, ...; one it does not know raises :class:`TypeError`) or an
+        item dict. Cancelling the awaiting task sends ``cancel``. The exception of a failed
+        call carries ``attempts``, as a batch item's does.
         """
         if isinstance(item, str):
             item = chat(item, **chat_options)
