@@ -21,7 +21,7 @@ test('results come back in input order, whatever order items finish in', async (
 });
 
 test('strings are prompts for the default provider; defaultModel fills the model', async () => {
-  const w = mockVolley({ defaultModel: 'my-model' });
+  const w = mockVolley({ defaultModel: 'my-model', defaultProvider: 'mock' });
   try {
     const [a, b] = await w.gather(['first', 'second']);
     assert.equal(a.text, 'Mock reply to: first');
@@ -202,7 +202,7 @@ test('an unknown provider rejects the whole request with a ProtocolError', async
 test('call returns the value, or throws the typed error', async () => {
   const value = await v.call(mockItem('hello', { reply: 'hi there' }));
   assert.equal(value.text, 'hi there');
-  assert.equal((await v.call('plain string')).text, 'Mock reply to: plain string');
+  assert.equal((await v.call(chat('plain string', { provider: 'mock' }))).text, 'Mock reply to: plain string');
   await assert.rejects(v.call(mockItem('x', { fail: 'http', status: 418 }, { key: 'teapot' })), (error) => {
     assert.ok(error instanceof HTTPError);
     assert.equal(error.status, 418);

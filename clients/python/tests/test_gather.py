@@ -55,7 +55,7 @@ def test_concurrent_requests_on_one_sidecar_get_their_own_answers(binary: str) -
 
 def test_plain_dict_items_and_prompt_strings(binary: str) -> None:
     async def body() -> None:
-        async with make_volley(binary, model="default-model") as v:
+        async with make_volley(binary, model="default-model", default_provider="mock") as v:
             raw_item = {"provider": "mock", "key": "d", "request": {"messages": [{"role": "user", "content": "dict"}]}}
             results = await v.gather([raw_item, "bare string"])
             assert results[0].text == "Mock reply to: dict"
