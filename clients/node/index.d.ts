@@ -1,5 +1,16 @@
 // Type definitions for volley (the Node.js host library of the Volley sidecar).
 // Hand-written; the source is plain JavaScript in src/. The wire protocol is docs/protocol.md.
+// TypeScript 4.7 or later (`exports` conditions); `AbortSignal` comes from @types/node or the
+// DOM lib. src/index.d.ts re-exports this file for imports of src/index.js by path.
+
+declare global {
+  // `Symbol.asyncDispose` is in TypeScript's own lib from 5.2 (esnext.disposable); declared
+  // here too, as @types/node does, so these types also compile on older compilers (Debian's
+  // tsc 4.8). The declarations merge with the lib's.
+  interface SymbolConstructor {
+    readonly asyncDispose: unique symbol;
+  }
+}
 
 /** A chat message, OpenAI-shaped. */
 export interface Message {
@@ -59,7 +70,12 @@ export interface Item {
 /** What the batch methods accept: an item, or a string (the same as `chat(string)`). */
 export type ItemLike = Item | string;
 
-/** Options of `chat()`: item fields, then any request-body field (camelCase is converted). */
+/**
+ * Options of `chat()`. The item options (`key`, `provider`, `timeout`, `maxRetries`, `format`,
+ * `raw`) go on the item; `model` and the request-body parameters below go into `request`, in
+ * snake_case (`maxTokens` → `max_tokens`; snake_case names are accepted too). Anything else
+ * throws a `TypeError` naming the closest known option; put other body fields in `extraBody`.
+ */
 export interface ChatOptions {
   model?: string;
   provider?: string;
@@ -71,20 +87,60 @@ export interface ChatOptions {
   maxRetries?: number;
   format?: 'openai' | 'native';
   raw?: boolean;
+  /** Merged into the request body as given (names unchanged), for fields not listed here. */
+  extraBody?: Record<string, unknown>;
   /** `maxTokens` → `max_tokens`. */
   maxTokens?: number;
+  maxCompletionTokens?: number;
   temperature?: number;
+  topP?: number;
+  n?: number;
+  stop?: string | string[];
+  seed?: number;
+  presencePenalty?: number;
+  frequencyPenalty?: number;
+  logitBias?: Record<string, number>;
+  logprobs?: boolean;
+  topLogprobs?: number;
+  user?: string;
+  tools?: unknown[];
+  toolChoice?: unknown;
+  parallelToolCalls?: boolean;
+  responseFormat?: unknown;
+  functions?: unknown[];
+  functionCall?: unknown;
+  metadata?: Record<string, unknown>;
+  modalities?: string[];
+  audio?: unknown;
+  prediction?: unknown;
+  promptCacheKey?: string;
+  reasoningEffort?: string;
+  safetyIdentifier?: string;
+  serviceTier?: string;
+  store?: boolean;
+  verbosity?: string;
+  webSearchOptions?: unknown;
+  /** Anthropic (`format: 'native'`). */
+  topK?: number;
+  stopSequences?: string[];
+  thinking?: unknown;
   /** Only for the `mock` provider. */
   mock?: MockScript;
-  [param: string]: unknown;
+  /** Outcomes are whole (no token streaming in protocol version 1): `true` throws, `false` is dropped. */
+  stream?: false;
 }
 
 /**
- * Builds an item. `prompt` is the user's message or a whole messages array; `key`, `provider`,
- * `timeout` and `maxRetries` are item fields; every other option goes into the request body
- * with its name in snake_case. `undefined` options are left out.
+ * Builds an item. `prompt` is the user's message or a whole messages array; see `ChatOptions`
+ * for where each option goes. `undefined` options are left out.
+ * @throws {TypeError} for an unknown option (a typo such as `timout`), naming the closest one.
  */
 export function chat(prompt: string | Message[], options?: ChatOptions): Item;
+
+/** The fields of a protocol item besides `request`. */
+export const ITEM_FIELDS: readonly ['key', 'provider', 'timeout', 'max_retries', 'format', 'raw'];
+/** The request-body parameters `chat()` accepts as options (snake_case). */
+export const REQUEST_PARAMS: ReadonlySet<string>;
 
 export interface Usage {
   inputTokens: number;
@@ -148,11 +204,29 @@ export interface BatchOptions {
 export interface GatherOptions extends BatchOptions {
   /**
    * `true`: a failed item's slot holds its error and the call resolves. `false` (default): the
-   * call rejects with the lowest-index failure once the batch has settled (with `failFast`, the
-   * first to fail in time); the error's `results` holds every slot.
+   * call rejects with the first item to fail in time, at once, and the rest of the batch is
+   * cancelled (unless `failFast: false`: then the whole batch runs and the lowest-index failure
+   * rejects); the error's `results` holds every slot.
    */
   returnExceptions?: boolean;
+  /**
+   * The first failed item cancels the rest. Default: `!returnExceptions` (as in the Python
+   * client).
+   */
+  failFast?: boolean;
 }
+
+/**
+ * What `gather` resolves with: one slot per item in input order (its value, or with
+ * `returnExceptions` its error), plus the Python client's `outcomes` and `stats`
+ * (non-enumerable, so the array prints and compares as a plain one).
+ */
+export type GatherResults<T> = T[] & {
+  /** Every item's outcome (attempts, latency, key), in input order. */
+  readonly outcomes: Outcome[];
+  /** The batch's totals. */
+  readonly stats: BatchStats;
+};
 
 export interface ProviderLimits {
   concurrency?: number;
@@ -292,9 +366,9 @@ export declare class Volley {
   /** Starts the sidecar now (otherwise the first call does). */
   start(): Promise<ServerInfo>;
 
-  gather(items: Iterable<ItemLike>, options: GatherOptions & { returnExceptions: true }): Promise<Array<ChatValue | VolleyError>>;
-  gather(items: Iterable<ItemLike>, options?: GatherOptions & { returnExceptions?: false }): Promise<ChatValue[]>;
-  gather(items: Iterable<ItemLike>, options?: GatherOptions): Promise<Array<ChatValue | VolleyError>>;
+  gather(items: Iterable<ItemLike>, options: GatherOptions & { returnExceptions: true }): Promise<GatherResults<ChatValue | VolleyError>>;
+  gather(items: Iterable<ItemLike>, options?: GatherOptions & { returnExceptions?: false }): Promise<GatherResults<ChatValue>>;
+  gather(items: Iterable<ItemLike>, options?: GatherOptions): Promise<GatherResults<ChatValue | VolleyError>>;
 
   /** Yields outcomes as items finish; leaving the loop early cancels the rest. */
   asCompleted(items: Iterable<ItemLike>, options?: BatchOptions): AsyncGenerator<Outcome, void, undefined>;
@@ -353,16 +427,19 @@ export declare class VolleyError extends Error {
   retryable: boolean;
   /** The provider's own error code or type (e.g. `context_length_exceeded`). */
   providerCode: string | undefined;
-  /** HTTP attempts made. Not reported by the sidecar for `call()` failures. */
+  /**
+   * HTTP attempts made (0 when the item never started), for batch items and `call()` failures
+   * alike; `undefined` for errors that are not about one item.
+   */
   attempts: number | undefined;
   /** The item's position in its batch. */
   index: number | undefined;
   key: string | undefined;
   /**
    * Set on the error `gather` rejects with: every slot of the batch, values and errors (this
-   * error among them). Not enumerable.
+   * error among them), with `outcomes` and `stats`. Not enumerable.
    */
-  results?: Array<ChatValue | VolleyError>;
+  results?: GatherResults<ChatValue | VolleyError>;
 }
 
 export declare class RateLimited extends VolleyError {}
@@ -402,8 +479,8 @@ export declare class SidecarCrashed extends VolleyError {
 export declare class AbortError extends Error {
   constructor(message: string, reason: unknown);
   name: 'AbortError';
-  /** For `gather`: every slot as the sidecar reported it when it stopped. */
-  results: Array<ChatValue | VolleyError> | undefined;
+  /** For `gather`: every slot as the sidecar reported it when it stopped (with `outcomes` and `stats`). */
+  results: GatherResults<ChatValue | VolleyError> | undefined;
   stats: BatchStats | undefined;
 }
 

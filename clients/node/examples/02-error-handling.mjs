@@ -35,8 +35,9 @@ try {
   assert.equal(results[1].retryable, false, 'a 404 is not retried');
   assert.ok(processed[0].length > 0 && processed[2].length > 0, 'the other calls kept their results');
 
-  // The default (returnExceptions: false) rejects with the lowest-index failure once the batch
-  // has settled; nothing is lost, every slot is on the error.
+  // The default (returnExceptions: false) rejects with the first failure, as soon as it
+  // happens, and the sidecar cancels the rest (like Promise.all, but nothing keeps running);
+  // nothing is lost, every slot is on the error (Cancelled for the items it stopped).
   try {
     await v.gather(items);
     assert.fail('gather should have rejected');
@@ -46,6 +47,7 @@ try {
       `${error.results.filter((r) => !(r instanceof Error)).length} results kept on error.results`);
     assert.equal(error.index, 1);
     assert.equal(error.results.length, 3);
+    assert.equal(error.results.stats.failed, 1);
   }
 } finally {
   await v.close();

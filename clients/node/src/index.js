@@ -2,7 +2,7 @@
 // Types: ../index.d.ts. Protocol: docs/protocol.md in the Volley repository.
 
 export { Volley } from './volley.js';
-export { chat } from './convert.js';
+export { ITEM_FIELDS, REQUEST_PARAMS, chat } from './convert.js';
 export { findBinary } from './binary.js';
 export {
   AbortError,

@@ -3,7 +3,9 @@
 import { findBinary } from './binary.js';
 import {
   batchParams,
+  batchStatsFromWire,
   camelDeep,
+  checkOptions,
   isPlainObject,
   itemToWire,
   outcomeFromWire,
@@ -16,6 +18,11 @@ import { AbortError, Cancelled, ProtocolError, SidecarCrashed, VolleyError, item
 import { Sidecar } from './sidecar.js';
 
 const CLIENT = { name: 'volley-node', version: '0.1.0' };
+const VOLLEY_OPTIONS = Object.freeze([
+  'binary', 'providers', 'defaultProvider', 'defaultModel', 'configPath', 'logLevel', 'maxLineBytes', 'args', 'env',
+  'maxRestarts', 'onStderr',
+]);
+const SIGNAL_ONLY = Object.freeze(['signal']);
 const REQUEST_CANCELLED = -32800;
 const REQUEST_FAILED = -32803;
 
@@ -26,10 +33,24 @@ const REQUEST_FAILED = -32803;
 function abortError(signal, data) {
   const error = new AbortError('the operation was aborted', signal.reason);
   if (isPlainObject(data)) {
-    if (Array.isArray(data.results)) error.results = resultsFromWire(data.results);
-    if (data.stats !== undefined) error.stats = camelDeep(data.stats);
+    if (Array.isArray(data.results)) error.results = resultsFromWire(data.results, data.stats);
+    if (data.stats !== undefined) error.stats = batchStatsFromWire(data.stats);
   }
   return error;
+}
+
+/**
+ * Whether a reply says the request was cancelled: -32800, or a fail_fast batch's -32803 whose
+ * first "failure" is a cancelled item (the sidecar answers a cancelled fail_fast batch that
+ * way), so both read the same whatever the batch's `fail_fast`.
+ * @param {unknown} error
+ * @returns {error is ProtocolError}
+ */
+function isCancelledReply(error) {
+  if (!(error instanceof ProtocolError)) return false;
+  if (error.code === REQUEST_CANCELLED) return true;
+  const data = /** @type {any} */ (error.data);
+  return error.code === REQUEST_FAILED && isPlainObject(data) && data.error?.kind === 'cancelled' && Array.isArray(data.results);
 }
 
 /**
@@ -40,7 +61,7 @@ function abortError(signal, data) {
 function cancelledByServer(error) {
   const cancelled = new Cancelled(`${error.message} (by the sidecar: shutdown or signal)`, { kind: 'cancelled' });
   const data = /** @type {any} */ (error.data);
-  if (Array.isArray(data?.results)) /** @type {any} */ (cancelled).results = resultsFromWire(data.results);
+  if (Array.isArray(data?.results)) /** @type {any} */ (cancelled).results = resultsFromWire(data.results, data.stats);
   return cancelled;
 }
 
@@ -140,6 +161,7 @@ export class Volley {
    * @param {import('../index.js').VolleyOptions} [options]
    */
   constructor(options = {}) {
+    checkOptions('new Volley()', options, VOLLEY_OPTIONS);
     this.#options = { ...options, maxRestarts: options.maxRestarts ?? 3 };
     this.#providers = options.providers ? providersToWire(options.providers) : undefined;
     this.#defaultProvider = options.defaultProvider;
@@ -165,23 +187,30 @@ export class Volley {
   }
 
   /**
-   * Runs a batch and resolves with its values in input order.
+   * Runs a batch and resolves with its values in input order; the array also has `outcomes`
+   * (each item's `Outcome`) and `stats` (the batch's stats).
    *
    * With `returnExceptions: true` a failed item's slot holds its typed error (a `VolleyError`
-   * subclass) and the call resolves. With `returnExceptions: false` (the default) the call
-   * rejects with the failure of the *lowest input index* once the whole batch has settled (or,
-   * with `failFast: true`, with the first item to fail in time, the rest being cancelled); the
-   * thrown error carries every slot in `err.results`.
+   * subclass) and the call resolves. With `returnExceptions: false` (the default) the batch
+   * runs with the protocol's `fail_fast` unless `failFast: false` is passed, as in the Python
+   * client: the call rejects as soon as the first item fails (in time, like `Promise.all`) and
+   * the sidecar cancels the rest. With `failFast: false` the whole batch runs and the call
+   * rejects with the failure of the *lowest input index*. Either way the thrown error carries
+   * every slot in `err.results`.
    *
    * @param {Iterable<import('../index.js').ItemLike>} items
    * @param {import('../index.js').GatherOptions} [options]
    */
   async gather(items, options = {}) {
-    const { returnExceptions = false, signal, onProgress, ...batch } = options;
-    const params = batchParams(items, { ...batch, progress: Boolean(onProgress) }, this.#options.defaultModel);
+    const { returnExceptions = false, signal, onProgress, failFast, ...batch } = options;
+    const params = batchParams(
+      items,
+      { ...batch, failFast: failFast ?? !returnExceptions, progress: Boolean(onProgress) },
+      this.#options.defaultModel,
+    );
     if (signal?.aborted) throw abortError(signal);
     // Like Promise.all([]): nothing to run (the sidecar would refuse an empty batch).
-    if (params.requests.length === 0) return [];
+    if (params.requests.length === 0) return resultsFromWire([]);
     /** @type {any} */
     let result;
     try {
@@ -193,14 +222,14 @@ export class Volley {
     } catch (error) {
       if (error instanceof ProtocolError && error.code === REQUEST_FAILED && isPlainObject(error.data)) {
         const data = /** @type {any} */ (error.data);
-        const results = resultsFromWire(data.results);
+        const results = resultsFromWire(data.results, data.stats);
         if (returnExceptions) return results;
         const first = results[data.index] instanceof VolleyError ? results[data.index] : itemError(data.error, { index: data.index });
         throw withResults(first, results);
       }
       throw error;
     }
-    const results = resultsFromWire(result?.results);
+    const results = resultsFromWire(result?.results, result?.stats);
     if (!returnExceptions) {
       const first = results.find((r) => r instanceof VolleyError);
       if (first) throw withResults(first, results);
@@ -274,13 +303,17 @@ export class Volley {
    * @param {import('../index.js').ItemLike} item
    * @param {{signal?: AbortSignal}} [options]
    */
-  async call(item, { signal } = {}) {
+  async call(item, options = {}) {
+    checkOptions('call()', options, SIGNAL_ONLY);
+    const { signal } = options;
     const wire = itemToWire(item, this.#options.defaultModel);
     try {
       return valueFromWire(await this.#invoke('call', wire, { signal, cancellable: true }));
     } catch (error) {
       if (error instanceof ProtocolError && error.code === REQUEST_FAILED && isPlainObject(error.data)) {
-        throw itemError(error.data, { key: /** @type {any} */ (wire)?.key });
+        // The sidecar puts the attempts made next to the error object's fields.
+        const data = /** @type {any} */ (error.data);
+        throw itemError(data, { key: /** @type {any} */ (wire)?.key, attempts: data.attempts });
       }
       throw error;
     }
@@ -291,7 +324,9 @@ export class Volley {
    * names are kept as map keys).
    * @param {{signal?: AbortSignal}} [options]
    */
-  async stats({ signal } = {}) {
+  async stats(options = {}) {
+    checkOptions('stats()', options, SIGNAL_ONLY);
+    const { signal } = options;
     return statsFromWire(await this.#invoke('stats', undefined, { signal }));
   }
 
@@ -302,7 +337,10 @@ export class Volley {
    * @param {{signal?: AbortSignal}} [options]
    * @returns {Promise<{providers: string[], defaultProvider: string | null}>}
    */
-  async configure(config, { signal } = {}) {
+  async configure(config, options = {}) {
+    checkOptions('configure()', config, ['providers', 'defaultProvider']);
+    checkOptions('configure()', options, SIGNAL_ONLY);
+    const { signal } = options;
     const providers = config.providers ? providersToWire(config.providers) : undefined;
     const params = {};
     if (providers) Object.assign(params, { providers });
@@ -317,7 +355,9 @@ export class Volley {
    * Resolves when the sidecar answers (starting it if needed).
    * @param {{signal?: AbortSignal}} [options]
    */
-  async ping({ signal } = {}) {
+  async ping(options = {}) {
+    checkOptions('ping()', options, SIGNAL_ONLY);
+    const { signal } = options;
     await this.#invoke('ping', undefined, { signal });
   }
 
@@ -326,7 +366,13 @@ export class Volley {
    * if it has not exited within `timeout` seconds. Later calls reject. Safe to call twice.
    * @param {{mode?: 'drain' | 'cancel', timeout?: number}} [options]
    */
-  close({ mode = 'drain', timeout = 10 } = {}) {
+  close(options = {}) {
+    try {
+      checkOptions('close()', options, ['mode', 'timeout']);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const { mode = 'drain', timeout = 10 } = options;
     this.#closed = true;
     this.#closing ??= (async () => {
       try {
@@ -426,9 +472,9 @@ export class Volley {
       if (error instanceof ProtocolError) this.#crashesInARow = 0;
       if (aborted && signal) {
         if (error instanceof AbortError) throw error;
-        throw abortError(signal, error instanceof ProtocolError && error.code === REQUEST_CANCELLED ? error.data : undefined);
+        throw abortError(signal, isCancelledReply(error) ? error.data : undefined);
       }
-      if (error instanceof ProtocolError && error.code === REQUEST_CANCELLED) {
+      if (isCancelledReply(error)) {
         // Only a signal makes the sidecar cancel work we did not cancel (our own close() does
         // too, but then nothing more is sent): it is exiting, and requests sent to it from now
         // on might never be read. Later calls start a new one.

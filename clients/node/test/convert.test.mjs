@@ -2,7 +2,7 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { chat } from '../src/index.js';
+import { ITEM_FIELDS, REQUEST_PARAMS, Volley, chat } from '../src/index.js';
 import { itemToWire, outcomeFromWire, providersToWire, statsFromWire, valueFromWire } from '../src/convert.js';
 import { HTTPError, RateLimited, VolleyError } from '../src/errors.js';
 
@@ -39,6 +39,38 @@ test('chat builds a protocol item; request options go into the body in snake_cas
       max_retries: 1,
     },
   );
+});
+
+test('chat refuses options it does not know, naming the closest; extraBody passes any body field', () => {
+  assert.throws(() => chat('x', { timout: 0.1 }), { name: 'TypeError', message: /unknown option "timout" \(did you mean "timeout"\?\)/ });
+  assert.throws(() => chat('x', { maxToken: 5 }), { name: 'TypeError', message: /"maxToken" \(did you mean "maxTokens"\?\).*extraBody/ });
+  assert.throws(() => chat('x', { max_retires: 1 }), { message: /did you mean "maxRetries"/ });
+  assert.throws(() => chat('x', { someNewParam: 1 }), { name: 'TypeError', message: /extraBody/ });
+  assert.throws(() => chat('x', { stream: true }), { name: 'TypeError', message: /streaming/ });
+  assert.equal(chat('x', { stream: false }).request.stream, undefined);
+  assert.throws(() => chat('x', { extraBody: 'nope' }), TypeError);
+  assert.deepEqual(chat('x', { timeout: 0.1, topP: 0.5, stop_sequences: ['a'], extraBody: { someNewParam: 1, topK: null } }), {
+    request: { messages: [{ role: 'user', content: 'x' }], top_p: 0.5, stop_sequences: ['a'], someNewParam: 1, topK: null },
+    timeout: 0.1,
+  });
+  assert.deepEqual(ITEM_FIELDS, ['key', 'provider', 'timeout', 'max_retries', 'format', 'raw']);
+  assert.ok(REQUEST_PARAMS.has('max_tokens') && REQUEST_PARAMS.has('mock') && !REQUEST_PARAMS.has('timeout'));
+});
+
+test('item objects with unknown fields are refused; so are unknown method and constructor options', async () => {
+  assert.throws(() => itemToWire({ request: { messages: [] }, timout: 1 }, undefined), {
+    name: 'TypeError',
+    message: /no field "timout" \(did you mean "timeout"\?\)/,
+  });
+  assert.throws(() => itemToWire({ request: { messages: [] }, maxTokens: 1 }, undefined), /inside request/);
+  assert.throws(() => new Volley({ defaultModle: 'm' }), { name: 'TypeError', message: /"defaultModle" \(did you mean "defaultModel"\?\)/ });
+  const v = new Volley({ binary: '/nonexistent/volley' });
+  await assert.rejects(v.call('x', { timeout: 1 }), { name: 'TypeError', message: /call\(\): unknown option "timeout"/ });
+  await assert.rejects(v.gather(['x'], { timout: 1 }), { name: 'TypeError', message: /did you mean "timeout"/ });
+  await assert.rejects(v.stats({ singal: null }), { message: /did you mean "signal"/ });
+  await assert.rejects(v.configure({ default_provider: 'x' }), { message: /did you mean "defaultProvider"/ });
+  await assert.rejects(v.close({ mod: 'cancel' }), { message: /did you mean "mode"/ });
+  await v.close();
 });
 
 test('chat accepts a messages array', () => {

@@ -21,7 +21,7 @@ test('results come back in input order, whatever order items finish in', async (
 });
 
 test('strings are prompts for the default provider; defaultModel fills the model', async () => {
-  const w = mockVolley({ defaultModel: 'my-model' });
+  const w = mockVolley({ defaultModel: 'my-model', defaultProvider: 'mock' });
   try {
     const [a, b] = await w.gather(['first', 'second']);
     assert.equal(a.text, 'Mock reply to: first');
@@ -65,9 +65,9 @@ test('returnExceptions: true puts typed errors in the failed slots', async () =>
   assert.equal(results[3].key, 'limited');
 });
 
-test('returnExceptions: false rejects with the lowest-index failure, after the whole batch', async () => {
+test('returnExceptions: false with failFast: false rejects with the lowest-index failure, after the whole batch', async () => {
   const started = Date.now();
-  await assert.rejects(v.gather(mixed()), (error) => {
+  await assert.rejects(v.gather(mixed(), { failFast: false }), (error) => {
     assert.ok(error instanceof HTTPError);
     assert.equal(error.index, 1);
     assert.equal(error.results.length, 5, 'every slot is on the error');
@@ -78,6 +78,53 @@ test('returnExceptions: false rejects with the lowest-index failure, after the w
     return true;
   });
   assert.ok(Date.now() - started >= 45, 'waited for the 50 ms item');
+});
+
+test('returnExceptions: false fails fast by default, like Python: the first failure in time rejects at once and the rest is cancelled', async () => {
+  const items = [
+    mockItem('slow', { latency_ms: 5000 }, { key: 'slow' }),
+    mockItem('fails later', { latency_ms: 300, fail: 'http', status: 500 }, { maxRetries: 0 }),
+    mockItem('fails first', { latency_ms: 20, fail: 'http', status: 400 }),
+  ];
+  const started = Date.now();
+  await assert.rejects(v.gather(items), (error) => {
+    assert.ok(error instanceof HTTPError);
+    assert.equal(error.index, 2, 'the first to fail in time, not the lowest index');
+    assert.ok(error.results[0] instanceof Cancelled, 'the slow item was cancelled in the sidecar');
+    assert.ok(error.results[1] instanceof Cancelled);
+    assert.equal(error.results.stats.cancelled, 2);
+    assert.equal(error.results.stats.failed, 1);
+    assert.equal(error.results.outcomes[0].key, 'slow');
+    return true;
+  });
+  assert.ok(Date.now() - started < 2000, `did not wait for the slow item: ${Date.now() - started} ms`);
+});
+
+test('the result has outcomes and stats, as in the Python client', async () => {
+  const results = await v.gather(mixed(), { returnExceptions: true });
+  assert.equal(results.outcomes.length, 5);
+  assert.deepEqual(Object.keys(results), ['0', '1', '2', '3', '4'], 'outcomes and stats are not enumerable');
+  const [first, failed, , limited] = results.outcomes;
+  assert.equal(first.index, 0);
+  assert.equal(first.ok, true);
+  assert.equal(first.value, results[0]);
+  assert.equal(first.attempts, 1);
+  assert.equal(typeof first.latencyMs, 'number');
+  assert.equal(typeof first.queuedMs, 'number');
+  assert.equal(failed.ok, false);
+  assert.equal(failed.key, 'not-found');
+  assert.equal(failed.error, results[1], 'the slot and the outcome hold the same error');
+  assert.equal(limited.attempts, 2);
+  assert.equal(results.stats.succeeded, 3);
+  assert.equal(results.stats.failed, 2);
+  assert.equal(results.stats.cancelled, 0);
+  assert.equal(typeof results.stats.elapsedMs, 'number');
+  assert.ok(results.stats.usage.inputTokens > 0);
+  assert.ok(results.stats.usage.outputTokens > 0);
+
+  const empty = await v.gather([]);
+  assert.deepEqual(empty.outcomes, []);
+  assert.deepEqual(empty.stats, { succeeded: 0, failed: 0, cancelled: 0, elapsedMs: 0, usage: { inputTokens: 0, outputTokens: 0 } });
 });
 
 test('failFast rejects with the first failure in time and cancels the rest', async () => {
@@ -155,11 +202,21 @@ test('an unknown provider rejects the whole request with a ProtocolError', async
 test('call returns the value, or throws the typed error', async () => {
   const value = await v.call(mockItem('hello', { reply: 'hi there' }));
   assert.equal(value.text, 'hi there');
-  assert.equal((await v.call('plain string')).text, 'Mock reply to: plain string');
+  assert.equal((await v.call(chat('plain string', { provider: 'mock' }))).text, 'Mock reply to: plain string');
   await assert.rejects(v.call(mockItem('x', { fail: 'http', status: 418 }, { key: 'teapot' })), (error) => {
     assert.ok(error instanceof HTTPError);
     assert.equal(error.status, 418);
     assert.equal(error.key, 'teapot');
+    assert.equal(error.attempts, 1);
+    return true;
+  });
+});
+
+test('a call() failure keeps the attempts the sidecar reports', async () => {
+  const item = mockItem('x', { fail: 'rate_limited', retry_after: 0.01 }, { maxRetries: 2 });
+  await assert.rejects(v.call(item), (error) => {
+    assert.ok(error instanceof RateLimited);
+    assert.equal(error.attempts, 3, 'one try plus maxRetries: 2');
     return true;
   });
 });

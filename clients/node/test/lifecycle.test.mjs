@@ -35,7 +35,8 @@ test('the sidecar starts lazily; start() reports what initialize answered', asyn
   assert.equal(info.protocolVersion, 1);
   assert.equal(info.server.name, 'volley');
   assert.ok(info.capabilities.methods.includes('as_completed'));
-  assert.equal(info.capabilities.defaultProvider, 'mock');
+  assert.ok(info.capabilities.providers.includes('mock'));
+  assert.ok('defaultProvider' in info.capabilities, 'camelCase, null when there is none');
   assert.equal(info.limits.maxLineBytes, 16 * 1024 * 1024);
   await v.ping();
   await v.close();

@@ -55,7 +55,7 @@ def test_concurrent_requests_on_one_sidecar_get_their_own_answers(binary: str) -
 
 def test_plain_dict_items_and_prompt_strings(binary: str) -> None:
     async def body() -> None:
-        async with make_volley(binary, model="default-model") as v:
+        async with make_volley(binary, model="default-model", default_provider="mock") as v:
             raw_item = {"provider": "mock", "key": "d", "request": {"messages": [{"role": "user", "content": "dict"}]}}
             results = await v.gather([raw_item, "bare string"])
             assert results[0].text == "Mock reply to: dict"
@@ -233,8 +233,19 @@ def test_call_returns_value_and_raises_typed_errors(binary: str) -> None:
             with pytest.raises(volley.QuotaExceeded) as raised:
                 await v.call(mock("no money", fail="quota_exceeded", key="q"))
             assert raised.value.status == 429 and raised.value.key == "q"
+            assert raised.value.attempts == 1
             with pytest.raises(TypeError):
                 await v.call(mock("x"), model="not with a dict")
+
+    run(body())
+
+
+def test_call_failure_keeps_the_attempts(binary: str) -> None:
+    async def body() -> None:
+        async with make_volley(binary) as v:
+            with pytest.raises(volley.RateLimited) as raised:
+                await v.call(mock("x", fail="rate_limited", retry_after=0.01, max_retries=2))
+            assert raised.value.attempts == 3, "one try plus max_retries=2"
 
     run(body())
 

@@ -34,6 +34,38 @@ def test_chat_builds_the_protocol_item_shape() -> None:
         volley.chat()
 
 
+def test_chat_rejects_unknown_options_naming_the_closest() -> None:
+    with pytest.raises(TypeError, match=r"'timout' \(did you mean 'timeout'\?\)"):
+        volley.chat("x", timout=0.1)
+    with pytest.raises(TypeError, match=r"'max_token' \(did you mean 'max_tokens'\?\).*extra_body"):
+        volley.chat("x", max_token=5)
+    with pytest.raises(TypeError, match="extra_body"):
+        volley.chat("x", some_new_param=1)
+    with pytest.raises(TypeError, match="streaming"):
+        volley.chat("x", stream=True)
+    assert "stream" not in volley.chat("x", stream=False)["request"]
+    # Known body parameters go to the body, item options to the item, extra_body as given.
+    item = volley.chat(
+        "x", timeout=0.1, top_p=0.5, mock={"latency_ms": 1}, extra_body={"some_new_param": 1, "top_k": None}
+    )
+    assert item["timeout"] == 0.1
+    assert item["request"]["top_p"] == 0.5 and item["request"]["mock"] == {"latency_ms": 1}
+    assert item["request"]["some_new_param"] == 1 and item["request"]["top_k"] is None
+    assert "timeout" not in item["request"]
+    assert set(volley.ITEM_FIELDS) == {"key", "provider", "timeout", "max_retries", "format", "raw"}
+    # call() with a prompt takes chat() options, so the same typo fails before anything starts.
+    import asyncio
+    with pytest.raises(TypeError, match="timout"):
+        asyncio.run(volley.Volley(binary="/nonexistent/volley").call("x", timout=0.1))
+
+
+def test_item_dicts_with_unknown_fields_are_refused() -> None:
+    with pytest.raises(ValueError, match=r"'timout' \(did you mean 'timeout'\?\)"):
+        normalize_item({"request": {"messages": []}, "timout": 1}, None)
+    with pytest.raises(ValueError, match="'max_tokens'.*inside request"):
+        normalize_item({"request": {"messages": []}, "max_tokens": 1}, None)
+
+
 def test_normalize_item_fills_the_default_model_without_mutating() -> None:
     original = {"request": {"messages": []}}
     normalized = normalize_item(original, "dflt")
@@ -106,3 +138,16 @@ def test_gc_paused_restores_the_collector_state() -> None:
         assert not gc.isenabled(), "a collector the program disabled stays disabled"
     finally:
         gc.enable()
+
+
+def test_readme_documents_every_mock_script_field() -> None:
+    import re
+    from pathlib import Path
+
+    package = Path(__file__).resolve().parents[1]
+    source = (package.parents[1] / "Sources" / "VolleyCore" / "Providers" / "MockClient.swift").read_text()
+    fields = set(re.findall(r'script\?\["([a-z_]+)"\]', source))
+    assert {"latency_ms", "fail"} <= fields, "found the fields in MockClient.swift"
+    readme = (package / "README.md").read_text()
+    section = readme[readme.index("### The mock provider"):readme.index("### Cancellation")]
+    assert set(re.findall(r"^\| `([a-z_]+)`", section, re.M)) == fields

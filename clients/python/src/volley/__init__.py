@@ -31,7 +31,7 @@ from ._errors import (
     TooLarge,
     VolleyError,
 )
-from ._items import Item, ItemLike, chat
+from ._items import ITEM_FIELDS, REQUEST_PARAMS, Item, ItemLike, chat
 from ._sync import SyncVolley, run_gather
 from ._types import BatchStats, GatherResults, Outcome, Progress, Result, Usage
 
@@ -43,6 +43,8 @@ __all__ = [
     "SyncVolley",
     "run_gather",
     "chat",
+    "ITEM_FIELDS",
+    "REQUEST_PARAMS",
     "Item",
     "ItemLike",
     "Result",

@@ -492,8 +492,9 @@ class Volley:
         """Run one item and return its :class:`Result`; a failure raises its typed exception.
 
         ``item`` is a prompt string (then keywords are :func:`chat` options: ``model``,
-        ``system``, ``max_tokens``, ...) or an item dict. Cancelling the awaiting task sends
-        ``cancel``.
+        ``system``, ``max_tokens``, ...; one it does not know raises :class:`TypeError`) or an
+        item dict. Cancelling the awaiting task sends ``cancel``. The exception of a failed
+        call carries ``attempts``, as a batch item's does.
         """
         if isinstance(item, str):
             item = chat(item, **chat_options)
@@ -507,7 +508,11 @@ class Volley:
         code = error.get("code")
         data = error.get("data")
         if code == -32803 and isinstance(data, dict) and "kind" in data:
-            raise error_from_wire(data, key=params.get("key"))
+            # The sidecar puts the attempts made next to the error object's fields.
+            attempts = data.get("attempts")
+            raise error_from_wire(
+                data, attempts=attempts if isinstance(attempts, int) else None, key=params.get("key")
+            )
         if code == -32800 and isinstance(data, dict) and isinstance(data.get("error"), dict):
             raise error_from_wire(data["error"], key=params.get("key"))
         raise _protocol_error(error)

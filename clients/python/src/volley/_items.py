@@ -2,9 +2,47 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
+import difflib
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Union
 
-__all__ = ["Item", "ItemLike", "chat"]
+__all__ = ["Item", "ItemLike", "chat", "ITEM_FIELDS", "REQUEST_PARAMS"]
+
+#: The fields of a protocol item besides ``request`` (docs/protocol.md, "Items and outcomes").
+ITEM_FIELDS = ("key", "provider", "timeout", "max_retries", "format", "raw")
+
+#: The request-body parameters :func:`chat` accepts as keywords: OpenAI's chat-completions
+#: fields, the Anthropic ones a ``format="native"`` body may use, and the mock provider's
+#: script. Any other body field goes in ``extra_body``, so a misspelt item option
+#: (``timout=``) is an error instead of a field the provider silently ignores.
+REQUEST_PARAMS = frozenset(
+    {
+        "audio", "frequency_penalty", "function_call", "functions", "logit_bias", "logprobs",
+        "max_completion_tokens", "max_tokens", "metadata", "modalities", "n",
+        "parallel_tool_calls", "prediction", "presence_penalty", "prompt_cache_key",
+        "reasoning_effort", "response_format", "safety_identifier", "seed", "service_tier",
+        "stop", "store", "temperature", "tool_choice", "tools", "top_logprobs", "top_p", "user",
+        "verbosity", "web_search_options",
+        "stop_sequences", "thinking", "top_k",
+        "mock",
+    }
+)
+
+#: Body fields that are known but would do nothing: say why instead of sending them.
+_IGNORED_PARAMS = {
+    "stream": "outcomes are whole: token streaming is not part of protocol version 1",
+    "stream_options": "outcomes are whole: token streaming is not part of protocol version 1",
+}
+
+_ITEM_KEYS = frozenset(ITEM_FIELDS + ("request",))
+
+#: :func:`chat`'s own keywords.
+_CHAT_KEYWORDS = ("prompt", "model", "system", "messages", "extra_body") + ITEM_FIELDS
+
+
+def _closest(name: str, known: Iterable[str]) -> str:
+    """`` (did you mean 'x'?)`` for the known name nearest to ``name``, or ``""``."""
+    match = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
+    return f" (did you mean {match[0]!r}?)" if match else ""
 
 #: An item in the protocol's shape: ``{"key", "provider", "request", "timeout", "max_retries",
 #: "format", "raw"}`` (see docs/protocol.md, "Items and outcomes").
@@ -26,18 +64,37 @@ def chat(
     max_retries: Optional[int] = None,
     raw: Optional[bool] = None,
     format: Optional[str] = None,
+    extra_body: Optional[Mapping[str, Any]] = None,
     **params: Any,
 ) -> Item:
     """Build one item: a chat-completions call.
 
     ``prompt`` becomes the last user message, after ``system`` (a system message) and
-    ``messages`` (earlier turns, OpenAI-shaped). ``model`` and every extra keyword
-    (``max_tokens``, ``temperature``, ``tools``, ..., and ``mock`` to script the mock provider)
-    go into the request body; keywords whose value is ``None`` are left out, so
-    ``mock=None`` sends nothing. ``key`` is echoed in the outcome; ``timeout`` (seconds, retries
-    included) and ``max_retries`` apply to this item only. The result is a plain dict in the
-    protocol's item shape, free to inspect or change.
+    ``messages`` (earlier turns, OpenAI-shaped). The item options ``key`` (echoed in the
+    outcome), ``provider``, ``timeout`` (seconds, retries included), ``max_retries``, ``format``
+    and ``raw`` go on the item. ``model`` and the other keywords go into the request body; they
+    must be known request parameters (:data:`REQUEST_PARAMS`: ``max_tokens``, ``temperature``,
+    ``tools``, ..., and ``mock`` to script the mock provider). Keywords whose value is ``None``
+    are left out, so ``mock=None`` sends nothing. ``extra_body`` is merged into the body as
+    given, for any other field a provider takes.
+
+    Raises :class:`TypeError` for any other keyword, naming the closest known one: a typo
+    (``timout=0.1``) must not become a body field the provider ignores. The result is a plain
+    dict in the protocol's item shape, free to inspect or change.
     """
+    for name, value in params.items():
+        if name in REQUEST_PARAMS:
+            continue
+        if name in _IGNORED_PARAMS:
+            if not value:  # stream=False asks for what happens anyway
+                continue
+            raise TypeError(f"chat() does not take {name}={value!r}: {_IGNORED_PARAMS[name]}")
+        raise TypeError(
+            f"chat() got an unexpected keyword argument {name!r}"
+            f"{_closest(name, _CHAT_KEYWORDS + tuple(REQUEST_PARAMS))}. Item options are "
+            f"{', '.join(ITEM_FIELDS)}; other keywords must be request-body parameters "
+            "(volley.REQUEST_PARAMS); pass any other body field in extra_body={...}"
+        )
     body_messages: List[Dict[str, Any]] = []
     if system is not None:
         body_messages.append({"role": "system", "content": system})
@@ -53,8 +110,10 @@ def chat(
         request["model"] = model
     request["messages"] = body_messages
     for name, value in params.items():
-        if value is not None:
+        if value is not None and name not in _IGNORED_PARAMS:
             request[name] = value
+    if extra_body:
+        request.update(extra_body)
 
     item: Item = {}
     if key is not None:
@@ -77,7 +136,8 @@ def normalize_item(item: ItemLike, default_model: Optional[str]) -> Item:
     """Turn what a caller passed into a protocol item, without changing the caller's objects.
 
     Strings become :func:`chat` items; dicts are copied. ``default_model`` fills in
-    ``request.model`` when the request has none.
+    ``request.model`` when the request has none. A dict with a field the protocol's item does
+    not have raises :class:`ValueError` naming it (the sidecar would ignore it).
     """
     if isinstance(item, str):
         return chat(item, model=default_model)
@@ -85,6 +145,12 @@ def normalize_item(item: ItemLike, default_model: Optional[str]) -> Item:
     if not isinstance(item, (dict, Mapping)):
         raise TypeError(f"an item must be a dict (see volley.chat) or a prompt string, not {type(item).__name__}")
     out = dict(item)
+    if not _ITEM_KEYS.issuperset(out):
+        name = next(str(name) for name in out if name not in _ITEM_KEYS)
+        raise ValueError(
+            f"an item has no field {name!r}{_closest(name, _ITEM_KEYS)}; its fields are request, "
+            f"{', '.join(ITEM_FIELDS)} (request-body fields go inside request)"
+        )
     request = out.get("request")
     if default_model is not None and isinstance(request, (dict, Mapping)) and "model" not in request:
         out["request"] = {"model": default_model, **request}
