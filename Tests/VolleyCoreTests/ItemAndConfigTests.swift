@@ -57,7 +57,7 @@ struct ProviderSetTests {
     @Test func environmentGivesMockAlwaysAndOpenAIWithAKey() {
         let none = ProviderSet.fromEnvironment([:])
         #expect(Set(none.providers.keys) == ["mock"])
-        #expect(none.defaultName == "mock")
+        #expect(none.defaultName == nil, "the mock is never a silent default")
         let openai = ProviderSet.fromEnvironment(["OPENAI_API_KEY": "sk-test"])
         #expect(Set(openai.providers.keys) == ["mock", "openai"])
         #expect(openai.defaultName == "openai")
@@ -65,6 +65,30 @@ struct ProviderSetTests {
         let both = ProviderSet.fromEnvironment(["OPENAI_API_KEY": "a", "ANTHROPIC_API_KEY": "b"])
         #expect(both.defaultName == nil)
         if case .success = both.resolve(nil) { Issue.record("ambiguous default resolved") }
+    }
+
+    @Test func withoutAKeyTheErrorSaysWhatToSet() {
+        let none = ProviderSet.fromEnvironment([:])
+        guard case .failure(let unnamed) = none.resolve(nil) else {
+            Issue.record("an item naming no provider went to the mock")
+            return
+        }
+        #expect(unnamed.message.contains("OPENAI_API_KEY") && unnamed.message.contains("ANTHROPIC_API_KEY"))
+        #expect(unnamed.message.contains(#""provider": "mock""#))
+        guard case .failure(let openai) = none.resolve("openai") else {
+            Issue.record("openai resolved without a key")
+            return
+        }
+        #expect(openai.message.contains("OPENAI_API_KEY is not set"), "\(openai.message)")
+        guard case .failure(let anthropic) = none.resolve("anthropic") else { return }
+        #expect(anthropic.message.contains("ANTHROPIC_API_KEY is not set"), "\(anthropic.message)")
+        guard case .failure(let other) = none.resolve("nope") else { return }
+        #expect(other.message == #"unknown provider "nope"; configured: mock"#)
+        // Named, or made the default, the mock runs.
+        #expect((try? none.resolve("mock").get())?.kind == .mock)
+        var chosen = none
+        #expect(throws: Never.self) { try chosen.merge(nil, defaultProvider: "mock", environment: [:]) }
+        #expect((try? chosen.resolve(nil).get())?.kind == .mock)
     }
 
     @Test func mergeParsesLimitsRetryAndModelOverrides() throws {

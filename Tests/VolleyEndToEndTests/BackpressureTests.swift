@@ -29,7 +29,7 @@ struct BackpressureTests {
     func hostStopsReading() async throws {
         try await withVolley(readStdout: false) { volley in
             try volley.send(rpcRequest("configure", id: "cfg", params: ["providers": ["mock": ["kind": "mock", "latency_ms": 0]]]))
-            let item = #"{"key":"x","request":{"messages":[{"role":"user","content":"x"}]}}"#
+            let item = #"{"key":"x","provider":"mock","request":{"messages":[{"role":"user","content":"x"}]}}"#
             let items = [String](repeating: item, count: Self.total).joined(separator: ",")
             try volley.sendLine(#"{"jsonrpc":"2.0","id":"flood","method":"as_completed","params":{"requests":[\#(items)]}}"#)
 

@@ -32,7 +32,7 @@ struct InitializeStatsProgressTests {
             let kinds = Set(result["capabilities"]?["provider_kinds"]?.arrayValue?.compactMap(\.stringValue) ?? [])
             #expect(kinds == ["openai", "anthropic", "mock"])
             #expect(result["capabilities"]?["providers"] == ["mock"], "only mock without keys or config")
-            #expect(result["capabilities"]?["default_provider"] == "mock")
+            #expect(result["capabilities"]?["default_provider"] == .null, "the mock is used by name only, never as a default")
             #expect(result["limits"]?["max_line_bytes"] == 200_000)
             #expect(result["limits"]?["max_items_per_batch"] == 500)
             #expect(result["limits"]?["max_concurrency"]?.intValue ?? 0 >= 1)

@@ -146,7 +146,7 @@ public final class Engine: Sendable {
                         if summary.stop != nil || Task.isCancelled {
                             // Stopped: the rest never start.
                             for item in items[next...] {
-                                let cancelled = Outcome(index: item.index, key: item.key,
+                                let cancelled = Outcome(index: item.index, key: item.key, provider: item.provider,
                                                         result: .failure(ItemError(.cancelled, Self.cancelReason(summary.stop))),
                                                         attempts: 0, latencyMs: nil, queuedMs: nil)
                                 queuedItems.subtract(1, ordering: .relaxed)

@@ -70,7 +70,7 @@ final class ItemPlan: Sendable {
     @inline(never)
     func outcome(_ result: Result<ItemValue, ItemError>, attempts: Int, firstAttempt: Double?, now: Double) -> Outcome {
         Outcome(
-            index: index, key: key, result: result, attempts: attempts,
+            index: index, key: key, provider: client.config.name, result: result, attempts: attempts,
             latencyMs: firstAttempt.map { (now - $0) * 1000 },
             queuedMs: firstAttempt.map { ($0 - batchStart) * 1000 })
     }

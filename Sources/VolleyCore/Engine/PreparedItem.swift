@@ -5,6 +5,12 @@ public struct PreparedItem: Sendable {
     /// The item and the client that runs it, or why the item is malformed.
     var work: Result<Work, ItemError>
 
+    /// The provider the item is bound to, if it is well formed.
+    public var provider: String? {
+        if case .success(let work) = work { return work.client.config.name }
+        return nil
+    }
+
     struct Work: Sendable {
         var item: Item
         var client: any ProviderClient

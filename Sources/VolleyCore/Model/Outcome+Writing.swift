@@ -9,6 +9,10 @@ extension Outcome {
             Self.append(#","key":"#, &bytes)
             JSONWriter.writeString(key, into: &bytes)
         }
+        if let provider {
+            Self.append(#","provider":"#, &bytes)
+            JSONWriter.writeString(provider, into: &bytes)
+        }
         switch result {
         case .success(let value):
             Self.append(#","ok":true,"value":"#, &bytes)

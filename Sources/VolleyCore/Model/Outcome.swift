@@ -4,6 +4,8 @@ public struct Outcome: Sendable {
     public var index: Int
     /// The item's `key`, echoed.
     public var key: String?
+    /// The provider that ran the item (nil when it never got one: a malformed item).
+    public var provider: String?
     public var result: Result<ItemValue, ItemError>
     /// HTTP attempts made (0 when the item never started).
     public var attempts: Int
@@ -12,9 +14,11 @@ public struct Outcome: Sendable {
     /// Milliseconds the item waited before its first attempt started.
     public var queuedMs: Double?
 
-    public init(index: Int, key: String?, result: Result<ItemValue, ItemError>, attempts: Int, latencyMs: Double?, queuedMs: Double?) {
+    public init(index: Int, key: String?, provider: String? = nil, result: Result<ItemValue, ItemError>, attempts: Int,
+                latencyMs: Double?, queuedMs: Double?) {
         self.index = index
         self.key = key
+        self.provider = provider
         self.result = result
         self.attempts = attempts
         self.latencyMs = latencyMs
@@ -35,6 +39,7 @@ public struct Outcome: Sendable {
     public var json: JSONObject {
         var object: JSONObject = ["index": .number(JSONNumber(index))]
         if let key { object["key"] = .string(key) }
+        if let provider { object["provider"] = .string(provider) }
         switch result {
         case .success(let value):
             object["ok"] = true

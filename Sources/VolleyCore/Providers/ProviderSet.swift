@@ -10,11 +10,11 @@ public struct ProviderSet: Sendable {
         ensureMock()
     }
 
-    /// With no configuration: `mock` always; `openai` when `OPENAI_API_KEY` is set;
-    /// `anthropic` when `ANTHROPIC_API_KEY` is set.
+    /// With no configuration: `mock` always (by name only); `openai` when `OPENAI_API_KEY` is
+    /// set; `anthropic` when `ANTHROPIC_API_KEY` is set.
     public static func fromEnvironment(_ environment: [String: String]) -> ProviderSet {
         var set = ProviderSet()
-        for (name, env) in [("openai", "OPENAI_API_KEY"), ("anthropic", "ANTHROPIC_API_KEY")] {
+        for (name, env) in keyVariables {
             guard let key = environment[env], !key.isEmpty, let kind = ProviderKind(rawValue: name) else { continue }
             var config = ProviderConfig(name: name, kind: kind)
             config.apiKeyEnv = env
@@ -44,29 +44,44 @@ public struct ProviderSet: Sendable {
     }
 
     /// The provider items use when they name none: `default_provider` if set; else the only
-    /// provider configured besides the built-in `mock`; else `mock` when it is the only one;
-    /// else none (items must name a provider).
+    /// provider configured besides the built-in `mock`; else none. The mock is never a silent
+    /// fallback: an item goes to it only when it names it or `default_provider` does, so a
+    /// missing key is an error, not a fake answer.
     public var defaultName: String? {
         if let explicitDefault { return explicitDefault }
-        let real = providers.keys.filter { $0 != "mock" || providers[$0]?.kind != .mock }
-        if real.count == 1 { return real.first }
-        if real.isEmpty { return providers["mock"] != nil ? "mock" : nil }
-        return nil
+        let real = realProviderNames
+        return real.count == 1 ? real.first : nil
     }
+
+    /// Configured providers other than the built-in mock.
+    private var realProviderNames: [String] {
+        providers.keys.filter { $0 != "mock" || providers[$0]?.kind != .mock }.sorted()
+    }
+
+    /// The environment variables the built-in providers take their keys from.
+    static let keyVariables: [(provider: String, variable: String)] = [
+        ("openai", "OPENAI_API_KEY"), ("anthropic", "ANTHROPIC_API_KEY"),
+    ]
 
     /// The provider an item uses.
     public func resolve(_ name: String?) -> Result<ProviderConfig, ConfigError> {
+        let configured = providers.keys.sorted().joined(separator: ", ")
         if let name {
-            guard let config = providers[name] else {
-                return .failure(ConfigError("unknown provider \"\(name)\"; configured: \(providers.keys.sorted().joined(separator: ", "))"))
+            if let config = providers[name] { return .success(config) }
+            if let variable = Self.keyVariables.first(where: { $0.provider == name })?.variable {
+                return .failure(ConfigError(
+                    "provider \"\(name)\" is not configured: \(variable) is not set in volley's environment (set it, or configure \"\(name)\" with api_key_env; configured: \(configured))"))
             }
-            return .success(config)
+            return .failure(ConfigError("unknown provider \"\(name)\"; configured: \(configured)"))
         }
-        guard let fallback = defaultName, let config = providers[fallback] else {
+        if let fallback = defaultName, let config = providers[fallback] { return .success(config) }
+        if realProviderNames.isEmpty {
+            let variables = Self.keyVariables.map(\.variable).joined(separator: " or ")
             return .failure(ConfigError(
-                "the item names no provider and there is no default; set `provider` on the item or `default_provider` (configured: \(providers.keys.sorted().joined(separator: ", ")))"))
+                "the item names no provider and no real provider is configured: set \(variables) in volley's environment, configure a provider, or name \"provider\": \"mock\" for the built-in mock"))
         }
-        return .success(config)
+        return .failure(ConfigError(
+            "the item names no provider and there is no default; set `provider` on the item or `default_provider` (configured: \(configured))"))
     }
 
     /// The built-in mock stays available unless a provider named "mock" replaces it.
