@@ -1,9 +1,10 @@
 import Testing
 import VolleyCore
+import VolleyTestSupport
 
 /// The mock answers only when asked for by name (issue 14.1): without a key an item that names
 /// no provider is refused with what to set, and every outcome says which provider answered.
-@Suite("The mock is never a silent default", .timeLimit(.minutes(1)))
+@Suite("The mock is never a silent default", .timeLimit(.minutes(1)), .tags(.endToEnd))
 struct NoSilentMockTests {
     private let request: JSONValue = ["model": "gpt-4o-mini", "messages": [["role": "user", "content": "hi"]]]
 

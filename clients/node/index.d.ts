@@ -166,6 +166,8 @@ export interface Outcome {
   /** Position in the input. */
   index: number;
   key: string | undefined;
+  /** The configured provider that ran the item (`undefined` only for a malformed item). */
+  provider: string | undefined;
   ok: boolean;
   /** When `ok`. */
   value: ChatValue | undefined;

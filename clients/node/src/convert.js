@@ -324,6 +324,7 @@ export function outcomeFromWire(wire, built) {
   return {
     index: wire?.index,
     key: wire?.key,
+    provider: wire?.provider,
     ok,
     value: ok ? (built ?? valueFromWire(wire.value)) : undefined,
     error: ok ? undefined : (built ?? itemError(wire?.error, meta)),

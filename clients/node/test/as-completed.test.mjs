@@ -27,6 +27,7 @@ test('yields every item once, as each finishes', async () => {
     assert.equal(o.attempts, 1);
     assert.equal(typeof o.latencyMs, 'number');
     assert.equal(typeof o.queuedMs, 'number');
+    assert.equal(o.provider, 'mock', 'every outcome names the provider that ran it');
   }
   const bad = seen.find((o) => o.index === 6);
   assert.equal(bad.ok, false);

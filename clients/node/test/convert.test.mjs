@@ -136,6 +136,7 @@ test('values and outcomes come back in camelCase with typed errors', () => {
   const failed = outcomeFromWire({
     index: 4,
     key: 'k',
+    provider: 'openai',
     ok: false,
     error: { kind: 'rate_limited', message: 'HTTP 429', status: 429, retryable: true, code: 'rate_limit_exceeded' },
     attempts: 3,
@@ -152,6 +153,8 @@ test('values and outcomes come back in camelCase with typed errors', () => {
   assert.equal(failed.error.message, 'HTTP 429');
   assert.equal(failed.latencyMs, 5012);
   assert.equal(failed.queuedMs, 0.4);
+  assert.equal(failed.provider, 'openai');
+  assert.equal(outcomeFromWire({ index: 0, ok: false, error: { kind: 'http', message: 'x' } }).provider, undefined);
   assert.ok(outcomeFromWire({ index: 0, ok: false, error: { kind: 'http', message: 'x' } }).error instanceof HTTPError);
   const unknown = outcomeFromWire({ index: 0, ok: false, error: { kind: 'something_new', message: 'x' } }).error;
   assert.equal(unknown?.constructor, VolleyError);

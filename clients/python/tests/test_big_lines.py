@@ -23,6 +23,7 @@ def test_multibyte_text_straddling_read_boundaries(binary: str) -> None:
             seen = {}
             async for outcome in v.as_completed(items):
                 seen[outcome.index] = outcome.result().text
+                assert outcome.provider == "mock"  # every outcome names the provider that ran it
             assert seen == dict(enumerate(replies))
             # And in a prompt: the mock echoes the first 200 characters of the last user message.
             echo = await v.call(mock(PIECE * 50_000))

@@ -105,7 +105,7 @@ def test_errors_pickle() -> None:
 
 def test_outcome_and_result_from_wire() -> None:
     ok = volley.Outcome.from_wire({
-        "index": 1, "key": "a", "ok": True, "attempts": 1, "latency_ms": 5.0, "queued_ms": 0.1,
+        "index": 1, "key": "a", "provider": "openai", "ok": True, "attempts": 1, "latency_ms": 5.0, "queued_ms": 0.1,
         "value": {"text": "hi", "finish_reason": "stop", "model": "m", "usage": {"input_tokens": 2, "output_tokens": 3},
                   "tool_calls": [{"id": "c1", "type": "function"}]},
     })
@@ -116,6 +116,7 @@ def test_outcome_and_result_from_wire() -> None:
     with pytest.raises(volley.HTTPError):
         failed.result()
     assert failed.latency_ms is None and failed.attempts == 0
+    assert ok.provider == "openai" and failed.provider is None
 
 
 def test_gc_paused_restores_the_collector_state() -> None:

@@ -64,7 +64,8 @@ class Result:
 class Outcome:
     """What happened to one item: its value or its error, exactly once per item.
 
-    ``index`` is the item's position in the batch, ``key`` the item's ``key`` if it had one.
+    ``index`` is the item's position in the batch, ``key`` the item's ``key`` if it had one,
+    ``provider`` the configured provider that ran it (``None`` only for a malformed item).
     ``attempts`` counts HTTP attempts (0 when the item never started); ``latency_ms`` runs from
     the first attempt's start to the end, retries included; ``queued_ms`` from the batch's
     arrival to the first attempt (both ``None`` when the item never started).
@@ -78,6 +79,7 @@ class Outcome:
     attempts: int = 0
     latency_ms: Optional[float] = None
     queued_ms: Optional[float] = None
+    provider: Optional[str] = None
 
     @classmethod
     def from_wire(cls, outcome: Mapping[str, Any]) -> "Outcome":
@@ -98,6 +100,7 @@ class Outcome:
             int(get("attempts") or 0),
             get("latency_ms"),
             get("queued_ms"),
+            get("provider"),
         )
 
     def result(self) -> Result:
