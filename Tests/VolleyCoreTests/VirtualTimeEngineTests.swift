@@ -215,4 +215,23 @@ import VolleyTestSupport
         waiter.cancel()
         await #expect(throws: CancellationError.self) { try await waiter.value }
     }
+
+    // MARK: - Cancellation
+
+    @Test func cancellingAFailFastBatchIsACancellationNotAFailure() async throws {
+        let requests = (0..<8).map { mockItem($0, latencyMs: 60_000) }
+        try await withVirtualBatch(requests: requests, options: BatchOptions(concurrency: 4, failFast: true)) { batch in
+            try await batch.clock.waitForSleepers(atLeast: 4)
+            batch.task.cancel()
+            let summary = await batch.task.value
+            // fail_fast must not read the cancelled items as the first failure (that answered
+            // -32803 "item N failed: cancelled" instead of -32800).
+            guard case .cancelled? = summary.stop else {
+                Issue.record("stop is \(String(describing: summary.stop)), not .cancelled")
+                return
+            }
+            #expect(summary.cancelled == 8 && summary.failed == 0)
+        }
+    }
 }
+

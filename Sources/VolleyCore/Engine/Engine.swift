@@ -138,7 +138,10 @@ public final class Engine: Sendable {
                     summary.record(outcome)
                     metrics.record(outcome)
                     onOutcome(outcome)
-                    if options.failFast, summary.stop == nil, !outcome.isSuccess {
+                    // A cancelled batch's items end `cancelled`: that is the cancellation
+                    // (answered -32800), not a failure for fail_fast to stop on (-32803).
+                    let cancelledByCaller = Task.isCancelled && outcome.error?.kind == .cancelled
+                    if options.failFast, summary.stop == nil, !outcome.isSuccess, !cancelledByCaller {
                         summary.stop = .failFast(outcome)
                         group.cancelAll()
                     }
