@@ -65,7 +65,8 @@ public struct ProviderSet: Sendable {
 
     /// The provider an item uses.
     public func resolve(_ name: String?) -> Result<ProviderConfig, ConfigError> {
-        let configured = providers.keys.sorted().joined(separator: ", ")
+        // Built only on the failure paths: prepare resolves every item of a batch.
+        var configured: String { providers.keys.sorted().joined(separator: ", ") }
         if let name {
             if let config = providers[name] { return .success(config) }
             if let variable = Self.keyVariables.first(where: { $0.provider == name })?.variable {
