@@ -37,7 +37,7 @@ struct PosixTests {
         var template = Array("/tmp/volley-system-test-XXXXXX".utf8CString)
         let fd = mkstemp(&template)
         try #require(fd >= 0)
-        let path = String(cString: template)
+        let path = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
         defer { unlink(path) }
         let content = Array(repeating: Array("0123456789abcdef".utf8), count: 10_000).flatMap { $0 }  // 160 KB: several reads
         content.withUnsafeBytes { writeAll(fd, $0) }
