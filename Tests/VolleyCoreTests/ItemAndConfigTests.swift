@@ -19,6 +19,8 @@ struct ItemParsingTests {
         (["timeout": -1, "request": [:]], "timeout"),
         (["max_retries": 1.5, "request": [:]], "max_retries"),
         (["format": "xml", "request": [:]], "format"),
+        (["timout": 0.1, "request": [:]], "unknown item field `timout`"),
+        (["max_retires": 0, "request": [:]], "unknown item field `max_retires`"),
     ] as [(JSONValue, String)])
     func malformedItemsAreInvalidRequestNamingTheField(_ value: JSONValue, _ field: String) {
         guard case .failure(let error) = Item.parse(value) else {

@@ -40,3 +40,27 @@ struct NoSilentMockTests {
         }
     }
 }
+
+/// Item-level typos and malformed mock bodies are outcomes naming the problem (issue 14.4).
+@Suite("Typos never pass silently", .timeLimit(.minutes(1)), .tags(.endToEnd))
+struct TypoTests {
+    @Test("`timout` / `max_retires` and a mock script typo are invalid_request outcomes naming the field")
+    func typosAreOutcomes() async throws {
+        try await withVolley { volley in
+            let messages: JSONValue = [["role": "user", "content": "hi"]]
+            let reply = try await volley.request("gather", id: 1, params: ["requests": [
+                ["provider": "mock", "timout": 0.1, "max_retires": 0, "request": ["messages": messages]],
+                ["provider": "mock", "request": ["messages": messages, "mock": ["latency": 100]]],
+                ["provider": "mock", "request": [:]],
+            ]])
+            let results = reply["result"]?["results"]?.arrayValue ?? []
+            #expect(results.count == 3, "\(reply.jsonString)")
+            #expect(results.allSatisfy { $0["ok"] == false && $0["error"]?["kind"] == "invalid_request" }, "\(reply.jsonString)")
+            #expect(results.first?["error"]?["message"]?.stringValue?.contains("`timout`") == true)
+            #expect(results.first?["attempts"] == 0, "refused before any attempt")
+            #expect(results.dropFirst().first?["error"]?["message"]?.stringValue?.contains("`latency`") == true)
+            #expect(results.last?["error"]?["message"]?.stringValue?.contains("`messages` is required") == true)
+            #expect(results.last?["error"]?["status"] == 400)
+        }
+    }
+}

@@ -51,6 +51,11 @@ extension Item {
         guard case .object(let object) = value else {
             return .failure(ItemError(.invalidRequest, "an item must be a JSON object"))
         }
+        // A misspelt option (`timout`, `max_retires`) would otherwise be ignored and the item
+        // run without it; the request body itself is the provider's and passes through.
+        if let unknown = object.keys.first(where: { !fields.contains($0) }) {
+            return .failure(ItemError(.invalidRequest, "unknown item field `\(unknown)`; known: \(fields.joined(separator: ", ")) (request-body parameters go inside `request`)"))
+        }
         /// An optional member: nil when absent or null, else `read`'s value or an error naming `rule`.
         func member<T>(_ name: String, must rule: String, _ read: (JSONValue) -> T?) throws(ItemError) -> T? {
             guard let value = object[name], !value.isNull else { return nil }
@@ -80,6 +85,9 @@ extension Item {
             return .failure(error)
         }
     }
+
+    /// The members an item may have, in the order the protocol lists them.
+    static let fields = ["key", "provider", "request", "timeout", "max_retries", "format", "raw"]
 
     /// The `key` of a possibly malformed item, for echoing in its outcome.
     public static func key(of value: JSONValue) -> String? {

@@ -8,6 +8,9 @@
 ///   `connection`, `provider_error`, `quota_exceeded`, `too_large`, `invalid_request`).
 /// - `fail_attempts`: how many attempts fail before one succeeds (default: all of them).
 /// - `status`: the HTTP status reported with the failure; `retry_after`: seconds.
+///
+/// Like a real API it refuses what a provider would (`MockClient+Validation.swift`): a script
+/// field it does not know or of the wrong type, and a body without a valid `messages` list.
 final class MockClient: ProviderClient {
     let config: ProviderConfig
     /// The engine's clock: the mock's latency passes in the engine's (maybe virtual) time.
@@ -19,6 +22,10 @@ final class MockClient: ProviderClient {
     }
 
     func attempt(_ item: Item, attempt: Int, timeoutSeconds: Double?) async -> Attempt {
+        // Refused at once, as a real API refuses a malformed body with 400 before any work.
+        if let problem = Self.invalidRequest(item) {
+            return Attempt(.failure(ItemError(.invalidRequest, "mock: \(problem)", status: 400)))
+        }
         let script = item.request["mock"]
         let latencyMs = script?["latency_ms"]?.doubleValue ?? config.mockLatencyMs
         let sleepMs = min(latencyMs, (timeoutSeconds ?? .infinity) * 1000)

@@ -1,0 +1,54 @@
+extension MockClient {
+    /// The `mock` script's fields and what each must be.
+    static let scriptFields: [(name: String, rule: String, isValid: @Sendable (JSONValue) -> Bool)] = [
+        ("latency_ms", "a number of milliseconds, 0 or more", { ($0.doubleValue ?? -1) >= 0 }),
+        ("reply", "a string", { $0.stringValue != nil }),
+        ("fail", "one of \(failKinds.map(\.rawValue).joined(separator: ", "))",
+         { $0.stringValue.flatMap(ErrorKind.init(rawValue:)).map(failKinds.contains) ?? false }),
+        ("fail_attempts", "an integer, 0 or more", { ($0.intValue ?? -1) >= 0 }),
+        ("status", "an HTTP status from 100 to 599", { (100...599).contains($0.intValue ?? 0) }),
+        ("retry_after", "a number of seconds, 0 or more", { ($0.doubleValue ?? -1) >= 0 }),
+    ]
+
+    /// The kinds a script may fail with (not `cancelled` or `deadline_exceeded`, which are
+    /// the engine's own).
+    static let failKinds: [ErrorKind] = [
+        .rateLimited, .overloaded, .http, .timeout, .connection, .providerError, .quotaExceeded, .tooLarge, .invalidRequest,
+    ]
+
+    static let roles: Set<String> = ["system", "developer", "user", "assistant", "tool"]
+
+    /// What a real chat-completions API would refuse with 400 in this item, or in its script,
+    /// so that a test passing on the mock does not fail on a provider; nil when it is fine.
+    static func invalidRequest(_ item: Item) -> String? {
+        if let script = item.request["mock"], !script.isNull {
+            guard case .object(let fields) = script else { return "`mock` must be an object" }
+            for (name, value) in fields {
+                guard let field = scriptFields.first(where: { $0.name == name }) else {
+                    return "unknown `mock` field `\(name)`; known: \(scriptFields.map(\.name).joined(separator: ", "))"
+                }
+                if !field.isValid(value) { return "`mock.\(name)` must be \(field.rule)" }
+            }
+        }
+        guard let messages = item.request["messages"] else { return "`messages` is required" }
+        guard case .array(let list) = messages else { return "`messages` must be an array" }
+        guard !list.isEmpty else { return "`messages` must hold at least one message" }
+        for (index, message) in list.enumerated() {
+            guard case .object(let fields) = message else { return "`messages[\(index)]` must be an object" }
+            guard let role = fields["role"]?.stringValue, roles.contains(role) else {
+                return "`messages[\(index)].role` must be one of \(roles.sorted().joined(separator: ", "))"
+            }
+            switch fields["content"] {
+            case .string?, .array?:
+                continue
+            case .null?, nil:
+                // An assistant turn that only calls tools has no content.
+                if role == "assistant", fields["tool_calls"] != nil { continue }
+                return "`messages[\(index)].content` is required"
+            default:
+                return "`messages[\(index)].content` must be a string or an array of content parts"
+            }
+        }
+        return nil
+    }
+}
