@@ -69,6 +69,35 @@ struct ProviderSetTests {
         if case .success = both.resolve(nil) { Issue.record("ambiguous default resolved") }
     }
 
+    @Test func addingAProviderKeepsTheDefaultInForce() throws {
+        var set = ProviderSet.fromEnvironment(["OPENAI_API_KEY": "sk-a"])
+        #expect(set.defaultName == "openai")
+        // A second real provider would leave no derived default: the one in force stays.
+        let warnings = try set.merge(["claude": ["kind": "anthropic", "api_key": "k"]], defaultProvider: nil, environment: [:])
+        #expect(warnings.isEmpty)
+        #expect(set.defaultName == "openai")
+        // Only a call that sets one changes it.
+        try set.merge(nil, defaultProvider: "claude", environment: [:])
+        #expect(set.defaultName == "claude")
+        try set.merge(["third": ["kind": "openai", "api_key": "k"]], defaultProvider: nil, environment: [:])
+        #expect(set.defaultName == "claude")
+    }
+
+    @Test func aProviderWithoutAKeyIsWarnedAbout() throws {
+        var set = ProviderSet()
+        let warnings = try set.merge([
+            "gw": ["kind": "openai", "api_key_env": "GW_KEY"],
+            "claude": ["kind": "anthropic"],
+            "fake": ["kind": "mock"],
+            "ok": ["kind": "openai", "api_key": "sk-secret"],
+        ], defaultProvider: nil, environment: [:])
+        #expect(warnings == [
+            #"provider "claude" has no API key (ANTHROPIC_API_KEY is not set in volley's environment): its requests go out without one"#,
+            #"provider "gw" has no API key (GW_KEY is not set in volley's environment): its requests go out without one"#,
+        ])
+        #expect(!warnings.joined().contains("sk-secret"))
+    }
+
     @Test func withoutAKeyTheErrorSaysWhatToSet() {
         let none = ProviderSet.fromEnvironment([:])
         guard case .failure(let unnamed) = none.resolve(nil) else {

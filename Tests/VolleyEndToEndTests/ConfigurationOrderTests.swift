@@ -54,4 +54,20 @@ struct ConfigurationOrderTests {
             #expect(gather?["result"]?["results"]?[0]?["ok"] == true, "\(replies ?? [])")
         }
     }
+
+    @Test("configure says what the default now is, keeps the one in force, and warns of a provider without a key")
+    func configureKeepsTheDefaultAndWarns() async throws {
+        try await withVolley { volley in
+            let first = try await volley.request("configure", id: 1, params: ["providers": ["a": ["kind": "mock"]]])
+            #expect(first["result"]?["default_provider"] == "a", "\(first.jsonString)")
+            let second = try await volley.request("configure", id: 2, params: [
+                "providers": ["b": ["kind": "openai", "base_url": "http://127.0.0.1:9/v1", "api_key_env": "NOT_SET_ANYWHERE"]],
+            ])
+            #expect(second["result"]?["default_provider"] == "a", "the default in force stays: \(second.jsonString)")
+            let warnings = second["result"]?["warnings"]?.arrayValue?.compactMap(\.stringValue) ?? []
+            #expect(warnings.count == 1 && warnings.first?.contains("NOT_SET_ANYWHERE is not set") == true, "\(second.jsonString)")
+            #expect(first["result"]?["warnings"] == nil, "no warnings, no member")
+        }
+    }
 }
+

@@ -48,11 +48,15 @@ public final class Engine: Sendable {
 
     /// Adds or replaces providers (`configure` / `initialize.providers`). Batches already
     /// running keep the providers they started with.
-    public func configure(providers: JSONValue?, defaultProvider: String?) throws(ConfigError) {
+    ///
+    /// - Returns: warnings for the host (providers added without an API key).
+    @discardableResult
+    public func configure(providers: JSONValue?, defaultProvider: String?) throws(ConfigError) -> [String] {
         var set = configuration.withLock { $0.providers }
-        try set.merge(providers, defaultProvider: defaultProvider, environment: environment)
+        let warnings = try set.merge(providers, defaultProvider: defaultProvider, environment: environment)
         let clients = Self.clients(for: set, http: http, clock: clock)
         configuration.withLock { $0 = Configuration(providers: set, clients: clients) }
+        return warnings
     }
 
     /// The configured providers, for `initialize` and `stats` (never includes keys).

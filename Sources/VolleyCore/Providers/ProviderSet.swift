@@ -26,21 +26,40 @@ public struct ProviderSet: Sendable {
 
     /// Adds or replaces the providers in `value` (an object of name → settings) and, when
     /// given, sets the default. Providers not named are kept. Nothing changes on error.
-    public mutating func merge(_ value: JSONValue?, defaultProvider: String?, environment: [String: String]) throws(ConfigError) {
+    ///
+    /// The default never changes behind the caller's back: when the call sets none, the
+    /// default in force before it stays (adding a second provider used to leave items that
+    /// name none without a default).
+    ///
+    /// - Returns: warnings for the caller to show, one per provider added without an API key.
+    @discardableResult
+    public mutating func merge(_ value: JSONValue?, defaultProvider: String?, environment: [String: String]) throws(ConfigError) -> [String] {
         var updated = providers
+        var warnings: [String] = []
         if let value, !value.isNull {
             guard case .object(let object) = value else { throw ConfigError("providers must be an object") }
             for (name, settings) in object {
                 guard !name.isEmpty else { throw ConfigError("provider names must not be empty") }
-                updated[name] = try ProviderConfig.parse(name: name, settings, environment: environment)
+                let config = try ProviderConfig.parse(name: name, settings, environment: environment)
+                if config.kind != .mock, config.apiKey == nil {
+                    let source = config.apiKeyEnv.map { "\($0) is not set in volley's environment" } ?? "no api_key or api_key_env"
+                    warnings.append("provider \"\(name)\" has no API key (\(source)): its requests go out without one")
+                }
+                updated[name] = config
             }
         }
         if let defaultProvider, updated[defaultProvider] == nil {
             throw ConfigError("default_provider \"\(defaultProvider)\" is not a configured provider")
         }
+        let previousDefault = defaultName
         providers = updated
-        if let defaultProvider { explicitDefault = defaultProvider }
+        if let defaultProvider {
+            explicitDefault = defaultProvider
+        } else if explicitDefault == nil, let previousDefault, updated[previousDefault] != nil {
+            explicitDefault = previousDefault
+        }
         ensureMock()
+        return warnings.sorted()
     }
 
     /// The provider items use when they name none: `default_provider` if set; else the only

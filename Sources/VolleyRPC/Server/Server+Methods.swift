@@ -66,16 +66,17 @@ extension Server {
                 "client": "\(client["name"]?.stringValue ?? "?") \(client["version"]?.stringValue ?? "")",
             ])
         }
+        var warnings: [String] = []
         if p.value("providers") != nil || p.value("default_provider") != nil {
             let defaultProvider = try p.string("default_provider")
             do {
-                try engine.configure(providers: p.value("providers"), defaultProvider: defaultProvider)
+                warnings = try engine.configure(providers: p.value("providers"), defaultProvider: defaultProvider)
             } catch {
                 throw .invalidParams("initialize: \(error.message)")
             }
         }
         let set = engine.providerSet
-        return [
+        var result: JSONObject = [
             "protocol_version": .number(JSONNumber(Self.protocolVersion)),
             "server": ["name": "volley", "version": .string(options.version)],
             "capabilities": [
@@ -90,21 +91,32 @@ extension Server {
                 "max_concurrency": .number(JSONNumber(BatchOptions.maxConcurrency)),
             ],
         ]
+        if !warnings.isEmpty { result["warnings"] = warned(warnings) }
+        return .object(result)
+    }
+
+    /// Logs each configuration warning and returns them for the result's `warnings`.
+    private func warned(_ warnings: [String]) -> JSONValue {
+        for warning in warnings { logger.warning("\(warning)") }
+        return .array(warnings.map(JSONValue.string))
     }
 
     private func configure(_ params: JSONValue?, method: String) throws(RPCError) -> JSONValue {
         let p = try Params(params, method: method, allowed: ["providers", "default_provider"])
         let defaultProvider = try p.string("default_provider")
+        let warnings: [String]
         do {
-            try engine.configure(providers: p.value("providers"), defaultProvider: defaultProvider)
+            warnings = try engine.configure(providers: p.value("providers"), defaultProvider: defaultProvider)
         } catch {
             throw .invalidParams("configure: \(error.message)")
         }
         let set = engine.providerSet
-        return [
+        var result: JSONObject = [
             "providers": .array(set.providers.keys.sorted().map(JSONValue.string)),
             "default_provider": set.defaultName.map(JSONValue.string) ?? .null,
         ]
+        if !warnings.isEmpty { result["warnings"] = warned(warnings) }
+        return .object(result)
     }
 
     private func cancel(_ params: JSONValue?) throws(RPCError) -> JSONValue {
