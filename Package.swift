@@ -7,7 +7,8 @@ import PackageDescription
 // Dependencies, and why each is here:
 // - swift-nio: the fake LLM server (FakeLLM) and nothing else. `volley` never links it.
 // - swift-argument-parser: the `volley` and `volley-fake-llm` command lines.
-// - swift-log: structured logging to stderr from the sidecar.
+// - swift-log: structured logging to stderr from the sidecar; the engine takes a Logger (retries,
+//   learned limits, slow items) and only the executable bootstraps it.
 // - hdrhistogram-swift: latency percentiles for `stats` (bounded memory, exact to 3 digits).
 // - swift-collections: the scheduler's deadline heap (HeapModule); Deque for the FIFOs (a
 //   limiter lane's waiters, an origin's queued transfers, volley run's split lines). Not OrderedCollections for
@@ -55,6 +56,7 @@ let package = Package(
         .target(
             name: "VolleyCore",
             dependencies: ["VolleyJSON", "VolleyHTTP", "VolleySystem",
+                           .product(name: "Logging", package: "swift-log"),
                            .product(name: "Histogram", package: "hdrhistogram-swift"),
                            .product(name: "HeapModule", package: "swift-collections"),
                            .product(name: "DequeModule", package: "swift-collections")]

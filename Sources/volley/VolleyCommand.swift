@@ -96,13 +96,13 @@ struct Serve: AsyncParsableCommand {
         do {
             engine = try Engine(maxConnectionsPerHost: maxConnectionsPerHost, environment: environment, providers: providers,
                                 onLimitChange: { change in
-                logger.notice("limits adapted", metadata: [
+                logger.notice(change.cause == .learned ? "limits learned from headers" : "limits adapted", metadata: [
                     "limiter": "\(change.limiter)", "cause": "\(change.cause.rawValue)",
                     "rpm_effective": "\(change.rpm.map { String(Int($0.rounded())) } ?? "none")",
                     "tpm_effective": "\(change.tpm.map { String(Int($0.rounded())) } ?? "none")",
                     "concurrency_effective": "\(change.concurrency)",
                 ])
-            })
+            }, logger: logger)
         } catch {
             logger.critical("\(error)")
             throw ExitCode(1)

@@ -211,9 +211,16 @@ struct LearnedLimitTests {
         var learned = RateLimitState()
         learned.requestsLimit = 600
         learned.tokensLimit = 6_000
+        _ = core.takeChanges()
         core.sync(limiter: "l", learned, now: 0)
         let snapshot = core.snapshot(now: 0)["l"]
         #expect(snapshot?.learnedRPM == 600 && snapshot?.learnedTPM == 6_000)
+        // Learning is a change the logs hear about, once.
+        let changes = core.takeChanges()
+        #expect(changes.map(\.cause) == [.learned] && changes.first?.limiter == "l")
+        #expect(changes.first?.rpm.map { Int($0.rounded()) } == 600 && changes.first?.tpm.map { Int($0.rounded()) } == 6_000)
+        core.sync(limiter: "l", learned, now: 0.01)
+        #expect(core.takeChanges().isEmpty, "the same headers again teach nothing new")
         // Paced from now on: the default burst of one (20 ms of 600 rpm rounds to 1), then one per 0.1 s.
         var paced: [UInt64] = []
         for id in 11...30 as ClosedRange<UInt64> { paced += core.add(id, settings) }

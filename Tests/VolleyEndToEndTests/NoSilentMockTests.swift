@@ -64,3 +64,28 @@ struct TypoTests {
         }
     }
 }
+
+/// At `--log-level info` a user sees what the sidecar did (issue 14.7).
+@Suite("Logs a user can read", .timeLimit(.minutes(1)), .tags(.endToEnd))
+struct ReadableLogTests {
+    @Test("configuration changes and retries (item, attempt, kind, delay) are logged at info")
+    func retriesAndConfigurationAreLogged() async throws {
+        try await withVolley(arguments: ["--log-level", "info"]) { volley in
+            let configured = try await volley.request("configure", id: 1, params: ["providers": [
+                "m": ["kind": "mock", "latency_ms": 0, "retry": ["max_retries": 2, "initial_delay": 0.01, "max_delay": 0.02]],
+            ], "default_provider": "m"])
+            #expect(configured["result"]?["default_provider"] == "m")
+            let reply = try await volley.request("gather", id: 2, params: ["requests": [
+                ["key": "flaky", "request": ["messages": [["role": "user", "content": "hi"]],
+                                              "mock": ["fail": "rate_limited", "fail_attempts": 1, "retry_after": 0.01]]],
+            ]])
+            #expect(reply["result"]?["results"]?[0]?["attempts"] == 2, "\(reply.jsonString)")
+            volley.closeStdin()
+            _ = try await volley.waitForExit()
+            let log = volley.stderrText
+            #expect(log.contains("providers configured"), "\(log)")
+            #expect(log.contains("retrying"), "\(log)")
+            #expect(log.contains("rate_limited") && log.contains("flaky") && log.contains("delay_ms"), "\(log)")
+        }
+    }
+}

@@ -1,3 +1,4 @@
+import Logging
 import VolleyHTTP
 
 /// Why an engine could not start: its transport did not.
@@ -16,14 +17,16 @@ extension Engine {
     /// - Parameter maxConnectionsPerHost: the connection pool's bound per origin.
     /// - Throws: when libcurl or the transport thread cannot start.
     public convenience init(maxConnectionsPerHost: Int, environment: [String: String], providers: ProviderSet? = nil,
-                            onLimitChange: (@Sendable (LimitChange) -> Void)? = nil) throws(EngineStartError) {
+                            onLimitChange: (@Sendable (LimitChange) -> Void)? = nil,
+                            logger: Logger = Logger(label: "volley.engine", factory: { _ in SwiftLogNoOpLogHandler() }))
+        throws(EngineStartError) {
         let http: HTTPClient
         do {
             http = try HTTPClient(configuration: HTTPClientConfiguration(maxConnectionsPerHost: maxConnectionsPerHost))
         } catch {
             throw EngineStartError(transport: error)
         }
-        self.init(http: http, environment: environment, providers: providers, onLimitChange: onLimitChange)
+        self.init(http: http, environment: environment, providers: providers, onLimitChange: onLimitChange, logger: logger)
     }
 
     /// Stops the transport: transfers still running end, and libcurl is no longer in use when

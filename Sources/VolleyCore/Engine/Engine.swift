@@ -1,3 +1,4 @@
+import Logging
 import Synchronization
 import VolleyHTTP
 
@@ -26,15 +27,18 @@ public final class Engine: Sendable {
     ///   - environment: where `api_key_env` names are looked up (the process environment).
     ///   - providers: the initial providers (e.g. from `--config`), else from the environment.
     ///   - clock: where every wait's time comes from (tests pass a virtual clock).
-    ///   - onLimitChange: told when a limiter adapts its rate or concurrency (for the logs).
+    ///   - onLimitChange: told when a limiter adapts its rate or concurrency or learns a limit
+    ///     from headers (for the logs).
+    ///   - logger: where retries and slow items are logged (nothing is logged by default).
     public init(http: HTTPClient, environment: [String: String], providers: ProviderSet? = nil,
-                clock: any EngineClock = SystemClock(), onLimitChange: (@Sendable (LimitChange) -> Void)? = nil) {
+                clock: any EngineClock = SystemClock(), onLimitChange: (@Sendable (LimitChange) -> Void)? = nil,
+                logger: Logger = Logger(label: "volley.engine", factory: { _ in SwiftLogNoOpLogHandler() })) {
         self.http = http
         self.environment = environment
         self.clock = clock
         let scheduler = Scheduler(clock: clock, onLimitChange: onLimitChange)
         self.scheduler = scheduler
-        self.runner = ItemRunner(scheduler: scheduler, clock: clock, metrics: metrics)
+        self.runner = ItemRunner(scheduler: scheduler, clock: clock, metrics: metrics, logger: logger)
         let set = providers ?? ProviderSet.fromEnvironment(environment)
         self.configuration = Mutex(Configuration(providers: set, clients: Self.clients(for: set, http: http, clock: clock)))
         self.startedAt = clock.now()

@@ -1,3 +1,5 @@
+import Logging
+
 /// The life of one item: admission, attempts, retries with backoff, the deadline, and its
 /// outcome. One per engine, shared by every batch; the engine hands it items and collects
 /// outcomes.
@@ -19,11 +21,16 @@ final class ItemRunner: Sendable {
     private let scheduler: Scheduler
     private let clock: any EngineClock
     private let metrics: EngineMetrics
+    private let logger: Logger
 
-    init(scheduler: Scheduler, clock: any EngineClock, metrics: EngineMetrics) {
+    /// An item that took longer than this from its first attempt to its outcome is logged.
+    static let slowItemSeconds = 30.0
+
+    init(scheduler: Scheduler, clock: any EngineClock, metrics: EngineMetrics, logger: Logger) {
         self.scheduler = scheduler
         self.clock = clock
         self.metrics = metrics
+        self.logger = logger
     }
 
     /// What an item does next.
@@ -84,7 +91,9 @@ final class ItemRunner: Sendable {
                 if waiting { waited += max(0, until - clock.now()) }
                 step = await backOff(until: until)
             case .finish(let finished):
-                return plan.outcome(finished.result, attempts: attempts, firstAttempt: firstAttempt, now: clock.now())
+                let outcome = plan.outcome(finished.result, attempts: attempts, firstAttempt: firstAttempt, now: clock.now())
+                if let latencyMs = outcome.latencyMs, latencyMs > Self.slowItemSeconds * 1000 { logSlow(outcome, plan) }
+                return outcome
             }
         }
     }
@@ -162,7 +171,27 @@ final class ItemRunner: Sendable {
             return .finish(.failure(error))
         }
         metrics.retried()
+        logRetry(plan, error, attempt: number, delay: delay)
         return .backOff(until: now + delay, waiting: limited)
+    }
+
+    @inline(never)
+    private func logRetry(_ plan: ItemPlan, _ error: ItemError, attempt: Int, delay: Double) {
+        logger.info("retrying", metadata: [
+            "limiter": "\(plan.limiter)", "index": "\(plan.index)", "key": "\(plan.key ?? "")",
+            "attempt": "\(attempt)", "kind": "\(error.kind.rawValue)", "status": "\(error.status.map(String.init) ?? "")",
+            "delay_ms": "\(Int((delay * 1000).rounded()))",
+            "retry_after_s": "\(error.retryAfterSeconds.map { Seconds.format($0) } ?? "")",
+        ])
+    }
+
+    @inline(never)
+    private func logSlow(_ outcome: Outcome, _ plan: ItemPlan) {
+        logger.notice("slow item", metadata: [
+            "limiter": "\(plan.limiter)", "index": "\(plan.index)", "key": "\(plan.key ?? "")",
+            "latency_ms": "\(Int((outcome.latencyMs ?? 0).rounded()))", "attempts": "\(outcome.attempts)",
+            "ok": "\(outcome.isSuccess)",
+        ])
     }
 
     @inline(never)

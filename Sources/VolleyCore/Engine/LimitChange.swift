@@ -5,6 +5,8 @@ public struct LimitChange: Sendable, Equatable {
         case refused
         /// Clean answers raised the limits back.
         case recovered
+        /// The server's rate-limit headers stated a limit none was configured for.
+        case learned
     }
 
     public var limiter: String

@@ -175,10 +175,13 @@ final class Scheduler: Sendable {
     /// Re-syncs a limiter from response headers.
     func sync(limiter: String, _ rateLimits: RateLimitState) {
         guard !rateLimits.isEmpty else { return }
+        var changes: [LimitChange] = []
         update { core, now in
             core.sync(limiter: limiter, rateLimits, now: now)
+            if !core.changes.isEmpty { changes = core.takeChanges() }
             return core.poll(now: now)
         }
+        if let onLimitChange { for change in changes { onLimitChange(change) } }
     }
 
     /// Stops (true) or resumes (false) granting permits: backpressure from the host.

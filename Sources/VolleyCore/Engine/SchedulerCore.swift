@@ -188,24 +188,35 @@ struct SchedulerCore {
     mutating func sync(limiter name: String, _ state: RateLimitState, now: Double) {
         guard let index = limiters.index(forKey: name) else { return }
         let settings = limiters.values[index].settings
+        var learned = false
         if settings.rpm == nil, let limit = state.requestsLimit, limit > 0,
            limiters.values[index].control.ceilingRate.map({ abs($0 * 60 - Double(limit)) > 0.5 }) ?? true {
             limiters.values[index].control.learn(rpm: limit)
             limiters.values[index].syncRate(now: now)
+            learned = true
         }
         if limiters.values[index].tokens.total == nil, settings.tpm == nil, let limit = state.tokensLimit, limit > 0 {
             limiters.values[index].tokens.total = TokenRate(tpm: limit, now: now)
+            learned = true
         }
         if limiters.values[index].tokens.input == nil, settings.itpm == nil, let limit = state.inputTokensLimit, limit > 0 {
             limiters.values[index].tokens.input = TokenRate(tpm: limit, now: now)
+            learned = true
         }
         if limiters.values[index].tokens.output == nil, settings.otpm == nil, let limit = state.outputTokensLimit, limit > 0 {
             limiters.values[index].tokens.output = TokenRate(tpm: limit, now: now)
+            learned = true
         }
         if let remaining = state.requestsRemaining {
             limiters.values[index].requests?.sync(remaining: remaining, resetSeconds: state.requestsResetSeconds, now: now)
         }
         limiters.values[index].tokens.sync(state, now: now)
+        if learned, changes.count < 64 {
+            let limiter = limiters.values[index]
+            changes.append(LimitChange(limiter: name, rpm: limiter.control.rate.map { $0 * 60 },
+                                       tpm: limiter.tokens.total.map { $0.perSecond * 60 },
+                                       concurrency: limiter.control.window, cause: .learned))
+        }
     }
 
     /// Stops (true) or resumes (false) granting; resuming grants what can start.

@@ -74,6 +74,7 @@ extension Server {
             } catch {
                 throw .invalidParams("initialize: \(error.message)")
             }
+            logConfiguration("initialize", engine.providerSet)
         }
         let set = engine.providerSet
         var result: JSONObject = [
@@ -95,6 +96,14 @@ extension Server {
         return .object(result)
     }
 
+    /// Logs the configuration now in force (names and default; never keys).
+    private func logConfiguration(_ method: String, _ set: ProviderSet) {
+        logger.info("providers configured", metadata: [
+            "by": "\(method)", "providers": "\(set.providers.keys.sorted().joined(separator: ","))",
+            "default_provider": "\(set.defaultName ?? "none")",
+        ])
+    }
+
     /// Logs each configuration warning and returns them for the result's `warnings`.
     private func warned(_ warnings: [String]) -> JSONValue {
         for warning in warnings { logger.warning("\(warning)") }
@@ -111,6 +120,7 @@ extension Server {
             throw .invalidParams("configure: \(error.message)")
         }
         let set = engine.providerSet
+        logConfiguration(method, set)
         var result: JSONObject = [
             "providers": .array(set.providers.keys.sorted().map(JSONValue.string)),
             "default_provider": set.defaultName.map(JSONValue.string) ?? .null,
