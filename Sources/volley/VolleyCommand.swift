@@ -18,11 +18,34 @@ struct VolleyCommand: AsyncParsableCommand {
         line (see docs/protocol.md). Volley runs each batch over one shared connection pool, \
         with rate limits, retries, timeouts and cancellation, and answers in input order \
         (gather) or as each call finishes (as_completed).
+
+        `volley` alone serves; its flags (--config, --log-level, limits) are listed by \
+        `volley help serve`, those of a file run by `volley help run`. A bad command line exits 2.
         """,
         version: volleyVersion,
         subcommands: [Serve.self, Run.self],
         defaultSubcommand: Serve.self
     )
+
+    /// ArgumentParser's `main`, but a usage error exits 2 (as `volley run`'s do, and as the
+    /// docs say) instead of ArgumentParser's 64, so a host checks one code for "bad command
+    /// line" whichever subcommand it ran. Help and `--version` still exit 0.
+    static func main() async {
+        do {
+            var command = try parseAsRoot()
+            if var asyncCommand = command as? any AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            if exitCode(for: error) == .validationFailure {
+                writeToStandardError("\(fullMessage(for: error))\n")
+                exitProcess(2)
+            }
+            exit(withError: error)
+        }
+    }
 }
 
 struct Serve: AsyncParsableCommand {
