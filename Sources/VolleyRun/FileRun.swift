@@ -31,6 +31,14 @@ public enum FileRun {
     /// are then dropped without an outcome, so a rerun does them). Prints progress and the
     /// summary to `console`.
     public static func run(_ options: RunOptions, environment: [String: String], console: RunConsole) async -> RunReport {
+        await run(options, environment: environment, console: console, countsLinesInBackground: true)
+    }
+
+    /// `run`, with the background count of the input's lines optional: tests turn it off to
+    /// show that the run's own reading gives the total once it reaches the end of the input.
+    static func run(
+        _ options: RunOptions, environment: [String: String], console: RunConsole, countsLinesInBackground: Bool
+    ) async -> RunReport {
         let start = ContinuousClock.now
         func fail(_ code: Int32, _ message: String) -> RunReport {
             console.write("volley run: \(message)\n")
@@ -49,12 +57,19 @@ public enum FileRun {
         }
         do throws(FileError) {
             reader = try LineReader(path: options.inputPath, maxLineBytes: options.maxLineBytes)
-            if !options.writesToStdout {
-                resume = try ResumeState.load(path: options.resolvedOutputPath)
-            }
+            // The writer takes the output's lock first: the journal is read (and its torn last
+            // line cut) only by the one run that will append to it.
             writer = try OutcomeWriter(path: options.resolvedOutputPath)
         } catch {
             return fail(2, error.message)
+        }
+        if !options.writesToStdout {
+            do throws(FileError) {
+                resume = try ResumeState.load(path: options.resolvedOutputPath)
+            } catch {
+                writer.close()
+                return fail(2, error.message)
+            }
         }
         if resume.outcomeLines > 0 || resume.truncatedBytes > 0 {
             var note = "resuming from \(options.resolvedOutputPath): \(resume.outcomeLines) outcomes"
@@ -73,11 +88,15 @@ public enum FileRun {
 
         let counter = RunCounter()
         let inputPath = options.inputPath
-        // The progress denominator: one quick pass over the file, beside the run. Without a
-        // thread for it, progress just shows no total.
-        try? DetachedThread.start(name: "volley-count") {
-            if let total = try? LineCounter.countNonBlankLines(path: inputPath) {
-                counter.update { $0.total = total }
+        // The progress denominator while the run reads: one quick pass over the file, beside
+        // the run. Once the run has read the whole input its own count is the total (the pass
+        // may still be going, e.g. after a resume that skipped every line), so it never
+        // overwrites that. Without a thread for it, progress shows no total until then.
+        if countsLinesInBackground {
+            try? DetachedThread.start(name: "volley-count") {
+                if let total = try? LineCounter.countNonBlankLines(path: inputPath) {
+                    counter.update { if $0.total == nil { $0.total = total } }
+                }
             }
         }
         let reporter = ProgressReporter(
@@ -169,6 +188,8 @@ struct Pump: Sendable {
         let minimumBatch = max(1, concurrency / 16)
         let onOutcome: @Sendable (Outcome) -> Void = { outcome in self.record(outcome, releasesSlot: true) }
         var readError: String?
+        // Non-blank lines read: at the end of the input, the progress total.
+        var nonBlankLines = 0
         await withDiscardingTaskGroup { group in
             var exhausted = false
             while !exhausted {
@@ -180,6 +201,7 @@ struct Pump: Sendable {
                     do throws(FileError) {
                         guard let next = try reader.next() else {
                             exhausted = true
+                            counter.update { [nonBlankLines] in $0.total = nonBlankLines }
                             break
                         }
                         line = next
@@ -188,7 +210,7 @@ struct Pump: Sendable {
                         exhausted = true
                         break
                     }
-                    if let item = admit(line, number: reader.lineNumber) { batch.append(item) }
+                    if let item = admit(line, number: reader.lineNumber, nonBlankLines: &nonBlankLines) { batch.append(item) }
                 }
                 if Task.isCancelled || writer.failure != nil {
                     // Interrupted, or the output is gone: start nothing more, stop what runs.
@@ -212,7 +234,7 @@ struct Pump: Sendable {
 
     /// Decodes one line; returns the item to run, or nil when the line is blank, skipped, or
     /// invalid (its outcome is then written here).
-    private func admit(_ line: LineReader.Line, number: Int) -> PreparedItem? {
+    private func admit(_ line: LineReader.Line, number: Int, nonBlankLines: inout Int) -> PreparedItem? {
         let decoded: DecodedLine
         switch line {
         case .tooLong(let byteCount):
@@ -222,6 +244,7 @@ struct Pump: Sendable {
             decoded = LineDecoder.decode(bytes, line: number, defaults: defaults)
         }
         guard let key = decoded.key else { return nil }  // blank
+        nonBlankLines += 1
         switch resume.decision(for: key, retryFailed: retryFailed) {
         case .skipSucceeded:
             counter.update { $0.skippedSucceeded += 1 }

@@ -25,7 +25,8 @@ public struct RunConsole: Sendable {
 
 /// The numbers of a run, as progress and the summary show them.
 public struct RunCounts: Sendable, Hashable {
-    /// Non-blank input lines, once the counting pass is done (nil until then).
+    /// Non-blank input lines, once known: from the counting pass beside the run, and in any
+    /// case once the run has read the whole input (nil until then).
     public var total: Int?
     /// Items that succeeded in this run.
     public var succeeded = 0
