@@ -52,7 +52,7 @@ import VolleyTestSupport
         let result = try await VolleyProcess.run(["run", "--help"], in: dir)
         #expect(result.status == 0)
         for flag in ["--output", "--config", "--provider", "--model", "--rpm", "--tpm", "--concurrency",
-                     "--max-retries", "--timeout", "--retry-failed"] {
+                     "--max-retries", "--timeout", "--retry-failed", "--accept-other-provider"] {
             #expect(result.stdout.contains(flag), "\(flag)")
         }
     }
