@@ -125,6 +125,26 @@ import VolleyTestSupport
         #expect(progress.last?.hasPrefix("volley run: 2/2 done, ") == true, "\(progress)")
     }
 
+    /// `--model` changed between runs: the lines run again, unless `--accept-other-provider`.
+    @Test func aResumeUnderAnotherModelRunsAgainUnlessAccepted() async throws {
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        try dir.write("in.jsonl", mockItem("m-a") + "\n" + mockItem("m-b") + "\n")
+        let first = try await VolleyProcess.run(["run", "in.jsonl", "--model", "one"], in: dir, name: "first")
+        #expect(first.status == 0, "\(first.stderr)")
+        let rerun = try await VolleyProcess.run(["run", "in.jsonl", "--model", "two"], in: dir, name: "second")
+        #expect(rerun.status == 0, "\(rerun.stderr)")
+        #expect(rerun.stderr.contains("but not with mock/two, which this run uses"), "\(rerun.stderr)")
+        #expect(rerun.stderr.contains("  run again: 2 "), "\(rerun.stderr)")
+        let accepted = try await VolleyProcess.run(
+            ["run", "in.jsonl", "--model", "three", "--accept-other-provider"], in: dir, name: "third")
+        #expect(accepted.status == 0, "\(accepted.stderr)")
+        #expect(accepted.stderr.contains("  accepted:  2 "), "\(accepted.stderr)")
+        #expect(accepted.stderr.contains("  succeeded: 0 (+2 done by an earlier run, skipped)"), "\(accepted.stderr)")
+        let all = try outcomes(in: try dir.read("in.out.jsonl"))
+        #expect(all.compactMap { $0["model"]?.stringValue } == ["one", "one", "two", "two"])
+    }
+
     /// SIGKILL in the middle of a run, a torn last line as a crash mid-write could leave, then a
     /// rerun: every key ends with exactly one success, and nothing that finished runs twice.
     @Test func resumeAfterSIGKILL() async throws {
