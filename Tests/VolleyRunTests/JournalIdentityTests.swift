@@ -205,3 +205,28 @@ import VolleyTestSupport
         #expect(report.counts.duplicateKeys == 1)
     }
 }
+
+@Suite struct KeyLinesTests {
+    @Test func explicitKeysRepeatAndKeylessLinesDoNot() {
+        var keys = KeyLines()
+        #expect(keys.use("a", line: 1) == nil)
+        #expect(keys.use("line:2", line: 2) == nil)  // keyless line 2
+        #expect(keys.use("a", line: 3) == 1)
+        #expect(keys.use("line:4", line: 4) == nil)
+        #expect(keys.use("b", line: 5) == nil)
+        #expect(keys.use("a", line: 6) == 1)
+        // Keyless lines are not kept as keys: only the explicit ones are.
+        #expect(keys.count == 2)
+    }
+
+    @Test func anExplicitKeySpelledLikeALineNumberClashesBothWays() {
+        var keys = KeyLines()
+        #expect(keys.use("line:9", line: 1) == nil)   // explicit, naming a later line
+        #expect(keys.use("line:3", line: 3) == nil)   // keyless line 3
+        #expect(keys.use("line:3", line: 5) == 3)     // explicit, naming keyless line 3
+        #expect(keys.use("line:9", line: 9) == 1)     // keyless line 9, whose key line 1 took
+        #expect(keys.use("line:4", line: 6) == nil)   // line 4 was never read as keyless
+        #expect(keys.use("line:07", line: 7) == nil)  // not how line 7 is spelled
+        #expect(keys.use("line:200", line: 300) == nil)
+    }
+}
