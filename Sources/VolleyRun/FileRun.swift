@@ -24,8 +24,9 @@ public struct RunReport: Sendable {
 ///
 /// Memory stays bounded whatever the file's size: the input is read as slots free up, at most
 /// `concurrency` items exist at once (in engine batches that start all their items at once),
-/// and outcomes are written as they complete. Only resuming keeps something per earlier
-/// outcome (a 16-byte digest of its key).
+/// and outcomes are written as they complete. What is kept per line: a digest and the line
+/// number of each explicit key read (to refuse a repeat, ``KeyLines``), and on resume digests
+/// of the earlier outcomes' keys (``ResumeState``). The output is locked for the whole run.
 public enum FileRun {
     /// Runs `options` to the end (or until the calling task is cancelled: items still running
     /// are then dropped without an outcome, so a rerun does them). Prints progress and the
