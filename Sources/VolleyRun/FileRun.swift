@@ -24,13 +24,22 @@ public struct RunReport: Sendable {
 ///
 /// Memory stays bounded whatever the file's size: the input is read as slots free up, at most
 /// `concurrency` items exist at once (in engine batches that start all their items at once),
-/// and outcomes are written as they complete. Only resuming keeps something per earlier
-/// outcome (a 16-byte digest of its key).
+/// and outcomes are written as they complete. What is kept per line: a digest and the line
+/// number of each explicit key read (to refuse a repeat, ``KeyLines``), and on resume digests
+/// of the earlier outcomes' keys (``ResumeState``). The output is locked for the whole run.
 public enum FileRun {
     /// Runs `options` to the end (or until the calling task is cancelled: items still running
     /// are then dropped without an outcome, so a rerun does them). Prints progress and the
     /// summary to `console`.
     public static func run(_ options: RunOptions, environment: [String: String], console: RunConsole) async -> RunReport {
+        await run(options, environment: environment, console: console, countsLinesInBackground: true)
+    }
+
+    /// `run`, with the background count of the input's lines optional: tests turn it off to
+    /// show that the run's own reading gives the total once it reaches the end of the input.
+    static func run(
+        _ options: RunOptions, environment: [String: String], console: RunConsole, countsLinesInBackground: Bool
+    ) async -> RunReport {
         let start = ContinuousClock.now
         func fail(_ code: Int32, _ message: String) -> RunReport {
             console.write("volley run: \(message)\n")
@@ -49,15 +58,27 @@ public enum FileRun {
         }
         do throws(FileError) {
             reader = try LineReader(path: options.inputPath, maxLineBytes: options.maxLineBytes)
-            if !options.writesToStdout {
-                resume = try ResumeState.load(path: options.resolvedOutputPath)
-            }
+            // The writer takes the output's lock first: the journal is read (and its torn last
+            // line cut) only by the one run that will append to it.
             writer = try OutcomeWriter(path: options.resolvedOutputPath)
         } catch {
             return fail(2, error.message)
         }
+        if !options.writesToStdout {
+            do throws(FileError) {
+                resume = try ResumeState.load(path: options.resolvedOutputPath)
+            } catch {
+                writer.close()
+                return fail(2, error.message)
+            }
+        }
         if resume.outcomeLines > 0 || resume.truncatedBytes > 0 {
             var note = "resuming from \(options.resolvedOutputPath): \(resume.outcomeLines) outcomes"
+            if !resume.identitiesText.isEmpty { note += " (successes by provider/model: \(resume.identitiesText))" }
+            if resume.unnamedSuccesses > 0 {
+                note += "; \(resume.unnamedSuccesses) successes name no provider (an older volley wrote them): counted as done"
+                    + " whatever provider this run uses"
+            }
             if resume.truncatedBytes > 0 { note += "; cut an unfinished last line (\(resume.truncatedBytes) bytes)" }
             if resume.ignoredLines > 0 { note += "; ignored \(resume.ignoredLines) lines that are not outcomes" }
             console.write("volley run: \(note)\n")
@@ -73,11 +94,15 @@ public enum FileRun {
 
         let counter = RunCounter()
         let inputPath = options.inputPath
-        // The progress denominator: one quick pass over the file, beside the run. Without a
-        // thread for it, progress just shows no total.
-        try? DetachedThread.start(name: "volley-count") {
-            if let total = try? LineCounter.countNonBlankLines(path: inputPath) {
-                counter.update { $0.total = total }
+        // The progress denominator while the run reads: one quick pass over the file, beside
+        // the run. Once the run has read the whole input its own count is the total (the pass
+        // may still be going, e.g. after a resume that skipped every line), so it never
+        // overwrites that. Without a thread for it, progress shows no total until then.
+        if countsLinesInBackground {
+            try? DetachedThread.start(name: "volley-count") {
+                if let total = try? LineCounter.countNonBlankLines(path: inputPath) {
+                    counter.update { if $0.total == nil { $0.total = total } }
+                }
             }
         }
         let reporter = ProgressReporter(
@@ -86,7 +111,8 @@ public enum FileRun {
 
         let concurrency = options.concurrency ?? defaultConcurrency(providers)
         let pump = Pump(
-            engine: engine, writer: writer, counter: counter, resume: resume, options: options, concurrency: concurrency)
+            engine: engine, writer: writer, counter: counter, resume: resume, options: options, concurrency: concurrency,
+            console: console)
         let readError = await pump.run(reader)
         let interrupted = Task.isCancelled
 
@@ -118,16 +144,23 @@ public enum FileRun {
 }
 
 /// The outcome line written for an item: `line` and `key` first, then the protocol's outcome
-/// fields (`ok`, `value` or `error`, `attempts`, `latency_ms`, `queued_ms`) without `index`.
+/// fields (`provider`, `ok`, `value` or `error`, `attempts`, `latency_ms`, `queued_ms`) without
+/// `index`; after `provider`, `model`: the model the request asked for (the one the provider
+/// reported is `value.model`). Resume compares both with what a rerun would send.
 enum OutcomeLine {
-    static func bytes(_ outcome: Outcome) -> [UInt8] {
+    /// On the outcome of a line refused for repeating a key: the line that has the key.
+    static let duplicateOfField = "duplicate_of"
+
+    static func bytes(_ outcome: Outcome, model: String? = nil, duplicateOf: Int? = nil) -> [UInt8] {
         var object: JSONObject = [
             "line": .number(JSONNumber(outcome.index)),
             "key": .string(outcome.key ?? LineDecoder.lineKey(outcome.index)),
         ]
         for (key, value) in outcome.json where key != "index" && key != "key" {
             object[key] = value
+            if key == "provider", let model { object["model"] = .string(model) }
         }
+        if let duplicateOf { object[duplicateOfField] = .number(JSONNumber(duplicateOf)) }
         var bytes = JSONValue.object(object).jsonBytes
         bytes.append(0x0A)
         return bytes
@@ -139,6 +172,31 @@ enum OutcomeLine {
     }
 }
 
+/// The requested model of each item in flight, by line, for its outcome line: at most
+/// `concurrency` entries.
+final class RequestModels: Sendable {
+    private let models = Mutex<[Int: String]>([:])
+
+    func set(_ model: String?, line: Int) {
+        guard let model else { return }
+        models.withLock { $0[line] = model }
+    }
+
+    func take(line: Int) -> String? {
+        models.withLock { $0.removeValue(forKey: line) }
+    }
+}
+
+/// What the pump learns while it reads, owned by its one reading task.
+struct ReadState {
+    /// Non-blank lines read: at the end of the input, the progress total.
+    var nonBlankLines = 0
+    /// Every key read so far, to refuse a repeat.
+    var keys = KeyLines()
+    /// Whether stderr was told that lines succeeded earlier elsewhere run again.
+    var toldRunAgain = false
+}
+
 /// Reads lines, skips what the journal already has, and keeps up to `concurrency` items in
 /// flight by starting engine batches of the slots that free up.
 struct Pump: Sendable {
@@ -147,16 +205,24 @@ struct Pump: Sendable {
     let counter: RunCounter
     let resume: ResumeState
     let retryFailed: Bool
+    let acceptOtherProvider: Bool
+    let console: RunConsole
+    let models = RequestModels()
     let defaults: LineDefaults
     let concurrency: Int
     let slots: SlotPool
 
-    init(engine: Engine, writer: OutcomeWriter, counter: RunCounter, resume: ResumeState, options: RunOptions, concurrency: Int) {
+    init(
+        engine: Engine, writer: OutcomeWriter, counter: RunCounter, resume: ResumeState, options: RunOptions,
+        concurrency: Int, console: RunConsole
+    ) {
         self.engine = engine
         self.writer = writer
         self.counter = counter
         self.resume = resume
         self.retryFailed = options.retryFailed
+        self.acceptOtherProvider = options.acceptOtherProvider
+        self.console = console
         self.defaults = LineDefaults(model: options.model, timeoutSeconds: options.timeoutSeconds)
         self.concurrency = concurrency
         self.slots = SlotPool(capacity: concurrency)
@@ -169,6 +235,7 @@ struct Pump: Sendable {
         let minimumBatch = max(1, concurrency / 16)
         let onOutcome: @Sendable (Outcome) -> Void = { outcome in self.record(outcome, releasesSlot: true) }
         var readError: String?
+        var state = ReadState()
         await withDiscardingTaskGroup { group in
             var exhausted = false
             while !exhausted {
@@ -180,6 +247,7 @@ struct Pump: Sendable {
                     do throws(FileError) {
                         guard let next = try reader.next() else {
                             exhausted = true
+                            counter.update { [total = state.nonBlankLines] in $0.total = total }
                             break
                         }
                         line = next
@@ -188,7 +256,7 @@ struct Pump: Sendable {
                         exhausted = true
                         break
                     }
-                    if let item = admit(line, number: reader.lineNumber) { batch.append(item) }
+                    if let item = admit(line, number: reader.lineNumber, state: &state) { batch.append(item) }
                 }
                 if Task.isCancelled || writer.failure != nil {
                     // Interrupted, or the output is gone: start nothing more, stop what runs.
@@ -212,7 +280,7 @@ struct Pump: Sendable {
 
     /// Decodes one line; returns the item to run, or nil when the line is blank, skipped, or
     /// invalid (its outcome is then written here).
-    private func admit(_ line: LineReader.Line, number: Int) -> PreparedItem? {
+    private func admit(_ line: LineReader.Line, number: Int, state: inout ReadState) -> PreparedItem? {
         let decoded: DecodedLine
         switch line {
         case .tooLong(let byteCount):
@@ -222,46 +290,87 @@ struct Pump: Sendable {
             decoded = LineDecoder.decode(bytes, line: number, defaults: defaults)
         }
         guard let key = decoded.key else { return nil }  // blank
-        switch resume.decision(for: key, retryFailed: retryFailed) {
-        case .skipSucceeded:
-            counter.update { $0.skippedSucceeded += 1 }
+        state.nonBlankLines += 1
+        if let first = state.keys.use(key, line: number) {
+            // Checked before the journal: the repeat is an error of the input whatever ran before.
+            let message = "line \(number): duplicate key \"\(key)\": line \(first) has it already; keys (`key`, `custom_id`)"
+                + " must be unique in a file, so this line is not run"
+            counter.update { $0.duplicateKeys += 1 }
+            record(OutcomeLine.invalid(line: number, key: key, message: message), releasesSlot: false, duplicateOf: first)
             return nil
-        case .skipFailed:
-            counter.update { $0.skippedFailed += 1 }
-            return nil
-        case .run:
-            break
         }
+
+        // What the line would run as: its prepared item, or why it cannot run.
+        let work: Result<(item: PreparedItem, identity: RunIdentity?, model: String?), ItemError>
         switch decoded {
         case .blank:
             return nil
-        case .invalid(let key, let message):
-            record(OutcomeLine.invalid(line: number, key: key, message: message), releasesSlot: false)
-            return nil
-        case .item(let key, let value):
+        case .invalid(_, let message):
+            work = .failure(ItemError(.invalidRequest, message))
+        case .item(_, let value):
             switch engine.prepare([value]) {
             case .failure(let rejection):
                 let reason = rejection.message.hasPrefix("requests[0]: ")
                     ? String(rejection.message.dropFirst("requests[0]: ".count)) : rejection.message
-                record(OutcomeLine.invalid(line: number, key: key, message: "line \(number): \(reason)"), releasesSlot: false)
-                return nil
+                work = .failure(ItemError(.invalidRequest, "line \(number): \(reason)"))
             case .success(let prepared):
                 guard var item = prepared.first else { return nil }
                 item.index = number
-                return item
+                let model = value["request"]?["model"]?.stringValue
+                work = .success((item, item.provider.map { RunIdentity(provider: $0, model: model) }, model))
             }
+        }
+
+        let identity = (try? work.get())?.identity
+        switch resume.decision(for: key, identity: identity, retryFailed: retryFailed, acceptOtherProvider: acceptOtherProvider) {
+        case .skipSucceeded:
+            counter.update { $0.skippedSucceeded += 1 }
+            return nil
+        case .skipSucceededUnnamed:
+            counter.update { $0.skippedSucceeded += 1; $0.skippedUnnamed += 1 }
+            return nil
+        case .skipSucceededElsewhere:
+            counter.update { $0.skippedSucceeded += 1; $0.acceptedOtherProvider += 1 }
+            return nil
+        case .skipFailed:
+            counter.update { $0.skippedFailed += 1 }
+            return nil
+        case .runAgainElsewhere:
+            counter.update { $0.rerunOtherProvider += 1 }
+            if !state.toldRunAgain, let identity {
+                state.toldRunAgain = true
+                let journal = resume.identitiesText.isEmpty ? "" : " (the journal's successes: \(resume.identitiesText))"
+                note("line \(number), key \"\(key)\": succeeded earlier, but not with \(identity.text), which this run uses"
+                    + "\(journal): running it again, and every such line; --accept-other-provider counts them as done")
+            }
+        case .run:
+            break
+        }
+        switch work {
+        case .failure(let error):
+            record(OutcomeLine.invalid(line: number, key: key, message: error.message), releasesSlot: false)
+            return nil
+        case .success(let ready):
+            models.set(ready.model, line: number)
+            return ready.item
         }
     }
 
+    /// One line on stderr, clearing the live progress line first.
+    private func note(_ text: String) {
+        console.write((console.isTerminal ? "\r\u{1B}[2K" : "") + "volley run: " + text + "\n")
+    }
+
     /// Journals one outcome and counts it; an engine outcome also gives its slot back.
-    private func record(_ outcome: Outcome, releasesSlot: Bool) {
+    private func record(_ outcome: Outcome, releasesSlot: Bool, duplicateOf: Int? = nil) {
         defer { if releasesSlot { slots.release(1) } }
+        let model = releasesSlot ? models.take(line: outcome.index) : nil
         if let error = outcome.error, error.kind == .cancelled {
             // Interrupted: not journaled, so a rerun does it.
             counter.update { $0.notFinished += 1 }
             return
         }
-        guard writer.write(OutcomeLine.bytes(outcome)) else {
+        guard writer.write(OutcomeLine.bytes(outcome, model: model, duplicateOf: duplicateOf)) else {
             counter.update { $0.notFinished += 1 }
             return
         }

@@ -12,6 +12,10 @@ struct FileError: Error, Sendable, CustomStringConvertible {
     init(_ what: String, path: String, errno code: Int32) {
         message = "\(path): \(what): \(errnoText(code))"
     }
+
+    init(message: String) {
+        self.message = message
+    }
 }
 
 /// Reads a file line by line with `read(2)` into one fixed buffer and the shared

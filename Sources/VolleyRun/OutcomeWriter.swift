@@ -19,7 +19,11 @@ final class OutcomeWriter: Sendable {
     private let ownsDescriptor: Bool
     private let state: Mutex<State>
 
-    /// Opens `path` for appending (creating it), or stdout for `-`.
+    /// Opens `path` for appending (creating it), or stdout for `-`, and takes an exclusive
+    /// advisory lock (`flock(2)`) on a regular file, held until `close()` (or the process ends):
+    /// two runs on one output would otherwise both run, and pay for, every line.
+    ///
+    /// - Throws: ``FileError`` when the file cannot be opened, or is locked by another run.
     init(path: String) throws(FileError) {
         self.path = path
         if path == "-" {
@@ -28,8 +32,30 @@ final class OutcomeWriter: Sendable {
         } else {
             let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
             guard fd >= 0 else { throw FileError("cannot open for writing", path: path, errno: errno) }
+            do throws(FileError) {
+                try Self.lock(fd, path: path)
+            } catch {
+                posixClose(fd)
+                throw error
+            }
             ownsDescriptor = true
             state = Mutex(State(fd: fd))
+        }
+    }
+
+    /// Locks a regular file for this run; a pipe, a terminal or `/dev/null` is shared freely.
+    private static func lock(_ fd: Int32, path: String) throws(FileError) {
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { throw FileError("cannot stat", path: path, errno: errno) }
+        guard info.st_mode & S_IFMT == S_IFREG else { return }
+        while flock(fd, LOCK_EX | LOCK_NB) != 0 {
+            let code = errno
+            if code == EINTR { continue }
+            if code == EWOULDBLOCK {
+                throw FileError(message: "\(path): another volley run is writing this output (it holds the file's lock); "
+                    + "wait for it to finish, or give this run another -o")
+            }
+            throw FileError("cannot lock", path: path, errno: code)
         }
     }
 

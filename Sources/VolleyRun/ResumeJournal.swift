@@ -10,7 +10,8 @@ import VolleyCore
 /// different prefixes; the set only lives inside one process, so the per-process seed is fine.
 /// Two distinct keys collide with probability about n²/2¹²⁹ (≈10⁻²⁷ for a million keys).
 struct KeySet {
-    private struct Digest: Hashable {
+    /// One key's digest (also what ``KeyLines`` keeps).
+    struct Digest: Hashable {
         var high: Int
         var low: Int
     }
@@ -19,7 +20,7 @@ struct KeySet {
 
     var count: Int { digests.count }
 
-    private static func digest(_ key: String) -> Digest {
+    static func digest(_ key: String) -> Digest {
         var first = Hasher()
         first.combine(UInt8(1))
         first.combine(key)
@@ -33,30 +34,75 @@ struct KeySet {
     func contains(_ key: String) -> Bool { digests.contains(Self.digest(key)) }
 }
 
+/// Who answers a line: the provider's name and the model the request asks for (nil when it
+/// names none). A success counts as done on resume only under the same identity.
+struct RunIdentity: Hashable, Sendable {
+    var provider: String
+    var model: String?
+
+    /// `mock`, `openai/gpt-4o-mini`.
+    var text: String { model.map { "\(provider)/\($0)" } ?? provider }
+}
+
 /// What an earlier run left in the output file, which is the journal: one outcome line per
 /// finished item, each written with one `write(2)`.
 struct ResumeState {
-    /// Keys that have a successful outcome.
+    /// Keys that have a successful outcome (under any provider).
     var succeeded = KeySet()
+    /// Key, provider and model of each success that names its provider.
+    var succeededUnder = KeySet()
+    /// Keys of successes that name no provider: journaled before outcomes named it.
+    var succeededUnnamed = KeySet()
     /// Keys whose outcomes so far are all failures.
     var failed = KeySet()
     /// Outcome lines read.
     var outcomeLines = 0
+    /// Successful outcome lines that name no provider (an older volley wrote them).
+    var unnamedSuccesses = 0
+    /// Successes by provider and model, for the resume note: at most `identityLimit` of them,
+    /// the rest counted in `otherIdentitySuccesses`.
+    var successesByIdentity: [RunIdentity: Int] = [:]
+    var otherIdentitySuccesses = 0
     /// Lines that are not outcomes (not JSON, or without `key` / `ok`): ignored.
     var ignoredLines = 0
     /// Bytes of an unfinished last line (a crash mid-write) that were cut off.
     var truncatedBytes = 0
 
+    static let identityLimit = 8
+
     enum Decision: Equatable {
         case run
+        /// A success under the same provider and model (or the line cannot say which it would use).
         case skipSucceeded
+        /// A success journaled without its provider: counted as done.
+        case skipSucceededUnnamed
+        /// A success under another provider or model, counted as done as asked
+        /// (`--accept-other-provider`).
+        case skipSucceededElsewhere
+        /// Only successes under another provider or model: run again.
+        case runAgainElsewhere
         case skipFailed
     }
 
-    func decision(for key: String, retryFailed: Bool) -> Decision {
-        if succeeded.contains(key) { return .skipSucceeded }
+    /// What to do with a line keyed `key` that this run would send as `identity` (nil when the
+    /// line is invalid and is sent nowhere).
+    func decision(
+        for key: String, identity: RunIdentity? = nil, retryFailed: Bool, acceptOtherProvider: Bool = false
+    ) -> Decision {
+        if succeeded.contains(key) {
+            guard let identity else { return .skipSucceeded }
+            if succeededUnder.contains(Self.identityKey(key, identity)) { return .skipSucceeded }
+            if succeededUnnamed.contains(key) { return .skipSucceededUnnamed }
+            return acceptOtherProvider ? .skipSucceededElsewhere : .runAgainElsewhere
+        }
         if !retryFailed, failed.contains(key) { return .skipFailed }
         return .run
+    }
+
+    /// The key, provider and model as one string for ``KeySet`` (NUL cannot be in a provider's
+    /// name; a model named or not are told apart).
+    static func identityKey(_ key: String, _ identity: RunIdentity) -> String {
+        "\(key)\u{0}\(identity.provider)\u{0}" + (identity.model.map { "=" + $0 } ?? "-")
     }
 
     /// Reads the journal at `path` if there is one, after cutting off an unfinished last line
@@ -86,10 +132,36 @@ struct ResumeState {
                 continue
             }
             state.outcomeLines += 1
-            if ok { state.succeeded.insert(key) } else { failedKeys.insert(key) }
+            // A refused repeat of a key says nothing about the line that has the key.
+            if object[OutcomeLine.duplicateOfField] != nil { continue }
+            guard ok else {
+                failedKeys.insert(key)
+                continue
+            }
+            state.succeeded.insert(key)
+            if let provider = object["provider"]?.stringValue {
+                let identity = RunIdentity(provider: provider, model: object["model"]?.stringValue)
+                state.succeededUnder.insert(identityKey(key, identity))
+                if state.successesByIdentity[identity] != nil || state.successesByIdentity.count < identityLimit {
+                    state.successesByIdentity[identity, default: 0] += 1
+                } else {
+                    state.otherIdentitySuccesses += 1
+                }
+            } else {
+                state.succeededUnnamed.insert(key)
+                state.unnamedSuccesses += 1
+            }
         }
         state.failed = failedKeys
         return state
+    }
+
+    /// `mock 20, openai/gpt-4o-mini 3`, most first.
+    var identitiesText: String {
+        var parts = successesByIdentity.sorted { ($1.value, $0.key.text) < ($0.value, $1.key.text) }
+            .map { "\($0.key.text) \($0.value)" }
+        if otherIdentitySuccesses > 0 { parts.append("others \(otherIdentitySuccesses)") }
+        return parts.joined(separator: ", ")
     }
 
     /// Truncates the file after its last `\n`; returns how many bytes were cut.

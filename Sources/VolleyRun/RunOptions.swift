@@ -23,6 +23,9 @@ public struct RunOptions: Sendable {
     public var timeoutSeconds: Double?
     /// On resume, run again the items whose earlier outcome was a failure.
     public var retryFailed: Bool
+    /// On resume, count as done a success that another provider or model gave (by default such
+    /// a line runs again under this run's provider and model).
+    public var acceptOtherProvider: Bool
     /// Longest accepted input line; longer ones become `invalid_request` outcomes.
     public var maxLineBytes: Int
     /// Seconds between plain progress lines when stderr is not a terminal.
@@ -46,6 +49,7 @@ public struct RunOptions: Sendable {
         maxRetries: Int? = nil,
         timeoutSeconds: Double? = nil,
         retryFailed: Bool = false,
+        acceptOtherProvider: Bool = false,
         maxLineBytes: Int = RunOptions.defaultMaxLineBytes,
         progressIntervalSeconds: Double = RunOptions.defaultProgressInterval,
         maxConnectionsPerHost: Int = RunOptions.defaultMaxConnectionsPerHost
@@ -61,6 +65,7 @@ public struct RunOptions: Sendable {
         self.maxRetries = maxRetries
         self.timeoutSeconds = timeoutSeconds
         self.retryFailed = retryFailed
+        self.acceptOtherProvider = acceptOtherProvider
         self.maxLineBytes = maxLineBytes
         self.progressIntervalSeconds = progressIntervalSeconds
         self.maxConnectionsPerHost = maxConnectionsPerHost

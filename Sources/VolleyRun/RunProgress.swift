@@ -25,7 +25,8 @@ public struct RunConsole: Sendable {
 
 /// The numbers of a run, as progress and the summary show them.
 public struct RunCounts: Sendable, Hashable {
-    /// Non-blank input lines, once the counting pass is done (nil until then).
+    /// Non-blank input lines, once known: from the counting pass beside the run, and in any
+    /// case once the run has read the whole input (nil until then).
     public var total: Int?
     /// Items that succeeded in this run.
     public var succeeded = 0
@@ -35,6 +36,16 @@ public struct RunCounts: Sendable, Hashable {
     public var failedByKind: [String: Int] = [:]
     /// Lines skipped because an earlier run already has a successful outcome for their key.
     public var skippedSucceeded = 0
+    /// Of `skippedSucceeded`: successes journaled without their provider (by an older volley),
+    /// counted as done whatever provider this run uses.
+    public var skippedUnnamed = 0
+    /// Of `skippedSucceeded`: successes from another provider or model, counted as done because
+    /// `--accept-other-provider` said so.
+    public var acceptedOtherProvider = 0
+    /// Lines run again because their only earlier successes came from another provider or model.
+    public var rerunOtherProvider = 0
+    /// Lines refused because an earlier line of the input has their key.
+    public var duplicateKeys = 0
     /// Lines skipped because an earlier run's outcome for their key failed (no `--retry-failed`).
     public var skippedFailed = 0
     /// Items stopped by an interruption: no outcome written, a resumed run does them.
@@ -95,6 +106,21 @@ enum ProgressText {
             failed += " (\(kinds.joined(separator: ", ")))"
         }
         lines.append(failed)
+        if counts.rerunOtherProvider > 0 {
+            lines.append("  run again: \(counts.rerunOtherProvider) (their earlier success came from another provider or model;"
+                + " --accept-other-provider counts such lines as done)")
+        }
+        if counts.acceptedOtherProvider > 0 {
+            lines.append("  accepted:  \(counts.acceptedOtherProvider) earlier successes from another provider or model"
+                + " (--accept-other-provider), skipped")
+        }
+        if counts.skippedUnnamed > 0 {
+            lines.append("  unnamed:   \(counts.skippedUnnamed) earlier successes name no provider (an older volley wrote them);"
+                + " counted as done")
+        }
+        if counts.duplicateKeys > 0 {
+            lines.append("  duplicate keys: \(counts.duplicateKeys) (lines that repeat an earlier line's key: not run, counted as failed)")
+        }
         if counts.skippedFailed > 0 {
             lines.append("  still failed from an earlier run: \(counts.skippedFailed) (not run again; --retry-failed runs them)")
         }

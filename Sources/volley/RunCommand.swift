@@ -59,8 +59,11 @@ struct RunArguments: ParsableCommand {
         API line ({"custom_id", "method": "POST", "url": "/v1/chat/completions", "body": {...}}). \
         Each outcome is appended to the output as it completes, with its `line` and `key` \
         (custom_id, or line:<n> when the line has none). Rerunning with the same output skips \
-        keys that already succeeded (and failed ones, unless --retry-failed). Exit status: 0 all \
-        succeeded, 1 some failed, 2 usage or configuration error, 130 interrupted. See docs/run.md.
+        keys that already succeeded with the same provider and model (and failed ones, unless \
+        --retry-failed); a key that repeats an earlier line's is an invalid line, not a second call. \
+        Only one run at a time writes an output (it is locked). Exit status: 0 all \
+        succeeded, 1 some failed, 2 usage or configuration error (or the output in use by another run), 130 \
+        interrupted. See docs/run.md.
         """
     )
 
@@ -100,6 +103,13 @@ struct RunArguments: ParsableCommand {
     @Flag(name: .long, help: "On resume, run again the items whose earlier outcome is a failure.")
     var retryFailed = false
 
+    @Flag(name: .long, help: """
+        On resume, count as done a success that another provider or model gave. Without it such a \
+        line runs again (and is paid for again) under this run's provider and model; stderr says so. \
+        A success journaled without its provider (by an older volley) always counts as done.
+        """)
+    var acceptOtherProvider = false
+
     @Option(name: .long, help: "Longest accepted input line, in bytes; longer lines become invalid_request outcomes.")
     var maxLineBytes: Int = RunOptions.defaultMaxLineBytes
 
@@ -113,7 +123,7 @@ struct RunArguments: ParsableCommand {
         RunOptions(
             inputPath: input, outputPath: output, configPath: config, provider: provider, model: model,
             rpm: rpm, tpm: tpm, concurrency: concurrency, maxRetries: maxRetries, timeoutSeconds: timeout,
-            retryFailed: retryFailed, maxLineBytes: maxLineBytes, progressIntervalSeconds: progressInterval,
+            retryFailed: retryFailed, acceptOtherProvider: acceptOtherProvider, maxLineBytes: maxLineBytes, progressIntervalSeconds: progressInterval,
             maxConnectionsPerHost: maxConnectionsPerHost)
     }
 

@@ -52,7 +52,7 @@ import VolleyTestSupport
         let result = try await VolleyProcess.run(["run", "--help"], in: dir)
         #expect(result.status == 0)
         for flag in ["--output", "--config", "--provider", "--model", "--rpm", "--tpm", "--concurrency",
-                     "--max-retries", "--timeout", "--retry-failed"] {
+                     "--max-retries", "--timeout", "--retry-failed", "--accept-other-provider"] {
             #expect(result.stdout.contains(flag), "\(flag)")
         }
     }
@@ -87,6 +87,62 @@ import VolleyTestSupport
         #expect(Set(try outcomes(in: result.stdout).compactMap { $0["key"]?.stringValue }) == ["a", "b"])
         #expect(result.stderr.contains("output:    stdout"))
         #expect(!FileManager.default.fileExists(atPath: dir.path("in.out.jsonl")))
+    }
+
+    /// Two runs on one output would both run (and pay for) every line: the second is refused
+    /// while the first holds the output's lock, and the first is not disturbed.
+    @Test func aSecondRunOnTheSameOutputIsRefused() async throws {
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        try dir.write("in.jsonl", (0..<2).map { mockItem("slow-\($0)", latencyMs: 4000) }.joined(separator: "\n") + "\n")
+        let arguments = ["run", "in.jsonl", "-o", "out.jsonl", "--progress-interval", "0.05"]
+        let first = try VolleyProcess.Child(arguments, in: dir, name: "first")
+        // The first progress line is printed after the lock is taken. Nothing signals it: poll.
+        await waitUntil("the first run's first progress line", timeout: .seconds(60), pollInterval: .milliseconds(20)) {
+            first.stderr.contains(" done, ") || !first.process.isRunning
+        }
+        #expect(first.process.isRunning, "\(first.stderr)")
+
+        let second = try await VolleyProcess.run(arguments, in: dir, name: "second")
+        #expect(second.status == 2, "\(second.stderr)")
+        #expect(second.stderr.contains(
+            "volley run: out.jsonl: another volley run is writing this output"), "\(second.stderr)")
+        #expect(!second.stderr.contains("resuming"), "\(second.stderr)")
+        #expect(first.process.isRunning, "the first run ended before the second was refused: the test proves nothing")
+
+        try await first.wait()
+        #expect(first.process.terminationStatus == 0, "\(first.stderr)")
+        let written = try outcomes(in: try dir.read("out.jsonl"))
+        #expect(written.count == 2)
+        #expect(written.allSatisfy { $0["ok"]?.boolValue == true })
+
+        // Once the first has ended, the lock is free again: a rerun resumes (and skips both).
+        let third = try await VolleyProcess.run(arguments, in: dir, name: "third")
+        #expect(third.status == 0, "\(third.stderr)")
+        #expect(third.stderr.contains("(+2 done by an earlier run, skipped)"), "\(third.stderr)")
+        // Skipping everything takes no time; the last progress line still knows the total.
+        let progress = third.stderr.split(separator: "\n").filter { $0.hasPrefix("volley run: ") && $0.contains(" done, ") }
+        #expect(progress.last?.hasPrefix("volley run: 2/2 done, ") == true, "\(progress)")
+    }
+
+    /// `--model` changed between runs: the lines run again, unless `--accept-other-provider`.
+    @Test func aResumeUnderAnotherModelRunsAgainUnlessAccepted() async throws {
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        try dir.write("in.jsonl", mockItem("m-a") + "\n" + mockItem("m-b") + "\n")
+        let first = try await VolleyProcess.run(["run", "in.jsonl", "--model", "one"], in: dir, name: "first")
+        #expect(first.status == 0, "\(first.stderr)")
+        let rerun = try await VolleyProcess.run(["run", "in.jsonl", "--model", "two"], in: dir, name: "second")
+        #expect(rerun.status == 0, "\(rerun.stderr)")
+        #expect(rerun.stderr.contains("but not with mock/two, which this run uses"), "\(rerun.stderr)")
+        #expect(rerun.stderr.contains("  run again: 2 "), "\(rerun.stderr)")
+        let accepted = try await VolleyProcess.run(
+            ["run", "in.jsonl", "--model", "three", "--accept-other-provider"], in: dir, name: "third")
+        #expect(accepted.status == 0, "\(accepted.stderr)")
+        #expect(accepted.stderr.contains("  accepted:  2 "), "\(accepted.stderr)")
+        #expect(accepted.stderr.contains("  succeeded: 0 (+2 done by an earlier run, skipped)"), "\(accepted.stderr)")
+        let all = try outcomes(in: try dir.read("in.out.jsonl"))
+        #expect(all.compactMap { $0["model"]?.stringValue } == ["one", "one", "two", "two"])
     }
 
     /// SIGKILL in the middle of a run, a torn last line as a crash mid-write could leave, then a

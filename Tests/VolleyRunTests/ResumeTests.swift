@@ -87,6 +87,27 @@ import VolleyTestSupport
         #expect(Set(successes).count == 20)
     }
 
+    /// A resume that skips every line ends before the background count can be done: the last
+    /// progress line still shows the total (from the run's own reading), not `5/? ... ETA ?`.
+    @Test func aResumeThatSkipsEverythingEndsWithTheTotal() async throws {
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        let path = try dir.write("in.jsonl", (0..<5).map { mockItem("t\($0)") }.joined(separator: "\n") + "\n\n")
+        let first = await runInProcess(RunOptions(inputPath: path), countsLinesInBackground: false)
+        #expect(first.counts.total == 5)
+        #expect(first.counts.succeeded == 5)
+
+        let console = CapturedConsole()
+        let second = await runInProcess(RunOptions(inputPath: path), console: console, countsLinesInBackground: false)
+        #expect(second.exitCode == 0)
+        #expect(second.counts.total == 5)
+        #expect(second.counts.skippedSucceeded == 5)
+        let progress = console.output.split(separator: "\n").filter { $0.contains(" done, ") }
+        #expect(progress.last?.hasPrefix("volley run: 5/5 done, 0 failed, ") == true, "\(progress)")
+        #expect(progress.last?.hasSuffix(", ETA 0s") == true, "\(progress)")
+        #expect(!console.output.contains("?"), "\(console.output)")
+    }
+
     @Test func retryFailedTurnsAFixedLineIntoASuccess() async throws {
         let dir = try TempDir()
         defer { dir.cleanup() }

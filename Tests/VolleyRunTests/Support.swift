@@ -97,6 +97,9 @@ func openAILine(_ customID: String, _ content: String = "hi", latencyMs: Int = 0
 }
 
 /// Runs `FileRun` in this process with no environment (so only the built-in mock exists).
-func runInProcess(_ options: RunOptions, console: CapturedConsole = CapturedConsole()) async -> RunReport {
-    await FileRun.run(options, environment: [:], console: console.console)
+/// `countsLinesInBackground: false` leaves the progress total to the run's own reading.
+func runInProcess(
+    _ options: RunOptions, console: CapturedConsole = CapturedConsole(), countsLinesInBackground: Bool = true
+) async -> RunReport {
+    await FileRun.run(options, environment: [:], console: console.console, countsLinesInBackground: countsLinesInBackground)
 }
