@@ -31,11 +31,32 @@ public struct HTTPClientError: Error, Sendable, Hashable, CustomStringConvertibl
     public var message: String
     /// The libcurl `CURLcode`, when the failure came from libcurl.
     public var curlCode: Int?
+    /// The transfer ran on a pooled keep-alive connection, not one it opened
+    /// (`CURLINFO_NUM_CONNECTS` was 0).
+    public var reusedConnection: Bool
+    /// A status line of the response had arrived when the transfer failed.
+    public var responseStarted: Bool
 
-    public init(_ kind: Kind, _ message: String, curlCode: Int? = nil) {
+    public init(_ kind: Kind, _ message: String, curlCode: Int? = nil, reusedConnection: Bool = false,
+                responseStarted: Bool = false) {
         self.kind = kind
         self.message = message
         self.curlCode = curlCode
+        self.reusedConnection = reusedConnection
+        self.responseStarted = responseStarted
+    }
+
+    /// The connection broke on a reused keep-alive connection before any response came: the
+    /// signature of a stale pooled socket, one the server (or a NAT or proxy on the way)
+    /// closed while it sat idle, the close racing our request or unseen when libcurl checked
+    /// the connection before reusing it. Such a request is safe to send again on a new
+    /// connection, POST included: a server closes an idle connection only when no request is
+    /// being read on it, so it never read this one, and a server that fails a request it did
+    /// read answers it (a status line) rather than dropping the connection. A request that
+    /// got a status line back, or failed on a connection it opened itself, may have been
+    /// processed and is not stale.
+    public var staleConnection: Bool {
+        kind == .connectionLost && reusedConnection && !responseStarted
     }
 
     public var description: String {

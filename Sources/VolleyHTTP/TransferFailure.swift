@@ -20,6 +20,16 @@ struct TransferFailure: Sendable, Hashable {
     var preTransferSeconds: Double = 0
     /// Seconds from the start until libcurl gave up (`CURLINFO_TOTAL_TIME_T`).
     var totalSeconds: Double = 0
+    /// The transfer ran on a pooled connection (`CURLINFO_NUM_CONNECTS` 0).
+    var reusedConnection = false
+    /// A response status line had arrived.
+    var responseStarted = false
+
+    /// The error for these facts with libcurl's (or our) `message`.
+    func error(_ message: String) -> HTTPClientError {
+        HTTPClientError(kind, message, curlCode: Int(code.rawValue), reusedConnection: reusedConnection,
+                        responseStarted: responseStarted)
+    }
 
     /// The error kind for these facts.
     var kind: HTTPClientError.Kind {

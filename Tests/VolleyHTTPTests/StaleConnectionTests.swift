@@ -1,0 +1,43 @@
+import CCurl
+import Testing
+@testable import VolleyHTTP
+
+/// `HTTPClientError.staleConnection` from `TransferFailure`'s facts, without sockets: a
+/// connection lost on a reused keep-alive connection before any response is stale (the request
+/// never reached the server, so it may be sent again on a new connection); anything else is not.
+struct StaleConnectionTests {
+    private func error(_ code: CURLcode, reused: Bool, responseStarted: Bool = false) -> HTTPClientError {
+        TransferFailure(code: code, reusedConnection: reused, responseStarted: responseStarted).error("text")
+    }
+
+    @Test(arguments: [CURLE_SEND_ERROR, CURLE_RECV_ERROR, CURLE_GOT_NOTHING, CURLE_HTTP2, CURLE_HTTP2_STREAM])
+    func aConnectionLostOnAReusedConnectionBeforeAnyResponseIsStale(code: CURLcode) {
+        let failure = error(code, reused: true)
+        #expect(failure.kind == .connectionLost)
+        #expect(failure.reusedConnection && !failure.responseStarted)
+        #expect(failure.staleConnection)
+        #expect(failure.curlCode == Int(code.rawValue) && failure.message == "text")
+    }
+
+    @Test(arguments: [CURLE_SEND_ERROR, CURLE_RECV_ERROR, CURLE_GOT_NOTHING])
+    func onAConnectionItOpenedItselfItIsNot(code: CURLcode) {
+        // The server may have read the request before the connection broke.
+        #expect(!error(code, reused: false).staleConnection)
+    }
+
+    @Test func onceAStatusLineArrivedItIsNot() {
+        // The server read the request and was answering it: it may have run the call.
+        #expect(!error(CURLE_RECV_ERROR, reused: true, responseStarted: true).staleConnection)
+        #expect(!error(CURLE_PARTIAL_FILE, reused: true, responseStarted: true).staleConnection)
+    }
+
+    @Test(arguments: [CURLE_OPERATION_TIMEDOUT, CURLE_COULDNT_CONNECT, CURLE_PEER_FAILED_VERIFICATION, CURLE_URL_MALFORMAT])
+    func otherKindsOnAReusedConnectionAreNot(code: CURLcode) {
+        // A timeout may be a model still generating; the others are not a dead socket.
+        #expect(!error(code, reused: true).staleConnection)
+    }
+
+    @Test func anErrorMadeWithoutTheFactsIsNotStale() {
+        #expect(!HTTPClientError(.connectionLost, "reset").staleConnection)
+    }
+}
