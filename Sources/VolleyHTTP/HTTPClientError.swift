@@ -36,27 +36,18 @@ public struct HTTPClientError: Error, Sendable, Hashable, CustomStringConvertibl
     public var reusedConnection: Bool
     /// A status line of the response had arrived when the transfer failed.
     public var responseStarted: Bool
+    /// The failure is a stale pooled socket's: the request is safe to send again on a new
+    /// connection, POST included (the rule and why: `TransferFailure.isStaleConnection`).
+    public var staleConnection: Bool
 
     public init(_ kind: Kind, _ message: String, curlCode: Int? = nil, reusedConnection: Bool = false,
-                responseStarted: Bool = false) {
+                responseStarted: Bool = false, staleConnection: Bool = false) {
         self.kind = kind
         self.message = message
         self.curlCode = curlCode
         self.reusedConnection = reusedConnection
         self.responseStarted = responseStarted
-    }
-
-    /// The connection broke on a reused keep-alive connection before any response came: the
-    /// signature of a stale pooled socket, one the server (or a NAT or proxy on the way)
-    /// closed while it sat idle, the close racing our request or unseen when libcurl checked
-    /// the connection before reusing it. Such a request is safe to send again on a new
-    /// connection, POST included: a server closes an idle connection only when no request is
-    /// being read on it, so it never read this one, and a server that fails a request it did
-    /// read answers it (a status line) rather than dropping the connection. A request that
-    /// got a status line back, or failed on a connection it opened itself, may have been
-    /// processed and is not stale.
-    public var staleConnection: Bool {
-        kind == .connectionLost && reusedConnection && !responseStarted
+        self.staleConnection = staleConnection
     }
 
     public var description: String {

@@ -14,8 +14,8 @@ extension Transfer {
             reusedConnection: easy?.connectionWasReused() ?? false,
             responseStarted: status != 0
         )
-        // Only a timeout needs the timings to find its kind.
-        if code == CURLE_OPERATION_TIMEDOUT, let easy {
+        // A timeout needs the timings to find its kind, a lost connection to tell a stale one.
+        if code == CURLE_OPERATION_TIMEDOUT || failure.kind == .connectionLost, let easy {
             (failure.preTransferSeconds, failure.totalSeconds) = easy.failureTimings()
         }
         let kind = failure.kind

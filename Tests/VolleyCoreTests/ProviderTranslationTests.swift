@@ -9,7 +9,7 @@ struct ProviderErrorTests {
 
     @Test func transportFailuresMapToConnectionOrTimeoutAndStaleOnesAreNamed() {
         let stale = ProviderErrors.transport(
-            HTTPClientError(.connectionLost, "Send failure: Broken pipe", curlCode: 55, reusedConnection: true),
+            HTTPClientError(.connectionLost, "Send failure: Broken pipe", curlCode: 55, reusedConnection: true, staleConnection: true),
             deadlineBound: false)
         #expect(stale.kind == .connection && stale.retryable)
         #expect(stale.message.hasPrefix("connection lost on a reused keep-alive connection before any response"))
