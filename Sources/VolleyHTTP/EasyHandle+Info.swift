@@ -33,6 +33,14 @@ extension EasyHandle {
         )
     }
 
+    /// Whether the handle's last transfer ran on a connection libcurl had pooled: it made no
+    /// new one (`CURLINFO_NUM_CONNECTS` 0). For `TransferFailure`.
+    func connectionWasReused() -> Bool {
+        var connects = 0
+        guard volley_easy_getinfo_long(pointer, CURLINFO_NUM_CONNECTS, &connects) == CURLE_OK else { return false }
+        return connects == 0
+    }
+
     /// How far the handle's last transfer got, in seconds from its start: until it was past
     /// connect + TLS (0 when it never was), and until it ended. For `TransferFailure`.
     func failureTimings() -> (preTransferSeconds: Double, totalSeconds: Double) {

@@ -48,6 +48,8 @@ enum EasySetup {
         options.set(CURLOPT_HEADERDATA, pointer: opaque)
         options.set(CURLOPT_WRITEDATA, pointer: opaque)
         options.set(CURLOPT_PIPEWAIT, pipeWait ? 1 : 0)
+        // Set either way: the handle may come from the pool with the last request's value.
+        options.set(CURLOPT_FRESH_CONNECT, request.freshConnection ? 1 : 0)
         options.set(CURLOPT_CONNECTTIMEOUT_MS, milliseconds(request.connectTimeoutSeconds))
         options.set(CURLOPT_TIMEOUT_MS, request.timeoutSeconds.map(milliseconds) ?? 0)
         if let stallSeconds = stallSeconds(of: request) {

@@ -25,6 +25,10 @@ public struct HTTPRequest: Sendable {
     /// A PEM bundle of certificate authorities to trust instead of the system store.
     /// Verification is never turned off.
     public var caFile: String?
+    /// Open a new connection for this request instead of reusing a pooled one
+    /// (`CURLOPT_FRESH_CONNECT`): for resending a request whose pooled connection turned out
+    /// stale (`HTTPClientError.staleConnection`). The new connection is pooled as usual.
+    public var freshConnection = false
 
     public init(
         url: String,

@@ -10,18 +10,20 @@ extension Transfer {
             code: code,
             exceededMaxResponseBytes: exceededMaxResponseBytes,
             timeoutSeconds: timeoutSeconds,
-            stallSeconds: stallSeconds
+            stallSeconds: stallSeconds,
+            reusedConnection: easy?.connectionWasReused() ?? false,
+            responseStarted: status != 0
         )
-        // Only a timeout needs the timings to find its kind.
-        if code == CURLE_OPERATION_TIMEDOUT, let easy {
+        // A timeout needs the timings to find its kind, a lost connection to tell a stale one.
+        if code == CURLE_OPERATION_TIMEDOUT || failure.kind == .connectionLost, let easy {
             (failure.preTransferSeconds, failure.totalSeconds) = easy.failureTimings()
         }
         let kind = failure.kind
         if kind == .responseTooLarge {
-            return HTTPClientError(kind, "the response body exceeded \(maxResponseBytes) bytes", curlCode: Int(code.rawValue))
+            return failure.error("the response body exceeded \(maxResponseBytes) bytes")
         }
         let written = easy?.errorText ?? ""
         let text = written.isEmpty ? String(cString: curl_easy_strerror(code)) : written
-        return HTTPClientError(kind, text, curlCode: Int(code.rawValue))
+        return failure.error(text)
     }
 }

@@ -16,10 +16,40 @@ struct TransferFailure: Sendable, Hashable {
     /// when stall detection was off.
     var stallSeconds: Int?
     /// Seconds from the start until the transfer got past connect + TLS
-    /// (`CURLINFO_PRETRANSFER_TIME_T`); 0 when it never did.
+    /// (`CURLINFO_PRETRANSFER_TIME_T`); 0 when it never did. Read for timeouts and lost
+    /// connections only.
     var preTransferSeconds: Double = 0
     /// Seconds from the start until libcurl gave up (`CURLINFO_TOTAL_TIME_T`).
     var totalSeconds: Double = 0
+    /// The transfer ran on a pooled connection (`CURLINFO_NUM_CONNECTS` 0).
+    var reusedConnection = false
+    /// A response status line had arrived.
+    var responseStarted = false
+
+    /// The error for these facts with libcurl's (or our) `message`.
+    func error(_ message: String) -> HTTPClientError {
+        HTTPClientError(kind, message, curlCode: Int(code.rawValue), reusedConnection: reusedConnection,
+                        responseStarted: responseStarted, staleConnection: isStaleConnection)
+    }
+
+    /// Longest time after the connection was ready that a failure still counts as a stale
+    /// socket's, in seconds: a server's reset of a connection it had closed comes back within
+    /// one round trip; a connection that dies later died while the server worked on the call.
+    static let staleWindowSeconds = 1.0
+
+    /// The connection broke (`connectionLost`, not a single HTTP/2 stream's reset) on a reused
+    /// keep-alive connection, before any status line and within `staleWindowSeconds`: the
+    /// signature of a stale pooled socket, one the server (or a load balancer, NAT or proxy on
+    /// the way) closed while it sat idle, the close racing the request or unseen when libcurl
+    /// checked the connection before reusing it. Such a request is safe to send again on a new
+    /// connection, POST included: whoever closed an idle connection was reading no request on
+    /// it, so this one never reached the model. Not stale, because the server may have run the
+    /// call: a failure after a status line, one on a connection the request opened itself,
+    /// and one that came later than a round trip would take.
+    var isStaleConnection: Bool {
+        kind == .connectionLost && code != CURLE_HTTP2_STREAM && reusedConnection && !responseStarted
+            && totalSeconds - preTransferSeconds < Self.staleWindowSeconds
+    }
 
     /// The error kind for these facts.
     var kind: HTTPClientError.Kind {

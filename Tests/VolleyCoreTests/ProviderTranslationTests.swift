@@ -7,6 +7,23 @@ struct ProviderErrorTests {
         ProviderErrors.http(status: status, headers: headers, body: Array(body.utf8), apiKey: "sk-secret-123", nowUnixSeconds: 0)
     }
 
+    @Test func transportFailuresMapToConnectionOrTimeoutAndStaleOnesAreNamed() {
+        let stale = ProviderErrors.transport(
+            HTTPClientError(.connectionLost, "Send failure: Broken pipe", curlCode: 55, reusedConnection: true, staleConnection: true),
+            deadlineBound: false)
+        #expect(stale.kind == .connection && stale.retryable)
+        #expect(stale.message.hasPrefix("connection lost on a reused keep-alive connection before any response"))
+        // Lost on a fresh connection, or after a status line: retried as before (the SDKs retry
+        // connection errors whatever the method), without the stale label.
+        for error in [HTTPClientError(.connectionLost, "reset", curlCode: 56),
+                      HTTPClientError(.connectionLost, "reset", curlCode: 56, reusedConnection: true, responseStarted: true)] {
+            let mapped = ProviderErrors.transport(error, deadlineBound: false)
+            #expect(mapped.kind == .connection && mapped.retryable && mapped.message == "reset")
+        }
+        #expect(!ProviderErrors.transport(HTTPClientError(.tls, "bad cert"), deadlineBound: false).retryable)
+        #expect(!ProviderErrors.transport(HTTPClientError(.timeout, "slow", reusedConnection: true), deadlineBound: true).retryable)
+    }
+
     @Test func statusesMapToKindsAndRetryability() {
         let cases: [(Int, String, ErrorKind, Bool)] = [
             (429, #"{"error":{"message":"slow down","type":"requests","code":"rate_limit_exceeded"}}"#, .rateLimited, true),

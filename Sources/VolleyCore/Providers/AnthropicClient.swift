@@ -1,7 +1,8 @@
 import VolleySystem
 import VolleyHTTP
 
-/// Anthropic Messages API (`POST {base_url}/messages`). OpenAI-shaped item requests are
+/// Anthropic Messages API (`POST {base_url}/v1/messages`, or `{base_url}/messages` when the
+/// base URL already ends in `/v1`: see `ProviderConfig.endpointURL`). OpenAI-shaped item requests are
 /// translated (see `AnthropicTranslation`); `"format": "native"` sends the body unchanged.
 final class AnthropicClient: ProviderClient {
     static let apiVersion = "2023-06-01"
@@ -14,7 +15,7 @@ final class AnthropicClient: ProviderClient {
     init(config: ProviderConfig, http: HTTPClient) {
         self.config = config
         self.http = http
-        url = config.baseURL + "/messages"
+        url = config.endpointURL
         headers = config.requestHeaders(authorization: config.apiKey.map { ("x-api-key", $0) },
                                         extraHeaders: ["anthropic-version": Self.apiVersion])
     }

@@ -11,7 +11,7 @@ final class OpenAIClient: ProviderClient {
     init(config: ProviderConfig, http: HTTPClient) {
         self.config = config
         self.http = http
-        url = config.baseURL + "/chat/completions"
+        url = config.endpointURL
         headers = config.requestHeaders(authorization: config.apiKey.map { ("authorization", "Bearer \($0)") })
     }
 

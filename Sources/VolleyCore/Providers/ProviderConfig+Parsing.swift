@@ -14,12 +14,13 @@ extension ProviderConfig {
         guard let kind = ProviderKind(rawValue: kindName) else {
             throw ConfigError("\(path).kind must be one of openai, anthropic, mock (got \"\(kindName)\")")
         }
-        var config = ProviderConfig(name: name, kind: kind)
+        // Without `base_url`, the kind's `OPENAI_BASE_URL` / `ANTHROPIC_BASE_URL` applies.
+        var config = ProviderConfig(name: name, kind: kind, environment: environment)
         if let baseURL = try string(object["base_url"], "\(path).base_url") {
             guard kind == .mock || baseURL.hasPrefix("http://") || baseURL.hasPrefix("https://") else {
                 throw ConfigError("\(path).base_url must start with http:// or https://")
             }
-            config.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
+            config.baseURL = trimmingTrailingSlash(baseURL)
         }
         if let env = try string(object["api_key_env"], "\(path).api_key_env") {
             config.apiKeyEnv = env

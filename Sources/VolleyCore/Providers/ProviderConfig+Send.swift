@@ -34,13 +34,32 @@ extension ProviderConfig {
 
     /// Sends `request` (from `request(...)`, bounded by `timeoutSeconds`). Transport failures
     /// come back as outcome errors; any HTTP status is a response.
+    ///
+    /// A request that failed on a stale pooled connection (`HTTPClientError.staleConnection`:
+    /// lost on a reused connection before any response) is sent once more at once, on a new
+    /// connection, within the same attempt: it never reached the model, so this is not a
+    /// retry of the call. It spends no retry, no backoff and no second admission, and works
+    /// with `max_retries: 0`. A second failure is the attempt's error, retried (or not) as any.
     @inline(never)
     func send(_ request: HTTPRequest, timeoutSeconds: Double?, http: HTTPClient) async -> Result<HTTPResponse, ItemError> {
         do {
             return .success(try await http.execute(request))
+        } catch let error as HTTPClientError where error.staleConnection {
+            do {
+                return .success(try await http.execute(Self.onNewConnection(request)))
+            } catch {
+                return .failure(sendError(error, timeoutSeconds: timeoutSeconds))
+            }
         } catch {
             return .failure(sendError(error, timeoutSeconds: timeoutSeconds))
         }
+    }
+
+    @inline(never)
+    private static func onNewConnection(_ request: HTTPRequest) -> HTTPRequest {
+        var request = request
+        request.freshConnection = true
+        return request
     }
 
     @inline(never)

@@ -81,10 +81,12 @@ public struct ProviderConfig: Sendable {
     /// Mock only: milliseconds before each reply.
     public var mockLatencyMs: Double
 
-    public init(name: String, kind: ProviderKind) {
+    /// A provider of `kind` with every default; `environment` supplies the default base URL
+    /// (see `defaultBaseURL`).
+    public init(name: String, kind: ProviderKind, environment: [String: String] = [:]) {
         self.name = name
         self.kind = kind
-        self.baseURL = Self.defaultBaseURL(kind)
+        self.baseURL = Self.defaultBaseURL(kind, environment: environment)
         self.apiKey = nil
         self.apiKeyEnv = nil
         self.limits = Self.defaultLimits(kind)
@@ -114,12 +116,58 @@ public struct ProviderConfig: Sendable {
         return configuredLimits.rpm != nil || configuredLimits.concurrency != nil || own.rpm != nil || own.concurrency != nil
     }
 
-    static func defaultBaseURL(_ kind: ProviderKind) -> String {
+    /// The base URL a provider of `kind` gets when it sets no `base_url`: the kind's variable
+    /// (`OPENAI_BASE_URL`, `ANTHROPIC_BASE_URL`) when set in `environment`, as the official
+    /// SDKs read it; else the vendor's API in each SDK's own form (OpenAI's with `/v1`,
+    /// Anthropic's without).
+    static func defaultBaseURL(_ kind: ProviderKind, environment: [String: String] = [:]) -> String {
+        if let variable = baseURLVariable(kind), let value = environment[variable], !value.isEmpty {
+            return trimmingTrailingSlash(value)
+        }
         switch kind {
         case .openai: return "https://api.openai.com/v1"
-        case .anthropic: return "https://api.anthropic.com/v1"
+        case .anthropic: return "https://api.anthropic.com"
         case .mock: return "mock://"
         }
+    }
+
+    /// The environment variable the official SDK of `kind` reads its base URL from.
+    static func baseURLVariable(_ kind: ProviderKind) -> String? {
+        switch kind {
+        case .openai: return "OPENAI_BASE_URL"
+        case .anthropic: return "ANTHROPIC_BASE_URL"
+        case .mock: return nil
+        }
+    }
+
+    static func trimmingTrailingSlash(_ url: String) -> String {
+        var url = Substring(url)
+        while url.hasSuffix("/") { url = url.dropLast() }
+        return String(url)
+    }
+
+    /// The URL requests are POSTed to. OpenAI's SDK puts `/v1` in the base URL and appends
+    /// `/chat/completions`; so do we. Anthropic's SDK (and `ANTHROPIC_BASE_URL`) leaves `/v1`
+    /// out and appends `/v1/messages`; so do we, except that a base URL whose path already ends
+    /// in `/v1` (Volley's own former default and form) gets only `/messages`, so either form of
+    /// the same server works.
+    public var endpointURL: String {
+        switch kind {
+        case .openai: return baseURL + "/chat/completions"
+        case .anthropic: return baseURL + (Self.pathEndsInV1(baseURL) ? "/messages" : "/v1/messages")
+        case .mock: return baseURL
+        }
+    }
+
+    /// Whether the path of `url` (after `scheme://host`) ends in `/v1`; the host alone never
+    /// counts (`https://v1` has no path).
+    static func pathEndsInV1(_ url: String) -> Bool {
+        guard let scheme = url.firstRange(of: "://") else { return url.hasSuffix("/v1") }
+        let rest = url[scheme.upperBound...]
+        guard let slash = rest.firstIndex(of: "/") else { return false }
+        var path = rest[slash...]
+        if let query = path.firstIndex(where: { $0 == "?" || $0 == "#" }) { path = path[..<query] }
+        return path.hasSuffix("/v1")
     }
 
     /// Only concurrency by default: accounts' rate limits differ by tier (OpenAI's range over

@@ -3,7 +3,20 @@ import VolleyHTTP
 /// Maps transport failures and provider error responses to outcome errors, in one place.
 enum ProviderErrors {
     /// A transport failure of one attempt.
+    ///
+    /// Connection failures are retried, a connection lost mid-call (`connectionLost`) too, for
+    /// a POST whose request may have reached the model: it is what the official SDKs do
+    /// (connection errors are retried whatever the method), and a possibly duplicated,
+    /// billed call is the lesser harm than a failed item. A stale pooled connection
+    /// (`staleConnection`: lost on a reused connection before any response) is the case where
+    /// the request certainly did not reach the model. `send` resends such a request once on a
+    /// new connection before it becomes an error at all; one that still arrives here (a
+    /// caller that does not resend) is retried and named as such.
     static func transport(_ error: HTTPClientError, deadlineBound: Bool) -> ItemError {
+        if error.staleConnection {
+            return ItemError(.connection, "connection lost on a reused keep-alive connection before any response: \(error.message)",
+                             retryable: true)
+        }
         switch error.kind {
         case .connectTimeout, .connectionFailed, .tls, .connectionLost:
             return ItemError(.connection, error.message, retryable: error.kind != .tls)

@@ -11,12 +11,13 @@ public struct ProviderSet: Sendable {
     }
 
     /// With no configuration: `mock` always (by name only); `openai` when `OPENAI_API_KEY` is
-    /// set; `anthropic` when `ANTHROPIC_API_KEY` is set.
+    /// set; `anthropic` when `ANTHROPIC_API_KEY` is set. Each at `OPENAI_BASE_URL` /
+    /// `ANTHROPIC_BASE_URL` when set (a base URL alone adds no provider: there is no key).
     public static func fromEnvironment(_ environment: [String: String]) -> ProviderSet {
         var set = ProviderSet()
         for (name, env) in keyVariables {
             guard let key = environment[env], !key.isEmpty, let kind = ProviderKind(rawValue: name) else { continue }
-            var config = ProviderConfig(name: name, kind: kind)
+            var config = ProviderConfig(name: name, kind: kind, environment: environment)
             config.apiKeyEnv = env
             config.apiKey = key
             set.providers[name] = config
