@@ -109,13 +109,18 @@ let package = Package(
         // around a real nginx (TLS, gateway rate limits).
         .target(name: "VolleyTestSupport", path: "Tests/VolleyTestSupport"),
         // The fake LLM server's test fixture, apart so that VolleyTestSupport needs no SwiftNIO.
-        .target(name: "FakeLLMTestSupport", dependencies: ["FakeLLM"], path: "Tests/FakeLLMTestSupport"),
+        .target(name: "FakeLLMTestSupport", dependencies: [
+            "FakeLLM",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+        ], path: "Tests/FakeLLMTestSupport"),
         .testTarget(name: "VolleyTestSupportTests", dependencies: ["VolleyTestSupport"]),
         .testTarget(name: "VolleySystemTests", dependencies: ["VolleySystem", "VolleyTestSupport"]),
         .testTarget(name: "VolleyJSONTests", dependencies: ["VolleyJSON"]),
         .testTarget(name: "VolleyHTTPTests", dependencies: ["VolleyHTTP", "FakeLLM", "VolleyTestSupport"]),
         .testTarget(name: "FakeLLMTests", dependencies: ["FakeLLM", "FakeLLMTestSupport", "VolleyJSON", "VolleyTestSupport"]),
-        .testTarget(name: "VolleyCoreTests", dependencies: ["VolleyCore", "VolleyHTTP", "FakeLLM", "VolleyTestSupport"]),
+        .testTarget(name: "VolleyCoreTests", dependencies: ["VolleyCore", "VolleyHTTP", "FakeLLM", "VolleyTestSupport", "FakeLLMTestSupport"]),
         .testTarget(name: "VolleyRPCTests", dependencies: ["VolleyRPC", "VolleySystem"]),
         .testTarget(name: "VolleyRunTests", dependencies: ["VolleyRun", "volley", "VolleyTestSupport"]),
         .testTarget(name: "VolleyEndToEndTests",
