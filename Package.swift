@@ -11,8 +11,9 @@ import PackageDescription
 //   learned limits, slow items) and only the executable bootstraps it.
 // - hdrhistogram-swift: latency percentiles for `stats` (bounded memory, exact to 3 digits).
 // - swift-collections: the scheduler's deadline heap (HeapModule); Deque for the FIFOs (a
-//   limiter lane's waiters, an origin's queued transfers, volley run's split lines). Not OrderedCollections for
-//   JSONObject: an OrderedDictionary-backed one cost 16% more CPU on chat bodies (bench/json).
+//   limiter lane's waiters, an origin's queued transfers, volley run's split lines). Not
+//   OrderedCollections for JSONObject: an OrderedDictionary-backed one cost 16% more CPU on
+//   chat bodies (bench/json).
 // System libraries (Debian packages; scripts/install-deps installs them):
 // - libcurl (libcurl4-openssl-dev): all HTTP.
 // - mimalloc (libmimalloc-dev; libmimalloc2.0 at run time): the `volley` process's allocator.
