@@ -150,8 +150,11 @@ public enum FileRun {
 enum OutcomeLine {
     /// On the outcome of a line refused for repeating a key: the line that has the key.
     static let duplicateOfField = "duplicate_of"
+    /// On the outcome of a line no provider could take (none named and none configured, or
+    /// its key not set): `true`. Resume ignores such lines, so setting the key is enough.
+    static let unroutedField = "unrouted"
 
-    static func bytes(_ outcome: Outcome, model: String? = nil, duplicateOf: Int? = nil) -> [UInt8] {
+    static func bytes(_ outcome: Outcome, model: String? = nil, duplicateOf: Int? = nil, unrouted: Bool = false) -> [UInt8] {
         var object: JSONObject = [
             "line": .number(JSONNumber(outcome.index)),
             "key": .string(outcome.key ?? LineDecoder.lineKey(outcome.index)),
@@ -161,6 +164,7 @@ enum OutcomeLine {
             if key == "provider", let model { object["model"] = .string(model) }
         }
         if let duplicateOf { object[duplicateOfField] = .number(JSONNumber(duplicateOf)) }
+        if unrouted { object[unroutedField] = true }
         var bytes = JSONValue.object(object).jsonBytes
         bytes.append(0x0A)
         return bytes
@@ -302,6 +306,7 @@ struct Pump: Sendable {
 
         // What the line would run as: its prepared item, or why it cannot run.
         let work: Result<(item: PreparedItem, identity: RunIdentity?, model: String?), ItemError>
+        var unrouted = false
         switch decoded {
         case .blank:
             return nil
@@ -313,6 +318,7 @@ struct Pump: Sendable {
                 let reason = rejection.message.hasPrefix("requests[0]: ")
                     ? String(rejection.message.dropFirst("requests[0]: ".count)) : rejection.message
                 work = .failure(ItemError(.invalidRequest, "line \(number): \(reason)"))
+                unrouted = true
             case .success(let prepared):
                 guard var item = prepared.first else { return nil }
                 item.index = number
@@ -348,7 +354,7 @@ struct Pump: Sendable {
         }
         switch work {
         case .failure(let error):
-            record(OutcomeLine.invalid(line: number, key: key, message: error.message), releasesSlot: false)
+            record(OutcomeLine.invalid(line: number, key: key, message: error.message), releasesSlot: false, unrouted: unrouted)
             return nil
         case .success(let ready):
             models.set(ready.model, line: number)
@@ -362,7 +368,7 @@ struct Pump: Sendable {
     }
 
     /// Journals one outcome and counts it; an engine outcome also gives its slot back.
-    private func record(_ outcome: Outcome, releasesSlot: Bool, duplicateOf: Int? = nil) {
+    private func record(_ outcome: Outcome, releasesSlot: Bool, duplicateOf: Int? = nil, unrouted: Bool = false) {
         defer { if releasesSlot { slots.release(1) } }
         let model = releasesSlot ? models.take(line: outcome.index) : nil
         if let error = outcome.error, error.kind == .cancelled {
@@ -370,7 +376,7 @@ struct Pump: Sendable {
             counter.update { $0.notFinished += 1 }
             return
         }
-        guard writer.write(OutcomeLine.bytes(outcome, model: model, duplicateOf: duplicateOf)) else {
+        guard writer.write(OutcomeLine.bytes(outcome, model: model, duplicateOf: duplicateOf, unrouted: unrouted)) else {
             counter.update { $0.notFinished += 1 }
             return
         }

@@ -134,6 +134,9 @@ struct ResumeState {
             state.outcomeLines += 1
             // A refused repeat of a key says nothing about the line that has the key.
             if object[OutcomeLine.duplicateOfField] != nil { continue }
+            // Nor does a line no provider could take: it made no call, and a rerun with the key
+            // set (or a provider named) must run it, not report it as failed before.
+            if object[OutcomeLine.unroutedField] != nil { continue }
             guard ok else {
                 failedKeys.insert(key)
                 continue

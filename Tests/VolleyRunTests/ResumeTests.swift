@@ -87,6 +87,29 @@ import VolleyTestSupport
         #expect(Set(successes).count == 20)
     }
 
+    /// Issue 14.1: a line no provider could take (none named, no key) made no call; once a
+    /// provider is given, a rerun runs it instead of reporting it as failed before.
+    @Test func aLineNoProviderCouldTakeRunsOnceOneIsGiven() async throws {
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        let unnamed = #"{"key":"u","request":{"messages":[{"role":"user","content":"hi"}]}}"#
+        let path = try dir.write("in.jsonl", unnamed + "\n" + mockItem("named") + "\n")
+
+        let first = await runInProcess(RunOptions(inputPath: path))
+        #expect(first.counts.failed == 1 && first.counts.succeeded == 1)
+        let journaled = try outcomes(in: try dir.read("in.out.jsonl"))
+        let refused = journaled.first { $0["key"] == "u" }
+        #expect(refused?["unrouted"] == true, "\(journaled)")
+        #expect(refused?["error"]?["message"]?.stringValue?.contains("OPENAI_API_KEY") == true)
+
+        // Without --retry-failed: the refusal paid for nothing and is not a result.
+        let second = await runInProcess(RunOptions(inputPath: path, provider: "mock"))
+        #expect(second.exitCode == 0)
+        #expect(second.counts.succeeded == 1 && second.counts.skippedSucceeded == 1 && second.counts.skippedFailed == 0)
+        let all = try outcomes(in: try dir.read("in.out.jsonl"))
+        #expect(all.filter { $0["key"] == "u" && $0["ok"] == true }.count == 1)
+    }
+
     /// A resume that skips every line ends before the background count can be done: the last
     /// progress line still shows the total (from the run's own reading), not `5/? ... ETA ?`.
     @Test func aResumeThatSkipsEverythingEndsWithTheTotal() async throws {
