@@ -165,6 +165,24 @@ struct LimiterIdentityTests {
         await engine.shutdown()
     }
 
+    @Test func addingAProviderOnASharedKeyDoesNotRenameItsLimiter() throws {
+        let before = try set(["zed": provider()])
+        let first = LimiterTable(before)
+        #expect(try assignment(first, before, "zed").name == "zed/m")
+        let after = try set(["zed": provider(), "alpha": provider()])
+        let second = LimiterTable(after, previous: first)
+        // Running batches of zed and new ones of alpha and zed: one limiter, one name.
+        #expect(try assignment(second, after, "alpha").name == "zed/m")
+        #expect(try assignment(second, after, "alpha").settings.providers == ["alpha", "zed"])
+        // Without history, the first by name.
+        #expect(try assignment(LimiterTable(after), after, "zed").name == "alpha/m")
+        // Once zed leaves the key, the limiter is named after who is left.
+        let moved = try set(["zed": provider("sk-other"), "alpha": provider()])
+        let third = LimiterTable(moved, previous: second)
+        #expect(try assignment(third, moved, "alpha").name == "alpha/m")
+        #expect(try assignment(third, moved, "zed").name == "zed/m")
+    }
+
     @Test func statsAndLimitChangesCarryNoKeyMaterial() throws {
         let set = try set(["a": provider(limits: ["concurrency": 2, "rpm": 600]), "b": provider()])
         let table = LimiterTable(set)

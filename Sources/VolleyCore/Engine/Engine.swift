@@ -12,10 +12,10 @@ public final class Engine: Sendable {
         /// Which limiter each (provider, model) uses: providers sharing an API key share one.
         var limiters: LimiterTable
 
-        init(providers: ProviderSet, clients: [String: any ProviderClient]) {
+        init(providers: ProviderSet, clients: [String: any ProviderClient], previous: LimiterTable? = nil) {
             self.providers = providers
             self.clients = clients
-            self.limiters = LimiterTable(providers)
+            self.limiters = LimiterTable(providers, previous: previous)
         }
     }
 
@@ -67,7 +67,7 @@ public final class Engine: Sendable {
         var set = configuration.withLock { $0.providers }
         let warnings = try set.merge(providers, defaultProvider: defaultProvider, environment: environment)
         let clients = Self.clients(for: set, http: http, clock: clock)
-        configuration.withLock { $0 = Configuration(providers: set, clients: clients) }
+        configuration.withLock { $0 = Configuration(providers: set, clients: clients, previous: $0.limiters) }
         return warnings
     }
 

@@ -6,24 +6,31 @@ import Synchronization
 ///
 /// Providers whose `LimiterIdentity.Account` is equal (same origin, same key, or both keyless)
 /// share a limiter per model. Its name, the key of `stats.limiters` and of the logs, is
-/// `<provider>/<model>` (`<provider>` for items naming no model) of the first of them by name:
-/// for a provider that shares its key with no other, the same name as before limiters were
-/// grouped. The name never holds key material. Its settings are the strictest of the sharing
-/// providers' (`LimiterSettings.strictest`), the same for every item whichever provider it
-/// names.
+/// `<provider>/<model>` (`<provider>` for items naming no model) of one of them: the one it was
+/// named after in the previous configuration while that provider still uses it, else the first
+/// by name. So a provider that shares its key with no other keeps the name it always had, and
+/// adding a provider to a shared key never renames the limiter under running batches (which
+/// would split one budget in two). The name never holds key material. Its settings are the
+/// strictest of the sharing providers' (`LimiterSettings.strictest`), the same for every item
+/// whichever provider it names.
 final class LimiterTable: Sendable {
     private struct Key: Hashable {
         var provider: String
         var model: String?
     }
 
-    /// Per provider: the providers sharing its account, sorted by name (itself among them).
+    /// Per provider: the providers sharing its account, the one the limiter is named after
+    /// first, then the others by name (itself among them).
     private let sharing: [String: [ProviderConfig]]
     private let accounts: [String: LimiterIdentity.Account]
+    /// Per account: the provider its limiters are named after.
+    private let namedAfter: [LimiterIdentity.Account: String]
     /// Assignments worked out so far (models are known only from items).
     private let cache = Mutex<[Key: LimiterAssignment]>([:])
 
-    init(_ set: ProviderSet) {
+    /// - Parameter previous: the table of the configuration this one replaces, whose names are
+    ///   kept where they still apply.
+    init(_ set: ProviderSet, previous: LimiterTable? = nil) {
         var accounts: [String: LimiterIdentity.Account] = [:]
         var groups: [LimiterIdentity.Account: [ProviderConfig]] = [:]
         for config in set.providers.values {
@@ -32,12 +39,18 @@ final class LimiterTable: Sendable {
             groups[account, default: []].append(config)
         }
         var sharing: [String: [ProviderConfig]] = [:]
-        for var members in groups.values {
+        var namedAfter: [LimiterIdentity.Account: String] = [:]
+        for (account, var members) in groups {
             members.sort { $0.name < $1.name }
+            if let kept = previous?.namedAfter[account], let at = members.firstIndex(where: { $0.name == kept }) {
+                members.insert(members.remove(at: at), at: 0)
+            }
+            namedAfter[account] = members[0].name
             for member in members { sharing[member.name] = members }
         }
         self.sharing = sharing
         self.accounts = accounts
+        self.namedAfter = namedAfter
     }
 
     /// The limiter of items of `config` naming `model`. A provider the table was not built
