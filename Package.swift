@@ -16,6 +16,10 @@ import PackageDescription
 //   chat bodies (bench/json).
 // System libraries (Debian packages; scripts/install-deps installs them):
 // - libcurl (libcurl4-openssl-dev): all HTTP.
+// - libcrypto (libssl-dev; OpenSSL's, which libcurl already loads for TLS): SHA-256 for the
+//   fingerprint of an API key that names a limiter (VolleyCore's KeyFingerprint). Not
+//   swift-crypto: it would build and link BoringSSL into `volley`, a second SHA-256 beside the
+//   one already in the process, for one call per provider per `configure`.
 // - mimalloc (libmimalloc-dev; libmimalloc2.0 at run time): the `volley` process's allocator.
 //   Every request allocates ~70 small blocks (two thirds of them inside libcurl), 64 to 2,000
 //   requests at a time; glibc's malloc spent ~10% of the sidecar's CPU on them. Linked,
@@ -42,6 +46,12 @@ let package = Package(
             pkgConfig: "libcurl",
             providers: [.apt(["libcurl4-openssl-dev"])]
         ),
+        // OpenSSL's libcrypto, for SHA-256 only (shim.h); see "Dependencies" above.
+        .systemLibrary(
+            name: "CLibcrypto",
+            pkgConfig: "libcrypto",
+            providers: [.apt(["libssl-dev"])]
+        ),
         // The few POSIX calls the modules share (threads, files, environment, time of day), so
         // that no module needs Foundation: the `volley` binary does not link it.
         .target(name: "VolleySystem"),
@@ -56,7 +66,7 @@ let package = Package(
         // VolleyJSON, whose values are in its public API (items, outcomes, configs).
         .target(
             name: "VolleyCore",
-            dependencies: ["VolleyJSON", "VolleyHTTP", "VolleySystem",
+            dependencies: ["VolleyJSON", "VolleyHTTP", "VolleySystem", "CLibcrypto",
                            .product(name: "Logging", package: "swift-log"),
                            .product(name: "Histogram", package: "hdrhistogram-swift"),
                            .product(name: "HeapModule", package: "swift-collections"),

@@ -9,6 +9,14 @@ public final class Engine: Sendable {
     private struct Configuration {
         var providers: ProviderSet
         var clients: [String: any ProviderClient]
+        /// Which limiter each (provider, model) uses: providers sharing an API key share one.
+        var limiters: LimiterTable
+
+        init(providers: ProviderSet, clients: [String: any ProviderClient], previous: LimiterTable? = nil) {
+            self.providers = providers
+            self.clients = clients
+            self.limiters = LimiterTable(providers, previous: previous)
+        }
     }
 
     let http: HTTPClient
@@ -59,7 +67,7 @@ public final class Engine: Sendable {
         var set = configuration.withLock { $0.providers }
         let warnings = try set.merge(providers, defaultProvider: defaultProvider, environment: environment)
         let clients = Self.clients(for: set, http: http, clock: clock)
-        configuration.withLock { $0 = Configuration(providers: set, clients: clients) }
+        configuration.withLock { $0 = Configuration(providers: set, clients: clients, previous: $0.limiters) }
         return warnings
     }
 
@@ -84,7 +92,7 @@ public final class Engine: Sendable {
     /// Validates `requests` and binds each item to its provider. Malformed items become
     /// `invalid_request` outcomes later; an unknown or missing provider rejects the batch.
     public func prepare(_ requests: [JSONValue]) -> Result<[PreparedItem], BatchRejection> {
-        let (set, clients) = configuration.withLock { ($0.providers, $0.clients) }
+        let (set, clients, limiters) = configuration.withLock { ($0.providers, $0.clients, $0.limiters) }
         var prepared: [PreparedItem] = []
         prepared.reserveCapacity(requests.count)
         for (index, value) in requests.enumerated() {
@@ -99,7 +107,9 @@ public final class Engine: Sendable {
                     guard let client = clients[config.name] else {
                         return .failure(BatchRejection(index: index, message: "requests[\(index)]: provider \(config.name) is not ready"))
                     }
-                    prepared.append(PreparedItem(index: index, key: item.key, work: .success(.init(item: item, client: client))))
+                    let limiter = limiters.assignment(for: config, model: item.model)
+                    prepared.append(PreparedItem(index: index, key: item.key,
+                                                 work: .success(.init(item: item, client: client, limiter: limiter))))
                 }
             }
         }

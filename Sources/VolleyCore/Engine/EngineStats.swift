@@ -86,6 +86,7 @@ extension SchedulerCore.Snapshot {
         if let effectiveTPM { limiter["tpm_effective"] = .number(JSONNumber(effectiveTPM.rounded()) ?? 0) }
         limiter["concurrency_effective"] = .number(JSONNumber(effectiveConcurrency))
         limiter["cooldown_ms"] = .number(JSONNumber((cooldownSeconds * 1000).rounded()) ?? 0)
+        limiter["providers"] = .array(settings.providers.map(JSONValue.string))
         return limiter
     }
 }

@@ -20,6 +20,8 @@ final class ItemPlan: Sendable {
     /// The binding deadline, and whether it is the batch's (deadline_exceeded) or the item's (timeout).
     let deadline: Double?
     let deadlineIsBatch: Bool
+    /// The limiter's name and settings (`LimiterTable`): the same for every provider that calls
+    /// this item's origin with its key.
     let limiter: String
     let settings: LimiterSettings
     let reservation: TokenCount
@@ -50,19 +52,12 @@ final class ItemPlan: Sendable {
             deadlineIsBatch = false
         }
         let config = work.client.config
-        let limits = config.limits(for: work.item.model)
         var retry = config.retry
         if let maxRetries = work.item.maxRetries { retry.maxRetries = maxRetries }
-        settings = LimiterSettings(
-            concurrency: limits.concurrency ?? 1024, rpm: limits.rpm, tpm: limits.tpm,
-            itpm: limits.itpm, otpm: limits.otpm, burst: limits.burst, tokenBurst: limits.tokenBurst,
-            refundsUnusedTokens: config.kind != .openai,
-            adaptive: config.kind != .mock && (limits.adaptive ?? true),
-            slowStart: !config.configuresRateOrConcurrency(for: work.item.model),
-            maxRetryAfter: retry.maxRetryAfterSeconds, barePause: retry.initialDelaySeconds)
-        let countsTokens = limits.tpm != nil || limits.itpm != nil || limits.otpm != nil
+        settings = work.limiter.settings
+        let countsTokens = settings.tpm != nil || settings.itpm != nil || settings.otpm != nil
         reservation = countsTokens ? TokenEstimate.split(for: work.item.request) : .zero
-        limiter = work.item.model.map { "\(config.name)/\($0)" } ?? config.name
+        limiter = work.limiter.name
         self.retry = retry
         policy = RetryPolicy(retry)
     }

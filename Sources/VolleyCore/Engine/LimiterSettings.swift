@@ -1,4 +1,5 @@
-/// The limits of one (provider, model) pair.
+/// The limits of one limiter (one `LimiterIdentity`): a provider's for a model, or the
+/// strictest of several providers' when they share the identity (`strictest(_:)`).
 struct LimiterSettings: Sendable, Hashable {
     var concurrency: Int
     var rpm: Int?
@@ -23,4 +24,6 @@ struct LimiterSettings: Sendable, Hashable {
     var maxRetryAfter: Double = 120
     /// The cooldown after a bare 429 when the limiter does not adapt (`retry.initial_delay`).
     var barePause: Double = 0.5
+    /// The providers whose items use this limiter, sorted (for `stats`; not a limit).
+    var providers: [String] = []
 }

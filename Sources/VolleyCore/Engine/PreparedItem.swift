@@ -14,6 +14,8 @@ public struct PreparedItem: Sendable {
     struct Work: Sendable {
         var item: Item
         var client: any ProviderClient
+        /// Its limiter (from the configuration's `LimiterTable`).
+        var limiter: LimiterAssignment
     }
 }
 

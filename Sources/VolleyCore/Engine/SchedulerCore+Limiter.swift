@@ -47,8 +47,8 @@ extension SchedulerCore {
         }
     }
 
-    /// One (provider, model) pair: its permit count, its lanes of waiters, its rate and token
-    /// buckets and its adaptive controller.
+    /// One limiter (one `LimiterIdentity`: API origin, key, model): its permit count, its
+    /// lanes of waiters, its rate and token buckets and its adaptive controller.
     struct Limiter {
         var settings: LimiterSettings
         var inFlight = 0

@@ -1,9 +1,9 @@
 import HeapModule
 
-/// Admission of attempts to providers. Per limiter (one per provider and model): a
-/// concurrency permit, requests per second (GCRA), tokens per minute (reserve, then
-/// reconcile), a cooldown after a 429, and an `AdaptiveLimit` that corrects rate and
-/// concurrency from the server's refusals. Between batches: interactive before background,
+/// Admission of attempts to providers. Per limiter (one per API origin, key and model; see
+/// `LimiterTable`): a concurrency permit, requests per second (GCRA), tokens per minute
+/// (reserve, then reconcile), a cooldown after a 429, and an `AdaptiveLimit` that corrects
+/// rate and concurrency from the server's refusals. Between batches: interactive before background,
 /// and round-robin among the batches of one priority so a huge batch never starves a small
 /// one. Waiters may carry a deadline: past it they expire instead of being granted.
 ///
