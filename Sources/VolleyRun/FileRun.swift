@@ -56,6 +56,7 @@ public enum FileRun {
         } catch {
             return fail(2, error.message)
         }
+        for warning in providers.keyWarnings { console.write("volley run: warning: \(warning)\n") }
         do throws(FileError) {
             reader = try LineReader(path: options.inputPath, maxLineBytes: options.maxLineBytes)
             // The writer takes the output's lock first: the journal is read (and its torn last

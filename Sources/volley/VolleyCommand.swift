@@ -114,6 +114,7 @@ struct Serve: AsyncParsableCommand {
                 writeToStandardError("volley: \(config): \(error)\n")
                 throw ExitCode(2)
             }
+            for warning in providers?.keyWarnings ?? [] { logger.warning("\(config): \(warning)") }
         }
         let engine: Engine
         do {

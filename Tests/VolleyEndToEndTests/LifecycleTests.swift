@@ -306,6 +306,16 @@ struct MoreLifecycleTests {
             let call = try await volley.request("call", id: 2, params: ["request": ["messages": [["role": "user", "content": "f"]]]])
             #expect(call["result"]?["text"] == "Mock reply to: f")
         }
+        // A provider that would call an API without a key is accepted, and said at start-up.
+        let keyless = directory.appendingPathComponent("keyless.json")
+        try Data(#"{"providers":{"gw":{"kind":"openai","base_url":"http://127.0.0.1:9/v1","api_key_env":"NOT_SET_ANYWHERE"}}}"#.utf8)
+            .write(to: keyless)
+        try await withVolley(arguments: ["--config", keyless.path]) { volley in
+            #expect(try await volley.request("ping", id: 1)["result"] == [:])
+            volley.closeStdin()
+            _ = try await volley.waitForExit()
+            #expect(volley.stderrText.contains(#"provider "gw" has no API key (NOT_SET_ANYWHERE is not set"#), "\(volley.stderrText)")
+        }
         for path in [bad.path, directory.appendingPathComponent("missing.json").path] {
             try await withVolley(arguments: ["--config", path]) { volley in
                 let status = try await volley.waitForExit()

@@ -180,6 +180,20 @@ import VolleyTestSupport
     }
 }
 
+extension FileRunTests {
+    /// A `--config` provider that would call an API without a key is said on stderr at start.
+    @Test func aKeylessConfigProviderIsWarnedAbout() async throws {
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        let config = try dir.write("config.json", #"{"providers":{"gw":{"kind":"openai","base_url":"http://127.0.0.1:9/v1","api_key_env":"NOT_SET_ANYWHERE"}}}"#)
+        let path = try dir.write("in.jsonl", mockItem("a") + "\n")
+        let console = CapturedConsole()
+        let report = await runInProcess(RunOptions(inputPath: path, configPath: config), console: console)
+        #expect(report.counts.succeeded == 1)
+        #expect(console.output.contains(#"volley run: warning: provider "gw" has no API key (NOT_SET_ANYWHERE is not set"#), "\(console.output)")
+    }
+}
+
 @Suite struct OutcomeLineTests {
     @Test func lineAndKeyComeFirstAndIndexIsDropped() throws {
         let value = ItemValue(text: "t", finishReason: "stop", model: "m", usage: Usage(inputTokens: 1, outputTokens: 2))

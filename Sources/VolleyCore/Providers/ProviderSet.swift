@@ -42,10 +42,7 @@ public struct ProviderSet: Sendable {
             for (name, settings) in object {
                 guard !name.isEmpty else { throw ConfigError("provider names must not be empty") }
                 let config = try ProviderConfig.parse(name: name, settings, environment: environment)
-                if config.kind != .mock, config.apiKey == nil {
-                    let source = config.apiKeyEnv.map { "\($0) is not set in volley's environment" } ?? "no api_key or api_key_env"
-                    warnings.append("provider \"\(name)\" has no API key (\(source)): its requests go out without one")
-                }
+                if let warning = Self.keyWarning(config) { warnings.append(warning) }
                 updated[name] = config
             }
         }
@@ -61,6 +58,18 @@ public struct ProviderSet: Sendable {
         }
         ensureMock()
         return warnings.sorted()
+    }
+
+    /// One warning per configured provider that calls an API without a key (for a `--config`
+    /// file, shown at start-up; `merge` returns those of the providers it adds).
+    public var keyWarnings: [String] {
+        providers.values.compactMap(Self.keyWarning).sorted()
+    }
+
+    private static func keyWarning(_ config: ProviderConfig) -> String? {
+        guard config.kind != .mock, config.apiKey == nil else { return nil }
+        let source = config.apiKeyEnv.map { "\($0) is not set in volley's environment" } ?? "no api_key or api_key_env"
+        return "provider \"\(config.name)\" has no API key (\(source)): its requests go out without one"
     }
 
     /// The provider items use when they name none: `default_provider` if set; else the only
