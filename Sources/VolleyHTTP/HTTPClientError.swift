@@ -31,22 +31,14 @@ public struct HTTPClientError: Error, Sendable, Hashable, CustomStringConvertibl
     public var message: String
     /// The libcurl `CURLcode`, when the failure came from libcurl.
     public var curlCode: Int?
-    /// The transfer ran on a pooled keep-alive connection, not one it opened
-    /// (`CURLINFO_NUM_CONNECTS` was 0).
-    public var reusedConnection: Bool
-    /// A status line of the response had arrived when the transfer failed.
-    public var responseStarted: Bool
     /// The failure is a stale pooled socket's: the request is safe to send again on a new
     /// connection, POST included (the rule and why: `TransferFailure.isStaleConnection`).
     public var staleConnection: Bool
 
-    public init(_ kind: Kind, _ message: String, curlCode: Int? = nil, reusedConnection: Bool = false,
-                responseStarted: Bool = false, staleConnection: Bool = false) {
+    public init(_ kind: Kind, _ message: String, curlCode: Int? = nil, staleConnection: Bool = false) {
         self.kind = kind
         self.message = message
         self.curlCode = curlCode
-        self.reusedConnection = reusedConnection
-        self.responseStarted = responseStarted
         self.staleConnection = staleConnection
     }
 

@@ -28,8 +28,7 @@ struct TransferFailure: Sendable, Hashable {
 
     /// The error for these facts with libcurl's (or our) `message`.
     func error(_ message: String) -> HTTPClientError {
-        HTTPClientError(kind, message, curlCode: Int(code.rawValue), reusedConnection: reusedConnection,
-                        responseStarted: responseStarted, staleConnection: isStaleConnection)
+        HTTPClientError(kind, message, curlCode: Int(code.rawValue), staleConnection: isStaleConnection)
     }
 
     /// Longest time after the connection was ready that a failure still counts as a stale

@@ -9,19 +9,16 @@ struct ProviderErrorTests {
 
     @Test func transportFailuresMapToConnectionOrTimeoutAndStaleOnesAreNamed() {
         let stale = ProviderErrors.transport(
-            HTTPClientError(.connectionLost, "Send failure: Broken pipe", curlCode: 55, reusedConnection: true, staleConnection: true),
+            HTTPClientError(.connectionLost, "Send failure: Broken pipe", curlCode: 55, staleConnection: true),
             deadlineBound: false)
         #expect(stale.kind == .connection && stale.retryable)
         #expect(stale.message.hasPrefix("connection lost on a reused keep-alive connection before any response"))
-        // Lost on a fresh connection, or after a status line: retried as before (the SDKs retry
-        // connection errors whatever the method), without the stale label.
-        for error in [HTTPClientError(.connectionLost, "reset", curlCode: 56),
-                      HTTPClientError(.connectionLost, "reset", curlCode: 56, reusedConnection: true, responseStarted: true)] {
-            let mapped = ProviderErrors.transport(error, deadlineBound: false)
-            #expect(mapped.kind == .connection && mapped.retryable && mapped.message == "reset")
-        }
+        // Not stale (a fresh connection, or after a status line: `TransferFailure` decides):
+        // retried as before (the SDKs retry connection errors whatever the method), unlabelled.
+        let lost = ProviderErrors.transport(HTTPClientError(.connectionLost, "reset", curlCode: 56), deadlineBound: false)
+        #expect(lost.kind == .connection && lost.retryable && lost.message == "reset")
         #expect(!ProviderErrors.transport(HTTPClientError(.tls, "bad cert"), deadlineBound: false).retryable)
-        #expect(!ProviderErrors.transport(HTTPClientError(.timeout, "slow", reusedConnection: true), deadlineBound: true).retryable)
+        #expect(!ProviderErrors.transport(HTTPClientError(.timeout, "slow"), deadlineBound: true).retryable)
     }
 
     @Test func statusesMapToKindsAndRetryability() {

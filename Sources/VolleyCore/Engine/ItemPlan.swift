@@ -17,13 +17,16 @@ final class ItemPlan: Sendable {
     let priority: Priority
     let item: Item
     let client: any ProviderClient
+    /// The provider's name, for the outcome (read once: `client.config` copies the whole config).
+    let provider: String
     /// The binding deadline, and whether it is the batch's (deadline_exceeded) or the item's (timeout).
     let deadline: Double?
     let deadlineIsBatch: Bool
     /// The limiter's name and settings (`LimiterTable`): the same for every provider that calls
     /// this item's origin with its key.
-    let limiter: String
-    let settings: LimiterSettings
+    let assignment: LimiterAssignment
+    var limiter: String { assignment.name }
+    var settings: LimiterSettings { assignment.settings }
     let reservation: TokenCount
     let retry: RetrySettings
     let policy: RetryPolicy
@@ -52,12 +55,13 @@ final class ItemPlan: Sendable {
             deadlineIsBatch = false
         }
         let config = work.client.config
+        provider = config.name
         var retry = config.retry
         if let maxRetries = work.item.maxRetries { retry.maxRetries = maxRetries }
-        settings = work.limiter.settings
+        assignment = work.limiter
+        let settings = work.limiter.settings
         let countsTokens = settings.tpm != nil || settings.itpm != nil || settings.otpm != nil
         reservation = countsTokens ? TokenEstimate.split(for: work.item.request) : .zero
-        limiter = work.limiter.name
         self.retry = retry
         policy = RetryPolicy(retry)
     }
@@ -65,7 +69,7 @@ final class ItemPlan: Sendable {
     @inline(never)
     func outcome(_ result: Result<ItemValue, ItemError>, attempts: Int, firstAttempt: Double?, now: Double) -> Outcome {
         Outcome(
-            index: index, key: key, provider: client.config.name, result: result, attempts: attempts,
+            index: index, key: key, provider: provider, result: result, attempts: attempts,
             latencyMs: firstAttempt.map { (now - $0) * 1000 },
             queuedMs: firstAttempt.map { ($0 - batchStart) * 1000 })
     }
