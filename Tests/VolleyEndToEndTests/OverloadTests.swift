@@ -9,7 +9,13 @@ import VolleyTestSupport
         try await withVolley(arguments: ["--max-pending-items", "10"]) { volley in
             // Eight items that wait a minute occupy the budget...
             try volley.send(rpcRequest("gather", id: "long", params: ["requests": mockItems(8, latencyMs: 60_000)]))
-            _ = try await volley.request("ping", id: "sync")
+            // A ping's answer does not mean the batch's task has counted its items yet (the two
+            // run concurrently): wait, bounded, until stats shows the eight in flight.
+            var inFlight = 0
+            for attempt in 0..<500 where inFlight < 8 {
+                inFlight = try await volley.request("stats", id: .string("sync-\(attempt)"))["result"]?["in_flight"]?.intValue ?? 0
+            }
+            try #require(inFlight == 8, "the long batch never had its eight items in flight")
             // ...so three more do not fit, but two do.
             let refused = try await volley.request("gather", id: "more", params: ["requests": mockItems(3, latencyMs: 0)])
             #expect(refused.errorCode == -32011, "\(refused.jsonString)")
