@@ -4,10 +4,11 @@ import Testing
 
 /// Test conveniences over the pure scheduler core; times are plain seconds.
 extension SchedulerCore {
-    mutating func add(_ id: UInt64, batch: UInt64 = 1, priority: Priority = .interactive, limiter: String = "l",
-                      tokens: Int = 0, _ settings: LimiterSettings, at now: Double = 0, deadline: Double? = nil) -> [UInt64] {
-        let waiter = Waiter(id: id, batch: batch, priority: priority, limiter: limiter, tokens: TokenCount(input: tokens, output: 0),
-                            deadline: deadline)
+    mutating func add(_ id: UInt64, batch: UInt64 = 1, connection: UInt64 = 0, priority: Priority = .interactive,
+                      limiter: String = "l", tokens: Int = 0, _ settings: LimiterSettings, at now: Double = 0,
+                      deadline: Double? = nil) -> [UInt64] {
+        let waiter = Waiter(id: id, batch: batch, connection: connection, priority: priority, limiter: limiter,
+                            tokens: TokenCount(input: tokens, output: 0), deadline: deadline)
         return ((try? enqueue(waiter, settings: settings, now: now).get()) ?? []).map(\.id)
     }
 
@@ -176,12 +177,47 @@ struct SchedulerCoreTests {
     @Test func whilePausedNothingIsGrantedAndResumingGrantsWhatCanStart() {
         var core = SchedulerCore()
         let settings = LimiterSettings(concurrency: 10)
-        _ = core.setPaused(true, now: 0)
+        _ = core.setPaused(true, connection: 0, now: 0)
         #expect(core.add(1, settings).isEmpty)
         #expect(core.add(2, settings, deadline: 3).isEmpty)
         // Paused: only the deadline wakes anyone.
         #expect(core.nextWake(now: 0) == 3)
-        #expect(core.setPaused(false, now: 1).map(\.id) == [1, 2])
+        #expect(core.setPaused(false, connection: 0, now: 1).map(\.id) == [1, 2])
+    }
+
+    @Test func connectionsTakeTurnsBeforeTheirBatchesDo() {
+        // One permit at a time. Host 1 has two batches queued (many items each), host 2 one
+        // item: host 2 waits behind at most one of host 1's items, not behind its batches.
+        var core = SchedulerCore()
+        let settings = LimiterSettings(concurrency: 1)
+        #expect(core.add(1, batch: 1, connection: 1, settings) == [1])
+        for id: UInt64 in 2...5 { _ = core.add(id, batch: 1, connection: 1, settings) }
+        for id: UInt64 in 6...9 { _ = core.add(id, batch: 2, connection: 1, settings) }
+        _ = core.add(10, batch: 3, connection: 2, settings)
+        var order: [UInt64] = []
+        for _ in 0..<9 { order += core.done() }
+        // Turns: host 1 (batch 1), host 2, host 1 (batch 2), host 1 (batch 1), ...
+        #expect(order == [2, 10, 6, 3, 7, 4, 8, 5, 9])
+    }
+
+    @Test func aPausedConnectionHoldsUpNobodyElse() {
+        var core = SchedulerCore()
+        let settings = LimiterSettings(concurrency: 1)
+        #expect(core.add(1, connection: 1, settings) == [1])
+        _ = core.add(2, batch: 2, connection: 1, settings)
+        _ = core.add(3, batch: 3, connection: 2, settings)
+        _ = core.add(4, batch: 3, connection: 2, settings)
+        // Host 1 stops reading: its waiter is passed over, host 2's are granted in turn.
+        _ = core.setPaused(true, connection: 1, now: 0)
+        #expect(core.done() == [3])
+        // A newcomer of the paused host is not started at once either.
+        #expect(core.done() == [4])
+        #expect(core.add(5, batch: 4, connection: 1, settings).isEmpty)
+        #expect(core.done().isEmpty)
+        #expect(core.nextWake(now: 0) == nil)
+        // Resumed: its waiters go, in their order.
+        #expect(core.setPaused(false, connection: 1, now: 0) == [SchedulerCore.Grant(id: 2, ticket: .init(startedAt: 0, inFlight: 1))])
+        #expect(core.done() == [5])
     }
 
     @Test func headersOnlyEverMakeTheLimiterSlower() {

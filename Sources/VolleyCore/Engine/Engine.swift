@@ -4,31 +4,26 @@ import VolleyHTTP
 
 /// Runs batches of items: validation, provider binding, the batch's fan-out (its concurrency,
 /// fail_fast, progress) and the process-wide counters. Each item's own life (admission,
-/// attempts, retries, deadline) is ``ItemRunner``'s. One per process; shared by every batch.
+/// attempts, retries, deadline) is ``ItemRunner``'s. One per process; shared by every batch and,
+/// on a shared sidecar, by every host's session (``EngineSession``).
 public final class Engine: Sendable {
-    private struct Configuration {
-        var providers: ProviderSet
-        var clients: [String: any ProviderClient]
-        /// Which limiter each (provider, model) uses: providers sharing an API key share one.
-        var limiters: LimiterTable
-
-        init(providers: ProviderSet, clients: [String: any ProviderClient], previous: LimiterTable? = nil) {
-            self.providers = providers
-            self.clients = clients
-            self.limiters = LimiterTable(providers, previous: previous)
-        }
-    }
-
     let http: HTTPClient
     private let environment: [String: String]
-    private let configuration: Mutex<Configuration>
+    /// The providers a new session starts with (`--config`), if not the environment's.
+    private let initialProviders: ProviderSet?
     private let scheduler: Scheduler
     private let queuedItems = Atomic<Int>(0)
     private let metrics = EngineMetrics()
     private let nextBatchID = Atomic<UInt64>(1)
+    private let nextSessionID = Atomic<UInt64>(2)
     private let clock: any EngineClock
     private let startedAt: Double
     private let runner: ItemRunner
+    /// Every limiter, one per (origin, key, model), shared by all sessions.
+    private let directory: LimiterDirectory
+    /// The session of a one-host process (a stdio sidecar, `volley run`): `configure`,
+    /// `prepare` and `run` without a session are its.
+    public let mainSession: EngineSession
 
     /// - Parameters:
     ///   - http: the shared transport.
@@ -43,45 +38,69 @@ public final class Engine: Sendable {
                 logger: Logger = Logger(label: "volley.engine", factory: { _ in SwiftLogNoOpLogHandler() })) {
         self.http = http
         self.environment = environment
+        self.initialProviders = providers
         self.clock = clock
-        let scheduler = Scheduler(clock: clock, onLimitChange: onLimitChange)
+        // Set once the scheduler exists: a change of the hosts sharing a limiter applies to it
+        // at once.
+        let schedulerBox = Mutex<Scheduler?>(nil)
+        let directory = LimiterDirectory { changed in
+            guard let scheduler = schedulerBox.withLock({ $0 }) else { return }
+            for (key, settings) in changed { scheduler.update(limiter: key, settings: settings) }
+        }
+        self.directory = directory
+        // The scheduler knows limiters by their fixed key; the logs name them as `stats` does.
+        var named: (@Sendable (LimitChange) -> Void)?
+        if let onLimitChange {
+            named = { @Sendable (change: LimitChange) in
+                var change = change
+                change.limiter = directory.name(ofKey: change.limiter) ?? change.limiter
+                onLimitChange(change)
+            }
+        }
+        let scheduler = Scheduler(clock: clock, onLimitChange: named)
+        schedulerBox.withLock { $0 = scheduler }
         self.scheduler = scheduler
         self.runner = ItemRunner(scheduler: scheduler, clock: clock, metrics: metrics, logger: logger)
-        let set = providers ?? ProviderSet.fromEnvironment(environment)
-        self.configuration = Mutex(Configuration(providers: set, clients: Self.clients(for: set, http: http, clock: clock)))
+        self.mainSession = EngineSession(id: 1, environment: environment, providers: providers, http: http,
+                                         clock: clock, directory: directory)
         self.startedAt = clock.now()
     }
 
-    private static func clients(for set: ProviderSet, http: HTTPClient, clock: any EngineClock) -> [String: any ProviderClient] {
-        set.providers.mapValues { makeProviderClient($0, http: http, clock: clock) }
+    // MARK: - Sessions
+
+    /// A new session (a host connection of a shared sidecar), starting as the main session
+    /// did: with the engine's initial providers (`--config`), else those of its environment.
+    public func makeSession() -> EngineSession {
+        EngineSession(id: nextSessionID.add(1, ordering: .relaxed).oldValue, environment: environment,
+                      providers: initialProviders, http: http, clock: clock, directory: directory)
     }
 
-    // MARK: - Configuration
+    /// Ends a session whose host is gone: its items must have ended (cancel its batches
+    /// first). Its limits stop counting towards the shared limiters'.
+    public func close(_ session: EngineSession) {
+        session.close()
+        scheduler.setPaused(false, connection: session.id)
+    }
 
-    /// Adds or replaces providers (`configure` / `initialize.providers`). Batches already
-    /// running keep the providers they started with.
+    // MARK: - Configuration (the main session)
+
+    /// Adds or replaces providers of the main session (see `EngineSession.configure`).
     ///
     /// - Returns: warnings for the host (providers added without an API key).
     @discardableResult
     public func configure(providers: JSONValue?, defaultProvider: String?) throws(ConfigError) -> [String] {
-        var set = configuration.withLock { $0.providers }
-        let warnings = try set.merge(providers, defaultProvider: defaultProvider, environment: environment)
-        let clients = Self.clients(for: set, http: http, clock: clock)
-        configuration.withLock { $0 = Configuration(providers: set, clients: clients, previous: $0.limiters) }
-        return warnings
+        try mainSession.configure(providers: providers, defaultProvider: defaultProvider)
     }
 
-    /// The configured providers, for `initialize` and `stats` (never includes keys).
-    public var providerSet: ProviderSet {
-        configuration.withLock { $0.providers }
-    }
+    /// The main session's providers (never includes keys).
+    public var providerSet: ProviderSet { mainSession.providerSet }
 
     // MARK: - Backpressure
 
-    /// Stops (true) or resumes (false) starting new items; items already running go on.
-    /// Used when the host stops reading our output.
-    public func setAdmissionPaused(_ paused: Bool) {
-        scheduler.setPaused(paused)
+    /// Stops (true) or resumes (false) starting new items of `session` (the main one by
+    /// default); items already running go on. Used when its host stops reading our output.
+    public func setAdmissionPaused(_ paused: Bool, session: EngineSession? = nil) {
+        scheduler.setPaused(paused, connection: (session ?? mainSession).id)
     }
 
     /// Items accepted by `run` that have not yet got an outcome, across all batches.
@@ -89,52 +108,35 @@ public final class Engine: Sendable {
 
     // MARK: - Batches
 
-    /// Validates `requests` and binds each item to its provider. Malformed items become
-    /// `invalid_request` outcomes later; an unknown or missing provider rejects the batch.
+    /// Validates `requests` for the main session (see `EngineSession.prepare`).
     public func prepare(_ requests: [JSONValue]) -> Result<[PreparedItem], BatchRejection> {
-        let (set, clients, limiters) = configuration.withLock { ($0.providers, $0.clients, $0.limiters) }
-        var prepared: [PreparedItem] = []
-        prepared.reserveCapacity(requests.count)
-        for (index, value) in requests.enumerated() {
-            switch Item.parse(value) {
-            case .failure(let error):
-                prepared.append(PreparedItem(index: index, key: Item.key(of: value), work: .failure(error)))
-            case .success(let item):
-                switch set.resolve(item.provider) {
-                case .failure(let error):
-                    return .failure(BatchRejection(index: index, message: "requests[\(index)]: \(error.message)"))
-                case .success(let config):
-                    guard let client = clients[config.name] else {
-                        return .failure(BatchRejection(index: index, message: "requests[\(index)]: provider \(config.name) is not ready"))
-                    }
-                    let limiter = limiters.assignment(for: config, model: item.model)
-                    prepared.append(PreparedItem(index: index, key: item.key,
-                                                 work: .success(.init(item: item, client: client, limiter: limiter))))
-                }
-            }
-        }
-        return .success(prepared)
+        mainSession.prepare(requests)
     }
 
-    /// Runs a prepared batch. `onOutcome` is called once per item, as each is known (from
-    /// concurrent tasks: it must be thread-safe). Returns when every item has an outcome.
+    /// Runs a batch prepared by `session` (the main one by default). `onOutcome` is called
+    /// once per item, as each is known (from concurrent tasks: it must be thread-safe).
+    /// Returns when every item has an outcome.
     /// Cancelling the calling task cancels the batch: every item not finished gets a
     /// `cancelled` outcome.
     public func run(
         _ items: [PreparedItem],
         options: BatchOptions,
+        session: EngineSession? = nil,
         onOutcome: @escaping @Sendable (Outcome) -> Void,
         onProgress: (@Sendable (BatchProgress) -> Void)? = nil
     ) async -> BatchSummary {
         let start = clock.now()
+        let session = session ?? mainSession
         let context = BatchContext(
             id: nextBatchID.add(1, ordering: .relaxed).oldValue,
+            connection: session.id,
             priority: options.priority,
             start: start,
             deadline: options.timeoutSeconds.map { start + $0 }
         )
         metrics.batchStarted()
         queuedItems.add(items.count, ordering: .relaxed)
+        session.queuedItems.add(items.count, ordering: .relaxed)
         defer { metrics.batchEnded() }
         var summary = BatchSummary(total: items.count)
         var lastProgress = start
@@ -153,6 +155,7 @@ public final class Engine: Sendable {
                 }
                 while let outcome = await group.next() {
                     queuedItems.subtract(1, ordering: .relaxed)
+                    session.queuedItems.subtract(1, ordering: .relaxed)
                     summary.record(outcome)
                     metrics.record(outcome)
                     onOutcome(outcome)
@@ -171,6 +174,7 @@ public final class Engine: Sendable {
                                                         result: .failure(ItemError(.cancelled, Self.cancelReason(summary.stop))),
                                                         attempts: 0, latencyMs: nil, queuedMs: nil)
                                 queuedItems.subtract(1, ordering: .relaxed)
+                                session.queuedItems.subtract(1, ordering: .relaxed)
                                 summary.record(cancelled)
                                 metrics.record(cancelled)
                                 onOutcome(cancelled)
@@ -205,15 +209,29 @@ public final class Engine: Sendable {
 
     // MARK: - Stats
 
-    /// A reading of the engine, its limiters, its connection pool and its providers.
-    public func stats() -> EngineStats {
+    /// A reading of the engine, its limiters, its connection pool and `session`'s providers
+    /// (the main session's by default).
+    public func stats(session: EngineSession? = nil) -> EngineStats {
         let pool = http.stats
+        // The scheduler keeps every limiter it ever saw, by key; `stats` shows those some
+        // session still uses, or that still hold work, by name.
+        let inUse = directory.inUse()
+        var limiters: [String: SchedulerCore.Snapshot] = [:]
+        for (key, var snapshot) in scheduler.snapshot() {
+            if let assignment = inUse[key] {
+                snapshot.settings.providers = assignment.settings.providers
+                snapshot.settings.sessions = assignment.settings.sessions
+                limiters[assignment.name] = snapshot
+            } else if snapshot.inFlight > 0 || snapshot.queued > 0 {
+                limiters[directory.name(ofKey: key) ?? key] = snapshot
+            }
+        }
         return EngineStats(
             counters: metrics.counters(),
             connectionsOpened: pool.connectionsOpened, connectionsReused: pool.transfersOnReusedConnections,
-            uptimeSeconds: clock.now() - startedAt, limiters: scheduler.snapshot(), providers: providerSet)
+            uptimeSeconds: clock.now() - startedAt, limiters: limiters, providers: (session ?? mainSession).providerSet)
     }
 
     /// The `stats` result.
-    public func statsJSON() -> JSONObject { stats().json }
+    public func statsJSON(session: EngineSession? = nil) -> JSONObject { stats(session: session).json }
 }

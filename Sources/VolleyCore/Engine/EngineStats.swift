@@ -26,6 +26,8 @@ public struct EngineStats: Sendable {
     public var uptimeSeconds: Double
     var limiters: [String: SchedulerCore.Snapshot]
     var providers: ProviderSet
+    /// Whether each limiter lists the sessions using it as `connections` (a shared sidecar).
+    public var showsConnections = false
 
     /// The `stats` result (docs/protocol.md, "stats").
     public var json: JSONObject {
@@ -35,7 +37,9 @@ public struct EngineStats: Sendable {
         var limiterObjects: JSONObject = [:]
         for name in limiters.keys.sorted() {
             guard let entry = limiters[name] else { continue }
-            limiterObjects[name] = .object(entry.json)
+            var limiter = entry.json
+            if showsConnections { limiter["connections"] = .array(entry.settings.sessions.map { .number(JSONNumber($0)) }) }
+            limiterObjects[name] = .object(limiter)
         }
         object["limiters"] = .object(limiterObjects)
         object["uptime_ms"] = .number(JSONNumber((uptimeSeconds * 1000).rounded()) ?? 0)

@@ -1,6 +1,8 @@
 /// What every item of one batch shares: its id, priority, start and deadline.
 struct BatchContext: Sendable {
     var id: UInt64
+    /// The session (host connection) the batch came from.
+    var connection: UInt64 = 0
     var priority: Priority
     var start: Double
     var deadline: Double?
@@ -14,6 +16,7 @@ final class ItemPlan: Sendable {
     let key: String?
     let batchStart: Double
     let batch: UInt64
+    let connection: UInt64
     let priority: Priority
     let item: Item
     let client: any ProviderClient
@@ -22,10 +25,11 @@ final class ItemPlan: Sendable {
     /// The binding deadline, and whether it is the batch's (deadline_exceeded) or the item's (timeout).
     let deadline: Double?
     let deadlineIsBatch: Bool
-    /// The limiter's name and settings (`LimiterTable`): the same for every provider that calls
-    /// this item's origin with its key.
+    /// The limiter's key, name and settings (`LimiterTable`): the same for every provider (of
+    /// every session) that calls this item's origin with its key.
     let assignment: LimiterAssignment
-    var limiter: String { assignment.name }
+    /// The scheduler's key for the limiter (logs say `assignment.name`).
+    var limiter: String { assignment.key }
     var settings: LimiterSettings { assignment.settings }
     let reservation: TokenCount
     let retry: RetrySettings
@@ -36,6 +40,7 @@ final class ItemPlan: Sendable {
         key = prepared.key
         batchStart = batch.start
         self.batch = batch.id
+        connection = batch.connection
         priority = batch.priority
         item = work.item
         client = work.client

@@ -124,7 +124,8 @@ final class ItemRunner: Sendable {
         }
         do throws(Scheduler.AcquireError) {
             let ticket = try await scheduler.acquire(limiter: plan.limiter, settings: plan.settings, tokens: plan.reservation,
-                                                     batch: plan.batch, priority: plan.priority, deadline: deadline)
+                                                     batch: plan.batch, connection: plan.connection,
+                                                     priority: plan.priority, deadline: deadline)
             return .attempt(ticket)
         } catch {
             switch error {
@@ -178,7 +179,7 @@ final class ItemRunner: Sendable {
     @inline(never)
     private func logRetry(_ plan: ItemPlan, _ error: ItemError, attempt: Int, delay: Double) {
         logger.info("retrying", metadata: [
-            "limiter": "\(plan.limiter)", "index": "\(plan.index)", "key": "\(plan.key ?? "")",
+            "limiter": "\(plan.assignment.name)", "index": "\(plan.index)", "key": "\(plan.key ?? "")",
             "attempt": "\(attempt)", "kind": "\(error.kind.rawValue)", "status": "\(error.status.map(String.init) ?? "")",
             "delay_ms": "\(Int((delay * 1000).rounded()))",
             "retry_after_s": "\(error.retryAfterSeconds.map { Seconds.format($0) } ?? "")",
@@ -188,7 +189,7 @@ final class ItemRunner: Sendable {
     @inline(never)
     private func logSlow(_ outcome: Outcome, _ plan: ItemPlan) {
         logger.notice("slow item", metadata: [
-            "limiter": "\(plan.limiter)", "index": "\(plan.index)", "key": "\(plan.key ?? "")",
+            "limiter": "\(plan.assignment.name)", "index": "\(plan.index)", "key": "\(plan.key ?? "")",
             "latency_ms": "\(Int((outcome.latencyMs ?? 0).rounded()))", "attempts": "\(outcome.attempts)",
             "ok": "\(outcome.isSuccess)",
         ])

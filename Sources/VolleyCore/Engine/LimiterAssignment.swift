@@ -1,18 +1,35 @@
-/// The limiter an item uses: its name (in `stats` and logs) and the settings it is admitted under.
+import Synchronization
+
+/// The limiter an item uses: the scheduler's key for it, its readable name (in `stats` and
+/// logs) and the settings it is admitted under.
 ///
-/// A class, made once per (provider, model) by the `LimiterTable` and shared by every item of
-/// that pair: held inline, its settings made each prepared item ~150 bytes larger (3 MB of
-/// sidecar RSS at bench W1's 20,000 items).
+/// A class, made once per `LimiterIdentity` by the engine's `LimiterDirectory` and shared by
+/// every item of every session that calls that origin with that key for that model: held
+/// inline, its settings made each prepared item ~150 bytes larger (3 MB of sidecar RSS at bench
+/// W1's 20,000 items). Name and settings change when the sessions using it change (another
+/// host's stricter limits, a session closing), so they sit behind a lock; the key never changes,
+/// so the scheduler's state for it survives renames.
 final class LimiterAssignment: Sendable, Equatable {
-    let name: String
-    let settings: LimiterSettings
+    /// The scheduler's key: unique in the engine, never shown.
+    let key: String
+    private let state: Mutex<(name: String, settings: LimiterSettings)>
 
-    init(name: String, settings: LimiterSettings) {
-        self.name = name
-        self.settings = settings
+    init(key: String, name: String, settings: LimiterSettings) {
+        self.key = key
+        state = Mutex((name, settings))
     }
 
-    static func == (a: LimiterAssignment, b: LimiterAssignment) -> Bool {
-        a === b || (a.name == b.name && a.settings == b.settings)
+    /// `key` defaults to the name (a limiter made outside a directory, in tests).
+    convenience init(name: String, settings: LimiterSettings) {
+        self.init(key: name, name: name, settings: settings)
     }
+
+    var name: String { state.withLock { $0.name } }
+    var settings: LimiterSettings { state.withLock { $0.settings } }
+
+    func update(name: String, settings: LimiterSettings) {
+        state.withLock { $0 = (name, settings) }
+    }
+
+    static func == (a: LimiterAssignment, b: LimiterAssignment) -> Bool { a === b }
 }

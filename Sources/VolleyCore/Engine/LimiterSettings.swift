@@ -26,4 +26,6 @@ struct LimiterSettings: Sendable, Hashable {
     var barePause: Double = 0.5
     /// The providers whose items use this limiter, sorted (for `stats`; not a limit).
     var providers: [String] = []
+    /// The engine sessions (host connections) whose items use it, sorted (for `stats`).
+    var sessions: [UInt64] = []
 }

@@ -1,8 +1,10 @@
 import Synchronization
 
 /// Which limiter an item of (provider, model) uses, and under which settings: one table per
-/// configuration, built when providers change (`Engine.configure`), so a key is hashed once per
-/// provider per configuration and an item costs one lookup.
+/// session configuration, built when its providers change (`EngineSession.configure`), so a key
+/// is hashed once per provider per configuration and an item costs one lookup. The limiters
+/// themselves are the engine's (`LimiterDirectory`), shared with every other session that
+/// calls the same origin with the same key: this table says what this session wants of them.
 ///
 /// Providers whose `LimiterIdentity.Account` is equal (same origin, same key, or both keyless)
 /// share a limiter per model. Its name, the key of `stats.limiters` and of the logs, is
@@ -12,7 +14,7 @@ import Synchronization
 /// adding a provider to a shared key never renames the limiter under running batches (which
 /// would split one budget in two). The name never holds key material. Its settings are the
 /// strictest of the sharing providers' (`LimiterSettings.strictest`), the same for every item
-/// whichever provider it names.
+/// whichever provider it names; across sessions the directory keeps the strictest of all.
 final class LimiterTable: Sendable {
     private struct Key: Hashable {
         var provider: String
@@ -27,10 +29,19 @@ final class LimiterTable: Sendable {
     private let namedAfter: [LimiterIdentity.Account: String]
     /// Assignments worked out so far (models are known only from items).
     private let cache = Mutex<[Key: LimiterAssignment]>([:])
+    private let directory: LimiterDirectory
+    private let session: UInt64
+    private let registered = Atomic<Bool>(false)
 
-    /// - Parameter previous: the table of the configuration this one replaces, whose names are
-    ///   kept where they still apply.
-    init(_ set: ProviderSet, previous: LimiterTable? = nil) {
+    /// - Parameters:
+    ///   - previous: the table of the configuration this one replaces, whose names are kept
+    ///     where they still apply.
+    ///   - directory: the engine's limiters (a table of its own when not given, in tests).
+    ///   - session: whose configuration this is.
+    init(_ set: ProviderSet, previous: LimiterTable? = nil, directory: LimiterDirectory = LimiterDirectory(),
+         session: UInt64 = 0) {
+        self.directory = directory
+        self.session = session
         var accounts: [String: LimiterIdentity.Account] = [:]
         var groups: [LimiterIdentity.Account: [ProviderConfig]] = [:]
         for config in set.providers.values {
@@ -53,16 +64,26 @@ final class LimiterTable: Sendable {
         self.namedAfter = namedAfter
     }
 
+    /// Tells the directory which accounts this configuration uses (once; an assignment does
+    /// it first if nobody did).
+    func register() {
+        guard !registered.exchange(true, ordering: .relaxed) else { return }
+        var registrations: [LimiterIdentity.Account: LimiterDirectory.Registration] = [:]
+        for (name, account) in accounts where registrations[account] == nil {
+            if let members = sharing[name] { registrations[account] = .init(members: members) }
+        }
+        directory.register(session: session, registrations)
+    }
+
     /// The limiter of items of `config` naming `model`. A provider the table was not built
     /// with gets a limiter of its own.
     func assignment(for config: ProviderConfig, model: String?) -> LimiterAssignment {
         let key = Key(provider: config.name, model: model)
         if let known = cache.withLock({ $0[key] }) { return known }
-        let members = sharing[config.name] ?? [config]
-        let first = members[0].name
-        let assignment = LimiterAssignment(
-            name: model.map { "\(first)/\($0)" } ?? first,
-            settings: .strictest(members.map { LimiterSettings($0, model: model) }))
+        register()
+        let assignment = directory.assignment(
+            for: LimiterIdentity(account: accounts[config.name] ?? LimiterIdentity.Account(config), model: model),
+            fallback: .init(members: sharing[config.name] ?? [config]))
         cache.withLock { $0[key] = assignment }
         return assignment
     }

@@ -56,12 +56,12 @@ final class Scheduler: Sendable {
         self.onLimitChange = onLimitChange
     }
 
-    /// Waits until `limiter` admits one attempt of `batch` reserving `tokens`, and returns its
-    /// ticket (to hand back to `release`).
+    /// Waits until `limiter` admits one attempt of `batch` (of `connection`) reserving
+    /// `tokens`, and returns its ticket (to hand back to `release`).
     /// - Throws: `.tooLarge` at once when it can never fit; `.expired` when `deadline` passes
     ///   first; `.cancelled` when the task is cancelled first.
-    func acquire(limiter: String, settings: LimiterSettings, tokens: TokenCount, batch: UInt64, priority: Priority,
-                 deadline: Double?) async throws(AcquireError) -> Ticket {
+    func acquire(limiter: String, settings: LimiterSettings, tokens: TokenCount, batch: UInt64, connection: UInt64 = 0,
+                 priority: Priority, deadline: Double?) async throws(AcquireError) -> Ticket {
         if Task.isCancelled { throw .cancelled }
         enum Admission {
             case granted(Ticket)
@@ -74,7 +74,7 @@ final class Scheduler: Sendable {
         let (admission, others) = state.withLock { state -> (Admission, [Resumption]) in
             let id = state.nextID
             state.nextID += 1
-            let waiter = SchedulerCore.Waiter(id: id, batch: batch, priority: priority, limiter: limiter, tokens: tokens,
+            let waiter = SchedulerCore.Waiter(id: id, batch: batch, connection: connection, priority: priority, limiter: limiter, tokens: tokens,
                                               deadline: deadline)
             switch state.core.admit(waiter, settings: settings, now: now) {
             case .failure(let tooLarge):
@@ -184,9 +184,15 @@ final class Scheduler: Sendable {
         if let onLimitChange { for change in changes { onLimitChange(change) } }
     }
 
-    /// Stops (true) or resumes (false) granting permits: backpressure from the host.
-    func setPaused(_ paused: Bool) {
-        update { core, now in SchedulerCore.Actions(granted: core.setPaused(paused, now: now)) }
+    /// Applies new settings to a limiter at once (not at its next attempt).
+    func update(limiter: String, settings: LimiterSettings) {
+        update { core, now in SchedulerCore.Actions(granted: core.update(limiter: limiter, settings: settings, now: now)) }
+    }
+
+    /// Stops (true) or resumes (false) granting permits to `connection`'s items:
+    /// backpressure from its host.
+    func setPaused(_ paused: Bool, connection: UInt64) {
+        update { core, now in SchedulerCore.Actions(granted: core.setPaused(paused, connection: connection, now: now)) }
     }
 
     func snapshot() -> [String: SchedulerCore.Snapshot] {

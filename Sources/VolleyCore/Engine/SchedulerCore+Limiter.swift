@@ -1,8 +1,62 @@
 import DequeModule
 
 extension SchedulerCore {
-    /// Batches of one priority waiting on one limiter, served in rotation.
+    /// Waiters of one priority on one limiter: the host connections in rotation, and within
+    /// a connection its batches in rotation, so a host with a huge batch (or many batches)
+    /// never starves another host's small one. A paused connection (its host stopped reading)
+    /// is passed over without losing its waiters.
     struct Lane {
+        var order: [UInt64] = []
+        var cursor = 0
+        var connections: [UInt64: BatchRing] = [:]
+
+        var isEmpty: Bool { order.isEmpty }
+
+        mutating func push(_ id: UInt64, batch: UInt64, connection: UInt64) {
+            if connections[connection] == nil {
+                connections[connection] = BatchRing()
+                order.append(connection)
+            }
+            connections[connection]?.push(id, batch: batch)
+        }
+
+        /// The waiter whose turn it is, dropping cancelled ones and emptied connections on the
+        /// way; nil when every connection left is paused (or none is left).
+        mutating func peek(isLive: (UInt64) -> Bool, isPaused: (UInt64) -> Bool) -> UInt64? {
+            var passed = 0
+            while passed < order.count {
+                if cursor >= order.count { cursor = 0 }
+                let connection = order[cursor]
+                if isPaused(connection) {
+                    cursor += 1
+                    passed += 1
+                    continue
+                }
+                // In place (`connections[connection]?`): see `BatchRing.peek`.
+                if let head = connections[connection]?.peek(isLive: isLive) { return head }
+                connections[connection] = nil
+                order.remove(at: cursor)
+            }
+            return nil
+        }
+
+        /// Takes the waiter `peek` returned and moves the turn to the next connection.
+        mutating func commit() {
+            guard !order.isEmpty else { return }
+            if cursor >= order.count { cursor = 0 }
+            let connection = order[cursor]
+            connections[connection]?.commit()
+            if connections[connection]?.isEmpty ?? true {
+                connections[connection] = nil
+                order.remove(at: cursor)
+            } else {
+                cursor += 1
+            }
+        }
+    }
+
+    /// One connection's batches waiting on one limiter, served in rotation.
+    struct BatchRing {
         var order: [UInt64] = []
         var cursor = 0
         var queues: [UInt64: Deque<UInt64>] = [:]

@@ -14,6 +14,9 @@ struct SchedulerCore {
     struct Waiter {
         var id: UInt64
         var batch: UInt64
+        /// The host connection (engine session) the batch belongs to: lanes rotate between
+        /// connections first, and a connection can be paused on its own.
+        var connection: UInt64 = 0
         var priority: Priority
         var limiter: String
         /// Estimated tokens this attempt reserves (zero without a token limit).
@@ -66,8 +69,9 @@ struct SchedulerCore {
     private(set) var changes: [LimitChange] = []
     /// Deadlines of waiters (lazily pruned: granted or cancelled ones are skipped).
     private var expiries = Heap<Expiry>()
-    /// While paused (the host stopped reading), nothing is granted.
-    private(set) var isPaused = false
+    /// Connections whose host stopped reading: their waiters are granted nothing until
+    /// resumed (the other connections' go on).
+    private(set) var pausedConnections: Set<UInt64> = []
 
     /// Adds a waiter under `settings` (which create or update its limiter) and returns the
     /// waiters granted now; fails at once when the request can never fit.
@@ -106,12 +110,13 @@ struct SchedulerCore {
         }
         // Fast path: nobody waits on this limiter, so the newcomer is first in line; when it
         // can start now it is granted without being queued (the same decision `grant` makes).
-        if !isPaused, limiters.values[index].lanes.isEmpty, limiters.values[index].canStart(waiter.tokens, now: now) {
+        if limiters.values[index].lanes.isEmpty, pausedConnections.isEmpty || !pausedConnections.contains(waiter.connection),
+           limiters.values[index].canStart(waiter.tokens, now: now) {
             return .success(.startedAtOnce(limiters.values[index].start(waiter.tokens, now: now)))
         }
         waiters[waiter.id] = waiter
         if let deadline = waiter.deadline { expiries.insert(Expiry(at: deadline, id: waiter.id)) }
-        limiters.values[index].lanes[waiter.priority, default: Lane()].push(waiter.id, batch: waiter.batch)
+        limiters.values[index].lanes[waiter.priority, default: Lane()].push(waiter.id, batch: waiter.batch, connection: waiter.connection)
         return .success(.queued(granted: grant(at: index, now: now)))
     }
 
@@ -219,10 +224,23 @@ struct SchedulerCore {
         }
     }
 
-    /// Stops (true) or resumes (false) granting; resuming grants what can start.
-    mutating func setPaused(_ paused: Bool, now: Double) -> [Grant] {
-        isPaused = paused
-        return paused ? [] : poll(now: now).granted
+    /// Applies new settings to limiter `name` (the hosts sharing it changed), if it exists, and
+    /// grants what they let start.
+    mutating func update(limiter name: String, settings: LimiterSettings, now: Double) -> [Grant] {
+        guard let index = limiters.index(forKey: name) else { return [] }
+        limiters.values[index].update(settings, now: now)
+        return limiters.values[index].lanes.isEmpty ? [] : grant(at: index, now: now)
+    }
+
+    /// Stops (true) or resumes (false) granting to `connection`'s waiters; resuming grants
+    /// what can start.
+    mutating func setPaused(_ paused: Bool, connection: UInt64, now: Double) -> [Grant] {
+        if paused {
+            pausedConnections.insert(connection)
+            return []
+        }
+        guard pausedConnections.remove(connection) != nil else { return [] }
+        return poll(now: now).granted
     }
 
     /// Grants what time has made possible, then expires the waiters whose deadline passed
@@ -250,7 +268,6 @@ struct SchedulerCore {
         }
         while let first = expiries.min, waiters[first.id] == nil { _ = expiries.removeMin() }
         var earliest = expiries.min?.at
-        guard !isPaused else { return earliest }
         for index in limiters.indices where !limiters.values[index].lanes.isEmpty {
             let limiter = limiters.values[index]
             guard let head = headWaiter(limiter) else { continue }
@@ -268,26 +285,32 @@ struct SchedulerCore {
         return earliest
     }
 
+    /// The first waiter a grant would take (nil when all are paused).
     private func headWaiter(_ limiter: Limiter) -> Waiter? {
         for priority in Priority.allCases {
             guard var lane = limiter.lanes[priority] else { continue }
-            if let id = lane.peek(isLive: { waiters[$0] != nil }), let waiter = waiters[id] { return waiter }
+            if let id = lane.peek(isLive: { waiters[$0] != nil }, isPaused: { pausedConnections.contains($0) }),
+               let waiter = waiters[id] { return waiter }
         }
         return nil
     }
 
     private mutating func grant(at index: Dictionary<String, Limiter>.Index, now: Double) -> [Grant] {
-        guard !isPaused else { return [] }
-        return Self.grant(&limiters.values[index], waiters: &waiters, now: now)
+        Self.grant(&limiters.values[index], waiters: &waiters, paused: pausedConnections, now: now)
     }
 
-    private static func grant(_ limiter: inout Limiter, waiters: inout [UInt64: Waiter], now: Double) -> [Grant] {
+    private static func grant(_ limiter: inout Limiter, waiters: inout [UInt64: Waiter], paused: Set<UInt64>,
+                              now: Double) -> [Grant] {
         var granted: [Grant] = []
         admit: while limiter.control.hasRoom(inFlight: limiter.inFlight, now: now), now >= limiter.control.cooldownUntil {
             for priority in Priority.allCases {
-                guard var lane = limiter.lanes[priority] else { continue }
-                guard let id = lane.peek(isLive: { waiters[$0] != nil }), let waiter = waiters[id] else {
-                    limiter.lanes[priority] = nil
+                // Taken out, not copied: a copy would share its queues' storage with the one
+                // left in the dictionary, and the first pop would copy a whole queue.
+                guard var lane = limiter.lanes.removeValue(forKey: priority) else { continue }
+                let head = lane.peek(isLive: { waiters[$0] != nil }, isPaused: { !paused.isEmpty && paused.contains($0) })
+                guard let id = head, let waiter = waiters[id] else {
+                    // Empty, or every connection left in it is paused: the next priority's turn.
+                    if !lane.isEmpty { limiter.lanes[priority] = lane }
                     continue
                 }
                 // The head of the highest priority waits for time: nothing overtakes it, so a
