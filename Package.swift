@@ -72,10 +72,10 @@ let package = Package(
                            .product(name: "HeapModule", package: "swift-collections"),
                            .product(name: "DequeModule", package: "swift-collections")]
         ),
-        // JSON-RPC 2.0 over stdio: framing, codec, dispatch, lifecycle.
+        // JSON-RPC 2.0 over stdio or a Unix socket (a shared sidecar): framing, codec, dispatch, lifecycle.
         .target(
             name: "VolleyRPC",
-            dependencies: ["VolleyCore", "VolleyJSON", "VolleySystem", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["VolleyCore", "VolleyJSON", "VolleySystem", "CVolleyLinux", .product(name: "Logging", package: "swift-log")]
         ),
         // Before main, for the `volley` process: the open-files limit raised to its hard limit
         // and the descriptor table grown while there is one thread (see process_setup.c).
@@ -135,7 +135,7 @@ let package = Package(
         .testTarget(name: "VolleyRPCTests", dependencies: ["VolleyRPC", "VolleySystem"]),
         .testTarget(name: "VolleyRunTests", dependencies: ["VolleyRun", "volley", "VolleyTestSupport"]),
         .testTarget(name: "VolleyEndToEndTests",
-                    dependencies: ["volley", "FakeLLM", "VolleyCore", "VolleyTestSupport", "FakeLLMTestSupport"]),
+                    dependencies: ["volley", "FakeLLM", "VolleyCore", "VolleyTestSupport", "FakeLLMTestSupport", "CVolleyLinux"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -50,13 +50,32 @@ struct VolleyCommand: AsyncParsableCommand {
 
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Serve the JSON-RPC protocol on stdin/stdout (the default).",
+        abstract: "Serve the JSON-RPC protocol on stdin/stdout (the default), or to every host of the machine on a Unix socket.",
         discussion: """
         Logs go to stderr; stdout carries protocol messages only. On stdin EOF all work in \
         flight is finished and answered, then Volley exits 0. SIGTERM/SIGINT cancel all work, \
         answer every pending request, and exit 0.
+
+        With --socket or --shared, Volley is a shared sidecar: any number of hosts connect, \
+        each connection its own session (ids, providers, cancel, shutdown), all on one \
+        connection pool and one budget per API key. Exits 3 at once when another daemon \
+        serves the socket; 2 when its directory is not private (docs/protocol.md, "Shared mode").
         """
     )
+
+    @Option(name: .long, help: ArgumentHelp(
+        "Serve on a Unix domain socket at this path (its directory must be yours and 0700; made when missing).",
+        valueName: "path"))
+    var socket: String?
+
+    @Flag(name: .long, help: ArgumentHelp(
+        "Serve on the default socket: $VOLLEY_SOCKET, else $XDG_RUNTIME_DIR/volley/volley.sock, else /tmp/volley-<uid>/volley.sock."))
+    var shared = false
+
+    @Option(name: .long, help: ArgumentHelp(
+        "With --socket or --shared: exit once no host has been connected for this many seconds.",
+        valueName: "seconds"))
+    var idleExit: Double?
 
     @Option(name: .long, help: ArgumentHelp(
         "A JSON file {\"providers\": {...}, \"default_provider\": \"...\"}.",
@@ -91,6 +110,11 @@ struct Serve: AsyncParsableCommand {
         guard maxItemsPerBatch >= 1 else { throw ValidationError("--max-items-per-batch must be at least 1") }
         guard maxPendingItems >= 1 else { throw ValidationError("--max-pending-items must be at least 1") }
         guard maxConnectionsPerHost >= 1 else { throw ValidationError("--max-connections-per-host must be at least 1") }
+        if shared, socket != nil { throw ValidationError("--shared and --socket both name the socket: give one") }
+        if let idleExit {
+            guard socket != nil || shared else { throw ValidationError("--idle-exit needs --socket or --shared") }
+            guard idleExit > 0, idleExit.isFinite else { throw ValidationError("--idle-exit must be a positive number of seconds") }
+        }
     }
 
     func run() async throws {
@@ -107,13 +131,18 @@ struct Serve: AsyncParsableCommand {
         let environment = processEnvironment()
 
         var providers: ProviderSet?
+        // What a host that gives `initialize` its environment starts with.
+        var providersFor: @Sendable ([String: String]) throws(ConfigError) -> ProviderSet = { ProviderSet.fromEnvironment($0) }
         if let config {
+            let bytes: [UInt8]
             do {
-                providers = try loadConfig(path: config, environment: environment)
+                bytes = try readFile(atPath: config)
+                providers = try ProviderSet(configFile: bytes, environment: environment)
             } catch {
                 writeToStandardError("volley: \(config): \(error)\n")
                 throw ExitCode(2)
             }
+            providersFor = { environment throws(ConfigError) in try ProviderSet(configFile: bytes, environment: environment) }
             for warning in providers?.keyWarnings ?? [] { logger.warning("\(config): \(warning)") }
         }
         let engine: Engine
@@ -131,12 +160,15 @@ struct Serve: AsyncParsableCommand {
             logger.critical("\(error)")
             throw ExitCode(1)
         }
-        let server = Server(
-            engine: engine,
-            options: ServerOptions(maxLineBytes: maxLineBytes, maxItemsPerBatch: maxItemsPerBatch,
-                                   maxPendingItems: maxPendingItems, version: volleyVersion),
-            logger: logger)
-        let code = await server.run()
+        let options = ServerOptions(maxLineBytes: maxLineBytes, maxItemsPerBatch: maxItemsPerBatch,
+                                    maxPendingItems: maxPendingItems, version: volleyVersion, providersFor: providersFor)
+        let code: Int32
+        if let path = socket ?? (shared ? SocketDaemon.defaultPath(environment: environment) : nil) {
+            code = await SocketDaemon(engine: engine, options: options, logger: logger, path: path,
+                                      idleExitSeconds: idleExit).run()
+        } else {
+            code = await Server(engine: engine, options: options, logger: logger).run()
+        }
         // Stop the transport first: libcurl and OpenSSL must not be in use while exit runs
         // their atexit cleanups (that raced and crashed). Then leave without tearing down
         // threads that may still be parked in read(2).
@@ -144,7 +176,4 @@ struct Serve: AsyncParsableCommand {
         exitProcess(code)
     }
 
-    private func loadConfig(path: String, environment: [String: String]) throws -> ProviderSet {
-        return try ProviderSet(configFile: readFile(atPath: path), environment: environment)
-    }
 }

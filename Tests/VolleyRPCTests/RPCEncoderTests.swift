@@ -37,7 +37,7 @@ struct RPCEncoderTests {
     }
 
     @Test func everyProtocolErrorCode() {
-        #expect(RPCErrorCode.allCases.map(\.rawValue) == [-32700, -32600, -32601, -32602, -32603, -32010, -32011, -32800, -32803])
+        #expect(RPCErrorCode.allCases.map(\.rawValue) == [-32700, -32600, -32601, -32602, -32603, -32010, -32011, -32012, -32800, -32803])
         #expect(RPCError.invalidParams("x").code == .invalidParams)
         #expect(RPCError.internalError("x").code == .internalError)
         #expect(RPCError.requestCancelled(data: ["results": []]).code == .requestCancelled)

@@ -54,6 +54,30 @@ void volley_eventfd_drain(int fd);
 /// Monotonic milliseconds, for libcurl's timer.
 int64_t volley_monotonic_ms(void);
 
+// Unix domain sockets, for the shared sidecar (`volley serve --socket`, VolleyRPC's
+// SocketDaemon): `struct sockaddr_un` and `struct ucred` stay on this side.
+
+/// A close-on-exec Unix stream socket bound to `path` and listening, its file made mode 0600.
+/// Returns the descriptor, or -errno (-ENAMETOOLONG for a path longer than `sun_path` holds).
+int volley_unix_listen(const char *path, int backlog);
+
+/// A close-on-exec Unix stream socket connected to `path` (to probe for a live server).
+/// Returns the descriptor, or -errno.
+int volley_unix_connect(const char *path);
+
+/// Waits up to `timeout_ms` (-1: no limit) for a connection on `listen_fd` or for `wake_fd`
+/// (an eventfd) to be signalled. Returns the accepted close-on-exec descriptor, -EAGAIN on a
+/// timeout, an interruption or a connection that went away before it was accepted, -ECANCELED
+/// when woken, or -errno.
+int volley_unix_accept(int listen_fd, int wake_fd, int timeout_ms);
+
+/// The connected peer's process id and user id (SO_PEERCRED). Returns 0, or the errno value.
+int volley_unix_peer(int fd, int32_t *pid, uint32_t *uid);
+
+/// 1 when the peer has closed its end completely (POLLHUP: it can neither send nor read),
+/// 0 when it only stopped sending (a half-close) or is still there.
+int volley_unix_peer_gone(int fd);
+
 #endif  // __linux__
 
 #endif

@@ -14,6 +14,8 @@ public enum RPCErrorCode: Int, Sendable, Hashable, CaseIterable {
     case lineTooLong = -32010
     /// -32011: too much work queued; `data.retry_after_ms` says when to try again.
     case overloaded = -32011
+    /// -32012: a shared sidecar refused the connection (its peer runs as another user).
+    case connectionRefused = -32012
     /// -32800: the request was cancelled; `data` holds what finished.
     case requestCancelled = -32800
     /// -32803: the request failed as a whole (`fail_fast`, `call`).

@@ -61,6 +61,9 @@ public final class FrameWriter: Sendable {
         var isStarted = false
         var isWriterParked = false
         var flushWaiters = Waiters<Void>()
+        /// The writer thread has returned: it will not touch the descriptor again.
+        var hasExited = false
+        var exitWaiters = Waiters<Void>()
     }
 
     private enum Step {
@@ -169,6 +172,14 @@ public final class FrameWriter: Sendable {
         }
     }
 
+    /// Waits until the writer thread has ended (after ``finish()`` and the queue written, or
+    /// the descriptor broken), so the descriptor can be closed; returns at once if it never
+    /// started.
+    public func stopped() async {
+        await state.wait(until: { state in state.isStarted && !state.hasExited ? nil : () },
+                         park: { state, waiter in state.exitWaiters.append(waiter) })
+    }
+
     /// Bytes queued or being written, one newline per frame included.
     public var queuedBytes: Int {
         state.withLock { $0.queuedBytes }
@@ -187,6 +198,12 @@ public final class FrameWriter: Sendable {
     // MARK: - Writer thread
 
     private func run() {
+        defer {
+            state.withLock { state in
+                state.hasExited = true
+                return state.exitWaiters.takeAll()
+            }.resume()
+        }
         var newline: UInt8 = 0x0A
         let vectors = UnsafeMutablePointer<iovec>.allocate(capacity: 2)
         defer { vectors.deallocate() }

@@ -1,4 +1,7 @@
 import VolleyCore
+#if canImport(Glibc)
+@preconcurrency import Glibc
+#endif
 
 extension Server {
     static let protocolVersion = 1
@@ -18,7 +21,7 @@ extension Server {
             case .cancel: responder.respond(result: try cancel(params))
             case .stats:
                 _ = try Params(params, method: method.rawValue, allowed: [])
-                responder.respond(result: .object(engine.statsJSON()))
+                responder.respond(result: .object(statsJSON()))
             case .configure: responder.respond(result: try configure(params, method: method.rawValue))
             case .exit:
                 // `exit` is a notification; sent as a request it is answered, then honoured.
@@ -54,7 +57,8 @@ extension Server {
     }
 
     private func initialize(_ params: JSONValue?) throws(RPCError) -> JSONValue {
-        let p = try Params(params, method: "initialize", allowed: ["protocol_version", "client", "providers", "default_provider"])
+        let p = try Params(params, method: "initialize",
+                           allowed: ["protocol_version", "client", "providers", "default_provider", "environment"])
         if let requested = p.value("protocol_version") {
             guard requested.intValue == Self.protocolVersion else {
                 throw RPCError(code: .invalidParams, message: "unsupported protocol_version \(requested.jsonString); this server speaks 1",
@@ -62,24 +66,32 @@ extension Server {
             }
         }
         if let client = p.value("client") {
-            logger.info("client connected", metadata: [
-                "client": "\(client["name"]?.stringValue ?? "?") \(client["version"]?.stringValue ?? "")",
-            ])
+            let name = "\(client["name"]?.stringValue ?? "?") \(client["version"]?.stringValue ?? "")"
+            clientName.withLock { $0 = name }
+            logger.info("client connected", metadata: ["client": "\(name)"])
+        }
+        if let environment = try Self.environment(p, method: "initialize") {
+            // The host's own variables: its providers start over as if it had spawned us.
+            do {
+                session.reset(environment: environment, providers: try options.providersFor(environment))
+            } catch {
+                throw .invalidParams("initialize: \(error.message)")
+            }
         }
         var warnings: [String] = []
         if p.value("providers") != nil || p.value("default_provider") != nil {
             let defaultProvider = try p.string("default_provider")
             do {
-                warnings = try engine.configure(providers: p.value("providers"), defaultProvider: defaultProvider)
+                warnings = try session.configure(providers: p.value("providers"), defaultProvider: defaultProvider)
             } catch {
                 throw .invalidParams("initialize: \(error.message)")
             }
-            logConfiguration("initialize", engine.providerSet)
+            logConfiguration("initialize", session.providerSet)
         }
-        let set = engine.providerSet
+        let set = session.providerSet
         var result: JSONObject = [
             "protocol_version": .number(JSONNumber(Self.protocolVersion)),
-            "server": ["name": "volley", "version": .string(options.version)],
+            "server": ["name": "volley", "version": .string(options.version), "pid": .number(JSONNumber(Int(getpid())))],
             "capabilities": [
                 "methods": .array(RPCMethod.all.map { .string($0.name) }),
                 "provider_kinds": .array(ProviderKind.allCases.map { .string($0.rawValue) }),
@@ -92,8 +104,21 @@ extension Server {
                 "max_concurrency": .number(JSONNumber(BatchOptions.maxConcurrency)),
             ],
         ]
+        if let connection { result["connection"] = .number(JSONNumber(connection.id)) }
         if !warnings.isEmpty { result["warnings"] = warned(warnings) }
         return .object(result)
+    }
+
+    /// The `stats` result: the engine's, with this host's providers; on a shared sidecar also
+    /// this connection's id, every connection, and which connections use each limiter.
+    private func statsJSON() -> JSONObject {
+        var stats = engine.stats(session: session)
+        guard let connection else { return stats.json }
+        stats.showsConnections = true
+        var object = stats.json
+        object["connection"] = .number(JSONNumber(connection.id))
+        object["connections"] = connection.connections()
+        return object
     }
 
     /// Logs the configuration now in force (names and default; never keys).
@@ -110,16 +135,34 @@ extension Server {
         return .array(warnings.map(JSONValue.string))
     }
 
+    /// `environment` (an object of strings), if given.
+    private static func environment(_ p: Params, method: String) throws(RPCError) -> [String: String]? {
+        guard let value = p.value("environment") else { return nil }
+        guard case .object(let object) = value else {
+            throw .invalidParams("\(method): `environment` must be an object of strings")
+        }
+        var environment: [String: String] = [:]
+        for (name, variable) in object {
+            guard let string = variable.stringValue else {
+                throw .invalidParams("\(method): environment.\(name) must be a string")
+            }
+            environment[name] = string
+        }
+        return environment
+    }
+
     private func configure(_ params: JSONValue?, method: String) throws(RPCError) -> JSONValue {
-        let p = try Params(params, method: method, allowed: ["providers", "default_provider"])
+        let p = try Params(params, method: method, allowed: ["providers", "default_provider", "environment"])
         let defaultProvider = try p.string("default_provider")
+        let environment = try Self.environment(p, method: method) ?? [:]
         let warnings: [String]
         do {
-            warnings = try engine.configure(providers: p.value("providers"), defaultProvider: defaultProvider)
+            warnings = try session.configure(providers: p.value("providers"), defaultProvider: defaultProvider,
+                                             environment: environment)
         } catch {
             throw .invalidParams("configure: \(error.message)")
         }
-        let set = engine.providerSet
+        let set = session.providerSet
         logConfiguration(method, set)
         var result: JSONObject = [
             "providers": .array(set.providers.keys.sorted().map(JSONValue.string)),
@@ -184,7 +227,7 @@ extension Server {
             throw RPCError.overloaded(retryAfterMs: 1000)
         }
         let items: [PreparedItem]
-        switch engine.prepare(requests) {
+        switch session.prepare(requests) {
         case .success(let prepared): items = prepared
         case .failure(let rejection):
             throw RPCError(code: .invalidParams, message: rejection.message, data: ["index": .number(JSONNumber(rejection.index))])
@@ -202,7 +245,7 @@ extension Server {
             send(RPCEncoder.notification(method: "progress", params: params))
         }
         let progress: (@Sendable (BatchProgress) -> Void)? = batchOptions.progress ? sendProgress : nil
-        let summary = await engine.run(items, options: batchOptions, onOutcome: { outcome in
+        let summary = await engine.run(items, options: batchOptions, session: session, onOutcome: { outcome in
             if let collector {
                 collector.store(outcome)
             } else {
@@ -245,12 +288,12 @@ extension Server {
             throw .invalidParams("call: \(error.message)")
         }
         let items: [PreparedItem]
-        switch engine.prepare([value]) {
+        switch session.prepare([value]) {
         case .success(let prepared): items = prepared
         case .failure(let rejection): throw .invalidParams(rejection.message.replacingPrefix("requests[0]: ", with: "call: "))
         }
         let collector = OutcomeCollector(count: 1)
-        _ = await engine.run(items, options: BatchOptions(concurrency: 1), onOutcome: collector.store)
+        _ = await engine.run(items, options: BatchOptions(concurrency: 1), session: session, onOutcome: collector.store)
         guard let outcome = collector.outcomes.first else { throw .internalError("call produced no outcome") }
         switch outcome.result {
         case .success(let value):

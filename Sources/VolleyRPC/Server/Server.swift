@@ -1,3 +1,4 @@
+import CVolleyLinux
 import Logging
 import Synchronization
 import VolleyCore
@@ -7,7 +8,10 @@ import VolleySystem
 @preconcurrency import Glibc
 #endif
 
-/// The sidecar: JSON-RPC 2.0 over stdin/stdout in front of the engine.
+/// The sidecar: JSON-RPC 2.0 in front of the engine, for one host: over stdin/stdout (`run()`,
+/// the process's one host), or over one connection of a shared sidecar's socket
+/// (`serveConnection()`, started by `SocketDaemon`, one `Server` per connection, each with its
+/// own engine session).
 ///
 /// Threads: one reader (stdin), one writer (stdout), the transport's curl thread, and Swift
 /// tasks for requests. The reader decodes each line and starts a task per request, registering
@@ -23,9 +27,15 @@ public final class Server: Sendable {
     }
 
     let engine: Engine
+    /// The host's providers and limiter wants.
+    let session: EngineSession
     let options: ServerOptions
     let logger: Logger
     let registry = RequestRegistry()
+    /// Set when this serves one connection of a shared sidecar.
+    let connection: ConnectionContext?
+    /// The `client` the host named in `initialize` (for `stats.connections`).
+    let clientName = Mutex<String?>(nil)
     private let writer: FrameWriter
     private let readerBox = ReaderBox()
     private let inputFD: Int32
@@ -35,12 +45,23 @@ public final class Server: Sendable {
     /// "received", not "answered", so `shutdown` and `exit` sent back to back exit 0 whatever
     /// the timing; the exit path still writes shutdown's answer).
     private let shutdownRequested = Atomic<Bool>(false)
+    /// Set once the reader has seen the end of its input (or failed): its thread then touches
+    /// the descriptor no more.
+    private let readerEnded = Mutex<(ended: Bool, waiters: Waiters<Void>)>((false, Waiters()))
 
-    public init(engine: Engine, options: ServerOptions, logger: Logger,
-                inputFD: Int32 = STDIN_FILENO, outputFD: Int32 = STDOUT_FILENO) {
+    public convenience init(engine: Engine, options: ServerOptions, logger: Logger,
+                            inputFD: Int32 = STDIN_FILENO, outputFD: Int32 = STDOUT_FILENO) {
+        self.init(engine: engine, session: engine.mainSession, options: options, logger: logger,
+                  inputFD: inputFD, outputFD: outputFD, connection: nil)
+    }
+
+    init(engine: Engine, session: EngineSession, options: ServerOptions, logger: Logger,
+         inputFD: Int32, outputFD: Int32, connection: ConnectionContext?) {
         self.engine = engine
+        self.session = session
         self.options = options
         self.logger = logger
+        self.connection = connection
         (events, eventSink) = AsyncStream<Event>.makeStream()
         self.inputFD = inputFD
         let readerBox = self.readerBox
@@ -48,13 +69,13 @@ public final class Server: Sendable {
         writer = FrameWriter(
             fd: outputFD,
             onHighWatermark: {
-                // The host is not reading: stop reading its input and starting new items.
+                // The host is not reading: stop reading its input and starting its new items.
                 readerBox.reader?.pause()
-                engine.setAdmissionPaused(true)
+                engine.setAdmissionPaused(true, session: session)
             },
             onLowWatermark: {
                 readerBox.reader?.resume()
-                engine.setAdmissionPaused(false)
+                engine.setAdmissionPaused(false, session: session)
             },
             onBroken: { errno in eventSink.yield(.outputBroken(errno)) }
         )
@@ -70,6 +91,38 @@ public final class Server: Sendable {
             logger.critical("cannot install signal handlers: \(error)")
             return 1
         }
+        logger.info("volley serving", metadata: ["version": "\(options.version)"])
+        return await serve()
+    }
+
+    /// Serves one connection of a shared sidecar until its host leaves, sends `exit`, its
+    /// output breaks or `stop(signal:)` is called; then ends the connection: its reader and
+    /// writer threads are done with the descriptor, which is closed, and its session closed.
+    func serveConnection() async {
+        _ = await serve()
+        registry.beginShutdown()
+        writer.finish()
+        // Wakes a reader blocked in read(2) (it then sees end of input) or parked by
+        // backpressure; only once it has stopped is the descriptor closed, so a later
+        // connection given the same number is never read by this one's thread.
+        _ = shutdown(inputFD, Int32(SHUT_RDWR))
+        readerBox.reader?.resume()
+        if readerBox.reader != nil {
+            await readerEnded.wait(until: { $0.ended ? () : nil }, park: { $0.waiters.append($1) })
+        }
+        await writer.stopped()
+        close(inputFD)
+        engine.close(session)
+    }
+
+    /// Ends the connection as a signal ends the process: its work is cancelled and answered.
+    func stop(signal: Int32) {
+        eventSink.yield(.signal(signal))
+    }
+
+    /// Starts the reader and writer and handles events until one ends the session; returns the
+    /// exit code a stdio process ends with.
+    private func serve() async -> Int32 {
         let reader = LineReader(fd: inputFD, maxLineBytes: options.maxLineBytes) { event in
             self.receive(event)
         }
@@ -81,11 +134,17 @@ public final class Server: Sendable {
             logger.critical("cannot start I/O threads: \(error)")
             return 1
         }
-        logger.info("volley serving", metadata: ["version": "\(options.version)"])
         for await event in events {
             switch event {
             case .inputClosed:
-                logger.debug("stdin closed; finishing work in flight")
+                if connection != nil, volley_unix_peer_gone(inputFD) != 0 {
+                    // The host closed its socket: nobody can read the answers any more.
+                    logger.debug("host disconnected; cancelling its work")
+                    registry.beginShutdown()
+                    registry.cancelAll()
+                } else {
+                    logger.debug("input closed; finishing work in flight")
+                }
                 await registry.waitUntilQuiet()
                 _ = await writer.flush()
                 return 0
@@ -103,9 +162,11 @@ public final class Server: Sendable {
                 _ = await writer.flush()
                 return 0
             case .outputBroken(let errno):
-                logger.error("stdout is broken (errno \(errno)); cancelling all work")
+                logger.error("output is broken (errno \(errno)); cancelling all work")
                 registry.beginShutdown()
                 registry.cancelAll()
+                // A connection's session closes after this: let its cancelled work end first.
+                if connection != nil { await registry.waitUntilQuiet() }
                 return 1
             }
         }
@@ -123,11 +184,20 @@ public final class Server: Sendable {
             _ = writer.enqueue(RPCEncoder.errorResponse(
                 id: .null, error: .lineTooLong(byteCount: byteCount, maxLineBytes: options.maxLineBytes)))
         case .eof:
+            markReaderEnded()
             eventSink.yield(.inputClosed)
         case .readError(let errno):
-            logger.error("reading stdin failed (errno \(errno)); finishing work in flight")
+            markReaderEnded()
+            logger.error("reading input failed (errno \(errno)); finishing work in flight")
             eventSink.yield(.inputClosed)
         }
+    }
+
+    private func markReaderEnded() {
+        readerEnded.withLock { state in
+            state.ended = true
+            return state.waiters.takeAll()
+        }.resume()
     }
 
     private func dispatch(_ call: RPCCall) {
