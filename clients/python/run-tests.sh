@@ -5,7 +5,9 @@
 #
 # The binary is $VOLLEY_BIN, else the checkout's .build/debug/volley, else .build/release/volley
 # (build it with `swift build --product volley`). Needs Python 3.9+ and pytest (installed with
-# pip when missing and running as root). The tests themselves use no network.
+# pip when missing and running as root). The tests themselves use no network. The shared-mode
+# tests (tests/test_shared.py) start daemons on sockets under /tmp/vsh-* and kill them after; they
+# use volley-fake-llm from $VOLLEY_FAKE_LLM, else next to the binary, else the checkout's build.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"

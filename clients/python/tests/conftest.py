@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import sys
+import time
 from pathlib import Path
-from typing import Any, Awaitable, Optional, TypeVar
+from typing import Any, Awaitable, Callable, List, Optional, TypeVar
 
 import pytest
 
@@ -71,3 +73,42 @@ def mock(prompt: str = "hi", **script: Any) -> volley.Item:
 def process_gone(pid: int) -> bool:
     """True when no process with this pid exists, not even a zombie waiting to be reaped."""
     return not os.path.exists(f"/proc/{pid}")
+
+
+def daemons(path: str) -> List[int]:
+    """Pids of the live (not zombie) `volley serve --socket PATH` processes for this path."""
+    wanted = os.fsencode(path)
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as file:
+                argv = file.read().split(b"\0")
+            with open(f"/proc/{entry}/stat", "rb") as file:
+                state = file.read().rsplit(b")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            continue
+        if state != b"Z" and b"--socket" in argv and argv.index(b"--socket") + 1 < len(argv):
+            if argv[argv.index(b"--socket") + 1] == wanted:
+                found.append(int(entry))
+    return sorted(found)
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float, what: str) -> None:
+    """Poll ``predicate`` until it holds; fail after ``timeout`` seconds saying ``what``."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
+        time.sleep(0.01)
+
+
+def kill_daemons(path: str) -> None:
+    """SIGKILL every daemon serving ``path`` (tests start them; none may outlive its test)."""
+    for pid in daemons(path):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    wait_until(lambda: not daemons(path), 10, f"the daemons of {path} to die")

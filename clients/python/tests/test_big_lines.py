@@ -84,8 +84,8 @@ def test_line_too_long_reply_from_the_sidecar_reaches_the_right_request(binary: 
         async with make_volley(binary, extra_args=["--max-line-bytes", "2000"]) as v:
             # Bypass the client's own check: the sidecar answers -32010 with id null, and the
             # client finds the request by the byte count it reports.
-            assert v._sidecar is not None
-            v._sidecar.max_line_bytes = None
+            assert v._connection is not None
+            v._connection.max_line_bytes = None
             try:
                 await v.call(mock("y" * 3000))
             except volley.ProtocolError as error:

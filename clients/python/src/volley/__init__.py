@@ -9,11 +9,13 @@
             results = await v.gather([volley.chat(p, model="gpt-4o-mini") for p in prompts],
                                      return_exceptions=True)
 
-See the package README for the whole API.
+``Volley(shared=True)`` attaches to one daemon shared by every host of the machine instead
+(started on first use). See the package README for the whole API.
 """
 
 from ._binary import BinaryNotFound, find_binary, find_checkout
 from ._client import AsCompleted, ProgressCallback, Volley
+from ._daemon import default_socket_path, stop_daemon
 from ._errors import (
     Cancelled,
     ConnectionFailed,
@@ -55,6 +57,8 @@ __all__ = [
     "GatherResults",
     "ProgressCallback",
     "find_binary",
+    "default_socket_path",
+    "stop_daemon",
     "find_checkout",
     "BinaryNotFound",
     "VolleyError",

@@ -1,10 +1,20 @@
-"""The asyncio client: :class:`Volley` owns a sidecar and speaks the protocol's methods."""
+"""The asyncio client: :class:`Volley` opens a session with a volley server and speaks the
+protocol's methods.
+
+The session runs over a :class:`volley._connection.Transport`: the pipes of a sidecar spawned
+for this client (stdio mode, the default) or a Unix socket to a daemon shared by every host of
+the machine (shared mode: ``shared=True`` or ``socket=PATH``). What differs between the two is
+how a session opens (:meth:`Volley._open_transport`, and the ``environment`` a shared session is
+sent) and what happens after it ends (a bounded restart, or a reconnection); the methods that
+send work are the same.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import inspect
 import itertools
+import json
 import logging
 import os
 from typing import (
@@ -26,10 +36,12 @@ from typing import (
 )
 
 from ._binary import find_binary
+from ._connection import Connection, Transport
+from ._daemon import attach_or_start, default_socket_path, socket_path_argument
 from ._errors import ItemError, ProtocolError, SidecarCrashed, VolleyError, error_from_wire
 from ._gcpause import gc_paused
 from ._items import ItemLike, chat, normalize_item
-from ._sidecar import Sidecar, child_environment
+from ._sidecar import ProcessTransport, child_environment
 from ._types import BatchStats, GatherResults, Outcome, Progress, Result, _value_from_wire
 
 __all__ = ["Volley", "AsCompleted", "ProgressCallback", "PROTOCOL_VERSION"]
@@ -39,7 +51,11 @@ log = logging.getLogger("volley")
 PROTOCOL_VERSION = 1
 #: ``--max-line-bytes`` given to the sidecar unless ``extra_args`` sets it.
 MAX_LINE_BYTES = 1 << 30
+#: ``--idle-exit`` given to a daemon this client starts unless ``extra_args`` sets it.
+DAEMON_IDLE_EXIT = 300
 CLIENT_VERSION = "0.1.0"
+#: Sent in shared mode's ``environment`` when set, with every ``api_key_env`` the providers name.
+SESSION_ENVIRONMENT = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "OPENAI_BASE_URL", "ANTHROPIC_BASE_URL")
 
 #: Called with a :class:`Progress` for each ``progress`` notification; may be a coroutine function.
 ProgressCallback = Callable[[Progress], Optional[Awaitable[None]]]
@@ -48,20 +64,27 @@ _Priority = Literal["interactive", "background"]
 
 
 class Volley:
-    """A running ``volley`` sidecar and the methods to send it work. Use it from one event loop.
+    """A session with a ``volley`` server and the methods to send it work. Use it from one event loop.
 
-    ``async with Volley() as v:`` starts the sidecar (finding or building the binary, see
-    :func:`volley.find_binary`) and sends ``initialize``; leaving the block sends ``shutdown``
-    (``drain``, or ``cancel`` when the block raised), then ``exit``, and waits for the process,
-    killing it after ``shutdown_timeout`` seconds. Without ``async with``, the first call starts
-    the sidecar and :meth:`aclose` stops it.
+    By default (stdio mode) it spawns its own sidecar process: ``async with Volley() as v:``
+    starts it (finding or building the binary, see :func:`volley.find_binary`) and sends
+    ``initialize``; leaving the block sends ``shutdown`` (``drain``, or ``cancel`` when the block
+    raised), then ``exit``, and waits for the process, killing it after ``shutdown_timeout``
+    seconds. Without ``async with``, the first call starts the sidecar and :meth:`aclose` stops it.
+
+    In shared mode (``shared=True``, or ``socket=PATH``) it attaches to the daemon serving that
+    Unix socket, starting one (detached, so it outlives this process) when none runs. One daemon
+    serves every host of the machine, so their calls share one connection pool and one set of
+    rate limiters. :meth:`aclose` ends this connection only; the daemon keeps running (it exits
+    by itself after 300 s without connections).
 
     Options:
 
     - ``binary``: path of the ``volley`` executable (else ``$VOLLEY_BIN``, ``PATH``, the checkout).
     - ``providers`` / ``default_provider``: provider configuration sent in ``initialize``
       (the protocol's "Providers" object: ``kind``, ``base_url``, ``limits``, ``retry``, ...).
-      Kept, with every later :meth:`configure`, and re-sent when the sidecar is restarted.
+      Kept, with every later :meth:`configure`, and re-sent when the sidecar is restarted (or
+      the connection to the daemon re-opened).
     - ``config``: a JSON config file passed as ``--config``.
     - ``model``: default ``request.model`` for items that name none (and for bare prompt strings).
     - ``log_level``: the sidecar's ``--log-level``; its stderr goes to the ``volley.sidecar`` logger.
@@ -73,6 +96,17 @@ class Volley:
     - ``cancel_timeout``: after a cancelled call sends ``cancel``, how long it waits for the
       sidecar's ``-32800`` reply before letting the cancellation through anyway.
     - ``build``: build the binary with ``swift build`` when only a checkout is found.
+    - ``shared``: attach to (or start) the machine's shared daemon at the default socket path
+      (``$VOLLEY_SOCKET``, else ``$XDG_RUNTIME_DIR/volley/volley.sock``, else
+      ``/tmp/volley-<uid>/volley.sock``) instead of spawning a sidecar.
+    - ``socket``: the daemon's socket path (implies ``shared``).
+
+    In shared mode ``config``, ``log_level`` and ``extra_args`` are daemon flags: they apply only
+    when this client is the one that starts the daemon. ``env`` sets the environment of a daemon
+    it starts, and the ``environment`` of this connection's session (the API key and base URL
+    variables and every ``api_key_env`` the providers name). A lost connection fails the pending
+    calls with :class:`SidecarCrashed`, and the next call reconnects (``max_restarts`` does not
+    apply: the daemon is not this client's to give up on).
     """
 
     def __init__(
@@ -91,6 +125,8 @@ class Volley:
         cancel_timeout: float = 5.0,
         client_name: str = "volley-python",
         build: bool = True,
+        shared: Optional[bool] = None,
+        socket: Optional[Union[str, "os.PathLike[str]"]] = None,
     ) -> None:
         self._binary = os.fspath(binary) if binary is not None else None
         self._binary_found = False
@@ -106,14 +142,25 @@ class Volley:
         self.cancel_timeout = cancel_timeout
         self._client_name = client_name
         self._build = build
+        if socket is not None:
+            if shared is False:
+                raise ValueError("socket= selects shared mode; it cannot be combined with shared=False")
+            self._socket: Optional[str] = socket_path_argument(socket)
+        elif shared:
+            self._socket = socket_path_argument(default_socket_path(self._environ()), what="default socket")
+        else:
+            self._socket = None
 
-        self._sidecar: Optional[Sidecar] = None
+        self._connection: Optional[Connection] = None
+        #: The ``environment`` the open shared session got with ``initialize``.
+        self._sent_environment: Optional[Dict[str, str]] = None
         self._start_lock: Optional[asyncio.Lock] = None  # created on the loop that uses it
         self._ids = itertools.count(1)
         self._restarts = 0
         self._closed = False
         self._background: Set["asyncio.Task[Any]"] = set()
-        #: The ``initialize`` result of the running sidecar (server, capabilities, limits).
+        #: The ``initialize`` result of the running server (server, capabilities, limits; in
+        #: shared mode also ``connection``, this connection's id on the daemon).
         self.server_info: Dict[str, Any] = {}
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -126,50 +173,62 @@ class Volley:
         await self.aclose(mode="cancel" if exc_type is not None else "drain")
 
     async def start(self) -> None:
-        """Start the sidecar now (otherwise the first call does). Idempotent."""
+        """Start the sidecar, or attach to the daemon, now (otherwise the first call does). Idempotent."""
         await self._ensure()
 
     @property
+    def shared(self) -> bool:
+        """True in shared mode (a daemon over a Unix socket), False for a sidecar of our own."""
+        return self._socket is not None
+
+    @property
+    def socket_path(self) -> Optional[str]:
+        """The daemon's socket path in shared mode, else ``None``."""
+        return self._socket
+
+    @property
     def pid(self) -> Optional[int]:
-        """The running sidecar's process id, or ``None``."""
-        sidecar = self._sidecar
-        return sidecar.pid if sidecar is not None and sidecar.alive else None
+        """The process id of the running server (the sidecar, or the shared daemon), or ``None``."""
+        connection = self._connection
+        return connection.pid if connection is not None and connection.alive else None
 
     @property
     def restarts(self) -> int:
-        """How many times the sidecar was restarted after dying."""
+        """How many times the sidecar was restarted after dying (shared mode: reconnected)."""
         return self._restarts
 
     async def aclose(self, *, mode: str = "drain") -> None:
-        """Stop the sidecar: ``shutdown`` (``"drain"`` lets running work finish, ``"cancel"``
-        cancels it), then ``exit``; waits up to ``shutdown_timeout`` seconds, then kills it.
+        """End the session: ``shutdown`` (``"drain"`` lets running work finish, ``"cancel"``
+        cancels it), then ``exit``. In stdio mode it then waits up to ``shutdown_timeout``
+        seconds for the sidecar to exit, then kills it. In shared mode it closes the connection;
+        the daemon keeps serving other hosts (it is never stopped by a client).
 
-        Safe to call twice. Requests still pending when the process ends fail with
+        Safe to call twice. Requests still pending when the session ends fail with
         :class:`SidecarCrashed`.
         """
         if self._closed:
             return
         self._closed = True
-        sidecar = self._sidecar
-        if sidecar is None or sidecar.process is None:
+        connection = self._connection
+        if connection is None:
             return
         try:
-            if sidecar.alive:
-                sidecar.expecting_exit = True
+            if connection.alive:
+                connection.expecting_exit = True
                 try:
                     await asyncio.wait_for(
-                        self._request("shutdown", {"mode": mode}, sidecar=sidecar), self.shutdown_timeout
+                        self._request("shutdown", {"mode": mode}, connection=connection), self.shutdown_timeout
                     )
                 except (asyncio.TimeoutError, VolleyError) as error:
                     log.debug("volley shutdown: %s", error)
                 try:
-                    sidecar.write({"jsonrpc": "2.0", "method": "exit"})
+                    connection.write({"jsonrpc": "2.0", "method": "exit"})
                 except VolleyError:
                     pass
-                sidecar.close_stdin()
-            await sidecar.wait_closed(self.shutdown_timeout)
+                connection.end_input()
+            await connection.wait_closed(self.shutdown_timeout)
         except BaseException:
-            sidecar.kill()  # never leave the process behind, even when cancelled mid-close
+            connection.abort()  # never leave a sidecar behind (or a connection open), even when cancelled mid-close
             raise
 
     async def close(self, *, mode: str = "drain") -> None:
@@ -177,31 +236,28 @@ class Volley:
         await self.aclose(mode=mode)
 
     def __del__(self) -> None:
-        sidecar = getattr(self, "_sidecar", None)
-        if sidecar is not None and not getattr(self, "_closed", True):
-            try:
-                sidecar.kill()
-            except Exception:
-                pass
+        connection = getattr(self, "_connection", None)
+        if connection is not None and not getattr(self, "_closed", True):
+            connection.abort()
 
-    async def _ensure(self) -> Sidecar:
-        sidecar = self._sidecar
-        if sidecar is not None and sidecar.alive:
-            return sidecar
+    async def _ensure(self) -> Connection:
+        connection = self._connection
+        if connection is not None and connection.alive:
+            return connection
         if self._closed:
             raise VolleyError("this Volley is closed")
         if self._start_lock is None:
             self._start_lock = asyncio.Lock()
         async with self._start_lock:
-            sidecar = self._sidecar
-            if sidecar is not None and sidecar.alive:
-                return sidecar
+            connection = self._connection
+            if connection is not None and connection.alive:
+                return connection
             if self._closed:
                 raise VolleyError("this Volley is closed")
-            if sidecar is not None:
-                await sidecar.wait_closed(1.0)
-                crash = sidecar.crash
-                if self._restarts >= self.max_restarts:
+            if connection is not None:
+                await connection.wait_closed(1.0)
+                crash = connection.crash
+                if self._socket is None and self._restarts >= self.max_restarts:
                     raise SidecarCrashed(
                         f"the volley sidecar died and max_restarts={self.max_restarts} restarts are used up"
                         + (f" (last: {crash.message})" if crash is not None else ""),
@@ -209,30 +265,36 @@ class Volley:
                         stderr_tail=crash.stderr_tail if crash else None,
                     )
                 self._restarts += 1
-                log.warning("restarting the volley sidecar (restart %d of %d)", self._restarts, self.max_restarts)
-            self._sidecar = await self._spawn()
-            return self._sidecar
+                if self._socket is None:
+                    log.warning("restarting the volley sidecar (restart %d of %d)", self._restarts, self.max_restarts)
+                else:
+                    log.warning("reconnecting to the volley daemon at %s", self._socket)
+            self._connection = await self._open()
+            return self._connection
 
-    async def _spawn(self) -> Sidecar:
-        if not self._binary_found:
-            self._binary = await find_binary(self._binary, build=self._build)
-            self._binary_found = True
-        assert self._binary is not None
-        argv = [self._binary, "serve", "--log-format", "json"]
-        if self._log_level is not None:
-            argv += ["--log-level", self._log_level]
-        if self._config is not None:
-            argv += ["--config", self._config]
-        if not any(arg.startswith("--max-line-bytes") for arg in self._extra_args):
-            # The sidecar's 16 MiB default guards against a runaway host; this host builds its
-            # lines itself, and a 100,000-item gather is a ~50 MB line.
-            argv += ["--max-line-bytes", str(MAX_LINE_BYTES)]
-        argv += self._extra_args
-        sidecar = Sidecar(argv, env=self._env, logger=logging.getLogger("volley.sidecar"))
+    async def _open(self) -> Connection:
+        """Open a session: a transport for this mode, then ``initialize``."""
+        transport = await self._open_transport()
+        connection = Connection(transport, logger=log)
+        params = self._initialize_params()
         try:
-            await sidecar.start()
-        except OSError as error:
-            raise SidecarCrashed(f"could not start {argv[0]}: {error}") from error
+            reply = await self._request("initialize", params, connection=connection)
+            result = _result_or_raise(reply)
+        except BaseException:
+            connection.abort()
+            await connection.wait_closed(1.0)
+            raise
+        self.server_info = result if isinstance(result, dict) else {}
+        limits = self.server_info.get("limits") or {}
+        if isinstance(limits.get("max_line_bytes"), int):
+            connection.max_line_bytes = limits["max_line_bytes"]
+        transport.initialized(self.server_info)
+        self._sent_environment = params.get("environment")
+        return connection
+
+    def _initialize_params(self, more_providers: Optional[Mapping[str, Any]] = None) -> Dict[str, Any]:
+        """``initialize``'s params: this client, the kept configuration and, in shared mode, the
+        ``environment`` the session resolves providers and ``api_key_env`` names in."""
         params: Dict[str, Any] = {
             "protocol_version": PROTOCOL_VERSION,
             "client": {"name": self._client_name, "version": CLIENT_VERSION},
@@ -241,18 +303,65 @@ class Volley:
             params["providers"] = self._providers
         if self._default_provider is not None:
             params["default_provider"] = self._default_provider
-        try:
-            reply = await self._request("initialize", params, sidecar=sidecar)
-            result = _result_or_raise(reply)
-        except BaseException:
-            sidecar.kill()
-            await sidecar.wait_closed(1.0)
-            raise
-        self.server_info = result if isinstance(result, dict) else {}
-        limits = self.server_info.get("limits") or {}
-        if isinstance(limits.get("max_line_bytes"), int):
-            sidecar.max_line_bytes = limits["max_line_bytes"]
-        return sidecar
+        if self._socket is not None:
+            params["environment"] = self._session_environment(more_providers)
+        return params
+
+    async def _open_transport(self) -> Transport:
+        if self._socket is None:
+            argv = [await self._find_binary(), "serve", "--log-format", "json"] + self._server_flags()
+            transport = ProcessTransport(argv, env=self._env, logger=logging.getLogger("volley.sidecar"))
+            try:
+                await transport.start()
+            except OSError as error:
+                raise SidecarCrashed(f"could not start {argv[0]}: {error}") from error
+            return transport
+
+        socket = self._socket
+
+        async def daemon_argv() -> List[str]:
+            # Only when no daemon answers: attaching needs no binary (and never builds one).
+            argv = [await self._find_binary(), "serve", "--socket", socket]
+            if not _sets_flag(self._extra_args, "--idle-exit"):
+                argv += ["--idle-exit", str(DAEMON_IDLE_EXIT)]
+            return argv + self._server_flags()
+
+        def spawned(pid: int) -> None:
+            log.info("started a volley daemon for %s (pid %d; exits with code 3 if another one won)", socket, pid)
+
+        return await attach_or_start(socket, daemon_argv=daemon_argv, env=self._env, on_spawn=spawned)
+
+    async def _find_binary(self) -> str:
+        if not self._binary_found:
+            self._binary = await find_binary(self._binary, build=self._build)
+            self._binary_found = True
+        assert self._binary is not None
+        return self._binary
+
+    def _server_flags(self) -> List[str]:
+        """The flags of a server this client starts (a sidecar, or a daemon), after ``serve``."""
+        flags: List[str] = []
+        if self._log_level is not None:
+            flags += ["--log-level", self._log_level]
+        if self._config is not None:
+            flags += ["--config", self._config]
+        if not _sets_flag(self._extra_args, "--max-line-bytes"):
+            # The server's 16 MiB default guards against a runaway host; this host builds its
+            # lines itself, and a 100,000-item gather is a ~50 MB line.
+            flags += ["--max-line-bytes", str(MAX_LINE_BYTES)]
+        return flags + self._extra_args
+
+    def _environ(self) -> Mapping[str, str]:
+        """This process's environment with the ``env=`` overrides applied."""
+        return self._env if self._env is not None else os.environ
+
+    def _session_environment(self, more_providers: Optional[Mapping[str, Any]] = None) -> Dict[str, str]:
+        """Shared mode's ``environment``: what a sidecar spawned by this host would have seen of
+        the variables the session reads (only those that are set)."""
+        names = set(SESSION_ENVIRONMENT) | _api_key_envs(self._providers) | _config_api_key_envs(self._config)
+        names |= _api_key_envs(more_providers or {})
+        environ = self._environ()
+        return {name: environ[name] for name in sorted(names) if name in environ}
 
     # -- requests --------------------------------------------------------------------------
 
@@ -261,7 +370,7 @@ class Volley:
         method: str,
         params: Optional[Mapping[str, Any]] = None,
         *,
-        sidecar: Optional[Sidecar] = None,
+        connection: Optional[Connection] = None,
         on_item: Optional[Callable[[Dict[str, Any]], None]] = None,
         on_progress: Optional[Callable[[Dict[str, Any]], None]] = None,
         cancellable: bool = False,
@@ -271,39 +380,39 @@ class Volley:
         When the awaiting task is cancelled and the request is ``cancellable``, sends ``cancel``
         and waits (up to ``cancel_timeout``) for the ``-32800`` reply before re-raising.
         """
-        if sidecar is None:
-            sidecar = await self._ensure()
+        if connection is None:
+            connection = await self._ensure()
         request_id = next(self._ids)
-        future = sidecar.register(request_id, on_item=on_item, on_progress=on_progress)
+        future = connection.register(request_id, on_item=on_item, on_progress=on_progress)
         message: Dict[str, Any] = {"jsonrpc": "2.0", "id": request_id, "method": method}
         if params is not None:
             message["params"] = params
         try:
-            sidecar.write(message)
+            connection.write(message)
         except BaseException:
-            sidecar.abandon(request_id)
-            sidecar.forget(request_id)
+            connection.abandon(request_id)
+            connection.forget(request_id)
             raise
         try:
-            await sidecar.drain()
+            await connection.drain()
             return await asyncio.shield(future)
         except asyncio.CancelledError:
             if cancellable and not future.done():
-                await self._cancel_and_consume(sidecar, request_id, future)
+                await self._cancel_and_consume(connection, request_id, future)
             else:
-                sidecar.abandon(request_id)
+                connection.abandon(request_id)
                 if future.done() and not future.cancelled():
                     future.exception()  # retrieved: nobody else will look
             raise
 
     async def _cancel_and_consume(
-        self, sidecar: Sidecar, request_id: int, future: "asyncio.Future[Dict[str, Any]]"
+        self, connection: Connection, request_id: int, future: "asyncio.Future[Dict[str, Any]]"
     ) -> Optional[Dict[str, Any]]:
         """Send ``cancel`` for ``request_id`` and wait for its reply (the ``-32800`` error)."""
-        sidecar.abandon(request_id)
+        connection.abandon(request_id)
         try:
-            sidecar.write({"jsonrpc": "2.0", "method": "cancel", "params": {"id": request_id}})
-            await sidecar.drain()
+            connection.write({"jsonrpc": "2.0", "method": "cancel", "params": {"id": request_id}})
+            await connection.drain()
         except VolleyError:
             return None
         try:
@@ -549,7 +658,17 @@ class Volley:
             params["providers"] = dict(providers)
         if default_provider is not None:
             params["default_provider"] = default_provider
+        if providers and self._socket is not None:
+            # A shared session looks `api_key_env` up in the environment it was sent, as a
+            # sidecar would in its own: the variables these providers name go along.
+            await self._ensure()
+            sent = self._sent_environment or {}
+            added = {k: v for k, v in self._session_environment(providers).items() if sent.get(k) != v}
+            if added:
+                params["environment"] = added
         result = _result_or_raise(await self._request("configure", params))
+        if "environment" in params:
+            self._sent_environment = {**(self._sent_environment or {}), **params["environment"]}
         if providers:
             self._providers.update(providers)
         if default_provider is not None:
@@ -577,7 +696,7 @@ class AsCompleted(AsyncIterator[Outcome]):
         self._params = params
         self._on_progress = on_progress
         self._queue: Optional["asyncio.Queue[Any]"] = None
-        self._sidecar: Optional[Sidecar] = None
+        self._connection: Optional[Connection] = None
         self._request_id: Optional[int] = None
         self._future: Optional["asyncio.Future[Dict[str, Any]]"] = None
         self._finished = False
@@ -602,23 +721,23 @@ class AsCompleted(AsyncIterator[Outcome]):
             self._future = asyncio.get_running_loop().create_future()
             self._future.set_result({"result": {"results": [], "stats": {}}})
             return
-        sidecar = await self._client._ensure()
+        connection = await self._client._ensure()
         request_id = next(self._client._ids)
-        future = sidecar.register(
+        future = connection.register(
             request_id, on_item=lambda params: queue.put_nowait(params), on_progress=self._on_progress
         )
         # The callbacks must not hold `self`: a dropped iterator has to be collected to cancel.
         end = self._END
         future.add_done_callback(lambda _: queue.put_nowait(end))
-        self._sidecar, self._request_id, self._future = sidecar, request_id, future
+        self._connection, self._request_id, self._future = connection, request_id, future
         try:
-            sidecar.write({"jsonrpc": "2.0", "id": request_id, "method": "as_completed", "params": self._params})
+            connection.write({"jsonrpc": "2.0", "id": request_id, "method": "as_completed", "params": self._params})
         except BaseException:
-            sidecar.abandon(request_id)
-            sidecar.forget(request_id)
+            connection.abandon(request_id)
+            connection.forget(request_id)
             self._finished = True
             raise
-        await sidecar.drain()
+        await connection.drain()
 
     async def __anext__(self) -> Outcome:
         if self._finished:
@@ -653,10 +772,10 @@ class AsCompleted(AsyncIterator[Outcome]):
         if self._finished:
             return
         self._finished = True
-        sidecar, request_id, future = self._sidecar, self._request_id, self._future
-        if sidecar is None or request_id is None or future is None or future.done():
+        connection, request_id, future = self._connection, self._request_id, self._future
+        if connection is None or request_id is None or future is None or future.done():
             return
-        await self._client._cancel_and_consume(sidecar, request_id, future)
+        await self._client._cancel_and_consume(connection, request_id, future)
 
     def __del__(self) -> None:
         # An `async for` left with `break` drops the iterator without awaiting anything: send
@@ -664,15 +783,15 @@ class AsCompleted(AsyncIterator[Outcome]):
         # and let the reply be consumed and dropped.
         if getattr(self, "_finished", True):
             return
-        sidecar, request_id, future = self._sidecar, self._request_id, self._future
-        if sidecar is None or request_id is None or future is None or future.done():
+        connection, request_id, future = self._connection, self._request_id, self._future
+        if connection is None or request_id is None or future is None or future.done():
             return
 
         def send_cancel() -> None:
             try:
-                sidecar.abandon(request_id)
+                connection.abandon(request_id)
                 if not future.done():
-                    sidecar.write({"jsonrpc": "2.0", "method": "cancel", "params": {"id": request_id}})
+                    connection.write({"jsonrpc": "2.0", "method": "cancel", "params": {"id": request_id}})
             except Exception:
                 pass
 
@@ -720,3 +839,33 @@ def _batch_reply(reply: Mapping[str, Any]) -> Tuple[List[Mapping[str, Any]], Bat
 def _wire_index(outcome: Mapping[str, Any]) -> int:
     return int(outcome.get("index", -1))
 
+
+
+def _sets_flag(args: Sequence[str], flag: str) -> bool:
+    """Whether ``args`` set ``flag`` (as ``--flag VALUE`` or ``--flag=VALUE``)."""
+    return any(arg == flag or arg.startswith(flag + "=") for arg in args)
+
+
+def _api_key_envs(providers: Mapping[str, Any]) -> Set[str]:
+    """The ``api_key_env`` names a providers object mentions."""
+    names: Set[str] = set()
+    for config in providers.values():
+        if isinstance(config, Mapping):
+            name = config.get("api_key_env")
+            if isinstance(name, str) and name:
+                names.add(name)
+    return names
+
+
+def _config_api_key_envs(path: Optional[str]) -> Set[str]:
+    """The ``api_key_env`` names of a ``--config`` file's providers (none if it cannot be read:
+    the server reports a bad file itself)."""
+    if path is None:
+        return set()
+    try:
+        with open(path, encoding="utf-8") as file:
+            document = json.load(file)
+    except (OSError, ValueError):
+        return set()
+    providers = document.get("providers") if isinstance(document, dict) else None
+    return _api_key_envs(providers) if isinstance(providers, Mapping) else set()

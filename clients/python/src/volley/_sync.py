@@ -24,7 +24,8 @@ _GATHER_OPTIONS = ("return_exceptions", "concurrency", "timeout", "fail_fast", "
 
 
 class SyncVolley:
-    """The blocking twin of :class:`Volley`: same constructor options, same methods, no ``await``.
+    """The blocking twin of :class:`Volley`: same constructor options (``shared=True`` and
+    ``socket=`` included), same methods, no ``await``.
 
     ``with SyncVolley() as v: v.gather(items)``. A ``KeyboardInterrupt`` (or any exception)
     while a call waits cancels that call in the sidecar. ``progress`` callbacks run on the
@@ -36,6 +37,9 @@ class SyncVolley:
         self._loop: Optional[asyncio.AbstractEventLoop] = None
         self._thread: Optional[threading.Thread] = None
         self._volley: Optional[Volley] = None
+        # Built now so that bad options (shared=False with socket=, ...) raise here; it binds
+        # to the private loop only when first used.
+        self._unstarted: Optional[Volley] = Volley(**options)
         self._lock = threading.Lock()
 
     def __enter__(self) -> "SyncVolley":
@@ -64,7 +68,8 @@ class SyncVolley:
                 thread.start()
                 ready.wait()
                 self._loop, self._thread = loop, thread
-                self._volley = Volley(**self._options)
+                self._volley = self._unstarted or Volley(**self._options)
+                self._unstarted = None
             return self._volley
 
     def _run(self, coroutine: Awaitable[T]) -> T:

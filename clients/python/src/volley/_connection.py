@@ -1,0 +1,327 @@
+"""One JSON-RPC session with a volley server, over any byte stream: framing and request routing.
+
+:class:`Connection` knows line-delimited JSON-RPC and nothing about items or batches. It routes
+each response to the future registered under its id, and ``item`` / ``progress`` notifications
+to the callbacks registered with that request. When the stream ends, every pending future fails
+with :class:`SidecarCrashed`, worded by the transport (a process's exit status and stderr, or a
+daemon's lost connection and log).
+
+What carries the bytes is a :class:`Transport`: the pipes of a sidecar process spawned for this
+client (stdio mode, :mod:`volley._sidecar`) or a Unix socket to a shared daemon (shared mode,
+:mod:`volley._daemon`). Everything above this module is the same in both modes.
+"""
+
+from __future__ import annotations
+
+import abc
+import asyncio
+import json
+import logging
+from typing import Any, Callable, Dict, Mapping, Optional, Union
+
+from ._errors import ProtocolError, SidecarCrashed
+from ._gcpause import gc_paused
+
+__all__ = ["Connection", "Transport", "RequestId", "STREAM_LIMIT"]
+
+RequestId = Union[int, str]
+Notify = Callable[[Dict[str, Any]], None]
+
+#: StreamReader limit for pipes and sockets. Lines are split by our own splitter (no limit),
+#: so this only sets how much the transport buffers before it pauses reading.
+STREAM_LIMIT = 64 * 1024 * 1024
+#: Bytes asked for per read.
+READ_CHUNK = 1024 * 1024
+#: Lines at least this long (a big batch's reply) are parsed with the garbage collector paused.
+GC_PAUSE_BYTES = 256 * 1024
+
+
+class Transport(abc.ABC):
+    """A duplex byte stream to one volley session, and what to say when it ends.
+
+    ``reader`` yields the server's output, ``writer`` takes requests. ``pid`` is the server
+    process's id (the sidecar's, or the daemon's once ``initialize`` named it).
+    """
+
+    reader: asyncio.StreamReader
+    writer: asyncio.StreamWriter
+    pid: Optional[int] = None
+
+    def initialized(self, result: Mapping[str, Any]) -> None:
+        """Called with ``initialize``'s result (the daemon's pid is only known from there)."""
+
+    @abc.abstractmethod
+    def abort(self) -> None:
+        """End the session at once: stdio kills the sidecar, shared mode drops the connection
+        (the daemon then cancels this connection's work; the daemon itself is never touched)."""
+
+    @abc.abstractmethod
+    def end_input(self) -> None:
+        """No more requests (after ``exit``): close the sidecar's stdin / close the socket."""
+
+    @abc.abstractmethod
+    async def ended(self, *, expecting_exit: bool, pending: int, server_said: Optional[str]) -> SidecarCrashed:
+        """The output reached its end: settle (reap the process, close the socket) and return the
+        error that every pending request fails with. ``server_said`` is the message of the last
+        error the server sent with ``id: null`` (a refused connection says why that way)."""
+
+
+class _Pending:
+    __slots__ = ("future", "on_item", "on_progress", "abandoned", "line_bytes")
+
+    def __init__(
+        self, future: "asyncio.Future[Dict[str, Any]]", on_item: Optional[Notify], on_progress: Optional[Notify]
+    ) -> None:
+        self.future = future
+        self.on_item = on_item
+        self.on_progress = on_progress
+        self.abandoned = False
+        self.line_bytes = 0
+
+
+class Connection:
+    """JSON-RPC over one :class:`Transport`. Create it on the loop that uses it, and use it from
+    that loop only. Reading starts at once."""
+
+    def __init__(self, transport: Transport, *, logger: Optional[logging.Logger] = None) -> None:
+        self.transport = transport
+        self.log = logger or logging.getLogger("volley")
+        #: ``max_line_bytes`` from ``initialize``; requests longer than this are refused locally.
+        self.max_line_bytes: Optional[int] = None
+        #: Set before ``shutdown``: the end of the stream is then expected, not a crash.
+        self.expecting_exit = False
+        self._pending: Dict[RequestId, _Pending] = {}
+        self._drain_lock = asyncio.Lock()
+        self._dead: Optional[SidecarCrashed] = None
+        self._ended = asyncio.Event()
+        self._server_said: Optional[str] = None
+        self._reader = asyncio.ensure_future(self._read())
+
+    # -- state -----------------------------------------------------------------------------
+
+    @property
+    def pid(self) -> Optional[int]:
+        return self.transport.pid
+
+    @property
+    def alive(self) -> bool:
+        return self._dead is None
+
+    @property
+    def crash(self) -> Optional[SidecarCrashed]:
+        """Why the session is over, or ``None`` while it runs."""
+        return self._dead
+
+    @property
+    def pending_count(self) -> int:
+        return len(self._pending)
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def abort(self) -> None:
+        """End the session now (see :meth:`Transport.abort`); pending futures fail once the
+        reader sees the end."""
+        try:
+            self.transport.abort()
+        except Exception:  # pragma: no cover - e.g. called at garbage collection, loop closed
+            pass
+
+    def end_input(self) -> None:
+        self.transport.end_input()
+
+    async def wait_closed(self, timeout: float) -> None:
+        """Wait until the stream has ended and every pending future is settled; after ``timeout``
+        seconds :meth:`abort` and wait for that (bounded)."""
+        try:
+            await asyncio.wait_for(asyncio.shield(self._ended.wait()), timeout)
+            return
+        except asyncio.TimeoutError:
+            self.log.warning(
+                "volley (pid %s) did not end the session within %.1f s; aborting it", self.transport.pid, timeout
+            )
+        self.abort()
+        try:
+            await asyncio.wait_for(asyncio.shield(self._ended.wait()), 10.0)
+        except asyncio.TimeoutError:  # pragma: no cover - a transport that ignores abort
+            self.log.error("volley (pid %s) did not end after abort", self.transport.pid)
+
+    # -- sending ---------------------------------------------------------------------------
+
+    def register(
+        self, request_id: RequestId, *, on_item: Optional[Notify] = None, on_progress: Optional[Notify] = None
+    ) -> "asyncio.Future[Dict[str, Any]]":
+        """Register a future for the response to ``request_id`` (call before sending it)."""
+        if self._dead is not None:
+            raise self._dead
+        future: "asyncio.Future[Dict[str, Any]]" = asyncio.get_running_loop().create_future()
+        self._pending[request_id] = _Pending(future, on_item, on_progress)
+        return future
+
+    def write(self, message: Mapping[str, Any]) -> int:
+        """Write one message as one line, synchronously (the transport buffers it). Returns its size.
+
+        Raises :class:`SidecarCrashed` when the session is over, :class:`ProtocolError` (-32010)
+        when the line is longer than the server accepts (it would be discarded unanswered).
+        """
+        if self._dead is not None:
+            raise self._dead
+        writer = self.transport.writer
+        if writer.is_closing():
+            raise SidecarCrashed("the volley session is closed (no more requests can be sent)")
+        line = json.dumps(message, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode("utf-8")
+        limit = self.max_line_bytes
+        if limit is not None and len(line) > limit:
+            raise ProtocolError(
+                f"request line of {len(line)} bytes is longer than the server's max_line_bytes ({limit}); "
+                "start it with a larger --max-line-bytes (Volley(extra_args=...))",
+                code=-32010,
+                data={"byte_count": len(line), "max_line_bytes": limit},
+            )
+        pending = self._pending.get(message.get("id")) if "id" in message else None  # type: ignore[arg-type]
+        if pending is not None:
+            pending.line_bytes = len(line)
+        writer.write(line + b"\n")
+        return len(line)
+
+    async def drain(self) -> None:
+        """Wait until the stream to the server has room (backpressure on big batches)."""
+        try:
+            async with self._drain_lock:
+                await self.transport.writer.drain()
+        except (ConnectionError, BrokenPipeError):
+            # The server is gone; the reader will notice and fail the futures.
+            pass
+
+    def abandon(self, request_id: RequestId) -> None:
+        """Forget a request's callbacks; its response, when it comes, is consumed and dropped."""
+        pending = self._pending.get(request_id)
+        if pending is not None:
+            pending.abandoned = True
+            pending.on_item = None
+            pending.on_progress = None
+
+    def forget(self, request_id: RequestId) -> None:
+        """Drop a registration whose request was never sent."""
+        self._pending.pop(request_id, None)
+
+    # -- reading ---------------------------------------------------------------------------
+
+    async def _read(self) -> None:
+        reader = self.transport.reader
+        partial = bytearray()
+        try:
+            while True:
+                try:
+                    chunk = await reader.read(READ_CHUNK)
+                except OSError as error:  # a socket reset by the peer: the same as its end
+                    self.log.debug("volley stream ended: %s", error)
+                    break
+                if not chunk:
+                    break
+                if b"\n" not in chunk:
+                    partial += chunk
+                    continue
+                lines = chunk.split(b"\n")
+                partial += lines[0]
+                self._on_line(bytes(partial))
+                for line in lines[1:-1]:
+                    self._on_line(line)
+                partial = bytearray(lines[-1])
+            if partial.strip():
+                self.log.warning("volley output ended inside a line (%d bytes dropped)", len(partial))
+        except Exception:  # pragma: no cover - a bug in routing must not hang every future
+            self.log.exception("volley client: the reader failed")
+            self.abort()
+        finally:
+            await self._on_end()
+
+    def _on_line(self, line: bytes) -> None:
+        if not line.strip():
+            return
+        try:
+            if len(line) >= GC_PAUSE_BYTES:
+                with gc_paused():
+                    message = json.loads(line)
+            else:
+                message = json.loads(line)
+        except ValueError:
+            self.log.error("volley sent a line that is not JSON: %r", line[:200])
+            return
+        try:
+            if isinstance(message, list):
+                for member in message:
+                    self._on_message(member)
+            else:
+                self._on_message(message)
+        except Exception:
+            self.log.exception("volley client: failed to route a message")
+
+    def _on_message(self, message: Any) -> None:
+        if not isinstance(message, dict):
+            self.log.error("volley sent a message that is not an object: %r", message)
+            return
+        method = message.get("method")
+        if method is not None:
+            params = message.get("params") or {}
+            request_id = params.get("request") if isinstance(params, dict) else None
+            pending = self._pending.get(request_id) if request_id is not None else None
+            if method == "item":
+                if pending is not None and pending.on_item is not None:
+                    pending.on_item(params)
+            elif method == "progress":
+                if pending is not None and pending.on_progress is not None:
+                    pending.on_progress(params)
+            else:
+                self.log.debug("volley notification %r ignored", method)
+            return
+        request_id = message.get("id")
+        if request_id is None:
+            self._on_orphan_error(message)
+            return
+        pending = self._pending.pop(request_id, None)
+        if pending is None:
+            self.log.warning("volley answered unknown request id %r", request_id)
+            return
+        if not pending.future.done():
+            pending.future.set_result(message)
+
+    def _on_orphan_error(self, message: Dict[str, Any]) -> None:
+        """An error with ``id: null``: a line the server could not read as a request, or a
+        connection the daemon refuses (then it closes the stream)."""
+        error = message.get("error") or {}
+        code = error.get("code")
+        data = error.get("data") or {}
+        # -32010 names the byte count of the discarded line: find the request that sent it.
+        if code == -32010 and isinstance(data, dict):
+            count = data.get("byte_count")
+            for request_id, pending in list(self._pending.items()):
+                if pending.line_bytes and count in (pending.line_bytes, pending.line_bytes + 1):
+                    del self._pending[request_id]
+                    if not pending.future.done():
+                        pending.future.set_result({"id": request_id, "error": error})
+                    return
+        self._server_said = f"{error.get('message', 'error')} (JSON-RPC error {code})"
+        self.log.error("volley reported an error for no request: %s", error)
+
+    async def _on_end(self) -> None:
+        """The stream ended: let the transport settle and word it, fail what is pending."""
+        pending_count = len(self._pending)
+        try:
+            crash = await self.transport.ended(
+                expecting_exit=self.expecting_exit, pending=pending_count, server_said=self._server_said
+            )
+        except Exception as error:  # pragma: no cover - never leave futures hanging
+            crash = SidecarCrashed(f"the volley session ended ({error})")
+        self._dead = crash
+        pending, self._pending = self._pending, {}
+        for entry in pending.values():
+            if not entry.future.done():
+                entry.future.set_exception(
+                    SidecarCrashed(crash.message, returncode=crash.returncode, stderr_tail=crash.stderr_tail)
+                )
+            if entry.abandoned:
+                # Nobody awaits it; mark the exception retrieved.
+                entry.future.exception()
+        if pending and not self.expecting_exit:
+            self.log.error("%s with %d request(s) pending", crash.message.split(";")[0], len(pending))
+        self._ended.set()
