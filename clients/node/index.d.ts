@@ -288,6 +288,14 @@ export interface ProviderConfig {
 }
 
 export interface VolleyOptions {
+  /**
+   * Shared mode: connect to the volley daemon serving the default socket (`defaultSocketPath()`),
+   * starting it (detached, outliving this process) when none is running, instead of spawning a
+   * sidecar of this Volley's own. Default `false` (stdio). `false` together with `socket` throws.
+   */
+  shared?: boolean;
+  /** Shared mode at this socket path (implies `shared: true`). */
+  socket?: string;
   /** Path of the `volley` executable. Default: `VOLLEY_BIN`, `volley` on PATH, the checkout's build. */
   binary?: string;
   /** Providers sent in `initialize` (and again to a restarted sidecar). */
@@ -296,7 +304,11 @@ export interface VolleyOptions {
   defaultProvider?: string;
   /** Model for items whose request names none (client-side; the sidecar has no default model). */
   defaultModel?: string;
-  /** `--config FILE`: a JSON file `{"providers": {...}, "default_provider": "..."}`. */
+  /**
+   * `--config FILE`: a JSON file `{"providers": {...}, "default_provider": "..."}`. This and the
+   * other command-line options (`logLevel`, `maxLineBytes`, `args`) reach a shared daemon only
+   * when this Volley is the one that starts it.
+   */
   configPath?: string;
   /** `--log-level` of the sidecar's stderr (default `warning`). */
   logLevel?: 'trace' | 'debug' | 'info' | 'notice' | 'warning' | 'error' | 'critical';
@@ -304,11 +316,21 @@ export interface VolleyOptions {
   maxLineBytes?: number;
   /** Extra command-line arguments. */
   args?: string[];
-  /** Environment of the sidecar, merged over `process.env` (API keys live here); `undefined` removes a variable. */
+  /**
+   * Environment of the sidecar, merged over `process.env` (API keys live here); `undefined`
+   * removes a variable. In shared mode the session gets this environment's OPENAI_API_KEY,
+   * ANTHROPIC_API_KEY, OPENAI_BASE_URL, ANTHROPIC_BASE_URL and the variable of each `apiKeyEnv`
+   * of `providers` and of the `configPath` file (in `initialize`); a daemon this Volley starts
+   * gets all of it.
+   */
   env?: Record<string, string | undefined>;
   /** Consecutive crashes (with no answer in between) after which no new sidecar is started. Default 3. */
   maxRestarts?: number;
-  /** Every line the sidecar writes to stderr. The last 50 are kept for crash messages anyway. */
+  /**
+   * Every line the sidecar writes to stderr. The last 50 are kept for crash messages anyway.
+   * A shared daemon's stderr goes to `volley.log` next to its socket: this sees only the
+   * client's own notes.
+   */
   onStderr?: (line: string) => void;
 }
 
@@ -336,20 +358,41 @@ export interface Stats {
   latencyMs: { p50: number | null; p95: number | null; p99: number | null } | null;
   /** Keyed by model name. */
   usage: Record<string, Usage>;
-  /** Keyed `provider/model`. */
-  limiters: Record<string, { inFlight: number; queued: number; concurrency?: number; [field: string]: unknown }>;
+  /** Keyed `provider/model`. In shared mode each lists the `connections` (ids) using it. */
+  limiters: Record<
+    string,
+    { inFlight: number; queued: number; concurrency?: number; connections?: number[]; [field: string]: unknown }
+  >;
   /** Keyed by provider name. Keys are never included, only `apiKeyEnv` and `hasKey`. */
   providers: Record<
     string,
     { kind: string; baseUrl?: string; apiKeyEnv?: string | null; hasKey?: boolean; limits: ProviderLimits }
   >;
+  /** Shared mode: this connection's id. */
+  connection?: number;
+  /** Shared mode: every connection to the daemon, sorted by id. */
+  connections?: ConnectionStats[];
   [field: string]: unknown;
+}
+
+/** One connection to a shared daemon, as `stats()` lists it. */
+export interface ConnectionStats {
+  id: number;
+  /** The host's process id (from the socket's peer credentials). */
+  pid: number;
+  /** `name version` from the host's `initialize`, or `null`. */
+  client: string | null;
+  itemsPending: number;
+  requestsRunning: number;
 }
 
 /** What `initialize` answered. */
 export interface ServerInfo {
   protocolVersion: number;
-  server: { name: string; version: string };
+  /** `pid`: the volley process (the sidecar, or the shared daemon). */
+  server: { name: string; version: string; pid?: number };
+  /** Shared mode: this connection's id (as in `stats().connections`). */
+  connection?: number;
   capabilities: {
     methods: string[];
     providerKinds: string[];
@@ -360,9 +403,12 @@ export interface ServerInfo {
 }
 
 export declare class Volley {
+  /** @throws {TypeError} for an unknown option (naming the closest one), or `shared: false` with `socket`. */
   constructor(options?: VolleyOptions);
-  /** The running sidecar's process id, or `undefined`. */
+  /** The process id of the sidecar or of the shared daemon, or `undefined` when there is no session. */
   readonly pid: number | undefined;
+  /** The shared daemon's socket path; `undefined` in stdio mode. */
+  readonly socketPath: string | undefined;
   /** What `initialize` answered; `undefined` before the sidecar has started. */
   readonly info: ServerInfo | undefined;
   /** Starts the sidecar now (otherwise the first call does). */
@@ -387,7 +433,8 @@ export declare class Volley {
   ping(options?: { signal?: AbortSignal }): Promise<void>;
   /**
    * `shutdown` (`drain` lets running work finish; `cancel` stops it), `exit`, and a kill if the
-   * process has not exited within `timeout` seconds (default 10). Later calls reject.
+   * process has not exited within `timeout` seconds (default 10). Later calls reject. In shared
+   * mode this ends this connection's session only: the daemon keeps running.
    */
   close(options?: { mode?: 'drain' | 'cancel'; timeout?: number }): Promise<void>;
   [Symbol.asyncDispose](): Promise<void>;
@@ -465,15 +512,19 @@ export declare class ProtocolError extends VolleyError {
   data: unknown;
 }
 
-/** The sidecar could not be started, or exited with requests pending. */
+/**
+ * The sidecar could not be started, or exited with requests pending. In shared mode: the daemon
+ * could not be reached or started, or the connection to it was lost with requests pending.
+ */
 export declare class SidecarCrashed extends VolleyError {
   constructor(
     message: string,
     fields?: { exitCode?: number | null; signal?: string | null; stderr?: string[]; cause?: unknown },
   );
+  /** How the sidecar (or a daemon this Volley started and that failed) exited; `null` when unknown. */
   exitCode: number | null;
   signal: string | null;
-  /** The last lines the sidecar wrote to stderr. */
+  /** The last lines the sidecar wrote to stderr; for a daemon that would not start, its log's. */
   stderr: string[];
 }
 
@@ -488,3 +539,9 @@ export declare class AbortError extends Error {
 
 /** Where the sidecar binary is: `explicit`, `VOLLEY_BIN`, PATH, then the checkout's build. */
 export function findBinary(explicit?: string, env?: Record<string, string | undefined>): string;
+
+/**
+ * The shared daemon's default socket: `$VOLLEY_SOCKET`, else `$XDG_RUNTIME_DIR/volley/volley.sock`,
+ * else `/tmp/volley-<uid>/volley.sock` (empty variables count as unset). `env` defaults to `process.env`.
+ */
+export function defaultSocketPath(env?: Record<string, string | undefined>): string;

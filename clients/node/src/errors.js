@@ -93,8 +93,10 @@ export class ProtocolError extends VolleyError {
 }
 
 /**
- * The sidecar could not be started, or exited while requests were pending. Every pending call
- * is rejected with it; the next call starts a new sidecar (up to `maxRestarts` in a row).
+ * The sidecar could not be started, or exited while requests were pending; in shared mode, the
+ * daemon could not be reached or started, or the connection to it was lost. Every pending call
+ * is rejected with it; the next call starts a new sidecar, or reconnects (starting a daemon if
+ * none is running), up to `maxRestarts` times in a row.
  */
 export class SidecarCrashed extends VolleyError {
   /**

@@ -4,6 +4,7 @@
 export { Volley } from './volley.js';
 export { ITEM_FIELDS, REQUEST_PARAMS, chat } from './convert.js';
 export { findBinary } from './binary.js';
+export { defaultSocketPath } from './daemon.js';
 export {
   AbortError,
   Cancelled,

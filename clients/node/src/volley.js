@@ -1,5 +1,8 @@
-// The public client: one Volley instance owns (at most) one sidecar process at a time.
+// The public client: one Volley instance has (at most) one session at a time, with a sidecar
+// process of its own (stdio, the default) or on a connection to a shared daemon.
 
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { findBinary } from './binary.js';
 import {
   batchParams,
@@ -14,16 +17,22 @@ import {
   statsFromWire,
   valueFromWire,
 } from './convert.js';
+import { attachOrStart, checkSocketPath, defaultSocketPath } from './daemon.js';
 import { AbortError, Cancelled, ProtocolError, SidecarCrashed, VolleyError, itemError } from './errors.js';
-import { Sidecar } from './sidecar.js';
+import { Connection } from './rpc.js';
+import { ProcessTransport, volleyFlags } from './sidecar.js';
 
 const CLIENT = { name: 'volley-node', version: '0.1.0' };
 const VOLLEY_OPTIONS = Object.freeze([
   'binary', 'providers', 'defaultProvider', 'defaultModel', 'configPath', 'logLevel', 'maxLineBytes', 'args', 'env',
-  'maxRestarts', 'onStderr',
+  'maxRestarts', 'onStderr', 'shared', 'socket',
 ]);
+/** The variables a shared daemon's session gets from the host (with each provider's `api_key_env`). */
+const FORWARDED_ENVIRONMENT = Object.freeze(['OPENAI_API_KEY', 'ANTHROPIC_API_KEY', 'OPENAI_BASE_URL', 'ANTHROPIC_BASE_URL']);
 const SIGNAL_ONLY = Object.freeze(['signal']);
 const REQUEST_CANCELLED = -32800;
+/** Shared mode: connections tried when the daemon drops them before `initialize` answers. */
+const HANDSHAKE_ATTEMPTS = 3;
 const REQUEST_FAILED = -32803;
 
 /**
@@ -134,14 +143,130 @@ class OutcomeQueue {
 }
 
 /**
- * A client of one `volley` sidecar. Cheap to create: the process starts on first use (or with
- * `start()`), is restarted after a crash, and is stopped by `close()`.
+ * The environment volley sees: `process.env` with the `env` option applied over it
+ * (`undefined` removes a variable).
+ * @param {Record<string, string | undefined> | undefined} overrides
+ * @returns {NodeJS.ProcessEnv}
+ */
+function volleyEnvironment(overrides) {
+  /** @type {NodeJS.ProcessEnv} */
+  const env = { ...process.env, ...overrides };
+  for (const [name, value] of Object.entries(env)) if (value === undefined) delete env[name];
+  return env;
+}
+
+/**
+ * How a Volley reaches volley. Two ways, one shape: `open()` gives a transport for a new
+ * session (see src/rpc.js), `initializeParams()` what that session's `initialize` adds, and
+ * `initialized()` sees what it answered.
+ * @typedef {object} Launcher
+ * @property {string | undefined} socketPath
+ * @property {() => Promise<import('./rpc.js').Transport>} open
+ * @property {(providers: Record<string, any> | undefined) => Record<string, unknown>} initializeParams
+ * @property {(providers: Record<string, any> | undefined) => Record<string, unknown>} configureParams
+ * @property {(transport: import('./rpc.js').Transport, info: any) => void} initialized
+ */
+
+/**
+ * Stdio (the default): a sidecar process of this Volley's own, on pipes.
+ * @param {import('../index.js').VolleyOptions} options
+ * @returns {Launcher}
+ */
+function stdioLauncher(options) {
+  return {
+    socketPath: undefined,
+    open: async () => new ProcessTransport(findBinary(options.binary), volleyFlags(options), volleyEnvironment(options.env)),
+    initializeParams: () => ({}),
+    configureParams: () => ({}),
+    initialized: () => {},
+  };
+}
+
+/**
+ * Shared: a connection to the daemon serving `socketPath`, started (detached, outliving this
+ * process) when none is running. The daemon's flags are those of whoever started it; the
+ * session's providers are resolved with this host's environment, sent in `initialize`.
+ * @param {import('../index.js').VolleyOptions} options
+ * @param {string} socketPath
+ * @returns {Launcher}
+ */
+function sharedLauncher(options, socketPath) {
+  return {
+    socketPath,
+    open: () =>
+      attachOrStart({
+        path: socketPath,
+        binary: () => findBinary(options.binary),
+        flags: volleyFlags(options),
+        env: volleyEnvironment(options.env),
+      }),
+    initializeParams: (providers) => ({
+      environment: sessionEnvironment(volleyEnvironment(options.env), [providers, configFileProviders(options.configPath)]),
+    }),
+    // A provider added later may name a variable `initialize` did not send: `configure`
+    // sends the values its providers read, as a sidecar spawned here would have seen them.
+    configureParams: (providers) =>
+      providers ? { environment: sessionEnvironment(volleyEnvironment(options.env), [providers]) } : {},
+    initialized: (transport, info) => {
+      const pid = info?.server?.pid;
+      if (typeof pid === 'number') /** @type {import('./daemon.js').SocketTransport} */ (transport).pid = pid;
+    },
+  };
+}
+
+/**
+ * What a shared daemon's session is told of the host's environment (`initialize`'s
+ * `environment`): the values, among those set, of OPENAI_API_KEY, ANTHROPIC_API_KEY,
+ * OPENAI_BASE_URL, ANTHROPIC_BASE_URL and of every `api_key_env` the providers name.
+ * @param {NodeJS.ProcessEnv} env
+ * @param {Array<Record<string, any> | undefined>} providerSets in wire form
+ * @returns {Record<string, string>}
+ */
+function sessionEnvironment(env, providerSets) {
+  const names = new Set(FORWARDED_ENVIRONMENT);
+  for (const providers of providerSets) {
+    for (const config of Object.values(isPlainObject(providers) ? providers : {})) {
+      if (typeof config?.api_key_env === 'string' && config.api_key_env) names.add(config.api_key_env);
+    }
+  }
+  /** @type {Record<string, string>} */
+  const environment = {};
+  for (const name of names) {
+    const value = env[name];
+    if (typeof value === 'string') environment[name] = value;
+  }
+  return environment;
+}
+
+/**
+ * The providers of a `--config` file (`configPath`), read when a shared session starts: the
+ * session looks their `api_key_env` up in the environment it is sent, like the client's own
+ * providers'. `undefined` when there is no file or it cannot be read (volley reports that).
+ * @param {string | undefined} configPath
+ * @returns {Record<string, any> | undefined}
+ */
+function configFileProviders(configPath) {
+  if (!configPath) return undefined;
+  try {
+    return JSON.parse(readFileSync(configPath, 'utf8'))?.providers;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * A client of volley. Cheap to create: the session starts on first use (or with `start()`) and
+ * is started again after a crash. By default it is a sidecar process of this Volley's own,
+ * stopped by `close()`; with `shared: true` or `socket` it is a connection to a daemon that
+ * other hosts share, which `close()` leaves running.
  */
 export class Volley {
-  /** @type {Sidecar | undefined} */
+  /** @type {Connection | undefined} */
   #sidecar;
-  /** @type {Promise<Sidecar> | undefined} */
+  /** @type {Promise<Connection> | undefined} */
   #starting;
+  /** @type {Launcher} */
+  #launcher;
   /** @type {Promise<void> | undefined} */
   #closing;
   #closed = false;
@@ -162,14 +287,37 @@ export class Volley {
    */
   constructor(options = {}) {
     checkOptions('new Volley()', options, VOLLEY_OPTIONS);
+    const { shared, socket } = options;
+    if (shared !== undefined && typeof shared !== 'boolean') throw new TypeError('new Volley(): shared must be true or false');
+    if (socket !== undefined && (typeof socket !== 'string' || socket === '')) {
+      throw new TypeError('new Volley(): socket must be the path of a Unix socket (a non-empty string)');
+    }
+    if (shared === false && socket !== undefined) {
+      throw new TypeError('new Volley(): socket connects to a shared daemon, which shared: false refuses; drop one of the two');
+    }
     this.#options = { ...options, maxRestarts: options.maxRestarts ?? 3 };
+    if (shared || socket !== undefined) {
+      const path = resolve(socket ?? defaultSocketPath(volleyEnvironment(options.env)));
+      checkSocketPath(path);
+      this.#launcher = sharedLauncher(this.#options, path);
+    } else {
+      this.#launcher = stdioLauncher(this.#options);
+    }
     this.#providers = options.providers ? providersToWire(options.providers) : undefined;
     this.#defaultProvider = options.defaultProvider;
   }
 
-  /** The running sidecar's process id, or `undefined` when none is running. */
+  /**
+   * The process id of the volley this Volley talks to (its sidecar, or the shared daemon), or
+   * `undefined` when it has no session.
+   */
   get pid() {
     return this.#sidecar?.isEnded === false ? this.#sidecar.pid : undefined;
+  }
+
+  /** The shared daemon's socket path (`undefined` in stdio mode). */
+  get socketPath() {
+    return this.#launcher.socketPath;
   }
 
   /**
@@ -345,6 +493,7 @@ export class Volley {
     const params = {};
     if (providers) Object.assign(params, { providers });
     if (config.defaultProvider !== undefined) Object.assign(params, { default_provider: config.defaultProvider });
+    Object.assign(params, this.#launcher.configureParams(providers));
     const result = camelDeep(await this.#invoke('configure', params, { signal }));
     if (providers) this.#providers = { ...this.#providers, ...providers };
     if (config.defaultProvider !== undefined) this.#defaultProvider = config.defaultProvider;
@@ -364,6 +513,8 @@ export class Volley {
   /**
    * Stops the sidecar: `shutdown` (by default letting running work finish), `exit`, then a kill
    * if it has not exited within `timeout` seconds. Later calls reject. Safe to call twice.
+   * In shared mode the same ends this connection's session (the connection is dropped instead
+   * of killed); the daemon keeps running for its other hosts, and exits on its own once idle.
    * @param {{mode?: 'drain' | 'cancel', timeout?: number}} [options]
    */
   close(options = {}) {
@@ -387,15 +538,16 @@ export class Volley {
 
   // -------------------------------------------------------------------------------------------
 
-  /** @returns {Promise<Sidecar>} */
+  /** @returns {Promise<Connection>} */
   #ensureStarted() {
     if (this.#closed) return Promise.reject(new VolleyError('this Volley is closed', { kind: 'closed' }));
     if (this.#sidecar && !this.#sidecar.isEnded && !this.#sidecar.isRetiring) return Promise.resolve(this.#sidecar);
-    this.#starting ??= this.#spawn().finally(() => (this.#starting = undefined));
+    this.#starting ??= this.#connect().finally(() => (this.#starting = undefined));
     return this.#starting;
   }
 
-  async #spawn() {
+  /** Starts a session: a new sidecar, or a new connection to the shared daemon; then `initialize`. */
+  async #connect() {
     const maxRestarts = this.#options.maxRestarts;
     if (this.#lastCrash && this.#crashesInARow > maxRestarts) {
       throw new SidecarCrashed(
@@ -403,23 +555,42 @@ export class Volley {
         { exitCode: this.#lastCrash.exitCode, signal: this.#lastCrash.signal, stderr: this.#lastCrash.stderr },
       );
     }
-    const o = this.#options;
-    const args = [];
-    if (o.configPath) args.push('--config', o.configPath);
-    if (o.logLevel) args.push('--log-level', o.logLevel);
-    if (o.maxLineBytes) args.push('--max-line-bytes', String(o.maxLineBytes));
-    if (o.args) args.push(...o.args);
-    const sidecar = new Sidecar({
-      binary: findBinary(o.binary),
-      args,
-      env: { ...process.env, ...o.env },
-      onStderr: o.onStderr,
+    for (let attempt = 1; ; attempt++) {
+      let transport;
+      try {
+        transport = await this.#launcher.open();
+      } catch (error) {
+        // The shared daemon could not be reached or started.
+        if (error instanceof SidecarCrashed) this.#crashed(error);
+        throw error;
+      }
+      try {
+        return await this.#initialize(transport);
+      } catch (error) {
+        if (!(error instanceof SidecarCrashed)) throw error;
+        // A daemon can close its socket just as we connect (it was killed, or is exiting idle):
+        // the session is lost before `initialize` answered. Connect again (starting a daemon if
+        // none is left); a stdio sidecar that dies that early is broken, not unlucky.
+        if (this.#launcher.socketPath !== undefined && attempt < HANDSHAKE_ATTEMPTS && !this.#closed) continue;
+        this.#crashed(error);
+        throw error;
+      }
+    }
+  }
+
+  /**
+   * A session on `transport`, once `initialize` answered.
+   * @param {import('./rpc.js').Transport} transport
+   * @returns {Promise<Connection>}
+   */
+  async #initialize(transport) {
+    let ready = false;
+    const sidecar = new Connection(transport, {
+      onStderr: this.#options.onStderr,
       onEnd: (ended, crash) => {
         if (this.#sidecar === ended) this.#sidecar = undefined;
-        if (crash) {
-          this.#crashesInARow += 1;
-          this.#lastCrash = crash;
-        }
+        // A session lost during `initialize` is counted (or retried) by #connect.
+        if (crash && ready) this.#crashed(crash);
       },
     });
     this.#sidecar = sidecar;
@@ -427,17 +598,27 @@ export class Volley {
     const params = { protocol_version: 1, client: CLIENT };
     if (this.#providers) params.providers = this.#providers;
     if (this.#defaultProvider !== undefined) params.default_provider = this.#defaultProvider;
+    Object.assign(params, this.#launcher.initializeParams(this.#providers));
     try {
       const info = await sidecar.request('initialize', params).promise;
       this.#info = camelDeep(info);
+      this.#launcher.initialized(transport, info);
       const maxLineBytes = info?.limits?.max_line_bytes;
       if (typeof maxLineBytes === 'number') sidecar.maxLineBytes = maxLineBytes;
+      ready = true;
     } catch (error) {
-      // A configuration the sidecar refuses: do not leave it running half set up.
-      if (!sidecar.isEnded) sidecar.kill('SIGKILL');
+      // A configuration volley refuses: do not leave the session half set up (a sidecar is
+      // killed; a shared daemon only loses this connection).
+      sidecar.abort();
       throw error;
     }
     return sidecar;
+  }
+
+  /** @param {SidecarCrashed} crash */
+  #crashed(crash) {
+    this.#crashesInARow += 1;
+    this.#lastCrash = crash;
   }
 
   /**

@@ -1,6 +1,6 @@
 // Shared by the tests: which binary to run, and small builders.
 
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Volley, chat } from '../src/index.js';
@@ -32,3 +32,17 @@ export function mockItem(prompt, mock = {}, options = {}) {
 }
 
 export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Whether `pid` is a live process (an exited one no one has reaped yet counts as gone). */
+export function isRunning(pid) {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  try {
+    return readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.[0] !== 'Z';
+  } catch {
+    return false;
+  }
+}

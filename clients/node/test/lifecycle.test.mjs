@@ -2,29 +2,16 @@
 
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { chmodSync, mkdtempSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
 import { Cancelled, findBinary, ProtocolError, VolleyError } from '../src/index.js';
-import { binary, clientDir, mockItem, mockVolley } from './helpers.mjs';
+import { binary, clientDir, isRunning, mockItem, mockVolley } from './helpers.mjs';
 
 const run = promisify(execFile);
 
-/** Whether `pid` is a live process (an exited one no one has reaped yet counts as gone). */
-function isRunning(pid) {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  try {
-    return readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.[0] !== 'Z';
-  } catch {
-    return false;
-  }
-}
 
 test('the sidecar starts lazily; start() reports what initialize answered', async () => {
   const v = mockVolley();

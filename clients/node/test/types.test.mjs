@@ -31,8 +31,13 @@ test('a strict TypeScript program importing src/index.js by path compiles, and a
     const entry = join(clientDir, 'src', 'index.js');
     writeFileSync(
       join(dir, 'use.mts'),
-      `import { Volley, chat, HTTPError, REQUEST_PARAMS, type GatherResults, type ChatValue } from ${JSON.stringify(entry)};
+      `import { Volley, chat, defaultSocketPath, HTTPError, REQUEST_PARAMS, type GatherResults, type ChatValue, type ConnectionStats } from ${JSON.stringify(entry)};
 const v = new Volley({ defaultModel: 'm' });
+const shared = new Volley({ shared: true, socket: defaultSocketPath({ VOLLEY_SOCKET: '/tmp/x/v.sock' }) });
+const where: string | undefined = shared.socketPath;
+const connections: ConnectionStats[] | undefined = (await shared.stats()).connections;
+const daemon: number | undefined = (await shared.start()).server.pid ?? shared.info?.connection;
+console.log(where, connections?.[0]?.itemsPending, daemon);
 const results: GatherResults<ChatValue> = await v.gather([chat('hi', { maxTokens: 5, timeout: 2, extraBody: { x: 1 } })]);
 const n: number = results.stats.succeeded + results.outcomes[0].attempts + (results[0].text ?? '').length;
 try { await v.call('x'); } catch (e) { if (e instanceof HTTPError) { const a: number | undefined = e.attempts; console.log(a); } }
