@@ -4,7 +4,11 @@
  * with N items, and reads the reply (for as_completed: one `item` notification per item, then
  * the response). No JSON parser: outcomes are counted by substring ("ok":true / "ok":false).
  *
- *   volley_raw N CONCURRENCY BASE_URL [--mode gather|as_completed] [--volley PATH]
+ *   volley_raw N CONCURRENCY BASE_URL [--mode gather|as_completed] [--volley PATH] [--socket PATH]
+ *
+ * With --socket, the sidecar is a shared daemon (`volley serve --socket PATH`) and the host talks
+ * to it over that Unix socket instead of pipes: the same work, for the cost of shared mode. The
+ * daemon is still this process's child, stopped with SIGTERM at the end so wait4 counts its CPU.
  *
  * The sidecar gets `--max-connections-per-host CONCURRENCY`. Prints one JSON line:
  *   wall_s, first_s         work window: from building the request to the last byte of the reply
@@ -21,7 +25,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/types.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -131,6 +137,23 @@ static long count(const char *hay, const char *needle) {
     return c;
 }
 
+/* A connection to the daemon at `path`, retried for up to 10 s while it starts; -1 if none. */
+static int connect_socket(const char *path, pid_t daemon) {
+    struct sockaddr_un addr = {.sun_family = AF_UNIX};
+    if (strlen(path) >= sizeof addr.sun_path) { fprintf(stderr, "volley_raw: socket path too long\n"); return -1; }
+    strcpy(addr.sun_path, path);
+    for (int attempt = 0; attempt < 2000; attempt++) {
+        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0) { perror("socket"); return -1; }
+        if (connect(fd, (struct sockaddr *)&addr, sizeof addr) == 0) return fd;
+        close(fd);
+        if (waitpid(daemon, NULL, WNOHANG) == daemon) { fprintf(stderr, "volley_raw: the daemon exited\n"); return -1; }
+        usleep(5000);
+    }
+    fprintf(stderr, "volley_raw: no daemon at %s\n", path);
+    return -1;
+}
+
 int main(int argc, char **argv) {
     signal(SIGPIPE, SIG_IGN);
     if (argc < 4) {
@@ -138,11 +161,12 @@ int main(int argc, char **argv) {
         return 2;
     }
     long n = atol(argv[1]), conc = atol(argv[2]);
-    const char *base = argv[3], *mode = "gather";
+    const char *base = argv[3], *mode = "gather", *socket_path = NULL;
     const char *bin = getenv("VOLLEY_BIN") ? getenv("VOLLEY_BIN") : "volley";
     for (int i = 4; i + 1 < argc; i++) {
         if (!strcmp(argv[i], "--mode")) mode = argv[++i];
         else if (!strcmp(argv[i], "--volley")) bin = argv[++i];
+        else if (!strcmp(argv[i], "--socket")) socket_path = argv[++i];
     }
     int as_completed = !strcmp(mode, "as_completed");
     char conc_s[32];
@@ -155,7 +179,10 @@ int main(int argc, char **argv) {
         dup2(in[0], 0);
         dup2(out[1], 1);
         close(in[0]); close(in[1]); close(out[0]); close(out[1]);
-        execlp(bin, "volley", "--max-connections-per-host", conc_s, (char *)NULL);
+        if (socket_path)
+            execlp(bin, "volley", "serve", "--socket", socket_path, "--max-connections-per-host", conc_s, (char *)NULL);
+        else
+            execlp(bin, "volley", "--max-connections-per-host", conc_s, (char *)NULL);
         perror("exec volley");
         _exit(127);
     }
@@ -163,6 +190,14 @@ int main(int argc, char **argv) {
     close(out[1]);
     int to = in[1];
     reader_t r = {.fd = out[0]};
+    if (socket_path) {
+        /* The daemon's stdin and stdout are unused: talk over the socket. */
+        close(to);
+        close(out[0]);
+        to = connect_socket(socket_path, pid);
+        if (to < 0) return 3;
+        r.fd = to;
+    }
     size_t len;
     char *line;
 
@@ -235,6 +270,7 @@ int main(int argc, char **argv) {
         snprintf(sample, sizeof sample, "sidecar closed stdout before answering");
     }
     close(to);
+    if (socket_path) kill(pid, SIGTERM); /* a daemon does not end with its host's input */
     int status = 0;
     struct rusage sru;
     memset(&sru, 0, sizeof sru);
@@ -243,11 +279,11 @@ int main(int argc, char **argv) {
     getrusage(RUSAGE_SELF, &ru);
     for (char *p = sample; *p; p++)
         if (*p == '"' || *p == '\\') *p = '\'';
-    printf("{\"peer\":\"volley-raw\",\"mode\":\"%s\",\"n\":%ld,\"concurrency\":%ld,\"ok\":%ld,\"errors\":%ld,"
+    printf("{\"peer\":\"%s\",\"mode\":\"%s\",\"n\":%ld,\"concurrency\":%ld,\"ok\":%ld,\"errors\":%ld,"
            "\"wall_s\":%.6f,\"first_s\":%.6f,\"cpu_s\":%.6f,\"maxrss_kb\":%ld,"
            "\"sidecar_cpu_s\":%.6f,\"sidecar_cpu_window_s\":%.3f,\"sidecar_maxrss_kb\":%ld,\"sidecar_exit\":%d,"
            "\"request_bytes\":%zu,\"error_sample\":\"%s\"}\n",
-           mode, n, conc, ok, errors, wall, first, cpu, ru.ru_maxrss,
+           socket_path ? "volley-socket" : "volley-raw", mode, n, conc, ok, errors, wall, first, cpu, ru.ru_maxrss,
            tv(sru.ru_utime) + tv(sru.ru_stime), side1 - side0, sru.ru_maxrss,
            WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), req.len, sample);
     return errors ? 1 : 0;

@@ -15,7 +15,7 @@ from collections import OrderedDict, defaultdict
 
 FLOOR = "c-multi"
 ARTICLE = "py-httpx"
-VOLLEY = ("volley-raw", "volley-py")
+VOLLEY = ("volley-raw", "volley-py", "volley-socket")
 WORKLOADS = OrderedDict(
     W1=("20,000 requests, no delay, concurrency 64", "overhead-bound"),
     W2=("2,000 requests at 100 ms, concurrency 500", "ideal 0.4 s"),
@@ -27,6 +27,7 @@ PEER_NOTES = {
     "curl-parallel": "`curl --parallel --parallel-immediate`, one config file of N POSTs; curl caps `--parallel-max` at 300; whole process (config parsing included)",
     "volley-raw": "volley driven by a minimal C host: one `gather`/`as_completed` line, replies counted by substring (sidecar cost)",
     "volley-py": "volley through clients/python (`Volley.gather` / `as_completed`)",
+    "volley-socket": "volley-raw's host talking to a shared daemon (`volley serve --socket`) over its Unix socket instead of stdio pipes",
     "py-httpx": "the article's pattern: asyncio + one shared httpx.AsyncClient (pool sized to the concurrency) + gather + semaphore, `response.json()`",
     "py-httpx-defaults": "the article's code as written: httpx default pool (100 connections, 20 keep-alive)",
     "py-aiohttp": "asyncio + one aiohttp.ClientSession (connector limit = concurrency) + gather + semaphore, `await response.json()`",
@@ -194,6 +195,8 @@ def check(label, value_text, met):
 
 def targets(agg, startup):
     out = ["| target | measured | |", "|---|---|---|"]
+    # volley-socket is not a default peer: its rows only when it ran.
+    VOLLEY = [v for v in globals()["VOLLEY"] if v != "volley-socket" or any(p == v for (_, p) in agg)]
     f1 = agg.get(("W1", FLOOR), {})
     for v in VOLLEY:
         a = agg.get(("W1", v))
