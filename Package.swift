@@ -20,6 +20,8 @@ import PackageDescription
 //   fingerprint of an API key that names a limiter (VolleyCore's KeyFingerprint). Not
 //   swift-crypto: it would build and link BoringSSL into `volley`, a second SHA-256 beside the
 //   one already in the process, for one call per provider per `configure`.
+// - hiredis (libhiredis-dev; Debian 12 has 0.14, without TLS): the Redis client of shared limits
+//   across machines (VolleyRedis). Not yet linked into `volley` (issue 22 is under way).
 // - mimalloc (libmimalloc-dev; libmimalloc2.0 at run time): the `volley` process's allocator.
 //   Every request allocates ~70 small blocks (two thirds of them inside libcurl), 64 to 2,000
 //   requests at a time; glibc's malloc spent ~10% of the sidecar's CPU on them. Linked,
@@ -52,6 +54,12 @@ let package = Package(
             pkgConfig: "libcrypto",
             providers: [.apt(["libssl-dev"])]
         ),
+        // hiredis, for the limits several machines share in Redis (shim.h).
+        .systemLibrary(
+            name: "CHiredis",
+            pkgConfig: "hiredis",
+            providers: [.apt(["libhiredis-dev"])]
+        ),
         // The few POSIX calls the modules share (threads, files, environment, time of day), so
         // that no module needs Foundation: the `volley` binary does not link it.
         .target(name: "VolleySystem"),
@@ -72,6 +80,9 @@ let package = Package(
                            .product(name: "HeapModule", package: "swift-collections"),
                            .product(name: "DequeModule", package: "swift-collections")]
         ),
+        // Redis through hiredis: connections (AUTH, SELECT, timeouts) and the shared limiters'
+        // script (GCRA buckets and cooldowns evaluated in the server).
+        .target(name: "VolleyRedis", dependencies: ["CHiredis"]),
         // JSON-RPC 2.0 over stdio or a Unix socket (a shared sidecar): framing, codec, dispatch, lifecycle.
         .target(
             name: "VolleyRPC",
@@ -133,6 +144,7 @@ let package = Package(
         .testTarget(name: "FakeLLMTests", dependencies: ["FakeLLM", "FakeLLMTestSupport", "VolleyJSON", "VolleyTestSupport"]),
         .testTarget(name: "VolleyCoreTests", dependencies: ["VolleyCore", "VolleyHTTP", "FakeLLM", "VolleyTestSupport", "FakeLLMTestSupport"]),
         .testTarget(name: "VolleyRPCTests", dependencies: ["VolleyRPC", "VolleySystem"]),
+        .testTarget(name: "VolleyRedisTests", dependencies: ["VolleyRedis", "VolleyTestSupport"]),
         .testTarget(name: "VolleyRunTests", dependencies: ["VolleyRun", "volley", "VolleyTestSupport"]),
         .testTarget(name: "VolleyEndToEndTests",
                     dependencies: ["volley", "FakeLLM", "VolleyCore", "VolleyTestSupport", "FakeLLMTestSupport", "CVolleyLinux"]),

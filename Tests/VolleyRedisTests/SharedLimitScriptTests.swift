@@ -1,0 +1,179 @@
+import Foundation
+import Synchronization
+import Testing
+import VolleyRedis
+import VolleyTestSupport
+
+/// The shared limiters' script against a real redis-server (issue 22): atomic under racing
+/// clients, refunds, cooldowns, header syncs and expiry, on the server's clock.
+@Suite(.serialized, .tags(.timeSensitive)) struct SharedLimitScriptTests {
+    private func client(_ redis: RedisProcess) throws -> SharedLimitClient {
+        SharedLimitClient(try RedisConnection(RedisURL(redis.url)))
+    }
+
+    private func keys(_ name: String = #function) -> SharedLimiterKeys {
+        SharedLimiterKeys(prefix: "volley-test", limiter: name.filter { $0.isLetter })
+    }
+
+    @Test func racingAcquirersNeverTakeMoreThanTheBucketHolds() async throws {
+        let redis = try RedisProcess()
+        // 20 permits now, the next one a minute away: 100 connections race for them.
+        let buckets = SharedBuckets(requests: SharedBucket(perMinute: 1, burst: 20))
+        let keys = keys()
+        let url = try RedisURL(redis.url)
+        let granted = Atomic<Int>(0)
+        let failures = Mutex<[String]>([])
+        let start = DispatchSemaphore(value: 0)
+        let done = DispatchGroup()
+        for _ in 0..<100 {
+            done.enter()
+            Thread.detachNewThread {
+                defer { done.leave() }
+                do {
+                    let client = SharedLimitClient(try RedisConnection(url, timeoutSeconds: 5))
+                    start.wait()
+                    let got = try client.acquire(keys, buckets: buckets)
+                    granted.add(got.granted, ordering: .relaxed)
+                } catch {
+                    failures.withLock { $0.append("\(error)") }
+                }
+            }
+        }
+        for _ in 0..<100 { start.signal() }
+        await TestTools.onThread { done.wait() }
+        #expect(failures.withLock { $0 }.isEmpty)
+        #expect(granted.load(ordering: .relaxed) == 20)
+        let next = try client(redis).acquire(keys, buckets: buckets)
+        #expect(next.granted == 0)
+        #expect(next.waitSeconds > 50 && next.waitSeconds <= 60, "the 21st is a whole interval away")
+    }
+
+    @Test func severalPermitsInOneRoundTripStayWithinTheLimit() throws {
+        let redis = try RedisProcess()
+        let client = try client(redis)
+        let buckets = SharedBuckets(requests: SharedBucket(perMinute: 6, burst: 5))
+        let keys = keys()
+        #expect(try client.acquire(keys, requests: 3, buckets: buckets).granted == 3)
+        #expect(try client.acquire(keys, requests: 3, buckets: buckets).granted == 2, "only what is left")
+        let none = try client.acquire(keys, requests: 3, buckets: buckets)
+        #expect(none.granted == 0 && none.waitSeconds > 9 && none.waitSeconds <= 10)
+    }
+
+    @Test func tokensAreReservedThenReconciledClampedToNow() throws {
+        let redis = try RedisProcess()
+        let client = try client(redis)
+        // 600 tokens a minute, all of them in the bucket.
+        let buckets = SharedBuckets(tokens: SharedBucket(perMinute: 600, burst: 600))
+        let keys = keys()
+        #expect(try client.acquire(keys, tokens: (500, 0, 0), buckets: buckets).granted == 1)
+        #expect(try client.acquire(keys, tokens: (500, 0, 0), buckets: buckets).granted == 0)
+        // The call used 100 of its 500: 400 come back, and the next 500 fit.
+        try client.refund(keys, tokens: (400, 0, 0), buckets: buckets)
+        #expect(try client.acquire(keys, tokens: (500, 0, 0), buckets: buckets).granted == 1)
+        // A refund larger than what was taken fills the bucket, never past full.
+        try client.refund(keys, tokens: (100_000, 0, 0), buckets: buckets)
+        #expect(try client.acquire(keys, tokens: (600, 0, 0), buckets: buckets).granted == 1)
+        #expect(try client.acquire(keys, tokens: (1, 0, 0), buckets: buckets).granted == 0)
+        // Used more than reserved: charged on top (a negative refund).
+        try client.refund(keys, tokens: (100_000, 0, 0), buckets: buckets)
+        try client.refund(keys, tokens: (-550, 0, 0), buckets: buckets)
+        #expect(try client.acquire(keys, tokens: (100, 0, 0), buckets: buckets).granted == 0)
+        #expect(try client.acquire(keys, tokens: (50, 0, 0), buckets: buckets).granted == 1)
+    }
+
+    @Test func inputAndOutputBudgetsMustAllFit() throws {
+        let redis = try RedisProcess()
+        let client = try client(redis)
+        let buckets = SharedBuckets(requests: SharedBucket(perMinute: 1000, burst: 100),
+                                    inputTokens: SharedBucket(perMinute: 1000, burst: 1000),
+                                    outputTokens: SharedBucket(perMinute: 100, burst: 100))
+        let keys = keys()
+        #expect(try client.acquire(keys, tokens: (0, 900, 50), buckets: buckets).granted == 1)
+        // Input would fit, output would not: nothing is taken from any bucket.
+        #expect(try client.acquire(keys, tokens: (0, 50, 60), buckets: buckets).granted == 0)
+        #expect(try client.acquire(keys, tokens: (0, 100, 50), buckets: buckets).granted == 1)
+    }
+
+    @Test func aCooldownIsEveryonesAndAnEarlierEndNeverShortensIt() throws {
+        let redis = try RedisProcess()
+        let first = try client(redis), second = try client(redis)
+        let buckets = SharedBuckets(requests: SharedBucket(perMinute: 60_000, burst: 100))
+        let keys = keys()
+        #expect(try first.cooldown(keys, seconds: 30, buckets: buckets) > 29)
+        let blocked = try second.acquire(keys, buckets: buckets)
+        #expect(blocked.granted == 0 && blocked.waitSeconds > 29 && blocked.waitSeconds <= 30, "another machine is paused too")
+        #expect(try second.cooldown(keys, seconds: 1, buckets: buckets) > 29, "the later end stands")
+    }
+
+    @Test func headersOnlyEverMakeABucketEmptier() throws {
+        let redis = try RedisProcess()
+        let client = try client(redis)
+        let buckets = SharedBuckets(requests: SharedBucket(perMinute: 60, burst: 10))
+        let keys = keys()
+        // The server says 100 remain: more than we hold, changes nothing.
+        try client.sync(keys, remaining: (100, nil, nil, nil), buckets: buckets)
+        #expect(try client.acquire(keys, requests: 10, buckets: buckets).granted == 10)
+        let other = SharedLimiterKeys(prefix: "volley-test", limiter: "synced")
+        // The server says 2 remain: 2 are granted, not 10.
+        try client.sync(other, remaining: (2, nil, nil, nil), buckets: buckets)
+        #expect(try client.acquire(other, requests: 10, buckets: buckets).granted == 2)
+    }
+
+    @Test func idleLimitersExpireAndEveryKeyCarriesTheLimitersHashTag() throws {
+        let redis = try RedisProcess()
+        let client = try client(redis)
+        let keys = SharedLimiterKeys(prefix: "volley", limiter: "abc123")
+        #expect(keys.keys == ["volley:{abc123}:rpm", "volley:{abc123}:tpm", "volley:{abc123}:itpm",
+                              "volley:{abc123}:otpm", "volley:{abc123}:cooldown"])
+        // 6,000 a minute, burst 1: the bucket is full again 10 ms after a request.
+        let buckets = SharedBuckets(requests: SharedBucket(perMinute: 6_000, burst: 1))
+        #expect(try client.acquire(keys, buckets: buckets).granted == 1)
+        let ttl = try #require(try client.connection.command(["PTTL", keys.keys[0]]).integer)
+        #expect(ttl > 0 && ttl <= 1_010, "expires once full again (+1 s of slack), not never")
+        #expect(try client.connection.command(["PTTL", keys.keys[1]]).integer == -2, "unused buckets are never written")
+    }
+
+    @Test func aRedisThatForgotTheScriptGetsItAgain() throws {
+        let redis = try RedisProcess()
+        let client = try client(redis)
+        let buckets = SharedBuckets(requests: SharedBucket(perMinute: 60, burst: 5))
+        let keys = keys()
+        #expect(try client.acquire(keys, buckets: buckets).granted == 1)
+        #expect(try client.connection.command(["SCRIPT", "FLUSH"]) == .status("OK"))
+        #expect(try client.acquire(keys, buckets: buckets).granted == 1)
+    }
+
+    @Test func authIsUsedAndThePasswordIsNeverInAnError() throws {
+        let redis = try RedisProcess(password: "correct-horse")
+        let client = try client(redis)
+        #expect(try client.acquire(keys(), buckets: SharedBuckets(requests: SharedBucket(perMinute: 60, burst: 1))).granted == 1)
+        #expect {
+            try RedisConnection(RedisURL("redis://:wrong-battery@127.0.0.1:\(redis.port)"))
+        } throws: { error in
+            let error = error as? RedisError
+            return error?.kind == .server && error?.message.contains("wrong-battery") == false
+                && error?.message.contains("correct-horse") == false
+        }
+        // Without the password, commands are refused: proof the server really requires it.
+        let anonymous = try RedisConnection(RedisURL("redis://127.0.0.1:\(redis.port)"))
+        #expect(try anonymous.command(["GET", "x"]).text?.hasPrefix("NOAUTH") == true)
+    }
+
+    @Test func anUnreachableRedisIsUnavailableNotAHang() throws {
+        let port = try TestTools.freePort()
+        #expect {
+            try RedisConnection(RedisURL("redis://127.0.0.1:\(port)"), timeoutSeconds: 0.5)
+        } throws: { error in
+            (error as? RedisError)?.kind == .unavailable
+        }
+        // A server that dies under a connection: the next command says so.
+        let redis = try RedisProcess()
+        let connection = try RedisConnection(RedisURL(redis.url), timeoutSeconds: 0.5)
+        redis.kill()
+        #expect {
+            try connection.command(["PING"])
+        } throws: { error in
+            (error as? RedisError)?.kind == .unavailable
+        }
+    }
+}
