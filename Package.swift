@@ -21,7 +21,7 @@ import PackageDescription
 //   swift-crypto: it would build and link BoringSSL into `volley`, a second SHA-256 beside the
 //   one already in the process, for one call per provider per `configure`.
 // - hiredis (libhiredis-dev; Debian 12 has 0.14, without TLS): the Redis client of shared limits
-//   across machines (VolleyRedis). Not yet linked into `volley` (issue 22 is under way).
+//   across machines (VolleyRedis), used only when `shared_limits` is configured.
 // - mimalloc (libmimalloc-dev; libmimalloc2.0 at run time): the `volley` process's allocator.
 //   Every request allocates ~70 small blocks (two thirds of them inside libcurl), 64 to 2,000
 //   requests at a time; glibc's malloc spent ~10% of the sidecar's CPU on them. Linked,
@@ -74,7 +74,7 @@ let package = Package(
         // VolleyJSON, whose values are in its public API (items, outcomes, configs).
         .target(
             name: "VolleyCore",
-            dependencies: ["VolleyJSON", "VolleyHTTP", "VolleySystem", "CLibcrypto",
+            dependencies: ["VolleyJSON", "VolleyHTTP", "VolleySystem", "CLibcrypto", "VolleyRedis",
                            .product(name: "Logging", package: "swift-log"),
                            .product(name: "Histogram", package: "hdrhistogram-swift"),
                            .product(name: "HeapModule", package: "swift-collections"),

@@ -1,4 +1,4 @@
-import CHiredis
+internal import CHiredis
 
 /// One blocking connection to Redis through hiredis: connect (with AUTH and SELECT from the
 /// URL), then one command at a time, each bounded by the timeout. Not thread-safe: one thread

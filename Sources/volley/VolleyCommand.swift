@@ -83,6 +83,12 @@ struct Serve: AsyncParsableCommand {
         valueName: "file"))
     var config: String?
 
+    @Option(name: .long, help: ArgumentHelp(
+        "Share rate limits with every sidecar using this Redis (redis://[user:password@]host:port/db).",
+        discussion: "Also VOLLEY_REDIS_URL, or shared_limits in --config; the password may come from VOLLEY_REDIS_PASSWORD.",
+        valueName: "url"))
+    var redisURL: String?
+
     @Option(name: .long, help: "Longest accepted input line, in bytes; longer lines get error -32010.")
     var maxLineBytes: Int = 16 * 1024 * 1024
 
@@ -131,6 +137,7 @@ struct Serve: AsyncParsableCommand {
         let environment = processEnvironment()
 
         var providers: ProviderSet?
+        var configBytes: [UInt8]?
         // What a host that gives `initialize` its environment starts with.
         var providersFor: @Sendable ([String: String]) throws(ConfigError) -> ProviderSet = { ProviderSet.fromEnvironment($0) }
         if let config {
@@ -138,6 +145,7 @@ struct Serve: AsyncParsableCommand {
             do {
                 bytes = try readFile(atPath: config)
                 providers = try ProviderSet(configFile: bytes, environment: environment)
+                configBytes = bytes
             } catch {
                 writeToStandardError("volley: \(config): \(error)\n")
                 throw ExitCode(2)
@@ -145,6 +153,14 @@ struct Serve: AsyncParsableCommand {
             providersFor = { environment throws(ConfigError) in try ProviderSet(configFile: bytes, environment: environment) }
             for warning in providers?.keyWarnings ?? [] { logger.warning("\(config): \(warning)") }
         }
+        let sharedLimits: SharedLimitsSettings?
+        do {
+            sharedLimits = try SharedLimitsSettings.resolve(configFile: configBytes, redisURL: redisURL, environment: environment)
+        } catch {
+            writeToStandardError("volley: shared limits: \(error.message)\n")
+            throw ExitCode(2)
+        }
+        if let sharedLimits { logger.info("shared limits in Redis", metadata: ["redis": "\(sharedLimits.url)"]) }
         let engine: Engine
         do {
             engine = try Engine(maxConnectionsPerHost: maxConnectionsPerHost, environment: environment, providers: providers,
@@ -155,7 +171,7 @@ struct Serve: AsyncParsableCommand {
                     "tpm_effective": "\(change.tpm.map { String(Int($0.rounded())) } ?? "none")",
                     "concurrency_effective": "\(change.concurrency)",
                 ])
-            }, logger: logger)
+            }, logger: logger, sharedLimits: sharedLimits)
         } catch {
             logger.critical("\(error)")
             throw ExitCode(1)

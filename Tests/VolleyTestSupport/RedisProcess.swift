@@ -8,6 +8,9 @@ public final class RedisProcess: Sendable {
     public let port: Int
     public let password: String?
     private let process: Mutex<Process?>
+    /// Signalled when the process has exited (Foundation's `waitUntilExit` spins a run loop
+    /// that a Swift concurrency thread never services: it never returned there).
+    private let exited = DispatchSemaphore(value: 0)
 
     public init(password: String? = nil, port: Int? = nil) throws {
         guard let server = TestTools.which("redis-server") else {
@@ -23,6 +26,8 @@ public final class RedisProcess: Sendable {
         process.standardInput = FileHandle.nullDevice
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
+        let exited = self.exited
+        process.terminationHandler = { _ in exited.signal() }
         try process.run()
         var listening = false
         for _ in 0..<500 where process.isRunning {
@@ -34,7 +39,7 @@ public final class RedisProcess: Sendable {
         }
         guard listening else {
             if process.isRunning { process.terminate() }
-            process.waitUntilExit()
+            _ = exited.wait(timeout: .now() + 10)
             throw HarnessError("redis-server did not listen on port \(port)")
         }
         self.port = port
@@ -59,7 +64,7 @@ public final class RedisProcess: Sendable {
         }
         guard let process, process.isRunning else { return }
         Foundation.kill(process.processIdentifier, signal)
-        process.waitUntilExit()
+        _ = exited.wait(timeout: .now() + 10)
     }
 
     deinit { end(SIGKILL) }

@@ -18,7 +18,8 @@ extension Engine {
     /// - Throws: when libcurl or the transport thread cannot start.
     public convenience init(maxConnectionsPerHost: Int, environment: [String: String], providers: ProviderSet? = nil,
                             onLimitChange: (@Sendable (LimitChange) -> Void)? = nil,
-                            logger: Logger = Logger(label: "volley.engine", factory: { _ in SwiftLogNoOpLogHandler() }))
+                            logger: Logger = Logger(label: "volley.engine", factory: { _ in SwiftLogNoOpLogHandler() }),
+                            sharedLimits: SharedLimitsSettings? = nil)
         throws(EngineStartError) {
         let http: HTTPClient
         do {
@@ -26,12 +27,14 @@ extension Engine {
         } catch {
             throw EngineStartError(transport: error)
         }
-        self.init(http: http, environment: environment, providers: providers, onLimitChange: onLimitChange, logger: logger)
+        self.init(http: http, environment: environment, providers: providers, onLimitChange: onLimitChange, logger: logger,
+                  sharedLimits: sharedLimits)
     }
 
     /// Stops the transport: transfers still running end, and libcurl is no longer in use when
     /// this returns (so exit's atexit cleanups cannot race it).
     public func shutdown() async {
+        shared?.stop()
         await http.shutdown()
     }
 }

@@ -21,6 +21,8 @@ public final class Engine: Sendable {
     private let runner: ItemRunner
     /// Every limiter, one per (origin, key, model), shared by all sessions.
     private let directory: LimiterDirectory
+    /// Limits kept in Redis, shared with every sidecar on the same keys (nil: not configured).
+    let shared: SharedLimits?
     /// The session of a one-host process (a stdio sidecar, `volley run`): `configure`,
     /// `prepare` and `run` without a session are its.
     public let mainSession: EngineSession
@@ -33,9 +35,12 @@ public final class Engine: Sendable {
     ///   - onLimitChange: told when a limiter adapts its rate or concurrency or learns a limit
     ///     from headers (for the logs).
     ///   - logger: where retries and slow items are logged (nothing is logged by default).
+    ///   - sharedLimits: keep rate limits in Redis, shared with other sidecars (its worker
+    ///     thread starts here).
     public init(http: HTTPClient, environment: [String: String], providers: ProviderSet? = nil,
                 clock: any EngineClock = SystemClock(), onLimitChange: (@Sendable (LimitChange) -> Void)? = nil,
-                logger: Logger = Logger(label: "volley.engine", factory: { _ in SwiftLogNoOpLogHandler() })) {
+                logger: Logger = Logger(label: "volley.engine", factory: { _ in SwiftLogNoOpLogHandler() }),
+                sharedLimits: SharedLimitsSettings? = nil) {
         self.http = http
         self.environment = environment
         self.initialProviders = providers
@@ -60,10 +65,19 @@ public final class Engine: Sendable {
         let scheduler = Scheduler(clock: clock, onLimitChange: named)
         schedulerBox.withLock { $0 = scheduler }
         self.scheduler = scheduler
-        self.runner = ItemRunner(scheduler: scheduler, clock: clock, metrics: metrics, logger: logger)
+        // Without Redis a sidecar keeps `local_fraction` of each shared rate (`local`), or
+        // none is spent (`fail`: the items end instead).
+        let shared = sharedLimits.map { settings in
+            SharedLimits(settings, logger: logger) { degraded in
+                directory.setRateScale(degraded && settings.onUnavailable == .local ? settings.localFraction : 1)
+            }
+        }
+        self.shared = shared
+        self.runner = ItemRunner(scheduler: scheduler, clock: clock, metrics: metrics, logger: logger, shared: shared)
         self.mainSession = EngineSession(id: 1, environment: environment, providers: providers, http: http,
                                          clock: clock, directory: directory)
         self.startedAt = clock.now()
+        shared?.start()
     }
 
     // MARK: - Sessions
@@ -226,10 +240,12 @@ public final class Engine: Sendable {
                 limiters[directory.name(ofKey: key) ?? key] = snapshot
             }
         }
-        return EngineStats(
+        var stats = EngineStats(
             counters: metrics.counters(),
             connectionsOpened: pool.connectionsOpened, connectionsReused: pool.transfersOnReusedConnections,
             uptimeSeconds: clock.now() - startedAt, limiters: limiters, providers: (session ?? mainSession).providerSet)
+        stats.shared = shared.map { $0.isDegraded ? "degraded" : "on" }
+        return stats
     }
 
     /// The `stats` result.

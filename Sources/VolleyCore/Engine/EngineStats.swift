@@ -28,6 +28,8 @@ public struct EngineStats: Sendable {
     var providers: ProviderSet
     /// Whether each limiter lists the sessions using it as `connections` (a shared sidecar).
     public var showsConnections = false
+    /// Limits in Redis: "on", or "degraded" while Redis is unreachable; nil when not configured.
+    public var shared: String?
 
     /// The `stats` result (docs/protocol.md, "stats").
     public var json: JSONObject {
@@ -46,6 +48,7 @@ public struct EngineStats: Sendable {
         object["connections_opened"] = .number(JSONNumber(connectionsOpened))
         object["connections_reused"] = .number(JSONNumber(connectionsReused))
         object["providers"] = .object(providers.statsJSON)
+        if let shared { object["shared"] = .string(shared) }
         return object
     }
 }

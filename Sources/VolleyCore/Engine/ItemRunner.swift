@@ -1,4 +1,5 @@
 import Logging
+import VolleyRedis
 
 /// The life of one item: admission, attempts, retries with backoff, the deadline, and its
 /// outcome. One per engine, shared by every batch; the engine hands it items and collects
@@ -22,11 +23,14 @@ final class ItemRunner: Sendable {
     private let clock: any EngineClock
     private let metrics: EngineMetrics
     private let logger: Logger
+    /// Limits kept in Redis, when configured.
+    private let shared: SharedLimits?
 
     /// An item that took longer than this from its first attempt to its outcome is logged.
     static let slowItemSeconds = 30.0
 
-    init(scheduler: Scheduler, clock: any EngineClock, metrics: EngineMetrics, logger: Logger) {
+    init(scheduler: Scheduler, clock: any EngineClock, metrics: EngineMetrics, logger: Logger, shared: SharedLimits? = nil) {
+        self.shared = shared
         self.scheduler = scheduler
         self.clock = clock
         self.metrics = metrics
@@ -37,6 +41,8 @@ final class ItemRunner: Sendable {
     private enum Step: Sendable {
         /// Wait for the limiter's permit (bounded by the deadline and the wait budget).
         case admit
+        /// With the local permit held, take the limiter's permit in Redis (shared limits).
+        case share(Scheduler.Ticket)
         /// Make an attempt with the permit held.
         case attempt(Scheduler.Ticket)
         /// Sleep before the next attempt; `waiting` when the sleep counts against max_wait.
@@ -84,6 +90,8 @@ final class ItemRunner: Sendable {
             switch step {
             case .admit:
                 step = await admit(plan, waited: &waited)
+            case .share(let ticket):
+                step = await share(plan, ticket, waited: &waited)
             case .attempt(let ticket):
                 attempts += 1
                 step = await attempt(plan, ticket, number: attempts, waited: waited, firstAttempt: &firstAttempt)
@@ -126,7 +134,7 @@ final class ItemRunner: Sendable {
             let ticket = try await scheduler.acquire(limiter: plan.limiter, settings: plan.settings, tokens: plan.reservation,
                                                      batch: plan.batch, connection: plan.connection,
                                                      priority: plan.priority, deadline: deadline)
-            return .attempt(ticket)
+            return shared == nil || plan.assignment.sharedID == nil ? .attempt(ticket) : .share(ticket)
         } catch {
             switch error {
             case .tooLarge(let tooLarge):
@@ -137,6 +145,43 @@ final class ItemRunner: Sendable {
                 return .finish(.failure(Self.cancelledError))
             }
         }
+    }
+
+    /// With the local permit held, waits for the limiter's permit in Redis: the budget every
+    /// machine on the key shares. Redis unreachable: the attempt goes on under the local limits
+    /// (scaled down meanwhile), or the item fails, as `on_unavailable` says.
+    @inline(never)
+    private func share(_ plan: ItemPlan, _ ticket: Scheduler.Ticket, waited: inout Double) async -> Step {
+        let buckets = SharedBuckets(plan.settings)
+        guard let shared, let keys = shared.keys(plan.assignment), !buckets.isEmpty else { return .attempt(ticket) }
+        switch await shared.acquire(keys, tokens: plan.reservation, buckets: buckets) {
+        case .granted:
+            return .attempt(ticket)
+        case .unavailable:
+            if shared.settings.onUnavailable == .local { return .attempt(ticket) }
+            return abandon(plan, ticket, ItemError(.sharedLimitsUnavailable,
+                                                   "shared limits: Redis is unavailable and on_unavailable is \"fail\"; the request was not sent"))
+        case .wait(let seconds):
+            let now = clock.now()
+            if let deadline = plan.deadline, now + seconds >= deadline { return abandon(plan, ticket, plan.deadlineError) }
+            if let maxWait = plan.retry.maxWaitSeconds, waited + seconds > maxWait {
+                return abandon(plan, ticket, plan.waitBudgetError(waited: waited + seconds))
+            }
+            waited += seconds
+            do {
+                try await clock.sleep(until: now + seconds)
+            } catch {
+                return abandon(plan, ticket, Self.cancelledError)
+            }
+            return .share(ticket)
+        }
+    }
+
+    /// Gives back a permit no attempt was made with, and ends the item with `error`.
+    @inline(never)
+    private func abandon(_ plan: ItemPlan, _ ticket: Scheduler.Ticket, _ error: ItemError) -> Step {
+        scheduler.release(limiter: plan.limiter, ticket: ticket, verdict: .other, reservedTokens: plan.reservation, usedTokens: .zero)
+        return .finish(.failure(error))
     }
 
     /// One attempt with the permit held; books it and decides what comes next.
@@ -224,7 +269,30 @@ final class ItemRunner: Sendable {
         // headers (its accounting may charge max_tokens, not usage) have the last word.
         scheduler.release(limiter: plan.limiter, ticket: ticket, verdict: verdict, reservedTokens: plan.reservation, usedTokens: used)
         scheduler.sync(limiter: plan.limiter, attempt.rateLimits)
+        if let shared { settleShared(shared, plan, verdict: verdict, used: used, headers: attempt.rateLimits) }
         return failure
+    }
+
+    /// Tells Redis how an attempt ended: tokens given back or charged (as the local limiter
+    /// counts them), a refusal's cooldown for every machine, what the headers say is left.
+    @inline(never)
+    private func settleShared(_ shared: SharedLimits, _ plan: ItemPlan, verdict: SchedulerCore.Verdict, used: TokenCount?,
+                              headers: RateLimitState) {
+        guard let keys = shared.keys(plan.assignment) else { return }
+        let settings = plan.settings
+        let buckets = SharedBuckets(settings)
+        guard !buckets.isEmpty else { return }
+        var cooldown: Double?
+        var counted = used
+        switch verdict {
+        case .refused(let refusal):
+            cooldown = min(refusal.retryAfter ?? settings.barePause, settings.maxRetryAfter)
+        case .accepted, .other:
+            if let used, !settings.refundsUnusedTokens {
+                counted = TokenCount(input: max(used.input, plan.reservation.input), output: max(used.output, plan.reservation.output))
+            }
+        }
+        shared.settle(keys, reserved: plan.reservation, used: counted, refusedFor: cooldown, headers: headers, buckets: buckets)
     }
 
     /// How the limiter counts a failed attempt: 429s and overloaded answers are refusals.

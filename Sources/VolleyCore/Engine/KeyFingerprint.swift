@@ -47,7 +47,10 @@ struct KeyFingerprint: Hashable, Sendable {
     }
 
     /// The 16 bytes, for tests only (checked against known SHA-256 vectors).
-    var bytesForTesting: [UInt8] {
+    var bytesForTesting: [UInt8] { bytes }
+
+    /// The 16 bytes: only ever hashed again (`LimiterIdentity.sharedID`), never shown.
+    var bytes: [UInt8] {
         (0..<8).reversed().map { UInt8(truncatingIfNeeded: high >> (8 * UInt64($0))) }
             + (0..<8).reversed().map { UInt8(truncatingIfNeeded: low >> (8 * UInt64($0))) }
     }

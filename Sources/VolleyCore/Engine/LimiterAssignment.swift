@@ -12,10 +12,15 @@ import Synchronization
 final class LimiterAssignment: Sendable, Equatable {
     /// The scheduler's key: unique in the engine, never shown.
     let key: String
+    /// The limiter's id in Redis (shared limits): a digest of its identity, the same on every
+    /// machine, that reveals neither the key nor its fingerprint; nil for a mock's limiter,
+    /// which is never shared.
+    let sharedID: String?
     private let state: Mutex<(name: String, settings: LimiterSettings)>
 
-    init(key: String, name: String, settings: LimiterSettings) {
+    init(key: String, name: String, settings: LimiterSettings, sharedID: String? = nil) {
         self.key = key
+        self.sharedID = sharedID
         state = Mutex((name, settings))
     }
 

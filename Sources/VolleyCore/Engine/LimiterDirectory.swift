@@ -31,6 +31,9 @@ final class LimiterDirectory: Sendable {
         var sessions: [UInt64: [LimiterIdentity.Account: Registration]] = [:]
         var entries: [LimiterIdentity: Entry] = [:]
         var sequence: UInt64 = 0
+        /// The share of their rate limits the shared limiters keep (below 1 while Redis, which
+        /// holds the real budget, is unreachable).
+        var rateScale = 1.0
     }
 
     typealias Changes = [(key: String, settings: LimiterSettings)]
@@ -58,6 +61,17 @@ final class LimiterDirectory: Sendable {
         if !changed.isEmpty { onChange(changed) }
     }
 
+    /// Scales every shared limiter's rate limits (rpm, tpm, itpm, otpm) by `scale` (1: as
+    /// configured), for a sidecar that lost its Redis. Concurrency and mock limiters are kept.
+    func setRateScale(_ scale: Double) {
+        let changed = state.withLock { state -> Changes in
+            guard state.rateScale != scale else { return [] }
+            state.rateScale = scale
+            return Self.refresh(&state)
+        }
+        if !changed.isEmpty { onChange(changed) }
+    }
+
     /// Forgets `session` (it closed).
     func withdraw(session: UInt64) {
         let changed = state.withLock { state in
@@ -75,7 +89,8 @@ final class LimiterDirectory: Sendable {
             state.sequence += 1
             let wants = Self.wants(identity, state) ?? [Self.want(identity.model, fallback)]
             let assignment = LimiterAssignment(key: "#\(state.sequence)", name: wants[0].name,
-                                               settings: LimiterSettings.strictest(wants.map(\.settings)))
+                                               settings: LimiterSettings.strictest(wants.map(\.settings)).scaled(state.rateScale),
+                                               sharedID: identity.sharedID)
             state.entries[identity] = Entry(assignment: assignment, created: state.sequence)
             return (assignment, Self.refresh(&state))
         }
@@ -132,7 +147,7 @@ final class LimiterDirectory: Sendable {
         var taken: Set<String> = []
         for (identity, entry) in state.entries.sorted(by: { $0.value.created < $1.value.created }) {
             guard let wants = wants(identity, state) else { continue }
-            var settings = LimiterSettings.strictest(wants.map(\.settings))
+            var settings = LimiterSettings.strictest(wants.map(\.settings)).scaled(state.rateScale)
             settings.sessions = wants[0].settings.sessions
             var name = wants[0].name
             if taken.contains(name) {

@@ -25,3 +25,16 @@ struct LimiterIdentity: Hashable, Sendable {
     var account: Account
     var model: String?
 }
+
+extension LimiterIdentity {
+    /// The id of this limiter in Redis, the same on every machine: 24 hex digits of SHA-256 over
+    /// the origin, the key's fingerprint and the model. Not the fingerprint (a digest of the
+    /// key alone), and no key material. Nil for a mock, whose budget is never shared.
+    var sharedID: String? {
+        guard !account.origin.hasPrefix("mock:") else { return nil }
+        var input = Array("volley.shared-limiter.v1\u{0}".utf8) + Array(account.origin.utf8) + [0]
+        input += account.key?.bytes ?? []
+        input += [0] + Array((model ?? "").utf8)
+        return KeyFingerprint.sha256(input).prefix(12).map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
+    }
+}

@@ -29,3 +29,18 @@ struct LimiterSettings: Sendable, Hashable {
     /// The engine sessions (host connections) whose items use it, sorted (for `stats`).
     var sessions: [UInt64] = []
 }
+
+extension LimiterSettings {
+    /// These settings with their rate limits scaled by `scale` (each at least 1); concurrency
+    /// is left alone. `self` when `scale` is 1.
+    func scaled(_ scale: Double) -> LimiterSettings {
+        guard scale != 1 else { return self }
+        func part(_ limit: Int?) -> Int? { limit.map { max(1, Int((Double($0) * scale).rounded(.down))) } }
+        var scaled = self
+        scaled.rpm = part(rpm)
+        scaled.tpm = part(tpm)
+        scaled.itpm = part(itpm)
+        scaled.otpm = part(otpm)
+        return scaled
+    }
+}

@@ -22,4 +22,7 @@ public enum ErrorKind: String, Sendable, Hashable, CaseIterable {
     case providerError = "provider_error"
     /// 503 or 529: the provider is overloaded.
     case overloaded
+    /// Limits are shared in Redis (`shared_limits` with `on_unavailable: "fail"`) and Redis
+    /// could not be reached: the request was not sent.
+    case sharedLimitsUnavailable = "shared_limits_unavailable"
 }

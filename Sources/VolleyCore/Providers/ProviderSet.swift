@@ -132,8 +132,8 @@ extension ProviderSet {
             throw ConfigError("invalid JSON: \(error.message)")
         }
         guard case .object(let object) = value else { throw ConfigError("the file must hold a JSON object") }
-        if let unknown = object.keys.first(where: { $0 != "providers" && $0 != "default_provider" }) {
-            throw ConfigError("unknown top-level field `\(unknown)` (expected providers, default_provider)")
+        if let unknown = object.keys.first(where: { !["providers", "default_provider", "shared_limits"].contains($0) }) {
+            throw ConfigError("unknown top-level field `\(unknown)` (expected providers, default_provider, shared_limits)")
         }
         var defaultProvider: String?
         if let value = object["default_provider"], !value.isNull {

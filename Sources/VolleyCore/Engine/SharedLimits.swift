@@ -1,0 +1,301 @@
+import Dispatch
+import Logging
+import Synchronization
+import VolleyRedis
+import VolleySystem
+
+/// Where limits shared across machines live and what to do without them (`shared_limits` in a
+/// `--config` file, `--redis-url`, `VOLLEY_REDIS_URL`; docs/protocol.md, "Shared limits").
+public struct SharedLimitsSettings: Sendable, Equatable {
+    public enum OnUnavailable: String, Sendable {
+        /// Go on with the local limiter alone, at `localFraction` of the limits.
+        case local
+        /// End waiting items with `shared_limits_unavailable`.
+        case fail
+    }
+
+    public var url: RedisURL
+    public var keyPrefix = "volley"
+    public var onUnavailable = OnUnavailable.local
+    /// The share of each rate limit (rpm, tpm, itpm, otpm) a sidecar keeps while Redis is
+    /// unreachable: it cannot know how many others are running.
+    public var localFraction = 0.5
+    /// Longest wait for Redis on one round trip before it counts as unavailable.
+    public var timeoutSeconds = 0.25
+
+    public init(url: RedisURL) {
+        self.url = url
+    }
+
+    /// `{"redis_url": ..., "key_prefix": ..., "on_unavailable": "local" | "fail",
+    /// "local_fraction": 0.5, "password_env": "NAME"}`.
+    public init(json: JSONValue, environment: [String: String]) throws(ConfigError) {
+        guard case .object(let object) = json else { throw ConfigError("shared_limits must be an object") }
+        let known = ["redis_url", "key_prefix", "on_unavailable", "local_fraction", "password_env"]
+        if let unknown = object.keys.sorted().first(where: { !known.contains($0) }) {
+            throw ConfigError("shared_limits: unknown field `\(unknown)` (expected \(known.joined(separator: ", ")))")
+        }
+        guard let text = object["redis_url"]?.stringValue else { throw ConfigError("shared_limits.redis_url (a redis:// URL) is required") }
+        var password: String?
+        if let name = object["password_env"] {
+            guard let name = name.stringValue else { throw ConfigError("shared_limits.password_env must be a string") }
+            password = environment[name]
+        }
+        do {
+            try self.init(url: RedisURL(text, passwordFromEnvironment: password))
+        } catch {
+            throw ConfigError("shared_limits.redis_url: \(error.message)")
+        }
+        if let prefix = object["key_prefix"] {
+            guard let prefix = prefix.stringValue, !prefix.isEmpty, !prefix.contains("{"), !prefix.contains("}") else {
+                throw ConfigError("shared_limits.key_prefix must be a non-empty string without { or }")
+            }
+            keyPrefix = prefix
+        }
+        if let mode = object["on_unavailable"] {
+            guard let mode = mode.stringValue.flatMap(OnUnavailable.init(rawValue:)) else {
+                throw ConfigError("shared_limits.on_unavailable must be \"local\" or \"fail\"")
+            }
+            onUnavailable = mode
+        }
+        if let fraction = object["local_fraction"] {
+            guard let fraction = fraction.doubleValue, fraction > 0, fraction <= 1 else {
+                throw ConfigError("shared_limits.local_fraction must be a number in (0, 1]")
+            }
+            localFraction = fraction
+        }
+    }
+}
+
+extension SharedLimitsSettings {
+    /// What a sidecar uses: the `--config` file's `shared_limits`, its URL replaced by
+    /// `--redis-url` or else `VOLLEY_REDIS_URL` when given (their password, if the URL has none,
+    /// from `VOLLEY_REDIS_PASSWORD`); nil when none of them is set (limits stay local).
+    public static func resolve(configFile: [UInt8]?, redisURL flag: String?,
+                               environment: [String: String]) throws(ConfigError) -> SharedLimitsSettings? {
+        var settings: SharedLimitsSettings?
+        if let configFile {
+            let value: JSONValue
+            do {
+                value = try JSONParser.parse(configFile)
+            } catch {
+                throw ConfigError("invalid JSON: \(error.message)")
+            }
+            if let object = value["shared_limits"], !object.isNull {
+                settings = try SharedLimitsSettings(json: object, environment: environment)
+            }
+        }
+        let override = flag ?? environment["VOLLEY_REDIS_URL"].flatMap { $0.isEmpty ? nil : $0 }
+        if let override {
+            let url: RedisURL
+            do {
+                url = try RedisURL(override)
+            } catch {
+                throw ConfigError("\(flag == nil ? "VOLLEY_REDIS_URL" : "--redis-url"): \(error.message)")
+            }
+            var resolved = url
+            if resolved.password == nil, let password = environment["VOLLEY_REDIS_PASSWORD"], !password.isEmpty {
+                resolved.password = password
+            }
+            if settings == nil { settings = SharedLimitsSettings(url: resolved) } else { settings?.url = resolved }
+        }
+        return settings
+    }
+}
+
+/// The engine's side of limits kept in Redis: one worker thread owns the connection and runs
+/// the shared limiters' script (`VolleyRedis.SharedLimitScript`), so no Redis round trip ever
+/// runs on the transport thread or blocks a task. While Redis is unreachable the sidecar is
+/// degraded: acquires answer at once (`.unavailable`), the worker reconnects every second, and
+/// the state change is logged once each way.
+final class SharedLimits: Sendable {
+    enum Answer: Sendable, Equatable {
+        case granted
+        /// The limiter is full (or cooling down) for every machine: try again after this long.
+        case wait(Double)
+        /// Redis cannot be used now.
+        case unavailable
+    }
+
+    private enum Job {
+        case acquire(SharedLimiterKeys, TokenCount, SharedBuckets, CheckedContinuation<Answer, Never>)
+        case refund(SharedLimiterKeys, requests: Double, TokenCount, SharedBuckets)
+        case cooldown(SharedLimiterKeys, Double, SharedBuckets)
+        case sync(SharedLimiterKeys, RateLimitState, SharedBuckets)
+    }
+
+    private struct State {
+        var jobs: [Job] = []
+        var degraded = false
+        var stopped = false
+    }
+
+    let settings: SharedLimitsSettings
+    private let state = Mutex(State())
+    private let wake = DispatchSemaphore(value: 0)
+    private let logger: Logger
+    private let onDegraded: @Sendable (Bool) -> Void
+
+    init(_ settings: SharedLimitsSettings, logger: Logger, onDegraded: @escaping @Sendable (Bool) -> Void) {
+        self.settings = settings
+        self.logger = logger
+        self.onDegraded = onDegraded
+    }
+
+    /// Starts the worker (which connects); until it has, acquires wait for its first answer.
+    /// A worker that cannot start leaves the sidecar degraded for good (and says so).
+    func start() {
+        do {
+            try DetachedThread.start(name: "volley-redis") { [self] in run() }
+        } catch {
+            setDegraded(true, reason: "cannot start its thread: \(error)")
+        }
+    }
+
+    var isDegraded: Bool { state.withLock { $0.degraded } }
+
+    /// Stops the worker after the jobs queued so far (waiting acquires answer `.unavailable`).
+    func stop() {
+        state.withLock { $0.stopped = true }
+        wake.signal()
+    }
+
+    /// The Redis keys of `assignment`'s limiter; nil for one never shared (a mock's).
+    func keys(_ assignment: LimiterAssignment) -> SharedLimiterKeys? {
+        assignment.sharedID.map { SharedLimiterKeys(prefix: settings.keyPrefix, limiter: $0) }
+    }
+
+    /// One permit of `keys`'s limiter for an attempt reserving `tokens`.
+    func acquire(_ keys: SharedLimiterKeys, tokens: TokenCount, buckets: SharedBuckets) async -> Answer {
+        if state.withLock({ $0.degraded }) { return .unavailable }
+        return await withCheckedContinuation { continuation in
+            enqueue(.acquire(keys, tokens, buckets, continuation))
+        }
+    }
+
+    /// An attempt ended: gives back what it did not use (or charges what it used beyond its
+    /// reservation); a refused attempt gets its request and its tokens back and pauses every
+    /// machine for `cooldown` seconds; headers say what the server has left.
+    func settle(_ keys: SharedLimiterKeys, reserved: TokenCount, used: TokenCount?, refusedFor cooldown: Double?,
+                headers: RateLimitState, buckets: SharedBuckets) {
+        guard !state.withLock({ $0.degraded }) else { return }
+        if let cooldown {
+            enqueue(.refund(keys, requests: 1, reserved, buckets))
+            if cooldown > 0 { enqueue(.cooldown(keys, cooldown, buckets)) }
+        } else if let used {
+            let back = TokenCount(input: reserved.input - used.input, output: reserved.output - used.output)
+            if back.total != 0 { enqueue(.refund(keys, requests: 0, back, buckets)) }
+        }
+        if !headers.isEmpty { enqueue(.sync(keys, headers, buckets)) }
+    }
+
+    private func enqueue(_ job: Job) {
+        state.withLock { $0.jobs.append(job) }
+        wake.signal()
+    }
+
+    // MARK: - Worker thread
+
+    private func run() {
+        let clock = ContinuousClock()
+        let origin = clock.now
+        func monotonicSeconds() -> Double {
+            let elapsed = (clock.now - origin).components
+            return Double(elapsed.seconds) + Double(elapsed.attoseconds) / 1e18
+        }
+        var client: SharedLimitClient?
+        var lastAttempt = -Double.infinity
+        while true {
+            // Degraded: wake at least every second to try Redis again.
+            _ = wake.wait(timeout: client == nil ? .now() + .seconds(1) : .distantFuture)
+            let (jobs, stopped) = state.withLock { state -> ([Job], Bool) in
+                defer { state.jobs = [] }
+                return (state.jobs, state.stopped)
+            }
+            if stopped {
+                for job in jobs { answer(job, .unavailable) }
+                return
+            }
+            if client == nil, monotonicSeconds() - lastAttempt >= 1 {
+                lastAttempt = monotonicSeconds()
+                do {
+                    client = SharedLimitClient(try RedisConnection(settings.url, timeoutSeconds: settings.timeoutSeconds))
+                    setDegraded(false, reason: nil)
+                } catch {
+                    setDegraded(true, reason: error.message)
+                }
+            }
+            for (index, job) in jobs.enumerated() {
+                guard let current = client else {
+                    answer(job, .unavailable)
+                    continue
+                }
+                do {
+                    answer(job, try perform(job, current))
+                } catch where error.kind == .unavailable {
+                    client = nil
+                    lastAttempt = monotonicSeconds()
+                    setDegraded(true, reason: error.message)
+                    // This job and every one after it: each acquire is answered exactly once.
+                    for rest in jobs[index...] { answer(rest, .unavailable) }
+                    break
+                } catch {
+                    // A script error: a bug, not an outage. Let the item go on the local limiter.
+                    logger.error("shared limits: \(error.message)")
+                    answer(job, .unavailable)
+                }
+            }
+        }
+    }
+
+    private func perform(_ job: Job, _ client: SharedLimitClient) throws(RedisError) -> Answer {
+        switch job {
+        case .acquire(let keys, let tokens, let buckets, _):
+            let got = try client.acquire(keys, tokens: (tokens.total, tokens.input, tokens.output), buckets: buckets)
+            return got.granted > 0 ? .granted : .wait(got.waitSeconds)
+        case .refund(let keys, let requests, let tokens, let buckets):
+            try client.refund(keys, requests: requests,
+                              tokens: (Double(tokens.total), Double(tokens.input), Double(tokens.output)), buckets: buckets)
+        case .cooldown(let keys, let seconds, let buckets):
+            try client.cooldown(keys, seconds: seconds, buckets: buckets)
+        case .sync(let keys, let headers, let buckets):
+            try client.sync(keys, remaining: (headers.requestsRemaining, headers.tokensRemaining,
+                                              headers.inputTokensRemaining, headers.outputTokensRemaining), buckets: buckets)
+        }
+        return .granted
+    }
+
+    private func answer(_ job: Job, _ answer: Answer) {
+        if case .acquire(_, _, _, let continuation) = job { continuation.resume(returning: answer) }
+    }
+
+    private func setDegraded(_ degraded: Bool, reason: String?) {
+        let changed = state.withLock { state -> Bool in
+            defer { state.degraded = degraded }
+            return state.degraded != degraded
+        }
+        guard changed else { return }
+        if degraded {
+            let fallback = settings.onUnavailable == .local
+                ? "going on with local limits at \(Int(settings.localFraction * 100))% until it is back"
+                : "items waiting for a permit fail with shared_limits_unavailable until it is back"
+            logger.warning("shared limits: Redis at \(settings.url) is unavailable (\(reason ?? "?")); \(fallback)")
+        } else {
+            logger.notice("shared limits: using Redis at \(settings.url)")
+        }
+        onDegraded(degraded)
+    }
+}
+
+extension SharedBuckets {
+    /// The buckets of limits `settings` sets (none when it sets no rate: concurrency is local).
+    init(_ settings: LimiterSettings) {
+        self.init(
+            requests: settings.rpm.map { SharedBucket(perMinute: Double($0), burst: Double(settings.burst ?? RequestRate.defaultBurst(rpm: $0))) },
+            tokens: settings.tpm.map { SharedBucket(perMinute: Double($0), burst: Double(settings.tokenBurst ?? $0)) },
+            inputTokens: settings.itpm.map { SharedBucket(perMinute: Double($0), burst: Double(settings.tokenBurst ?? $0)) },
+            outputTokens: settings.otpm.map { SharedBucket(perMinute: Double($0), burst: Double(settings.tokenBurst ?? $0)) })
+    }
+
+    var isEmpty: Bool { requests == nil && tokens == nil && inputTokens == nil && outputTokens == nil }
+}

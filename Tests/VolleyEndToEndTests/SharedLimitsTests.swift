@@ -1,0 +1,139 @@
+import FakeLLM
+import FakeLLMTestSupport
+import Foundation
+import Testing
+import VolleyCore
+import VolleyTestSupport
+#if canImport(Glibc)
+@preconcurrency import Glibc
+#endif
+
+/// Limits kept in Redis (issue 22): separate sidecars, as on separate machines, share one
+/// budget per key; without Redis they fall back as configured, and come back when it does.
+@Suite("Shared limits in Redis", .timeLimit(.minutes(2)), .tags(.endToEnd))
+struct SharedLimitsTests {
+    static let rpm = 3_000
+    static let perSidecar = 100
+
+    /// What one sidecar sends: `perSidecar` items to the fake server on one key, at `rpm`.
+    private func run(_ volley: VolleyProcess, _ server: FakeLLMServer) async throws -> JSONValue {
+        let providers = fakeProviders(server, extra: ["api_key": "sk-one-key-for-all", "limits": ["rpm": .number(JSONNumber(Self.rpm))],
+                                                      "retry": ["max_retries": 10]])
+        _ = try await volley.request("configure", id: "c", params: ["providers": providers])
+        let items = JSONValue.array((0..<Self.perSidecar).map { fakeItem(key: "k\($0)") })
+        return try await volley.request("gather", id: 1, params: ["requests": items], timeout: 60)
+    }
+
+    private func strictServer(_ configuration: inout FakeLLMConfiguration) {
+        configuration.requestsPerMinute = Self.rpm
+        configuration.requestBurst = 2
+        withoutRequestRecords(&configuration)
+    }
+
+    /// Three sidecars sending at once; returns the wall time.
+    private func threeSidecars(_ server: FakeLLMServer, arguments: [String]) async throws -> Double {
+        let sidecars = try (0..<3).map { _ in try VolleyProcess(arguments: arguments) }
+        defer { for sidecar in sidecars { sidecar.terminate() } }
+        let start = ContinuousClock.now
+        try await withThrowingTaskGroup(of: JSONValue.self) { group in
+            for sidecar in sidecars { group.addTask { try await run(sidecar, server) } }
+            for try await reply in group {
+                #expect(reply["result"]?["stats"]?["succeeded"]?.intValue == Self.perSidecar, "\(reply.jsonString.prefix(300))")
+            }
+        }
+        let elapsed = ContinuousClock.now - start
+        return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+    }
+
+    @Test("3 sidecars on one Redis, each configured at the server's limit R: no 429, within 15% of the ideal; without Redis, 429s")
+    func threeSidecarsShareOneBudget() async throws {
+        let redis = try RedisProcess()
+        let ideal = Double(3 * Self.perSidecar) / (Double(Self.rpm) / 60)
+        try await withFakeServer(strictServer) { server in
+            let shared = try await threeSidecars(server, arguments: ["--redis-url", redis.url])
+            let withRedis = server.stats()
+            print("shared limits: 3 sidecars x \(Self.perSidecar) at \(Self.rpm) rpm: \(shared) s (ideal \(ideal) s), \(withRedis.rateLimited) 429s")
+            #expect(withRedis.rateLimited == 0)
+            #expect(shared <= ideal * 1.15, "\(shared) s against an ideal of \(ideal) s")
+            server.resetStats()
+            // The same three without Redis: three budgets against one limit.
+            let local = try await threeSidecars(server, arguments: [])
+            let alone = server.stats()
+            print("local limits: the same: \(local) s, \(alone.rateLimited) 429s")
+            #expect(alone.rateLimited >= 10, "three sidecars each at R must be refused by a server allowing R")
+        }
+    }
+
+    @Test("Redis killed mid-run: every item ends once, on local limits, degraded and logged; back to shared when Redis is")
+    func redisKilledMidRun() async throws {
+        let redis = try RedisProcess()
+        try await withFakeServer(strictServer) { server in
+            try await withVolley(arguments: ["--redis-url", redis.url, "--log-level", "info"]) { volley in
+                let providers = fakeProviders(server, extra: ["api_key": "sk-k", "limits": ["rpm": .number(JSONNumber(Self.rpm))],
+                                                              "retry": ["max_retries": 10]])
+                _ = try await volley.request("configure", id: "c", params: ["providers": providers])
+                #expect(try await volley.request("stats", id: "s0")["result"]?["shared"] == "on")
+                let items = JSONValue.array((0..<150).map { fakeItem(key: "k\($0)") })
+                try volley.send(rpcRequest("gather", id: 1, params: ["requests": items]))
+                _ = try await server.waitForStats { $0.requests >= 30 }
+                redis.kill()
+                let reply = try await volley.response(to: 1, timeout: 60)
+                let results = reply["result"]?["results"]?.arrayValue ?? []
+                #expect(results.count == 150)
+                #expect(results.allSatisfy { $0["ok"] == true }, "every item ends, and well")
+                #expect(Set(results.compactMap { $0["key"]?.stringValue }).count == 150, "each exactly once")
+                #expect(server.stats().responsesCompleted - server.stats().rateLimited == 150, "none paid twice")
+                #expect(try await volley.request("stats", id: "s1")["result"]?["shared"] == "degraded")
+                #expect(volley.stderrText.components(separatedBy: "is unavailable").count == 2, "logged once: \(volley.stderrText.suffix(600))")
+                #expect(volley.stderrText.contains("going on with local limits at 50%"))
+                // Redis is back on its port: shared again within a few seconds.
+                let again = try RedisProcess(port: redis.port)
+                defer { again.stop() }
+                let back = await waitUntil("the sidecar uses Redis again", timeout: .seconds(10)) {
+                    _ = try? await volley.request("gather", id: "g", params: ["requests": [fakeItem(key: "after")]])
+                    return (try? await volley.request("stats", id: "s2"))?["result"]?["shared"] == "on"
+                }
+                #expect(back)
+            }
+        }
+    }
+
+    @Test("on_unavailable fail: items end shared_limits_unavailable and no request is sent")
+    func failModeSendsNothing() async throws {
+        let port = try TestTools.freePort()
+        try await withFakeServer { server in
+            try await withPrivateDirectory { directory in
+                let config = "\(directory)/config.json"
+                let file: JSONValue = ["shared_limits": ["redis_url": .string("redis://127.0.0.1:\(port)"), "on_unavailable": "fail"]]
+                #expect(FileManager.default.createFile(atPath: config, contents: Data(file.jsonBytes)))
+                try await withVolley(arguments: ["--config", config]) { volley in
+                    let providers = fakeProviders(server, extra: ["api_key": "sk-k", "limits": ["rpm": 600]])
+                    _ = try await volley.request("configure", id: "c", params: ["providers": providers])
+                    let reply = try await volley.request("gather", id: 1, params: ["requests": [fakeItem(key: "a"), fakeItem(key: "b")]])
+                    let results = reply["result"]?["results"]?.arrayValue ?? []
+                    #expect(results.map { $0["error"]?["kind"] } == ["shared_limits_unavailable", "shared_limits_unavailable"],
+                            "\(reply.jsonString.prefix(400))")
+                    #expect(server.stats().requests == 0)
+                    #expect(try await volley.request("stats", id: "s")["result"]?["shared"] == "degraded")
+                }
+            }
+        }
+    }
+
+    @Test("rediss:// is refused at start with the way out; a password never reaches the output")
+    func tlsAndPasswords() async throws {
+        let tls = try VolleyProcess(arguments: ["--redis-url", "rediss://:topsecret@redis.example.com:6380"])
+        #expect(try await tls.waitForExit() == .exited(2))
+        #expect(tls.stderrText.contains("local TLS tunnel"))
+        #expect(!tls.stderrText.contains("topsecret"))
+        let redis = try RedisProcess(password: "hunter2-redis")
+        try await withVolley(arguments: ["--redis-url", redis.url, "--log-level", "debug"]) { volley in
+            let stats = try await volley.request("stats", id: 1)
+            #expect(stats["result"]?["shared"] == "on")
+            let gathered = try await volley.request("gather", id: 2, params: ["requests": mockItems(2, latencyMs: 1)])
+            #expect(gathered["result"] != nil)
+            #expect(!volley.stderrText.contains("hunter2-redis"))
+            #expect(volley.stderrText.contains(":***@"), "the URL is logged with the password hidden")
+        }
+    }
+}
