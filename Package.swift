@@ -80,12 +80,16 @@ let package = Package(
         // Before main, for the `volley` process: the open-files limit raised to its hard limit
         // and the descriptor table grown while there is one thread (see process_setup.c).
         .target(name: "CProcessSetup"),
+        // What `volley --version` says of the build: empty here, filled by scripts/package at
+        // link time (see its header).
+        .target(name: "CVolleyBuildInfo"),
         // `volley run FILE.jsonl`: a whole file through the engine, resumable, in bounded memory.
         .target(name: "VolleyRun", dependencies: ["VolleyCore", "VolleySystem", .product(name: "DequeModule", package: "swift-collections")]),
         .executableTarget(
             name: "volley",
             dependencies: [
                 "CProcessSetup",
+                "CVolleyBuildInfo",
                 "VolleyRPC",
                 "VolleyRun",
                 "VolleySystem",
