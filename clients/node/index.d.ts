@@ -552,7 +552,10 @@ export declare class AbortError extends Error {
   stats: BatchStats | undefined;
 }
 
-/** Where the sidecar binary is: `explicit`, `VOLLEY_BIN`, PATH, then the checkout's build. */
+/**
+ * Where the sidecar binary is: `explicit`, the package's own `bin/volley` (in the tarball
+ * scripts/package makes), `VOLLEY_BIN`, PATH, then the checkout's build.
+ */
 export function findBinary(explicit?: string, env?: Record<string, string | undefined>): string;
 
 /** This library's version: the volley binary of the same release has the same. */

@@ -1,12 +1,14 @@
-// The version this library sends and requires, and what it does when it meets a server of
-// another protocol version. (That every copy of the version agrees with the binary's and the
-// Python client's is checked once, by clients/python/tests/test_versions.py.)
+// The version this library sends and requires, what it does when it meets a server of another
+// protocol version, and the binary a packaged library carries. (That every copy of the version
+// agrees with the binary's and the Python client's is checked once, by
+// clients/python/tests/test_versions.py.)
 
 import assert from 'node:assert/strict';
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { pathToFileURL } from 'node:url';
 import { PROTOCOL_VERSION, ProtocolVersionMismatch, VERSION, Volley, chat } from '../src/index.js';
 import { clientDir, mockVolley } from './helpers.mjs';
 
@@ -69,3 +71,20 @@ for (const refuse of [true, false]) {
     }
   });
 }
+
+test('findBinary: a packaged library\'s own bin/volley comes before VOLLEY_BIN and PATH; the binary option before it', async () => {
+  // The layout of the tarball scripts/package makes: src/binary.js and bin/volley in one package.
+  const dir = mkdtempSync(join(tmpdir(), 'volley-package-'));
+  try {
+    mkdirSync(join(dir, 'src'));
+    mkdirSync(join(dir, 'bin'));
+    copyFileSync(join(clientDir, 'src', 'binary.js'), join(dir, 'src', 'binary.js'));
+    writeFileSync(join(dir, 'bin', 'volley'), '#!/bin/sh\n');
+    chmodSync(join(dir, 'bin', 'volley'), 0o755);
+    const { findBinary } = await import(pathToFileURL(join(dir, 'src', 'binary.js')).href);
+    assert.equal(findBinary(undefined, { VOLLEY_BIN: '/y/volley', PATH: '/usr/bin' }), join(dir, 'bin', 'volley'));
+    assert.equal(findBinary('/x/volley', { VOLLEY_BIN: '/y/volley' }), '/x/volley');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -1,5 +1,5 @@
 """One release version and one protocol version across the binary and both clients; what a
-client does when it meets a server of another protocol version.
+client does when it meets a server of another protocol version; the binary the package carries.
 
 The copies are listed in scripts/packaging/versions.py (scripts/package reads the version from
 there too); these tests fail naming the file that disagrees.
@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 import volley
+import volley._binary as binary_module
 from conftest import make_volley, run
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -98,3 +99,43 @@ def test_a_server_of_another_protocol_version_is_a_clear_error(tmp_path: Path, r
     assert (error.client_protocol, error.server_protocols) == (volley.PROTOCOL_VERSION, [2])
     assert error.server_version == (None if refuse else "9.0.0")
     assert ("(volley 9.0.0)" in message) == (not refuse)
+
+
+def test_the_bundled_binary_comes_first(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    bundled = tmp_path / "package" / "bin" / "volley"
+    bundled.parent.mkdir(parents=True)
+    bundled.write_text("#!/bin/sh\n")
+    bundled.chmod(0o755)
+    other = tmp_path / "other-volley"
+    other.write_text("#!/bin/sh\n")
+    other.chmod(0o755)
+    monkeypatch.setattr(binary_module, "BUNDLED_BINARY", bundled)
+    monkeypatch.setenv("VOLLEY_BIN", str(other))
+    monkeypatch.setenv("PATH", str(tmp_path))
+
+    async def body() -> None:
+        assert await volley.find_binary() == str(bundled)
+        assert await volley.find_binary(str(other)) == str(other), "binary= still wins"
+        monkeypatch.setattr(binary_module, "BUNDLED_BINARY", tmp_path / "missing" / "volley")
+        assert await volley.find_binary() == str(other), "a source install has none: VOLLEY_BIN next"
+
+    run(body())
+
+
+def test_the_volley_command_runs_the_bundled_binary(tmp_path: Path) -> None:
+    bundled = tmp_path / "bin" / "volley"
+    bundled.parent.mkdir()
+    bundled.write_text('#!/bin/sh\necho "bundled $*"\n')
+    bundled.chmod(0o755)
+    # The wheel's console entry point is volley._binary:main; here with the bundled path moved.
+    program = (
+        "import sys, pathlib, volley._binary as b; "
+        f"b.BUNDLED_BINARY = pathlib.Path({str(bundled)!r}) if sys.argv[1] == 'yes' else pathlib.Path('/nonexistent'); "
+        "sys.argv[1:] = sys.argv[2:]; b.main()"
+    )
+    env = {"PYTHONPATH": str(Path(volley.__file__).parents[1]), "PATH": "/usr/bin:/bin"}
+    ran = subprocess.run([sys.executable, "-c", program, "yes", "--version", "x"], capture_output=True, text=True,
+                         env=env, timeout=30)
+    assert (ran.returncode, ran.stdout) == (0, "bundled --version x\n"), ran.stderr
+    missing = subprocess.run([sys.executable, "-c", program, "no"], capture_output=True, text=True, env=env, timeout=30)
+    assert missing.returncode == 127 and "no binary at /nonexistent" in missing.stderr
