@@ -24,7 +24,20 @@ import PackageDescription
 //   Every request allocates ~70 small blocks (two thirds of them inside libcurl), 64 to 2,000
 //   requests at a time; glibc's malloc spent ~10% of the sidecar's CPU on them. Linked,
 //   mimalloc measured 8% less CPU per request at bench W1 and 11% less at W3 (interleaved A/B,
-//   bench/results/2026-11-25-6.md).
+//   bench/results/2026-11-25-6.md). That is a development build. The shipped binary
+//   (scripts/package) must run where no libmimalloc is installed: it sets
+//   VOLLEY_MIMALLOC_OBJECT to mimalloc's static override object, compiled from the same
+//   release's Debian source package (Debian ships no static mimalloc), which is linked in
+//   instead; docs/packaging.md has the measurement.
+
+// How `volley` gets mimalloc: Debian's shared library, or linked into the binary (see above).
+let mimallocLinking: [LinkerSetting] =
+    if let object = Context.environment["VOLLEY_MIMALLOC_OBJECT"], !object.isEmpty {
+        [.unsafeFlags(["-Xlinker", object])]
+    } else {
+        [.linkedLibrary("mimalloc")]
+    }
+
 let package = Package(
     name: "Volley",
     products: [
@@ -98,7 +111,7 @@ let package = Package(
             ],
             // mimalloc replaces glibc's malloc for the whole process (libcurl's allocations
             // included): see "Dependencies" above.
-            linkerSettings: [.linkedLibrary("mimalloc")]
+            linkerSettings: mimallocLinking
         ),
         // A SwiftNIO OpenAI/Anthropic-compatible fake server for tests, benchmarks and users; its
         // bodies are read and written with VolleyJSON, the sidecar's own JSON.
