@@ -8,7 +8,7 @@ owned by 0:0. Holds the files package.json's `files` names (src/, index.d.ts, RE
 LICENSE, the third-party notices, and the binary as bin/volley (0755). The package.json packed is
 clients/node/package.json plus `"bin": {"volley": "bin/volley"}` (npm links it into
 node_modules/.bin), `"os": ["linux"]` and `"cpu"`, so npm refuses the package, saying why, on
-another platform. `npm install ./FILE.tgz` installs it with no registry.
+another platform, and without `scripts` (the tests are not packed). `npm install ./FILE.tgz` installs it with no registry.
 """
 
 from __future__ import annotations
@@ -43,6 +43,7 @@ def main() -> int:
     manifest["bin"] = {"volley": "bin/volley"}
     manifest["os"] = ["linux"]
     manifest["cpu"] = [args.cpu]
+    manifest.pop("scripts", None)  # `npm test` runs the checkout's tests, which are not packed
 
     # (path under package/, bytes, executable)
     files: List[Tuple[str, bytes, bool]] = [("package.json", (json.dumps(manifest, indent=2) + "\n").encode(), False)]
