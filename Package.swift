@@ -26,7 +26,30 @@ import PackageDescription
 //   Every request allocates ~70 small blocks (two thirds of them inside libcurl), 64 to 2,000
 //   requests at a time; glibc's malloc spent ~10% of the sidecar's CPU on them. Linked,
 //   mimalloc measured 8% less CPU per request at bench W1 and 11% less at W3 (interleaved A/B,
-//   bench/results/2026-11-25-6.md).
+//   bench/results/2026-11-25-6.md). That is a development build. The shipped binary
+//   (scripts/package) must run where no libmimalloc is installed: it sets
+//   VOLLEY_MIMALLOC_OBJECT to mimalloc's static override object, compiled from the same
+//   release's Debian source package (Debian ships no static mimalloc), which is linked in
+//   instead; docs/packaging.md has the measurement.
+
+// How `volley` gets mimalloc: Debian's shared library, or linked into the binary (see above).
+let mimallocLinking: [LinkerSetting] =
+    if let object = Context.environment["VOLLEY_MIMALLOC_OBJECT"], !object.isEmpty {
+        [.unsafeFlags(["-Xlinker", object])]
+    } else {
+        [.linkedLibrary("mimalloc")]
+    }
+
+// How `volley` gets hiredis: Debian's shared library, or its static archive (libhiredis-dev
+// ships libhiredis.a) linked into the binary when scripts/package sets VOLLEY_HIREDIS_ARCHIVE,
+// since a stock system has no libhiredis0.14.
+let hiredisLinking: [LinkerSetting] =
+    if let archive = Context.environment["VOLLEY_HIREDIS_ARCHIVE"], !archive.isEmpty {
+        [.unsafeFlags(["-Xlinker", archive])]
+    } else {
+        [.linkedLibrary("hiredis")]
+    }
+
 let package = Package(
     name: "Volley",
     products: [
@@ -82,7 +105,7 @@ let package = Package(
         ),
         // Redis through hiredis: connections (AUTH, SELECT, timeouts) and the shared limiters'
         // script (GCRA buckets and cooldowns evaluated in the server).
-        .target(name: "VolleyRedis", dependencies: ["CHiredis"]),
+        .target(name: "VolleyRedis", dependencies: ["CHiredis"], linkerSettings: hiredisLinking),
         // JSON-RPC 2.0 over stdio or a Unix socket (a shared sidecar): framing, codec, dispatch, lifecycle.
         .target(
             name: "VolleyRPC",
@@ -91,12 +114,16 @@ let package = Package(
         // Before main, for the `volley` process: the open-files limit raised to its hard limit
         // and the descriptor table grown while there is one thread (see process_setup.c).
         .target(name: "CProcessSetup"),
+        // What `volley --version` says of the build: empty here, filled by scripts/package at
+        // link time (see its header).
+        .target(name: "CVolleyBuildInfo"),
         // `volley run FILE.jsonl`: a whole file through the engine, resumable, in bounded memory.
         .target(name: "VolleyRun", dependencies: ["VolleyCore", "VolleySystem", .product(name: "DequeModule", package: "swift-collections")]),
         .executableTarget(
             name: "volley",
             dependencies: [
                 "CProcessSetup",
+                "CVolleyBuildInfo",
                 "VolleyRPC",
                 "VolleyRun",
                 "VolleySystem",
@@ -105,7 +132,7 @@ let package = Package(
             ],
             // mimalloc replaces glibc's malloc for the whole process (libcurl's allocations
             // included): see "Dependencies" above.
-            linkerSettings: [.linkedLibrary("mimalloc")]
+            linkerSettings: mimallocLinking
         ),
         // A SwiftNIO OpenAI/Anthropic-compatible fake server for tests, benchmarks and users; its
         // bodies are read and written with VolleyJSON, the sidecar's own JSON.

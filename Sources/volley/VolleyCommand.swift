@@ -1,12 +1,23 @@
 import ArgumentParser
 import CProcessSetup
+import CVolleyBuildInfo
 import Logging
 import VolleyCore
 import VolleyRPC
 import VolleySystem
 
-/// The version reported by `--version` and `initialize`.
+/// The version reported by `--version` and `initialize`. The Python and Node clients carry the
+/// same number (clients/python/tests/test_versions.py checks every copy).
 let volleyVersion = "0.1.0"
+
+/// What `volley --version` prints: the version alone on the first line (what `initialize`
+/// reports as `server.version`, and what a script reads), the protocol version, then how the
+/// binary was built (recorded by scripts/package; a development build says so).
+let versionText: String = {
+    let built = String(cString: volley_build_info())
+    return "\(volleyVersion)\nprotocol: \(Server.protocolVersion)\n"
+        + (built.isEmpty ? "build: development (swift build; scripts/package records commit and toolchain)" : built)
+}()
 
 @main
 struct VolleyCommand: AsyncParsableCommand {
@@ -22,7 +33,7 @@ struct VolleyCommand: AsyncParsableCommand {
         `volley` alone serves; its flags (--config, --log-level, limits) are listed by \
         `volley help serve`, those of a file run by `volley help run`. A bad command line exits 2.
         """,
-        version: volleyVersion,
+        version: versionText,
         subcommands: [Serve.self, Run.self],
         defaultSubcommand: Serve.self
     )

@@ -267,17 +267,22 @@ struct MoreLifecycleTests {
         }
     }
 
-    @Test("command line: --version matches initialize's server.version; bad flags exit 2 naming the flag")
+    @Test("command line: --version matches initialize's server.version and protocol_version, and says how it was built; bad flags exit 2 naming the flag")
     func commandLine() async throws {
-        let version = try await withVolley(arguments: ["--version"]) { volley in
+        let printed = try await withVolley(arguments: ["--version"]) { volley in
             let status = try await volley.waitForExit()
             #expect(status == .exited(0))
-            return volley.stdout.lines.first?.text ?? ""
+            return volley.stdout.lines.map(\.text)
         }
         try await withVolley { volley in
             let initialize = try await volley.request("initialize", id: 1)
-            #expect(initialize["result"]?["server"]?["version"] == .string(version))
+            // The version alone on the first line: what scripts read.
+            #expect(initialize["result"]?["server"]?["version"] == .string(printed.first ?? ""))
+            let protocolVersion = initialize["result"]?["protocol_version"]?.intValue
+            #expect(printed.contains("protocol: \(protocolVersion ?? -1)"), "\(printed)")
         }
+        // The tests run a development build; a packaged one names its commit and toolchain instead.
+        #expect(printed.contains { $0.hasPrefix("build: development") }, "\(printed)")
         for (arguments, flag) in [(["--log-level", "loud"], "--log-level"), (["--max-line-bytes", "10"], "--max-line-bytes"),
                                   (["--log-format", "xml"], "--log-format"), (["--max-items-per-batch", "0"], "--max-items-per-batch"),
                                   (["--bogus"], "--bogus"), (["serve", "--bogus"], "--bogus"), (["run", "--bogus", "x"], "--bogus")] {

@@ -513,6 +513,21 @@ export declare class ProtocolError extends VolleyError {
 }
 
 /**
+ * The volley server speaks another version of the protocol than this client: the call that
+ * opened the session rejects with it, the session is closed, nothing else was sent. The message
+ * names the binary or daemon and what to do.
+ */
+export declare class ProtocolVersionMismatch extends VolleyError {
+  constructor(message: string, fields: { clientProtocol: number; serverProtocols: unknown[]; serverVersion?: string });
+  /** The protocol version this client speaks (`PROTOCOL_VERSION`). */
+  clientProtocol: number;
+  /** The versions the server named; empty when it named none. */
+  serverProtocols: unknown[];
+  /** The server's release, when it said. */
+  serverVersion: string | undefined;
+}
+
+/**
  * The sidecar could not be started, or exited with requests pending. In shared mode: the daemon
  * could not be reached or started, or the connection to it was lost with requests pending.
  */
@@ -537,8 +552,17 @@ export declare class AbortError extends Error {
   stats: BatchStats | undefined;
 }
 
-/** Where the sidecar binary is: `explicit`, `VOLLEY_BIN`, PATH, then the checkout's build. */
+/**
+ * Where the sidecar binary is: `explicit`, the package's own `bin/volley` (in the tarball
+ * scripts/package makes), `VOLLEY_BIN`, PATH, then the checkout's build.
+ */
 export function findBinary(explicit?: string, env?: Record<string, string | undefined>): string;
+
+/** This library's version: the volley binary of the same release has the same. */
+export const VERSION: string;
+
+/** The version of docs/protocol.md this client speaks, in `initialize`. */
+export const PROTOCOL_VERSION: number;
 
 /**
  * The shared daemon's default socket: `$VOLLEY_SOCKET`, else `$XDG_RUNTIME_DIR/volley/volley.sock`,

@@ -4,7 +4,9 @@ import VolleyCore
 #endif
 
 extension Server {
-    static let protocolVersion = 1
+    /// The protocol version this server speaks (docs/protocol.md), answered in `initialize`
+    /// and printed by `volley --version`; `initialize` refuses any other.
+    public static let protocolVersion = 1
 
     // MARK: - Requests that are not cancellable
 
@@ -61,8 +63,8 @@ extension Server {
                            allowed: ["protocol_version", "client", "providers", "default_provider", "environment"])
         if let requested = p.value("protocol_version") {
             guard requested.intValue == Self.protocolVersion else {
-                throw RPCError(code: .invalidParams, message: "unsupported protocol_version \(requested.jsonString); this server speaks 1",
-                               data: ["supported": [1], "requested": requested])
+                throw RPCError(code: .invalidParams, message: "unsupported protocol_version \(requested.jsonString); this server speaks \(Self.protocolVersion)",
+                               data: ["supported": [.number(JSONNumber(Self.protocolVersion))], "requested": requested])
             }
         }
         if let client = p.value("client") {

@@ -35,10 +35,16 @@ function swiftPackageRoot(start) {
 }
 
 /**
- * Where the sidecar binary is, in this order: `explicit` (the `binary` option); `VOLLEY_BIN`;
- * `volley` on `PATH`; the checkout's `.build/release/volley`, then `.build/debug/volley`, in the
- * nearest directory holding `Package.swift` above this library (then above the working
- * directory).
+ * The binary installed with this library: `bin/volley` in the package, which the tarball
+ * scripts/package makes carries (a checkout's clients/node has none).
+ */
+const BUNDLED_BINARY = fileURLToPath(new URL('../bin/volley', import.meta.url));
+
+/**
+ * Where the sidecar binary is, in this order: `explicit` (the `binary` option); the package's
+ * own `bin/volley`; `VOLLEY_BIN`; `volley` on `PATH`; the checkout's `.build/release/volley`,
+ * then `.build/debug/volley`, in the nearest directory holding `Package.swift` above this
+ * library (then above the working directory).
  *
  * @param {string | undefined} explicit
  * @param {NodeJS.ProcessEnv} [env]
@@ -47,6 +53,7 @@ function swiftPackageRoot(start) {
  */
 export function findBinary(explicit, env = process.env) {
   if (explicit) return explicit;
+  if (isExecutableFile(BUNDLED_BINARY)) return BUNDLED_BINARY;
   if (env.VOLLEY_BIN) return env.VOLLEY_BIN;
   const searched = [];
   for (const dir of (env.PATH ?? '').split(delimiter)) {
@@ -66,7 +73,8 @@ export function findBinary(explicit, env = process.env) {
     }
   }
   throw new Error(
-    `volley binary not found (searched: the binary option, VOLLEY_BIN, ${searched.join(', ')}). ` +
-      'Build it with `swift build --product volley` in the Volley checkout, or set VOLLEY_BIN.',
+    `volley binary not found (searched: the binary option, ${BUNDLED_BINARY}, VOLLEY_BIN, ${searched.join(', ')}). ` +
+      'Install the package that carries its binary (scripts/package makes it), build it with ' +
+      '`swift build --product volley` in the Volley checkout, or set VOLLEY_BIN.',
   );
 }

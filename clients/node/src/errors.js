@@ -93,6 +93,28 @@ export class ProtocolError extends VolleyError {
 }
 
 /**
+ * The volley server speaks another version of the protocol than this client. The call that
+ * opened the session rejects with it when `initialize` is refused for its `protocol_version` or
+ * answered with another; the session is closed and nothing else was sent. The message says
+ * which binary or daemon it was and what to do.
+ */
+export class ProtocolVersionMismatch extends VolleyError {
+  /**
+   * @param {string} message
+   * @param {{clientProtocol: number, serverProtocols: unknown[], serverVersion?: string}} fields
+   */
+  constructor(message, fields) {
+    super(message, { kind: 'protocol_version' });
+    /** The protocol version this client speaks. @type {number} */
+    this.clientProtocol = fields.clientProtocol;
+    /** The versions the server named (empty when it named none). @type {unknown[]} */
+    this.serverProtocols = fields.serverProtocols;
+    /** The server's release, when it said. @type {string | undefined} */
+    this.serverVersion = fields.serverVersion;
+  }
+}
+
+/**
  * The sidecar could not be started, or exited while requests were pending; in shared mode, the
  * daemon could not be reached or started, or the connection to it was lost. Every pending call
  * is rejected with it; the next call starts a new sidecar, or reconnects (starting a daemon if

@@ -5,6 +5,7 @@ export { Volley } from './volley.js';
 export { ITEM_FIELDS, REQUEST_PARAMS, chat } from './convert.js';
 export { findBinary } from './binary.js';
 export { defaultSocketPath } from './daemon.js';
+export { PROTOCOL_VERSION, VERSION } from './version.js';
 export {
   AbortError,
   Cancelled,
@@ -14,6 +15,7 @@ export {
   InvalidRequest,
   Overloaded,
   ProtocolError,
+  ProtocolVersionMismatch,
   ProviderError,
   QuotaExceeded,
   RateLimited,

@@ -42,6 +42,11 @@ export class ProcessTransport {
     return this.#child.pid;
   }
 
+  /** The executable this process runs. */
+  get binary() {
+    return this.#binary;
+  }
+
   /** @param {import('./rpc.js').TransportHandlers} handlers */
   attach({ data, eof, log, end }) {
     const child = this.#child;

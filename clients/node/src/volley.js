@@ -18,11 +18,12 @@ import {
   valueFromWire,
 } from './convert.js';
 import { attachOrStart, checkSocketPath, defaultSocketPath } from './daemon.js';
-import { AbortError, Cancelled, ProtocolError, SidecarCrashed, VolleyError, itemError } from './errors.js';
+import { AbortError, Cancelled, ProtocolError, ProtocolVersionMismatch, SidecarCrashed, VolleyError, itemError } from './errors.js';
 import { Connection } from './rpc.js';
 import { ProcessTransport, volleyFlags } from './sidecar.js';
+import { PROTOCOL_VERSION, VERSION } from './version.js';
 
-const CLIENT = { name: 'volley-node', version: '0.1.0' };
+const CLIENT = { name: 'volley-node', version: VERSION };
 const VOLLEY_OPTIONS = Object.freeze([
   'binary', 'providers', 'defaultProvider', 'defaultModel', 'configPath', 'logLevel', 'maxLineBytes', 'args', 'env',
   'maxRestarts', 'onStderr', 'shared', 'socket',
@@ -165,6 +166,8 @@ function volleyEnvironment(overrides) {
  * @property {(providers: Record<string, any> | undefined) => Record<string, unknown>} initializeParams
  * @property {(providers: Record<string, any> | undefined) => Record<string, unknown>} configureParams
  * @property {(transport: import('./rpc.js').Transport, info: any) => void} initialized
+ * @property {(transport: import('./rpc.js').Transport) => {where: string, advice: string}} describe
+ *   which server a session is on, and what to do when its protocol version is not ours
  */
 
 /**
@@ -179,6 +182,11 @@ function stdioLauncher(options) {
     initializeParams: () => ({}),
     configureParams: () => ({}),
     initialized: () => {},
+    describe: (transport) => ({
+      where: `volley at ${/** @type {ProcessTransport} */ (transport).binary}`,
+      advice: 'use a volley binary of this client\'s release: the packaged client carries its own; ' +
+        'the binary option, VOLLEY_BIN or PATH may name another',
+    }),
   };
 }
 
@@ -211,7 +219,50 @@ function sharedLauncher(options, socketPath) {
       const pid = info?.server?.pid;
       if (typeof pid === 'number') /** @type {import('./daemon.js').SocketTransport} */ (transport).pid = pid;
     },
+    describe: () => ({
+      where: `the volley daemon at ${socketPath}`,
+      advice: 'stop that daemon (kill it) so that this client starts one of its own release, or use another socket',
+    }),
   };
+}
+
+/**
+ * What `initialize` answered, once the server has shown it speaks PROTOCOL_VERSION: a refusal of
+ * that version (-32602 naming the versions it supports), or an answer naming another, becomes a
+ * ProtocolVersionMismatch saying which server it was and what to do.
+ * @param {Promise<any>} reply `initialize`'s reply
+ * @param {{where: string, advice: string}} server
+ */
+async function checkedInitialize(reply, server) {
+  let info;
+  try {
+    info = await reply;
+  } catch (error) {
+    const data = error instanceof ProtocolError ? /** @type {any} */ (error.data) : undefined;
+    if (Array.isArray(data?.supported) && 'requested' in data) throw versionMismatch(server, data.supported, undefined);
+    throw error;
+  }
+  if (info?.protocol_version !== PROTOCOL_VERSION) {
+    const spoken = info?.protocol_version === undefined ? [] : [info.protocol_version];
+    const release = info?.server?.version;
+    throw versionMismatch(server, spoken, typeof release === 'string' ? release : undefined);
+  }
+  return info;
+}
+
+/**
+ * @param {{where: string, advice: string}} server
+ * @param {unknown[]} spoken the protocol versions the server named
+ * @param {string | undefined} serverVersion
+ */
+function versionMismatch({ where, advice }, spoken, serverVersion) {
+  const theirs = spoken.length ? spoken.join(' or ') : 'none it names';
+  const release = serverVersion ? ` (volley ${serverVersion})` : '';
+  return new ProtocolVersionMismatch(
+    `${where}${release} speaks protocol version ${theirs}; this client (volley-node ${VERSION}) ` +
+      `speaks protocol version ${PROTOCOL_VERSION}: ${advice}`,
+    { clientProtocol: PROTOCOL_VERSION, serverProtocols: spoken, serverVersion },
+  );
 }
 
 /**
@@ -595,20 +646,22 @@ export class Volley {
     });
     this.#sidecar = sidecar;
     /** @type {Record<string, any>} */
-    const params = { protocol_version: 1, client: CLIENT };
+    const params = { protocol_version: PROTOCOL_VERSION, client: CLIENT };
     if (this.#providers) params.providers = this.#providers;
     if (this.#defaultProvider !== undefined) params.default_provider = this.#defaultProvider;
     Object.assign(params, this.#launcher.initializeParams(this.#providers));
     try {
-      const info = await sidecar.request('initialize', params).promise;
+      const info = await checkedInitialize(sidecar.request('initialize', params).promise, this.#launcher.describe(transport));
       this.#info = camelDeep(info);
       this.#launcher.initialized(transport, info);
       const maxLineBytes = info?.limits?.max_line_bytes;
       if (typeof maxLineBytes === 'number') sidecar.maxLineBytes = maxLineBytes;
       ready = true;
     } catch (error) {
-      // A configuration volley refuses: do not leave the session half set up (a sidecar is
-      // killed; a shared daemon only loses this connection).
+      // A configuration or protocol version volley refuses: do not leave the session half set
+      // up (a sidecar is killed; a shared daemon only loses this connection), nor let the next
+      // call use it before it has ended: that call starts a new one.
+      if (this.#sidecar === sidecar) this.#sidecar = undefined;
       sidecar.abort();
       throw error;
     }

@@ -136,7 +136,7 @@ test('a script that never calls close() still exits, and so does the sidecar', a
   assert.equal(isRunning(Number(pid)), false, `sidecar ${pid} still running`);
 });
 
-test('findBinary: option, then VOLLEY_BIN, then PATH, then the checkout build', () => {
+test('findBinary: option, then VOLLEY_BIN, then PATH, then the checkout build (no bundled binary in a checkout)', () => {
   assert.equal(findBinary('/x/volley', { VOLLEY_BIN: '/y/volley' }), '/x/volley');
   assert.equal(findBinary(undefined, { VOLLEY_BIN: '/y/volley', PATH: '' }), '/y/volley');
   const dir = mkdtempSync(join(tmpdir(), 'volley-path-'));

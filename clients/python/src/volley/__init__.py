@@ -25,6 +25,7 @@ from ._errors import (
     ItemError,
     Overloaded,
     ProtocolError,
+    ProtocolVersionMismatch,
     ProviderError,
     QuotaExceeded,
     RateLimited,
@@ -37,7 +38,7 @@ from ._items import ITEM_FIELDS, REQUEST_PARAMS, Item, ItemLike, chat
 from ._sync import SyncVolley, run_gather
 from ._types import BatchStats, GatherResults, Outcome, Progress, Result, Usage
 
-__version__ = "0.1.0"
+from ._version import PROTOCOL_VERSION, __version__
 
 __all__ = [
     "Volley",
@@ -75,5 +76,7 @@ __all__ = [
     "InvalidRequest",
     "ProviderError",
     "ProtocolError",
+    "ProtocolVersionMismatch",
     "SidecarCrashed",
+    "PROTOCOL_VERSION",
 ]

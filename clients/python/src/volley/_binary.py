@@ -1,9 +1,12 @@
 """Finding (or building) the ``volley`` executable.
 
-Order: the ``binary=`` argument, ``$VOLLEY_BIN``, ``volley`` on ``PATH``, then a Volley checkout
-found by walking up from this package's directory (then from the current directory) to a
-``Package.swift`` that declares the ``volley`` product: its ``.build/release/volley``, then
+Order: the ``binary=`` argument; the binary bundled in this package (``volley/bin/volley``, in
+the platform wheel scripts/package makes); ``$VOLLEY_BIN``; ``volley`` on ``PATH``; then a Volley
+checkout found by walking up from this package's directory (then from the current directory) to
+a ``Package.swift`` that declares the ``volley`` product: its ``.build/release/volley``, then
 ``.build/debug/volley``; failing those, ``swift build --product volley`` in that checkout.
+
+:func:`main` is the wheel's ``volley`` console command: it runs the bundled binary.
 """
 
 from __future__ import annotations
@@ -13,9 +16,12 @@ import os
 import shutil
 import sys
 from pathlib import Path
-from typing import Iterator, Optional
+from typing import Iterator, NoReturn, Optional
 
-__all__ = ["BinaryNotFound", "find_binary", "find_checkout"]
+__all__ = ["BinaryNotFound", "find_binary", "find_checkout", "bundled_binary", "main"]
+
+#: Where the platform wheel puts the binary; a source install has none.
+BUNDLED_BINARY = Path(__file__).resolve().parent / "bin" / "volley"
 
 
 class BinaryNotFound(FileNotFoundError):
@@ -49,6 +55,11 @@ def find_checkout() -> Optional[Path]:
     return None
 
 
+def bundled_binary() -> Optional[str]:
+    """The binary installed with this package (a platform wheel's), or ``None`` (a source install)."""
+    return str(BUNDLED_BINARY) if _is_executable(BUNDLED_BINARY) else None
+
+
 def _located(explicit: Optional[str]) -> Optional[str]:
     if explicit:
         path = Path(explicit).expanduser()
@@ -58,6 +69,9 @@ def _located(explicit: Optional[str]) -> Optional[str]:
                 raise BinaryNotFound(f"volley binary {explicit!r} (binary=) is not an executable file")
             return found
         return str(path)
+    bundled = bundled_binary()
+    if bundled is not None:
+        return bundled
     env = os.environ.get("VOLLEY_BIN")
     if env:
         path = Path(env).expanduser()
@@ -90,7 +104,8 @@ async def find_binary(explicit: Optional[str] = None, *, build: bool = True) -> 
     if checkout is None or not build or swift is None:
         hint = "" if swift or checkout is None else " (a checkout was found but `swift` is not on PATH)"
         raise BinaryNotFound(
-            "no volley binary: pass binary=, set VOLLEY_BIN, put `volley` on PATH, or run "
+            "no volley binary: install the platform wheel that carries one (scripts/package makes it), "
+            "pass binary=, set VOLLEY_BIN, put `volley` on PATH, or run "
             "`swift build --product volley` in a Volley checkout" + hint
         )
     print(
@@ -115,3 +130,17 @@ def _has_fileno(stream: object) -> bool:
         return True
     except (AttributeError, OSError, ValueError):
         return False
+
+
+def main() -> NoReturn:
+    """The ``volley`` command of the platform wheel: replaces this process with the bundled binary.
+
+    Only the wheel declares this entry point, and it runs only the bundled binary: a search of
+    ``PATH`` would find this command itself.
+    """
+    binary = bundled_binary()
+    if binary is None:
+        print(f"volley: no binary at {BUNDLED_BINARY}: this installation of the volley package has none "
+              "(install the platform wheel made by scripts/package)", file=sys.stderr)
+        raise SystemExit(127)
+    os.execv(binary, [binary, *sys.argv[1:]])

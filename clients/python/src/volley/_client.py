@@ -38,22 +38,21 @@ from typing import (
 from ._binary import find_binary
 from ._connection import Connection, Transport
 from ._daemon import attach_or_start, default_socket_path, socket_path_argument
-from ._errors import ItemError, ProtocolError, SidecarCrashed, VolleyError, error_from_wire
+from ._errors import ItemError, ProtocolError, ProtocolVersionMismatch, SidecarCrashed, VolleyError, error_from_wire
 from ._gcpause import gc_paused
 from ._items import ItemLike, chat, normalize_item
 from ._sidecar import ProcessTransport, child_environment
 from ._types import BatchStats, GatherResults, Outcome, Progress, Result, _value_from_wire
+from ._version import PROTOCOL_VERSION, __version__ as CLIENT_VERSION
 
 __all__ = ["Volley", "AsCompleted", "ProgressCallback", "PROTOCOL_VERSION"]
 
 log = logging.getLogger("volley")
 
-PROTOCOL_VERSION = 1
 #: ``--max-line-bytes`` given to the sidecar unless ``extra_args`` sets it.
 MAX_LINE_BYTES = 1 << 30
 #: ``--idle-exit`` given to a daemon this client starts unless ``extra_args`` sets it.
 DAEMON_IDLE_EXIT = 300
-CLIENT_VERSION = "0.1.0"
 #: Sent in shared mode's ``environment`` when set, with every ``api_key_env`` the providers name.
 SESSION_ENVIRONMENT = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "OPENAI_BASE_URL", "ANTHROPIC_BASE_URL")
 
@@ -279,7 +278,7 @@ class Volley:
         params = self._initialize_params()
         try:
             reply = await self._request("initialize", params, connection=connection)
-            result = _result_or_raise(reply)
+            result = self._checked_initialize(reply)
         except BaseException:
             connection.abort()
             await connection.wait_closed(1.0)
@@ -291,6 +290,42 @@ class Volley:
         transport.initialized(self.server_info)
         self._sent_environment = params.get("environment")
         return connection
+
+    def _checked_initialize(self, reply: Dict[str, Any]) -> Any:
+        """``initialize``'s result, once the server has shown it speaks :data:`PROTOCOL_VERSION`:
+        a refusal of that version, or an answer naming another, raises
+        :class:`ProtocolVersionMismatch` saying which server it was and what to do."""
+        error = reply.get("error")
+        data = error.get("data") if isinstance(error, dict) else None
+        if isinstance(data, dict) and isinstance(data.get("supported"), list) and "requested" in data:
+            raise self._version_mismatch(data["supported"], None)
+        result = _result_or_raise(reply)
+        info = result if isinstance(result, dict) else {}
+        spoken = info.get("protocol_version")
+        if spoken != PROTOCOL_VERSION:
+            server = info.get("server")
+            version = server.get("version") if isinstance(server, dict) else None
+            raise self._version_mismatch([] if spoken is None else [spoken], version if isinstance(version, str) else None)
+        return result
+
+    def _version_mismatch(self, spoken: List[Any], server_version: Optional[str]) -> ProtocolVersionMismatch:
+        if self._socket is None:
+            where = f"volley at {self._binary}"
+            advice = ("use a volley binary of this client's release: the platform wheel carries its own; "
+                      "binary=, VOLLEY_BIN or PATH may name another")
+        else:
+            where = f"the volley daemon at {self._socket}"
+            advice = ("stop that daemon (volley.stop_daemon(), or kill it) so that this client starts one "
+                      "of its own release, or use another socket=")
+        theirs = " or ".join(str(v) for v in spoken) if spoken else "none it names"
+        release = f" (volley {server_version})" if server_version else ""
+        return ProtocolVersionMismatch(
+            f"{where}{release} speaks protocol version {theirs}; this client (volley-python {CLIENT_VERSION}) "
+            f"speaks protocol version {PROTOCOL_VERSION}: {advice}",
+            client_protocol=PROTOCOL_VERSION,
+            server_protocols=spoken,
+            server_version=server_version,
+        )
 
     def _initialize_params(self, more_providers: Optional[Mapping[str, Any]] = None) -> Dict[str, Any]:
         """``initialize``'s params: this client, the kept configuration and, in shared mode, the

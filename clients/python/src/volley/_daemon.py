@@ -21,6 +21,7 @@ from typing import Any, Awaitable, Callable, Dict, List, Mapping, Optional, Sequ
 
 from ._connection import STREAM_LIMIT, Transport
 from ._errors import SidecarCrashed, VolleyError
+from ._version import __version__
 
 __all__ = [
     "SocketTransport",
@@ -277,8 +278,10 @@ def stop_daemon(socket: Optional[PathLike] = None, *, timeout: float = 10.0) -> 
             connection.connect(path)
         except (FileNotFoundError, ConnectionRefusedError):
             return None
+        # No protocol_version: a daemon of another protocol version (the one to stop after a
+        # ProtocolVersionMismatch) answers too, with its pid.
         hello = {"jsonrpc": "2.0", "id": 1, "method": "initialize",
-                 "params": {"protocol_version": 1, "client": {"name": "volley-python stop_daemon", "version": "0.1.0"}}}
+                 "params": {"client": {"name": "volley-python stop_daemon", "version": __version__}}}
         connection.sendall(json.dumps(hello).encode() + b"\n")
         reply = _read_reply(connection, 1)
         if "error" in reply:

@@ -23,6 +23,7 @@ __all__ = [
     "InvalidRequest",
     "ProviderError",
     "ProtocolError",
+    "ProtocolVersionMismatch",
     "SidecarCrashed",
     "error_from_wire",
 ]
@@ -186,6 +187,32 @@ class ProtocolError(VolleyError):
 
     def __str__(self) -> str:
         return f"{self.message} (JSON-RPC error {self.code})"
+
+
+class ProtocolVersionMismatch(VolleyError):
+    """The ``volley`` server speaks another version of the protocol than this client.
+
+    Raised by the call that opened the session, when ``initialize`` is refused for its
+    ``protocol_version`` or answered with another one; the session is closed and nothing else
+    was sent. ``client_protocol`` is the version this client speaks, ``server_protocols`` those
+    the server named (empty when it named none), ``server_version`` the server's release when it
+    said. The message says which binary or daemon it was and what to do.
+    """
+
+    kind = "protocol_version"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        client_protocol: int,
+        server_protocols: List[Any],
+        server_version: Optional[str] = None,
+    ) -> None:
+        super().__init__(message)
+        self.client_protocol = client_protocol
+        self.server_protocols = list(server_protocols)
+        self.server_version = server_version
 
 
 class SidecarCrashed(VolleyError):
