@@ -451,7 +451,8 @@ export type ErrorKind =
   | 'cancelled'
   | 'invalid_request'
   | 'provider_error'
-  | 'overloaded';
+  | 'overloaded'
+  | 'shared_limits_unavailable';
 
 /** Base of every error of this library except `AbortError`. */
 export declare class VolleyError extends Error {
@@ -501,6 +502,8 @@ export declare class ConnectionFailed extends VolleyError {}
 export declare class Cancelled extends VolleyError {}
 export declare class InvalidRequest extends VolleyError {}
 export declare class ProviderError extends VolleyError {}
+/** Limits are shared in Redis (`on_unavailable: "fail"`) and Redis is unreachable: not sent. */
+export declare class SharedLimitsUnavailable extends VolleyError {}
 export declare class Overloaded extends VolleyError {}
 
 /** A JSON-RPC error that is not an item failure (bad params, line too long, overloaded...). */

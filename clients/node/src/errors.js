@@ -57,6 +57,8 @@ export class InvalidRequest extends VolleyError {}
 export class ProviderError extends VolleyError {}
 /** 503 or 529: the provider is overloaded. */
 export class Overloaded extends VolleyError {}
+/** Limits are shared in Redis (`on_unavailable: "fail"`) and Redis is unreachable: not sent. */
+export class SharedLimitsUnavailable extends VolleyError {}
 
 /** Error kinds on the wire → classes. */
 const classByKind = {
@@ -71,6 +73,7 @@ const classByKind = {
   invalid_request: InvalidRequest,
   provider_error: ProviderError,
   overloaded: Overloaded,
+  shared_limits_unavailable: SharedLimitsUnavailable,
 };
 
 /**

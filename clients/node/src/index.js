@@ -19,6 +19,7 @@ export {
   ProviderError,
   QuotaExceeded,
   RateLimited,
+  SharedLimitsUnavailable,
   SidecarCrashed,
   Timeout,
   TooLarge,

@@ -86,6 +86,8 @@ def test_error_kinds_map_to_classes() -> None:
         "rate_limited", 429, True, 3, 4, "doc")
     assert error.provider_code == "rate_limit_exceeded"
     assert str(error) == "[item 4, key 'doc'] HTTP 429"
+    shared = error_from_wire({"kind": "shared_limits_unavailable", "message": "Redis is unavailable"})
+    assert isinstance(shared, volley.SharedLimitsUnavailable) and shared.kind == "shared_limits_unavailable"
     unknown = error_from_wire({"kind": "from_the_future", "message": "?"})
     assert type(unknown) is volley.ItemError and unknown.kind == "from_the_future"
     import asyncio

@@ -171,6 +171,13 @@ class ProviderError(ItemError):
     kind = "provider_error"
 
 
+class SharedLimitsUnavailable(ItemError):
+    """Rate limits are shared in Redis with ``on_unavailable: "fail"`` and Redis could not be
+    reached: the request was not sent."""
+
+    kind = "shared_limits_unavailable"
+
+
 class ProtocolError(VolleyError):
     """A JSON-RPC error response that is not an item failure: bad params, unknown method, ...
 
@@ -246,6 +253,7 @@ _KINDS: Dict[str, Type[ItemError]] = {
         Cancelled,
         InvalidRequest,
         ProviderError,
+        SharedLimitsUnavailable,
     )
 }
 
