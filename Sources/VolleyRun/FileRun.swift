@@ -47,12 +47,14 @@ public enum FileRun {
         }
 
         let providers: ProviderSet
+        let sharedLimits: SharedLimitsSettings?
         let reader: LineReader
         var resume = ResumeState()
         let writer: OutcomeWriter
         do throws(RunSetupError) {
             try options.validate()
             providers = try RunProviders.build(options, environment: environment)
+            sharedLimits = try RunProviders.sharedLimits(options, environment: environment)
         } catch {
             return fail(2, error.message)
         }
@@ -87,7 +89,8 @@ public enum FileRun {
 
         let engine: Engine
         do {
-            engine = try Engine(maxConnectionsPerHost: options.maxConnectionsPerHost, environment: environment, providers: providers)
+            engine = try Engine(maxConnectionsPerHost: options.maxConnectionsPerHost, environment: environment, providers: providers,
+                                sharedLimits: sharedLimits)
         } catch {
             writer.close()
             return fail(1, "\(error)")

@@ -32,6 +32,9 @@ public struct RunOptions: Sendable {
     public var progressIntervalSeconds: Double
     /// Most connections to one host at once (as `serve --max-connections-per-host`).
     public var maxConnectionsPerHost: Int
+    /// Share rate limits in this Redis (as `serve --redis-url`; also `VOLLEY_REDIS_URL` or the
+    /// config file's `shared_limits`).
+    public var redisURL: String?
 
     public static let defaultMaxLineBytes = 16 * 1024 * 1024
     public static let defaultProgressInterval = 5.0
@@ -52,8 +55,10 @@ public struct RunOptions: Sendable {
         acceptOtherProvider: Bool = false,
         maxLineBytes: Int = RunOptions.defaultMaxLineBytes,
         progressIntervalSeconds: Double = RunOptions.defaultProgressInterval,
-        maxConnectionsPerHost: Int = RunOptions.defaultMaxConnectionsPerHost
+        maxConnectionsPerHost: Int = RunOptions.defaultMaxConnectionsPerHost,
+        redisURL: String? = nil
     ) {
+        self.redisURL = redisURL
         self.inputPath = inputPath
         self.outputPath = outputPath
         self.configPath = configPath

@@ -40,6 +40,23 @@ enum RunProviders {
         return config
     }
 
+    /// Limits shared in Redis, as `serve` resolves them (nil: local limits).
+    static func sharedLimits(_ options: RunOptions, environment: [String: String]) throws(RunSetupError) -> SharedLimitsSettings? {
+        var file: [UInt8]?
+        if let path = options.configPath {
+            do {
+                file = try readFile(atPath: path)
+            } catch {
+                throw RunSetupError("--config \(path): cannot read: \(error)")
+            }
+        }
+        do {
+            return try SharedLimitsSettings.resolve(configFile: file, redisURL: options.redisURL, environment: environment)
+        } catch {
+            throw RunSetupError("shared limits: \(error.message)")
+        }
+    }
+
     private static func loadConfig(path: String, environment: [String: String]) throws(RunSetupError) -> ProviderSet {
         let data: [UInt8]
         do {

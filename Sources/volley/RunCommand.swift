@@ -119,12 +119,17 @@ struct RunArguments: ParsableCommand {
     @Option(name: .long, help: "Most connections to one host at once.")
     var maxConnectionsPerHost: Int = RunOptions.defaultMaxConnectionsPerHost
 
+    @Option(name: .long, help: ArgumentHelp(
+        "Share rate limits with every sidecar using this Redis (as volley serve --redis-url; also VOLLEY_REDIS_URL).",
+        valueName: "url"))
+    var redisURL: String?
+
     var options: RunOptions {
         RunOptions(
             inputPath: input, outputPath: output, configPath: config, provider: provider, model: model,
             rpm: rpm, tpm: tpm, concurrency: concurrency, maxRetries: maxRetries, timeoutSeconds: timeout,
             retryFailed: retryFailed, acceptOtherProvider: acceptOtherProvider, maxLineBytes: maxLineBytes, progressIntervalSeconds: progressInterval,
-            maxConnectionsPerHost: maxConnectionsPerHost)
+            maxConnectionsPerHost: maxConnectionsPerHost, redisURL: redisURL)
     }
 
     func validate() throws {

@@ -4,6 +4,7 @@ import Glibc
 import Foundation
 import Testing
 import VolleyCore
+import VolleyRedis
 import VolleyTestSupport
 
 /// The built `volley run`, as a user runs it.
@@ -34,6 +35,7 @@ import VolleyTestSupport
         ["run", "missing.jsonl"],                         // no such file
         ["run", "in.jsonl", "--provider", "nowhere"],     // unknown provider
         ["run", "in.jsonl", "--config", "bad.json"],      // invalid configuration
+        ["run", "in.jsonl", "--redis-url", "rediss://h"], // Redis over TLS: refused, never downgraded
     ])
     func usageAndConfigurationErrorsExitTwo(arguments: [String]) async throws {
         let dir = try TempDir()
@@ -44,6 +46,20 @@ import VolleyTestSupport
         #expect(result.status == 2, "\(arguments): \(result.stderr)")
         #expect(!result.stderr.isEmpty)
         #expect(!FileManager.default.fileExists(atPath: dir.path("in.out.jsonl")))
+    }
+
+    @Test func aRunWithRedisKeepsItsLimitsThere() async throws {
+        let redis = try RedisProcess()
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        // A keyed provider with an rpm: a limiter Redis holds (the mock's never is).
+        try dir.write("config.json", #"{"providers": {"local": {"kind": "openai", "base_url": "http://127.0.0.1:9/v1", "api_key": "sk-x", "limits": {"rpm": 600}, "retry": {"max_retries": 0}, "timeouts": {"connect": 1}}}}"#)
+        try dir.write("in.jsonl", #"{"provider": "local", "request": {"model": "m", "messages": [{"role": "user", "content": "hi"}]}}"# + "\n")
+        let result = try await VolleyProcess.run(["run", "in.jsonl", "--config", "config.json", "--redis-url", redis.url], in: dir)
+        // Nothing listens on port 9: the call fails, but only after taking its permit in Redis.
+        #expect(result.status == 1, "\(result.stderr)")
+        let keys = try RedisConnection(RedisURL(redis.url)).command(["KEYS", "volley:*"])
+        #expect(keys.elements?.count == 1, "the request bucket of the one limiter: \(keys)")
     }
 
     @Test func helpListsTheOptions() async throws {
