@@ -77,10 +77,11 @@ let package = Package(
             pkgConfig: "libcrypto",
             providers: [.apt(["libssl-dev"])]
         ),
-        // hiredis, for the limits several machines share in Redis (shim.h).
+        // hiredis, for the limits several machines share in Redis (shim.h). No pkgConfig: its
+        // `--libs` would link the shared library into the packaged binary too; how it is
+        // linked is `hiredisLinking`, on VolleyRedis.
         .systemLibrary(
             name: "CHiredis",
-            pkgConfig: "hiredis",
             providers: [.apt(["libhiredis-dev"])]
         ),
         // The few POSIX calls the modules share (threads, files, environment, time of day), so

@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <string.h>
 #include <sys/time.h>
-#include <hiredis.h>
+#include <hiredis/hiredis.h>
 
 static const int VOLLEY_REDIS_REPLY_STRING = REDIS_REPLY_STRING;
 static const int VOLLEY_REDIS_REPLY_ARRAY = REDIS_REPLY_ARRAY;
