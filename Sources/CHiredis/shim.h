@@ -37,6 +37,17 @@ static inline void *volley_redis_command(redisContext *context, int argc, const 
     return redisCommandArgv(context, argc, argv, lengths);
 }
 
+/// Queues one command without waiting (a pipeline); 0, or -1 when out of memory.
+static inline int volley_redis_append(redisContext *context, int argc, const char **argv, const size_t *lengths) {
+    return redisAppendCommandArgv(context, argc, argv, lengths) == REDIS_OK ? 0 : -1;
+}
+
+/// Sends what is queued (the first time) and waits for the next reply: NULL on an I/O error.
+static inline void *volley_redis_next_reply(redisContext *context) {
+    void *reply = NULL;
+    return redisGetReply(context, &reply) == REDIS_OK ? reply : NULL;
+}
+
 static inline int volley_reply_type(const void *reply) { return ((const redisReply *)reply)->type; }
 static inline long long volley_reply_integer(const void *reply) { return ((const redisReply *)reply)->integer; }
 static inline const char *volley_reply_bytes(const void *reply, size_t *length) {

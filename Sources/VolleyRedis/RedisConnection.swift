@@ -39,8 +39,31 @@ public final class RedisConnection {
 
     /// Sends one command and returns its reply (an error reply is a value, not a throw).
     /// - Throws: `.unavailable` when the connection broke or the reply did not come in time.
-    public func command(_ arguments: [String]) throws(RedisError) -> RedisValue {
-        // Each argument copied into storage pinned for the call (binary-safe: lengths are passed).
+    /// Sends several commands in one write and reads their replies in order: one round trip.
+    /// - Throws: `.unavailable` when the connection broke or a reply did not come in time.
+    public func pipeline(_ commands: [[String]]) throws(RedisError) -> [RedisValue] {
+        for arguments in commands {
+            let queued = withArguments(arguments) { argv, lengths in
+                volley_redis_append(context, Int32(arguments.count), argv, lengths)
+            }
+            guard queued == 0 else { throw RedisError(.unavailable, "Redis at \(url): out of memory") }
+        }
+        var replies: [RedisValue] = []
+        replies.reserveCapacity(commands.count)
+        for _ in commands {
+            guard let reply = volley_redis_next_reply(context) else {
+                let message = volley_redis_error(context).map { String(cString: $0) } ?? "no reply"
+                throw RedisError(.unavailable, "Redis at \(url): \(message)")
+            }
+            replies.append(Self.value(UnsafeRawPointer(reply)))
+            freeReplyObject(reply)
+        }
+        return replies
+    }
+
+    /// `body` with the arguments as C strings and lengths (binary-safe), pinned for the call.
+    private func withArguments<R>(_ arguments: [String],
+                                  _ body: (UnsafeMutablePointer<UnsafePointer<CChar>?>, UnsafePointer<Int>) -> R) -> R? {
         let buffers = arguments.map { argument -> UnsafeMutableBufferPointer<CChar> in
             let bytes = Array(argument.utf8)
             let buffer = UnsafeMutableBufferPointer<CChar>.allocate(capacity: max(1, bytes.count))
@@ -50,12 +73,18 @@ public final class RedisConnection {
         defer { for buffer in buffers { buffer.deallocate() } }
         var pointers = buffers.map { buffer -> UnsafePointer<CChar>? in buffer.baseAddress.map { UnsafePointer($0) } }
         let lengths = arguments.map(\.utf8.count)
-        let reply = pointers.withUnsafeMutableBufferPointer { pointerBuffer in
-            lengths.withUnsafeBufferPointer { lengthBuffer -> UnsafeMutableRawPointer? in
+        return pointers.withUnsafeMutableBufferPointer { pointerBuffer in
+            lengths.withUnsafeBufferPointer { lengthBuffer -> R? in
                 guard let argv = pointerBuffer.baseAddress, let argvlen = lengthBuffer.baseAddress else { return nil }
-                return volley_redis_command(context, Int32(arguments.count), argv, argvlen)
+                return body(argv, argvlen)
             }
         }
+    }
+
+    public func command(_ arguments: [String]) throws(RedisError) -> RedisValue {
+        let reply = withArguments(arguments) { argv, lengths in
+            volley_redis_command(context, Int32(arguments.count), argv, lengths)
+        } ?? nil
         guard let reply else {
             let message = volley_redis_error(context).map { String(cString: $0) } ?? "no reply"
             throw RedisError(.unavailable, "Redis at \(url): \(message)")

@@ -37,7 +37,8 @@ public enum SharedLimitScript {
         end
 
         if op == 'acquire' then
-          -- ARGV[2]: requests wanted; ARGV[3..5]: tokens each costs (total, input, output).
+          -- ARGV[2]: requests wanted; ARGV[3..5]: tokens each costs (total, input, output);
+          -- ARGV[14]: how far ahead (µs) one permit may be reserved when none fits now.
           local cool = tonumber(redis.call('GET', KEYS[5]))
           if cool ~= nil and cool > now then return {0, math.ceil(cool - now)} end
           local costs = {1, tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])}
@@ -57,11 +58,18 @@ public enum SharedLimitScript {
               end
             end
           end
-          if granted < 1 then return {0, math.max(1, math.ceil(wait))} end
-          for i = 1, 4 do
-            if tats[i] ~= nil then store(KEYS[i], tats[i] + granted * costs[i] * interval(i)) end
+          local ahead = 0
+          if granted < 1 then
+            -- Not now: reserve the next slot if it comes within the horizon (the caller starts
+            -- then, with no second round trip), else say when to ask again.
+            if wait > tonumber(ARGV[14] or '0') then return {0, math.max(1, math.ceil(wait))} end
+            granted = 1
+            ahead = wait
           end
-          return {granted, 0}
+          for i = 1, 4 do
+            if tats[i] ~= nil then store(KEYS[i], math.max(tats[i], now + ahead) + granted * costs[i] * interval(i)) end
+          end
+          return {granted, math.ceil(ahead)}
         elseif op == 'refund' then
           -- ARGV[2..5]: units given back per bucket (negative: charged on top), clamped to now.
           for i = 1, 4 do
@@ -144,8 +152,46 @@ func format(_ value: Double) -> String {
     return String(value)
 }
 
+/// One call of the shared limiters' script.
+public enum SharedLimitOperation: Sendable {
+    /// Up to `requests` permits, each costing `tokens` (total, input, output) in the token
+    /// buckets, all or nothing per permit; at a cooldown, none. When none fits now but one
+    /// would within `reserveAhead` seconds, that one is reserved: granted, to start after the
+    /// returned wait.
+    case acquire(SharedLimiterKeys, requests: Int, tokens: (total: Int, input: Int, output: Int), SharedBuckets,
+                 reserveAhead: Double = 0)
+    /// Units given back to the buckets (negative: charged on top), never past full (now).
+    case refund(SharedLimiterKeys, requests: Double, tokens: (total: Double, input: Double, output: Double), SharedBuckets)
+    /// A cooldown of this many seconds for every machine (a later end already set is kept).
+    case cooldown(SharedLimiterKeys, seconds: Double, SharedBuckets)
+    /// What the provider's rate-limit headers say remains (nil: not said).
+    case sync(SharedLimiterKeys, remaining: (requests: Int?, tokens: Int?, input: Int?, output: Int?), SharedBuckets)
+
+    var keys: SharedLimiterKeys {
+        switch self {
+        case .acquire(let keys, _, _, _, _), .refund(let keys, _, _, _), .cooldown(let keys, _, _), .sync(let keys, _, _): keys
+        }
+    }
+
+    var arguments: [String] {
+        switch self {
+        case .acquire(_, let requests, let tokens, let buckets, let ahead):
+            ["acquire", String(requests), String(tokens.total), String(tokens.input), String(tokens.output)] + buckets.arguments
+                + [format((ahead * 1_000_000).rounded())]
+        case .refund(_, let requests, let tokens, let buckets):
+            ["refund", format(requests), format(tokens.total), format(tokens.input), format(tokens.output)] + buckets.arguments
+        case .cooldown(_, let seconds, let buckets):
+            ["cooldown", format((seconds * 1_000_000).rounded()), "0", "0", "0"] + buckets.arguments
+        case .sync(_, let remaining, let buckets):
+            ["sync"] + [remaining.requests, remaining.tokens, remaining.input, remaining.output].map { String($0 ?? -1) }
+                + buckets.arguments
+        }
+    }
+}
+
 /// The script's operations over one connection. Loads the script once (`SCRIPT LOAD`) and
 /// calls it by digest (`EVALSHA`); a Redis that forgot it (restarted, flushed) gets it again.
+/// Several operations go in one pipelined round trip (`run(_:)`).
 public final class SharedLimitClient {
     public let connection: RedisConnection
     private var digest: String?
@@ -154,64 +200,72 @@ public final class SharedLimitClient {
         self.connection = connection
     }
 
-    /// What an acquire got: requests granted (0 to the number asked), and when none, how
-    /// long until one could be.
+    /// What an acquire got: requests granted (0 to the number asked), and how long until one
+    /// could be (none granted) or until the reserved one may start (one granted ahead).
     public struct Acquired: Sendable, Equatable {
         public var granted: Int
         public var waitSeconds: Double
     }
 
-    /// Takes up to `requests` permits, each costing `tokens` (total, input, output) in the token
-    /// buckets, all or nothing per permit; at a cooldown, none.
     public func acquire(_ keys: SharedLimiterKeys, requests: Int = 1, tokens: (total: Int, input: Int, output: Int) = (0, 0, 0),
-                        buckets: SharedBuckets) throws(RedisError) -> Acquired {
-        let reply = try run(keys, ["acquire", String(requests), String(tokens.total), String(tokens.input), String(tokens.output)]
-                                  + buckets.arguments)
+                        buckets: SharedBuckets, reserveAhead: Double = 0) throws(RedisError) -> Acquired {
+        let reply = try one(.acquire(keys, requests: requests, tokens: tokens, buckets, reserveAhead: reserveAhead))
         return Acquired(granted: Int(reply.0), waitSeconds: Double(reply.1) / 1_000_000)
     }
 
-    /// Gives units back to the buckets (negative: charges more), never past full (now).
     public func refund(_ keys: SharedLimiterKeys, requests: Double = 0, tokens: (total: Double, input: Double, output: Double),
                        buckets: SharedBuckets) throws(RedisError) {
-        _ = try run(keys, ["refund", format(requests), format(tokens.total), format(tokens.input), format(tokens.output)]
-                          + buckets.arguments)
+        _ = try one(.refund(keys, requests: requests, tokens: tokens, buckets))
     }
 
-    /// Starts (or keeps, when a later one is set) a cooldown of `seconds` for every machine;
-    /// returns the seconds left of the cooldown in force.
+    /// Returns the seconds left of the cooldown in force.
     @discardableResult
     public func cooldown(_ keys: SharedLimiterKeys, seconds: Double, buckets: SharedBuckets) throws(RedisError) -> Double {
-        let reply = try run(keys, ["cooldown", format((seconds * 1_000_000).rounded()), "0", "0", "0"] + buckets.arguments)
-        return Double(reply.1) / 1_000_000
+        Double(try one(.cooldown(keys, seconds: seconds, buckets)).1) / 1_000_000
     }
 
-    /// What the provider's rate-limit headers say remains (nil: not said); a bucket only ever
-    /// becomes emptier.
     public func sync(_ keys: SharedLimiterKeys, remaining: (requests: Int?, tokens: Int?, input: Int?, output: Int?),
                      buckets: SharedBuckets) throws(RedisError) {
-        let values = [remaining.requests, remaining.tokens, remaining.input, remaining.output].map { String($0 ?? -1) }
-        _ = try run(keys, ["sync"] + values + buckets.arguments)
+        _ = try one(.sync(keys, remaining: remaining, buckets))
     }
 
-    private func run(_ keys: SharedLimiterKeys, _ arguments: [String]) throws(RedisError) -> (Int64, Int64) {
-        for attempt in 0..<2 {
-            let sha = try loaded()
-            let reply = try connection.command(["EVALSHA", sha, String(keys.keys.count)] + keys.keys + arguments)
+    private func one(_ operation: SharedLimitOperation) throws(RedisError) -> (Int64, Int64) {
+        switch try run([operation])[0] {
+        case .success(let reply): return reply
+        case .failure(let error): throw error
+        }
+    }
+
+    /// Runs `operations` in one pipelined round trip (two when Redis had forgotten the script).
+    /// Each gets the script's two numbers, or the server's error for it.
+    /// - Throws: `.unavailable` when the connection broke or timed out.
+    public func run(_ operations: [SharedLimitOperation]) throws(RedisError) -> [Result<(Int64, Int64), RedisError>] {
+        var results = try attempt(operations)
+        let forgotten = results.indices.filter { if case .failure(let error) = results[$0] { error.message.contains("NOSCRIPT") } else { false } }
+        if !forgotten.isEmpty {
+            digest = nil  // Redis restarted or flushed its scripts: load it again.
+            let again = try attempt(forgotten.map { operations[$0] })
+            for (index, result) in zip(forgotten, again) { results[index] = result }
+        }
+        return results
+    }
+
+    private func attempt(_ operations: [SharedLimitOperation]) throws(RedisError) -> [Result<(Int64, Int64), RedisError>] {
+        let sha = try loaded()
+        let replies = try connection.pipeline(operations.map { operation in
+            ["EVALSHA", sha, String(operation.keys.keys.count)] + operation.keys.keys + operation.arguments
+        })
+        return replies.map { reply in
             switch reply {
-            case .array(let values):
-                guard values.count == 2, let first = values[0].integer, let second = values[1].integer else {
-                    throw RedisError(.server, "unexpected reply from the shared-limits script: \(reply)")
-                }
-                return (first, second)
-            case .error(let message) where message.hasPrefix("NOSCRIPT") && attempt == 0:
-                digest = nil  // Redis restarted or flushed its scripts: load it again.
+            case .array(let values) where values.count == 2:
+                if let first = values[0].integer, let second = values[1].integer { return .success((first, second)) }
+                return .failure(RedisError(.server, "unexpected reply from the shared-limits script: \(reply)"))
             case .error(let message):
-                throw RedisError(.server, "the shared-limits script failed: \(message)")
+                return .failure(RedisError(.server, message.hasPrefix("NOSCRIPT") ? message : "the shared-limits script failed: \(message)"))
             default:
-                throw RedisError(.server, "unexpected reply from the shared-limits script: \(reply)")
+                return .failure(RedisError(.server, "unexpected reply from the shared-limits script: \(reply)"))
             }
         }
-        throw RedisError(.server, "Redis keeps forgetting the shared-limits script")
     }
 
     private func loaded() throws(RedisError) -> String {

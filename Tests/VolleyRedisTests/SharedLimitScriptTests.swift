@@ -59,6 +59,26 @@ import VolleyTestSupport
         #expect(none.granted == 0 && none.waitSeconds > 9 && none.waitSeconds <= 10)
     }
 
+    @Test func aSlotWithinTheHorizonIsReservedInOrderAndOneBeyondItIsNot() throws {
+        let redis = try RedisProcess()
+        let client = try client(redis)
+        // One a second, one at a time.
+        let buckets = SharedBuckets(requests: SharedBucket(perMinute: 60, burst: 1))
+        let keys = keys()
+        let first = try client.acquire(keys, buckets: buckets, reserveAhead: 5)
+        #expect(first.granted == 1 && first.waitSeconds == 0, "the first fits now")
+        let second = try client.acquire(keys, buckets: buckets, reserveAhead: 5)
+        #expect(second.granted == 1 && second.waitSeconds > 0.9 && second.waitSeconds <= 1, "reserved: start in a second")
+        let third = try client.acquire(keys, buckets: buckets, reserveAhead: 5)
+        #expect(third.granted == 1 && third.waitSeconds > 1.9 && third.waitSeconds <= 2, "the next slot, not the same one")
+        let beyond = try client.acquire(keys, buckets: buckets, reserveAhead: 2.5)
+        #expect(beyond.granted == 0 && beyond.waitSeconds > 2.9, "past the horizon: nothing taken, ask again later")
+        // A reservation given back frees its slot.
+        try client.refund(keys, requests: 1, tokens: (0, 0, 0), buckets: buckets)
+        let refilled = try client.acquire(keys, buckets: buckets, reserveAhead: 5)
+        #expect(refilled.granted == 1 && refilled.waitSeconds <= 2)
+    }
+
     @Test func tokensAreReservedThenReconciledClampedToNow() throws {
         let redis = try RedisProcess()
         let client = try client(redis)

@@ -157,6 +157,21 @@ final class ItemRunner: Sendable {
         switch await shared.acquire(keys, tokens: plan.reservation, buckets: buckets) {
         case .granted:
             return .attempt(ticket)
+        case .grantedAfter(let seconds):
+            let now = clock.now()
+            let giveBack = { shared.giveBack(keys, reserved: plan.reservation, buckets: buckets) }
+            if let deadline = plan.deadline, now + seconds >= deadline {
+                giveBack()
+                return abandon(plan, ticket, plan.deadlineError)
+            }
+            waited += seconds
+            do {
+                try await clock.sleep(until: now + seconds)
+            } catch {
+                giveBack()
+                return abandon(plan, ticket, Self.cancelledError)
+            }
+            return .attempt(ticket)
         case .unavailable:
             if shared.settings.onUnavailable == .local { return .attempt(ticket) }
             return abandon(plan, ticket, ItemError(.sharedLimitsUnavailable,

@@ -109,8 +109,14 @@ extension SharedLimitsSettings {
 /// degraded: acquires answer at once (`.unavailable`), the worker reconnects every second, and
 /// the state change is logged once each way.
 final class SharedLimits: Sendable {
+    /// How far ahead an acquire reserves its slot rather than asking again: within it, one
+    /// round trip per attempt, and the permits keep their order.
+    static let reserveAheadSeconds = 2.0
+
     enum Answer: Sendable, Equatable {
         case granted
+        /// Reserved: the attempt may start after this long (its slot is held meanwhile).
+        case grantedAfter(Double)
         /// The limiter is full (or cooling down) for every machine: try again after this long.
         case wait(Double)
         /// Redis cannot be used now.
@@ -122,6 +128,21 @@ final class SharedLimits: Sendable {
         case refund(SharedLimiterKeys, requests: Double, TokenCount, SharedBuckets)
         case cooldown(SharedLimiterKeys, Double, SharedBuckets)
         case sync(SharedLimiterKeys, RateLimitState, SharedBuckets)
+
+        var operation: SharedLimitOperation {
+            switch self {
+            case .acquire(let keys, let tokens, let buckets, _):
+                .acquire(keys, requests: 1, tokens: (tokens.total, tokens.input, tokens.output), buckets,
+                         reserveAhead: SharedLimits.reserveAheadSeconds)
+            case .refund(let keys, let requests, let tokens, let buckets):
+                .refund(keys, requests: requests, tokens: (Double(tokens.total), Double(tokens.input), Double(tokens.output)), buckets)
+            case .cooldown(let keys, let seconds, let buckets):
+                .cooldown(keys, seconds: seconds, buckets)
+            case .sync(let keys, let headers, let buckets):
+                .sync(keys, remaining: (headers.requestsRemaining, headers.tokensRemaining,
+                                        headers.inputTokensRemaining, headers.outputTokensRemaining), buckets)
+            }
+        }
     }
 
     private struct State {
@@ -171,6 +192,13 @@ final class SharedLimits: Sendable {
         return await withCheckedContinuation { continuation in
             enqueue(.acquire(keys, tokens, buckets, continuation))
         }
+    }
+
+    /// A reserved permit no attempt will use (deadline, cancellation): its request and tokens
+    /// go back to the buckets.
+    func giveBack(_ keys: SharedLimiterKeys, reserved: TokenCount, buckets: SharedBuckets) {
+        guard !state.withLock({ $0.degraded }) else { return }
+        enqueue(.refund(keys, requests: 1, reserved, buckets))
     }
 
     /// An attempt ended: gives back what it did not use (or charges what it used beyond its
@@ -225,44 +253,33 @@ final class SharedLimits: Sendable {
                     setDegraded(true, reason: error.message)
                 }
             }
-            for (index, job) in jobs.enumerated() {
-                guard let current = client else {
-                    answer(job, .unavailable)
-                    continue
+            guard !jobs.isEmpty else { continue }
+            guard let current = client else {
+                for job in jobs { answer(job, .unavailable) }
+                continue
+            }
+            // Every job queued meanwhile in one pipelined round trip.
+            do {
+                let results = try current.run(jobs.map(\.operation))
+                for (job, result) in zip(jobs, results) {
+                    switch result {
+                    case .success(let reply):
+                        let seconds = Double(reply.1) / 1_000_000
+                        answer(job, reply.0 > 0 ? (reply.1 > 0 ? .grantedAfter(seconds) : .granted) : .wait(seconds))
+                    case .failure(let error):
+                        // A script error: a bug, not an outage. The item goes on under local limits.
+                        logger.error("shared limits: \(error.message)")
+                        answer(job, .unavailable)
+                    }
                 }
-                do {
-                    answer(job, try perform(job, current))
-                } catch where error.kind == .unavailable {
-                    client = nil
-                    lastAttempt = monotonicSeconds()
-                    setDegraded(true, reason: error.message)
-                    // This job and every one after it: each acquire is answered exactly once.
-                    for rest in jobs[index...] { answer(rest, .unavailable) }
-                    break
-                } catch {
-                    // A script error: a bug, not an outage. Let the item go on the local limiter.
-                    logger.error("shared limits: \(error.message)")
-                    answer(job, .unavailable)
-                }
+            } catch {
+                client = nil
+                lastAttempt = monotonicSeconds()
+                setDegraded(true, reason: error.message)
+                // Every job of the round trip: each acquire is answered exactly once.
+                for job in jobs { answer(job, .unavailable) }
             }
         }
-    }
-
-    private func perform(_ job: Job, _ client: SharedLimitClient) throws(RedisError) -> Answer {
-        switch job {
-        case .acquire(let keys, let tokens, let buckets, _):
-            let got = try client.acquire(keys, tokens: (tokens.total, tokens.input, tokens.output), buckets: buckets)
-            return got.granted > 0 ? .granted : .wait(got.waitSeconds)
-        case .refund(let keys, let requests, let tokens, let buckets):
-            try client.refund(keys, requests: requests,
-                              tokens: (Double(tokens.total), Double(tokens.input), Double(tokens.output)), buckets: buckets)
-        case .cooldown(let keys, let seconds, let buckets):
-            try client.cooldown(keys, seconds: seconds, buckets: buckets)
-        case .sync(let keys, let headers, let buckets):
-            try client.sync(keys, remaining: (headers.requestsRemaining, headers.tokensRemaining,
-                                              headers.inputTokensRemaining, headers.outputTokensRemaining), buckets: buckets)
-        }
-        return .granted
     }
 
     private func answer(_ job: Job, _ answer: Answer) {
