@@ -218,7 +218,13 @@ final class SharedLimits: Sendable {
     }
 
     private func enqueue(_ job: Job) {
-        state.withLock { $0.jobs.append(job) }
+        // After `stop()` no worker will take it: an acquire is answered here instead of never.
+        let queued = state.withLock { state -> Bool in
+            guard !state.stopped else { return false }
+            state.jobs.append(job)
+            return true
+        }
+        guard queued else { return answer(job, .unavailable) }
         wake.signal()
     }
 
