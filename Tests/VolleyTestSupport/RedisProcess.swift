@@ -62,9 +62,13 @@ public final class RedisProcess: Sendable {
             defer { process = nil }
             return process
         }
-        guard let process, process.isRunning else { return }
-        Foundation.kill(process.processIdentifier, signal)
-        _ = exited.wait(timeout: .now() + 10)
+        guard let process else { return }
+        let pid = process.processIdentifier
+        Foundation.kill(pid, signal)
+        if exited.wait(timeout: .now() + 5) == .timedOut {
+            Foundation.kill(pid, SIGKILL)
+            _ = exited.wait(timeout: .now() + 5)
+        }
     }
 
     deinit { end(SIGKILL) }
