@@ -132,6 +132,8 @@ public final class Server: Sendable {
             try reader.start()
         } catch {
             logger.critical("cannot start I/O threads: \(error)")
+            // No reader thread runs (reader.start() is the last step): nothing to wait for.
+            markReaderEnded()
             return 1
         }
         for await event in events {
