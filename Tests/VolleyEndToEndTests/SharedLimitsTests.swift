@@ -64,6 +64,31 @@ struct SharedLimitsTests {
         }
     }
 
+    @Test("3 sidecars on one Redis against nginx's limit_req (a limiter we did not write): no refusal")
+    func threeSidecarsUnderNginxLimitReq() async throws {
+        let redis = try RedisProcess()
+        // 25 a second, 2 more at once after idle, excess refused with 429 at once (nodelay).
+        let nginx = try await NginxLimitServer.start(limit: .rate(perSecond: 25, burst: 2))
+        let providers: JSONValue = ["gw": ["kind": "openai", "base_url": .string(nginx.baseURL), "api_key": "sk-one-key-for-all",
+                                           "limits": ["rpm": 1_500], "retry": ["max_retries": 10]]]
+        let items = JSONValue.array((0..<50).map { index in
+            ["key": .string("k\(index)"), "provider": "gw",
+             "request": ["model": "gpt-4o-mini", "messages": [["role": "user", "content": "hello"]], "max_tokens": 4]]
+        })
+        let sidecars = try (0..<3).map { _ in try VolleyProcess(arguments: ["--redis-url", redis.url]) }
+        defer { for sidecar in sidecars { sidecar.terminate() } }
+        for sidecar in sidecars { _ = try await sidecar.request("configure", id: "c", params: ["providers": providers]) }
+        try await withThrowingTaskGroup(of: JSONValue.self) { group in
+            for sidecar in sidecars { group.addTask { try await sidecar.request("gather", id: 1, params: ["requests": items], timeout: 60) } }
+            for try await reply in group { #expect(reply["result"]?["stats"]?["succeeded"] == 50, "\(reply.jsonString.prefix(300))") }
+        }
+        let log = try nginx.accessLog()
+        await nginx.shutdown()
+        print("shared limits under nginx limit_req 25/s: \(log.accepted) accepted, \(log.rateLimited) refused")
+        #expect(log.accepted == 150)
+        #expect(log.rateLimited == 0, "one budget across the three: nginx never refuses")
+    }
+
     @Test("Redis killed mid-run: every item ends once, on local limits, degraded and logged; back to shared when Redis is")
     func redisKilledMidRun() async throws {
         let redis = try RedisProcess()

@@ -231,15 +231,19 @@ public final class Engine: Sendable {
         // session still uses, or that still hold work, by name.
         let inUse = directory.inUse()
         var limiters: [String: SchedulerCore.Snapshot] = [:]
+        var leftBehind: [(String, SchedulerCore.Snapshot)] = []
         for (key, var snapshot) in scheduler.snapshot() {
             if let assignment = inUse[key] {
                 snapshot.settings.providers = assignment.settings.providers
                 snapshot.settings.sessions = assignment.settings.sessions
                 limiters[assignment.name] = snapshot
             } else if snapshot.inFlight > 0 || snapshot.queued > 0 {
-                limiters[directory.name(ofKey: key) ?? key] = snapshot
+                leftBehind.append((directory.name(ofKey: key) ?? key, snapshot))
             }
         }
+        // A limiter nobody uses any more can hold the name a live one has taken since: the live
+        // one keeps it.
+        for (name, snapshot) in leftBehind { limiters[limiters[name] == nil ? name : "\(name) (left)"] = snapshot }
         var stats = EngineStats(
             counters: metrics.counters(),
             connectionsOpened: pool.connectionsOpened, connectionsReused: pool.transfersOnReusedConnections,

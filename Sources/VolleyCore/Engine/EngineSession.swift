@@ -80,11 +80,6 @@ public final class EngineSession: Sendable {
         configuration.withLock { $0.providers }
     }
 
-    /// The environment `api_key_env` names are read from.
-    public var environment: [String: String] {
-        configuration.withLock { $0.environment }
-    }
-
     /// Items of this session accepted by `Engine.run` that have no outcome yet.
     public var itemsPending: Int { queuedItems.load(ordering: .relaxed) }
 

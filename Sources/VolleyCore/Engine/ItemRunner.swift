@@ -158,38 +158,41 @@ final class ItemRunner: Sendable {
         case .granted:
             return .attempt(ticket)
         case .grantedAfter(let seconds):
-            let now = clock.now()
-            let giveBack = { shared.giveBack(keys, reserved: plan.reservation, buckets: buckets) }
-            if let deadline = plan.deadline, now + seconds >= deadline {
-                giveBack()
-                return abandon(plan, ticket, plan.deadlineError)
+            // Reserved: start then, or give the slot back to every machine if the item cannot.
+            return await waitShared(seconds, plan, ticket, waited: &waited, then: .attempt(ticket)) {
+                shared.giveBack(keys, reserved: plan.reservation, buckets: buckets)
             }
-            waited += seconds
-            do {
-                try await clock.sleep(until: now + seconds)
-            } catch {
-                giveBack()
-                return abandon(plan, ticket, Self.cancelledError)
-            }
-            return .attempt(ticket)
+        case .wait(let seconds):
+            return await waitShared(seconds, plan, ticket, waited: &waited, then: .share(ticket)) {}
         case .unavailable:
             if shared.settings.onUnavailable == .local { return .attempt(ticket) }
             return abandon(plan, ticket, ItemError(.sharedLimitsUnavailable,
                                                    "shared limits: Redis is unavailable and on_unavailable is \"fail\"; the request was not sent"))
-        case .wait(let seconds):
-            let now = clock.now()
-            if let deadline = plan.deadline, now + seconds >= deadline { return abandon(plan, ticket, plan.deadlineError) }
-            if let maxWait = plan.retry.maxWaitSeconds, waited + seconds > maxWait {
-                return abandon(plan, ticket, plan.waitBudgetError(waited: waited + seconds))
-            }
+        }
+    }
+
+    /// Sleeps `seconds` for a shared permit (counted against retry.max_wait), then `next`; past
+    /// the deadline or the wait budget, or cancelled, `forfeit`s and ends the item instead.
+    @inline(never)
+    private func waitShared(_ seconds: Double, _ plan: ItemPlan, _ ticket: Scheduler.Ticket, waited: inout Double,
+                            then next: Step, forfeit: () -> Void) async -> Step {
+        let now = clock.now()
+        var failure: ItemError?
+        if let deadline = plan.deadline, now + seconds >= deadline {
+            failure = plan.deadlineError
+        } else if let maxWait = plan.retry.maxWaitSeconds, waited + seconds > maxWait {
+            failure = plan.waitBudgetError(waited: waited + seconds)
+        } else {
             waited += seconds
             do {
                 try await clock.sleep(until: now + seconds)
+                return next
             } catch {
-                return abandon(plan, ticket, Self.cancelledError)
+                failure = Self.cancelledError
             }
-            return .share(ticket)
         }
+        forfeit()
+        return abandon(plan, ticket, failure ?? Self.cancelledError)
     }
 
     /// Gives back a permit no attempt was made with, and ends the item with `error`.
