@@ -15,7 +15,8 @@ public enum SharedLimitScript {
     public static let source = #"""
         -- Volley shared limits. KEYS[1..4]: TATs (µs) of the request, token, input-token and
         -- output-token buckets; KEYS[5]: the cooldown's end (µs). ARGV[1]: the operation;
-        -- ARGV[6..13]: each bucket's (per_minute, burst), per_minute 0 for none.
+        -- ARGV[6..13]: each bucket's (per_minute, burst), per_minute 0 for none; ARGV[14] and
+        -- after: the operation's own.
         local clock = redis.call('TIME')
         local now = tonumber(clock[1]) * 1000000 + tonumber(clock[2])
         local op = ARGV[1]
@@ -28,6 +29,13 @@ public enum SharedLimitScript {
           if tat == nil or tat < now then return now end
           return tat
         end
+        -- The cooldown in force: its end (µs) and who set it.
+        local function cooldown_of()
+          local value = redis.call('GET', KEYS[5])
+          if not value then return nil, nil end
+          local ends, owner = string.match(value, '^(%d+) ?(.*)$')
+          return tonumber(ends), owner
+        end
         local function store(key, at)
           if at <= now then
             redis.call('DEL', key)
@@ -37,39 +45,51 @@ public enum SharedLimitScript {
         end
 
         if op == 'acquire' then
-          -- ARGV[2]: requests wanted; ARGV[3..5]: tokens each costs (total, input, output);
-          -- ARGV[14]: how far ahead (µs) one permit may be reserved when none fits now.
-          local cool = tonumber(redis.call('GET', KEYS[5]))
-          if cool ~= nil and cool > now then return {0, math.ceil(cool - now)} end
-          local costs = {1, tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])}
-          local granted = tonumber(ARGV[2])
-          local wait = 0
-          local tats = {}
+          -- ARGV[2]: permits wanted, in order; ARGV[14]: how far ahead (µs) a permit may be
+          -- reserved when it does not fit now; ARGV[15]: the caller's id; ARGV[16..]: each
+          -- permit's tokens (total, input, output). Permits are granted in order while each
+          -- fits now or within the horizon; the first that does not ends the grant. Reply:
+          -- {granted, µs until the first refused one could be, 1 when a cooldown another
+          -- caller set is the reason, then each granted permit's start (µs from now)}.
+          local cool, owner = cooldown_of()
+          if cool ~= nil and cool > now then
+            return {0, math.ceil(cool - now), owner ~= ARGV[15] and 1 or 0}
+          end
+          local horizon = tonumber(ARGV[14])
+          local tats, touched = {}, {}
           for i = 1, 4 do
-            if per_minute(i) > 0 and costs[i] > 0 then
-              local unit = costs[i] * interval(i)
-              local tat = tat_of(KEYS[i])
-              tats[i] = tat
-              local fits = math.floor((now + burst(i) * interval(i) - tat) / unit + 1e-9)
-              if fits < granted then granted = math.max(fits, 0) end
-              if fits < 1 then
-                local until_due = tat + unit - burst(i) * interval(i) - now
-                if until_due > wait then wait = until_due end
+            if per_minute(i) > 0 then tats[i] = tat_of(KEYS[i]) end
+          end
+          local reply = {0, 0, 0}
+          for j = 1, tonumber(ARGV[2]) do
+            local base = 13 + 3 * j
+            local costs = {1, tonumber(ARGV[base]), tonumber(ARGV[base + 1]), tonumber(ARGV[base + 2])}
+            -- The earliest start every bucket allows (GCRA: TAT + cost - burst <= start).
+            local start = now
+            for i = 1, 4 do
+              if tats[i] ~= nil and costs[i] > 0 then
+                local due = tats[i] + (costs[i] - burst(i)) * interval(i)
+                if due > start then start = due end
               end
             end
-          end
-          local ahead = 0
-          if granted < 1 then
-            -- Not now: reserve the next slot if it comes within the horizon (the caller starts
-            -- then, with no second round trip), else say when to ask again.
-            if wait > tonumber(ARGV[14] or '0') then return {0, math.max(1, math.ceil(wait))} end
-            granted = 1
-            ahead = wait
+            if start - now < 1 then start = now end  -- Rounding of µs since the epoch.
+            if start - now > horizon then
+              reply[2] = math.max(1, math.ceil(start - now))
+              break
+            end
+            for i = 1, 4 do
+              if tats[i] ~= nil and costs[i] > 0 then
+                tats[i] = math.max(tats[i], start) + costs[i] * interval(i)
+                touched[i] = true
+              end
+            end
+            reply[1] = j
+            reply[3 + j] = math.ceil(start - now)
           end
           for i = 1, 4 do
-            if tats[i] ~= nil then store(KEYS[i], math.max(tats[i], now + ahead) + granted * costs[i] * interval(i)) end
+            if touched[i] then store(KEYS[i], tats[i]) end
           end
-          return {granted, math.ceil(ahead)}
+          return reply
         elseif op == 'refund' then
           -- ARGV[2..5]: units given back per bucket (negative: charged on top), clamped to now.
           for i = 1, 4 do
@@ -81,10 +101,11 @@ public enum SharedLimitScript {
           return {0, 0}
         elseif op == 'cooldown' then
           -- ARGV[2]: µs from now; a later end already set is kept.
+          -- ARGV[15]: the caller's id, kept with the end so others know the 429 was not theirs.
           local ends = now + tonumber(ARGV[2])
-          local cool = tonumber(redis.call('GET', KEYS[5]))
+          local cool = cooldown_of()
           if cool == nil or cool < ends then
-            redis.call('SET', KEYS[5], string.format('%.0f', ends), 'PX', math.ceil((ends - now) / 1000) + 1000)
+            redis.call('SET', KEYS[5], string.format('%.0f', ends) .. ' ' .. ARGV[15], 'PX', math.ceil((ends - now) / 1000) + 1000)
             cool = ends
           end
           return {0, math.ceil(cool - now)}
@@ -104,7 +125,7 @@ public enum SharedLimitScript {
 }
 
 /// The Redis keys of one limiter: its four buckets and its cooldown, under one hash tag.
-public struct SharedLimiterKeys: Sendable, Equatable {
+public struct SharedLimiterKeys: Sendable, Hashable {
     public let keys: [String]
 
     /// - Parameter limiter: an opaque id of the limiter's identity (no key material).
@@ -114,7 +135,7 @@ public struct SharedLimiterKeys: Sendable, Equatable {
 }
 
 /// One bucket of a shared limiter: its rate and how many units it holds.
-public struct SharedBucket: Sendable, Equatable {
+public struct SharedBucket: Sendable, Hashable {
     public var perMinute: Double
     public var burst: Double
 
@@ -125,7 +146,7 @@ public struct SharedBucket: Sendable, Equatable {
 }
 
 /// The four buckets of a limiter (nil: none), in `SharedLimitScript.bucketNames` order.
-public struct SharedBuckets: Sendable, Equatable {
+public struct SharedBuckets: Sendable, Hashable {
     public var requests: SharedBucket?
     public var tokens: SharedBucket?
     public var inputTokens: SharedBucket?
@@ -152,40 +173,77 @@ func format(_ value: Double) -> String {
     return String(value)
 }
 
-/// One call of the shared limiters' script.
+/// What one permit costs in the token buckets (total, input, output).
+public struct PermitTokens: Sendable, Hashable {
+    public var total: Int
+    public var input: Int
+    public var output: Int
+
+    public init(total: Int, input: Int, output: Int) {
+        self.total = total
+        self.input = input
+        self.output = output
+    }
+
+    public static let none = PermitTokens(total: 0, input: 0, output: 0)
+}
+
+/// One call of the shared limiters' script. `caller` names the sidecar (an opaque random id):
+/// a cooldown says who set it, so an acquire can tell another machine's 429 from its own.
 public enum SharedLimitOperation: Sendable {
-    /// Up to `requests` permits, each costing `tokens` (total, input, output) in the token
-    /// buckets, all or nothing per permit; at a cooldown, none. When none fits now but one
-    /// would within `reserveAhead` seconds, that one is reserved: granted, to start after the
-    /// returned wait.
-    case acquire(SharedLimiterKeys, requests: Int, tokens: (total: Int, input: Int, output: Int), SharedBuckets,
-                 reserveAhead: Double = 0)
+    /// Permits in order, each costing its tokens, each all or nothing: granted while each fits
+    /// now or, reserved, within `reserveAhead` seconds; the first that does not ends the grant.
+    /// At a cooldown, none.
+    case acquire(SharedLimiterKeys, permits: [PermitTokens], SharedBuckets, reserveAhead: Double, caller: String)
     /// Units given back to the buckets (negative: charged on top), never past full (now).
     case refund(SharedLimiterKeys, requests: Double, tokens: (total: Double, input: Double, output: Double), SharedBuckets)
     /// A cooldown of this many seconds for every machine (a later end already set is kept).
-    case cooldown(SharedLimiterKeys, seconds: Double, SharedBuckets)
+    case cooldown(SharedLimiterKeys, seconds: Double, SharedBuckets, caller: String)
     /// What the provider's rate-limit headers say remains (nil: not said).
     case sync(SharedLimiterKeys, remaining: (requests: Int?, tokens: Int?, input: Int?, output: Int?), SharedBuckets)
 
     var keys: SharedLimiterKeys {
         switch self {
-        case .acquire(let keys, _, _, _, _), .refund(let keys, _, _, _), .cooldown(let keys, _, _), .sync(let keys, _, _): keys
+        case .acquire(let keys, _, _, _, _), .refund(let keys, _, _, _), .cooldown(let keys, _, _, _), .sync(let keys, _, _): keys
         }
     }
 
+    /// ARGV: the operation, its four numbers, the buckets, the horizon, the caller, then (an
+    /// acquire's) each permit's tokens.
     var arguments: [String] {
         switch self {
-        case .acquire(_, let requests, let tokens, let buckets, let ahead):
-            ["acquire", String(requests), String(tokens.total), String(tokens.input), String(tokens.output)] + buckets.arguments
-                + [format((ahead * 1_000_000).rounded())]
+        case .acquire(_, let permits, let buckets, let ahead, let caller):
+            ["acquire", String(permits.count), "0", "0", "0"] + buckets.arguments + [format((ahead * 1_000_000).rounded()), caller]
+                + permits.flatMap { [String($0.total), String($0.input), String($0.output)] }
         case .refund(_, let requests, let tokens, let buckets):
-            ["refund", format(requests), format(tokens.total), format(tokens.input), format(tokens.output)] + buckets.arguments
-        case .cooldown(_, let seconds, let buckets):
-            ["cooldown", format((seconds * 1_000_000).rounded()), "0", "0", "0"] + buckets.arguments
+            ["refund", format(requests), format(tokens.total), format(tokens.input), format(tokens.output)] + buckets.arguments + ["0", ""]
+        case .cooldown(_, let seconds, let buckets, let caller):
+            ["cooldown", format((seconds * 1_000_000).rounded()), "0", "0", "0"] + buckets.arguments + ["0", caller]
         case .sync(_, let remaining, let buckets):
             ["sync"] + [remaining.requests, remaining.tokens, remaining.input, remaining.output].map { String($0 ?? -1) }
-                + buckets.arguments
+                + buckets.arguments + ["0", ""]
         }
+    }
+}
+
+/// What an acquire got.
+public struct SharedGrant: Sendable, Equatable {
+    /// The permits granted, in the order asked: each one's start, seconds from now (0: at once;
+    /// more: reserved, its slot held until then).
+    public var starts: [Double]
+    /// When not every permit was granted: seconds until the first refused one could be.
+    public var retryAfter: Double
+    /// Refused because of a cooldown another caller set (its 429, not ours).
+    public var othersCooldown: Bool
+
+    public var granted: Int { starts.count }
+
+    /// The script's reply: `{granted, µs until the next, others' cooldown, starts (µs)...}`.
+    public init?(reply: [Int64]) {
+        guard reply.count >= 3, reply[0] >= 0, reply.count == 3 + Int(reply[0]) else { return nil }
+        starts = reply.dropFirst(3).map { Double($0) / 1_000_000 }
+        retryAfter = Double(reply[1]) / 1_000_000
+        othersCooldown = reply[2] == 1
     }
 }
 
@@ -200,17 +258,28 @@ public final class SharedLimitClient {
         self.connection = connection
     }
 
-    /// What an acquire got: requests granted (0 to the number asked), and how long until one
-    /// could be (none granted) or until the reserved one may start (one granted ahead).
+    /// What an acquire got: permits granted (0 to the number asked), and how long until one
+    /// could be (none granted) or until the last reserved one may start.
     public struct Acquired: Sendable, Equatable {
         public var granted: Int
         public var waitSeconds: Double
     }
 
+    /// `requests` permits that each cost `tokens` (see `SharedLimitOperation.acquire`).
     public func acquire(_ keys: SharedLimiterKeys, requests: Int = 1, tokens: (total: Int, input: Int, output: Int) = (0, 0, 0),
-                        buckets: SharedBuckets, reserveAhead: Double = 0) throws(RedisError) -> Acquired {
-        let reply = try one(.acquire(keys, requests: requests, tokens: tokens, buckets, reserveAhead: reserveAhead))
-        return Acquired(granted: Int(reply.0), waitSeconds: Double(reply.1) / 1_000_000)
+                        buckets: SharedBuckets, reserveAhead: Double = 0, caller: String = "") throws(RedisError) -> Acquired {
+        let permits = Array(repeating: PermitTokens(total: tokens.total, input: tokens.input, output: tokens.output), count: requests)
+        let grant = try acquire(keys, permits: permits, buckets: buckets, reserveAhead: reserveAhead, caller: caller)
+        return Acquired(granted: grant.granted, waitSeconds: grant.starts.last ?? grant.retryAfter)
+    }
+
+    public func acquire(_ keys: SharedLimiterKeys, permits: [PermitTokens], buckets: SharedBuckets, reserveAhead: Double = 0,
+                        caller: String = "") throws(RedisError) -> SharedGrant {
+        let reply = try one(.acquire(keys, permits: permits, buckets, reserveAhead: reserveAhead, caller: caller))
+        guard let grant = SharedGrant(reply: reply) else {
+            throw RedisError(.server, "unexpected reply from the shared-limits script: \(reply)")
+        }
+        return grant
     }
 
     public func refund(_ keys: SharedLimiterKeys, requests: Double = 0, tokens: (total: Double, input: Double, output: Double),
@@ -220,8 +289,8 @@ public final class SharedLimitClient {
 
     /// Returns the seconds left of the cooldown in force.
     @discardableResult
-    public func cooldown(_ keys: SharedLimiterKeys, seconds: Double, buckets: SharedBuckets) throws(RedisError) -> Double {
-        Double(try one(.cooldown(keys, seconds: seconds, buckets)).1) / 1_000_000
+    public func cooldown(_ keys: SharedLimiterKeys, seconds: Double, buckets: SharedBuckets, caller: String = "") throws(RedisError) -> Double {
+        Double(try one(.cooldown(keys, seconds: seconds, buckets, caller: caller))[1]) / 1_000_000
     }
 
     public func sync(_ keys: SharedLimiterKeys, remaining: (requests: Int?, tokens: Int?, input: Int?, output: Int?),
@@ -229,7 +298,7 @@ public final class SharedLimitClient {
         _ = try one(.sync(keys, remaining: remaining, buckets))
     }
 
-    private func one(_ operation: SharedLimitOperation) throws(RedisError) -> (Int64, Int64) {
+    private func one(_ operation: SharedLimitOperation) throws(RedisError) -> [Int64] {
         switch try run([operation])[0] {
         case .success(let reply): return reply
         case .failure(let error): throw error
@@ -237,9 +306,9 @@ public final class SharedLimitClient {
     }
 
     /// Runs `operations` in one pipelined round trip (two when Redis had forgotten the script).
-    /// Each gets the script's two numbers, or the server's error for it.
+    /// Each gets the script's numbers (two, or an acquire's grant), or the server's error for it.
     /// - Throws: `.unavailable` when the connection broke or timed out.
-    public func run(_ operations: [SharedLimitOperation]) throws(RedisError) -> [Result<(Int64, Int64), RedisError>] {
+    public func run(_ operations: [SharedLimitOperation]) throws(RedisError) -> [Result<[Int64], RedisError>] {
         var results = try attempt(operations)
         let forgotten = results.indices.filter { if case .failure(let error) = results[$0] { error.message.contains("NOSCRIPT") } else { false } }
         if !forgotten.isEmpty {
@@ -250,15 +319,16 @@ public final class SharedLimitClient {
         return results
     }
 
-    private func attempt(_ operations: [SharedLimitOperation]) throws(RedisError) -> [Result<(Int64, Int64), RedisError>] {
+    private func attempt(_ operations: [SharedLimitOperation]) throws(RedisError) -> [Result<[Int64], RedisError>] {
         let sha = try loaded()
         let replies = try connection.pipeline(operations.map { operation in
             ["EVALSHA", sha, String(operation.keys.keys.count)] + operation.keys.keys + operation.arguments
         })
         return replies.map { reply in
             switch reply {
-            case .array(let values) where values.count == 2:
-                if let first = values[0].integer, let second = values[1].integer { return .success((first, second)) }
+            case .array(let values) where values.count >= 2:
+                let numbers = values.compactMap(\.integer)
+                if numbers.count == values.count { return .success(numbers) }
                 return .failure(RedisError(.server, "unexpected reply from the shared-limits script: \(reply)"))
             case .error(let message):
                 return .failure(RedisError(.server, message.hasPrefix("NOSCRIPT") ? message : "the shared-limits script failed: \(message)"))

@@ -89,6 +89,42 @@ struct SharedLimitsTests {
         #expect(log.rateLimited == 0, "one budget across the three: nginx never refuses")
     }
 
+    @Test("Another machine's 429 pauses this sidecar until the same end and cuts its rate, as its own 429 would")
+    func anotherMachinesRefusalIsLearned() async throws {
+        let redis = try RedisProcess()
+        try await withFakeServer { server in
+            let providers = fakeProviders(server, extra: ["api_key": "sk-one-key-for-all", "limits": ["rpm": 600]])
+            try await withVolley(arguments: ["--redis-url", redis.url]) { first in
+                try await withVolley(arguments: ["--redis-url", redis.url]) { second in
+                    for volley in [first, second] { _ = try await volley.request("configure", id: "c", params: ["providers": providers]) }
+                    // Both have sent once, so both have measured what the server accepts.
+                    for volley in [first, second] { _ = try await volley.request("gather", id: "warm", params: ["requests": [fakeItem()]]) }
+                    let refusedAt = ContinuousClock.now
+                    let refused = try await first.request("gather", id: 1, params: [
+                        "requests": [fakeItem(key: "refused", fake: ["status": 429, "retry_after": "3"])],
+                    ])
+                    #expect(refused["result"]?["results"]?[0]?["error"]?["kind"] == "rate_limited", "\(refused.jsonString.prefix(300))")
+                    // The second sidecar never got a 429, yet it learns of it from Redis.
+                    try second.send(rpcRequest("gather", id: 2, params: ["requests": [fakeItem(key: "a"), fakeItem(key: "b")]]))
+                    var limiter: JSONValue?
+                    let learned = await waitUntil("the second sidecar's limiter cools down", timeout: .seconds(3)) {
+                        let stats = try? await second.request("stats", id: "s")
+                        limiter = stats?["result"]?["limiters"]?.objectValue?.values.first
+                        return (limiter?["cooldown_ms"]?.doubleValue ?? 0) > 1_000
+                    }
+                    #expect(learned, "\(limiter?.jsonString ?? "no limiter")")
+                    #expect((limiter?["rpm_effective"]?.doubleValue ?? 600) < 600, "its rate was cut: \(limiter?.jsonString ?? "")")
+                    let reply = try await second.response(to: 2, timeout: 20)
+                    let elapsed = ContinuousClock.now - refusedAt
+                    #expect(reply["result"]?["stats"]?["succeeded"] == 2, "\(reply.jsonString.prefix(300))")
+                    #expect(elapsed >= .seconds(2.9), "nothing sent before the shared cooldown ended: \(elapsed)")
+                    #expect(server.stats().rateLimited == 1, "only the first sidecar's request was refused")
+                    #expect(try await second.request("stats", id: "t")["result"]?["rate_limited"] == 0)
+                }
+            }
+        }
+    }
+
     @Test("Redis killed mid-run: every item ends once, on local limits, degraded and logged; back to shared when Redis is")
     func redisKilledMidRun() async throws {
         let redis = try RedisProcess()

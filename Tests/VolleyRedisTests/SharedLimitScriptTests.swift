@@ -79,6 +79,43 @@ import VolleyTestSupport
         #expect(refilled.granted == 1 && refilled.waitSeconds <= 2)
     }
 
+    @Test func permitsOfOneCallAreGrantedInOrderAndNoneOvertakes() throws {
+        let redis = try RedisProcess()
+        let client = try client(redis)
+        // 600 tokens a minute, all of them in the bucket; requests are plenty.
+        let buckets = SharedBuckets(requests: SharedBucket(perMinute: 6_000, burst: 100), tokens: SharedBucket(perMinute: 600, burst: 600))
+        let keys = keys()
+        func tokens(_ count: Int) -> PermitTokens { PermitTokens(total: count, input: count, output: 0) }
+        let grant = try client.acquire(keys, permits: [tokens(200), tokens(300), tokens(200), tokens(50)], buckets: buckets)
+        // 200 + 300 fit; the third (200 of the 100 left) does not, and the fourth (50) does
+        // not overtake it.
+        #expect(grant.starts == [0, 0])
+        #expect(grant.retryAfter > 9.9 && grant.retryAfter <= 10, "100 tokens more at 10 a second: \(grant.retryAfter)")
+        #expect(!grant.othersCooldown)
+        #expect(try client.acquire(keys, permits: [tokens(100)], buckets: buckets).granted == 1, "the 100 left are still there")
+        // Within a horizon the rest are reserved in order, each at its own slot.
+        let ahead = SharedBuckets(requests: SharedBucket(perMinute: 60, burst: 1))
+        let reserved = try client.acquire(self.keys("ahead"), permits: [.none, .none, .none, .none], buckets: ahead, reserveAhead: 2.5)
+        #expect(reserved.granted == 3)
+        #expect(reserved.starts[0] == 0 && reserved.starts[1] > 0.9 && reserved.starts[1] <= 1 && reserved.starts[2] > 1.9 && reserved.starts[2] <= 2)
+        #expect(reserved.retryAfter > 2.9 && reserved.retryAfter <= 3, "the fourth is past the horizon")
+    }
+
+    @Test func anAcquireTellsAnotherCallersCooldownFromItsOwn() throws {
+        let redis = try RedisProcess()
+        let first = try client(redis), second = try client(redis)
+        let buckets = SharedBuckets(requests: SharedBucket(perMinute: 60_000, burst: 100))
+        let keys = keys()
+        try first.cooldown(keys, seconds: 5, buckets: buckets, caller: "machine-a")
+        let own = try first.acquire(keys, permits: [.none], buckets: buckets, caller: "machine-a")
+        #expect(own.granted == 0 && !own.othersCooldown && own.retryAfter > 4.9, "its own 429: already counted")
+        let other = try second.acquire(keys, permits: [.none, .none], buckets: buckets, caller: "machine-b")
+        #expect(other.granted == 0 && other.othersCooldown && other.retryAfter > 4.9 && other.retryAfter <= 5, "another machine's 429")
+        // B extends it: now it is A that sees another's.
+        try second.cooldown(keys, seconds: 8, buckets: buckets, caller: "machine-b")
+        #expect(try first.acquire(keys, permits: [.none], buckets: buckets, caller: "machine-a").othersCooldown)
+    }
+
     @Test func tokensAreReservedThenReconciledClampedToNow() throws {
         let redis = try RedisProcess()
         let client = try client(redis)

@@ -164,6 +164,8 @@ final class ItemRunner: Sendable {
             }
         case .wait(let seconds):
             return await waitShared(seconds, plan, ticket, waited: &waited, then: .share(ticket)) {}
+        case .othersCooldown(let seconds):
+            return othersRefusal(seconds, plan, ticket, waited: waited)
         case .unavailable:
             if shared.settings.onUnavailable == .local { return .attempt(ticket) }
             return abandon(plan, ticket, ItemError(.sharedLimitsUnavailable,
@@ -193,6 +195,21 @@ final class ItemRunner: Sendable {
         }
         forfeit()
         return abandon(plan, ticket, failure ?? Self.cancelledError)
+    }
+
+    /// Another machine's 429 paused the key for `seconds`: the local limiter takes it as a
+    /// refusal of its own (the adaptive controller cuts the rate once per congestion and cools
+    /// down until the same end), and the item queues again once the pause is over.
+    @inline(never)
+    private func othersRefusal(_ seconds: Double, _ plan: ItemPlan, _ ticket: Scheduler.Ticket, waited: Double) -> Step {
+        scheduler.release(limiter: plan.limiter, ticket: ticket, verdict: .refused(AdaptiveLimit.Refusal(retryAfter: seconds)),
+                          reservedTokens: plan.reservation, usedTokens: nil)
+        let now = clock.now()
+        if let deadline = plan.deadline, now + seconds >= deadline { return .finish(.failure(plan.deadlineError)) }
+        if let maxWait = plan.retry.maxWaitSeconds, waited + seconds > maxWait {
+            return .finish(.failure(plan.waitBudgetError(waited: waited + seconds)))
+        }
+        return .backOff(until: now + seconds, waiting: true)
     }
 
     /// Gives back a permit no attempt was made with, and ends the item with `error`.

@@ -117,8 +117,11 @@ final class SharedLimits: Sendable {
         case granted
         /// Reserved: the attempt may start after this long (its slot is held meanwhile).
         case grantedAfter(Double)
-        /// The limiter is full (or cooling down) for every machine: try again after this long.
+        /// The limiter is full for every machine: try again after this long.
         case wait(Double)
+        /// Another machine's 429 paused every machine on the key for this long: for the
+        /// adaptive controller, a refusal like one of its own.
+        case othersCooldown(Double)
         /// Redis cannot be used now.
         case unavailable
     }
@@ -128,20 +131,78 @@ final class SharedLimits: Sendable {
         case refund(SharedLimiterKeys, requests: Double, TokenCount, SharedBuckets)
         case cooldown(SharedLimiterKeys, Double, SharedBuckets)
         case sync(SharedLimiterKeys, RateLimitState, SharedBuckets)
+    }
 
-        var operation: SharedLimitOperation {
-            switch self {
-            case .acquire(let keys, let tokens, let buckets, _):
-                .acquire(keys, requests: 1, tokens: (tokens.total, tokens.input, tokens.output), buckets,
-                         reserveAhead: SharedLimits.reserveAheadSeconds)
-            case .refund(let keys, let requests, let tokens, let buckets):
-                .refund(keys, requests: requests, tokens: (Double(tokens.total), Double(tokens.input), Double(tokens.output)), buckets)
-            case .cooldown(let keys, let seconds, let buckets):
-                .cooldown(keys, seconds: seconds, buckets)
-            case .sync(let keys, let headers, let buckets):
-                .sync(keys, remaining: (headers.requestsRemaining, headers.tokensRemaining,
-                                        headers.inputTokensRemaining, headers.outputTokensRemaining), buckets)
+    /// One limiter's Redis keys and buckets: what jobs of one round are merged by.
+    private struct Limiter: Hashable {
+        var keys: SharedLimiterKeys
+        var buckets: SharedBuckets
+    }
+
+    /// The jobs of one round trip, merged so that each limiter costs one script call per kind:
+    /// refunds summed, header syncs merged (the least remaining wins: only ever slower), and
+    /// every acquire one call for all its permits, in the order they were asked. Refunds go
+    /// first so their slots serve this round's acquires.
+    private struct Round {
+        var operations: [SharedLimitOperation] = []
+        /// Per operation: the acquires it answers, in permit order (empty for the others).
+        var waiters: [[CheckedContinuation<Answer, Never>]] = []
+
+        init(_ jobs: [Job], caller: String) {
+            var refunds: [Limiter: (requests: Double, tokens: TokenCount)] = [:], refundOrder: [Limiter] = []
+            var syncs: [Limiter: RateLimitState] = [:], syncOrder: [Limiter] = []
+            var acquires: [Limiter: (permits: [PermitTokens], waiters: [CheckedContinuation<Answer, Never>])] = [:]
+            var acquireOrder: [Limiter] = []
+            var cooldowns: [SharedLimitOperation] = []
+            for job in jobs {
+                switch job {
+                case .refund(let keys, let requests, let tokens, let buckets):
+                    let limiter = Limiter(keys: keys, buckets: buckets)
+                    if let sum = refunds[limiter] {
+                        refunds[limiter] = (sum.requests + requests, TokenCount(input: sum.tokens.input + tokens.input,
+                                                                               output: sum.tokens.output + tokens.output))
+                    } else {
+                        refunds[limiter] = (requests, tokens)
+                        refundOrder.append(limiter)
+                    }
+                case .cooldown(let keys, let seconds, let buckets):
+                    cooldowns.append(.cooldown(keys, seconds: seconds, buckets, caller: caller))
+                case .sync(let keys, let headers, let buckets):
+                    let limiter = Limiter(keys: keys, buckets: buckets)
+                    if let merged = syncs[limiter] {
+                        syncs[limiter] = merged.leastRemaining(headers)
+                    } else {
+                        syncs[limiter] = headers
+                        syncOrder.append(limiter)
+                    }
+                case .acquire(let keys, let tokens, let buckets, let continuation):
+                    let limiter = Limiter(keys: keys, buckets: buckets)
+                    if acquires[limiter] == nil { acquireOrder.append(limiter) }
+                    acquires[limiter, default: ([], [])].permits.append(PermitTokens(total: tokens.total, input: tokens.input, output: tokens.output))
+                    acquires[limiter, default: ([], [])].waiters.append(continuation)
+                }
             }
+            for limiter in refundOrder {
+                guard let sum = refunds[limiter], sum.requests != 0 || sum.tokens != .zero else { continue }
+                add(.refund(limiter.keys, requests: sum.requests,
+                            tokens: (Double(sum.tokens.total), Double(sum.tokens.input), Double(sum.tokens.output)), limiter.buckets))
+            }
+            for cooldown in cooldowns { add(cooldown) }
+            for limiter in syncOrder {
+                guard let headers = syncs[limiter] else { continue }
+                add(.sync(limiter.keys, remaining: (headers.requestsRemaining, headers.tokensRemaining,
+                                                    headers.inputTokensRemaining, headers.outputTokensRemaining), limiter.buckets))
+            }
+            for limiter in acquireOrder {
+                guard let acquire = acquires[limiter] else { continue }
+                add(.acquire(limiter.keys, permits: acquire.permits, limiter.buckets,
+                             reserveAhead: SharedLimits.reserveAheadSeconds, caller: caller), waiters: acquire.waiters)
+            }
+        }
+
+        private mutating func add(_ operation: SharedLimitOperation, waiters: [CheckedContinuation<Answer, Never>] = []) {
+            operations.append(operation)
+            self.waiters.append(waiters)
         }
     }
 
@@ -152,6 +213,8 @@ final class SharedLimits: Sendable {
     }
 
     let settings: SharedLimitsSettings
+    /// This sidecar's name in Redis (random, no meaning): marks the cooldowns it sets.
+    private let caller = String(UInt64.random(in: 1...UInt64.max), radix: 36)
     private let state = Mutex(State())
     private let wake = DispatchSemaphore(value: 0)
     private let logger: Logger
@@ -264,18 +327,31 @@ final class SharedLimits: Sendable {
                 for job in jobs { answer(job, .unavailable) }
                 continue
             }
-            // Every job queued meanwhile in one pipelined round trip.
+            // Every job queued meanwhile in one pipelined round trip, merged per limiter.
+            let round = Round(jobs, caller: caller)
             do {
-                let results = try current.run(jobs.map(\.operation))
-                for (job, result) in zip(jobs, results) {
+                let results = try current.run(round.operations)
+                for (waiters, result) in zip(round.waiters, results) {
                     switch result {
                     case .success(let reply):
-                        let seconds = Double(reply.1) / 1_000_000
-                        answer(job, reply.0 > 0 ? (reply.1 > 0 ? .grantedAfter(seconds) : .granted) : .wait(seconds))
+                        guard !waiters.isEmpty else { continue }
+                        guard let grant = SharedGrant(reply: reply) else {
+                            logger.error("shared limits: unexpected reply from the script: \(reply)")
+                            for waiter in waiters { waiter.resume(returning: .unavailable) }
+                            continue
+                        }
+                        for (index, waiter) in waiters.enumerated() {
+                            if index < grant.granted {
+                                let start = grant.starts[index]
+                                waiter.resume(returning: start > 0 ? .grantedAfter(start) : .granted)
+                            } else {
+                                waiter.resume(returning: grant.othersCooldown ? .othersCooldown(grant.retryAfter) : .wait(grant.retryAfter))
+                            }
+                        }
                     case .failure(let error):
-                        // A script error: a bug, not an outage. The item goes on under local limits.
+                        // A script error: a bug, not an outage. The items go on under local limits.
                         logger.error("shared limits: \(error.message)")
-                        answer(job, .unavailable)
+                        for waiter in waiters { waiter.resume(returning: .unavailable) }
                     }
                 }
             } catch {
@@ -321,4 +397,17 @@ extension SharedBuckets {
     }
 
     var isEmpty: Bool { requests == nil && tokens == nil && inputTokens == nil && outputTokens == nil }
+}
+
+extension RateLimitState {
+    /// The least remaining of each budget either says (nil where neither does).
+    func leastRemaining(_ other: RateLimitState) -> RateLimitState {
+        func least(_ a: Int?, _ b: Int?) -> Int? { a.map { a in b.map { min(a, $0) } ?? a } ?? b }
+        var merged = self
+        merged.requestsRemaining = least(requestsRemaining, other.requestsRemaining)
+        merged.tokensRemaining = least(tokensRemaining, other.tokensRemaining)
+        merged.inputTokensRemaining = least(inputTokensRemaining, other.inputTokensRemaining)
+        merged.outputTokensRemaining = least(outputTokensRemaining, other.outputTokensRemaining)
+        return merged
+    }
 }
