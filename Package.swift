@@ -170,7 +170,7 @@ let package = Package(
         .testTarget(name: "VolleyJSONTests", dependencies: ["VolleyJSON"]),
         .testTarget(name: "VolleyHTTPTests", dependencies: ["VolleyHTTP", "FakeLLM", "VolleyTestSupport"]),
         .testTarget(name: "FakeLLMTests", dependencies: ["FakeLLM", "FakeLLMTestSupport", "VolleyJSON", "VolleyTestSupport"]),
-        .testTarget(name: "VolleyCoreTests", dependencies: ["VolleyCore", "VolleyHTTP", "FakeLLM", "VolleyTestSupport", "FakeLLMTestSupport"]),
+        .testTarget(name: "VolleyCoreTests", dependencies: ["VolleyCore", "VolleyHTTP", "VolleyRedis", "FakeLLM", "VolleyTestSupport", "FakeLLMTestSupport"]),
         .testTarget(name: "VolleyRPCTests", dependencies: ["VolleyRPC", "VolleySystem"]),
         .testTarget(name: "VolleyRedisTests", dependencies: ["VolleyRedis", "VolleyTestSupport"]),
         .testTarget(name: "VolleyRunTests", dependencies: ["VolleyRun", "volley", "VolleyTestSupport", "VolleyRedis"]),

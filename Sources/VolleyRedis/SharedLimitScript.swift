@@ -46,8 +46,9 @@ public enum SharedLimitScript {
 
         if op == 'acquire' then
           -- ARGV[2]: permits wanted, in order; ARGV[14]: how far ahead (µs) a permit may be
-          -- reserved when it does not fit now; ARGV[15]: the caller's id; ARGV[16..]: each
-          -- permit's tokens (total, input, output). Permits are granted in order while each
+          -- reserved when it does not fit now; ARGV[15]: the caller's id; ARGV[16..]: runs of
+          -- permits, each (count, then the tokens each costs: total, input, output). Permits
+          -- are granted in order while each
           -- fits now or within the horizon; the first that does not ends the grant. Reply:
           -- {granted, µs until the first refused one could be, 1 when a cooldown another
           -- caller set is the reason, then each granted permit's start (µs from now)}.
@@ -61,30 +62,34 @@ public enum SharedLimitScript {
             if per_minute(i) > 0 then tats[i] = tat_of(KEYS[i]) end
           end
           local reply = {0, 0, 0}
-          for j = 1, tonumber(ARGV[2]) do
-            local base = 13 + 3 * j
-            local costs = {1, tonumber(ARGV[base]), tonumber(ARGV[base + 1]), tonumber(ARGV[base + 2])}
-            -- The earliest start every bucket allows (GCRA: TAT + cost - burst <= start).
-            local start = now
-            for i = 1, 4 do
-              if tats[i] ~= nil and costs[i] > 0 then
-                local due = tats[i] + (costs[i] - burst(i)) * interval(i)
-                if due > start then start = due end
+          local j = 0
+          for run = 16, #ARGV, 4 do
+            local costs = {1, tonumber(ARGV[run + 1]), tonumber(ARGV[run + 2]), tonumber(ARGV[run + 3])}
+            for _ = 1, tonumber(ARGV[run]) do
+              -- The earliest start every bucket allows (GCRA: TAT + cost - burst <= start).
+              local start = now
+              for i = 1, 4 do
+                if tats[i] ~= nil and costs[i] > 0 then
+                  local due = tats[i] + (costs[i] - burst(i)) * interval(i)
+                  if due > start then start = due end
+                end
               end
-            end
-            if start - now < 1 then start = now end  -- Rounding of µs since the epoch.
-            if start - now > horizon then
-              reply[2] = math.max(1, math.ceil(start - now))
-              break
-            end
-            for i = 1, 4 do
-              if tats[i] ~= nil and costs[i] > 0 then
-                tats[i] = math.max(tats[i], start) + costs[i] * interval(i)
-                touched[i] = true
+              if start - now < 1 then start = now end  -- Rounding of µs since the epoch.
+              if start - now > horizon then
+                reply[2] = math.max(1, math.ceil(start - now))
+                break
               end
+              for i = 1, 4 do
+                if tats[i] ~= nil and costs[i] > 0 then
+                  tats[i] = math.max(tats[i], start) + costs[i] * interval(i)
+                  touched[i] = true
+                end
+              end
+              j = j + 1
+              reply[1] = j
+              reply[3 + j] = math.ceil(start - now)
             end
-            reply[1] = j
-            reply[3 + j] = math.ceil(start - now)
+            if reply[2] > 0 then break end
           end
           for i = 1, 4 do
             if touched[i] then store(KEYS[i], tats[i]) end
@@ -209,12 +214,12 @@ public enum SharedLimitOperation: Sendable {
     }
 
     /// ARGV: the operation, its four numbers, the buckets, the horizon, the caller, then (an
-    /// acquire's) each permit's tokens.
+    /// acquire's) its permits, alike neighbours as one run (a lease's refill is one).
     var arguments: [String] {
         switch self {
         case .acquire(_, let permits, let buckets, let ahead, let caller):
             ["acquire", String(permits.count), "0", "0", "0"] + buckets.arguments + [format((ahead * 1_000_000).rounded()), caller]
-                + permits.flatMap { [String($0.total), String($0.input), String($0.output)] }
+                + runs(permits).flatMap { [String($0.count), String($0.tokens.total), String($0.tokens.input), String($0.tokens.output)] }
         case .refund(_, let requests, let tokens, let buckets):
             ["refund", format(requests), format(tokens.total), format(tokens.input), format(tokens.output)] + buckets.arguments + ["0", ""]
         case .cooldown(_, let seconds, let buckets, let caller):
@@ -224,6 +229,19 @@ public enum SharedLimitOperation: Sendable {
                 + buckets.arguments + ["0", ""]
         }
     }
+}
+
+/// Neighbouring permits of equal cost as (count, tokens) runs.
+func runs(_ permits: [PermitTokens]) -> [(count: Int, tokens: PermitTokens)] {
+    var runs: [(count: Int, tokens: PermitTokens)] = []
+    for permit in permits {
+        if let last = runs.last, last.tokens == permit {
+            runs[runs.count - 1].count += 1
+        } else {
+            runs.append((1, permit))
+        }
+    }
+    return runs
 }
 
 /// What an acquire got.

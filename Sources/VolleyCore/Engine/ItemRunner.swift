@@ -153,14 +153,14 @@ final class ItemRunner: Sendable {
     @inline(never)
     private func share(_ plan: ItemPlan, _ ticket: Scheduler.Ticket, waited: inout Double) async -> Step {
         let buckets = SharedBuckets(plan.settings)
-        guard let shared, let keys = shared.keys(plan.assignment), !buckets.isEmpty else { return .attempt(ticket) }
-        switch await shared.acquire(keys, tokens: plan.reservation, buckets: buckets) {
+        guard let shared, let id = plan.assignment.sharedID else { return .attempt(ticket) }
+        switch await shared.acquire(id, tokens: plan.reservation, buckets: buckets) {
         case .granted:
             return .attempt(ticket)
         case .grantedAfter(let seconds):
             // Reserved: start then, or give the slot back to every machine if the item cannot.
             return await waitShared(seconds, plan, ticket, waited: &waited, then: .attempt(ticket)) {
-                shared.giveBack(keys, reserved: plan.reservation, buckets: buckets)
+                shared.giveBack(id, reserved: plan.reservation, buckets: buckets)
             }
         case .wait(let seconds):
             return await waitShared(seconds, plan, ticket, waited: &waited, then: .share(ticket)) {}
@@ -313,10 +313,9 @@ final class ItemRunner: Sendable {
     @inline(never)
     private func settleShared(_ shared: SharedLimits, _ plan: ItemPlan, verdict: SchedulerCore.Verdict, used: TokenCount?,
                               headers: RateLimitState) {
-        guard let keys = shared.keys(plan.assignment) else { return }
+        guard let id = plan.assignment.sharedID else { return }
         let settings = plan.settings
         let buckets = SharedBuckets(settings)
-        guard !buckets.isEmpty else { return }
         var cooldown: Double?
         var counted = used
         switch verdict {
@@ -327,7 +326,7 @@ final class ItemRunner: Sendable {
                 counted = TokenCount(input: max(used.input, plan.reservation.input), output: max(used.output, plan.reservation.output))
             }
         }
-        shared.settle(keys, reserved: plan.reservation, used: counted, refusedFor: cooldown, headers: headers, buckets: buckets)
+        shared.settle(id, reserved: plan.reservation, used: counted, refusedFor: cooldown, headers: headers, buckets: buckets)
     }
 
     /// How the limiter counts a failed attempt: 429s and overloaded answers are refusals.

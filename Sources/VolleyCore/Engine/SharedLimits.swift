@@ -105,109 +105,20 @@ extension SharedLimitsSettings {
 
 /// The engine's side of limits kept in Redis: one worker thread owns the connection and runs
 /// the shared limiters' script (`VolleyRedis.SharedLimitScript`), so no Redis round trip ever
-/// runs on the transport thread or blocks a task. While Redis is unreachable the sidecar is
-/// degraded: acquires answer at once (`.unavailable`), the worker reconnects every second, and
-/// the state change is logged once each way.
+/// runs on the transport thread or blocks a task. Most attempts take a permit the worker
+/// leased ahead (`SharedLedger`), with no round trip of their own. While Redis is unreachable
+/// the sidecar is degraded: acquires answer at once (`.unavailable`), the worker reconnects
+/// every second, and the state change is logged once each way.
 final class SharedLimits: Sendable {
     /// How far ahead an acquire reserves its slot rather than asking again: within it, one
     /// round trip per attempt, and the permits keep their order.
     static let reserveAheadSeconds = 2.0
 
-    enum Answer: Sendable, Equatable {
-        case granted
-        /// Reserved: the attempt may start after this long (its slot is held meanwhile).
-        case grantedAfter(Double)
-        /// The limiter is full for every machine: try again after this long.
-        case wait(Double)
-        /// Another machine's 429 paused every machine on the key for this long: for the
-        /// adaptive controller, a refusal like one of its own.
-        case othersCooldown(Double)
-        /// Redis cannot be used now.
-        case unavailable
-    }
-
-    private enum Job {
-        case acquire(SharedLimiterKeys, TokenCount, SharedBuckets, CheckedContinuation<Answer, Never>)
-        case refund(SharedLimiterKeys, requests: Double, TokenCount, SharedBuckets)
-        case cooldown(SharedLimiterKeys, Double, SharedBuckets)
-        case sync(SharedLimiterKeys, RateLimitState, SharedBuckets)
-    }
-
-    /// One limiter's Redis keys and buckets: what jobs of one round are merged by.
-    private struct Limiter: Hashable {
-        var keys: SharedLimiterKeys
-        var buckets: SharedBuckets
-    }
-
-    /// The jobs of one round trip, merged so that each limiter costs one script call per kind:
-    /// refunds summed, header syncs merged (the least remaining wins: only ever slower), and
-    /// every acquire one call for all its permits, in the order they were asked. Refunds go
-    /// first so their slots serve this round's acquires.
-    private struct Round {
-        var operations: [SharedLimitOperation] = []
-        /// Per operation: the acquires it answers, in permit order (empty for the others).
-        var waiters: [[CheckedContinuation<Answer, Never>]] = []
-
-        init(_ jobs: [Job], caller: String) {
-            var refunds: [Limiter: (requests: Double, tokens: TokenCount)] = [:], refundOrder: [Limiter] = []
-            var syncs: [Limiter: RateLimitState] = [:], syncOrder: [Limiter] = []
-            var acquires: [Limiter: (permits: [PermitTokens], waiters: [CheckedContinuation<Answer, Never>])] = [:]
-            var acquireOrder: [Limiter] = []
-            var cooldowns: [SharedLimitOperation] = []
-            for job in jobs {
-                switch job {
-                case .refund(let keys, let requests, let tokens, let buckets):
-                    let limiter = Limiter(keys: keys, buckets: buckets)
-                    if let sum = refunds[limiter] {
-                        refunds[limiter] = (sum.requests + requests, TokenCount(input: sum.tokens.input + tokens.input,
-                                                                               output: sum.tokens.output + tokens.output))
-                    } else {
-                        refunds[limiter] = (requests, tokens)
-                        refundOrder.append(limiter)
-                    }
-                case .cooldown(let keys, let seconds, let buckets):
-                    cooldowns.append(.cooldown(keys, seconds: seconds, buckets, caller: caller))
-                case .sync(let keys, let headers, let buckets):
-                    let limiter = Limiter(keys: keys, buckets: buckets)
-                    if let merged = syncs[limiter] {
-                        syncs[limiter] = merged.leastRemaining(headers)
-                    } else {
-                        syncs[limiter] = headers
-                        syncOrder.append(limiter)
-                    }
-                case .acquire(let keys, let tokens, let buckets, let continuation):
-                    let limiter = Limiter(keys: keys, buckets: buckets)
-                    if acquires[limiter] == nil { acquireOrder.append(limiter) }
-                    acquires[limiter, default: ([], [])].permits.append(PermitTokens(total: tokens.total, input: tokens.input, output: tokens.output))
-                    acquires[limiter, default: ([], [])].waiters.append(continuation)
-                }
-            }
-            for limiter in refundOrder {
-                guard let sum = refunds[limiter], sum.requests != 0 || sum.tokens != .zero else { continue }
-                add(.refund(limiter.keys, requests: sum.requests,
-                            tokens: (Double(sum.tokens.total), Double(sum.tokens.input), Double(sum.tokens.output)), limiter.buckets))
-            }
-            for cooldown in cooldowns { add(cooldown) }
-            for limiter in syncOrder {
-                guard let headers = syncs[limiter] else { continue }
-                add(.sync(limiter.keys, remaining: (headers.requestsRemaining, headers.tokensRemaining,
-                                                    headers.inputTokensRemaining, headers.outputTokensRemaining), limiter.buckets))
-            }
-            for limiter in acquireOrder {
-                guard let acquire = acquires[limiter] else { continue }
-                add(.acquire(limiter.keys, permits: acquire.permits, limiter.buckets,
-                             reserveAhead: SharedLimits.reserveAheadSeconds, caller: caller), waiters: acquire.waiters)
-            }
-        }
-
-        private mutating func add(_ operation: SharedLimitOperation, waiters: [CheckedContinuation<Answer, Never>] = []) {
-            operations.append(operation)
-            self.waiters.append(waiters)
-        }
-    }
+    typealias Answer = SharedAnswer
+    private typealias Ledger = SharedLedger<CheckedContinuation<Answer, Never>>
 
     private struct State {
-        var jobs: [Job] = []
+        var ledger = Ledger()
         var degraded = false
         var stopped = false
     }
@@ -217,6 +128,7 @@ final class SharedLimits: Sendable {
     private let caller = String(UInt64.random(in: 1...UInt64.max), radix: 36)
     private let state = Mutex(State())
     private let wake = DispatchSemaphore(value: 0)
+    private let origin = ContinuousClock.now
     private let logger: Logger
     private let onDegraded: @Sendable (Bool) -> Void
 
@@ -244,77 +156,99 @@ final class SharedLimits: Sendable {
         wake.signal()
     }
 
-    /// The Redis keys of `assignment`'s limiter; nil for one never shared (a mock's).
-    func keys(_ assignment: LimiterAssignment) -> SharedLimiterKeys? {
-        assignment.sharedID.map { SharedLimiterKeys(prefix: settings.keyPrefix, limiter: $0) }
+    /// Seconds on the ledger's clock.
+    private func now() -> Double {
+        let elapsed = (ContinuousClock.now - origin).components
+        return Double(elapsed.seconds) + Double(elapsed.attoseconds) / 1e18
     }
 
-    /// One permit of `keys`'s limiter for an attempt reserving `tokens`.
-    func acquire(_ keys: SharedLimiterKeys, tokens: TokenCount, buckets: SharedBuckets) async -> Answer {
-        if state.withLock({ $0.degraded }) { return .unavailable }
+    /// One permit of limiter `id` (`LimiterAssignment.sharedID`) for an attempt reserving
+    /// `tokens`: from the lease when it holds one, else from the next round trip.
+    func acquire(_ id: String, tokens: TokenCount, buckets: SharedBuckets) async -> Answer {
+        let limiter = Ledger.Limiter(id: id, buckets: buckets)
+        let taken = state.withLock { state -> (answer: Answer?, wake: Bool) in
+            if state.degraded || state.stopped { return (.unavailable, false) }
+            let taken = state.ledger.take(limiter, tokens: tokens, now: now())
+            return (taken.wait.map { $0 > 0 ? .grantedAfter($0) : .granted }, taken.wake)
+        }
+        if taken.wake { wake.signal() }
+        if let answer = taken.answer { return answer }
         return await withCheckedContinuation { continuation in
-            enqueue(.acquire(keys, tokens, buckets, continuation))
+            let queued = state.withLock { state -> Bool in
+                guard !state.stopped, !state.degraded else { return false }
+                state.ledger.wait(limiter, tokens: tokens, continuation)
+                return true
+            }
+            if queued { wake.signal() } else { continuation.resume(returning: .unavailable) }
         }
     }
 
     /// A reserved permit no attempt will use (deadline, cancellation): its request and tokens
     /// go back to the buckets.
-    func giveBack(_ keys: SharedLimiterKeys, reserved: TokenCount, buckets: SharedBuckets) {
-        guard !state.withLock({ $0.degraded }) else { return }
-        enqueue(.refund(keys, requests: 1, reserved, buckets))
+    func giveBack(_ id: String, reserved: TokenCount, buckets: SharedBuckets) {
+        let limiter = Ledger.Limiter(id: id, buckets: buckets)
+        let wakes = state.withLock { state in
+            !state.degraded && state.ledger.refund(limiter, requests: 1, tokens: reserved, now: now())
+        }
+        if wakes { wake.signal() }
     }
 
     /// An attempt ended: gives back what it did not use (or charges what it used beyond its
     /// reservation); a refused attempt gets its request and its tokens back and pauses every
-    /// machine for `cooldown` seconds; headers say what the server has left.
-    func settle(_ keys: SharedLimiterKeys, reserved: TokenCount, used: TokenCount?, refusedFor cooldown: Double?,
+    /// machine for `cooldown` seconds; headers say what the server has left. A cooldown goes
+    /// at once; the rest with the next round trip, at most `SharedLedger.flushSeconds` later.
+    func settle(_ id: String, reserved: TokenCount, used: TokenCount?, refusedFor cooldown: Double?,
                 headers: RateLimitState, buckets: SharedBuckets) {
-        guard !state.withLock({ $0.degraded }) else { return }
-        if let cooldown {
-            enqueue(.refund(keys, requests: 1, reserved, buckets))
-            if cooldown > 0 { enqueue(.cooldown(keys, cooldown, buckets)) }
-        } else if let used {
-            let back = TokenCount(input: reserved.input - used.input, output: reserved.output - used.output)
-            if back.total != 0 { enqueue(.refund(keys, requests: 0, back, buckets)) }
+        let limiter = Ledger.Limiter(id: id, buckets: buckets)
+        let urgent = state.withLock { state -> Bool in
+            guard !state.degraded else { return false }
+            let now = now()
+            var wakes = false
+            if let cooldown {
+                wakes = state.ledger.refund(limiter, requests: 1, tokens: reserved, now: now)
+                if cooldown > 0 {
+                    state.ledger.cooldown(limiter, seconds: cooldown, now: now)
+                    wakes = true
+                }
+            } else if let used {
+                let back = TokenCount(input: reserved.input - used.input, output: reserved.output - used.output)
+                if back != .zero { wakes = state.ledger.refund(limiter, requests: 0, tokens: back, now: now) }
+            }
+            if !headers.isEmpty, state.ledger.sync(limiter, headers, now: now) { wakes = true }
+            return wakes
         }
-        if !headers.isEmpty { enqueue(.sync(keys, headers, buckets)) }
-    }
-
-    private func enqueue(_ job: Job) {
-        // After `stop()` no worker will take it: an acquire is answered here instead of never.
-        let queued = state.withLock { state -> Bool in
-            guard !state.stopped else { return false }
-            state.jobs.append(job)
-            return true
-        }
-        guard queued else { return answer(job, .unavailable) }
-        wake.signal()
+        if urgent { wake.signal() }
     }
 
     // MARK: - Worker thread
 
     private func run() {
-        let clock = ContinuousClock()
-        let origin = clock.now
-        func monotonicSeconds() -> Double {
-            let elapsed = (clock.now - origin).components
-            return Double(elapsed.seconds) + Double(elapsed.attoseconds) / 1e18
-        }
         var client: SharedLimitClient?
         var lastAttempt = -Double.infinity
         while true {
-            // Degraded: wake at least every second to try Redis again.
-            _ = wake.wait(timeout: client == nil ? .now() + .seconds(1) : .distantFuture)
-            let (jobs, stopped) = state.withLock { state -> ([Job], Bool) in
-                defer { state.jobs = [] }
-                return (state.jobs, state.stopped)
+            let (urgent, deadline, stopped) = state.withLock { state in
+                (state.ledger.isUrgent, state.ledger.nextDeadline, state.stopped)
             }
             if stopped {
-                for job in jobs { answer(job, .unavailable) }
+                let waiting = state.withLock { $0.ledger.drain() }
+                for waiter in waiting { waiter.resume(returning: .unavailable) }
                 return
             }
-            if client == nil, monotonicSeconds() - lastAttempt >= 1 {
-                lastAttempt = monotonicSeconds()
+            // Sleep until something is due: waiters, refills and cooldowns at once; refunds and
+            // syncs when their flush window ends; an idle lease when it expires; while Redis is
+            // away, the next attempt to reach it (once a second).
+            let time = now()
+            let due = client == nil ? lastAttempt + 1 : (urgent ? time : deadline)
+            if client != nil || !urgent, let due, due > time {
+                _ = wake.wait(timeout: .now() + .microseconds(Int(min(due - time, 1) * 1_000_000) + 1))
+                continue
+            }
+            if client != nil, due == nil {
+                wake.wait()
+                continue
+            }
+            if client == nil, time - lastAttempt >= 1 {
+                lastAttempt = time
                 do {
                     client = SharedLimitClient(try RedisConnection(settings.url, timeoutSeconds: settings.timeoutSeconds))
                     setDegraded(false, reason: nil)
@@ -322,55 +256,59 @@ final class SharedLimits: Sendable {
                     setDegraded(true, reason: error.message)
                 }
             }
-            guard !jobs.isEmpty else { continue }
             guard let current = client else {
-                for job in jobs { answer(job, .unavailable) }
+                let waiting = state.withLock { state in
+                    state.ledger.forget()
+                    return state.ledger.drain()
+                }
+                for waiter in waiting { waiter.resume(returning: .unavailable) }
                 continue
             }
-            // Every job queued meanwhile in one pipelined round trip, merged per limiter.
-            let round = Round(jobs, caller: caller)
+            // Everything due, in one pipelined round trip, merged per limiter.
+            let round = state.withLock { state in
+                state.ledger.round(now: now(), prefix: settings.keyPrefix, caller: caller, reserveAhead: Self.reserveAheadSeconds)
+            }
+            guard !round.operations.isEmpty else { continue }
+            let results: [Result<[Int64], RedisError>]
             do {
-                let results = try current.run(round.operations)
-                for (waiters, result) in zip(round.waiters, results) {
+                results = try current.run(round.operations)
+            } catch {
+                client = nil
+                lastAttempt = now()
+                setDegraded(true, reason: error.message)
+                // Every waiter of the round trip: each acquire is answered exactly once.
+                let waiting = state.withLock { $0.ledger.failed(round) }
+                for waiter in waiting { waiter.resume(returning: .unavailable) }
+                continue
+            }
+            var answers: [(CheckedContinuation<Answer, Never>, Answer)] = []
+            state.withLock { state in
+                let now = now()
+                for (acquire, result) in zip(round.acquires, results) {
                     switch result {
                     case .success(let reply):
-                        guard !waiters.isEmpty else { continue }
-                        guard let grant = SharedGrant(reply: reply) else {
+                        guard let acquire else { continue }
+                        if let grant = SharedGrant(reply: reply) {
+                            answers += state.ledger.granted(grant, acquire, now: now)
+                        } else {
                             logger.error("shared limits: unexpected reply from the script: \(reply)")
-                            for waiter in waiters { waiter.resume(returning: .unavailable) }
-                            continue
-                        }
-                        for (index, waiter) in waiters.enumerated() {
-                            if index < grant.granted {
-                                let start = grant.starts[index]
-                                waiter.resume(returning: start > 0 ? .grantedAfter(start) : .granted)
-                            } else {
-                                waiter.resume(returning: grant.othersCooldown ? .othersCooldown(grant.retryAfter) : .wait(grant.retryAfter))
-                            }
+                            answers += acquire.waiters.map { ($0, .unavailable) }
                         }
                     case .failure(let error):
                         // A script error: a bug, not an outage. The items go on under local limits.
                         logger.error("shared limits: \(error.message)")
-                        for waiter in waiters { waiter.resume(returning: .unavailable) }
+                        answers += (acquire?.waiters ?? []).map { ($0, .unavailable) }
                     }
                 }
-            } catch {
-                client = nil
-                lastAttempt = monotonicSeconds()
-                setDegraded(true, reason: error.message)
-                // Every job of the round trip: each acquire is answered exactly once.
-                for job in jobs { answer(job, .unavailable) }
             }
+            for (waiter, answer) in answers { waiter.resume(returning: answer) }
         }
-    }
-
-    private func answer(_ job: Job, _ answer: Answer) {
-        if case .acquire(_, _, _, let continuation) = job { continuation.resume(returning: answer) }
     }
 
     private func setDegraded(_ degraded: Bool, reason: String?) {
         let changed = state.withLock { state -> Bool in
             defer { state.degraded = degraded }
+            if degraded { state.ledger.forget() }
             return state.degraded != degraded
         }
         guard changed else { return }
@@ -387,27 +325,13 @@ final class SharedLimits: Sendable {
 }
 
 extension SharedBuckets {
-    /// The buckets of limits `settings` sets (none when it sets no rate: concurrency is local).
+    /// The buckets of limits `settings` sets. None (no rate configured): Redis still carries the
+    /// limiter's cooldown, so one machine's 429 pauses every machine on the key.
     init(_ settings: LimiterSettings) {
         self.init(
             requests: settings.rpm.map { SharedBucket(perMinute: Double($0), burst: Double(settings.burst ?? RequestRate.defaultBurst(rpm: $0))) },
             tokens: settings.tpm.map { SharedBucket(perMinute: Double($0), burst: Double(settings.tokenBurst ?? $0)) },
             inputTokens: settings.itpm.map { SharedBucket(perMinute: Double($0), burst: Double(settings.tokenBurst ?? $0)) },
             outputTokens: settings.otpm.map { SharedBucket(perMinute: Double($0), burst: Double(settings.tokenBurst ?? $0)) })
-    }
-
-    var isEmpty: Bool { requests == nil && tokens == nil && inputTokens == nil && outputTokens == nil }
-}
-
-extension RateLimitState {
-    /// The least remaining of each budget either says (nil where neither does).
-    func leastRemaining(_ other: RateLimitState) -> RateLimitState {
-        func least(_ a: Int?, _ b: Int?) -> Int? { a.map { a in b.map { min(a, $0) } ?? a } ?? b }
-        var merged = self
-        merged.requestsRemaining = least(requestsRemaining, other.requestsRemaining)
-        merged.tokensRemaining = least(tokensRemaining, other.tokensRemaining)
-        merged.inputTokensRemaining = least(inputTokensRemaining, other.inputTokensRemaining)
-        merged.outputTokensRemaining = least(outputTokensRemaining, other.outputTokensRemaining)
-        return merged
     }
 }
