@@ -167,6 +167,17 @@ struct SharedLedgerTests {
         #expect(tokens.input == 20 && tokens.output == 0)
     }
 
+    @Test func anAcquireTheScriptRefusedLetsTheLeaseAskAgain() throws {
+        var ledger = Ledger()
+        _ = ledger.take(Self.limiter, tokens: Self.tokens, now: 0)
+        ledger.wait(Self.limiter, tokens: Self.tokens, 3)
+        let (_, acquire) = try #require(acquireOf(ledger.round(now: 0, prefix: "p", caller: "me", reserveAhead: 2)))
+        let refused = ledger.refused(acquire)
+        #expect(refused == [3])
+        let next = ledger.take(Self.limiter, tokens: Self.tokens, now: 0.001)
+        #expect(next.wake, "not stuck waiting for a refill that will never come")
+    }
+
     @Test func aFailedRoundTripAnswersItsWaitersAndDropsTheLeases() throws {
         var ledger = Ledger()
         _ = ledger.take(Self.limiter, tokens: Self.tokens, now: 0)

@@ -196,7 +196,14 @@ struct SharedLedger<Waiter> {
         return answers
     }
 
-    /// The round trip failed (Redis unreachable, or the script failed): every waiter of it is
+    /// One acquire the script could not answer (an error, an unreadable reply): its waiters,
+    /// to be answered `.unavailable`; the lease may ask for a refill again.
+    mutating func refused(_ acquire: Acquire) -> [Waiter] {
+        leases[acquire.limiter]?.refilling = false
+        return acquire.waiters
+    }
+
+    /// The round trip failed (Redis unreachable): every waiter of it is
     /// answered `.unavailable`, and leases are dropped (their permits cannot be given back).
     mutating func failed(_ round: Round) -> [Waiter] {
         leases = [:]

@@ -292,12 +292,12 @@ final class SharedLimits: Sendable {
                             answers += state.ledger.granted(grant, acquire, now: now)
                         } else {
                             logger.error("shared limits: unexpected reply from the script: \(reply)")
-                            answers += acquire.waiters.map { ($0, .unavailable) }
+                            answers += state.ledger.refused(acquire).map { ($0, .unavailable) }
                         }
                     case .failure(let error):
                         // A script error: a bug, not an outage. The items go on under local limits.
                         logger.error("shared limits: \(error.message)")
-                        answers += (acquire?.waiters ?? []).map { ($0, .unavailable) }
+                        answers += (acquire.map { state.ledger.refused($0) } ?? []).map { ($0, .unavailable) }
                     }
                 }
             }
