@@ -129,6 +129,8 @@ public final class Engine: Sendable {
 
     /// Runs a batch prepared by `session` (the main one by default). `onOutcome` is called
     /// once per item, as each is known (from concurrent tasks: it must be thread-safe).
+    /// `onStream` gets the deltas and resets of items that stream (without it they do not):
+    /// every one of an item before its outcome.
     /// Returns when every item has an outcome.
     /// Cancelling the calling task cancels the batch: every item not finished gets a
     /// `cancelled` outcome.
@@ -137,7 +139,8 @@ public final class Engine: Sendable {
         options: BatchOptions,
         session: EngineSession? = nil,
         onOutcome: @escaping @Sendable (Outcome) -> Void,
-        onProgress: (@Sendable (BatchProgress) -> Void)? = nil
+        onProgress: (@Sendable (BatchProgress) -> Void)? = nil,
+        onStream: (@Sendable (StreamEvent) -> Void)? = nil
     ) async -> BatchSummary {
         let start = clock.now()
         let session = session ?? mainSession
@@ -146,7 +149,8 @@ public final class Engine: Sendable {
             connection: session.id,
             priority: options.priority,
             start: start,
-            deadline: options.timeoutSeconds.map { start + $0 }
+            deadline: options.timeoutSeconds.map { start + $0 },
+            onStream: onStream
         )
         metrics.batchStarted()
         queuedItems.add(items.count, ordering: .relaxed)

@@ -6,6 +6,8 @@ struct BatchContext: Sendable {
     var priority: Priority
     var start: Double
     var deadline: Double?
+    /// Where streamed items' deltas and resets go (nil: items are not streamed).
+    var onStream: (@Sendable (StreamEvent) -> Void)?
 }
 
 /// Everything about one item that does not change while it runs, on the heap: an async
@@ -34,6 +36,8 @@ final class ItemPlan: Sendable {
     let reservation: TokenCount
     let retry: RetrySettings
     let policy: RetryPolicy
+    /// Set when the item streams and its host listens.
+    let onStream: (@Sendable (StreamEvent) -> Void)?
 
     init(_ prepared: PreparedItem, _ work: PreparedItem.Work, batch: BatchContext, start: Double) {
         index = prepared.index
@@ -69,14 +73,17 @@ final class ItemPlan: Sendable {
         reservation = countsTokens ? TokenEstimate.split(for: work.item.request) : .zero
         self.retry = retry
         policy = RetryPolicy(retry)
+        onStream = work.item.stream ? batch.onStream : nil
     }
 
     @inline(never)
-    func outcome(_ result: Result<ItemValue, ItemError>, attempts: Int, firstAttempt: Double?, now: Double) -> Outcome {
-        Outcome(
+    func outcome(_ result: Result<ItemValue, ItemError>, attempts: Int, firstAttempt: Double?, ttft: Double?, now: Double) -> Outcome {
+        var outcome = Outcome(
             index: index, key: key, provider: provider, result: result, attempts: attempts,
             latencyMs: firstAttempt.map { (now - $0) * 1000 },
             queuedMs: firstAttempt.map { ($0 - batchStart) * 1000 })
+        if case .success = result { outcome.ttftMs = ttft.map { $0 * 1000 } }
+        return outcome
     }
 
     var deadlineError: ItemError {

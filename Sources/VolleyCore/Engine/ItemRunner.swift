@@ -1,4 +1,5 @@
 import Logging
+import Synchronization
 import VolleyRedis
 
 /// The life of one item: admission, attempts, retries with backoff, the deadline, and its
@@ -83,6 +84,8 @@ final class ItemRunner: Sendable {
     private func run(_ plan: ItemPlan, start: Double) async -> Outcome {
         var attempts = 0
         var firstAttempt: Double?
+        /// A streamed item: seconds from its last attempt's start to that attempt's first delta.
+        var ttft: Double?
         /// Seconds spent waiting on limits and rate-limit backoff (for retry.max_wait).
         var waited = 0.0
         var step = firstStep(plan, start: start)
@@ -94,12 +97,12 @@ final class ItemRunner: Sendable {
                 step = await share(plan, ticket, waited: &waited)
             case .attempt(let ticket):
                 attempts += 1
-                step = await attempt(plan, ticket, number: attempts, waited: waited, firstAttempt: &firstAttempt)
+                step = await attempt(plan, ticket, number: attempts, waited: waited, firstAttempt: &firstAttempt, ttft: &ttft)
             case .backOff(let until, let waiting):
                 if waiting { waited += max(0, until - clock.now()) }
                 step = await backOff(until: until)
             case .finish(let finished):
-                let outcome = plan.outcome(finished.result, attempts: attempts, firstAttempt: firstAttempt, now: clock.now())
+                let outcome = plan.outcome(finished.result, attempts: attempts, firstAttempt: firstAttempt, ttft: ttft, now: clock.now())
                 if let latencyMs = outcome.latencyMs, latencyMs > Self.slowItemSeconds * 1000 { logSlow(outcome, plan) }
                 return outcome
             }
@@ -222,16 +225,28 @@ final class ItemRunner: Sendable {
     /// One attempt with the permit held; books it and decides what comes next.
     @inline(never)
     private func attempt(_ plan: ItemPlan, _ ticket: Scheduler.Ticket, number: Int, waited: Double,
-                         firstAttempt: inout Double?) async -> Step {
+                         firstAttempt: inout Double?, ttft: inout Double?) async -> Step {
         let attemptStart = clock.now()
         if firstAttempt == nil { firstAttempt = attemptStart }
         let remaining = plan.deadline.map { $0 - attemptStart }
-        let attempt = await plan.client.attempt(plan.item, attempt: number, timeoutSeconds: remaining)
-        return step(after: attempt, ticket, number: number, waited: waited, plan)
+        guard let onStream = plan.onStream else {
+            let attempt = await plan.client.attempt(plan.item, attempt: number, timeoutSeconds: remaining)
+            return step(after: attempt, ticket, number: number, waited: waited, plan, streamed: false)
+        }
+        let tap = StreamTap(clock: clock)
+        let index = plan.index
+        let attempt = await plan.client.streamAttempt(plan.item, attempt: number, timeoutSeconds: remaining) { delta in
+            tap.saw()
+            onStream(.delta(index: index, attempt: number, delta))
+        }
+        let first = tap.first
+        ttft = first.map { $0 - attemptStart }
+        return step(after: attempt, ticket, number: number, waited: waited, plan, streamed: first != nil)
     }
 
     @inline(never)
-    private func step(after attempt: Attempt, _ ticket: Scheduler.Ticket, number: Int, waited: Double, _ plan: ItemPlan) -> Step {
+    private func step(after attempt: Attempt, _ ticket: Scheduler.Ticket, number: Int, waited: Double, _ plan: ItemPlan,
+                      streamed: Bool) -> Step {
         guard let error = settle(plan, ticket, attempt, number: number) else {
             if case .success(let value) = attempt.result { return .finish(.success(value)) }
             return .finish(.failure(Self.cancelledError))  // Unreachable: settle returns the failure.
@@ -253,6 +268,8 @@ final class ItemRunner: Sendable {
         }
         metrics.retried()
         logRetry(plan, error, attempt: number, delay: delay)
+        // The host discards what this attempt streamed; the next one starts the answer again.
+        if streamed { plan.onStream?(.reset(index: plan.index, attempt: number)) }
         return .backOff(until: now + delay, waiting: limited)
     }
 
@@ -342,4 +359,23 @@ final class ItemRunner: Sendable {
             return .other
         }
     }
+}
+
+/// When a streamed attempt's first delta came (on the engine's clock). Written from the
+/// attempt's task only, read after it; the lock makes the closure that writes it Sendable.
+private final class StreamTap: Sendable {
+    private let clock: any EngineClock
+    private let firstAt = Mutex<Double?>(nil)
+
+    init(clock: any EngineClock) {
+        self.clock = clock
+    }
+
+    func saw() {
+        firstAt.withLock { first in
+            if first == nil { first = clock.now() }
+        }
+    }
+
+    var first: Double? { firstAt.withLock { $0 } }
 }

@@ -20,6 +20,8 @@ public struct Item: Sendable {
     public var format: Format
     /// Include the provider's whole response body as `value.raw`.
     public var includeRaw: Bool
+    /// Stream the answer (`delta` notifications) as the provider writes it.
+    public var stream: Bool
 
     public init(
         key: String? = nil,
@@ -28,7 +30,8 @@ public struct Item: Sendable {
         timeoutSeconds: Double? = nil,
         maxRetries: Int? = nil,
         format: Format = .openai,
-        includeRaw: Bool = false
+        includeRaw: Bool = false,
+        stream: Bool = false
     ) {
         self.key = key
         self.provider = provider
@@ -37,6 +40,7 @@ public struct Item: Sendable {
         self.maxRetries = maxRetries
         self.format = format
         self.includeRaw = includeRaw
+        self.stream = stream
     }
 
     /// The `model` of the request body, if it names one.
@@ -79,15 +83,19 @@ extension Item {
                 value.stringValue.flatMap(Format.init(rawValue:))
             }
             let raw = try member("raw", must: "a boolean") { $0.boolValue }
+            let stream = try member("stream", must: "a boolean") { $0.boolValue }
+            // `"stream": true` in the body asks the same (as it would of the provider).
+            let streamInBody = request["stream"]?.boolValue ?? false
             return .success(Item(key: key, provider: provider, request: request, timeoutSeconds: timeout,
-                                 maxRetries: retries, format: format ?? .openai, includeRaw: raw ?? false))
+                                 maxRetries: retries, format: format ?? .openai, includeRaw: raw ?? false,
+                                 stream: stream ?? streamInBody))
         } catch {
             return .failure(error)
         }
     }
 
     /// The members an item may have, in the order the protocol lists them.
-    static let fields = ["key", "provider", "request", "timeout", "max_retries", "format", "raw"]
+    static let fields = ["key", "provider", "request", "timeout", "max_retries", "format", "raw", "stream"]
 
     /// The `key` of a possibly malformed item, for echoing in its outcome.
     public static func key(of value: JSONValue) -> String? {

@@ -31,6 +31,10 @@ extension Outcome {
             Self.append(#","queued_ms":"#, &bytes)
             bytes.append(contentsOf: number.text.utf8)
         }
+        if let ttftMs, let number = JSONNumber(Self.rounded(ttftMs)) {
+            Self.append(#","ttft_ms":"#, &bytes)
+            bytes.append(contentsOf: number.text.utf8)
+        }
     }
 
     static func rounded(_ ms: Double) -> Double { (ms * 10).rounded() / 10 }

@@ -13,6 +13,8 @@ public struct Outcome: Sendable {
     public var latencyMs: Double?
     /// Milliseconds the item waited before its first attempt started.
     public var queuedMs: Double?
+    /// A streamed item: milliseconds from the start of the attempt that answered to its first delta.
+    public var ttftMs: Double?
 
     public init(index: Int, key: String?, provider: String? = nil, result: Result<ItemValue, ItemError>, attempts: Int,
                 latencyMs: Double?, queuedMs: Double?) {
@@ -51,6 +53,7 @@ public struct Outcome: Sendable {
         object["attempts"] = .number(JSONNumber(attempts))
         if let latencyMs, let number = JSONNumber(Self.rounded(latencyMs)) { object["latency_ms"] = .number(number) }
         if let queuedMs, let number = JSONNumber(Self.rounded(queuedMs)) { object["queued_ms"] = .number(number) }
+        if let ttftMs, let number = JSONNumber(Self.rounded(ttftMs)) { object["ttft_ms"] = .number(number) }
         return object
     }
 }

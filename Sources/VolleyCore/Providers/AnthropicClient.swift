@@ -25,7 +25,7 @@ final class AnthropicClient: ProviderClient {
 
     func attempt(_ item: Item, attempt: Int, timeoutSeconds: Double?) async -> Attempt {
         let request: HTTPRequest
-        switch makeRequest(item, timeoutSeconds: timeoutSeconds) {
+        switch makeRequest(item, stream: false, timeoutSeconds: timeoutSeconds) {
         case .success(let value): request = value
         case .failure(let error): return Attempt(.failure(error))
         }
@@ -33,9 +33,29 @@ final class AnthropicClient: ProviderClient {
         return Self.attempt(from: sent, includeRaw: item.includeRaw, apiKey: config.apiKey)
     }
 
+    func streamAttempt(_ item: Item, attempt: Int, timeoutSeconds: Double?,
+                       onDelta: @escaping @Sendable (StreamDelta) -> Void) async -> Attempt {
+        let request: HTTPRequest
+        switch makeRequest(item, stream: true, timeoutSeconds: timeoutSeconds) {
+        case .success(let value): request = value
+        case .failure(let error): return Attempt(.failure(error))
+        }
+        var reader = StreamReader(includeRaw: item.includeRaw)
+        let streamed = await config.stream(request, sse: .anthropic, timeoutSeconds: timeoutSeconds, http: http) { event in
+            switch reader.read(event) {
+            case .success(let delta):
+                if let delta { onDelta(delta) }
+                return nil
+            case .failure(let error):
+                return error
+            }
+        }
+        return reader.attempt(streamed, apiKey: config.apiKey)
+    }
+
     @inline(never)
-    private func makeRequest(_ item: Item, timeoutSeconds: Double?) -> Result<HTTPRequest, ItemError> {
-        let body: JSONObject
+    private func makeRequest(_ item: Item, stream: Bool, timeoutSeconds: Double?) -> Result<HTTPRequest, ItemError> {
+        var body: JSONObject
         switch item.format {
         case .native:
             body = item.request
@@ -45,7 +65,119 @@ final class AnthropicClient: ProviderClient {
             case .failure(let error): return .failure(error)
             }
         }
+        if stream { body["stream"] = true } else { body.removeValue(forKey: "stream") }
         return .success(config.request(url: url, headers: headers, body: body, timeoutSeconds: timeoutSeconds))
+    }
+
+    /// Reads a Messages event stream (`message_start`, content blocks and their deltas,
+    /// `message_delta`, `message_stop`): text and tool-input deltas for the host, and the whole
+    /// answer at the end. Tool calls are numbered in the order their blocks start.
+    struct StreamReader {
+        let includeRaw: Bool
+        var assembly = StreamAssembly()
+        var model: String?
+        var stopReason: String?
+        var inputTokens: Int?
+        var outputTokens: Int?
+        /// Content block index to tool call number.
+        var toolIndex: [Int: Int] = [:]
+        var events: [JSONValue] = []
+
+        init(includeRaw: Bool) {
+            self.includeRaw = includeRaw
+        }
+
+        mutating func read(_ event: SSEEvent) -> Result<StreamDelta?, ItemError> {
+            let json: JSONValue
+            do {
+                json = try JSONParser.parse(Array(event.data.utf8))
+            } catch {
+                return .failure(ItemError(.providerError, "an event of the stream is not JSON: \(error.message)", status: 200,
+                                          retryable: false))
+            }
+            if includeRaw { events.append(json) }
+            let type = json["type"]?.stringValue ?? event.event
+            switch type {
+            case "message_start":
+                let message = json["message"]
+                model = message?["model"]?.stringValue ?? model
+                if let input = message?["usage"]?["input_tokens"]?.intValue { inputTokens = input }
+                if let output = message?["usage"]?["output_tokens"]?.intValue { outputTokens = output }
+            case "content_block_start":
+                guard let block = json["content_block"], let index = json["index"]?.intValue else { return .success(nil) }
+                if block["type"]?.stringValue == "tool_use" {
+                    let number = toolIndex.count
+                    toolIndex[index] = number
+                    let delta = StreamDelta(toolCalls: [ToolCallDelta(index: number, id: block["id"]?.stringValue,
+                                                                      name: block["name"]?.stringValue, arguments: "")])
+                    assembly.add(delta)
+                    return .success(delta)
+                }
+                if block["type"]?.stringValue == "text", let text = block["text"]?.stringValue, !text.isEmpty {
+                    let delta = StreamDelta(text: text)
+                    assembly.add(delta)
+                    return .success(delta)
+                }
+            case "content_block_delta":
+                let delta = json["delta"]
+                var piece = StreamDelta()
+                switch delta?["type"]?.stringValue {
+                case "text_delta":
+                    guard let text = delta?["text"]?.stringValue, !text.isEmpty else { return .success(nil) }
+                    piece.text = text
+                case "input_json_delta":
+                    guard let index = json["index"]?.intValue, let number = toolIndex[index],
+                          let fragment = delta?["partial_json"]?.stringValue, !fragment.isEmpty else { return .success(nil) }
+                    piece.toolCalls = [ToolCallDelta(index: number, arguments: fragment)]
+                default:
+                    return .success(nil)  // Thinking, signatures, citations: not part of the answer's text.
+                }
+                assembly.add(piece)
+                return .success(piece)
+            case "message_delta":
+                if let reason = json["delta"]?["stop_reason"]?.stringValue { stopReason = reason }
+                if let output = json["usage"]?["output_tokens"]?.intValue { outputTokens = output }
+                if let input = json["usage"]?["input_tokens"]?.intValue { inputTokens = input }
+            case "error":
+                let error = json["error"]
+                let kind = error?["type"]?.stringValue
+                let message = error?["message"]?.stringValue ?? "the stream reported an error"
+                let overloaded = kind == "overloaded_error"
+                return .failure(ItemError(overloaded ? .overloaded : .providerError, "the stream reported an error: \(message)",
+                                          status: 200, retryable: true, providerCode: kind))
+            default:
+                break  // ping, message_stop, content_block_stop, and events added later.
+            }
+            return .success(nil)
+        }
+
+        func attempt(_ streamed: ProviderConfig.Streamed, apiKey: String?) -> Attempt {
+            let rateLimits = streamed.head?.rateLimits ?? RateLimitState()
+            if let head = streamed.head, !(200..<300).contains(head.status) {
+                return Attempt(.failure(ProviderErrors.http(status: head.status, headers: head.headers, body: streamed.errorBody,
+                                                            apiKey: apiKey, nowUnixSeconds: unixTimeSeconds())), rateLimits: rateLimits)
+            }
+            if let failure = streamed.failure { return Attempt(.failure(failure), rateLimits: rateLimits) }
+            var calls = assembly.toolCalls
+            // A tool call with no input fragments has input {} (as a whole reply would say).
+            if case .array(let list)? = calls {
+                calls = .array(list.map { call in
+                    guard call["function"]?["arguments"]?.stringValue == "", case .object(var object) = call,
+                          case .object(var function)? = object["function"] else { return call }
+                    function["arguments"] = "{}"
+                    object["function"] = .object(function)
+                    return .object(object)
+                })
+            }
+            return Attempt(.success(ItemValue(
+                text: assembly.sawText ? assembly.text : nil,
+                finishReason: AnthropicTranslation.finishReason(stopReason),
+                model: model,
+                usage: inputTokens.map { Usage(inputTokens: $0, outputTokens: outputTokens ?? 0) },
+                toolCalls: calls,
+                raw: includeRaw ? .array(events) : nil
+            )), rateLimits: rateLimits)
+        }
     }
 
     /// The members of a Messages reply that `AnthropicTranslation.value(fromResponse:)` reads.

@@ -8,6 +8,8 @@ extension MockClient {
         ("fail_attempts", "an integer, 0 or more", { ($0.intValue ?? -1) >= 0 }),
         ("status", "an HTTP status from 100 to 599", { (100...599).contains($0.intValue ?? 0) }),
         ("retry_after", "a number of seconds, 0 or more", { ($0.doubleValue ?? -1) >= 0 }),
+        ("chunk_delay_ms", "a number of milliseconds, 0 or more", { ($0.doubleValue ?? -1) >= 0 }),
+        ("fail_after_chunks", "an integer, 0 or more", { ($0.intValue ?? -1) >= 0 }),
     ]
 
     /// The kinds a script may fail with (not `cancelled` or `deadline_exceeded`, which are

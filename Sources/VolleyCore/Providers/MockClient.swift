@@ -8,6 +8,8 @@
 ///   `connection`, `provider_error`, `quota_exceeded`, `too_large`, `invalid_request`).
 /// - `fail_attempts`: how many attempts fail before one succeeds (default: all of them).
 /// - `status`: the HTTP status reported with the failure; `retry_after`: seconds.
+/// - Streamed (`item.stream`): the reply in pieces of up to 4 characters, `chunk_delay_ms`
+///   apart; with `fail_after_chunks`, the scripted failure comes after that many pieces.
 ///
 /// Like a real API it refuses what a provider would (`MockClient+Validation.swift`): a script
 /// field it does not know or of the wrong type, and a body without a valid `messages` list.
@@ -43,6 +45,62 @@ final class MockClient: ProviderClient {
             return Attempt(.failure(failure))
         }
         return Attempt(.success(Self.reply(to: item, script: script)))
+    }
+
+    func streamAttempt(_ item: Item, attempt: Int, timeoutSeconds: Double?,
+                       onDelta: @escaping @Sendable (StreamDelta) -> Void) async -> Attempt {
+        if let problem = Self.invalidRequest(item) {
+            return Attempt(.failure(ItemError(.invalidRequest, "mock: \(problem)", status: 400)))
+        }
+        let script = item.request["mock"]
+        let deadline = timeoutSeconds.map { clock.now() + $0 }
+        if let failure = await pause(script?["latency_ms"]?.doubleValue ?? config.mockLatencyMs, until: deadline) {
+            return Attempt(.failure(failure))
+        }
+        let failure = Self.scriptedFailure(script, attempt: attempt)
+        let failAfter = script?["fail_after_chunks"]?.intValue
+        if let failure, failAfter == nil { return Attempt(.failure(failure)) }
+        let value = Self.reply(to: item, script: script)
+        let chunkDelayMs = script?["chunk_delay_ms"]?.doubleValue ?? 0
+        var sent = 0
+        for chunk in Self.pieces(of: value.text ?? "") {
+            if let failure, let failAfter, sent >= failAfter { return Attempt(.failure(failure)) }
+            if sent > 0, let failure = await pause(chunkDelayMs, until: deadline) { return Attempt(.failure(failure)) }
+            if Task.isCancelled { return Attempt(.failure(ItemError(.cancelled, "cancelled"))) }
+            onDelta(StreamDelta(text: chunk))
+            sent += 1
+        }
+        // Fewer pieces than `fail_after_chunks`: the stream is cut at its end.
+        if let failure { return Attempt(.failure(failure)) }
+        return Attempt(.success(value))
+    }
+
+    /// The reply in pieces of up to 4 characters (about a token each).
+    static func pieces(of text: String) -> [String] {
+        var pieces: [String] = []
+        var rest = Substring(text)
+        while !rest.isEmpty {
+            pieces.append(String(rest.prefix(4)))
+            rest = rest.dropFirst(4)
+        }
+        return pieces
+    }
+
+    /// Sleeps `ms` on the engine's clock; a timeout when it would pass `deadline`, cancelled
+    /// when the task is.
+    private func pause(_ ms: Double, until deadline: Double?) async -> ItemError? {
+        guard ms > 0 else { return nil }
+        let now = clock.now()
+        if let deadline, now + ms / 1000 > deadline {
+            try? await clock.sleep(until: deadline)
+            return ItemError(.timeout, "the mock reply takes longer than the time left", retryable: false)
+        }
+        do {
+            try await clock.sleep(until: now + ms / 1000)
+            return nil
+        } catch {
+            return ItemError(.cancelled, "cancelled")
+        }
     }
 
     static func scriptedFailure(_ script: JSONValue?, attempt: Int) -> ItemError? {

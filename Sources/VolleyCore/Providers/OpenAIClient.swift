@@ -19,18 +19,117 @@ final class OpenAIClient: ProviderClient {
     private let headers: HTTPHeaders
 
     func attempt(_ item: Item, attempt: Int, timeoutSeconds: Double?) async -> Attempt {
-        let request = makeRequest(item, timeoutSeconds: timeoutSeconds)
+        let request = makeRequest(item, stream: false, timeoutSeconds: timeoutSeconds)
         let sent = await config.send(request, timeoutSeconds: timeoutSeconds, http: http)
         return Self.attempt(from: sent, includeRaw: item.includeRaw, apiKey: config.apiKey)
     }
 
+    func streamAttempt(_ item: Item, attempt: Int, timeoutSeconds: Double?,
+                       onDelta: @escaping @Sendable (StreamDelta) -> Void) async -> Attempt {
+        let request = makeRequest(item, stream: true, timeoutSeconds: timeoutSeconds)
+        var reader = StreamReader(includeRaw: item.includeRaw)
+        let streamed = await config.stream(request, sse: .openAI, timeoutSeconds: timeoutSeconds, http: http) { event in
+            switch reader.read(event) {
+            case .success(let delta):
+                if let delta { onDelta(delta) }
+                return nil
+            case .failure(let error):
+                return error
+            }
+        }
+        return reader.attempt(streamed, apiKey: config.apiKey)
+    }
+
     @inline(never)
-    private func makeRequest(_ item: Item, timeoutSeconds: Double?) -> HTTPRequest {
+    private func makeRequest(_ item: Item, stream: Bool, timeoutSeconds: Double?) -> HTTPRequest {
         var body = item.request
-        // Volley answers with whole outcomes; token streaming is not part of protocol v1.
-        body.removeValue(forKey: "stream")
-        body.removeValue(forKey: "stream_options")
+        if stream {
+            // Usage comes in a last chunk only when asked for.
+            var options = body["stream_options"]?.objectValue ?? [:]
+            options["include_usage"] = true
+            body["stream"] = true
+            body["stream_options"] = .object(options)
+        } else {
+            body.removeValue(forKey: "stream")
+            body.removeValue(forKey: "stream_options")
+        }
         return config.request(url: url, headers: headers, body: body, timeoutSeconds: timeoutSeconds)
+    }
+
+    /// Reads a chat-completions event stream (`chat.completion.chunk` objects, then
+    /// `[DONE]`): each chunk's delta for the host, and the whole answer at the end.
+    struct StreamReader {
+        let includeRaw: Bool
+        var assembly = StreamAssembly()
+        var model: String?
+        var finishReason: String?
+        var usage: Usage?
+        var done = false
+        var chunks: [JSONValue] = []
+
+        init(includeRaw: Bool) {
+            self.includeRaw = includeRaw
+        }
+
+        /// The delta of one event (nil when it carries none); an event that is not a chunk
+        /// is an error (the stream stops).
+        mutating func read(_ event: SSEEvent) -> Result<StreamDelta?, ItemError> {
+            if event.data == "[DONE]" {
+                done = true
+                return .success(nil)
+            }
+            let json: JSONValue
+            do {
+                json = try JSONParser.parse(Array(event.data.utf8))
+            } catch {
+                return .failure(ItemError(.providerError, "an event of the stream is not JSON: \(error.message)", status: 200,
+                                          retryable: false))
+            }
+            if let error = json["error"], !error.isNull {
+                let message = error["message"]?.stringValue ?? "the stream reported an error"
+                return .failure(ItemError(.providerError, "the stream reported an error: \(message)", status: 200, retryable: true,
+                                          providerCode: error["code"]?.stringValue ?? error["type"]?.stringValue))
+            }
+            if includeRaw { chunks.append(json) }
+            if let name = json["model"]?.stringValue { model = name }
+            if let counts = json["usage"], !counts.isNull, let input = counts["prompt_tokens"]?.intValue {
+                usage = Usage(inputTokens: input, outputTokens: counts["completion_tokens"]?.intValue ?? 0)
+            }
+            guard let choice = json["choices"]?[0] else { return .success(nil) }
+            if let reason = choice["finish_reason"]?.stringValue { finishReason = reason }
+            var delta = StreamDelta()
+            if let text = choice["delta"]?["content"]?.stringValue, !text.isEmpty { delta.text = text }
+            for call in choice["delta"]?["tool_calls"]?.arrayValue ?? [] {
+                guard let index = call["index"]?.intValue else { continue }
+                delta.toolCalls.append(ToolCallDelta(index: index, id: call["id"]?.stringValue,
+                                                     name: call["function"]?["name"]?.stringValue,
+                                                     arguments: call["function"]?["arguments"]?.stringValue))
+            }
+            guard !delta.isEmpty else { return .success(nil) }
+            assembly.add(delta)
+            return .success(delta)
+        }
+
+        /// The attempt's end: the whole answer, or why there is none.
+        func attempt(_ streamed: ProviderConfig.Streamed, apiKey: String?) -> Attempt {
+            let rateLimits = streamed.head?.rateLimits ?? RateLimitState()
+            if let head = streamed.head, !(200..<300).contains(head.status) {
+                return Attempt(.failure(ProviderErrors.http(status: head.status, headers: head.headers, body: streamed.errorBody,
+                                                            apiKey: apiKey, nowUnixSeconds: unixTimeSeconds())), rateLimits: rateLimits)
+            }
+            // A server that ends after the finish reason without `[DONE]` still answered whole.
+            if let failure = streamed.failure, !(failure.kind == .providerError && failure.retryable && finishReason != nil && !done) {
+                return Attempt(.failure(failure), rateLimits: rateLimits)
+            }
+            return Attempt(.success(ItemValue(
+                text: assembly.sawText ? assembly.text : nil,
+                finishReason: finishReason,
+                model: model,
+                usage: usage,
+                toolCalls: assembly.toolCalls,
+                raw: includeRaw ? .array(chunks) : nil
+            )), rateLimits: rateLimits)
+        }
     }
 
     @inline(never)

@@ -9,6 +9,12 @@ public protocol ProviderClient: Sendable {
     /// request timeout and the time left before the item's deadline). Must return promptly
     /// with `.cancelled` when the calling task is cancelled.
     func attempt(_ item: Item, attempt: Int, timeoutSeconds: Double?) async -> Attempt
+
+    /// One attempt of a streamed item (`item.stream`): calls `onDelta` with each piece of
+    /// the answer as it arrives (in order, from the calling task), then returns the whole
+    /// answer as `attempt` does. A stream that ends without its terminal event is an error.
+    func streamAttempt(_ item: Item, attempt: Int, timeoutSeconds: Double?,
+                       onDelta: @escaping @Sendable (StreamDelta) -> Void) async -> Attempt
 }
 
 /// The result of one attempt, and what the response said about rate limits.

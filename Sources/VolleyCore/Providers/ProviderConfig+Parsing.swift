@@ -56,6 +56,7 @@ extension ProviderConfig {
             guard case .object(let t) = timeouts else { throw ConfigError("\(path).timeouts must be an object") }
             if let v = try seconds(t["connect"], "\(path).timeouts.connect", positive: true) { config.connectTimeoutSeconds = v }
             if let v = try seconds(t["request"], "\(path).timeouts.request", positive: true) { config.requestTimeoutSeconds = v }
+            if let v = try seconds(t["stream_idle"], "\(path).timeouts.stream_idle", positive: true) { config.streamIdleSeconds = v }
         }
         if let headers = object["headers"], !headers.isNull {
             guard case .object(let h) = headers else { throw ConfigError("\(path).headers must be an object of strings") }

@@ -55,6 +55,48 @@ extension ProviderConfig {
         }
     }
 
+    /// What a streamed request came to: the response head (nil when none arrived), and the
+    /// body of a non-2xx response.
+    struct Streamed {
+        var head: HTTPResponseHead?
+        var errorBody: [UInt8] = []
+        /// Set when the transfer failed, or `onEvent` stopped it.
+        var failure: ItemError?
+    }
+
+    /// Sends `request` as a stream of server-sent events (`sse`), handing each event of a 2xx
+    /// response to `onEvent` as it arrives; `onEvent` returning an error stops the transfer.
+    /// The stream may stay silent `timeouts.stream_idle` at most (then a `timeout`); one that
+    /// ends without its terminal event fails (`provider_error`, retried).
+    func stream(_ request: HTTPRequest, sse: SSEOptions, timeoutSeconds: Double?, http: HTTPClient,
+                onEvent: (SSEEvent) -> ItemError?) async -> Streamed {
+        var request = request
+        request.stallSeconds = max(1, Int(streamIdleSeconds.rounded(.up)))
+        request.headers.replaceOrAdd(name: "accept", value: "text/event-stream")
+        var streamed = Streamed()
+        do {
+            for try await part in http.stream(request, sse: sse) {
+                switch part {
+                case .head(let head):
+                    streamed.head = head
+                case .body(let bytes):
+                    // A non-2xx answer's body (an error object): bounded, it is only read for its message.
+                    if streamed.errorBody.count < 1 << 20 { streamed.errorBody.append(contentsOf: bytes) }
+                case .event(let event):
+                    if let failure = onEvent(event) {
+                        streamed.failure = failure
+                        return streamed  // Ending the iteration aborts the transfer.
+                    }
+                case .end:
+                    break
+                }
+            }
+        } catch {
+            streamed.failure = sendError(error, timeoutSeconds: timeoutSeconds)
+        }
+        return streamed
+    }
+
     @inline(never)
     private static func onNewConnection(_ request: HTTPRequest) -> HTTPRequest {
         var request = request
@@ -74,9 +116,14 @@ extension ProviderConfig {
 
 extension HTTPResponse {
     /// The provider's rate-limit headers, read at the time of the response.
+    var rateLimits: RateLimitState { head.rateLimits }
+}
+
+extension HTTPResponseHead {
+    /// The provider's rate-limit headers, read at the time of the response.
     var rateLimits: RateLimitState {
         // Only these fields become strings (a reply has ~20 headers).
-        let fields = head.headers(withNamePrefixes: ["x-ratelimit-", "anthropic-ratelimit-"])
+        let fields = headers(withNamePrefixes: ["x-ratelimit-", "anthropic-ratelimit-"])
         if fields.count == 0 { return RateLimitState() }
         return RateLimitHeaders.parse(fields, nowUnixSeconds: unixTimeSeconds())
     }

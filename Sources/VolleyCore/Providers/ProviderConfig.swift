@@ -76,6 +76,8 @@ public struct ProviderConfig: Sendable {
     public var connectTimeoutSeconds: Double
     /// Limit for one HTTP attempt, in seconds.
     public var requestTimeoutSeconds: Double
+    /// Longest silence of a streamed answer, in seconds (`timeouts.stream_idle`).
+    public var streamIdleSeconds: Double
     public var headers: [(String, String)]
     public var caFile: String?
     /// Mock only: milliseconds before each reply.
@@ -94,6 +96,7 @@ public struct ProviderConfig: Sendable {
         self.retry = RetrySettings()
         self.connectTimeoutSeconds = 10
         self.requestTimeoutSeconds = 600
+        self.streamIdleSeconds = 60
         self.headers = []
         self.caFile = nil
         self.mockLatencyMs = 50

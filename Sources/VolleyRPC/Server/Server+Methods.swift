@@ -190,7 +190,7 @@ extension Server {
         let reply: Result<[UInt8], RPCError>
         do throws(RPCError) {
             switch method {
-            case .call: reply = .success(try await call(params).jsonBytes)
+            case .call: reply = .success(try await call(params, id: responder.id).jsonBytes)
             case .gather, .asCompleted:
                 reply = .success(try await batch(params, id: responder.id, streaming: method == .asCompleted, method: method.rawValue))
             }
@@ -247,7 +247,9 @@ extension Server {
             send(RPCEncoder.notification(method: "progress", params: params))
         }
         let progress: (@Sendable (BatchProgress) -> Void)? = batchOptions.progress ? sendProgress : nil
+        let deltas = deltaWriter(for: requestID)
         let summary = await engine.run(items, options: batchOptions, session: session, onOutcome: { outcome in
+            deltas.flush(outcome.index)
             if let collector {
                 collector.store(outcome)
             } else {
@@ -261,7 +263,7 @@ extension Server {
                 params.append(UInt8(ascii: "}"))
                 self.send(RPCEncoder.notification(method: "item", encodedParams: params))
             }
-        }, onProgress: progress)
+        }, onProgress: progress, onStream: deltas.handle)
 
         if summary.stop == nil {
             // The common case, and the big one: written straight to bytes.
@@ -282,8 +284,13 @@ extension Server {
         }
     }
 
+    /// The `delta` and `reset` notifications of request `id`.
+    private func deltaWriter(for id: JSONValue) -> DeltaWriter {
+        DeltaWriter(request: id, queued: { [weak self] in self?.outboundBytes ?? 0 }, send: { [weak self] in self?.send($0) })
+    }
+
     /// The result of a call: the item's value.
-    private func call(_ params: JSONValue?) async throws(RPCError) -> JSONValue {
+    private func call(_ params: JSONValue?, id: RPCID) async throws(RPCError) -> JSONValue {
         let value = params ?? .object([:])
         guard case .object = value else { throw .invalidParams("call takes one item object as params") }
         if case .failure(let error) = Item.parse(value) {
@@ -295,10 +302,19 @@ extension Server {
         case .failure(let rejection): throw .invalidParams(rejection.message.replacingPrefix("requests[0]: ", with: "call: "))
         }
         let collector = OutcomeCollector(count: 1)
-        _ = await engine.run(items, options: BatchOptions(concurrency: 1), session: session, onOutcome: collector.store)
+        let deltas = deltaWriter(for: id.jsonValue)
+        _ = await engine.run(items, options: BatchOptions(concurrency: 1), session: session, onOutcome: { outcome in
+            deltas.flush(outcome.index)
+            collector.store(outcome)
+        }, onStream: deltas.handle)
         guard let outcome = collector.outcomes.first else { throw .internalError("call produced no outcome") }
         switch outcome.result {
         case .success(let value):
+            // A streamed call's time to first token rides along (Volley): a call has no outcome.
+            if let ttftMs = outcome.ttftMs, case .object(var object) = value.json, let number = JSONNumber((ttftMs * 10).rounded() / 10) {
+                object["ttft_ms"] = .number(number)
+                return .object(object)
+            }
             return value.json
         case .failure(let error) where error.kind == .cancelled:
             throw .requestCancelled(data: ["error": error.json])

@@ -258,6 +258,9 @@ public final class Server: Sendable {
         _ = writer.enqueue(frame)
     }
 
+    /// Bytes written to the host's queue and not yet read by it.
+    var outboundBytes: Int { writer.queuedBytes }
+
     func handleNotificationExit() {
         eventSink.yield(.exitNotification)
     }
