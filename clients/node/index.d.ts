@@ -36,6 +36,12 @@ export interface MockScript {
   /** Seconds, as a server's `retry-after`. */
   retry_after?: number;
   retryAfter?: number;
+  /** Streamed items: milliseconds between deltas (default 0). */
+  chunk_delay_ms?: number;
+  chunkDelayMs?: number;
+  /** Streamed items: the scripted `fail` happens after this many deltas of the attempt (a stream cut mid-answer). */
+  fail_after_chunks?: number;
+  failAfterChunks?: number;
 }
 
 /** An OpenAI chat-completions body. Unknown fields are passed to the provider untouched. */
@@ -65,6 +71,11 @@ export interface Item {
   format?: 'openai' | 'native';
   /** Include the provider's whole response body as `value.raw`. */
   raw?: boolean;
+  /**
+   * Token streaming: the answer arrives in chunks (`delta`, `reset`) before the outcome, which
+   * is whole and has `ttftMs`. See `Volley.stream()`, `asCompleted`'s `deltas`, `onDelta`.
+   */
+  stream?: boolean;
 }
 
 /** What the batch methods accept: an item, or a string (the same as `chat(string)`). */
@@ -72,7 +83,7 @@ export type ItemLike = Item | string;
 
 /**
  * Options of `chat()`. The item options (`key`, `provider`, `timeout`, `maxRetries`, `format`,
- * `raw`) go on the item; `model` and the request-body parameters below go into `request`, in
+ * `raw`, `stream`) go on the item; `model` and the request-body parameters below go into `request`, in
  * snake_case (`maxTokens` → `max_tokens`; snake_case names are accepted too). Anything else
  * throws a `TypeError` naming the closest known option; put other body fields in `extraBody`.
  */
@@ -87,6 +98,8 @@ export interface ChatOptions {
   maxRetries?: number;
   format?: 'openai' | 'native';
   raw?: boolean;
+  /** Token streaming (the item field `stream: true`); `false` is left out. */
+  stream?: boolean;
   /** Merged into the request body as given (names unchanged), for fields not listed here. */
   extraBody?: Record<string, unknown>;
   /** `maxTokens` → `max_tokens`. */
@@ -126,8 +139,6 @@ export interface ChatOptions {
   thinking?: unknown;
   /** Only for the `mock` provider. */
   mock?: MockScript;
-  /** Outcomes are whole (no token streaming in protocol version 1): `true` throws, `false` is dropped. */
-  stream?: false;
 }
 
 /**
@@ -138,7 +149,7 @@ export interface ChatOptions {
 export function chat(prompt: string | Message[], options?: ChatOptions): Item;
 
 /** The fields of a protocol item besides `request`. */
-export const ITEM_FIELDS: readonly ['key', 'provider', 'timeout', 'max_retries', 'format', 'raw'];
+export const ITEM_FIELDS: readonly ['key', 'provider', 'timeout', 'max_retries', 'format', 'raw', 'stream'];
 /** The request-body parameters `chat()` accepts as options (snake_case). */
 export const REQUEST_PARAMS: ReadonlySet<string>;
 
@@ -159,6 +170,11 @@ export interface ChatValue {
   toolCalls?: unknown[];
   /** The provider's whole response body, only when the item asked with `raw: true`. */
   raw?: unknown;
+  /**
+   * `call()` of a streamed item (`stream: true`): milliseconds from the start of the attempt that
+   * answered to its first delta. In a batch it is the outcome's (`Outcome.ttftMs`).
+   */
+  ttftMs?: number;
 }
 
 /** One item's outcome, as `asCompleted` yields it. */
@@ -179,6 +195,120 @@ export interface Outcome {
   latencyMs: number | undefined;
   /** From the batch's arrival to the first attempt. */
   queuedMs: number | undefined;
+  /**
+   * A streamed item that answered: milliseconds from the start of the attempt that produced the
+   * answer to its first delta; `undefined` otherwise.
+   */
+  ttftMs: number | undefined;
+}
+
+/** A piece of one tool call, as a `delta` carries it. */
+export interface ToolCallDelta {
+  /** The call's position among the answer's tool calls. */
+  index: number;
+  /** With the call's first piece. */
+  id?: string;
+  /** With the call's first piece. */
+  name?: string;
+  /** The next fragment of the call's JSON arguments, to be concatenated. */
+  arguments?: string;
+}
+
+/** The next piece of a streamed item's answer. */
+export interface DeltaChunk {
+  type: 'delta';
+  /** The item's position in its batch (0 for `stream()`). */
+  index: number;
+  /** The item's key, when it has one. */
+  key: string | undefined;
+  /** The attempt that wrote it (1 for the first). */
+  attempt: number;
+  /** The next piece of text; `''` when this piece carried none. */
+  text: string;
+  /** Pieces of tool calls, when this piece carried some. */
+  toolCalls: ToolCallDelta[] | undefined;
+}
+
+/**
+ * Discard every chunk of this item received so far: `attempt` failed after writing some, and
+ * the next attempt's deltas start the answer again from its beginning.
+ */
+export interface ResetChunk {
+  type: 'reset';
+  index: number;
+  key: string | undefined;
+  /** The attempt that failed. */
+  attempt: number;
+  /** Always `''`, so that writing `chunk.text` works for every chunk. */
+  text: '';
+}
+
+export type StreamChunk = DeltaChunk | ResetChunk;
+
+/** An outcome as `asCompleted(items, { deltas: true })` yields it. */
+export type OutcomeEvent = Outcome & { type: 'outcome' };
+
+/** What `asCompleted(items, { deltas: true })` yields: chunks, and each item's outcome after its chunks. */
+export type AsCompletedEvent = StreamChunk | OutcomeEvent;
+
+/** A tool call assembled from its pieces, OpenAI-shaped as in `ChatValue.toolCalls`. */
+export interface AssembledToolCall {
+  id: string | undefined;
+  type: 'function';
+  function: { name: string | undefined; arguments: string };
+}
+
+/** What `stream().result` resolves with: the whole value, as `call()`'s, and the time to first token. */
+export type StreamResult = ChatValue & {
+  /** Milliseconds from the start of the attempt that answered to its first delta (`undefined` when the sidecar did not say). */
+  ttftMs: number | undefined;
+};
+
+/**
+ * One item's answer so far, assembled from its chunks (feed it one item's chunks in order): a
+ * `reset` empties it, so its `text` is never doubled.
+ */
+export declare class StreamAssembler {
+  constructor();
+  /** The text received since the last reset. */
+  readonly text: string;
+  /** The tool calls received since the last reset, arguments joined. */
+  readonly toolCalls: AssembledToolCall[];
+  /** The attempt the current text comes from. */
+  readonly attempt: number | undefined;
+  /** How many resets were applied. */
+  readonly resets: number;
+  /** Applies a chunk (anything else, such as an `OutcomeEvent`, is ignored). */
+  apply(chunk: StreamChunk | AsCompletedEvent): this;
+}
+
+/**
+ * What `Volley.stream()` returns: iterate it once with `for await` for its chunks; `result`
+ * is the whole value. Leaving the loop early or aborting the signal cancels the item.
+ */
+export declare class ChatStream implements AsyncIterable<StreamChunk> {
+  private constructor();
+  /**
+   * The whole value, with `ttftMs`. Rejects with the item's typed error (as `call()` does), or
+   * with an `AbortError` when the signal fired or the loop was left early.
+   */
+  readonly result: Promise<StreamResult>;
+  /** The text of the chunks iterated so far, since the last reset. */
+  readonly text: string;
+  /** The tool calls of the chunks iterated so far, since the last reset. */
+  readonly toolCalls: AssembledToolCall[];
+  /** The attempt the last chunk iterated came from. */
+  readonly attempt: number | undefined;
+  /** How many resets were iterated. */
+  readonly resets: number;
+  /** @throws {TypeError} the second time: a stream is iterated once. */
+  [Symbol.asyncIterator](): AsyncGenerator<StreamChunk, void, undefined>;
+}
+
+/** Options of `stream()` with a prompt: `chat()`'s, and `signal`. */
+export interface StreamOptions extends Omit<ChatOptions, 'stream'> {
+  /** Aborting cancels the item; the loop throws `AbortError` once the sidecar has answered. */
+  signal?: AbortSignal;
 }
 
 export interface Progress {
@@ -199,8 +329,18 @@ export interface BatchOptions {
   priority?: 'interactive' | 'background';
   /** Called with progress, at most about 10 times a second and once at the end. */
   onProgress?: (progress: Progress) => void;
+  /** Called with each chunk of the streamed items (`stream: true`) as it arrives, tagged with the item's `index`. */
+  onDelta?: (chunk: StreamChunk) => void;
   /** Aborting sends `cancel`; the call rejects with `AbortError` once the sidecar has answered. */
   signal?: AbortSignal;
+}
+
+export interface AsCompletedOptions extends BatchOptions {
+  /**
+   * `true`: the loop also yields the chunks of streamed items, and each outcome with
+   * `type: 'outcome'` (after its item's chunks). Default `false`: outcomes only.
+   */
+  deltas?: boolean;
 }
 
 export interface GatherOptions extends BatchOptions {
@@ -419,10 +559,19 @@ export declare class Volley {
   gather(items: Iterable<ItemLike>, options?: GatherOptions): Promise<GatherResults<ChatValue | VolleyError>>;
 
   /** Yields outcomes as items finish; leaving the loop early cancels the rest. */
-  asCompleted(items: Iterable<ItemLike>, options?: BatchOptions): AsyncGenerator<Outcome, void, undefined>;
+  asCompleted(items: Iterable<ItemLike>, options: AsCompletedOptions & { deltas: true }): AsyncGenerator<AsCompletedEvent, void, undefined>;
+  asCompleted(items: Iterable<ItemLike>, options?: AsCompletedOptions & { deltas?: false }): AsyncGenerator<Outcome, void, undefined>;
+  asCompleted(items: Iterable<ItemLike>, options?: AsCompletedOptions): AsyncGenerator<Outcome | AsCompletedEvent, void, undefined>;
 
   /** One item's value; a failure rejects with its typed error. */
   call(item: ItemLike, options?: { signal?: AbortSignal }): Promise<ChatValue>;
+
+  /**
+   * Streams one item (`call` with `stream: true`): iterate the result once for its chunks,
+   * then read `result`. A prompt takes `chat()`'s options; an item only `signal`.
+   */
+  stream(prompt: string | Message[], options?: StreamOptions): ChatStream;
+  stream(item: Item, options?: { signal?: AbortSignal }): ChatStream;
 
   stats(options?: { signal?: AbortSignal }): Promise<Stats>;
   /** Adds or replaces providers, sets the default; remembered across restarts. */

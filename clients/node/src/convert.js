@@ -108,7 +108,7 @@ export function checkOptions(where, options, known) {
 }
 
 /** The fields of a protocol item besides `request` (docs/protocol.md, "Items and outcomes"). */
-export const ITEM_FIELDS = Object.freeze(['key', 'provider', 'timeout', 'max_retries', 'format', 'raw']);
+export const ITEM_FIELDS = Object.freeze(['key', 'provider', 'timeout', 'max_retries', 'format', 'raw', 'stream']);
 const ITEM_KEYS = new Set(['request', ...ITEM_FIELDS]);
 
 /**
@@ -131,12 +131,13 @@ export const REQUEST_PARAMS = Object.freeze(
 
 /** Body fields that are known but would do nothing: say why instead of sending them. */
 const IGNORED_PARAMS = {
-  stream: 'outcomes are whole: token streaming is not part of protocol version 1',
-  stream_options: 'outcomes are whole: token streaming is not part of protocol version 1',
+  stream_options:
+    'volley asks for the stream options it needs (usage included) when an item streams (stream: true); ' +
+    'put the field in extraBody to send it anyway',
 };
 
 /** `chat()`'s own options (item options in camelCase, then the ones that build the body). */
-const CHAT_OPTIONS = ['key', 'provider', 'timeout', 'maxRetries', 'format', 'raw', 'model', 'system', 'extraBody'];
+const CHAT_OPTIONS = ['key', 'provider', 'timeout', 'maxRetries', 'format', 'raw', 'stream', 'model', 'system', 'extraBody'];
 
 // ---------------------------------------------------------------------------------------------
 // Toward the sidecar
@@ -184,7 +185,8 @@ export function providersToWire(providers) {
  *
  * `prompt` is the user's message, or a whole `messages` array. `system` is prepended as a
  * system message. `key`, `provider`, `timeout` (seconds, retries included), `maxRetries`,
- * `format` and `raw` are item options; `model` and the other options go into the request body
+ * `format`, `raw` and `stream` (token streaming: `delta` notifications before the outcome) are
+ * item options; `model` and the other options go into the request body
  * with their names in snake_case (`maxTokens` → `max_tokens`), and must be known request
  * parameters (`REQUEST_PARAMS`: `temperature`, `responseFormat`, `tools`, the mock provider's
  * `mock` script, ...). `extraBody` is merged into the body as given, for any other field.
@@ -197,19 +199,19 @@ export function providersToWire(providers) {
  * @returns {import('../index.js').Item}
  */
 export function chat(prompt, options = {}) {
-  const { model, provider, system, key, timeout, maxRetries, max_retries, format, raw, extraBody, extra_body, ...params } =
+  const { model, provider, system, key, timeout, maxRetries, max_retries, format, raw, stream, extraBody, extra_body, ...params } =
     options;
   for (const name of Object.keys(params)) {
     const field = snakeCase(name);
     if (REQUEST_PARAMS.has(field)) continue;
     if (Object.hasOwn(IGNORED_PARAMS, field)) {
-      if (!params[name]) continue; // stream: false asks for what happens anyway
+      if (!params[name]) continue; // e.g. streamOptions: undefined
       throw new TypeError(`chat(): option "${name}" is not supported: ${IGNORED_PARAMS[/** @type {keyof typeof IGNORED_PARAMS} */ (field)]}`);
     }
     const known = [...CHAT_OPTIONS, ...[...REQUEST_PARAMS].map(camelCase)];
     throw new TypeError(
       `chat(): unknown option "${name}"${didYouMean(name, known)}. Item options are key, provider, timeout, ` +
-        'maxRetries, format, raw; other options must be request-body parameters (REQUEST_PARAMS: maxTokens, ' +
+        'maxRetries, format, raw, stream; other options must be request-body parameters (REQUEST_PARAMS: maxTokens, ' +
         'temperature, tools, ...); put any other body field in extraBody: { ... }',
     );
   }
@@ -230,7 +232,11 @@ export function chat(prompt, options = {}) {
     Object.assign(request, extra);
   }
   return /** @type {any} */ (
-    renameKeys({ key, provider, request, timeout, max_retries: maxRetries ?? max_retries, format, raw }, (n) => n)
+    renameKeys(
+      // `stream: false` asks for what happens anyway: left out, like `undefined`.
+      { key, provider, request, timeout, max_retries: maxRetries ?? max_retries, format, raw, stream: stream === false ? undefined : stream },
+      (n) => n,
+    )
   );
 }
 
@@ -251,8 +257,8 @@ export function itemToWire(item, defaultModel) {
     if (!ITEM_KEYS.has(name)) {
       const given = Object.keys(item).find((n) => snakeCase(n) === name) ?? name;
       throw new TypeError(
-        `an item has no field "${given}"${didYouMean(given, ['request', 'key', 'provider', 'timeout', 'maxRetries', 'format', 'raw'])}; ` +
-          'its fields are request, key, provider, timeout, maxRetries (max_retries), format, raw (request-body fields go inside request)',
+        `an item has no field "${given}"${didYouMean(given, ['request', 'key', 'provider', 'timeout', 'maxRetries', 'format', 'raw', 'stream'])}; ` +
+          'its fields are request, key, provider, timeout, maxRetries (max_retries), format, raw, stream (request-body fields go inside request)',
       );
     }
   }
@@ -276,7 +282,7 @@ export function batchParams(items, options, defaultModel) {
   }
   for (const name of Object.keys(options)) {
     if (!BATCH_OPTIONS.has(name)) {
-      const known = [...BATCH_OPTIONS, 'returnExceptions', 'signal', 'onProgress'];
+      const known = [...BATCH_OPTIONS, 'returnExceptions', 'signal', 'onProgress', 'onDelta', 'deltas'];
       throw new TypeError(`unknown batch option "${name}"${didYouMean(name, known)} (known: ${known.join(', ')})`);
     }
   }
@@ -331,7 +337,34 @@ export function outcomeFromWire(wire, built) {
     attempts: meta.attempts,
     latencyMs: wire?.latency_ms,
     queuedMs: wire?.queued_ms,
+    ttftMs: wire?.ttft_ms,
   };
+}
+
+/**
+ * A `delta` or `reset` notification's params as a chunk (`undefined` for any other method).
+ * Every chunk has a string `text` (`''` when the piece carried none, and for a reset), so that
+ * writing `chunk.text` always works; `toolCalls` only when the piece carried some.
+ * @param {string} method
+ * @param {any} params
+ * @param {string | undefined} [key] the item's key (the notification does not carry it)
+ * @returns {import('../index.js').StreamChunk | undefined}
+ */
+export function chunkFromWire(method, params, key) {
+  if (method === 'delta') {
+    return {
+      type: 'delta',
+      index: params?.index,
+      key,
+      attempt: params?.attempt,
+      text: typeof params?.text === 'string' ? params.text : '',
+      toolCalls: Array.isArray(params?.tool_calls)
+        ? params.tool_calls.map((/** @type {any} */ piece) => (isPlainObject(piece) ? renameKeys(piece, camelCase) : piece))
+        : undefined,
+    };
+  }
+  if (method === 'reset') return { type: 'reset', index: params?.index, key, attempt: params?.attempt, text: '' };
+  return undefined;
 }
 
 /**

@@ -3,6 +3,7 @@
 
 export { Volley } from './volley.js';
 export { ITEM_FIELDS, REQUEST_PARAMS, chat } from './convert.js';
+export { ChatStream, StreamAssembler } from './stream.js';
 export { findBinary } from './binary.js';
 export { defaultSocketPath } from './daemon.js';
 export { PROTOCOL_VERSION, VERSION } from './version.js';

@@ -8,7 +8,9 @@ import {
   batchParams,
   batchStatsFromWire,
   camelDeep,
+  chat,
   checkOptions,
+  chunkFromWire,
   isPlainObject,
   itemToWire,
   outcomeFromWire,
@@ -21,6 +23,7 @@ import { attachOrStart, checkSocketPath, defaultSocketPath } from './daemon.js';
 import { AbortError, Cancelled, ProtocolError, ProtocolVersionMismatch, SidecarCrashed, VolleyError, itemError } from './errors.js';
 import { Connection } from './rpc.js';
 import { ProcessTransport, volleyFlags } from './sidecar.js';
+import { ChatStream, OutcomeQueue } from './stream.js';
 import { PROTOCOL_VERSION, VERSION } from './version.js';
 
 const CLIENT = { name: 'volley-node', version: VERSION };
@@ -103,44 +106,6 @@ function anySignal(a, b) {
 function withResults(error, results) {
   Object.defineProperty(error, 'results', { value: results, enumerable: false, writable: true, configurable: true });
   return error;
-}
-
-/** A queue an async generator can wait on. */
-class OutcomeQueue {
-  /** @type {any[]} */
-  #items = [];
-  /** @type {((entry: {item?: any, end?: true, error?: unknown}) => void) | undefined} */
-  #waiter;
-  /** @type {{end: true, error?: unknown} | undefined} */
-  #end;
-
-  /** @param {any} item */
-  push(item) {
-    if (this.#waiter) {
-      const waiter = this.#waiter;
-      this.#waiter = undefined;
-      waiter({ item });
-    } else {
-      this.#items.push(item);
-    }
-  }
-
-  /** @param {unknown} [error] */
-  finish(error) {
-    this.#end = { end: true, error };
-    if (this.#waiter) {
-      const waiter = this.#waiter;
-      this.#waiter = undefined;
-      waiter(this.#end);
-    }
-  }
-
-  /** @returns {Promise<{item?: any, end?: true, error?: unknown}>} */
-  next() {
-    if (this.#items.length) return Promise.resolve({ item: this.#items.shift() });
-    if (this.#end) return Promise.resolve(this.#end);
-    return new Promise((resolve) => (this.#waiter = resolve));
-  }
 }
 
 /**
@@ -397,11 +362,17 @@ export class Volley {
    * rejects with the failure of the *lowest input index*. Either way the thrown error carries
    * every slot in `err.results`.
    *
+   * `onDelta` gets the chunks (`delta`, `reset`) of the streamed items (`stream: true`) as they
+   * come, tagged with the item's `index`.
+   *
    * @param {Iterable<import('../index.js').ItemLike>} items
    * @param {import('../index.js').GatherOptions} [options]
    */
   async gather(items, options = {}) {
-    const { returnExceptions = false, signal, onProgress, failFast, ...batch } = options;
+    if (isPlainObject(options) && 'deltas' in options) {
+      throw new TypeError('gather(): deltas is an asCompleted() option (it yields the chunks); pass onDelta: (chunk) => ... to get them here');
+    }
+    const { returnExceptions = false, signal, onProgress, onDelta, failFast, ...batch } = options;
     const params = batchParams(
       items,
       { ...batch, failFast: failFast ?? !returnExceptions, progress: Boolean(onProgress) },
@@ -416,7 +387,7 @@ export class Volley {
       result = await this.#invoke('gather', params, {
         signal,
         cancellable: true,
-        onNotification: progressRouter(onProgress),
+        onNotification: notificationRouter(onProgress, onDelta && deltaRouter(params.requests, onDelta)),
       });
     } catch (error) {
       if (error instanceof ProtocolError && error.code === REQUEST_FAILED && isPlainObject(error.data)) {
@@ -442,12 +413,18 @@ export class Volley {
    * `ok: false`, never throws; the iterator throws only for an abort (`AbortError`), a crash
    * (`SidecarCrashed`), a protocol error, or the sidecar cancelling the batch (`Cancelled`).
    *
+   * Streamed items (`stream: true`): with `deltas: true` the loop also yields their chunks as
+   * they come (`{type: 'delta' | 'reset', index, ...}`, each before its item's outcome), and
+   * every outcome then has `type: 'outcome'`; `onDelta` gets the chunks as a callback instead.
+   * Without either, chunks are dropped and the loop is as for unstreamed items.
+   *
    * @param {Iterable<import('../index.js').ItemLike>} items
-   * @param {import('../index.js').BatchOptions} [options]
-   * @returns {AsyncGenerator<import('../index.js').Outcome, void, undefined>}
+   * @param {import('../index.js').AsCompletedOptions} [options]
+   * @returns {AsyncGenerator<any, void, undefined>}
    */
   async *asCompleted(items, options = {}) {
-    const { signal: userSignal, onProgress, ...batch } = options;
+    const { signal: userSignal, onProgress, onDelta, deltas = false, ...batch } = options;
+    if (typeof deltas !== 'boolean') throw new TypeError('asCompleted(): deltas must be true or false');
     const params = batchParams(items, { ...batch, progress: Boolean(onProgress) }, this.#options.defaultModel);
     if (userSignal?.aborted) throw abortError(userSignal);
     if (params.requests.length === 0) return;
@@ -455,14 +432,22 @@ export class Volley {
     const stop = new AbortController();
     const signal = userSignal ? anySignal(userSignal, stop.signal) : stop.signal;
     const queue = new OutcomeQueue();
-    const progress = progressRouter(onProgress);
+    const others = notificationRouter(
+      onProgress,
+      onDelta || deltas
+        ? deltaRouter(params.requests, (chunk) => {
+            onDelta?.(chunk);
+            if (deltas) queue.push(chunk);
+          })
+        : undefined,
+    );
     let settled = false;
     const done = this.#invoke('as_completed', params, {
       signal,
       cancellable: true,
       onNotification: (method, wire) => {
-        if (method === 'item') queue.push(outcomeFromWire(wire));
-        else progress?.(method, wire);
+        if (method === 'item') queue.push(deltas ? { type: 'outcome', ...outcomeFromWire(wire) } : outcomeFromWire(wire));
+        else others?.(method, wire);
       },
     }).then(
       () => {
@@ -505,9 +490,64 @@ export class Volley {
   async call(item, options = {}) {
     checkOptions('call()', options, SIGNAL_ONLY);
     const { signal } = options;
-    const wire = itemToWire(item, this.#options.defaultModel);
+    return valueFromWire(await this.#call(itemToWire(item, this.#options.defaultModel), signal, undefined));
+  }
+
+  /**
+   * Streams one item: `call` with `stream: true` on the item. Returns at once a `ChatStream`,
+   * to iterate once with `for await`: it yields the answer's chunks as the provider writes
+   * them (`{type: 'delta', text, toolCalls?, index: 0, attempt}`, and `{type: 'reset'}` when a
+   * failed attempt's text must be discarded), then ends. `stream.result` resolves with the
+   * whole value (`call()`'s, plus `ttftMs`); a failure is thrown by the loop and rejects
+   * `result`, with the typed error `call()` rejects with. Leaving the loop early or aborting
+   * `signal` cancels the item in the sidecar.
+   *
+   * `item` is a prompt (a string or a messages array, built with `chat(item, chatOptions)`)
+   * or an item (then `options` may only hold `signal`).
+   *
+   * @param {import('../index.js').ItemLike | Array<Record<string, any>>} item
+   * @param {import('../index.js').StreamOptions} [options]
+   * @returns {ChatStream}
+   */
+  stream(item, options = {}) {
+    if (options === null || typeof options !== 'object') throw new TypeError('stream(): options must be an object');
+    const { signal: userSignal, ...chatOptions } = /** @type {Record<string, any>} */ (options);
+    /** @type {any} */
+    let wire;
+    if (typeof item === 'string' || Array.isArray(item)) {
+      wire = itemToWire(chat(item, { ...chatOptions, stream: true }), this.#options.defaultModel);
+    } else {
+      checkOptions('stream()', chatOptions, []);
+      wire = itemToWire(item, this.#options.defaultModel);
+      if (isPlainObject(wire)) wire = { ...wire, stream: true };
+    }
+    const stop = new AbortController();
+    const signal = userSignal ? anySignal(userSignal, stop.signal) : stop.signal;
+    const key = typeof wire?.key === 'string' ? wire.key : undefined;
+    return new ChatStream({
+      signal,
+      stop: (reason) => stop.abort(reason),
+      start: async (onChunk) => {
+        const value = valueFromWire(
+          await this.#call(wire, signal, (method, params) => {
+            const chunk = chunkFromWire(method, params, key);
+            if (chunk) onChunk(chunk);
+          }),
+        );
+        return isPlainObject(value) ? { ...value, ttftMs: value.ttftMs } : value;
+      },
+    });
+  }
+
+  /**
+   * `call`: the wire item's value as sent, or its typed error.
+   * @param {unknown} wire
+   * @param {AbortSignal | undefined} signal
+   * @param {((method: string, params: any) => void) | undefined} onNotification
+   */
+  async #call(wire, signal, onNotification) {
     try {
-      return valueFromWire(await this.#invoke('call', wire, { signal, cancellable: true }));
+      return await this.#invoke('call', wire, { signal, cancellable: true, onNotification });
     } catch (error) {
       if (error instanceof ProtocolError && error.code === REQUEST_FAILED && isPlainObject(error.data)) {
         // The sidecar puts the attempts made next to the error object's fields.
@@ -734,12 +774,29 @@ if (typeof Symbol.asyncDispose === 'symbol') {
 }
 
 /**
+ * Routes a batch's `progress` notifications, and its `delta` and `reset` ones.
  * @param {((progress: import('../index.js').Progress) => void) | undefined} onProgress
+ * @param {((method: string, params: any) => void) | undefined} deltas from `deltaRouter`
  * @returns {((method: string, params: any) => void) | undefined}
  */
-function progressRouter(onProgress) {
-  if (!onProgress) return undefined;
+function notificationRouter(onProgress, deltas) {
+  if (!onProgress && !deltas) return undefined;
   return (method, params) => {
-    if (method === 'progress') onProgress({ done: params.done, failed: params.failed, total: params.total });
+    if (method === 'progress') onProgress?.({ done: params.done, failed: params.failed, total: params.total });
+    else deltas?.(method, params);
+  };
+}
+
+/**
+ * Turns a batch's `delta` and `reset` notifications into chunks carrying their item's key.
+ * @param {unknown[]} requests the batch's wire items
+ * @param {(chunk: import('../index.js').StreamChunk) => void} onChunk
+ * @returns {(method: string, params: any) => void}
+ */
+function deltaRouter(requests, onChunk) {
+  return (method, params) => {
+    const item = /** @type {any} */ (requests[params?.index]);
+    const chunk = chunkFromWire(method, params, typeof item?.key === 'string' ? item.key : undefined);
+    if (chunk) onChunk(chunk);
   };
 }

@@ -46,14 +46,14 @@ test('chat refuses options it does not know, naming the closest; extraBody passe
   assert.throws(() => chat('x', { maxToken: 5 }), { name: 'TypeError', message: /"maxToken" \(did you mean "maxTokens"\?\).*extraBody/ });
   assert.throws(() => chat('x', { max_retires: 1 }), { message: /did you mean "maxRetries"/ });
   assert.throws(() => chat('x', { someNewParam: 1 }), { name: 'TypeError', message: /extraBody/ });
-  assert.throws(() => chat('x', { stream: true }), { name: 'TypeError', message: /streaming/ });
+  assert.equal(chat('x', { stream: true }).stream, true, 'stream is an item field (token streaming)');
   assert.equal(chat('x', { stream: false }).request.stream, undefined);
   assert.throws(() => chat('x', { extraBody: 'nope' }), TypeError);
   assert.deepEqual(chat('x', { timeout: 0.1, topP: 0.5, stop_sequences: ['a'], extraBody: { someNewParam: 1, topK: null } }), {
     request: { messages: [{ role: 'user', content: 'x' }], top_p: 0.5, stop_sequences: ['a'], someNewParam: 1, topK: null },
     timeout: 0.1,
   });
-  assert.deepEqual(ITEM_FIELDS, ['key', 'provider', 'timeout', 'max_retries', 'format', 'raw']);
+  assert.deepEqual(ITEM_FIELDS, ['key', 'provider', 'timeout', 'max_retries', 'format', 'raw', 'stream']);
   assert.ok(REQUEST_PARAMS.has('max_tokens') && REQUEST_PARAMS.has('mock') && !REQUEST_PARAMS.has('timeout'));
 });
 

@@ -31,7 +31,7 @@ test('a strict TypeScript program importing src/index.js by path compiles, and a
     const entry = join(clientDir, 'src', 'index.js');
     writeFileSync(
       join(dir, 'use.mts'),
-      `import { Volley, chat, defaultSocketPath, HTTPError, REQUEST_PARAMS, type GatherResults, type ChatValue, type ConnectionStats } from ${JSON.stringify(entry)};
+      `import { Volley, chat, defaultSocketPath, HTTPError, REQUEST_PARAMS, StreamAssembler, type ChatStream, type GatherResults, type ChatValue, type ConnectionStats, type Outcome, type StreamResult, type ToolCallDelta } from ${JSON.stringify(entry)};
 const v = new Volley({ defaultModel: 'm' });
 const shared = new Volley({ shared: true, socket: defaultSocketPath({ VOLLEY_SOCKET: '/tmp/x/v.sock' }) });
 const where: string | undefined = shared.socketPath;
@@ -43,6 +43,20 @@ const n: number = results.stats.succeeded + results.outcomes[0].attempts + (resu
 try { await v.call('x'); } catch (e) { if (e instanceof HTTPError) { const a: number | undefined = e.attempts; console.log(a); } }
 const dispose: () => Promise<void> = () => v[Symbol.asyncDispose]();
 console.log(n, REQUEST_PARAMS.has('top_p'), dispose);
+const s = v.stream('hi', { maxTokens: 5, mock: { chunkDelayMs: 5, failAfterChunks: 1 }, signal: new AbortController().signal });
+for await (const chunk of s) {
+  const piece: string = chunk.text;
+  if (chunk.type === 'delta') { const calls: ToolCallDelta[] | undefined = chunk.toolCalls; console.log(piece, calls, chunk.attempt); }
+}
+const r: StreamResult = await s.result;
+const ttft: number | undefined = r.ttftMs;
+const item: ChatStream = v.stream(chat('x', { stream: true }), { signal: undefined });
+console.log(ttft, item.text, item.toolCalls[0]?.function.arguments);
+for await (const event of v.asCompleted(['a'], { deltas: true })) {
+  if (event.type === 'outcome') { const o: Outcome = event; console.log(o.ttftMs); } else new StreamAssembler().apply(event);
+}
+for await (const outcome of v.asCompleted(['a'], { onDelta: (c) => console.log(c.index) })) { const ms: number | undefined = outcome.ttftMs; console.log(ms); }
+await v.gather([{ request: { messages: [] }, stream: true }], { onDelta: (c) => console.log(c.type) });
 `,
     );
     writeFileSync(join(dir, 'typo.mts'), `import { chat } from ${JSON.stringify(entry)};\nchat('x', { timout: 1 });\n`);
