@@ -63,9 +63,10 @@ def make_volley(binary: str, **options: Any) -> volley.Volley:
 
 
 def mock(prompt: str = "hi", **script: Any) -> volley.Item:
-    """A mock item scripted with the `mock` object (latency_ms, reply, fail, ...)."""
+    """A mock item scripted with the `mock` object (latency_ms, reply, fail, ...); `key`,
+    `timeout`, `max_retries`, `provider` and `stream` are item options."""
     key = script.pop("key", None)
-    options = {name: script.pop(name) for name in ("timeout", "max_retries", "provider") if name in script}
+    options = {name: script.pop(name) for name in ("timeout", "max_retries", "provider", "stream") if name in script}
     options.setdefault("provider", "mock")
     return volley.chat(prompt, model="m", key=key, mock=script or None, **options)
 

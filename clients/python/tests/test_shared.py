@@ -371,6 +371,13 @@ def test_every_api_in_shared_mode(socket_path: str) -> None:
             seen = [o.index async for o in v.as_completed([mock("slow", latency_ms=300), mock("fast", latency_ms=5)])]
             assert seen == [1, 0]
 
+            # stream, and as_completed with deltas: the deltas come through the daemon too.
+            stream = v.stream(mock("streamed", reply="abcdefghij", chunk_delay_ms=2))
+            assert [d.text async for d in stream] == ["abcd", "efgh", "ij"]
+            assert stream.result is not None and stream.result.text == "abcdefghij" and stream.result.ttft_ms is not None
+            events = [e async for e in v.as_completed([mock("d0", reply="12345")], deltas=True)]
+            assert [type(e).__name__ for e in events] == ["Delta", "Delta", "Outcome"]
+
             # call.
             assert (await v.call(mock("one"))).text == "Mock reply to: one"
             with pytest.raises(volley.Overloaded) as overloaded:

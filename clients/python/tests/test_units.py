@@ -41,8 +41,8 @@ def test_chat_rejects_unknown_options_naming_the_closest() -> None:
         volley.chat("x", max_token=5)
     with pytest.raises(TypeError, match="extra_body"):
         volley.chat("x", some_new_param=1)
-    with pytest.raises(TypeError, match="streaming"):
-        volley.chat("x", stream=True)
+    # stream is an item option (token streaming), never a body field.
+    assert volley.chat("x", stream=True)["stream"] is True
     assert "stream" not in volley.chat("x", stream=False)["request"]
     # Known body parameters go to the body, item options to the item, extra_body as given.
     item = volley.chat(
@@ -52,7 +52,7 @@ def test_chat_rejects_unknown_options_naming_the_closest() -> None:
     assert item["request"]["top_p"] == 0.5 and item["request"]["mock"] == {"latency_ms": 1}
     assert item["request"]["some_new_param"] == 1 and item["request"]["top_k"] is None
     assert "timeout" not in item["request"]
-    assert set(volley.ITEM_FIELDS) == {"key", "provider", "timeout", "max_retries", "format", "raw"}
+    assert set(volley.ITEM_FIELDS) == {"key", "provider", "timeout", "max_retries", "format", "raw", "stream"}
     # call() with a prompt takes chat() options, so the same typo fails before anything starts.
     import asyncio
     with pytest.raises(TypeError, match="timout"):

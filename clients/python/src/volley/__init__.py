@@ -9,12 +9,13 @@
             results = await v.gather([volley.chat(p, model="gpt-4o-mini") for p in prompts],
                                      return_exceptions=True)
 
-``Volley(shared=True)`` attaches to one daemon shared by every host of the machine instead
-(started on first use). See the package README for the whole API.
+``async for delta in v.stream(prompt): print(delta.text, end="")`` streams one answer as it
+is written. ``Volley(shared=True)`` attaches to one daemon shared by every host of the machine
+instead (started on first use). See the package README for the whole API.
 """
 
 from ._binary import BinaryNotFound, find_binary, find_checkout
-from ._client import AsCompleted, ProgressCallback, Volley
+from ._client import AsCompleted, ProgressCallback, Stream, Volley
 from ._daemon import default_socket_path, stop_daemon
 from ._errors import (
     Cancelled,
@@ -36,7 +37,8 @@ from ._errors import (
     VolleyError,
 )
 from ._items import ITEM_FIELDS, REQUEST_PARAMS, Item, ItemLike, chat
-from ._sync import SyncVolley, run_gather
+from ._stream import Delta, Reset, StreamAssembler, StreamEvent, ToolCallDelta
+from ._sync import SyncStream, SyncVolley, run_gather
 from ._types import BatchStats, GatherResults, Outcome, Progress, Result, Usage
 
 from ._version import PROTOCOL_VERSION, __version__
@@ -44,7 +46,9 @@ from ._version import PROTOCOL_VERSION, __version__
 __all__ = [
     "Volley",
     "AsCompleted",
+    "Stream",
     "SyncVolley",
+    "SyncStream",
     "run_gather",
     "chat",
     "ITEM_FIELDS",
@@ -57,6 +61,11 @@ __all__ = [
     "BatchStats",
     "Progress",
     "GatherResults",
+    "Delta",
+    "Reset",
+    "ToolCallDelta",
+    "StreamEvent",
+    "StreamAssembler",
     "ProgressCallback",
     "find_binary",
     "default_socket_path",

@@ -30,8 +30,10 @@ from typing import (
     Sequence,
     Set,
     Tuple,
+    TypeVar,
     Literal,
     Union,
+    cast,
     overload,
 )
 
@@ -40,12 +42,13 @@ from ._connection import Connection, Transport
 from ._daemon import attach_or_start, default_socket_path, socket_path_argument
 from ._errors import ItemError, ProtocolError, ProtocolVersionMismatch, SidecarCrashed, VolleyError, error_from_wire
 from ._gcpause import gc_paused
-from ._items import ItemLike, chat, normalize_item
+from ._items import ItemLike, chat, normalize_item, stream_setting
 from ._sidecar import ProcessTransport, child_environment
+from ._stream import Delta, Reset, StreamAssembler, StreamEvent, event_from_wire
 from ._types import BatchStats, GatherResults, Outcome, Progress, Result, _value_from_wire
 from ._version import PROTOCOL_VERSION, __version__ as CLIENT_VERSION
 
-__all__ = ["Volley", "AsCompleted", "ProgressCallback", "PROTOCOL_VERSION"]
+__all__ = ["Volley", "AsCompleted", "Stream", "ProgressCallback", "PROTOCOL_VERSION"]
 
 log = logging.getLogger("volley")
 
@@ -60,6 +63,9 @@ SESSION_ENVIRONMENT = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "OPENAI_BASE_URL",
 ProgressCallback = Callable[[Progress], Optional[Awaitable[None]]]
 
 _Priority = Literal["interactive", "background"]
+
+#: What an :class:`AsCompleted` yields: outcomes only, or (``deltas=True``) also stream events.
+_E = TypeVar("_E")
 
 
 class Volley:
@@ -608,6 +614,32 @@ class Volley:
 
     # -- as_completed ----------------------------------------------------------------------
 
+    @overload
+    def as_completed(
+        self,
+        items: Iterable[ItemLike],
+        *,
+        concurrency: Optional[int] = ...,
+        timeout: Optional[float] = ...,
+        fail_fast: bool = ...,
+        priority: Optional[_Priority] = ...,
+        progress: Optional[ProgressCallback] = ...,
+        deltas: Literal[False] = ...,
+    ) -> "AsCompleted[Outcome]": ...
+
+    @overload
+    def as_completed(
+        self,
+        items: Iterable[ItemLike],
+        *,
+        concurrency: Optional[int] = ...,
+        timeout: Optional[float] = ...,
+        fail_fast: bool = ...,
+        priority: Optional[_Priority] = ...,
+        progress: Optional[ProgressCallback] = ...,
+        deltas: bool,
+    ) -> "AsCompleted[Union[Delta, Reset, Outcome]]": ...
+
     def as_completed(
         self,
         items: Iterable[ItemLike],
@@ -617,7 +649,8 @@ class Volley:
         fail_fast: bool = False,
         priority: Optional[_Priority] = None,
         progress: Optional[ProgressCallback] = None,
-    ) -> "AsCompleted":
+        deltas: bool = False,
+    ) -> "AsCompleted[Any]":
         """Run a batch and iterate over its :class:`Outcome` objects as each item finishes.
 
         ``async for outcome in v.as_completed(items):`` yields every item exactly once (check
@@ -626,9 +659,49 @@ class Volley:
         of the batch stops. With ``fail_fast`` the first failure cancels the rest; the
         cancelled items are still yielded. Options as for :meth:`gather`.
         After the loop, ``.stats`` holds the batch's :class:`BatchStats`.
+
+        ``deltas=True`` streams the items (every item that does not say ``stream=False``) and
+        yields, besides the outcomes, each item's :class:`Delta` and :class:`Reset` events as
+        they come, tagged with the item's ``index``: every event of an item comes before its
+        :class:`Outcome`, and events of different items interleave. A :class:`Reset` voids
+        every delta of its item so far (the attempt that wrote them failed and is retried);
+        a :class:`StreamAssembler` per index applies that for you. Without ``deltas`` only
+        outcomes are yielded, even for items that stream (their ``ttft_ms`` is set).
         """
         params = self._batch_params(items, concurrency, timeout, fail_fast, priority, progress is not None)
-        return AsCompleted(self, params, self._progress_handler(progress))
+        if deltas:
+            for item in params["requests"]:
+                if stream_setting(item) is None:
+                    item["stream"] = True
+        return AsCompleted(self, params, self._progress_handler(progress), deltas=deltas)
+
+    # -- stream ----------------------------------------------------------------------------
+
+    def stream(self, item: ItemLike, /, **chat_options: Any) -> "Stream":
+        """Run one item, streamed: iterate over the pieces of its answer as they are written.
+
+        ``async for delta in v.stream("Hi", model="gpt-4o-mini"): print(delta.text, end="")``.
+        ``item`` and keywords are as for :meth:`call`; the item is sent with ``"stream": true``.
+        Yields :class:`Delta` events (``text``, ``tool_calls``, ``attempt``), and a
+        :class:`Reset` when an attempt that had streamed part of the answer failed and is
+        retried: what came before it is void, and the answer starts again (``Reset.text`` is
+        ``""``, so a loop that only prints ``text`` runs on). ``.text`` always holds the
+        answer so far with resets applied.
+
+        When the answer is complete the loop ends and ``.result`` holds the :class:`Result`
+        (whole, as :meth:`call` returns it, with ``ttft_ms``). A failure raises, at the end of
+        the loop, the typed exception :meth:`call` raises. Leaving the loop early (``break``,
+        an exception, cancelling the task, :meth:`Stream.aclose`) sends ``cancel`` for the
+        call; ``async with v.stream(...) as s:`` also waits for the server's reply before the
+        block ends.
+        """
+        if isinstance(item, str):
+            item = chat(item, **chat_options)
+        elif chat_options:
+            raise TypeError("keyword options are for prompt strings; put them in the item (see volley.chat)")
+        params = normalize_item(item, self.model)
+        params["stream"] = True
+        return Stream(self, params)
 
     # -- call ------------------------------------------------------------------------------
 
@@ -646,20 +719,7 @@ class Volley:
             raise TypeError("keyword options are for prompt strings; put them in the item (see volley.chat)")
         params = normalize_item(item, self.model)
         reply = await self._request("call", params, cancellable=True)
-        if "result" in reply:
-            return Result.from_wire(reply["result"] or {})
-        error = reply.get("error") or {}
-        code = error.get("code")
-        data = error.get("data")
-        if code == -32803 and isinstance(data, dict) and "kind" in data:
-            # The sidecar puts the attempts made next to the error object's fields.
-            attempts = data.get("attempts")
-            raise error_from_wire(
-                data, attempts=attempts if isinstance(attempts, int) else None, key=params.get("key")
-            )
-        if code == -32800 and isinstance(data, dict) and isinstance(data.get("error"), dict):
-            raise error_from_wire(data["error"], key=params.get("key"))
-        raise _protocol_error(error)
+        return _call_result(reply, params.get("key"))
 
     # -- the rest --------------------------------------------------------------------------
 
@@ -711,62 +771,49 @@ class Volley:
         return result if isinstance(result, dict) else {}
 
 
-class AsCompleted(AsyncIterator[Outcome]):
-    """The async iterator returned by :meth:`Volley.as_completed`.
+class _Running:
+    """One running request whose notifications an async iterator hands out in arrival order:
+    what :class:`AsCompleted` and :class:`Stream` share.
 
-    Also an async context manager (``async with v.as_completed(items) as outcomes:``), which
-    guarantees the ``cancel`` is sent and answered when the block exits; a plain ``async for``
-    that stops early sends it when the iterator is dropped.
+    The request is sent when the iteration starts. Its notifications (routed by the callbacks
+    :meth:`_callbacks` returns) and finally the end of the request go through one queue, so
+    they come out in the order the server wrote them, the response last. Leaving early sends
+    ``cancel``: :meth:`aclose` waits for its reply, a dropped iterator sends it from
+    ``__del__`` and lets the reply be consumed and dropped.
     """
 
     _END = object()
+    _method = ""
 
-    def __init__(
-        self,
-        client: Volley,
-        params: Dict[str, Any],
-        on_progress: Optional[Callable[[Dict[str, Any]], None]],
-    ) -> None:
+    def __init__(self, client: Volley, params: Dict[str, Any]) -> None:
         self._client = client
         self._params = params
-        self._on_progress = on_progress
         self._queue: Optional["asyncio.Queue[Any]"] = None
         self._connection: Optional[Connection] = None
         self._request_id: Optional[int] = None
         self._future: Optional["asyncio.Future[Dict[str, Any]]"] = None
         self._finished = False
-        self._yielded = 0
-        #: The batch's stats, once the sidecar's response arrived.
-        self.stats: Optional[BatchStats] = None
 
-    def __aiter__(self) -> "AsCompleted":
-        return self
-
-    async def __aenter__(self) -> "AsCompleted":
-        return self
-
-    async def __aexit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
-        await self.aclose()
+    def _callbacks(self, queue: "asyncio.Queue[Any]") -> Dict[str, Any]:
+        """The ``register`` callbacks that queue this request's notifications. They must not
+        hold ``self``: a dropped iterator has to be collected to send its ``cancel``."""
+        return {}
 
     async def _start(self) -> None:
         queue: "asyncio.Queue[Any]" = asyncio.Queue()
         self._queue = queue
-        if not self._params["requests"]:
-            queue.put_nowait(self._END)
-            self._future = asyncio.get_running_loop().create_future()
-            self._future.set_result({"result": {"results": [], "stats": {}}})
-            return
-        connection = await self._client._ensure()
-        request_id = next(self._client._ids)
-        future = connection.register(
-            request_id, on_item=lambda params: queue.put_nowait(params), on_progress=self._on_progress
-        )
-        # The callbacks must not hold `self`: a dropped iterator has to be collected to cancel.
+        try:
+            connection = await self._client._ensure()
+            request_id = next(self._client._ids)
+            future = connection.register(request_id, **self._callbacks(queue))
+        except BaseException:
+            self._finished = True
+            raise
         end = self._END
         future.add_done_callback(lambda _: queue.put_nowait(end))
         self._connection, self._request_id, self._future = connection, request_id, future
         try:
-            connection.write({"jsonrpc": "2.0", "id": request_id, "method": "as_completed", "params": self._params})
+            connection.write({"jsonrpc": "2.0", "id": request_id, "method": self._method, "params": self._params})
         except BaseException:
             connection.abandon(request_id)
             connection.forget(request_id)
@@ -774,41 +821,37 @@ class AsCompleted(AsyncIterator[Outcome]):
             raise
         await connection.drain()
 
-    async def __anext__(self) -> Outcome:
-        if self._finished:
-            raise StopAsyncIteration
+    async def _next_entry(self) -> Any:
+        """The next queued entry (a notification's payload, or ``_END``), starting the request
+        first; a cancelled wait cancels the request (see :meth:`aclose`)."""
         try:
             if self._queue is None:
                 await self._start()
             assert self._queue is not None
-            entry = await self._queue.get()
+            return await self._queue.get()
         except asyncio.CancelledError:
             await self.aclose()
             raise
-        if entry is not self._END:
-            self._yielded += 1
-            return Outcome.from_wire(entry)
+
+    def _reply(self) -> Dict[str, Any]:
+        """The response, once ``_END`` was dequeued (raises :class:`SidecarCrashed` if the
+        session died)."""
         self._finished = True
         assert self._future is not None
-        reply = self._future.result()  # raises SidecarCrashed if the process died
-        if "result" in reply:
-            self.stats = BatchStats.from_wire((reply["result"] or {}).get("stats"))
-            raise StopAsyncIteration
-        error = reply.get("error") or {}
-        data = error.get("data")
-        if error.get("code") in (-32803, -32800) and isinstance(data, dict):
-            # fail_fast, or cancelled by someone else: every outcome was already yielded.
-            self.stats = BatchStats.from_wire(data.get("stats"))
-            raise StopAsyncIteration
-        raise _protocol_error(error)
+        return self._future.result()
 
     async def aclose(self) -> None:
-        """Stop the batch if it still runs: send ``cancel`` and consume the sidecar's reply."""
+        """Stop the request if it still runs: send ``cancel`` and consume the sidecar's reply
+        (waiting up to the client's ``cancel_timeout``). Does nothing once it has ended."""
         if self._finished:
             return
         self._finished = True
         connection, request_id, future = self._connection, self._request_id, self._future
-        if connection is None or request_id is None or future is None or future.done():
+        if connection is None or request_id is None or future is None:
+            return
+        if future.done():
+            if not future.cancelled():
+                future.exception()  # retrieved: nobody will read it now
             return
         await self._client._cancel_and_consume(connection, request_id, future)
 
@@ -836,6 +879,159 @@ class AsCompleted(AsyncIterator[Outcome]):
             pass
 
 
+class AsCompleted(_Running, AsyncIterator[_E]):
+    """The async iterator returned by :meth:`Volley.as_completed`: ``AsCompleted[Outcome]``,
+    or with ``deltas=True`` ``AsCompleted[Union[Delta, Reset, Outcome]]``.
+
+    Also an async context manager (``async with v.as_completed(items) as outcomes:``), which
+    guarantees the ``cancel`` is sent and answered when the block exits; a plain ``async for``
+    that stops early sends it when the iterator is dropped.
+    """
+
+    _method = "as_completed"
+
+    def __init__(
+        self,
+        client: Volley,
+        params: Dict[str, Any],
+        on_progress: Optional[Callable[[Dict[str, Any]], None]],
+        *,
+        deltas: bool = False,
+    ) -> None:
+        super().__init__(client, params)
+        self._on_progress = on_progress
+        self._deltas = deltas
+        self._yielded = 0
+        #: The batch's stats, once the sidecar's response arrived.
+        self.stats: Optional[BatchStats] = None
+
+    def __aiter__(self) -> "AsCompleted[_E]":
+        return self
+
+    async def __aenter__(self) -> "AsCompleted[_E]":
+        return self
+
+    async def __aexit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        await self.aclose()
+
+    def _callbacks(self, queue: "asyncio.Queue[Any]") -> Dict[str, Any]:
+        callbacks: Dict[str, Any] = {"on_item": queue.put_nowait, "on_progress": self._on_progress}
+        if self._deltas:
+            # Outcomes are queued as wire dicts, stream events already typed.
+            callbacks["on_stream"] = lambda method, params: queue.put_nowait(event_from_wire(method, params))
+        return callbacks
+
+    async def _start(self) -> None:
+        if self._params["requests"]:
+            await super()._start()
+            return
+        queue: "asyncio.Queue[Any]" = asyncio.Queue()
+        queue.put_nowait(self._END)
+        self._queue = queue
+        self._future = asyncio.get_running_loop().create_future()
+        self._future.set_result({"result": {"results": [], "stats": {}}})
+
+    async def __anext__(self) -> _E:
+        if self._finished:
+            raise StopAsyncIteration
+        entry = await self._next_entry()
+        if entry is not self._END:
+            if type(entry) is dict:
+                self._yielded += 1
+                return cast(_E, Outcome.from_wire(entry))
+            return cast(_E, entry)  # a Delta or a Reset
+        reply = self._reply()
+        if "result" in reply:
+            self.stats = BatchStats.from_wire((reply["result"] or {}).get("stats"))
+            raise StopAsyncIteration
+        error = reply.get("error") or {}
+        data = error.get("data")
+        if error.get("code") in (-32803, -32800) and isinstance(data, dict):
+            # fail_fast, or cancelled by someone else: every outcome was already yielded.
+            self.stats = BatchStats.from_wire(data.get("stats"))
+            raise StopAsyncIteration
+        raise _protocol_error(error)
+
+    async def aclose(self) -> None:
+        """Stop the batch if it still runs: send ``cancel`` and consume the sidecar's reply."""
+        await super().aclose()
+
+
+class Stream(_Running, AsyncIterator[StreamEvent]):
+    """The async iterator returned by :meth:`Volley.stream`: one item's :class:`Delta` events
+    (and a :class:`Reset` when a retried attempt voids what came before), then the end.
+
+    ``text`` is the answer so far (resets applied), ``tool_calls`` its tool calls so far
+    (OpenAI-shaped). Once the loop has ended, ``result`` holds the whole :class:`Result`
+    (``ttft_ms`` included); a failed item raises its typed exception at the end of the loop
+    instead, as :meth:`Volley.call` would.
+
+    Also an async context manager (``async with v.stream(item) as s:``), which guarantees that
+    a stream left early is cancelled and the server's reply consumed when the block exits; a
+    plain ``async for`` left early sends the ``cancel`` when the iterator is dropped, and
+    :meth:`aclose` sends it at once.
+    """
+
+    _method = "call"
+
+    def __init__(self, client: Volley, params: Dict[str, Any]) -> None:
+        super().__init__(client, params)
+        self._assembler = StreamAssembler()
+        #: The whole :class:`Result` once the stream has ended successfully, else ``None``.
+        self.result: Optional[Result] = None
+
+    def __aiter__(self) -> "Stream":
+        return self
+
+    async def __aenter__(self) -> "Stream":
+        return self
+
+    async def __aexit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        await self.aclose()
+
+    @property
+    def text(self) -> str:
+        """The answer's text so far: every delta since the last reset, joined."""
+        return self._assembler.text
+
+    @property
+    def tool_calls(self) -> Optional[List[Dict[str, Any]]]:
+        """The answer's tool calls so far, OpenAI-shaped; ``None`` when there are none."""
+        return self._assembler.tool_calls
+
+    @property
+    def resets(self) -> int:
+        """How many :class:`Reset` events came (attempts that failed mid-answer, retried)."""
+        return self._assembler.resets
+
+    @property
+    def attempt(self) -> int:
+        """The attempt that wrote the latest delta (0 before the first)."""
+        return self._assembler.attempt
+
+    @property
+    def done(self) -> bool:
+        """True once the stream has ended: answered, failed, or closed."""
+        return self._finished
+
+    def _callbacks(self, queue: "asyncio.Queue[Any]") -> Dict[str, Any]:
+        return {"on_stream": lambda method, params: queue.put_nowait(event_from_wire(method, params))}
+
+    async def __anext__(self) -> StreamEvent:
+        if self._finished:
+            raise StopAsyncIteration
+        entry = await self._next_entry()
+        if entry is not self._END:
+            self._assembler.add(entry)
+            return cast(StreamEvent, entry)
+        self.result = _call_result(self._reply(), self._params.get("key"))
+        raise StopAsyncIteration
+
+    async def aclose(self) -> None:
+        """Cancel the call if it still runs: send ``cancel`` and consume the sidecar's reply."""
+        await super().aclose()
+
+
 def _protocol_error(error: Mapping[str, Any]) -> ProtocolError:
     code = error.get("code")
     return ProtocolError(
@@ -843,6 +1039,23 @@ def _protocol_error(error: Mapping[str, Any]) -> ProtocolError:
         code=code if isinstance(code, int) else -32603,
         data=error.get("data"),
     )
+
+
+def _call_result(reply: Mapping[str, Any], key: Optional[str]) -> Result:
+    """The :class:`Result` of a ``call`` response, or raise what it reports: the item's typed
+    exception (``attempts`` set), or :class:`ProtocolError` for a refused request."""
+    if "result" in reply:
+        return Result.from_wire(reply["result"] or {})
+    error = reply.get("error") or {}
+    code = error.get("code")
+    data = error.get("data")
+    if code == -32803 and isinstance(data, dict) and "kind" in data:
+        # The sidecar puts the attempts made next to the error object's fields.
+        attempts = data.get("attempts")
+        raise error_from_wire(data, attempts=attempts if isinstance(attempts, int) else None, key=key)
+    if code == -32800 and isinstance(data, dict) and isinstance(data.get("error"), dict):
+        raise error_from_wire(data["error"], key=key)
+    raise _protocol_error(error)
 
 
 def _result_or_raise(reply: Mapping[str, Any]) -> Any:

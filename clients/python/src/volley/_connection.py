@@ -2,7 +2,7 @@
 
 :class:`Connection` knows line-delimited JSON-RPC and nothing about items or batches. It routes
 each response to the future registered under its id, and ``item`` / ``progress`` notifications
-to the callbacks registered with that request. When the stream ends, every pending future fails
+(and a streamed item's ``delta`` / ``reset``) to the callbacks registered with that request. When the stream ends, every pending future fails
 with :class:`SidecarCrashed`, worded by the transport (a process's exit status and stderr, or a
 daemon's lost connection and log).
 
@@ -26,6 +26,8 @@ __all__ = ["Connection", "Transport", "RequestId", "STREAM_LIMIT"]
 
 RequestId = Union[int, str]
 Notify = Callable[[Dict[str, Any]], None]
+#: Called with the method (``"delta"`` or ``"reset"``) and the params of a streaming notification.
+StreamNotify = Callable[[str, Dict[str, Any]], None]
 
 #: StreamReader limit for pipes and sockets. Lines are split by our own splitter (no limit),
 #: so this only sets how much the transport buffers before it pauses reading.
@@ -67,14 +69,19 @@ class Transport(abc.ABC):
 
 
 class _Pending:
-    __slots__ = ("future", "on_item", "on_progress", "abandoned", "line_bytes")
+    __slots__ = ("future", "on_item", "on_progress", "on_stream", "abandoned", "line_bytes")
 
     def __init__(
-        self, future: "asyncio.Future[Dict[str, Any]]", on_item: Optional[Notify], on_progress: Optional[Notify]
+        self,
+        future: "asyncio.Future[Dict[str, Any]]",
+        on_item: Optional[Notify],
+        on_progress: Optional[Notify],
+        on_stream: Optional[StreamNotify] = None,
     ) -> None:
         self.future = future
         self.on_item = on_item
         self.on_progress = on_progress
+        self.on_stream = on_stream
         self.abandoned = False
         self.line_bytes = 0
 
@@ -148,13 +155,23 @@ class Connection:
     # -- sending ---------------------------------------------------------------------------
 
     def register(
-        self, request_id: RequestId, *, on_item: Optional[Notify] = None, on_progress: Optional[Notify] = None
+        self,
+        request_id: RequestId,
+        *,
+        on_item: Optional[Notify] = None,
+        on_progress: Optional[Notify] = None,
+        on_stream: Optional[StreamNotify] = None,
     ) -> "asyncio.Future[Dict[str, Any]]":
-        """Register a future for the response to ``request_id`` (call before sending it)."""
+        """Register a future for the response to ``request_id`` (call before sending it).
+
+        ``on_item`` and ``on_progress`` get the params of that request's ``item`` and
+        ``progress`` notifications; ``on_stream`` gets ``("delta", params)`` and ``("reset",
+        params)`` for its streamed items. Without a callback those notifications are dropped.
+        """
         if self._dead is not None:
             raise self._dead
         future: "asyncio.Future[Dict[str, Any]]" = asyncio.get_running_loop().create_future()
-        self._pending[request_id] = _Pending(future, on_item, on_progress)
+        self._pending[request_id] = _Pending(future, on_item, on_progress, on_stream)
         return future
 
     def write(self, message: Mapping[str, Any]) -> int:
@@ -199,6 +216,7 @@ class Connection:
             pending.abandoned = True
             pending.on_item = None
             pending.on_progress = None
+            pending.on_stream = None
 
     def forget(self, request_id: RequestId) -> None:
         """Drop a registration whose request was never sent."""
@@ -268,6 +286,9 @@ class Connection:
             if method == "item":
                 if pending is not None and pending.on_item is not None:
                     pending.on_item(params)
+            elif method == "delta" or method == "reset":
+                if pending is not None and pending.on_stream is not None:
+                    pending.on_stream(method, params)
             elif method == "progress":
                 if pending is not None and pending.on_progress is not None:
                     pending.on_progress(params)

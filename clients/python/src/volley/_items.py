@@ -8,7 +8,7 @@ from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Union
 __all__ = ["Item", "ItemLike", "chat", "ITEM_FIELDS", "REQUEST_PARAMS"]
 
 #: The fields of a protocol item besides ``request`` (docs/protocol.md, "Items and outcomes").
-ITEM_FIELDS = ("key", "provider", "timeout", "max_retries", "format", "raw")
+ITEM_FIELDS = ("key", "provider", "timeout", "max_retries", "format", "raw", "stream")
 
 #: The request-body parameters :func:`chat` accepts as keywords: OpenAI's chat-completions
 #: fields, the Anthropic ones a ``format="native"`` body may use, and the mock provider's
@@ -20,18 +20,12 @@ REQUEST_PARAMS = frozenset(
         "max_completion_tokens", "max_tokens", "metadata", "modalities", "n",
         "parallel_tool_calls", "prediction", "presence_penalty", "prompt_cache_key",
         "reasoning_effort", "response_format", "safety_identifier", "seed", "service_tier",
-        "stop", "store", "temperature", "tool_choice", "tools", "top_logprobs", "top_p", "user",
+        "stop", "store", "stream_options", "temperature", "tool_choice", "tools", "top_logprobs", "top_p", "user",
         "verbosity", "web_search_options",
         "stop_sequences", "thinking", "top_k",
         "mock",
     }
 )
-
-#: Body fields that are known but would do nothing: say why instead of sending them.
-_IGNORED_PARAMS = {
-    "stream": "outcomes are whole: token streaming is not part of protocol version 1",
-    "stream_options": "outcomes are whole: token streaming is not part of protocol version 1",
-}
 
 _ITEM_KEYS = frozenset(ITEM_FIELDS + ("request",))
 
@@ -45,7 +39,7 @@ def _closest(name: str, known: Iterable[str]) -> str:
     return f" (did you mean {match[0]!r}?)" if match else ""
 
 #: An item in the protocol's shape: ``{"key", "provider", "request", "timeout", "max_retries",
-#: "format", "raw"}`` (see docs/protocol.md, "Items and outcomes").
+#: "format", "raw", "stream"}`` (see docs/protocol.md, "Items and outcomes").
 Item = Dict[str, Any]
 #: What every method accepts for an item: a protocol dict (for instance from :func:`chat`), or
 #: a bare prompt string (a single user message).
@@ -64,6 +58,7 @@ def chat(
     max_retries: Optional[int] = None,
     raw: Optional[bool] = None,
     format: Optional[str] = None,
+    stream: Optional[bool] = None,
     extra_body: Optional[Mapping[str, Any]] = None,
     **params: Any,
 ) -> Item:
@@ -71,8 +66,9 @@ def chat(
 
     ``prompt`` becomes the last user message, after ``system`` (a system message) and
     ``messages`` (earlier turns, OpenAI-shaped). The item options ``key`` (echoed in the
-    outcome), ``provider``, ``timeout`` (seconds, retries included), ``max_retries``, ``format``
-    and ``raw`` go on the item. ``model`` and the other keywords go into the request body; they
+    outcome), ``provider``, ``timeout`` (seconds, retries included), ``max_retries``, ``format``,
+    ``raw`` and ``stream`` (``True``: the server sends the answer's pieces as it is written, see
+    :meth:`Volley.stream` and ``as_completed(..., deltas=True)``) go on the item. ``model`` and the other keywords go into the request body; they
     must be known request parameters (:data:`REQUEST_PARAMS`: ``max_tokens``, ``temperature``,
     ``tools``, ..., and ``mock`` to script the mock provider). Keywords whose value is ``None``
     are left out, so ``mock=None`` sends nothing. ``extra_body`` is merged into the body as
@@ -85,10 +81,6 @@ def chat(
     for name, value in params.items():
         if name in REQUEST_PARAMS:
             continue
-        if name in _IGNORED_PARAMS:
-            if not value:  # stream=False asks for what happens anyway
-                continue
-            raise TypeError(f"chat() does not take {name}={value!r}: {_IGNORED_PARAMS[name]}")
         raise TypeError(
             f"chat() got an unexpected keyword argument {name!r}"
             f"{_closest(name, _CHAT_KEYWORDS + tuple(REQUEST_PARAMS))}. Item options are "
@@ -110,7 +102,7 @@ def chat(
         request["model"] = model
     request["messages"] = body_messages
     for name, value in params.items():
-        if value is not None and name not in _IGNORED_PARAMS:
+        if value is not None:
             request[name] = value
     if extra_body:
         request.update(extra_body)
@@ -129,6 +121,8 @@ def chat(
         item["raw"] = raw
     if format is not None:
         item["format"] = format
+    if stream is not None:
+        item["stream"] = stream
     return item
 
 
@@ -155,3 +149,17 @@ def normalize_item(item: ItemLike, default_model: Optional[str]) -> Item:
     if default_model is not None and isinstance(request, (dict, Mapping)) and "model" not in request:
         out["request"] = {"model": default_model, **request}
     return out
+
+
+def stream_setting(item: Mapping[str, Any]) -> Optional[bool]:
+    """Whether a protocol item asks to stream: its ``stream`` field, else ``request.stream``
+    (the server reads both), else ``None`` when it says nothing."""
+    flag = item.get("stream")
+    if isinstance(flag, bool):
+        return flag
+    request = item.get("request")
+    if isinstance(request, (dict, Mapping)):
+        flag = request.get("stream")
+        if isinstance(flag, bool):
+            return flag
+    return None

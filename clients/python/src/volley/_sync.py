@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from typing import Any, Awaitable, Dict, Iterable, Iterator, Optional, TypeVar, Union
+from typing import Any, Awaitable, Dict, Iterable, Iterator, List, Literal, Optional, TypeVar, Union, overload
 
-from ._client import AsCompleted, ProgressCallback, Volley
+from ._client import AsCompleted, ProgressCallback, Stream, Volley
 from ._errors import ItemError
 from ._items import ItemLike
+from ._stream import Delta, Reset, StreamEvent
 from ._types import GatherResults, Outcome, Result
 
-__all__ = ["SyncVolley", "run_gather"]
+__all__ = ["SyncVolley", "SyncStream", "run_gather"]
 
 T = TypeVar("T")
 
@@ -127,15 +128,26 @@ class SyncVolley:
             )
         )
 
-    def as_completed(self, items: Iterable[ItemLike], **options: Any) -> Iterator[Outcome]:
-        """Blocking :meth:`Volley.as_completed`: a generator of outcomes as each item finishes.
+    @overload
+    def as_completed(
+        self, items: Iterable[ItemLike], *, deltas: Literal[False] = ..., **options: Any
+    ) -> Iterator[Outcome]: ...
+
+    @overload
+    def as_completed(
+        self, items: Iterable[ItemLike], *, deltas: bool, **options: Any
+    ) -> Iterator[Union[Delta, Reset, Outcome]]: ...
+
+    def as_completed(self, items: Iterable[ItemLike], *, deltas: bool = False, **options: Any) -> Iterator[Any]:
+        """Blocking :meth:`Volley.as_completed`: a generator of outcomes as each item finishes
+        (with ``deltas=True``, also each streamed item's :class:`Delta` and :class:`Reset`).
 
         Leaving the loop early (``break`` closes the generator) cancels the rest of the batch.
         """
         volley = self._get()
-        iterator: AsCompleted = volley.as_completed(list(items), **options)
+        iterator: AsCompleted[Any] = volley.as_completed(list(items), deltas=deltas, **options)
 
-        async def next_outcome() -> Optional[Outcome]:
+        async def next_outcome() -> Any:
             try:
                 return await iterator.__anext__()
             except StopAsyncIteration:
@@ -154,6 +166,14 @@ class SyncVolley:
     def call(self, item: ItemLike, /, **chat_options: Any) -> Result:
         """Blocking :meth:`Volley.call`."""
         return self._run(self._get().call(item, **chat_options))
+
+    def stream(self, item: ItemLike, /, **chat_options: Any) -> "SyncStream":
+        """Blocking :meth:`Volley.stream`: ``for delta in v.stream("Hi"): print(delta.text, end="")``.
+
+        Returns a :class:`SyncStream` (an iterator of :class:`Delta` and :class:`Reset`, with
+        ``.text`` and, once exhausted, ``.result``). Leaving the loop early cancels the call.
+        """
+        return SyncStream(self, self._get().stream(item, **chat_options))
 
     def ping(self) -> float:
         """Blocking :meth:`Volley.ping` (round-trip milliseconds)."""
@@ -181,6 +201,77 @@ class SyncVolley:
             thread.join()
             loop.close()
             self._loop = self._thread = None
+
+
+class SyncStream(Iterator[StreamEvent]):
+    """The blocking twin of :class:`Stream`, returned by :meth:`SyncVolley.stream`.
+
+    Iterate over it for the :class:`Delta` (and :class:`Reset`) events; once exhausted,
+    ``result`` holds the whole :class:`Result`, and a failure raises at the end of the loop as
+    :meth:`SyncVolley.call` would. ``text`` is the answer so far, resets applied. Leaving the
+    loop early cancels the call: at once with ``with v.stream(...) as s:`` or :meth:`close`, when
+    the object is dropped otherwise. A ``KeyboardInterrupt`` while it waits cancels it too.
+    """
+
+    def __init__(self, owner: SyncVolley, stream: Stream) -> None:
+        self._owner = owner
+        self._stream = stream
+
+    def __iter__(self) -> "SyncStream":
+        return self
+
+    def __next__(self) -> StreamEvent:
+        stream = self._stream
+        if stream.done:
+            raise StopIteration
+
+        async def next_event() -> Optional[StreamEvent]:
+            try:
+                return await stream.__anext__()
+            except StopAsyncIteration:
+                return None
+
+        event = self._owner._run(next_event())
+        if event is None:
+            raise StopIteration
+        return event
+
+    def __enter__(self) -> "SyncStream":
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Cancel the call if it still runs and wait for the sidecar's reply."""
+        loop = self._owner._loop
+        if not self._stream.done and loop is not None and not loop.is_closed():
+            self._owner._run(self._stream.aclose())
+
+    @property
+    def result(self) -> Optional[Result]:
+        """The whole :class:`Result` once the stream has ended successfully, else ``None``."""
+        return self._stream.result
+
+    @property
+    def text(self) -> str:
+        """The answer's text so far (resets applied)."""
+        return self._stream.text
+
+    @property
+    def tool_calls(self) -> Optional[List[Dict[str, Any]]]:
+        """The answer's tool calls so far, OpenAI-shaped; ``None`` when there are none."""
+        return self._stream.tool_calls
+
+    @property
+    def resets(self) -> int:
+        """How many :class:`Reset` events came."""
+        return self._stream.resets
+
+    @property
+    def done(self) -> bool:
+        """True once the stream has ended: answered, failed, or closed."""
+        return self._stream.done
 
 
 def run_gather(items: Iterable[ItemLike], **options: Any) -> GatherResults[Union[Result, ItemError]]:

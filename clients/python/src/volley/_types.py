@@ -32,6 +32,9 @@ class Result:
     ``content_filter``); ``tool_calls`` is OpenAI-shaped and ``None`` when absent; ``raw`` is the
     provider's whole response body, only when the item asked for it (``raw=True``). ``data`` is
     the protocol's ``value`` object exactly as received. ``str(result)`` is the text.
+    ``ttft_ms`` (time to first token) is, for a streamed item, the milliseconds from the start of
+    the attempt that produced the answer to its first delta; ``None`` when the item did not stream
+    (or the server did not say).
     """
 
     text: Optional[str]
@@ -41,9 +44,12 @@ class Result:
     tool_calls: Optional[List[Dict[str, Any]]] = None
     raw: Optional[Any] = None
     data: Dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    ttft_ms: Optional[float] = None
 
     @classmethod
-    def from_wire(cls, value: Mapping[str, Any]) -> "Result":
+    def from_wire(cls, value: Mapping[str, Any], ttft_ms: Optional[float] = None) -> "Result":
+        """The result of a wire ``value``. ``ttft_ms`` is the outcome's member of that name
+        (a ``ttft_ms`` inside ``value`` is used when it is ``None``)."""
         get = value.get
         # Positional arguments: a frozen dataclass's __init__ costs less called without keywords.
         return cls(
@@ -54,6 +60,7 @@ class Result:
             get("tool_calls"),
             get("raw"),
             value if isinstance(value, dict) else dict(value),
+            get("ttft_ms") if ttft_ms is None else ttft_ms,
         )
 
     def __str__(self) -> str:
@@ -68,7 +75,9 @@ class Outcome:
     ``provider`` the configured provider that ran it (``None`` only for a malformed item).
     ``attempts`` counts HTTP attempts (0 when the item never started); ``latency_ms`` runs from
     the first attempt's start to the end, retries included; ``queued_ms`` from the batch's
-    arrival to the first attempt (both ``None`` when the item never started).
+    arrival to the first attempt (both ``None`` when the item never started). ``ttft_ms``: for a
+    streamed item, milliseconds from the start of the attempt that produced the answer to its
+    first delta (``None`` when the item did not stream, or failed before any delta).
     """
 
     index: int
@@ -80,6 +89,7 @@ class Outcome:
     latency_ms: Optional[float] = None
     queued_ms: Optional[float] = None
     provider: Optional[str] = None
+    ttft_ms: Optional[float] = None
 
     @classmethod
     def from_wire(cls, outcome: Mapping[str, Any]) -> "Outcome":
@@ -101,6 +111,7 @@ class Outcome:
             get("latency_ms"),
             get("queued_ms"),
             get("provider"),
+            result.ttft_ms if result is not None else get("ttft_ms"),
         )
 
     def result(self) -> Result:
@@ -198,7 +209,7 @@ class GatherResults(List[T], Generic[T]):
 def _value_from_wire(outcome: Mapping[str, Any]) -> Union[Result, ItemError]:
     """A wire outcome's value, or its typed exception when it failed."""
     if outcome.get("ok"):
-        return Result.from_wire(outcome.get("value") or {})
+        return Result.from_wire(outcome.get("value") or {}, outcome.get("ttft_ms"))
     index = int(outcome.get("index", -1))
     attempts = int(outcome.get("attempts") or 0)
     return error_from_wire(outcome.get("error") or {}, attempts=attempts, index=index, key=outcome.get("key"))
