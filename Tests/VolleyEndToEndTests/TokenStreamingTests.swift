@@ -86,6 +86,47 @@ struct TokenStreamingTests {
         }
     }
 
+    @Test("openai and anthropic streams: text and tool calls from deltas equal the whole answer, usage and finish reason read",
+          arguments: ["openai", "anthropic"])
+    func bothProviders(kind: String) async throws {
+        try await withFakeServer(withoutRequestRecords) { server in
+            try await withVolley(environment: [fakeKeyEnv: "k"]) { volley in
+                _ = try await volley.request("configure", id: 1, params: ["providers": [
+                    "p": ["kind": .string(kind), "base_url": .string(server.baseURL + "/v1"), "api_key_env": .string(fakeKeyEnv)],
+                ]])
+                let model: JSONValue = kind == "openai" ? "gpt-4o-mini" : "claude-3-5-haiku-latest"
+                let tools: JSONValue = [["type": "function", "function": [
+                    "name": "get_weather", "parameters": ["type": "object", "properties": ["city": ["type": "string"]], "required": ["city"]]]]]
+                let items: JSONValue = [
+                    ["provider": "p", "stream": true, "request": ["model": model, "max_tokens": 64,
+                                                                  "messages": [["role": "user", "content": "Hello"]], "fake": ["chunk_delay_ms": 1]]],
+                    ["provider": "p", "stream": true, "request": ["model": model, "max_tokens": 64, "tools": tools,
+                                                                  "messages": [["role": "user", "content": "Weather?"]], "fake": ["tool_call": true]]],
+                ]
+                try volley.send(rpcRequest("gather", id: "b", params: ["requests": items]))
+                let (heard, _) = try await Self.heard(volley, id: "b")
+                let text = heard.outcomes[0]?["value"]
+                #expect(text?["text"]?.stringValue?.isEmpty == false && heard.text[0] == text?["text"]?.stringValue, "\(text?.jsonString ?? "")")
+                #expect(text?["finish_reason"] == "stop" && text?["usage"]?["output_tokens"]?.intValue.map { $0 > 0 } == true)
+                let tool = heard.outcomes[1]?["value"]
+                #expect(tool?["finish_reason"] == "tool_calls", "\(tool?.jsonString ?? "")")
+                // The tool call's pieces, joined, are the whole answer's arguments.
+                var arguments = ""
+                var name: String?
+                for line in volley.stdout.lines {
+                    guard let params = line.value?["params"], line.value?["method"] == "delta", params["index"] == 1 else { continue }
+                    for piece in params["tool_calls"]?.arrayValue ?? [] {
+                        arguments += piece["arguments"]?.stringValue ?? ""
+                        name = name ?? piece["name"]?.stringValue
+                    }
+                }
+                #expect(name == "get_weather")
+                #expect(tool?["tool_calls"]?[0]?["function"]?["arguments"]?.stringValue == arguments, "pieces: \(arguments)")
+                #expect((try? JSONParser.parse(Array(arguments.utf8)))?["city"] != nil)
+            }
+        }
+    }
+
     @Test("faults: cut stream, reset mid-stream, malformed event, 429 before the first byte, silence", arguments: [
         ("cut_stream", "provider_error", 2, 1),
         ("reset_stream", "connection", 2, 1),
