@@ -24,7 +24,7 @@ struct FakeChatRequest: Sendable, Equatable {
     /// Reads an OpenAI `POST /v1/chat/completions` body.
     static func openAI(_ body: JSONValue) throws(FakeRequestProblem) -> FakeChatRequest {
         guard case .object = body else { throw FakeRequestProblem("The request body must be a JSON object.") }
-        let model = try requiredModel(body)
+        let model = try FakeRequestFields.requiredModel(body)
         let messages = try requiredMessages(body)
         var characters = 0
         var lastUser = ""
@@ -38,7 +38,7 @@ struct FakeChatRequest: Sendable, Equatable {
         }
         var maxTokens: Int?
         for key in ["max_completion_tokens", "max_tokens"] where maxTokens == nil {
-            maxTokens = try optionalPositiveInt(body, key)
+            maxTokens = try FakeRequestFields.optionalPositiveInt(body, key)
         }
         var tool: Tool?
         if let first = body["tools"]?.arrayValue?.first, let name = first["function"]?["name"]?.stringValue {
@@ -46,15 +46,15 @@ struct FakeChatRequest: Sendable, Equatable {
         }
         return FakeChatRequest(
             model: model, inputTokens: FakeTokenizer.promptTokens(characterCount: characters), lastUserText: lastUser,
-            maxTokens: maxTokens, stream: try optionalBool(body, "stream"),
+            maxTokens: maxTokens, stream: try FakeRequestFields.optionalBool(body, "stream"),
             includeUsage: body["stream_options"]?["include_usage"]?.boolValue ?? false, firstTool: tool)
     }
 
     /// Reads an Anthropic `POST /v1/messages` body (`max_tokens` is required, as there).
     static func anthropic(_ body: JSONValue) throws(FakeRequestProblem) -> FakeChatRequest {
         guard case .object = body else { throw FakeRequestProblem("The request body must be a JSON object.") }
-        let model = try requiredModel(body)
-        guard let maxTokens = try optionalPositiveInt(body, "max_tokens") else {
+        let model = try FakeRequestFields.requiredModel(body)
+        guard let maxTokens = try FakeRequestFields.optionalPositiveInt(body, "max_tokens") else {
             throw FakeRequestProblem("max_tokens: Field required", param: "max_tokens")
         }
         let messages = try requiredMessages(body)
@@ -74,20 +74,13 @@ struct FakeChatRequest: Sendable, Equatable {
         }
         return FakeChatRequest(
             model: model, inputTokens: FakeTokenizer.promptTokens(characterCount: characters), lastUserText: lastUser,
-            maxTokens: maxTokens, stream: try optionalBool(body, "stream"), includeUsage: false, firstTool: tool)
+            maxTokens: maxTokens, stream: try FakeRequestFields.optionalBool(body, "stream"), includeUsage: false, firstTool: tool)
     }
 
     /// The `model` field, if the body has one (for records of requests that fail validation).
     static func model(of body: JSONValue?) -> String? { body?["model"]?.stringValue }
 
     // MARK: Field helpers
-
-    private static func requiredModel(_ body: JSONValue) throws(FakeRequestProblem) -> String {
-        guard let model = body["model"]?.stringValue, !model.isEmpty else {
-            throw FakeRequestProblem("you must provide a model parameter", param: "model")
-        }
-        return model
-    }
 
     private static func requiredMessages(_ body: JSONValue) throws(FakeRequestProblem) -> [JSONValue] {
         guard let messages = body["messages"]?.arrayValue else {
@@ -97,22 +90,6 @@ struct FakeChatRequest: Sendable, Equatable {
             throw FakeRequestProblem("Invalid 'messages': empty array. Expected an array with minimum length 1.", param: "messages")
         }
         return messages
-    }
-
-    private static func optionalPositiveInt(_ body: JSONValue, _ key: String) throws(FakeRequestProblem) -> Int? {
-        guard let value = body[key], !value.isNull else { return nil }
-        guard let number = value.intValue, number >= 1 else {
-            throw FakeRequestProblem("Invalid '\(key)': expected an integer >= 1.", param: key)
-        }
-        return number
-    }
-
-    private static func optionalBool(_ body: JSONValue, _ key: String) throws(FakeRequestProblem) -> Bool {
-        guard let value = body[key], !value.isNull else { return false }
-        guard let flag = value.boolValue else {
-            throw FakeRequestProblem("Invalid '\(key)': expected a boolean.", param: key)
-        }
-        return flag
     }
 
     /// OpenAI content: a string, or an array of parts whose `text` parts count.
@@ -136,16 +113,5 @@ struct FakeChatRequest: Sendable, Equatable {
             }.joined()
         default: return ""
         }
-    }
-}
-
-/// Why a request body is not a valid request; answered with 400 `invalid_request_error`.
-struct FakeRequestProblem: Error, Equatable, Sendable {
-    var message: String
-    var param: String?
-
-    init(_ message: String, param: String? = nil) {
-        self.message = message
-        self.param = param
     }
 }

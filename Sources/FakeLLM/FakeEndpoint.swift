@@ -1,0 +1,69 @@
+import VolleyJSON
+
+/// A model endpoint: a route whose requests are scripted, rate limited, held against
+/// `maxInFlight` and counted as model replies. Each reads its own body shape into a
+/// `FakeModelRequest`; everything else (scripting, limits, failures, delivery) is shared.
+enum FakeEndpoint: Sendable, CaseIterable {
+    /// `POST /v1/chat/completions`.
+    case chatCompletions
+    /// `POST /v1/messages` (Anthropic).
+    case messages
+
+    /// The route's path.
+    var path: String {
+        switch self {
+        case .chatCompletions: return "/v1/chat/completions"
+        case .messages: return "/v1/messages"
+        }
+    }
+
+    /// The endpoint served on `path` (always by `POST`), if any.
+    init?(path: String) {
+        guard let endpoint = Self.allCases.first(where: { $0.path == path }) else { return nil }
+        self = endpoint
+    }
+
+    /// Whose conventions the answers follow: error shape, request id and rate-limit headers.
+    var api: RequestPlanner.API {
+        switch self {
+        case .messages: return .anthropic
+        case .chatCompletions: return .openAI
+        }
+    }
+
+    /// Reads and validates a parsed body.
+    func read(_ body: JSONValue) throws(FakeRequestProblem) -> FakeModelRequest {
+        switch self {
+        case .chatCompletions: return .chatCompletions(try FakeChatRequest.openAI(body))
+        case .messages: return .messages(try FakeChatRequest.anthropic(body))
+        }
+    }
+}
+
+/// A validated model request, one case per `FakeEndpoint`, carrying what shapes its answer.
+enum FakeModelRequest: Sendable, Equatable {
+    case chatCompletions(FakeChatRequest)
+    case messages(FakeChatRequest)
+
+    var model: String {
+        switch self {
+        case .chatCompletions(let request), .messages(let request): return request.model
+        }
+    }
+
+    /// Prompt tokens, as `FakeTokenizer` counts them.
+    var inputTokens: Int {
+        switch self {
+        case .chatCompletions(let request), .messages(let request): return request.inputTokens
+        }
+    }
+
+    /// The tokens charged against the TPM bucket up front, as OpenAI estimates them: the prompt
+    /// plus the most the reply may take (`max_tokens`, else `defaultOutputTokens`).
+    func tokenCost(defaultOutputTokens: Int) -> Int {
+        switch self {
+        case .chatCompletions(let request), .messages(let request):
+            return request.inputTokens + (request.maxTokens ?? defaultOutputTokens)
+        }
+    }
+}
