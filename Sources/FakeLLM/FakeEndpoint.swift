@@ -8,12 +8,15 @@ enum FakeEndpoint: Sendable, CaseIterable {
     case chatCompletions
     /// `POST /v1/messages` (Anthropic).
     case messages
+    /// `POST /v1/embeddings`.
+    case embeddings
 
     /// The route's path.
     var path: String {
         switch self {
         case .chatCompletions: return "/v1/chat/completions"
         case .messages: return "/v1/messages"
+        case .embeddings: return "/v1/embeddings"
         }
     }
 
@@ -27,7 +30,7 @@ enum FakeEndpoint: Sendable, CaseIterable {
     var api: RequestPlanner.API {
         switch self {
         case .messages: return .anthropic
-        case .chatCompletions: return .openAI
+        case .chatCompletions, .embeddings: return .openAI
         }
     }
 
@@ -36,6 +39,7 @@ enum FakeEndpoint: Sendable, CaseIterable {
         switch self {
         case .chatCompletions: return .chatCompletions(try FakeChatRequest.openAI(body))
         case .messages: return .messages(try FakeChatRequest.anthropic(body))
+        case .embeddings: return .embeddings(try FakeEmbeddingsRequest.openAI(body))
         }
     }
 }
@@ -44,10 +48,12 @@ enum FakeEndpoint: Sendable, CaseIterable {
 enum FakeModelRequest: Sendable, Equatable {
     case chatCompletions(FakeChatRequest)
     case messages(FakeChatRequest)
+    case embeddings(FakeEmbeddingsRequest)
 
     var model: String {
         switch self {
         case .chatCompletions(let request), .messages(let request): return request.model
+        case .embeddings(let request): return request.model
         }
     }
 
@@ -55,15 +61,19 @@ enum FakeModelRequest: Sendable, Equatable {
     var inputTokens: Int {
         switch self {
         case .chatCompletions(let request), .messages(let request): return request.inputTokens
+        case .embeddings(let request): return request.inputTokens
         }
     }
 
     /// The tokens charged against the TPM bucket up front, as OpenAI estimates them: the prompt
-    /// plus the most the reply may take (`max_tokens`, else `defaultOutputTokens`).
+    /// plus the most the reply may take (`max_tokens`, else `defaultOutputTokens`); embeddings
+    /// have no output, so only their input.
     func tokenCost(defaultOutputTokens: Int) -> Int {
         switch self {
         case .chatCompletions(let request), .messages(let request):
             return request.inputTokens + (request.maxTokens ?? defaultOutputTokens)
+        case .embeddings(let request):
+            return request.inputTokens
         }
     }
 }

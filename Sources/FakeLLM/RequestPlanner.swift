@@ -243,6 +243,8 @@ struct RequestPlanner: Sendable {
             let body = AnthropicFormat.message(
                 id: id, toolID: toolID, model: request.model, reply: reply, inputTokens: request.inputTokens)
             return (.full(body.jsonBytes), reply.outputTokens)
+        case .embeddings(let request):
+            return (.full(OpenAIFormat.embeddings(request).jsonBytes), 0)
         }
     }
 
