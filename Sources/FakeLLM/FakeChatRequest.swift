@@ -1,6 +1,7 @@
 import VolleyJSON
 
-/// The parts of an OpenAI chat-completions or Anthropic messages body that shape the answer.
+/// The parts of a text-generating request body that shape the answer: OpenAI chat completions,
+/// Anthropic messages, OpenAI legacy completions.
 struct FakeChatRequest: Sendable, Equatable {
     /// A tool the request offers; the first one is what a scripted tool call uses.
     struct Tool: Sendable, Equatable {
@@ -20,6 +21,12 @@ struct FakeChatRequest: Sendable, Equatable {
     /// OpenAI `stream_options.include_usage`.
     var includeUsage: Bool
     var firstTool: Tool?
+    /// Legacy completions' further prompts (`prompt` as an array of several): each is answered
+    /// by a choice of its own that echoes it, as the first (`lastUserText`) is. Empty elsewhere.
+    var morePrompts: [String] = []
+
+    /// The choices the answer has: one per prompt.
+    var choiceCount: Int { 1 + morePrompts.count }
 
     /// Reads an OpenAI `POST /v1/chat/completions` body.
     static func openAI(_ body: JSONValue) throws(FakeRequestProblem) -> FakeChatRequest {
@@ -75,6 +82,33 @@ struct FakeChatRequest: Sendable, Equatable {
         return FakeChatRequest(
             model: model, inputTokens: FakeTokenizer.promptTokens(characterCount: characters), lastUserText: lastUser,
             maxTokens: maxTokens, stream: try FakeRequestFields.optionalBool(body, "stream"), includeUsage: false, firstTool: tool)
+    }
+
+    /// Reads an OpenAI legacy `POST /v1/completions` body. `prompt` is a string, strings, token
+    /// ids or token-id arrays (at most `FakeEmbeddingsRequest.maxInputs`); each prompt counts its
+    /// tokens apart and is answered by a choice that echoes its text (nothing for token ids).
+    static func completions(_ body: JSONValue) throws(FakeRequestProblem) -> FakeChatRequest {
+        guard case .object = body else { throw FakeRequestProblem("The request body must be a JSON object.") }
+        let model = try FakeRequestFields.requiredModel(body)
+        guard let value = body["prompt"], !value.isNull else {
+            throw FakeRequestProblem("Missing required parameter: 'prompt'.", param: "prompt")
+        }
+        let limit = FakeEmbeddingsRequest.maxInputs
+        if let count = value.arrayValue?.count, count > limit {
+            throw FakeRequestProblem(
+                "Invalid 'prompt': array too long. Expected an array with maximum length \(limit), but got an array "
+                    + "with length \(count) instead.", param: "prompt")
+        }
+        guard let prompts = FakeRequestFields.prompts(value), let first = prompts.first else {
+            throw FakeRequestProblem(
+                "'$.prompt' is invalid. Please check the API reference: https://platform.openai.com/docs/api-reference.")
+        }
+        return FakeChatRequest(
+            model: model, inputTokens: prompts.reduce(0) { $0 + $1.tokenCount }, lastUserText: first.text,
+            maxTokens: try FakeRequestFields.optionalPositiveInt(body, "max_tokens"),
+            stream: try FakeRequestFields.optionalBool(body, "stream"),
+            includeUsage: body["stream_options"]?["include_usage"]?.boolValue ?? false, firstTool: nil,
+            morePrompts: prompts.dropFirst().map(\.text))
     }
 
     /// The `model` field, if the body has one (for records of requests that fail validation).

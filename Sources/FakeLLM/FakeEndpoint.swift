@@ -10,6 +10,8 @@ enum FakeEndpoint: Sendable, CaseIterable {
     case messages
     /// `POST /v1/embeddings`.
     case embeddings
+    /// `POST /v1/completions` (legacy text completions).
+    case completions
 
     /// The route's path.
     var path: String {
@@ -17,6 +19,7 @@ enum FakeEndpoint: Sendable, CaseIterable {
         case .chatCompletions: return "/v1/chat/completions"
         case .messages: return "/v1/messages"
         case .embeddings: return "/v1/embeddings"
+        case .completions: return "/v1/completions"
         }
     }
 
@@ -30,7 +33,7 @@ enum FakeEndpoint: Sendable, CaseIterable {
     var api: RequestPlanner.API {
         switch self {
         case .messages: return .anthropic
-        case .chatCompletions, .embeddings: return .openAI
+        case .chatCompletions, .embeddings, .completions: return .openAI
         }
     }
 
@@ -40,6 +43,7 @@ enum FakeEndpoint: Sendable, CaseIterable {
         case .chatCompletions: return .chatCompletions(try FakeChatRequest.openAI(body))
         case .messages: return .messages(try FakeChatRequest.anthropic(body))
         case .embeddings: return .embeddings(try FakeEmbeddingsRequest.openAI(body))
+        case .completions: return .completions(try FakeChatRequest.completions(body))
         }
     }
 }
@@ -49,10 +53,11 @@ enum FakeModelRequest: Sendable, Equatable {
     case chatCompletions(FakeChatRequest)
     case messages(FakeChatRequest)
     case embeddings(FakeEmbeddingsRequest)
+    case completions(FakeChatRequest)
 
     var model: String {
         switch self {
-        case .chatCompletions(let request), .messages(let request): return request.model
+        case .chatCompletions(let request), .messages(let request), .completions(let request): return request.model
         case .embeddings(let request): return request.model
         }
     }
@@ -60,18 +65,19 @@ enum FakeModelRequest: Sendable, Equatable {
     /// Prompt tokens, as `FakeTokenizer` counts them.
     var inputTokens: Int {
         switch self {
-        case .chatCompletions(let request), .messages(let request): return request.inputTokens
+        case .chatCompletions(let request), .messages(let request), .completions(let request):
+            return request.inputTokens
         case .embeddings(let request): return request.inputTokens
         }
     }
 
     /// The tokens charged against the TPM bucket up front, as OpenAI estimates them: the prompt
-    /// plus the most the reply may take (`max_tokens`, else `defaultOutputTokens`); embeddings
-    /// have no output, so only their input.
+    /// plus the most the reply may take (`max_tokens`, else `defaultOutputTokens`) for each
+    /// choice; embeddings have no output, so only their input.
     func tokenCost(defaultOutputTokens: Int) -> Int {
         switch self {
-        case .chatCompletions(let request), .messages(let request):
-            return request.inputTokens + (request.maxTokens ?? defaultOutputTokens)
+        case .chatCompletions(let request), .messages(let request), .completions(let request):
+            return request.inputTokens + (request.maxTokens ?? defaultOutputTokens) * request.choiceCount
         case .embeddings(let request):
             return request.inputTokens
         }

@@ -245,6 +245,20 @@ struct RequestPlanner: Sendable {
             return (.full(body.jsonBytes), reply.outputTokens)
         case .embeddings(let request):
             return (.full(OpenAIFormat.embeddings(request).jsonBytes), 0)
+        case .completions(let request):
+            let replies = FakeReply.makeEach(
+                for: request, script: script, defaultOutputTokens: defaultOutputTokens)
+            let outputTokens = replies.reduce(0) { $0 + $1.outputTokens }
+            let id = ids.make("cmpl-")
+            if request.stream {
+                let events = OpenAIFormat.textCompletionEvents(
+                    id: id, created: created, model: request.model, replies: replies,
+                    promptTokens: request.inputTokens, includeUsage: request.includeUsage)
+                return (.events(events), outputTokens)
+            }
+            let body = OpenAIFormat.textCompletion(
+                id: id, created: created, model: request.model, replies: replies, promptTokens: request.inputTokens)
+            return (.full(body.jsonBytes), outputTokens)
         }
     }
 
