@@ -1,7 +1,7 @@
 import VolleyJSON
 
 /// The parts of a text-generating request body that shape the answer: OpenAI chat completions,
-/// Anthropic messages, OpenAI legacy completions.
+/// Anthropic messages, OpenAI responses, OpenAI legacy completions.
 struct FakeChatRequest: Sendable, Equatable {
     /// A tool the request offers; the first one is what a scripted tool call uses.
     struct Tool: Sendable, Equatable {
@@ -24,6 +24,10 @@ struct FakeChatRequest: Sendable, Equatable {
     /// Legacy completions' further prompts (`prompt` as an array of several): each is answered
     /// by a choice of its own that echoes it, as the first (`lastUserText`) is. Empty elsewhere.
     var morePrompts: [String] = []
+
+    /// What a Responses API answer repeats of the request (`instructions`, `tools`, ...), from
+    /// `ResponsesFormat.settings(of:)`. Empty for the other endpoints.
+    var responseSettings: JSONObject = [:]
 
     /// The choices the answer has: one per prompt.
     var choiceCount: Int { 1 + morePrompts.count }
@@ -84,6 +88,66 @@ struct FakeChatRequest: Sendable, Equatable {
             maxTokens: maxTokens, stream: try FakeRequestFields.optionalBool(body, "stream"), includeUsage: false, firstTool: tool)
     }
 
+    /// Reads an OpenAI `POST /v1/responses` body: `input` is a string (the user's message) or
+    /// an array of items whose text counts (message `content`, function call `arguments`,
+    /// function call `output`), plus `instructions`; the first tool with a name is the one a
+    /// scripted tool call uses. `max_output_tokens` is at least 16, as there.
+    static func responses(_ body: JSONValue) throws(FakeRequestProblem) -> FakeChatRequest {
+        guard case .object = body else { throw FakeRequestProblem("The request body must be a JSON object.") }
+        let model = try FakeRequestFields.requiredModel(body)
+        var characters = 0
+        switch body["instructions"] {
+        case nil, .null?: break
+        case .string(let text)?: characters += text.unicodeScalars.count
+        case let other?:
+            throw FakeRequestProblem(
+                "Invalid type for 'instructions': expected a string, but got \(FakeRequestFields.typeName(other)) "
+                    + "instead.", param: "instructions")
+        }
+        var lastUser = ""
+        switch body["input"] {
+        case nil, .null?:
+            throw FakeRequestProblem("Missing required parameter: 'input'.", param: "input")
+        case .string(let text)?:
+            characters += text.unicodeScalars.count
+            lastUser = text
+        case .array(let items)?:
+            guard !items.isEmpty else {
+                throw FakeRequestProblem(
+                    "Invalid 'input': empty array. Expected an array with minimum length 1, but got an empty array "
+                        + "instead.", param: "input")
+            }
+            for (index, item) in items.enumerated() {
+                guard case .object = item else {
+                    throw FakeRequestProblem(
+                        "Invalid type for 'input[\(index)]': expected an input item, but got "
+                            + "\(FakeRequestFields.typeName(item)) instead.", param: "input[\(index)]")
+                }
+                let text = responsesText(item)
+                characters += text.unicodeScalars.count
+                if item["role"]?.stringValue == "user" { lastUser = text }
+            }
+        case let other?:
+            throw FakeRequestProblem(
+                "Invalid type for 'input': expected one of a string or an array of input items, but got "
+                    + "\(FakeRequestFields.typeName(other)) instead.", param: "input")
+        }
+        var tool: Tool?
+        for candidate in body["tools"]?.arrayValue ?? [] {
+            if let name = candidate["name"]?.stringValue {
+                tool = Tool(name: name, schema: candidate["parameters"])
+            } else if let name = candidate["function"]?["name"]?.stringValue {
+                tool = Tool(name: name, schema: candidate["function"]?["parameters"])
+            }
+            if tool != nil { break }
+        }
+        return FakeChatRequest(
+            model: model, inputTokens: FakeTokenizer.promptTokens(characterCount: characters), lastUserText: lastUser,
+            maxTokens: try FakeRequestFields.optionalInt(body, "max_output_tokens", in: 16...Int.max),
+            stream: try FakeRequestFields.optionalBool(body, "stream"), includeUsage: false, firstTool: tool,
+            responseSettings: ResponsesFormat.settings(of: body))
+    }
+
     /// Reads an OpenAI legacy `POST /v1/completions` body. `prompt` is a string, strings, token
     /// ids or token-id arrays (at most `FakeEmbeddingsRequest.maxInputs`); each prompt counts its
     /// tokens apart and is answered by a choice that echoes its text (nothing for token ids).
@@ -133,6 +197,14 @@ struct FakeChatRequest: Sendable, Equatable {
         case .array(let parts): return parts.compactMap { $0["text"]?.stringValue }.joined()
         default: return ""
         }
+    }
+
+    /// A Responses API input item's text: a message's `content`, a function call output's
+    /// `output` (a string, or parts whose `text` counts), a function call's `arguments`.
+    private static func responsesText(_ item: JSONValue) -> String {
+        if let content = item["content"] { return openAIText(content) }
+        if let output = item["output"] { return openAIText(output) }
+        return item["arguments"]?.stringValue ?? ""
     }
 
     /// Anthropic content or system: a string, or blocks whose `text` (or `tool_result` content) counts.

@@ -12,6 +12,8 @@ enum FakeEndpoint: Sendable, CaseIterable {
     case embeddings
     /// `POST /v1/completions` (legacy text completions).
     case completions
+    /// `POST /v1/responses`.
+    case responses
 
     /// The route's path.
     var path: String {
@@ -20,6 +22,7 @@ enum FakeEndpoint: Sendable, CaseIterable {
         case .messages: return "/v1/messages"
         case .embeddings: return "/v1/embeddings"
         case .completions: return "/v1/completions"
+        case .responses: return "/v1/responses"
         }
     }
 
@@ -33,7 +36,7 @@ enum FakeEndpoint: Sendable, CaseIterable {
     var api: RequestPlanner.API {
         switch self {
         case .messages: return .anthropic
-        case .chatCompletions, .embeddings, .completions: return .openAI
+        case .chatCompletions, .embeddings, .completions, .responses: return .openAI
         }
     }
 
@@ -44,6 +47,7 @@ enum FakeEndpoint: Sendable, CaseIterable {
         case .messages: return .messages(try FakeChatRequest.anthropic(body))
         case .embeddings: return .embeddings(try FakeEmbeddingsRequest.openAI(body))
         case .completions: return .completions(try FakeChatRequest.completions(body))
+        case .responses: return .responses(try FakeChatRequest.responses(body))
         }
     }
 }
@@ -54,10 +58,13 @@ enum FakeModelRequest: Sendable, Equatable {
     case messages(FakeChatRequest)
     case embeddings(FakeEmbeddingsRequest)
     case completions(FakeChatRequest)
+    case responses(FakeChatRequest)
 
     var model: String {
         switch self {
-        case .chatCompletions(let request), .messages(let request), .completions(let request): return request.model
+        case .chatCompletions(let request), .messages(let request), .completions(let request),
+            .responses(let request):
+            return request.model
         case .embeddings(let request): return request.model
         }
     }
@@ -65,7 +72,8 @@ enum FakeModelRequest: Sendable, Equatable {
     /// Prompt tokens, as `FakeTokenizer` counts them.
     var inputTokens: Int {
         switch self {
-        case .chatCompletions(let request), .messages(let request), .completions(let request):
+        case .chatCompletions(let request), .messages(let request), .completions(let request),
+            .responses(let request):
             return request.inputTokens
         case .embeddings(let request): return request.inputTokens
         }
@@ -76,7 +84,8 @@ enum FakeModelRequest: Sendable, Equatable {
     /// choice; embeddings have no output, so only their input.
     func tokenCost(defaultOutputTokens: Int) -> Int {
         switch self {
-        case .chatCompletions(let request), .messages(let request), .completions(let request):
+        case .chatCompletions(let request), .messages(let request), .completions(let request),
+            .responses(let request):
             return request.inputTokens + (request.maxTokens ?? defaultOutputTokens) * request.choiceCount
         case .embeddings(let request):
             return request.inputTokens

@@ -259,6 +259,18 @@ struct RequestPlanner: Sendable {
             let body = OpenAIFormat.textCompletion(
                 id: id, created: created, model: request.model, replies: replies, promptTokens: request.inputTokens)
             return (.full(body.jsonBytes), outputTokens)
+        case .responses(let request):
+            let reply = reply(request)
+            let responseIDs = ResponsesFormat.IDs(
+                response: ids.make("resp_"), item: ids.make(reply.toolCall == nil ? "msg_" : "fc_"),
+                call: ids.make("call_"))
+            if request.stream {
+                let events = ResponsesFormat.streamEvents(
+                    ids: responseIDs, created: created, request: request, reply: reply)
+                return (.events(events), reply.outputTokens)
+            }
+            let body = ResponsesFormat.response(ids: responseIDs, created: created, request: request, reply: reply)
+            return (.full(body.jsonBytes), reply.outputTokens)
         }
     }
 
