@@ -175,9 +175,6 @@ struct FakeChatRequest: Sendable, Equatable {
             morePrompts: prompts.dropFirst().map(\.text))
     }
 
-    /// The `model` field, if the body has one (for records of requests that fail validation).
-    static func model(of body: JSONValue?) -> String? { body?["model"]?.stringValue }
-
     // MARK: Field helpers
 
     private static func requiredMessages(_ body: JSONValue) throws(FakeRequestProblem) -> [JSONValue] {

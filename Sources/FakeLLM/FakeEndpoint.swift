@@ -6,23 +6,23 @@ import VolleyJSON
 enum FakeEndpoint: Sendable, CaseIterable {
     /// `POST /v1/chat/completions`.
     case chatCompletions
-    /// `POST /v1/messages` (Anthropic).
-    case messages
-    /// `POST /v1/embeddings`.
-    case embeddings
-    /// `POST /v1/completions` (legacy text completions).
-    case completions
     /// `POST /v1/responses`.
     case responses
+    /// `POST /v1/completions` (legacy text completions).
+    case completions
+    /// `POST /v1/embeddings`.
+    case embeddings
+    /// `POST /v1/messages` (Anthropic).
+    case messages
 
     /// The route's path.
     var path: String {
         switch self {
         case .chatCompletions: return "/v1/chat/completions"
-        case .messages: return "/v1/messages"
-        case .embeddings: return "/v1/embeddings"
-        case .completions: return "/v1/completions"
         case .responses: return "/v1/responses"
+        case .completions: return "/v1/completions"
+        case .embeddings: return "/v1/embeddings"
+        case .messages: return "/v1/messages"
         }
     }
 
@@ -35,8 +35,8 @@ enum FakeEndpoint: Sendable, CaseIterable {
     /// Whose conventions the answers follow: error shape, request id and rate-limit headers.
     var api: RequestPlanner.API {
         switch self {
+        case .chatCompletions, .responses, .completions, .embeddings: return .openAI
         case .messages: return .anthropic
-        case .chatCompletions, .embeddings, .completions, .responses: return .openAI
         }
     }
 
@@ -44,10 +44,10 @@ enum FakeEndpoint: Sendable, CaseIterable {
     func read(_ body: JSONValue) throws(FakeRequestProblem) -> FakeModelRequest {
         switch self {
         case .chatCompletions: return .chatCompletions(try FakeChatRequest.openAI(body))
-        case .messages: return .messages(try FakeChatRequest.anthropic(body))
-        case .embeddings: return .embeddings(try FakeEmbeddingsRequest.openAI(body))
-        case .completions: return .completions(try FakeChatRequest.completions(body))
         case .responses: return .responses(try FakeChatRequest.responses(body))
+        case .completions: return .completions(try FakeChatRequest.completions(body))
+        case .embeddings: return .embeddings(try FakeEmbeddingsRequest.openAI(body))
+        case .messages: return .messages(try FakeChatRequest.anthropic(body))
         }
     }
 }
@@ -55,15 +55,15 @@ enum FakeEndpoint: Sendable, CaseIterable {
 /// A validated model request, one case per `FakeEndpoint`, carrying what shapes its answer.
 enum FakeModelRequest: Sendable, Equatable {
     case chatCompletions(FakeChatRequest)
-    case messages(FakeChatRequest)
-    case embeddings(FakeEmbeddingsRequest)
-    case completions(FakeChatRequest)
     case responses(FakeChatRequest)
+    case completions(FakeChatRequest)
+    case embeddings(FakeEmbeddingsRequest)
+    case messages(FakeChatRequest)
 
     var model: String {
         switch self {
-        case .chatCompletions(let request), .messages(let request), .completions(let request),
-            .responses(let request):
+        case .chatCompletions(let request), .responses(let request), .completions(let request),
+            .messages(let request):
             return request.model
         case .embeddings(let request): return request.model
         }
@@ -72,8 +72,8 @@ enum FakeModelRequest: Sendable, Equatable {
     /// Prompt tokens, as `FakeTokenizer` counts them.
     var inputTokens: Int {
         switch self {
-        case .chatCompletions(let request), .messages(let request), .completions(let request),
-            .responses(let request):
+        case .chatCompletions(let request), .responses(let request), .completions(let request),
+            .messages(let request):
             return request.inputTokens
         case .embeddings(let request): return request.inputTokens
         }
@@ -84,8 +84,8 @@ enum FakeModelRequest: Sendable, Equatable {
     /// choice; embeddings have no output, so only their input.
     func tokenCost(defaultOutputTokens: Int) -> Int {
         switch self {
-        case .chatCompletions(let request), .messages(let request), .completions(let request),
-            .responses(let request):
+        case .chatCompletions(let request), .responses(let request), .completions(let request),
+            .messages(let request):
             return request.inputTokens + (request.maxTokens ?? defaultOutputTokens) * request.choiceCount
         case .embeddings(let request):
             return request.inputTokens

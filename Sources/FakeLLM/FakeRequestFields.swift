@@ -3,6 +3,9 @@ import VolleyJSON
 /// Readers of the body fields the model endpoints share (`model`, flags, token limits), each
 /// throwing the `FakeRequestProblem` OpenAI's validation would answer with.
 enum FakeRequestFields {
+    /// The `model` field, if the body has one (for records of requests that fail validation).
+    static func model(of body: JSONValue?) -> String? { body?["model"]?.stringValue }
+
     /// The non-empty `model` string.
     static func requiredModel(_ body: JSONValue) throws(FakeRequestProblem) -> String {
         guard let model = body["model"]?.stringValue, !model.isEmpty else {

@@ -73,7 +73,7 @@ struct RequestPlanner: Sendable {
 
         if case .refused(let limit) = core.admitModelRequest() {
             // The model only names the record; a body that does not parse leaves it unknown.
-            let model = FakeChatRequest.model(of: try? JSONParser.parse(input.body))
+            let model = FakeRequestFields.model(of: try? JSONParser.parse(input.body))
             let failure = FakeFailure.concurrencyLimit(limit: limit, hinted: core.configuration.concurrencyHintInBody)
             var plan = render(failure, api: api, model: model ?? "unknown", baseHeaders: baseHeaders, script: nil)
             plan.model = model
@@ -110,7 +110,7 @@ struct RequestPlanner: Sendable {
                 : "There was an error parsing the body: \(error.message)."
             return failurePlan(.invalidRequest(message: message, param: nil), model: nil, script: nil)
         }
-        let model = FakeChatRequest.model(of: body)
+        let model = FakeRequestFields.model(of: body)
         let script: FakeScript
         do {
             script = try FakeScript.parse(headers: input.headers, body: body)
@@ -231,20 +231,18 @@ struct RequestPlanner: Sendable {
                 id: id, callID: callID, created: created, model: request.model, reply: reply,
                 promptTokens: request.inputTokens)
             return (.full(body.jsonBytes), reply.outputTokens)
-        case .messages(let request):
+        case .responses(let request):
             let reply = reply(request)
-            let id = ids.make("msg_")
-            let toolID = ids.make("toolu_")
+            let responseIDs = ResponsesFormat.IDs(
+                response: ids.make("resp_"), item: ids.make(reply.toolCall == nil ? "msg_" : "fc_"),
+                call: ids.make("call_"))
             if request.stream {
-                let events = AnthropicFormat.streamEvents(
-                    id: id, toolID: toolID, model: request.model, reply: reply, inputTokens: request.inputTokens)
+                let events = ResponsesFormat.streamEvents(
+                    ids: responseIDs, created: created, request: request, reply: reply)
                 return (.events(events), reply.outputTokens)
             }
-            let body = AnthropicFormat.message(
-                id: id, toolID: toolID, model: request.model, reply: reply, inputTokens: request.inputTokens)
+            let body = ResponsesFormat.response(ids: responseIDs, created: created, request: request, reply: reply)
             return (.full(body.jsonBytes), reply.outputTokens)
-        case .embeddings(let request):
-            return (.full(OpenAIFormat.embeddings(request).jsonBytes), 0)
         case .completions(let request):
             let replies = FakeReply.makeEach(
                 for: request, script: script, defaultOutputTokens: defaultOutputTokens)
@@ -259,17 +257,19 @@ struct RequestPlanner: Sendable {
             let body = OpenAIFormat.textCompletion(
                 id: id, created: created, model: request.model, replies: replies, promptTokens: request.inputTokens)
             return (.full(body.jsonBytes), outputTokens)
-        case .responses(let request):
+        case .embeddings(let request):
+            return (.full(OpenAIFormat.embeddings(request).jsonBytes), 0)
+        case .messages(let request):
             let reply = reply(request)
-            let responseIDs = ResponsesFormat.IDs(
-                response: ids.make("resp_"), item: ids.make(reply.toolCall == nil ? "msg_" : "fc_"),
-                call: ids.make("call_"))
+            let id = ids.make("msg_")
+            let toolID = ids.make("toolu_")
             if request.stream {
-                let events = ResponsesFormat.streamEvents(
-                    ids: responseIDs, created: created, request: request, reply: reply)
+                let events = AnthropicFormat.streamEvents(
+                    id: id, toolID: toolID, model: request.model, reply: reply, inputTokens: request.inputTokens)
                 return (.events(events), reply.outputTokens)
             }
-            let body = ResponsesFormat.response(ids: responseIDs, created: created, request: request, reply: reply)
+            let body = AnthropicFormat.message(
+                id: id, toolID: toolID, model: request.model, reply: reply, inputTokens: request.inputTokens)
             return (.full(body.jsonBytes), reply.outputTokens)
         }
     }

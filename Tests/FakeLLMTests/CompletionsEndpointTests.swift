@@ -164,13 +164,13 @@ struct CompletionsEndpointTests {
 
     @Test func tpmChargesPromptPlusMaxTokensPerPrompt() async throws {
         try await withFakeServer({
-            $0.tokensPerMinute = 30
-            $0.burstSeconds = 60
+            $0.tokensPerMinute = 10
+            $0.burstSeconds = 180
         }) { server in
             // Two prompts of 1 token each, 5 max tokens each: 2 + 10 = 12 of 30.
             let first = try await server.request("/v1/completions", body: completionsBody(#"["ab","cd"]"#, maxTokens: 5))
             #expect(first.status == 200)
-            #expect(first.header("x-ratelimit-limit-tokens") == "30")
+            #expect(first.header("x-ratelimit-limit-tokens") == "10")
             #expect(first.header("x-ratelimit-remaining-tokens") == "18")
             let stats = try await server.waitForStats { $0.records.count == 1 }
             #expect(stats.inputTokens == 2)

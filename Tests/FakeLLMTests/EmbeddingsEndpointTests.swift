@@ -255,18 +255,18 @@ struct EmbeddingsEndpointTests {
         }
     }
 
-    /// 30 TPM with a minute of burst: capacity 30, one token back every 2 s.
+    /// 10 TPM with three minutes of burst: capacity 30, one token back every 6 s.
     @Test func tpmChargesTheInputTokensOnly() async throws {
         try await withFakeServer({
-            $0.tokensPerMinute = 30
-            $0.burstSeconds = 60
+            $0.tokensPerMinute = 10
+            $0.burstSeconds = 180
             $0.defaultOutputTokens = 16
         }) { server in
             // 11 + 3 characters: 3 + 1 tokens, and no output tokens (chat would add 16).
             let first = try await server.request("/v1/embeddings", body: embeddingsBody(#"["hello world","abc"]"#))
             #expect(first.status == 200)
             #expect(first.json["usage"]?["prompt_tokens"]?.intValue == 4)
-            #expect(first.header("x-ratelimit-limit-tokens") == "30")
+            #expect(first.header("x-ratelimit-limit-tokens") == "10")
             #expect(first.header("x-ratelimit-remaining-tokens") == "26")
             #expect(first.header("x-ratelimit-reset-tokens").flatMap(goDurationSeconds).map { $0 > 0 } == true)
 
@@ -281,7 +281,7 @@ struct EmbeddingsEndpointTests {
             #expect(limited.json["error"]?["type"]?.stringValue == "tokens")
             #expect(
                 limited.json["error"]?["message"]?.stringValue?.contains(
-                    "on tokens per min (TPM): Limit 30, Used 29, Requested 3.") == true)
+                    "on tokens per min (TPM): Limit 10, Used 9, Requested 3.") == true)
             #expect(limited.header("x-ratelimit-remaining-tokens") == "1")
             #expect(limited.header("retry-after") != nil)
 

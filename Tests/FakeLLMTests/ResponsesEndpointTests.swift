@@ -318,8 +318,8 @@ struct ResponsesEndpointTests {
 
     @Test func tpmChargesInputPlusMaxOutputTokens() async throws {
         try await withFakeServer({
-            $0.tokensPerMinute = 30
-            $0.burstSeconds = 60
+            $0.tokensPerMinute = 10
+            $0.burstSeconds = 180
             $0.requestsPerMinute = 600
         }) { server in
             // 7 input + 20 max output = 27 of 30.
