@@ -17,7 +17,8 @@ public struct FakeLLMConfiguration: Sendable {
     /// Server-side tokens-per-minute limit; exceeding it answers 429. `nil` means no limit.
     ///
     /// A request is charged its prompt tokens plus `max_tokens` (or `defaultOutputTokens`),
-    /// the estimate OpenAI charges up front.
+    /// the estimate OpenAI charges up front: `max_output_tokens` for responses, `max_tokens` for
+    /// each prompt of a legacy completion, and no output at all for embeddings (input only).
     public var tokensPerMinute: Int? = nil
     /// Seconds of limit a bucket holds: capacity is `limit * burstSeconds / 60`, at least 1
     /// (`burstSeconds` is capped at one day).
@@ -42,7 +43,7 @@ public struct FakeLLMConfiguration: Sendable {
     /// even with `rateLimitHeaders` off. Out-of-quota and request-too-large 429s, which no retry
     /// fixes, get none; per-request `retry_after` / `retry_after_ms` scripting still wins.
     public var retryAfterSecondsOn429: Double? = nil
-    /// Most model requests (`/v1/chat/completions`, `/v1/messages`) in flight at once: one that
+    /// Most model requests (any `POST /v1/…` model endpoint) in flight at once: one that
     /// arrives while this many are being processed (latency, stalls and streaming included, until
     /// the last byte is written or the client leaves) is answered 429 at once, before any
     /// scripting and without charging the rate limits. OpenAI's body has `code`

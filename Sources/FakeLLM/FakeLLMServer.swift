@@ -5,11 +5,18 @@ import Synchronization
 
 /// An OpenAI/Anthropic-compatible fake LLM server on SwiftNIO (HTTP/1.1, keep-alive).
 ///
-/// Serves `POST /v1/chat/completions`, `POST /v1/messages`, `GET /v1/models`, and the test
-/// endpoints `GET /fake/stats` and `POST /fake/reset`. Each request can script its own answer
-/// (latency, status, failure modes, reply text) with `x-fake-*` headers or a `"fake"` body
-/// object, so one server serves many test cases. Start it with `start(_:)` and always end it
-/// with `shutdown()`.
+/// Serves the model endpoints
+/// - `POST /v1/chat/completions`: OpenAI chat completions (JSON, or SSE with `stream`),
+/// - `POST /v1/responses`: OpenAI's Responses API (JSON, or its SSE events with `stream`),
+/// - `POST /v1/completions`: OpenAI's legacy text completions, a choice per prompt (JSON or SSE),
+/// - `POST /v1/embeddings`: OpenAI embeddings, deterministic unit vectors per input (floats or base64),
+/// - `POST /v1/messages`: Anthropic's Messages API (JSON, or SSE),
+///
+/// and `GET /v1/models`, and the test endpoints `GET /fake/stats` and `POST /fake/reset`. Every
+/// model endpoint shares the scripting, the RPM/TPM limits and their headers, `maxInFlight` and
+/// the counters. Each request can script its own answer (latency, status, failure modes, reply
+/// text) with `x-fake-*` headers or a `"fake"` body object, so one server serves many test
+/// cases. Start it with `start(_:)` and always end it with `shutdown()`.
 public final class FakeLLMServer: Sendable {
     private let core: ServerCore
     private let group: MultiThreadedEventLoopGroup

@@ -19,7 +19,8 @@ public struct FakeLLMStats: Sendable, Equatable {
     /// Most requests in flight at once (requests refused by `maxInFlight` included: they are
     /// in flight while their 429 is written).
     public var peakInFlight: Int = 0
-    /// Model requests (`/v1/chat/completions`, `/v1/messages`) in flight that the `maxInFlight`
+    /// Model requests (every `POST /v1/…` endpoint: chat, responses, completions, embeddings,
+    /// messages) in flight that the `maxInFlight`
     /// cap let through, whatever their answer (a gauge: a reset keeps it). Counted with or
     /// without a cap.
     public var inFlightAdmitted: Int = 0
@@ -36,9 +37,9 @@ public struct FakeLLMStats: Sendable, Equatable {
     public var rateLimited: Int = 0
     /// Response heads sent, by status.
     public var statusCounts: [Int: Int] = [:]
-    /// Prompt tokens of the model replies sent.
+    /// Prompt tokens of the model replies sent (embeddings' input tokens included).
     public var inputTokens: Int = 0
-    /// Output tokens of the model replies sent.
+    /// Output tokens of the model replies sent (none for embeddings).
     public var outputTokens: Int = 0
     /// One record per finished request when `recordRequests` is on, in finishing order.
     public var records: [FakeRequestRecord] = []

@@ -17,8 +17,9 @@ public enum FakeMode: String, Sendable, CaseIterable, Equatable {
     case insufficientQuota = "insufficient_quota"
     /// 429 as if the rate limit were hit, with `retry-after` and rate-limit headers.
     case rateLimit = "rate_limit"
-    /// SSE: some events, then the chunked body ends cleanly without `data: [DONE]` or
-    /// `message_stop`. On a non-streaming request this acts as `malformed`.
+    /// SSE: some events, then the chunked body ends cleanly without `data: [DONE]`,
+    /// `message_stop` or `response.completed`. On a non-streaming request (embeddings are
+    /// never streamed) this acts as `malformed`.
     case cutStream = "cut_stream"
     /// SSE: some events, then TCP RST. On a non-streaming request this acts as `reset`.
     case resetStream = "reset_stream"

@@ -39,6 +39,17 @@ struct FakeReply: Sendable, Equatable {
         return FakeReply(pieces: natural, truncated: false, toolCall: nil)
     }
 
+    /// One reply per prompt of `request` (legacy completions may have several), each made as
+    /// `make` does and echoing its own prompt.
+    static func makeEach(for request: FakeChatRequest, script: FakeScript, defaultOutputTokens: Int) -> [FakeReply] {
+        ([request.lastUserText] + request.morePrompts).map { text in
+            var single = request
+            single.lastUserText = text
+            single.morePrompts = []
+            return make(for: single, script: script, defaultOutputTokens: defaultOutputTokens)
+        }
+    }
+
     /// `tokens` word pieces: "Echo:", the words of the first 60 characters of `userText`, filler.
     static func generated(echoing userText: String, tokens: Int) -> [String] {
         guard tokens > 0 else { return [] }

@@ -1,9 +1,11 @@
 /// The fake server's token arithmetic, simple enough for a client test to reproduce.
 ///
 /// - Prompt tokens: `ceil(characters / 4)`, where characters are the Unicode scalars of every
-///   message's text content (plus Anthropic's `system`), summed over the request. This is the
-///   same "chars / 4 rounded up" estimate Volley's limiter uses, and Python's `len(str)` counts
-///   the same scalars.
+///   message's text content (plus Anthropic's `system`; for responses, every input item's text
+///   plus `instructions`), summed over the request. This is the same "chars / 4 rounded up"
+///   estimate Volley's limiter uses, and Python's `len(str)` counts the same scalars. Legacy
+///   completions' prompts and embeddings' inputs are counted one by one and summed (each
+///   rounded up apart), a token-id array counting one token per id.
 /// - Output tokens: one token per word. A text is split into pieces, each a run of non-space
 ///   characters with the whitespace before it; the pieces concatenate back to the exact text and
 ///   each is one token (and one streamed delta).

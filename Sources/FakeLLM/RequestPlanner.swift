@@ -26,11 +26,10 @@ struct RequestPlanner: Sendable {
 
     func plan(_ input: Input) -> ResponsePlan {
         let path = String(input.uri.prefix(while: { $0 != "?" }))
+        if input.method == "POST", let endpoint = FakeEndpoint(path: path) {
+            return model(endpoint, input)
+        }
         switch (input.method, path) {
-        case ("POST", "/v1/chat/completions"):
-            return chat(.openAI, input, path: path)
-        case ("POST", "/v1/messages"):
-            return chat(.anthropic, input, path: path)
         case ("GET", "/v1/models"):
             return json(200, ModelList.body, path: path)
         case ("GET", "/fake/stats"):
@@ -63,7 +62,8 @@ struct RequestPlanner: Sendable {
 
     /// A model request: refused at once when `maxInFlight` are already in flight (before any
     /// scripting, and without charging the limits), else answered holding an in-flight slot.
-    private func chat(_ api: API, _ input: Input, path: String) -> ResponsePlan {
+    private func model(_ endpoint: FakeEndpoint, _ input: Input) -> ResponsePlan {
+        let api = endpoint.api
         var ids = FakeIdentifiers(seed: core.nextIdentifier())
         let requestID = api == .openAI ? ids.requestID() : ids.make("req_")
         let baseHeaders: [(String, String)] =
@@ -73,21 +73,22 @@ struct RequestPlanner: Sendable {
 
         if case .refused(let limit) = core.admitModelRequest() {
             // The model only names the record; a body that does not parse leaves it unknown.
-            let model = FakeChatRequest.model(of: try? JSONParser.parse(input.body))
+            let model = FakeRequestFields.model(of: try? JSONParser.parse(input.body))
             let failure = FakeFailure.concurrencyLimit(limit: limit, hinted: core.configuration.concurrencyHintInBody)
             var plan = render(failure, api: api, model: model ?? "unknown", baseHeaders: baseHeaders, script: nil)
             plan.model = model
             return plan
         }
-        var plan = admitted(api, input, ids: &ids, baseHeaders: baseHeaders)
+        var plan = admitted(endpoint, input, ids: &ids, baseHeaders: baseHeaders)
         plan.holdsInFlightSlot = true
         return plan
     }
 
     /// The answer to a model request let in by the in-flight cap: scripting, limits, the reply.
     private func admitted(
-        _ api: API, _ input: Input, ids: inout FakeIdentifiers, baseHeaders: [(String, String)]
+        _ endpoint: FakeEndpoint, _ input: Input, ids: inout FakeIdentifiers, baseHeaders: [(String, String)]
     ) -> ResponsePlan {
+        let api = endpoint.api
         func failurePlan(_ failure: FakeFailure, model: String?, script: FakeScript?) -> ResponsePlan {
             var plan = render(failure, api: api, model: model ?? "unknown", baseHeaders: baseHeaders, script: script)
             plan.model = model
@@ -109,16 +110,16 @@ struct RequestPlanner: Sendable {
                 : "There was an error parsing the body: \(error.message)."
             return failurePlan(.invalidRequest(message: message, param: nil), model: nil, script: nil)
         }
-        let model = FakeChatRequest.model(of: body)
+        let model = FakeRequestFields.model(of: body)
         let script: FakeScript
         do {
             script = try FakeScript.parse(headers: input.headers, body: body)
         } catch {
             return failurePlan(.invalidRequest(message: "Invalid fake scripting: \(error.message)", param: "fake"), model: model, script: nil)
         }
-        let request: FakeChatRequest
+        let request: FakeModelRequest
         do {
-            request = try api == .openAI ? FakeChatRequest.openAI(body) : FakeChatRequest.anthropic(body)
+            request = try endpoint.read(body)
         } catch {
             var plan = failurePlan(.invalidRequest(message: error.message, param: error.param), model: model, script: script)
             plan.delayMilliseconds = script.latencyMs ?? core.sampleLatencyMilliseconds()
@@ -126,16 +127,18 @@ struct RequestPlanner: Sendable {
         }
 
         var plan: ResponsePlan
-        let tokenCost = request.inputTokens + (request.maxTokens ?? core.configuration.defaultOutputTokens)
+        let tokenCost = request.tokenCost(defaultOutputTokens: core.configuration.defaultOutputTokens)
         switch decide(script: script, tokenCost: tokenCost) {
         case .failure(let failure):
             plan = failurePlan(failure, model: request.model, script: script)
         case .success(let snapshot):
-            let reply = FakeReply.make(
-                for: request, script: script, defaultOutputTokens: core.configuration.defaultOutputTokens)
-            plan = success(api, request: request, reply: reply, ids: &ids, baseHeaders: baseHeaders, snapshot: snapshot)
+            var headers = baseHeaders
+            if let snapshot, core.configuration.rateLimitHeaders { headers += rateLimitHeaders(api, snapshot) }
+            let answer = success(request, script: script, ids: &ids)
+            let contentType = answer.body.isEvents ? Self.sseHeaders : [("content-type", "application/json")]
+            plan = ResponsePlan(status: 200, headers: contentType + headers, body: answer.body)
             plan.isModelReply = true
-            plan.outputTokens = reply.outputTokens
+            plan.outputTokens = answer.outputTokens
         }
         plan.model = request.model
         plan.inputTokens = request.inputTokens
@@ -195,46 +198,79 @@ struct RequestPlanner: Sendable {
         return .success(snapshot)
     }
 
+    /// The `x-ratelimit-*` or `anthropic-ratelimit-*` headers of `snapshot`.
+    private func rateLimitHeaders(_ api: API, _ snapshot: RateLimiter.Snapshot) -> [(String, String)] {
+        switch api {
+        case .openAI: return OpenAIFormat.rateLimitHeaders(snapshot)
+        case .anthropic: return AnthropicFormat.rateLimitHeaders(snapshot, unixTime: core.unixTime())
+        }
+    }
+
+    /// The body of a successful answer to `request` (JSON, or SSE events when it streams) and
+    /// the output tokens it carries.
     private func success(
-        _ api: API, request: FakeChatRequest, reply: FakeReply, ids: inout FakeIdentifiers,
-        baseHeaders: [(String, String)], snapshot: RateLimiter.Snapshot?
-    ) -> ResponsePlan {
-        var headers = baseHeaders
-        if let snapshot, core.configuration.rateLimitHeaders {
-            headers += api == .openAI
-                ? OpenAIFormat.rateLimitHeaders(snapshot)
-                : AnthropicFormat.rateLimitHeaders(snapshot, unixTime: core.unixTime())
+        _ request: FakeModelRequest, script: FakeScript, ids: inout FakeIdentifiers
+    ) -> (body: ResponsePlan.Body, outputTokens: Int) {
+        let defaultOutputTokens = core.configuration.defaultOutputTokens
+        func reply(_ request: FakeChatRequest) -> FakeReply {
+            FakeReply.make(for: request, script: script, defaultOutputTokens: defaultOutputTokens)
         }
         let created = Int(core.unixTime())
-        switch api {
-        case .openAI:
+        switch request {
+        case .chatCompletions(let request):
+            let reply = reply(request)
             let id = ids.make("chatcmpl-")
             let callID = ids.make("call_")
             if request.stream {
                 let events = OpenAIFormat.streamEvents(
                     id: id, callID: callID, created: created, model: request.model, reply: reply,
                     promptTokens: request.inputTokens, includeUsage: request.includeUsage)
-                return ResponsePlan(status: 200, headers: Self.sseHeaders + headers, body: .events(events))
+                return (.events(events), reply.outputTokens)
             }
             let body = OpenAIFormat.completion(
                 id: id, callID: callID, created: created, model: request.model, reply: reply,
                 promptTokens: request.inputTokens)
-            return ResponsePlan(
-                status: 200, headers: [("content-type", "application/json")] + headers,
-                body: .full(body.jsonBytes))
-        case .anthropic:
+            return (.full(body.jsonBytes), reply.outputTokens)
+        case .responses(let request):
+            let reply = reply(request)
+            let responseIDs = ResponsesFormat.IDs(
+                response: ids.make("resp_"), item: ids.make(reply.toolCall == nil ? "msg_" : "fc_"),
+                call: ids.make("call_"))
+            if request.stream {
+                let events = ResponsesFormat.streamEvents(
+                    ids: responseIDs, created: created, request: request, reply: reply)
+                return (.events(events), reply.outputTokens)
+            }
+            let body = ResponsesFormat.response(ids: responseIDs, created: created, request: request, reply: reply)
+            return (.full(body.jsonBytes), reply.outputTokens)
+        case .completions(let request):
+            let replies = FakeReply.makeEach(
+                for: request, script: script, defaultOutputTokens: defaultOutputTokens)
+            let outputTokens = replies.reduce(0) { $0 + $1.outputTokens }
+            let id = ids.make("cmpl-")
+            if request.stream {
+                let events = OpenAIFormat.textCompletionEvents(
+                    id: id, created: created, model: request.model, replies: replies,
+                    promptTokens: request.inputTokens, includeUsage: request.includeUsage)
+                return (.events(events), outputTokens)
+            }
+            let body = OpenAIFormat.textCompletion(
+                id: id, created: created, model: request.model, replies: replies, promptTokens: request.inputTokens)
+            return (.full(body.jsonBytes), outputTokens)
+        case .embeddings(let request):
+            return (.full(OpenAIFormat.embeddings(request).jsonBytes), 0)
+        case .messages(let request):
+            let reply = reply(request)
             let id = ids.make("msg_")
             let toolID = ids.make("toolu_")
             if request.stream {
                 let events = AnthropicFormat.streamEvents(
                     id: id, toolID: toolID, model: request.model, reply: reply, inputTokens: request.inputTokens)
-                return ResponsePlan(status: 200, headers: Self.sseHeaders + headers, body: .events(events))
+                return (.events(events), reply.outputTokens)
             }
             let body = AnthropicFormat.message(
                 id: id, toolID: toolID, model: request.model, reply: reply, inputTokens: request.inputTokens)
-            return ResponsePlan(
-                status: 200, headers: [("content-type", "application/json")] + headers,
-                body: .full(body.jsonBytes))
+            return (.full(body.jsonBytes), reply.outputTokens)
         }
     }
 
@@ -258,10 +294,7 @@ struct RequestPlanner: Sendable {
             (status, body) = AnthropicFormat.error(failure)
         }
         if core.hasLimits, core.configuration.rateLimitHeaders {
-            let snapshot = core.limiterState(tokenCost: 0).snapshot
-            headers += api == .openAI
-                ? OpenAIFormat.rateLimitHeaders(snapshot)
-                : AnthropicFormat.rateLimitHeaders(snapshot, unixTime: core.unixTime())
+            headers += rateLimitHeaders(api, core.limiterState(tokenCost: 0).snapshot)
         }
         if let wait = retryAfter, wait.isFinite {
             let seconds = min(max(0, wait), 1e9)

@@ -5,6 +5,12 @@ struct ResponsePlan: Sendable {
     enum Body: Sendable, Equatable {
         case full([UInt8])
         case events([[UInt8]])
+
+        /// True for SSE events.
+        var isEvents: Bool {
+            if case .events = self { return true }
+            return false
+        }
     }
 
     /// How much of the response goes out, and how the exchange ends.

@@ -12,12 +12,15 @@ struct VolleyFakeLLM: AsyncParsableCommand {
         discussion: """
             The server speaks HTTP/1.1 with keep-alive and answers:
               POST /v1/chat/completions   OpenAI chat completions (JSON, or SSE)
+              POST /v1/responses          OpenAI Responses API (JSON, or SSE events)
+              POST /v1/completions        OpenAI legacy text completions (JSON, or SSE)
+              POST /v1/embeddings         OpenAI embeddings: unit vectors seeded by the input text (floats or base64)
               POST /v1/messages           Anthropic Messages API (JSON, or SSE)
               GET  /v1/models             a small model list
               GET  /fake/stats            the server's counters as JSON
               POST /fake/reset            zero the counters
 
-            Replies are deterministic: "Echo: " and the start of the last user message, then filler words, one token per word. Prompt tokens are ceil(characters / 4).
+            Replies are deterministic: "Echo: " and the start of the last user message, then filler words, one token per word. Prompt tokens are ceil(characters / 4). Embeddings are charged their input tokens only.
 
             Each request can script its own answer with x-fake-<key> headers or a "fake" object in the JSON body (the body wins). Keys: latency_ms, status, retry_after, retry_after_ms, should_retry, reply, output_tokens, tool_call, chunk_delay_ms, fail_rate, mode. Modes: ok, reset, stall, stall_headers, malformed, insufficient_quota, rate_limit, cut_stream, reset_stream. Example: x-fake-mode: rate_limit
 
