@@ -99,6 +99,18 @@ package struct JSONReader {
         try core.parseValue()
     }
 
+    /// The current position: the offset of the next value (after whitespace), or just past
+    /// the last one read.
+    package var offset: Int { core.position }
+
+    /// The byte range of the value at the current position, which is consumed (and checked):
+    /// for copying a value's JSON text as it is, without building it.
+    package mutating func readRange() throws(JSONParseError) -> Range<Int> {
+        let start = core.position
+        try core.skipValue()
+        return start..<core.position
+    }
+
     /// Skips the value at the current position (checking it).
     package mutating func skip() throws(JSONParseError) {
         try core.skipValue()

@@ -101,6 +101,10 @@ public final class EngineSession: Sendable {
                     guard let client = clients[config.name] else {
                         return .failure(BatchRejection(index: index, message: "requests[\(index)]: provider \(config.name) is not ready"))
                     }
+                    if let refusal = config.refusal(of: item.endpoint) {
+                        prepared.append(PreparedItem(index: index, key: item.key, work: .failure(ItemError(.invalidRequest, refusal))))
+                        continue
+                    }
                     let limiter = limiters.assignment(for: config, model: item.model)
                     prepared.append(PreparedItem(index: index, key: item.key,
                                                  work: .success(.init(item: item, client: client, limiter: limiter))))

@@ -70,7 +70,7 @@ final class ItemPlan: Sendable {
         assignment = work.limiter
         let settings = work.limiter.settings
         let countsTokens = settings.tpm != nil || settings.itpm != nil || settings.otpm != nil
-        reservation = countsTokens ? TokenEstimate.split(for: work.item.request) : .zero
+        reservation = countsTokens ? TokenEstimate.split(for: work.item.request, endpoint: work.item.endpoint) : .zero
         self.retry = retry
         policy = RetryPolicy(retry)
         onStream = work.item.stream ? batch.onStream : nil

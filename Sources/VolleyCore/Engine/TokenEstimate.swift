@@ -1,12 +1,51 @@
 /// The token reservation of a call before it is sent, for TPM limits:
 /// `ceil(characters of every message text, system prompt and tool definition / 4)`
 /// `+ (max_tokens ?? max_completion_tokens ?? 1024)`. Reconciled with the real `usage`
-/// when the call ends, so the estimate only needs to be in the right range.
+/// when the call ends, so the estimate only needs to be in the right range. Per endpoint:
+/// embeddings count their `input` only (no output); responses count `input` and
+/// `instructions` plus `max_output_tokens`; completions `prompt` plus `max_tokens`; a raw call
+/// its body's bytes / 4 and no output.
 public enum TokenEstimate {
     public static let defaultOutputTokens = 1024
 
     public static func tokens(for request: JSONObject) -> Int {
         split(for: request).total
+    }
+
+    /// The estimate of an item calling `endpoint`, split into input and output.
+    static func split(for request: JSONObject, endpoint: Item.Endpoint) -> TokenCount {
+        var characters = 0
+        func count(_ value: JSONValue?) {
+            guard let value else { return }
+            switch value {
+            case .string(let text): characters += text.unicodeScalars.count
+            case .array(let parts): parts.forEach { count($0["text"] ?? $0["content"] ?? $0) }
+            case .object(let object):
+                if let text = object["text"] { count(text) } else if let content = object["content"] { count(content) }
+            case .number: characters += 4  // A token id (embeddings of token arrays).
+            default: break
+            }
+        }
+        func output(_ names: String...) -> Int {
+            max(0, names.lazy.compactMap { request[$0]?.intValue }.first ?? defaultOutputTokens)
+        }
+        switch endpoint {
+        case .chat, .messages:
+            return split(for: request)
+        case .embeddings:
+            count(request["input"])
+            return TokenCount(input: (characters + 3) / 4, output: 0)
+        case .responses:
+            count(request["input"])
+            count(request["instructions"])
+            if let tools = request["tools"] { characters += tools.jsonBytes.count }
+            return TokenCount(input: (characters + 3) / 4, output: output("max_output_tokens"))
+        case .completions:
+            count(request["prompt"])
+            return TokenCount(input: (characters + 3) / 4, output: output("max_tokens"))
+        case .raw:
+            return TokenCount(input: (JSONValue.object(request).jsonBytes.count + 3) / 4, output: 0)
+        }
     }
 
     /// The same estimate, split into input and output (for separate input/output budgets).

@@ -8,6 +8,49 @@ public struct Item: Sendable {
         case native
     }
 
+    /// Which API of the provider the item calls.
+    public enum Endpoint: Sendable, Hashable {
+        /// Chat completions (translated to Messages for Anthropic): the default.
+        case chat
+        /// OpenAI embeddings (`/embeddings`).
+        case embeddings
+        /// OpenAI Responses (`/responses`).
+        case responses
+        /// Anthropic Messages, the body sent as it is (`/v1/messages`).
+        case messages
+        /// Legacy text completions (`/completions`), as many local servers keep.
+        case completions
+        /// Any path under the provider's base URL, POSTed with its auth and headers; the
+        /// reply's body is the value.
+        case raw(path: String)
+
+        /// The `endpoint` names, in the order the protocol lists them.
+        public static let names = ["chat", "embeddings", "responses", "messages", "completions"]
+
+        init?(name: String) {
+            switch name {
+            case "chat": self = .chat
+            case "embeddings": self = .embeddings
+            case "responses": self = .responses
+            case "messages": self = .messages
+            case "completions": self = .completions
+            default: return nil
+            }
+        }
+
+        /// Its name in the protocol (`raw` for a path).
+        public var name: String {
+            switch self {
+            case .chat: "chat"
+            case .embeddings: "embeddings"
+            case .responses: "responses"
+            case .messages: "messages"
+            case .completions: "completions"
+            case .raw: "raw"
+            }
+        }
+    }
+
     public var key: String?
     /// The provider name given on the item, if any.
     public var provider: String?
@@ -22,6 +65,7 @@ public struct Item: Sendable {
     public var includeRaw: Bool
     /// Stream the answer (`delta` notifications) as the provider writes it.
     public var stream: Bool
+    public var endpoint: Endpoint
 
     public init(
         key: String? = nil,
@@ -31,7 +75,8 @@ public struct Item: Sendable {
         maxRetries: Int? = nil,
         format: Format = .openai,
         includeRaw: Bool = false,
-        stream: Bool = false
+        stream: Bool = false,
+        endpoint: Endpoint = .chat
     ) {
         self.key = key
         self.provider = provider
@@ -41,6 +86,7 @@ public struct Item: Sendable {
         self.format = format
         self.includeRaw = includeRaw
         self.stream = stream
+        self.endpoint = endpoint
     }
 
     /// The `model` of the request body, if it names one.
@@ -84,18 +130,33 @@ extension Item {
             }
             let raw = try member("raw", must: "a boolean") { $0.boolValue }
             let stream = try member("stream", must: "a boolean") { $0.boolValue }
+            var endpoint = try member("endpoint", must: "one of \(Endpoint.names.joined(separator: ", "))") { value in
+                value.stringValue.flatMap(Endpoint.init(name:))
+            } ?? .chat
+            if let path = try member("path", must: "a path starting with / (such as \"/v1/moderations\")", { value in
+                value.stringValue.flatMap { $0.hasPrefix("/") && !$0.hasPrefix("//") && !$0.contains(where: { $0.isWhitespace || $0 == "#" }) ? $0 : nil }
+            }) {
+                guard object["endpoint"] == nil || object["endpoint"]?.isNull == true else {
+                    throw ItemError(.invalidRequest, "`path` calls a raw endpoint: give `endpoint` or `path`, not both")
+                }
+                endpoint = .raw(path: path)
+            }
+            if endpoint != .chat, endpoint != .messages, stream == true {
+                throw ItemError(.invalidRequest, "`stream` is for chat and messages items, not \(endpoint.name)")
+            }
             // `"stream": true` in the body asks the same (as it would of the provider).
             let streamInBody = request["stream"]?.boolValue ?? false
             return .success(Item(key: key, provider: provider, request: request, timeoutSeconds: timeout,
                                  maxRetries: retries, format: format ?? .openai, includeRaw: raw ?? false,
-                                 stream: stream ?? streamInBody))
+                                 stream: endpoint == .chat || endpoint == .messages ? stream ?? streamInBody : false,
+                                 endpoint: endpoint))
         } catch {
             return .failure(error)
         }
     }
 
     /// The members an item may have, in the order the protocol lists them.
-    static let fields = ["key", "provider", "request", "timeout", "max_retries", "format", "raw", "stream"]
+    static let fields = ["key", "provider", "request", "timeout", "max_retries", "format", "raw", "stream", "endpoint", "path"]
 
     /// The `key` of a possibly malformed item, for echoing in its outcome.
     public static func key(of value: JSONValue) -> String? {

@@ -75,6 +75,10 @@ extension ItemValue {
             Outcome.append(#","raw":"#, &bytes)
             raw.write(into: &bytes)
         }
+        if let members, !members.bytes.isEmpty {
+            bytes.append(UInt8(ascii: ","))
+            bytes.append(contentsOf: members.bytes)
+        }
         bytes.append(UInt8(ascii: "}"))
     }
 }

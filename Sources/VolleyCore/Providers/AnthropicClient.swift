@@ -24,6 +24,9 @@ final class AnthropicClient: ProviderClient {
     private let headers: HTTPHeaders
 
     func attempt(_ item: Item, attempt: Int, timeoutSeconds: Double?) async -> Attempt {
+        if case .raw = item.endpoint {
+            return await config.sendEndpoint(item, headers: headers, http: http, timeoutSeconds: timeoutSeconds)
+        }
         let request: HTTPRequest
         switch makeRequest(item, stream: false, timeoutSeconds: timeoutSeconds) {
         case .success(let value): request = value
@@ -56,7 +59,7 @@ final class AnthropicClient: ProviderClient {
     @inline(never)
     private func makeRequest(_ item: Item, stream: Bool, timeoutSeconds: Double?) -> Result<HTTPRequest, ItemError> {
         var body: JSONObject
-        switch item.format {
+        switch item.endpoint == .messages ? .native : item.format {
         case .native:
             body = item.request
         case .openai:

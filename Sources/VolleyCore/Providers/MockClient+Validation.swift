@@ -32,6 +32,32 @@ extension MockClient {
                 if !field.isValid(value) { return "`mock.\(name)` must be \(field.rule)" }
             }
         }
+        switch item.endpoint {
+        case .chat, .messages:
+            break
+        case .embeddings:
+            guard let input = item.request["input"] else { return "`input` is required" }
+            switch input {
+            case .string(let text): return text.isEmpty ? "`input` must not be empty" : nil
+            case .array(let list):
+                guard !list.isEmpty, list.count <= 2_048 else { return "`input` must hold 1 to 2048 inputs" }
+                let valid = list.allSatisfy { ($0.stringValue.map { !$0.isEmpty } ?? false) || $0.intValue != nil || $0.arrayValue != nil }
+                return valid ? nil : "`input` must be a string, or an array of non-empty strings or of token arrays"
+            default: return "`input` must be a string or an array"
+            }
+        case .responses:
+            guard let input = item.request["input"], input.stringValue != nil || input.arrayValue != nil else {
+                return "`input` (a string or an array of input items) is required"
+            }
+            return nil
+        case .completions:
+            guard let prompt = item.request["prompt"], prompt.stringValue != nil || prompt.arrayValue != nil else {
+                return "`prompt` (a string or an array of strings) is required"
+            }
+            return nil
+        case .raw:
+            return nil
+        }
         guard let messages = item.request["messages"] else { return "`messages` is required" }
         guard case .array(let list) = messages else { return "`messages` must be an array" }
         guard !list.isEmpty else { return "`messages` must hold at least one message" }

@@ -44,7 +44,79 @@ final class MockClient: ProviderClient {
         if let failure = Self.scriptedFailure(script, attempt: attempt) {
             return Attempt(.failure(failure))
         }
-        return Attempt(.success(Self.reply(to: item, script: script)))
+        switch item.endpoint {
+        case .chat, .messages: return Attempt(.success(Self.reply(to: item, script: script)))
+        case .embeddings: return Attempt(.success(Self.embeddings(item)))
+        case .responses, .completions:
+            var value = Self.reply(to: item, script: script)
+            if item.endpoint == .responses {
+                var members = RawMembers([])
+                members.append("id", .string("resp_mock_\(attempt)"))
+                value.members = members
+            }
+            return Attempt(.success(value))
+        case .raw(let path):
+            var members = RawMembers([])
+            members.append("status", .number(200))
+            members.append("body", ["mock": true, "path": .string(path), "request": .object(item.request)])
+            var value = ItemValue(text: nil, finishReason: nil, model: nil, usage: nil)
+            value.members = members
+            return Attempt(.success(value))
+        }
+    }
+
+    /// Deterministic unit vectors (the same text always gives the same one), `dimensions`
+    /// long (default 1,536), base64 float32 unless the body asks for `float`.
+    static func embeddings(_ item: Item) -> ItemValue {
+        let inputs: [String]
+        switch item.request["input"] {
+        case .string(let text)?: inputs = [text]
+        case .array(let list)?: inputs = list.map { $0.stringValue ?? $0.jsonString }
+        default: inputs = []
+        }
+        let dimensions = min(max(item.request["dimensions"]?.intValue ?? 1_536, 1), 3_072)
+        let base64 = item.request["encoding_format"]?.stringValue != "float"
+        var list: [UInt8] = [UInt8(ascii: "[")]
+        for (position, text) in inputs.enumerated() {
+            if position > 0 { list.append(UInt8(ascii: ",")) }
+            let vector = mockVector(text, dimensions: dimensions)
+            if base64 {
+                var bytes: [UInt8] = []
+                bytes.reserveCapacity(dimensions * 4)
+                for number in vector { withUnsafeBytes(of: number.bitPattern.littleEndian) { bytes.append(contentsOf: $0) } }
+                JSONWriter.writeString(Base64.encode(bytes), into: &list)
+            } else {
+                JSONValue.array(vector.map { .number(JSONNumber(Double($0)) ?? 0) }).write(into: &list)
+            }
+        }
+        list.append(UInt8(ascii: "]"))
+        var members = RawMembers([])
+        members.append("embeddings", json: list)
+        members.append("encoding", .string(base64 ? "base64" : "float"))
+        members.append("dimensions", .number(JSONNumber(dimensions)))
+        let characters = inputs.reduce(0) { $0 + $1.count }
+        var value = ItemValue(text: nil, finishReason: nil, model: item.model ?? "mock", usage: Usage(inputTokens: (characters + 3) / 4, outputTokens: 0))
+        value.members = members
+        return value
+    }
+
+    /// A unit vector from `text`'s FNV-1a hash and an xorshift generator.
+    static func mockVector(_ text: String, dimensions: Int) -> [Float] {
+        var state: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in text.utf8 { state = (state ^ UInt64(byte)) &* 0x100_0000_01b3 }
+        if state == 0 { state = 1 }
+        var vector = [Float](repeating: 0, count: dimensions)
+        var norm: Float = 0
+        for index in 0..<dimensions {
+            state ^= state << 13
+            state ^= state >> 7
+            state ^= state << 17
+            let number = Float(Int64(bitPattern: state) % 1_000_000) / 1_000_000
+            vector[index] = number
+            norm += number * number
+        }
+        let scale = norm > 0 ? 1 / norm.squareRoot() : 1
+        return vector.map { $0 * scale }
     }
 
     func streamAttempt(_ item: Item, attempt: Int, timeoutSeconds: Double?,
@@ -127,7 +199,12 @@ final class MockClient: ProviderClient {
     }
 
     static func reply(to item: Item, script: JSONValue?) -> ItemValue {
-        let messages = item.request["messages"]?.arrayValue ?? []
+        var messages = item.request["messages"]?.arrayValue ?? []
+        // Responses and completions: their input or prompt is the user's turn.
+        if let input = item.request["input"] ?? item.request["prompt"], messages.isEmpty {
+            let text = input.stringValue ?? input.arrayValue?.last.flatMap { $0.stringValue ?? OpenAIClient.text(of: $0["content"]) } ?? ""
+            messages = [["role": "user", "content": .string(text)]]
+        }
         let lastUser = messages.last { $0["role"]?.stringValue == "user" }
         let prompt = lastUser.flatMap { OpenAIClient.text(of: $0["content"]) } ?? ""
         let text = script?["reply"]?.stringValue ?? "Mock reply to: \(prompt.prefix(200))"

@@ -19,6 +19,7 @@ final class OpenAIClient: ProviderClient {
     private let headers: HTTPHeaders
 
     func attempt(_ item: Item, attempt: Int, timeoutSeconds: Double?) async -> Attempt {
+        guard item.endpoint == .chat else { return await config.sendEndpoint(item, headers: headers, http: http, timeoutSeconds: timeoutSeconds) }
         let request = makeRequest(item, stream: false, timeoutSeconds: timeoutSeconds)
         let sent = await config.send(request, timeoutSeconds: timeoutSeconds, http: http)
         return Self.attempt(from: sent, includeRaw: item.includeRaw, apiKey: config.apiKey)

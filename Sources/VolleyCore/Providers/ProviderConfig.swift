@@ -162,6 +162,33 @@ public struct ProviderConfig: Sendable {
         }
     }
 
+    /// The URL an item calling `endpoint` is POSTed to. A raw path is joined to the base URL,
+    /// once: `/v1/moderations` under a base ending in `/v1` is `{base}/moderations`.
+    public func url(for endpoint: Item.Endpoint) -> String {
+        switch (kind, endpoint) {
+        case (_, .chat), (_, .messages): return endpointURL
+        case (.openai, .embeddings): return baseURL + "/embeddings"
+        case (.openai, .responses): return baseURL + "/responses"
+        case (.openai, .completions): return baseURL + "/completions"
+        case (_, .raw(let path)):
+            if Self.pathEndsInV1(baseURL), path.hasPrefix("/v1/") { return baseURL + path.dropFirst(3) }
+            return baseURL + path
+        default: return endpointURL
+        }
+    }
+
+    /// Whether `kind` serves `endpoint`; nil when it does, else why not.
+    public func refusal(of endpoint: Item.Endpoint) -> String? {
+        switch (kind, endpoint) {
+        case (_, .chat), (.mock, _), (_, .raw): return nil
+        case (.openai, .embeddings), (.openai, .responses), (.openai, .completions), (.anthropic, .messages): return nil
+        case (.openai, .messages): return "`endpoint: messages` is Anthropic's; provider \(name) is openai (use chat)"
+        case (.anthropic, _):
+            return "provider \(name) is anthropic, which has no \(endpoint.name) endpoint (chat, messages, or a raw `path`)"
+        default: return nil
+        }
+    }
+
     /// Whether the path of `url` (after `scheme://host`) ends in `/v1`; the host alone never
     /// counts (`https://v1` has no path).
     static func pathEndsInV1(_ url: String) -> Bool {

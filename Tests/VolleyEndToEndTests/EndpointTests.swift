@@ -1,0 +1,154 @@
+import FakeLLM
+import FakeLLMTestSupport
+import Foundation
+import Testing
+import VolleyCore
+import VolleyTestSupport
+
+/// Items of every endpoint (docs/protocol.md, "Endpoints"), through the built binary against
+/// the fake server and the mock: their values, their errors, their limits.
+@Suite("Endpoints", .timeLimit(.minutes(2)), .tags(.endToEnd))
+struct EndpointTests {
+    static func item(_ endpoint: String, _ request: JSONObject, key: String? = nil, extra: JSONObject = [:]) -> JSONValue {
+        var item: JSONObject = ["provider": "fake", "request": .object(request)]
+        if endpoint.hasPrefix("/") { item["path"] = .string(endpoint) } else { item["endpoint"] = .string(endpoint) }
+        if let key { item["key"] = .string(key) }
+        for (name, value) in extra { item[name] = value }
+        return .object(item)
+    }
+
+    /// A base64 vector of little-endian float32s.
+    static func floats(base64 text: String) -> [Float] {
+        guard let data = Data(base64Encoded: text) else { return [] }
+        return data.withUnsafeBytes { raw in
+            stride(from: 0, to: raw.count, by: 4).map { Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: $0, as: UInt32.self))) }
+        }
+    }
+
+    @Test("each endpoint in gather and as_completed: embeddings, responses, completions, a raw path, chat")
+    func everyEndpoint() async throws {
+        try await withFakeServer(withoutRequestRecords) { server in
+            try await withVolley(environment: [fakeKeyEnv: "sk-fake"]) { volley in
+                try await configureFake(volley, server)
+                let items: JSONValue = [
+                    Self.item("embeddings", ["model": "text-embedding-3-small", "input": ["alpha", "beta"]], key: "e"),
+                    Self.item("embeddings", ["model": "text-embedding-3-small", "input": "alpha", "encoding_format": "float", "dimensions": 8], key: "f"),
+                    Self.item("responses", ["model": "gpt-4o-mini", "input": "Say hi", "max_output_tokens": 32], key: "r"),
+                    Self.item("completions", ["model": "gpt-3.5-turbo-instruct", "prompt": "Once upon", "max_tokens": 8], key: "c"),
+                    Self.item("/v1/embeddings", ["model": "text-embedding-3-small", "input": "raw", "dimensions": 4], key: "p"),
+                    Self.item("chat", ["model": "gpt-4o-mini", "messages": [["role": "user", "content": "hi"]], "max_tokens": 8], key: "h"),
+                ]
+                for method in ["gather", "as_completed"] {
+                    let reply = try await volley.request(method, id: .string(method), params: ["requests": items])
+                    var outcomes: [String: JSONValue] = [:]
+                    if method == "gather" {
+                        for outcome in reply["result"]?["results"]?.arrayValue ?? [] { outcomes[outcome["key"]?.stringValue ?? ""] = outcome }
+                    } else {
+                        for line in volley.stdout.lines {
+                            guard let params = line.value?["params"], line.value?["method"] == "item", params["request"] == "as_completed" else { continue }
+                            outcomes[params["key"]?.stringValue ?? ""] = params
+                        }
+                    }
+                    #expect(reply["result"]?["stats"]?["succeeded"] == 6, "\(method): \(reply.jsonString.prefix(600))")
+                    // Embeddings, base64 by default: two 1,536-float unit vectors, different, usage input only.
+                    let embedded = outcomes["e"]?["value"]
+                    #expect(embedded?["encoding"] == "base64" && embedded?["dimensions"] == 1_536, "\(embedded?.jsonString.prefix(200) ?? "")")
+                    let vectors = (embedded?["embeddings"]?.arrayValue ?? []).map { Self.floats(base64: $0.stringValue ?? "") }
+                    #expect(vectors.count == 2 && vectors.allSatisfy { $0.count == 1_536 } && vectors[0] != vectors[1])
+                    let norm = vectors.first.map { $0.reduce(0) { $0 + $1 * $1 } } ?? 0
+                    #expect(abs(norm - 1) < 0.001, "unit length: \(norm)")
+                    #expect(embedded?["usage"]?["output_tokens"] == 0 && (embedded?["usage"]?["input_tokens"]?.intValue ?? 0) > 0)
+                    // Asked for floats: numbers, 8 of them, the same as the base64's first 8 rescaled? Just numbers here.
+                    let floats = outcomes["f"]?["value"]
+                    #expect(floats?["encoding"] == "float" && floats?["embeddings"]?[0]?.arrayValue?.count == 8, "\(floats?.jsonString.prefix(200) ?? "")")
+                    #expect(floats?["embeddings"]?[0]?[0]?.doubleValue != nil)
+                    // Responses: text, finish reason, usage, the response id.
+                    let response = outcomes["r"]?["value"]
+                    #expect(response?["text"]?.stringValue?.isEmpty == false && response?["finish_reason"] == "stop", "\(response?.jsonString ?? "")")
+                    #expect(response?["id"]?.stringValue?.hasPrefix("resp_") == true && (response?["usage"]?["output_tokens"]?.intValue ?? 0) > 0)
+                    // Completions: choices[0].text.
+                    let completion = outcomes["c"]?["value"]
+                    #expect(completion?["text"]?.stringValue?.isEmpty == false && completion?["usage"]?["input_tokens"] != nil, "\(completion?.jsonString ?? "")")
+                    // A raw path: the provider's body as it is, status 200.
+                    let raw = outcomes["p"]?["value"]
+                    #expect(raw?["status"] == 200 && raw?["body"]?["object"] == "list", "\(raw?.jsonString.prefix(300) ?? "")")
+                    #expect(raw?["body"]?["data"]?[0]?["embedding"]?.arrayValue?.count == 4)
+                    #expect(outcomes["h"]?["value"]?["text"]?.stringValue?.isEmpty == false)
+                }
+            }
+        }
+    }
+
+    @Test("an endpoint's errors: the provider's 400, a 429 retried, an endpoint the provider kind has not, a bad item")
+    func errors() async throws {
+        try await withFakeServer(withoutRequestRecords) { server in
+            try await withVolley(environment: [fakeKeyEnv: "sk-fake"]) { volley in
+                let providers = fakeProviders(server, extra: ["retry": ["max_retries": 1, "initial_delay": 0.01]])
+                guard case .object(var all) = providers else { return }
+                all["claude"] = ["kind": "anthropic", "base_url": .string(server.baseURL + "/v1"), "api_key_env": .string(fakeKeyEnv)]
+                _ = try await volley.request("configure", id: "c", params: ["providers": .object(all)])
+                let items: JSONValue = [
+                    Self.item("embeddings", ["model": "text-embedding-3-small", "input": ""]),
+                    Self.item("embeddings", ["model": "text-embedding-3-small", "input": "x", "fake": ["mode": "rate_limit", "retry_after": "0"]]),
+                    ["provider": "claude", "endpoint": "embeddings", "request": ["input": "x"]],
+                    ["provider": "fake", "endpoint": "speech", "request": ["input": "x"]],
+                    ["provider": "fake", "endpoint": "embeddings", "path": "/v1/embeddings", "request": ["input": "x"]],
+                ]
+                let reply = try await volley.request("gather", id: "g", params: ["requests": items])
+                let results = reply["result"]?["results"]?.arrayValue ?? []
+                #expect(results[0]["error"]?["kind"] == "http" && results[0]["error"]?["status"] == 400, "\(results[0].jsonString)")
+                #expect(results[1]["error"]?["kind"] == "rate_limited" && results[1]["attempts"] == 2, "\(results[1].jsonString)")
+                #expect(results[2]["error"]?["kind"] == "invalid_request" && results[2]["attempts"] == 0, "\(results[2].jsonString)")
+                #expect(results[2]["error"]?["message"]?.stringValue?.contains("anthropic") == true)
+                #expect(results[3]["error"]?["kind"] == "invalid_request", "\(results[3].jsonString)")
+                #expect(results[4]["error"]?["message"]?.stringValue?.contains("not both") == true, "\(results[4].jsonString)")
+            }
+        }
+    }
+
+    @Test("embeddings count their input only against tpm: a limit that allows 3 calls' input, with max_tokens irrelevant")
+    func embeddingsReserveInputOnly() async throws {
+        try await withFakeServer(withoutRequestRecords) { server in
+            try await withVolley(environment: [fakeKeyEnv: "sk-fake"]) { volley in
+                // 4,000 characters = 1,000 tokens each; 4,000 tpm with token_burst 3,500 admits 3 at once.
+                let providers = fakeProviders(server, extra: ["limits": ["tpm": 4_000, "token_burst": 3_500]])
+                _ = try await volley.request("configure", id: "c", params: ["providers": providers])
+                let text = String(repeating: "abcd", count: 1_000)
+                let items = JSONValue.array((0..<4).map { _ in Self.item("embeddings", ["model": "text-embedding-3-small", "input": .string(text)]) })
+                let started = ContinuousClock.now
+                let reply = try await volley.request("gather", id: "t", params: ["requests": items])
+                let elapsed = ContinuousClock.now - started
+                #expect(reply["result"]?["stats"]?["succeeded"] == 4, "\(reply.jsonString.prefix(300))")
+                // Had the 1,024 default output tokens been reserved, only 1 would fit at once and
+                // the others would wait ~30 s each; input only: 3 at once, the 4th within ~15 s.
+                #expect(elapsed < .seconds(25), "\(elapsed)")
+                #expect(server.stats().rateLimited == 0)
+            }
+        }
+    }
+
+    @Test("the mock answers every endpoint offline, deterministically")
+    func mockEndpoints() async throws {
+        try await withVolley { volley in
+            func mock(_ endpoint: String, _ request: JSONObject) -> JSONValue {
+                var item: JSONObject = ["provider": "mock", "request": .object(request)]
+                if endpoint.hasPrefix("/") { item["path"] = .string(endpoint) } else { item["endpoint"] = .string(endpoint) }
+                return .object(item)
+            }
+            let items: JSONValue = [
+                mock("embeddings", ["input": ["same", "same", "other"], "dimensions": 16, "mock": ["latency_ms": 0]]),
+                mock("responses", ["input": "hi", "mock": ["latency_ms": 0]]),
+                mock("completions", ["prompt": "hi", "mock": ["latency_ms": 0]]),
+                mock("/v1/moderations", ["input": "hi", "mock": ["latency_ms": 0]]),
+                mock("embeddings", ["mock": ["latency_ms": 0]]),
+            ]
+            let results = try await volley.request("gather", id: 1, params: ["requests": items])["result"]?["results"]?.arrayValue ?? []
+            let vectors = results[0]["value"]?["embeddings"]?.arrayValue?.map { Self.floats(base64: $0.stringValue ?? "") } ?? []
+            #expect(vectors.count == 3 && vectors[0] == vectors[1] && vectors[0] != vectors[2] && vectors[0].count == 16)
+            #expect(results[1]["value"]?["text"] == "Mock reply to: hi")
+            #expect(results[2]["value"]?["text"] == "Mock reply to: hi")
+            #expect(results[3]["value"]?["body"]?["path"] == "/v1/moderations" && results[3]["value"]?["status"] == 200)
+            #expect(results[4]["error"]?["kind"] == "invalid_request", "the mock refuses what the API would: \(results[4].jsonString)")
+        }
+    }
+}
