@@ -52,7 +52,8 @@ def test_chat_rejects_unknown_options_naming_the_closest() -> None:
     assert item["request"]["top_p"] == 0.5 and item["request"]["mock"] == {"latency_ms": 1}
     assert item["request"]["some_new_param"] == 1 and item["request"]["top_k"] is None
     assert "timeout" not in item["request"]
-    assert set(volley.ITEM_FIELDS) == {"key", "provider", "timeout", "max_retries", "format", "raw", "stream"}
+    assert set(volley.ITEM_FIELDS) == {
+        "key", "provider", "timeout", "max_retries", "format", "raw", "stream", "endpoint", "path"}
     # call() with a prompt takes chat() options, so the same typo fails before anything starts.
     import asyncio
     with pytest.raises(TypeError, match="timout"):

@@ -10,7 +10,9 @@
                                      return_exceptions=True)
 
 ``async for delta in v.stream(prompt): print(delta.text, end="")`` streams one answer as it
-is written. ``Volley(shared=True)`` attaches to one daemon shared by every host of the machine
+is written; ``await v.embed(texts, model="text-embedding-3-small")`` returns their vectors, and
+:func:`embed`, :func:`respond`, :func:`complete` and :func:`post` build items for the other
+endpoints. ``Volley(shared=True)`` attaches to one daemon shared by every host of the machine
 instead (started on first use). See the package README for the whole API.
 """
 
@@ -36,7 +38,22 @@ from ._errors import (
     TooLarge,
     VolleyError,
 )
-from ._items import ITEM_FIELDS, REQUEST_PARAMS, Item, ItemLike, chat
+from ._embeddings import Embeddings
+from ._items import (
+    COMPLETE_PARAMS,
+    EMBED_PARAMS,
+    ENDPOINTS,
+    ITEM_FIELDS,
+    REQUEST_PARAMS,
+    RESPOND_PARAMS,
+    Item,
+    ItemLike,
+    chat,
+    complete,
+    embed,
+    post,
+    respond,
+)
 from ._stream import Delta, Reset, StreamAssembler, StreamEvent, ToolCallDelta
 from ._sync import SyncStream, SyncVolley, run_gather
 from ._types import BatchStats, GatherResults, Outcome, Progress, Result, Usage
@@ -51,11 +68,20 @@ __all__ = [
     "SyncStream",
     "run_gather",
     "chat",
+    "embed",
+    "respond",
+    "complete",
+    "post",
     "ITEM_FIELDS",
+    "ENDPOINTS",
     "REQUEST_PARAMS",
+    "EMBED_PARAMS",
+    "RESPOND_PARAMS",
+    "COMPLETE_PARAMS",
     "Item",
     "ItemLike",
     "Result",
+    "Embeddings",
     "Usage",
     "Outcome",
     "BatchStats",

@@ -40,9 +40,18 @@ from typing import (
 from ._binary import find_binary
 from ._connection import Connection, Transport
 from ._daemon import attach_or_start, default_socket_path, socket_path_argument
-from ._errors import ItemError, ProtocolError, ProtocolVersionMismatch, SidecarCrashed, VolleyError, error_from_wire
+from ._embeddings import Embeddings
+from ._errors import (
+    ItemError,
+    ProtocolError,
+    ProtocolVersionMismatch,
+    ProviderError,
+    SidecarCrashed,
+    VolleyError,
+    error_from_wire,
+)
 from ._gcpause import gc_paused
-from ._items import ItemLike, chat, normalize_item, stream_setting
+from ._items import ItemLike, can_stream, chat, embed as embed_item, normalize_item, stream_setting
 from ._sidecar import ProcessTransport, child_environment
 from ._stream import Delta, Reset, StreamAssembler, StreamEvent, event_from_wire
 from ._types import BatchStats, GatherResults, Outcome, Progress, Result, _value_from_wire
@@ -58,6 +67,10 @@ MAX_LINE_BYTES = 1 << 30
 DAEMON_IDLE_EXIT = 300
 #: Sent in shared mode's ``environment`` when set, with every ``api_key_env`` the providers name.
 SESSION_ENVIRONMENT = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "OPENAI_BASE_URL", "ANTHROPIC_BASE_URL")
+
+#: Texts per item in :meth:`Volley.embed` unless ``batch_size`` says otherwise (OpenAI takes at
+#: most 2,048 inputs and 300,000 tokens in one embeddings call).
+EMBED_BATCH_SIZE = 256
 
 #: Called with a :class:`Progress` for each ``progress`` notification; may be a coroutine function.
 ProgressCallback = Callable[[Progress], Optional[Awaitable[None]]]
@@ -660,7 +673,8 @@ class Volley:
         cancelled items are still yielded. Options as for :meth:`gather`.
         After the loop, ``.stats`` holds the batch's :class:`BatchStats`.
 
-        ``deltas=True`` streams the items (every item that does not say ``stream=False``) and
+        ``deltas=True`` streams the items (every chat or messages item that does not say
+        ``stream=False``; items of other endpoints do not stream) and
         yields, besides the outcomes, each item's :class:`Delta` and :class:`Reset` events as
         they come, tagged with the item's ``index``: every event of an item comes before its
         :class:`Outcome`, and events of different items interleave. A :class:`Reset` voids
@@ -671,7 +685,7 @@ class Volley:
         params = self._batch_params(items, concurrency, timeout, fail_fast, priority, progress is not None)
         if deltas:
             for item in params["requests"]:
-                if stream_setting(item) is None:
+                if stream_setting(item) is None and can_stream(item):
                     item["stream"] = True
         return AsCompleted(self, params, self._progress_handler(progress), deltas=deltas)
 
@@ -693,13 +707,16 @@ class Volley:
         the loop, the typed exception :meth:`call` raises. Leaving the loop early (``break``,
         an exception, cancelling the task, :meth:`Stream.aclose`) sends ``cancel`` for the
         call; ``async with v.stream(...) as s:`` also waits for the server's reply before the
-        block ends.
+        block ends. Only chat and messages items stream: another item raises :class:`ValueError`.
         """
         if isinstance(item, str):
             item = chat(item, **chat_options)
         elif chat_options:
             raise TypeError("keyword options are for prompt strings; put them in the item (see volley.chat)")
         params = normalize_item(item, self.model)
+        if not can_stream(params):
+            what = f"a raw call (path {params['path']!r})" if "path" in params else f"endpoint {params.get('endpoint')!r}"
+            raise ValueError(f"only chat and messages items stream, not {what}: use call()")
         params["stream"] = True
         return Stream(self, params)
 
@@ -720,6 +737,98 @@ class Volley:
         params = normalize_item(item, self.model)
         reply = await self._request("call", params, cancellable=True)
         return _call_result(reply, params.get("key"))
+
+    # -- embed -----------------------------------------------------------------------------
+
+    @overload
+    async def embed(
+        self,
+        texts: Union[str, Iterable[str]],
+        *,
+        model: Optional[str] = ...,
+        provider: Optional[str] = ...,
+        dimensions: Optional[int] = ...,
+        numpy: Literal[False] = ...,
+        batch_size: int = ...,
+        concurrency: Optional[int] = ...,
+        timeout: Optional[float] = ...,
+        priority: Optional[_Priority] = ...,
+        **options: Any,
+    ) -> List[List[float]]: ...
+
+    @overload
+    async def embed(
+        self,
+        texts: Union[str, Iterable[str]],
+        *,
+        model: Optional[str] = ...,
+        provider: Optional[str] = ...,
+        dimensions: Optional[int] = ...,
+        numpy: bool,
+        batch_size: int = ...,
+        concurrency: Optional[int] = ...,
+        timeout: Optional[float] = ...,
+        priority: Optional[_Priority] = ...,
+        **options: Any,
+    ) -> Any: ...
+
+    async def embed(
+        self,
+        texts: Union[str, Iterable[str]],
+        *,
+        model: Optional[str] = None,
+        provider: Optional[str] = None,
+        dimensions: Optional[int] = None,
+        numpy: bool = False,
+        batch_size: int = EMBED_BATCH_SIZE,
+        concurrency: Optional[int] = None,
+        timeout: Optional[float] = None,
+        priority: Optional[_Priority] = None,
+        **options: Any,
+    ) -> Any:
+        """Embed any number of texts; return their vectors, in input order.
+
+        ``await v.embed(texts, model="text-embedding-3-small")`` is a list of ``List[float]``,
+        one per text; with ``numpy=True`` it is one float32 ``numpy.ndarray`` of shape
+        ``(len(texts), dimensions)``, built from the decoded bytes without a Python float per
+        number (numpy must be installed). A bare string is one text.
+
+        The texts go in items of ``batch_size`` texts each (:func:`volley.embed`, default 256:
+        OpenAI takes at most 2,048 inputs and 300,000 tokens in one call), run as one batch
+        like :meth:`gather` (``concurrency``, ``timeout`` for the whole batch, ``priority``).
+        ``dimensions``, ``provider``, ``model`` and ``options`` (the other :func:`volley.embed`
+        keywords: ``encoding_format``, ``max_retries``, ``user``, ``mock``, ``extra_body``,
+        ...) apply to every item. ``Volley(model=...)`` is a chat model, never used here.
+
+        Errors as :meth:`gather` raises them: the first item to fail cancels the rest and its
+        typed exception is raised; its ``key`` is ``"start:stop"``, the slice of ``texts`` the
+        item held, and its ``results`` hold every item's :class:`Result` or exception. A reply
+        with another number of vectors than texts raises :class:`ProviderError`.
+        """
+        batch = [texts] if isinstance(texts, str) else list(texts)
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive integer, not {batch_size!r}")
+        spans = [(start, min(start + batch_size, len(batch))) for start in range(0, len(batch), batch_size)]
+        items = [
+            embed_item(
+                batch[start:stop], model=model, provider=provider, dimensions=dimensions,
+                key=f"{start}:{stop}", **options,
+            )
+            for start, stop in spans
+        ]
+        results = await self.gather(items, concurrency=concurrency, timeout=timeout, priority=priority) if items else []
+        parts: List[Embeddings] = []
+        for index, (result, (start, stop)) in enumerate(zip(results, spans)):
+            vectors = result.embeddings
+            if vectors is None or len(vectors) != stop - start:
+                got = "no vectors" if vectors is None else f"{len(vectors)} vectors"
+                raise ProviderError(
+                    f"the embeddings call for texts[{start}:{stop}] answered {got} for {stop - start} texts",
+                    index=index, key=f"{start}:{stop}",
+                )
+            parts.append(vectors)
+        joined = Embeddings.join(parts) if parts else Embeddings([], None, dimensions)
+        return joined.numpy() if numpy else joined.tolist()
 
     # -- the rest --------------------------------------------------------------------------
 

@@ -175,6 +175,20 @@ class SyncVolley:
         """
         return SyncStream(self, self._get().stream(item, **chat_options))
 
+    @overload
+    def embed(
+        self, texts: Union[str, Iterable[str]], *, numpy: Literal[False] = ..., **options: Any
+    ) -> List[List[float]]: ...
+
+    @overload
+    def embed(self, texts: Union[str, Iterable[str]], *, numpy: bool, **options: Any) -> Any: ...
+
+    def embed(self, texts: Union[str, Iterable[str]], *, numpy: bool = False, **options: Any) -> Any:
+        """Blocking :meth:`Volley.embed`: every text's vector, in input order (lists of floats,
+        or with ``numpy=True`` one float32 array); same keywords."""
+        batch = [texts] if isinstance(texts, str) else list(texts)
+        return self._run(self._get().embed(batch, numpy=numpy, **options))
+
     def ping(self) -> float:
         """Blocking :meth:`Volley.ping` (round-trip milliseconds)."""
         return self._run(self._get().ping())

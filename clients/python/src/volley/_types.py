@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Dict, Generic, Iterable, List, Mapping, Optional, Tuple, TypeVar, Union
+from typing import Any, Dict, Generic, Iterable, List, Literal, Mapping, Optional, Tuple, TypeVar, Union, overload
 
+from ._embeddings import Embeddings
 from ._errors import ItemError, error_from_wire
 
 __all__ = ["Usage", "Result", "Outcome", "BatchStats", "Progress", "GatherResults"]
@@ -25,16 +26,23 @@ class Usage:
 
 @dataclass(frozen=True)
 class Result:
-    """The value of one successful LLM call.
+    """The value of one successful LLM call, whichever endpoint it called.
 
-    ``text`` is the assistant's text (``None`` when the reply is only tool calls);
-    ``finish_reason`` uses OpenAI's vocabulary (``stop``, ``length``, ``tool_calls``,
-    ``content_filter``); ``tool_calls`` is OpenAI-shaped and ``None`` when absent; ``raw`` is the
-    provider's whole response body, only when the item asked for it (``raw=True``). ``data`` is
-    the protocol's ``value`` object exactly as received. ``str(result)`` is the text.
-    ``ttft_ms`` (time to first token) is, for a streamed item, the milliseconds from the start of
-    the attempt that produced the answer to its first delta; ``None`` when the item did not stream
-    (or the server did not say).
+    ``text`` is the assistant's text (``None`` when the reply is only tool calls, and for
+    embeddings and raw calls); ``finish_reason`` uses OpenAI's vocabulary (``stop``, ``length``,
+    ``tool_calls``, ``content_filter``); ``tool_calls`` is OpenAI-shaped and ``None`` when
+    absent; ``raw`` is the provider's whole response body, only when the item asked for it
+    (``raw=True``). ``data`` is the protocol's ``value`` object exactly as received.
+    ``str(result)`` is the text. ``ttft_ms`` (time to first token) is, for a streamed item, the
+    milliseconds from the start of the attempt that produced the answer to its first delta;
+    ``None`` when the item did not stream (or the server did not say).
+
+    Per endpoint (see :func:`volley.embed`, :func:`volley.respond`, :func:`volley.post`):
+    ``id`` is a Responses API call's response id (for ``previous_response_id``);
+    ``embeddings`` an embeddings call's :class:`Embeddings` (one vector per input, decoded when
+    read; :meth:`vectors` returns them all); ``status`` and ``body`` a raw call's HTTP status
+    and reply (its JSON as it is, or a string when it is not JSON). Each is ``None`` for the
+    other endpoints.
     """
 
     text: Optional[str]
@@ -45,12 +53,18 @@ class Result:
     raw: Optional[Any] = None
     data: Dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
     ttft_ms: Optional[float] = None
+    id: Optional[str] = None
+    embeddings: Optional[Embeddings] = None
+    status: Optional[int] = None
+    body: Any = None
 
     @classmethod
     def from_wire(cls, value: Mapping[str, Any], ttft_ms: Optional[float] = None) -> "Result":
         """The result of a wire ``value``. ``ttft_ms`` is the outcome's member of that name
-        (a ``ttft_ms`` inside ``value`` is used when it is ``None``)."""
+        (a ``ttft_ms`` inside ``value`` is used when it is ``None``). Embedding vectors are not
+        decoded here (see :class:`Embeddings`)."""
         get = value.get
+        vectors = get("embeddings")
         # Positional arguments: a frozen dataclass's __init__ costs less called without keywords.
         return cls(
             get("text"),
@@ -61,7 +75,28 @@ class Result:
             get("raw"),
             value if isinstance(value, dict) else dict(value),
             get("ttft_ms") if ttft_ms is None else ttft_ms,
+            get("id"),
+            None if vectors is None else Embeddings(vectors, get("encoding"), get("dimensions")),
+            get("status"),
+            get("body"),
         )
+
+    @overload
+    def vectors(self, *, numpy: Literal[False] = ...) -> List[List[float]]: ...
+
+    @overload
+    def vectors(self, *, numpy: bool) -> Any: ...
+
+    def vectors(self, *, numpy: bool = False) -> Any:
+        """An embeddings call's vectors, one per input in input order: lists of floats, or with
+        ``numpy=True`` one float32 ``numpy.ndarray`` of shape ``(inputs, dimensions)`` built
+        straight from the bytes (numpy must be installed; it is never required otherwise).
+        Decoded at each call: keep what it returns. Raises :class:`ValueError` for a result of
+        another endpoint."""
+        embeddings = self.embeddings
+        if embeddings is None:
+            raise ValueError("this result has no vectors: it is not the result of an embeddings call (volley.embed)")
+        return embeddings.numpy() if numpy else embeddings.tolist()
 
     def __str__(self) -> str:
         return self.text or ""
