@@ -55,6 +55,13 @@ export interface ChatRequest {
   [field: string]: unknown;
 }
 
+/**
+ * Which API an item calls (docs/protocol.md, "Endpoints"); a raw call gives `path` instead.
+ * `chat` (the default) and `messages` items are `Item`s (`chat()` builds both); the others have
+ * their own item types and builders: `embed()`, `respond()`, `complete()`, and `post()` for a path.
+ */
+export type Endpoint = 'chat' | 'embeddings' | 'responses' | 'messages' | 'completions';
+
 /** One LLM call, as the protocol defines it (snake_case; `maxRetries` is accepted too). */
 export interface Item {
   /** Echoed in the outcome and in errors. */
@@ -76,10 +83,103 @@ export interface Item {
    * is whole and has `ttftMs`. See `Volley.stream()`, `asCompleted`'s `deltas`, `onDelta`.
    */
   stream?: boolean;
+  /**
+   * `chat` (default): chat completions (translated for Anthropic). `messages`: the body is an
+   * Anthropic Messages body, sent as it is to `/v1/messages` (anthropic and mock providers).
+   */
+  endpoint?: 'chat' | 'messages';
 }
 
+/** The item fields every endpoint has besides `request`. */
+export interface ItemFields {
+  /** Echoed in the outcome and in errors. */
+  key?: string;
+  /** A configured provider's name (default: the default provider). */
+  provider?: string;
+  /** Seconds for this item, retries and waits included, counted from when it starts. */
+  timeout?: number;
+  /** 0..100; default: the provider's `retry.max_retries`. */
+  max_retries?: number;
+  maxRetries?: number;
+}
+
+/** An OpenAI embeddings body. Unknown fields are passed to the provider untouched. */
+export interface EmbeddingsRequest {
+  model?: string;
+  /** A text, texts (one vector each, in order), or token arrays. */
+  input: string | string[] | number[] | number[][];
+  dimensions?: number;
+  /** Default (the sidecar asks for it): `base64`. `float`: numbers on the wire; the value is the same. */
+  encoding_format?: 'base64' | 'float';
+  user?: string;
+  /** Only for the `mock` provider. */
+  mock?: MockScript;
+  [field: string]: unknown;
+}
+
+/** An embeddings call (openai and mock providers); its value is an `EmbeddingsValue`. */
+export interface EmbeddingsItem extends ItemFields {
+  endpoint: 'embeddings';
+  request: EmbeddingsRequest;
+}
+
+/** An OpenAI Responses body. Unknown fields are passed to the provider untouched. */
+export interface ResponsesRequest {
+  model?: string;
+  /** A text, or input items (messages, function call outputs, ...). */
+  input: string | unknown[];
+  instructions?: string;
+  max_output_tokens?: number;
+  previous_response_id?: string;
+  tools?: unknown[];
+  /** Only for the `mock` provider. */
+  mock?: MockScript;
+  [field: string]: unknown;
+}
+
+/** A Responses API call (openai and mock providers); its value is a `ResponsesValue`. */
+export interface ResponsesItem extends ItemFields {
+  endpoint: 'responses';
+  request: ResponsesRequest;
+  /** Include the provider's whole response body as `value.raw`. */
+  raw?: boolean;
+}
+
+/** A legacy completions body. Unknown fields are passed to the provider untouched. */
+export interface CompletionsRequest {
+  model?: string;
+  prompt: string | string[] | number[] | number[][];
+  max_tokens?: number;
+  temperature?: number;
+  /** Only for the `mock` provider. */
+  mock?: MockScript;
+  [field: string]: unknown;
+}
+
+/** A legacy completions call (openai and mock providers); its value is a `CompletionValue`. */
+export interface CompletionsItem extends ItemFields {
+  endpoint: 'completions';
+  request: CompletionsRequest;
+  /** Include the provider's whole response body as `value.raw`. */
+  raw?: boolean;
+}
+
+/**
+ * A raw call: `request` POSTed as it is to `path` under the provider's base URL, with its auth,
+ * headers, limits and retries; its value is a `PostValue`.
+ */
+export interface PostItem extends ItemFields {
+  /** Starts with `/`; `/v1/x` under a base URL ending in `/v1` is `{base_url}/x`. */
+  path: string;
+  request: Record<string, unknown>;
+  endpoint?: undefined;
+}
+
+/** An item of any endpoint. */
+export type AnyItem = Item | EmbeddingsItem | ResponsesItem | CompletionsItem | PostItem;
+
 /** What the batch methods accept: an item, or a string (the same as `chat(string)`). */
-export type ItemLike = Item | string;
+export type ItemLike = AnyItem | string;
 
 /**
  * Options of `chat()`. The item options (`key`, `provider`, `timeout`, `maxRetries`, `format`,
@@ -100,6 +200,12 @@ export interface ChatOptions {
   raw?: boolean;
   /** Token streaming (the item field `stream: true`); `false` is left out. */
   stream?: boolean;
+  /**
+   * `messages`: an Anthropic Messages body sent as it is (`system` then goes in the body's
+   * `system` field, not as a message). `chat` (the default) is left out. Other endpoints have
+   * their own builders (`embed`, `respond`, `complete`, `post`).
+   */
+  endpoint?: 'chat' | 'messages';
   /** Merged into the request body as given (names unchanged), for fields not listed here. */
   extraBody?: Record<string, unknown>;
   /** `maxTokens` → `max_tokens`. */
@@ -148,8 +254,124 @@ export interface ChatOptions {
  */
 export function chat(prompt: string | Message[], options?: ChatOptions): Item;
 
+/** The options every endpoint's builder takes: item options, `model`, the mock script, `extraBody`. */
+export interface EndpointOptions {
+  model?: string;
+  provider?: string;
+  key?: string;
+  /** Seconds for this item, retries included. */
+  timeout?: number;
+  maxRetries?: number;
+  /** Merged into the request body as given (names unchanged), for fields not listed here. */
+  extraBody?: Record<string, unknown>;
+  /** Only for the `mock` provider. */
+  mock?: MockScript;
+}
+
+/** Options of `embed()`: body parameters in camelCase (`encodingFormat` → `encoding_format`). */
+export interface EmbedOptions extends EndpointOptions {
+  dimensions?: number;
+  /** `float`: numbers on the wire instead of base64 (4x larger); the value's vectors are the same `Float32Array`s. */
+  encodingFormat?: 'base64' | 'float';
+  user?: string;
+}
+
+/** Options of `respond()`: the Responses API's parameters in camelCase. */
+export interface RespondOptions extends EndpointOptions {
+  /** Include the provider's whole response body as `value.raw`. */
+  raw?: boolean;
+  /** The system prompt. */
+  instructions?: string;
+  maxOutputTokens?: number;
+  maxToolCalls?: number;
+  /** A previous value's `id`, to continue that conversation. */
+  previousResponseId?: string;
+  conversation?: unknown;
+  include?: string[];
+  metadata?: Record<string, string>;
+  parallelToolCalls?: boolean;
+  prompt?: unknown;
+  promptCacheKey?: string;
+  reasoning?: unknown;
+  safetyIdentifier?: string;
+  serviceTier?: string;
+  store?: boolean;
+  temperature?: number;
+  text?: unknown;
+  toolChoice?: unknown;
+  tools?: unknown[];
+  topLogprobs?: number;
+  topP?: number;
+  truncation?: string;
+  user?: string;
+}
+
+/** Options of `complete()`: the legacy completions parameters in camelCase. */
+export interface CompleteOptions extends EndpointOptions {
+  /** Include the provider's whole response body as `value.raw`. */
+  raw?: boolean;
+  maxTokens?: number;
+  temperature?: number;
+  topP?: number;
+  n?: number;
+  stop?: string | string[];
+  seed?: number;
+  presencePenalty?: number;
+  frequencyPenalty?: number;
+  logitBias?: Record<string, number>;
+  logprobs?: number;
+  echo?: boolean;
+  bestOf?: number;
+  suffix?: string;
+  user?: string;
+}
+
+/** Options of `post()`: the body is given whole, so only the item options and the mock script. */
+export interface PostOptions {
+  provider?: string;
+  key?: string;
+  timeout?: number;
+  maxRetries?: number;
+  /** Only for the `mock` provider: merged into the body as `mock`. */
+  mock?: MockScript;
+}
+
+/**
+ * Builds an embeddings item: one vector per text of `input`, in order (`value.embeddings`, as
+ * `Float32Array`s). `defaultModel` is not filled in: name an embedding model.
+ * @throws {TypeError} for an unknown option, naming the closest one.
+ */
+export function embed(input: string | string[] | number[] | number[][], options?: EmbedOptions): EmbeddingsItem;
+
+/**
+ * Builds a Responses API item: `input` is a text or input items.
+ * @throws {TypeError} for an unknown option (`system`: use `instructions`), naming the closest one.
+ */
+export function respond(input: string | unknown[], options?: RespondOptions): ResponsesItem;
+
+/**
+ * Builds a legacy completions item (`/completions`, as many local servers keep); the value's
+ * `text` is `choices[0].text`.
+ * @throws {TypeError} for an unknown option, naming the closest one.
+ */
+export function complete(prompt: string | string[] | number[] | number[][], options?: CompleteOptions): CompletionsItem;
+
+/**
+ * Builds a raw item: `body` POSTed as it is (names unchanged) to `path` under the provider's base
+ * URL; the value is `{ status, body }`. `defaultModel` is not filled in.
+ * @throws {TypeError} when `path` does not start with `/`, `body` is not a plain object, or for an unknown option.
+ */
+export function post(path: string, body?: Record<string, unknown>, options?: PostOptions): PostItem;
+
+/**
+ * One embedding as the OpenAI API sends it with `encoding_format: "base64"` (little-endian
+ * float32s) as a `Float32Array` with a buffer of its own; for bodies read with `post()`.
+ * @throws {TypeError} when it is not base64 of whole float32s.
+ */
+export function decodeEmbedding(base64: string): Float32Array;
+
 /** The fields of a protocol item besides `request`. */
-export const ITEM_FIELDS: readonly ['key', 'provider', 'timeout', 'max_retries', 'format', 'raw', 'stream'];
+export const ITEM_FIELDS: readonly ['key', 'provider', 'timeout', 'max_retries', 'format', 'raw', 'stream', 'endpoint', 'path'];
 /** The request-body parameters `chat()` accepts as options (snake_case). */
 export const REQUEST_PARAMS: ReadonlySet<string>;
 
@@ -177,8 +399,94 @@ export interface ChatValue {
   ttftMs?: number;
 }
 
+/** An OpenAI-shaped tool call. */
+export interface ToolCall {
+  /** For a Responses function call, its `call_id` (what a `function_call_output` answers). */
+  id: string;
+  type: 'function';
+  function: { name: string; arguments: string };
+}
+
+/** An embeddings item's value. */
+export interface EmbeddingsValue {
+  /**
+   * One vector per input, in input order, decoded from the wire's base64 (little-endian float32)
+   * or numbers. Each has an `ArrayBuffer` of its own, exactly its size.
+   */
+  embeddings: Float32Array[];
+  /** How the vectors came on the wire: `base64` unless the request asked for `float`. */
+  encoding: 'base64' | 'float';
+  /** The length of each vector. */
+  dimensions: number;
+  model?: string | null;
+  /** `outputTokens` is 0. */
+  usage?: Usage | null;
+  text: null;
+  finishReason: null;
+}
+
+/** A Responses item's value. */
+export interface ResponsesValue {
+  /** The text of its `output_text` parts; `null` when there is none (only function calls). */
+  text: string | null;
+  /** Its `function_call` items, OpenAI-shaped (`call_id` as `id`), only when present. */
+  toolCalls?: ToolCall[];
+  /** `stop`, `tool_calls`, `length` (cut by `max_output_tokens`), `content_filter`, ... */
+  finishReason: string | null;
+  usage?: Usage | null;
+  /** The response's id, for `previousResponseId`. */
+  id?: string;
+  model?: string | null;
+  /** Only when the item asked with `raw: true`. */
+  raw?: unknown;
+}
+
+/** A legacy completions item's value. */
+export interface CompletionValue {
+  /** `choices[0].text`. */
+  text: string | null;
+  finishReason: string | null;
+  usage?: Usage | null;
+  model?: string | null;
+  /** Only when the item asked with `raw: true`. */
+  raw?: unknown;
+}
+
+/** A raw (`post()`) item's value. */
+export interface PostValue {
+  /** The reply's HTTP status (2xx: other statuses are the item's error). */
+  status: number;
+  /** The reply's JSON as the server sent it (names unchanged), or a string when it is not JSON. */
+  body: unknown;
+  /** When the body has OpenAI's or Anthropic's `usage`. */
+  usage?: Usage | null;
+  model?: string | null;
+  text: null;
+  finishReason: null;
+}
+
+/** Any item's value. */
+export type Value = ChatValue | EmbeddingsValue | ResponsesValue | CompletionValue | PostValue;
+
+/**
+ * The value of an item of type `I`: `embed()` items have `EmbeddingsValue`s, `respond()` items
+ * `ResponsesValue`s, `complete()` items `CompletionValue`s, `post()` items `PostValue`s, chat and
+ * messages items (and strings) `ChatValue`s. A union of items gives the union of their values.
+ */
+export type ValueOf<I> = I extends string
+  ? ChatValue
+  : I extends EmbeddingsItem
+    ? EmbeddingsValue
+    : I extends ResponsesItem
+      ? ResponsesValue
+      : I extends CompletionsItem
+        ? CompletionValue
+        : I extends PostItem
+          ? PostValue
+          : ChatValue;
+
 /** One item's outcome, as `asCompleted` yields it. */
-export interface Outcome {
+export interface Outcome<V = ChatValue> {
   /** Position in the input. */
   index: number;
   key: string | undefined;
@@ -186,7 +494,7 @@ export interface Outcome {
   provider: string | undefined;
   ok: boolean;
   /** When `ok`. */
-  value: ChatValue | undefined;
+  value: V | undefined;
   /** When not `ok`. */
   error: VolleyError | undefined;
   /** HTTP attempts made (0 when the item never started). */
@@ -246,10 +554,10 @@ export interface ResetChunk {
 export type StreamChunk = DeltaChunk | ResetChunk;
 
 /** An outcome as `asCompleted(items, { deltas: true })` yields it. */
-export type OutcomeEvent = Outcome & { type: 'outcome' };
+export type OutcomeEvent<V = ChatValue> = Outcome<V> & { type: 'outcome' };
 
 /** What `asCompleted(items, { deltas: true })` yields: chunks, and each item's outcome after its chunks. */
-export type AsCompletedEvent = StreamChunk | OutcomeEvent;
+export type AsCompletedEvent<V = ChatValue> = StreamChunk | OutcomeEvent<V>;
 
 /** A tool call assembled from its pieces, OpenAI-shaped as in `ChatValue.toolCalls`. */
 export interface AssembledToolCall {
@@ -343,6 +651,24 @@ export interface AsCompletedOptions extends BatchOptions {
   deltas?: boolean;
 }
 
+/**
+ * Options of `v.embed(texts, options)`: `embed()`'s for every request (but `key`: each request
+ * is keyed `"start:stop"`), and how the requests run.
+ */
+export interface EmbedTextsOptions extends Omit<EmbedOptions, 'key' | 'timeout'> {
+  /** Texts per embeddings request (default 256; OpenAI takes up to 2,048 and 300,000 tokens a request). */
+  batchSize?: number;
+  /** Requests in flight at once (default 64); provider limits apply on top. */
+  concurrency?: number;
+  /** Seconds for the whole batch (as `gather`'s); unfinished requests end with `DeadlineExceeded`. */
+  timeout?: number;
+  priority?: 'interactive' | 'background';
+  /** Called with progress, counted in requests (`batchSize` texts each). */
+  onProgress?: (progress: Progress) => void;
+  /** Aborting cancels every request; the call rejects with `AbortError`. */
+  signal?: AbortSignal;
+}
+
 export interface GatherOptions extends BatchOptions {
   /**
    * `true`: a failed item's slot holds its error and the call resolves. `false` (default): the
@@ -365,7 +691,7 @@ export interface GatherOptions extends BatchOptions {
  */
 export type GatherResults<T> = T[] & {
   /** Every item's outcome (attempts, latency, key), in input order. */
-  readonly outcomes: Outcome[];
+  readonly outcomes: Outcome<Exclude<T, VolleyError>>[];
   /** The batch's totals. */
   readonly stats: BatchStats;
 };
@@ -554,17 +880,27 @@ export declare class Volley {
   /** Starts the sidecar now (otherwise the first call does). */
   start(): Promise<ServerInfo>;
 
-  gather(items: Iterable<ItemLike>, options: GatherOptions & { returnExceptions: true }): Promise<GatherResults<ChatValue | VolleyError>>;
-  gather(items: Iterable<ItemLike>, options?: GatherOptions & { returnExceptions?: false }): Promise<GatherResults<ChatValue>>;
-  gather(items: Iterable<ItemLike>, options?: GatherOptions): Promise<GatherResults<ChatValue | VolleyError>>;
+  /** One slot per item, in input order; each item's value type follows its endpoint (`ValueOf`). */
+  gather<I extends ItemLike>(items: Iterable<I>, options: GatherOptions & { returnExceptions: true }): Promise<GatherResults<ValueOf<I> | VolleyError>>;
+  gather<I extends ItemLike>(items: Iterable<I>, options?: GatherOptions & { returnExceptions?: false }): Promise<GatherResults<ValueOf<I>>>;
+  gather<I extends ItemLike>(items: Iterable<I>, options?: GatherOptions): Promise<GatherResults<ValueOf<I> | VolleyError>>;
 
   /** Yields outcomes as items finish; leaving the loop early cancels the rest. */
-  asCompleted(items: Iterable<ItemLike>, options: AsCompletedOptions & { deltas: true }): AsyncGenerator<AsCompletedEvent, void, undefined>;
-  asCompleted(items: Iterable<ItemLike>, options?: AsCompletedOptions & { deltas?: false }): AsyncGenerator<Outcome, void, undefined>;
-  asCompleted(items: Iterable<ItemLike>, options?: AsCompletedOptions): AsyncGenerator<Outcome | AsCompletedEvent, void, undefined>;
+  asCompleted<I extends ItemLike>(items: Iterable<I>, options: AsCompletedOptions & { deltas: true }): AsyncGenerator<AsCompletedEvent<ValueOf<I>>, void, undefined>;
+  asCompleted<I extends ItemLike>(items: Iterable<I>, options?: AsCompletedOptions & { deltas?: false }): AsyncGenerator<Outcome<ValueOf<I>>, void, undefined>;
+  asCompleted<I extends ItemLike>(items: Iterable<I>, options?: AsCompletedOptions): AsyncGenerator<Outcome<ValueOf<I>> | AsCompletedEvent<ValueOf<I>>, void, undefined>;
 
-  /** One item's value; a failure rejects with its typed error. */
-  call(item: ItemLike, options?: { signal?: AbortSignal }): Promise<ChatValue>;
+  /** One item's value (its type follows the item's endpoint); a failure rejects with its typed error. */
+  call<I extends ItemLike>(item: I, options?: { signal?: AbortSignal }): Promise<ValueOf<I>>;
+
+  /**
+   * The vectors of `texts` (a string alone is one text), in order, sent `batchSize` texts to an
+   * embeddings request, the requests run as one batch. The first request to fail rejects with
+   * its typed error once the others are cancelled; its `key` is `"start:stop"`, the slice of
+   * `texts` it held.
+   * @throws {TypeError} for `key` or an unknown option.
+   */
+  embed(texts: string | ReadonlyArray<string | number[]>, options?: EmbedTextsOptions): Promise<Float32Array[]>;
 
   /**
    * Streams one item (`call` with `stream: true`): iterate the result once for its chunks,
@@ -638,7 +974,7 @@ export declare class VolleyError extends Error {
    * Set on the error `gather` rejects with: every slot of the batch, values and errors (this
    * error among them), with `outcomes` and `stats`. Not enumerable.
    */
-  results?: GatherResults<ChatValue | VolleyError>;
+  results?: GatherResults<Value | VolleyError>;
 }
 
 export declare class RateLimited extends VolleyError {}
@@ -700,7 +1036,7 @@ export declare class AbortError extends Error {
   constructor(message: string, reason: unknown);
   name: 'AbortError';
   /** For `gather`: every slot as the sidecar reported it when it stopped (with `outcomes` and `stats`). */
-  results: GatherResults<ChatValue | VolleyError> | undefined;
+  results: GatherResults<Value | VolleyError> | undefined;
   stats: BatchStats | undefined;
 }
 

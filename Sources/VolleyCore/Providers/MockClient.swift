@@ -201,8 +201,14 @@ final class MockClient: ProviderClient {
     static func reply(to item: Item, script: JSONValue?) -> ItemValue {
         var messages = item.request["messages"]?.arrayValue ?? []
         // Responses and completions: their input or prompt is the user's turn.
-        if let input = item.request["input"] ?? item.request["prompt"], messages.isEmpty {
-            let text = input.stringValue ?? input.arrayValue?.last.flatMap { $0.stringValue ?? OpenAIClient.text(of: $0["content"]) } ?? ""
+        if messages.isEmpty {
+            // Responses: the last input item is the user's turn; completions: `choices[0]` answers the first prompt.
+            var text = ""
+            if let input = item.request["input"] {
+                text = input.stringValue ?? input.arrayValue?.last.flatMap { $0.stringValue ?? OpenAIClient.text(of: $0["content"]) } ?? ""
+            } else if let prompt = item.request["prompt"] {
+                text = prompt.stringValue ?? prompt.arrayValue?.first?.stringValue ?? ""
+            }
             messages = [["role": "user", "content": .string(text)]]
         }
         let lastUser = messages.last { $0["role"]?.stringValue == "user" }

@@ -99,6 +99,9 @@ extension Server {
                 "provider_kinds": .array(ProviderKind.allCases.map { .string($0.rawValue) }),
                 "providers": .array(set.providers.keys.sorted().map(JSONValue.string)),
                 "default_provider": set.defaultName.map(JSONValue.string) ?? .null,
+                // What items may ask for beyond version 1's first release: a host checks before sending.
+                "endpoints": .array((Item.Endpoint.names + ["path"]).map(JSONValue.string)),
+                "streaming": true,
             ],
             "limits": [
                 "max_line_bytes": .number(JSONNumber(options.maxLineBytes)),

@@ -2,7 +2,7 @@
 // Types: ../index.d.ts. Protocol: docs/protocol.md in the Volley repository.
 
 export { Volley } from './volley.js';
-export { ITEM_FIELDS, REQUEST_PARAMS, chat } from './convert.js';
+export { ITEM_FIELDS, REQUEST_PARAMS, chat, complete, decodeEmbedding, embed, post, respond } from './convert.js';
 export { ChatStream, StreamAssembler } from './stream.js';
 export { findBinary } from './binary.js';
 export { defaultSocketPath } from './daemon.js';

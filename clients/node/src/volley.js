@@ -11,6 +11,7 @@ import {
   chat,
   checkOptions,
   chunkFromWire,
+  endpointItem,
   isPlainObject,
   itemToWire,
   outcomeFromWire,
@@ -20,7 +21,16 @@ import {
   valueFromWire,
 } from './convert.js';
 import { attachOrStart, checkSocketPath, defaultSocketPath } from './daemon.js';
-import { AbortError, Cancelled, ProtocolError, ProtocolVersionMismatch, SidecarCrashed, VolleyError, itemError } from './errors.js';
+import {
+  AbortError,
+  Cancelled,
+  ProtocolError,
+  ProtocolVersionMismatch,
+  ProviderError,
+  SidecarCrashed,
+  VolleyError,
+  itemError,
+} from './errors.js';
 import { Connection } from './rpc.js';
 import { ProcessTransport, volleyFlags } from './sidecar.js';
 import { ChatStream, OutcomeQueue } from './stream.js';
@@ -38,6 +48,10 @@ const REQUEST_CANCELLED = -32800;
 /** Shared mode: connections tried when the daemon drops them before `initialize` answers. */
 const HANDSHAKE_ATTEMPTS = 3;
 const REQUEST_FAILED = -32803;
+/** `v.embed()`'s options that are not `embed()`'s: how the texts are batched and run. */
+const EMBED_BATCH_OPTIONS = Object.freeze(['batchSize', 'concurrency', 'timeout', 'priority', 'signal', 'onProgress']);
+/** Texts per embeddings request by default (OpenAI takes up to 2,048 and 300,000 tokens a request). */
+const EMBED_BATCH_SIZE = 256;
 
 /**
  * @param {AbortSignal} signal
@@ -490,7 +504,86 @@ export class Volley {
   async call(item, options = {}) {
     checkOptions('call()', options, SIGNAL_ONLY);
     const { signal } = options;
-    return valueFromWire(await this.#call(itemToWire(item, this.#options.defaultModel), signal, undefined));
+    const wire = itemToWire(item, this.#options.defaultModel);
+    const value = await this.#call(wire, signal, undefined);
+    try {
+      return valueFromWire(value);
+    } catch (error) {
+      // An embedding that cannot be decoded: the item's failure, named as the item's errors are.
+      if (error instanceof ProviderError && isPlainObject(wire)) error.key = wire.key;
+      throw error;
+    }
+  }
+
+  /**
+   * The vectors of `texts`, in order: one `Float32Array` per text (a string alone is one text).
+   * The texts are sent `batchSize` to an embeddings request (default 256), and the requests run
+   * as one batch, under the provider's limits and retries like any other.
+   *
+   * Options: `embed()`'s (`model`, `provider`, `dimensions`, `encodingFormat`, `user`,
+   * `maxRetries`, `mock`, `extraBody`) for every request, and `batchSize`, `concurrency`,
+   * `timeout` (seconds for the whole batch, as `gather`'s), `priority`, `signal`, `onProgress`
+   * (counting requests). Each request's `key` is `"start:stop"`, the slice of `texts` it holds.
+   *
+   * Errors: the first request to fail rejects the call with its typed error, as `call()` does,
+   * once the sidecar has cancelled the others (the batch runs `failFast`); its `key` names the
+   * texts it held (`"100:200"`), its `index` the request's position.
+   *
+   * The requests run through `as_completed`, not `gather`: each reply is its own line, decoded
+   * as it arrives, where one `gather` reply would hold every vector on one line (10,000 vectors
+   * of 1,536 floats are 82 MB of base64; about 65,000 of them pass V8's longest string).
+   *
+   * @param {string | ReadonlyArray<string | number[]>} texts
+   * @param {import('../index.js').EmbedTextsOptions} [options]
+   * @returns {Promise<Float32Array[]>}
+   */
+  async embed(texts, options = {}) {
+    const list = typeof texts === 'string' ? [texts] : texts;
+    if (!Array.isArray(list)) {
+      throw new TypeError(`embed(): texts must be an array of texts (or one text), not ${texts === null ? 'null' : typeof texts}`);
+    }
+    if (options === null || typeof options !== 'object') throw new TypeError('embed(): options must be an object');
+    const { batchSize = EMBED_BATCH_SIZE, concurrency, timeout, priority, signal, onProgress, ...itemOptions } = options;
+    if (!Number.isInteger(batchSize) || batchSize < 1) throw new TypeError(`embed(): batchSize must be a positive integer, not ${batchSize}`);
+    // Not in the types, but a JavaScript caller may pass it.
+    if (/** @type {Record<string, unknown>} */ (itemOptions).key !== undefined) {
+      throw new TypeError('embed(): each request is keyed "start:stop" (the texts it holds); to key your own, run embed() items with gather()');
+    }
+    /** @type {any[]} */
+    const items = [];
+    for (let start = 0; start < list.length; start += batchSize) {
+      const stop = Math.min(start + batchSize, list.length);
+      items.push(endpointItem('embed', list.slice(start, stop), { ...itemOptions, key: `${start}:${stop}` }, EMBED_BATCH_OPTIONS));
+    }
+    if (signal?.aborted) throw abortError(signal);
+    if (items.length === 0) return [];
+    /** @type {Float32Array[][]} */
+    const vectors = new Array(items.length);
+    /** @type {VolleyError | undefined} */
+    let failure;
+    let answered = 0;
+    // Leaving the loop at the first failure waits for the sidecar to stop the rest.
+    for await (const outcome of this.asCompleted(items, { concurrency, timeout, priority, signal, onProgress, failFast: true })) {
+      if (!outcome.ok) {
+        failure = outcome.error;
+        break;
+      }
+      const got = /** @type {any} */ (outcome.value)?.embeddings;
+      const sent = items[outcome.index].request.input.length;
+      if (!Array.isArray(got) || got.length !== sent) {
+        failure = new ProviderError(
+          `the embeddings request for texts[${outcome.key}] answered ${Array.isArray(got) ? `${got.length} vectors` : 'no vectors'} for ${sent} texts`,
+          { kind: 'provider_error', attempts: outcome.attempts, index: outcome.index, key: outcome.key },
+        );
+        break;
+      }
+      vectors[outcome.index] = got;
+      answered += 1;
+    }
+    if (failure) throw failure;
+    // Every request answers once; a missing one would shift every later text's vector.
+    if (answered !== items.length) throw new VolleyError(`embed(): ${items.length - answered} of ${items.length} requests never answered`, { kind: 'protocol' });
+    return vectors.flat();
   }
 
   /**

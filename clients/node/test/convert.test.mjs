@@ -53,7 +53,7 @@ test('chat refuses options it does not know, naming the closest; extraBody passe
     request: { messages: [{ role: 'user', content: 'x' }], top_p: 0.5, stop_sequences: ['a'], someNewParam: 1, topK: null },
     timeout: 0.1,
   });
-  assert.deepEqual(ITEM_FIELDS, ['key', 'provider', 'timeout', 'max_retries', 'format', 'raw', 'stream']);
+  assert.deepEqual(ITEM_FIELDS, ['key', 'provider', 'timeout', 'max_retries', 'format', 'raw', 'stream', 'endpoint', 'path']);
   assert.ok(REQUEST_PARAMS.has('max_tokens') && REQUEST_PARAMS.has('mock') && !REQUEST_PARAMS.has('timeout'));
 });
 
@@ -63,6 +63,10 @@ test('item objects with unknown fields are refused; so are unknown method and co
     message: /no field "timout" \(did you mean "timeout"\?\)/,
   });
   assert.throws(() => itemToWire({ request: { messages: [] }, maxTokens: 1 }, undefined), /inside request/);
+  assert.throws(() => itemToWire({ request: { input: 'x' }, endpiont: 'embeddings' }, undefined), /no field "endpiont" \(did you mean "endpoint"\?\)/);
+  assert.deepEqual(itemToWire({ endpoint: 'embeddings', request: { input: 'x' } }, 'chat-model'), { endpoint: 'embeddings', request: { input: 'x' } });
+  assert.deepEqual(itemToWire({ path: '/v1/x', request: {} }, 'chat-model'), { path: '/v1/x', request: {} });
+  assert.equal(itemToWire({ endpoint: 'responses', request: { input: 'x' } }, 'chat-model').request.model, 'chat-model');
   assert.throws(() => new Volley({ defaultModle: 'm' }), { name: 'TypeError', message: /"defaultModle" \(did you mean "defaultModel"\?\)/ });
   const v = new Volley({ binary: '/nonexistent/volley' });
   await assert.rejects(v.call('x', { timeout: 1 }), { name: 'TypeError', message: /call\(\): unknown option "timeout"/ });

@@ -32,6 +32,7 @@ test('a strict TypeScript program importing src/index.js by path compiles, and a
     writeFileSync(
       join(dir, 'use.mts'),
       `import { Volley, chat, defaultSocketPath, HTTPError, REQUEST_PARAMS, StreamAssembler, type ChatStream, type GatherResults, type ChatValue, type ConnectionStats, type Outcome, type StreamResult, type ToolCallDelta } from ${JSON.stringify(entry)};
+import { embed, respond, complete, post, decodeEmbedding, VolleyError, type EmbeddingsValue, type ResponsesValue, type CompletionValue, type PostValue, type EmbeddingsItem, type PostItem, type ToolCall, type Value } from ${JSON.stringify(entry)};
 const v = new Volley({ defaultModel: 'm' });
 const shared = new Volley({ shared: true, socket: defaultSocketPath({ VOLLEY_SOCKET: '/tmp/x/v.sock' }) });
 const where: string | undefined = shared.socketPath;
@@ -57,14 +58,65 @@ for await (const event of v.asCompleted(['a'], { deltas: true })) {
 }
 for await (const outcome of v.asCompleted(['a'], { onDelta: (c) => console.log(c.index) })) { const ms: number | undefined = outcome.ttftMs; console.log(ms); }
 await v.gather([{ request: { messages: [] }, stream: true }], { onDelta: (c) => console.log(c.type) });
+// Endpoints: each item's value type follows its builder.
+const embedded: GatherResults<EmbeddingsValue> = await v.gather([embed(['a', 'b'], { model: 'text-embedding-3-small', dimensions: 8, encodingFormat: 'float', mock: { latencyMs: 0 } })]);
+const vector: Float32Array = embedded[0].embeddings[0];
+const encoding: 'base64' | 'float' = embedded.outcomes[0].value!.encoding;
+const dims: number = embedded[0].dimensions;
+const answer: ResponsesValue = await v.call(respond('hi', { instructions: 'Be brief.', maxOutputTokens: 64, raw: true }));
+const calls: ToolCall[] | undefined = answer.toolCalls;
+const next = respond([{ role: 'user', content: 'and?' }], { previousResponseId: answer.id });
+const completion: CompletionValue = await v.call(complete('Once', { maxTokens: 5, stop: ['\\n'] }));
+const raw: PostValue = await v.call(post('/v1/moderations', { input: 'x' }, { provider: 'openai', timeout: 5 }));
+const status: number = raw.status;
+const embedItem: EmbeddingsItem = embed('x');
+const rawItem: PostItem = post('/x');
+const byLiteral: Float32Array[] = (await v.call({ endpoint: 'embeddings', request: { input: 'x' } })).embeddings;
+for (const value of await v.gather([embed('a'), post('/x'), 'hi'], { returnExceptions: true })) {
+  if (value instanceof VolleyError) console.log(value.index);
+  else if ('embeddings' in value) console.log(value.embeddings.length);
+  else if ('status' in value) console.log(value.body);
+  else console.log(value.text);
+}
+for await (const outcome of v.asCompleted([embed('a'), embed('b')])) { const e: EmbeddingsValue | undefined = outcome.value; console.log(e?.dimensions); }
+const texts: Float32Array[] = await v.embed(['a', 'b'], { model: 'text-embedding-3-small', batchSize: 100, timeout: 30, concurrency: 4, dimensions: 256, onProgress: (p) => console.log(p.done), signal: new AbortController().signal });
+const [oneText]: Float32Array[] = await v.embed('one text', { maxRetries: 1, encodingFormat: 'float' });
+const decoded: Float32Array = decodeEmbedding('AACAPw==');
+const messages = chat('hi', { endpoint: 'messages', system: 'x', maxTokens: 5 });
+try { await v.gather([embed('a')]); } catch (e) { if (e instanceof VolleyError) { const all: Value | VolleyError | undefined = e.results?.[0]; console.log(all); } }
+console.log(vector, encoding, dims, calls, next, completion.text, status, embedItem, rawItem, byLiteral, texts, oneText, decoded, messages);
 `,
     );
     writeFileSync(join(dir, 'typo.mts'), `import { chat } from ${JSON.stringify(entry)};\nchat('x', { timout: 1 });\n`);
+    // Each a mistake the types catch: an option of another builder, a key on v.embed, a chat
+    // field read on an embeddings value, a streamed responses item.
+    const endpointTypos = [
+      `embed('x', { dimension: 4 });`,
+      `respond('x', { system: 'no' });`,
+      `post('/x', {}, { raw: true });`,
+      `await new Volley().embed(['a'], { key: 'k' });`,
+      `const t: string = (await new Volley().call(embed('x'))).text;`,
+      `new Volley().stream(respond('x'));`,
+      `chat('x', { endpoint: 'embeddings' });`,
+    ];
+    endpointTypos.forEach((line, i) =>
+      writeFileSync(join(dir, `typo-${i}.mts`), `import { Volley, chat, embed, respond, post } from ${JSON.stringify(entry)};\n${line}\n`),
+    );
     const flags = ['--noEmit', '--strict', '--target', 'es2022', '--module', 'nodenext', '--moduleResolution', 'nodenext'];
-    execFileSync('tsc', [...flags, join(dir, 'use.mts')], { encoding: 'utf8' });
-    const typo = spawnSync('tsc', [...flags, join(dir, 'typo.mts')], { encoding: 'utf8' });
+    try {
+      execFileSync('tsc', [...flags, join(dir, 'use.mts')], { encoding: 'utf8' });
+    } catch (error) {
+      assert.fail(`the fixture does not compile:\n${error.stdout}${error.stderr}`);
+    }
+    // One compiler run for every mistake (each run costs seconds): each file must have an error
+    // on its line 2, the mistake's.
+    const typoFiles = ['typo.mts', ...endpointTypos.map((_, i) => `typo-${i}.mts`)];
+    const typo = spawnSync('tsc', [...flags, ...typoFiles.map((name) => join(dir, name))], { encoding: 'utf8' });
     assert.notEqual(typo.status, 0);
     assert.match(typo.stdout, /'timout' does not exist in type 'ChatOptions'/);
+    endpointTypos.forEach((line, i) => {
+      assert.ok(typo.stdout.includes(`typo-${i}.mts(2,`), `compiles, but should not: ${line}\n${typo.stdout}`);
+    });
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
