@@ -1,3 +1,5 @@
+import FakeLLM
+import FakeLLMTestSupport
 import Foundation
 import Testing
 import VolleyCore
@@ -109,6 +111,37 @@ import VolleyTestSupport
         #expect(again.counts.skippedSucceeded == 4, "\(again.counts)")
         #expect(again.counts.failed == 2)
         #expect(try outcomes(in: try dir.read("batch.out.jsonl")).count == 4, "nothing paid twice")
+    }
+
+    @Test func withAnOpenAIProviderTheRepliesPassThroughWhole() async throws {
+        try await withFakeServer { server in
+            let dir = try TempDir()
+            defer { dir.cleanup() }
+            let config = try dir.write("config.json", JSONValue.object([
+                "providers": ["fake": ["kind": "openai", "base_url": .string(server.baseURL + "/v1"), "api_key": "sk-fake"]],
+            ]).jsonString)
+            let input = [
+                Self.line("chat-1", "/v1/chat/completions", ["model": "gpt-4o-mini", "messages": [["role": "user", "content": "hi"]], "max_tokens": 8]),
+                Self.line("emb-1", "/v1/embeddings", ["model": "text-embedding-3-small", "input": ["a", "b"], "dimensions": 4]),
+                Self.line("resp-1", "/v1/responses", ["model": "gpt-4o-mini", "input": "hello", "max_output_tokens": 16]),
+            ].joined(separator: "\n")
+            let path = try dir.write("batch.jsonl", input)
+            let report = await runInProcess(RunOptions(inputPath: path, configPath: config, provider: "fake"))
+            #expect(report.exitCode == 0, "\(report)")
+            let lines = try outcomes(in: try dir.read("batch.out.jsonl"))
+            #expect(lines.count == 3)
+            let urls = ["chat-1": "/v1/chat/completions", "emb-1": "/v1/embeddings", "resp-1": "/v1/responses"]
+            for line in lines {
+                #expect(Self.schemaProblems(line).isEmpty, "\(Self.schemaProblems(line))")
+                let problems = Self.bodyProblems(line["response"]?["body"], url: urls[line["custom_id"]?.stringValue ?? ""] ?? "?")
+                #expect(problems.isEmpty, "\(problems): \(JSONValue.object(line).jsonString.prefix(400))")
+            }
+            // The server's own reply, as it sent it: fields Volley never writes itself are there.
+            let chat = lines.first { $0["custom_id"] == "chat-1" }
+            #expect(chat?["response"]?["body"]?["system_fingerprint"]?.stringValue != nil)
+            #expect(chat?["response"]?["body"]?["service_tier"] == "default")
+            #expect(Set(server.stats().records.map(\.path)) == ["/v1/chat/completions", "/v1/embeddings", "/v1/responses"])
+        }
     }
 
     @Test func outputFormatFlagForcesEitherFormat() async throws {
