@@ -173,7 +173,7 @@ let package = Package(
         .testTarget(name: "VolleyCoreTests", dependencies: ["VolleyCore", "VolleyHTTP", "VolleyRedis", "FakeLLM", "VolleyTestSupport", "FakeLLMTestSupport"]),
         .testTarget(name: "VolleyRPCTests", dependencies: ["VolleyRPC", "VolleySystem"]),
         .testTarget(name: "VolleyRedisTests", dependencies: ["VolleyRedis", "VolleyTestSupport"]),
-        .testTarget(name: "VolleyRunTests", dependencies: ["VolleyRun", "volley", "VolleyTestSupport", "VolleyRedis"]),
+        .testTarget(name: "VolleyRunTests", dependencies: ["VolleyRun", "volley", "VolleyTestSupport", "VolleyRedis", "FakeLLM", "FakeLLMTestSupport"]),
         .testTarget(name: "VolleyEndToEndTests",
                     dependencies: ["volley", "FakeLLM", "VolleyCore", "VolleyTestSupport", "FakeLLMTestSupport", "CVolleyLinux"]),
     ],

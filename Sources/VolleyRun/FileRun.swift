@@ -51,6 +51,7 @@ public enum FileRun {
         let reader: LineReader
         var resume = ResumeState()
         let writer: OutcomeWriter
+        var errorsWriter: OutcomeWriter?
         do throws(RunSetupError) {
             try options.validate()
             providers = try RunProviders.build(options, environment: environment)
@@ -64,6 +65,14 @@ public enum FileRun {
             // The writer takes the output's lock first: the journal is read (and its torn last
             // line cut) only by the one run that will append to it.
             writer = try OutcomeWriter(path: options.resolvedOutputPath)
+            if let errorsPath = options.errorsPath {
+                do throws(FileError) {
+                    errorsWriter = try OutcomeWriter(path: errorsPath)
+                } catch {
+                    writer.close()
+                    throw error
+                }
+            }
         } catch {
             return fail(2, error.message)
         }
@@ -82,6 +91,7 @@ public enum FileRun {
                 note += "; \(resume.unnamedSuccesses) successes name no provider (an older volley wrote them): counted as done"
                     + " whatever provider this run uses"
             }
+            if resume.batchSuccesses > 0 { note += "; \(resume.batchSuccesses) OpenAI Batch successes: counted as done" }
             if resume.truncatedBytes > 0 { note += "; cut an unfinished last line (\(resume.truncatedBytes) bytes)" }
             if resume.ignoredLines > 0 { note += "; ignored \(resume.ignoredLines) lines that are not outcomes" }
             console.write("volley run: \(note)\n")
@@ -115,8 +125,8 @@ public enum FileRun {
 
         let concurrency = options.concurrency ?? defaultConcurrency(providers)
         let pump = Pump(
-            engine: engine, writer: writer, counter: counter, resume: resume, options: options, concurrency: concurrency,
-            console: console)
+            engine: engine, writer: writer, errorsWriter: errorsWriter, counter: counter, resume: resume, options: options,
+            concurrency: concurrency, rawBatchCalls: Self.defaultSpeaksOpenAI(providers), console: console)
         let readError = await pump.run(reader)
         let interrupted = Task.isCancelled
 
@@ -128,8 +138,9 @@ public enum FileRun {
         let counts = counter.snapshot
         console.write(ProgressText.summary(
             counts, elapsedSeconds: reporter.elapsedSeconds, output: options.resolvedOutputPath, interrupted: interrupted))
-        let writeError = writer.failure
+        let writeError = writer.failure ?? errorsWriter?.failure
         writer.close()
+        errorsWriter?.close()
         await engine.shutdown()
 
         if let error = writeError ?? readError {
@@ -138,6 +149,12 @@ public enum FileRun {
         }
         if interrupted { return RunReport(exitCode: 130, counts: counts, interrupted: true) }
         return RunReport(exitCode: counts.unsuccessful > 0 ? 1 : 0, counts: counts)
+    }
+
+    /// Whether the default provider is an OpenAI one: Batch lines then pass its replies through.
+    static func defaultSpeaksOpenAI(_ providers: ProviderSet) -> Bool {
+        guard case .success(let config) = providers.resolve(nil) else { return false }
+        return config.kind == .openai
     }
 
     /// Without `--concurrency`: the default provider's concurrency limit, else 64.
@@ -180,17 +197,22 @@ enum OutcomeLine {
     }
 }
 
-/// The requested model of each item in flight, by line, for its outcome line: at most
-/// `concurrency` entries.
+/// What the outcome line of each item in flight needs, by line: the requested model, and the
+/// Batch URL of a line in the OpenAI Batch format. At most `concurrency` entries.
 final class RequestModels: Sendable {
-    private let models = Mutex<[Int: String]>([:])
-
-    func set(_ model: String?, line: Int) {
-        guard let model else { return }
-        models.withLock { $0[line] = model }
+    struct Entry: Sendable {
+        var model: String?
+        var batchURL: String?
     }
 
-    func take(line: Int) -> String? {
+    private let models = Mutex<[Int: Entry]>([:])
+
+    func set(_ model: String?, batchURL: String?, line: Int) {
+        guard model != nil || batchURL != nil else { return }
+        models.withLock { $0[line] = Entry(model: model, batchURL: batchURL) }
+    }
+
+    func take(line: Int) -> Entry? {
         models.withLock { $0.removeValue(forKey: line) }
     }
 }
@@ -210,6 +232,9 @@ struct ReadState {
 struct Pump: Sendable {
     let engine: Engine
     let writer: OutcomeWriter
+    /// `--errors`: where failed lines go instead of `writer`.
+    let errorsWriter: OutcomeWriter?
+    let outputFormat: RunOptions.OutputFormat
     let counter: RunCounter
     let resume: ResumeState
     let retryFailed: Bool
@@ -221,17 +246,19 @@ struct Pump: Sendable {
     let slots: SlotPool
 
     init(
-        engine: Engine, writer: OutcomeWriter, counter: RunCounter, resume: ResumeState, options: RunOptions,
-        concurrency: Int, console: RunConsole
+        engine: Engine, writer: OutcomeWriter, errorsWriter: OutcomeWriter? = nil, counter: RunCounter, resume: ResumeState,
+        options: RunOptions, concurrency: Int, rawBatchCalls: Bool = false, console: RunConsole
     ) {
         self.engine = engine
         self.writer = writer
+        self.errorsWriter = errorsWriter
+        self.outputFormat = options.outputFormat
         self.counter = counter
         self.resume = resume
         self.retryFailed = options.retryFailed
         self.acceptOtherProvider = options.acceptOtherProvider
         self.console = console
-        self.defaults = LineDefaults(model: options.model, timeoutSeconds: options.timeoutSeconds)
+        self.defaults = LineDefaults(model: options.model, timeoutSeconds: options.timeoutSeconds, batchLinesAsRawCalls: rawBatchCalls)
         self.concurrency = concurrency
         self.slots = SlotPool(capacity: concurrency)
     }
@@ -304,7 +331,8 @@ struct Pump: Sendable {
             let message = "line \(number): duplicate key \"\(key)\": line \(first) has it already; keys (`key`, `custom_id`)"
                 + " must be unique in a file, so this line is not run"
             counter.update { $0.duplicateKeys += 1 }
-            record(OutcomeLine.invalid(line: number, key: key, message: message), releasesSlot: false, duplicateOf: first)
+            record(OutcomeLine.invalid(line: number, key: key, message: message), releasesSlot: false, duplicateOf: first,
+                   batch: decoded.isBatch)
             return nil
         }
 
@@ -314,9 +342,9 @@ struct Pump: Sendable {
         switch decoded {
         case .blank:
             return nil
-        case .invalid(_, let message):
+        case .invalid(_, let message, _):
             work = .failure(ItemError(.invalidRequest, message))
-        case .item(_, let value):
+        case .item(_, let value, _):
             switch engine.prepare([value]) {
             case .failure(let rejection):
                 let reason = rejection.message.hasPrefix("requests[0]: ")
@@ -358,10 +386,13 @@ struct Pump: Sendable {
         }
         switch work {
         case .failure(let error):
-            record(OutcomeLine.invalid(line: number, key: key, message: error.message), releasesSlot: false, unrouted: unrouted)
+            record(OutcomeLine.invalid(line: number, key: key, message: error.message), releasesSlot: false, unrouted: unrouted,
+                   batch: decoded.isBatch)
             return nil
         case .success(let ready):
-            models.set(ready.model, line: number)
+            var batchURL: String?
+            if case .item(_, _, let url) = decoded { batchURL = url }
+            models.set(ready.model, batchURL: batchURL, line: number)
             return ready.item
         }
     }
@@ -372,15 +403,22 @@ struct Pump: Sendable {
     }
 
     /// Journals one outcome and counts it; an engine outcome also gives its slot back.
-    private func record(_ outcome: Outcome, releasesSlot: Bool, duplicateOf: Int? = nil, unrouted: Bool = false) {
+    private func record(_ outcome: Outcome, releasesSlot: Bool, duplicateOf: Int? = nil, unrouted: Bool = false, batch: Bool = false) {
         defer { if releasesSlot { slots.release(1) } }
-        let model = releasesSlot ? models.take(line: outcome.index) : nil
+        let entry = releasesSlot ? models.take(line: outcome.index) : nil
+        let model = entry?.model
         if let error = outcome.error, error.kind == .cancelled {
             // Interrupted: not journaled, so a rerun does it.
             counter.update { $0.notFinished += 1 }
             return
         }
-        guard writer.write(OutcomeLine.bytes(outcome, model: model, duplicateOf: duplicateOf, unrouted: unrouted)) else {
+        let asBatch = outputFormat == .openAIBatch || (outputFormat == .auto && (batch || entry?.batchURL != nil))
+        let line = asBatch
+            ? BatchLine.bytes(outcome, url: entry?.batchURL, model: model, duplicate: duplicateOf != nil, unrouted: unrouted)
+            : OutcomeLine.bytes(outcome, model: model, duplicateOf: duplicateOf, unrouted: unrouted)
+        // A failure goes to --errors when given (a duplicate or unrouted line too: none ran).
+        let destination = outcome.isSuccess ? writer : errorsWriter ?? writer
+        guard destination.write(line) else {
             counter.update { $0.notFinished += 1 }
             return
         }

@@ -6,6 +6,10 @@ struct LineDefaults: Sendable {
     var model: String?
     /// The item's `timeout` when the line has none.
     var timeoutSeconds: Double?
+    /// OpenAI Batch lines become raw calls of their `url` (the provider's body passes through
+    /// whole, for the Batch output line) rather than endpoint items: when the default provider
+    /// speaks OpenAI's API itself.
+    var batchLinesAsRawCalls = false
 }
 
 /// What one input line is.
@@ -13,15 +17,25 @@ enum DecodedLine: Equatable {
     /// Nothing but whitespace: skipped, no outcome.
     case blank
     /// A Volley item, ready for `Engine.prepare`. Its `key` field is set (to `line:<n>` when the
-    /// line had none), so the outcome carries it.
-    case item(key: String, value: JSONValue)
+    /// line had none), so the outcome carries it. `batchURL`: the line was an OpenAI Batch line
+    /// for this URL.
+    case item(key: String, value: JSONValue, batchURL: String? = nil)
     /// A line that cannot run; it gets an `invalid_request` outcome with this message.
-    case invalid(key: String, message: String)
+    case invalid(key: String, message: String, batch: Bool = false)
 
     var key: String? {
         switch self {
         case .blank: return nil
-        case .item(let key, _), .invalid(let key, _): return key
+        case .item(let key, _, _), .invalid(let key, _, _): return key
+        }
+    }
+
+    /// Whether the line was an OpenAI Batch line.
+    var isBatch: Bool {
+        switch self {
+        case .blank: return false
+        case .item(_, _, let url): return url != nil
+        case .invalid(_, _, let batch): return batch
         }
     }
 }
@@ -37,7 +51,16 @@ enum DecodedLine: Equatable {
 /// `method` is an OpenAI batch line; anything else is treated as an item (and is told that
 /// `request` is missing).
 enum LineDecoder {
-    static let openAIURLs: Set<String> = ["/v1/chat/completions", "/chat/completions"]
+    /// The Batch API's URLs and the endpoint each calls.
+    static let openAIURLs: [String: Item.Endpoint] = [
+        "/v1/chat/completions": .chat, "/v1/embeddings": .embeddings, "/v1/responses": .responses, "/v1/completions": .completions,
+    ]
+
+    /// `/v1/x` for `/x` too (the Batch API wants `/v1`; some tools leave it out).
+    static func batchEndpoint(_ url: String) -> (url: String, endpoint: Item.Endpoint)? {
+        let full = url.hasPrefix("/v1/") ? url : "/v1" + url
+        return openAIURLs[full].map { (full, $0) }
+    }
 
     /// The key of a line that names none.
     static func lineKey(_ line: Int) -> String { "line:\(line)" }
@@ -102,10 +125,10 @@ enum LineDecoder {
         case .string(let text)?:
             key = text
         default:
-            return .invalid(key: lineKey(line), message: "line \(line): `custom_id` must be a string")
+            return .invalid(key: lineKey(line), message: "line \(line): `custom_id` must be a string", batch: true)
         }
         func invalid(_ message: String) -> DecodedLine {
-            .invalid(key: key, message: "line \(line): \(message)")
+            .invalid(key: key, message: "line \(line): \(message)", batch: true)
         }
         if let method = object["method"], !method.isNull, method.stringValue != "POST" {
             return invalid("`method` must be \"POST\" (OpenAI batch line)")
@@ -113,8 +136,8 @@ enum LineDecoder {
         guard let url = object["url"]?.stringValue else {
             return invalid("`url` is required (OpenAI batch line): \"/v1/chat/completions\"")
         }
-        guard openAIURLs.contains(url) else {
-            return invalid("`url` \"\(url)\" is not supported; only /v1/chat/completions is")
+        guard let (fullURL, endpoint) = batchEndpoint(url) else {
+            return invalid("`url` \"\(url)\" is not supported; the Batch API's are \(openAIURLs.keys.sorted().joined(separator: ", "))")
         }
         guard var body = object["body"]?.objectValue else {
             return invalid("`body` is required and must be an object (OpenAI batch line)")
@@ -122,10 +145,19 @@ enum LineDecoder {
         if let model = defaults.model, body["model"] == nil || body["model"] == .null {
             body["model"] = .string(model)
         }
+        if !defaults.batchLinesAsRawCalls, endpoint == .embeddings, body["encoding_format"] == nil {
+            body["encoding_format"] = "float"  // The API's default: the output line must say what OpenAI would.
+        }
         var item: JSONObject = ["key": .string(key), "request": .object(body)]
+        if defaults.batchLinesAsRawCalls {
+            item["path"] = .string(fullURL)
+        } else if endpoint != .chat {
+            item["endpoint"] = .string(endpoint.name)
+        }
         if let timeout = defaults.timeoutSeconds {
             item["timeout"] = .number(JSONNumber(timeout) ?? 1)
         }
-        return .item(key: key, value: .object(item))
+        if case .failure(let error) = Item.parse(.object(item)) { return invalid(error.message) }
+        return .item(key: key, value: .object(item), batchURL: fullURL)
     }
 }

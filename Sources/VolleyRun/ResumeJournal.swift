@@ -59,6 +59,8 @@ struct ResumeState {
     var outcomeLines = 0
     /// Successful outcome lines that name no provider (an older volley wrote them).
     var unnamedSuccesses = 0
+    /// Successful OpenAI Batch output lines (they name no provider: counted as done).
+    var batchSuccesses = 0
     /// Successes by provider and model, for the resume note: at most `identityLimit` of them,
     /// the rest counted in `otherIdentitySuccesses`.
     var successesByIdentity: [RunIdentity: Int] = [:]
@@ -125,9 +127,24 @@ struct ResumeState {
         var failedKeys = KeySet()
         while let line = try reader.next() {
             guard case .line(let bytes) = line, !bytes.isEmpty else { continue }
-            guard case .object(let object)? = try? JSONParser.parse(bytes),
-                  let key = object["key"]?.stringValue, let ok = object["ok"]?.boolValue
-            else {
+            guard case .object(let object)? = try? JSONParser.parse(bytes) else {
+                state.ignoredLines += 1
+                continue
+            }
+            if object["custom_id"] != nil {
+                // An OpenAI Batch output line: it names no provider.
+                guard let (key, ok) = BatchLine.journaled(object) else { continue }
+                state.outcomeLines += 1
+                if ok {
+                    state.succeeded.insert(key)
+                    state.succeededUnnamed.insert(key)
+                    state.batchSuccesses += 1
+                } else {
+                    failedKeys.insert(key)
+                }
+                continue
+            }
+            guard let key = object["key"]?.stringValue, let ok = object["ok"]?.boolValue else {
                 state.ignoredLines += 1
                 continue
             }

@@ -35,6 +35,19 @@ public struct RunOptions: Sendable {
     /// Share rate limits in this Redis (as `serve --redis-url`; also `VOLLEY_REDIS_URL` or the
     /// config file's `shared_limits`).
     public var redisURL: String?
+    /// The format of output lines.
+    public var outputFormat: OutputFormat
+    /// Where failed lines' outcomes go instead of the output (as the Batch API's error file).
+    public var errorsPath: String?
+
+    public enum OutputFormat: String, Sendable, CaseIterable {
+        /// Each line answered in its input's format: a Volley outcome line for an item, an
+        /// OpenAI Batch output line for an OpenAI Batch line.
+        case auto
+        case volley
+        /// `{"id", "custom_id", "response": {"status_code", "request_id", "body"}, "error"}`.
+        case openAIBatch = "openai-batch"
+    }
 
     public static let defaultMaxLineBytes = 16 * 1024 * 1024
     public static let defaultProgressInterval = 5.0
@@ -56,9 +69,13 @@ public struct RunOptions: Sendable {
         maxLineBytes: Int = RunOptions.defaultMaxLineBytes,
         progressIntervalSeconds: Double = RunOptions.defaultProgressInterval,
         maxConnectionsPerHost: Int = RunOptions.defaultMaxConnectionsPerHost,
-        redisURL: String? = nil
+        redisURL: String? = nil,
+        outputFormat: OutputFormat = .auto,
+        errorsPath: String? = nil
     ) {
         self.redisURL = redisURL
+        self.outputFormat = outputFormat
+        self.errorsPath = errorsPath
         self.inputPath = inputPath
         self.outputPath = outputPath
         self.configPath = configPath
@@ -116,6 +133,12 @@ public struct RunOptions: Sendable {
         if inputPath.isEmpty { throw RunSetupError("the input file name is empty") }
         if inputPath == "-" { throw RunSetupError("the input must be a file (reading stdin is not supported)") }
         if resolvedOutputPath == inputPath { throw RunSetupError("the output file must not be the input file") }
+        if let errorsPath {
+            if errorsPath.isEmpty || errorsPath == "-" { throw RunSetupError("--errors must name a file") }
+            if errorsPath == inputPath || errorsPath == resolvedOutputPath {
+                throw RunSetupError("--errors must be another file than the input and the output")
+            }
+        }
     }
 }
 

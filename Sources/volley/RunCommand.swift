@@ -124,15 +124,30 @@ struct RunArguments: ParsableCommand {
         valueName: "url"))
     var redisURL: String?
 
+    @Option(name: .long, help: ArgumentHelp("""
+        Format of output lines: auto (each line in its input's format), volley (outcome lines), or openai-batch \
+        (OpenAI Batch output lines: id, custom_id, response {status_code, request_id, body}, error).
+        """, valueName: "format"))
+    var outputFormat: String = RunOptions.OutputFormat.auto.rawValue
+
+    @Option(name: .long, help: ArgumentHelp(
+        "Write failed lines' outcomes to this file instead of the output (as the Batch API's error file); a resume runs them again.",
+        valueName: "file"))
+    var errors: String?
+
     var options: RunOptions {
         RunOptions(
             inputPath: input, outputPath: output, configPath: config, provider: provider, model: model,
             rpm: rpm, tpm: tpm, concurrency: concurrency, maxRetries: maxRetries, timeoutSeconds: timeout,
             retryFailed: retryFailed, acceptOtherProvider: acceptOtherProvider, maxLineBytes: maxLineBytes, progressIntervalSeconds: progressInterval,
-            maxConnectionsPerHost: maxConnectionsPerHost, redisURL: redisURL)
+            maxConnectionsPerHost: maxConnectionsPerHost, redisURL: redisURL,
+            outputFormat: RunOptions.OutputFormat(rawValue: outputFormat) ?? .auto, errorsPath: errors)
     }
 
     func validate() throws {
+        guard RunOptions.OutputFormat(rawValue: outputFormat) != nil else {
+            throw ValidationError("--output-format must be one of \(RunOptions.OutputFormat.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
         do {
             try options.validate()
         } catch {

@@ -18,7 +18,7 @@ import VolleyTestSupport
         #expect(try outcomes(in: try dir.read("good.out.jsonl")).count == 10)
 
         try dir.write("mixed.jsonl", mockItem("fine") + "\n{oops\n" + openAILine("c1") + "\n")
-        let mixed = try await VolleyProcess.run(["run", "mixed.jsonl", "--provider", "mock"], in: dir)
+        let mixed = try await VolleyProcess.run(["run", "mixed.jsonl", "--provider", "mock", "--output-format", "volley"], in: dir)
         #expect(mixed.status == 1, "\(mixed.stderr)")
         let outcome = byKey(try outcomes(in: try dir.read("mixed.out.jsonl")))
         #expect(outcome["line:2"]?["error"]?["kind"]?.stringValue == "invalid_request")

@@ -21,7 +21,7 @@ import VolleyTestSupport
         let dir = try TempDir()
         defer { dir.cleanup() }
         let path = try dir.write("in.jsonl", mockItem("a") + "\n" + openAILine("b") + "\n")
-        let report = await runInProcess(RunOptions(inputPath: path, provider: "mock", model: "asked-model"))
+        let report = await runInProcess(RunOptions(inputPath: path, provider: "mock", model: "asked-model", outputFormat: .volley))
         #expect(report.exitCode == 0)
         let outcome = byKey(try outcomes(in: try dir.read("in.out.jsonl")))
         #expect(outcome["a"]?["provider"]?.stringValue == "mock")
@@ -159,7 +159,7 @@ import VolleyTestSupport
         ].joined(separator: "\n") + "\n"
         let path = try dir.write("in.jsonl", input)
         let console = CapturedConsole()
-        let report = await runInProcess(RunOptions(inputPath: path, provider: "mock"), console: console)
+        let report = await runInProcess(RunOptions(inputPath: path, provider: "mock", outputFormat: .volley), console: console)
         #expect(report.exitCode == 1)
         #expect(report.counts.succeeded == 4)
         #expect(report.counts.failed == 3)
@@ -182,7 +182,7 @@ import VolleyTestSupport
         #expect(console.output.contains("  duplicate keys: 3 (lines that repeat an earlier line's key: not run"), "\(console.output)")
 
         // A rerun skips what succeeded and refuses the repeats again: still no second call.
-        let again = await runInProcess(RunOptions(inputPath: path, provider: "mock"))
+        let again = await runInProcess(RunOptions(inputPath: path, provider: "mock", outputFormat: .volley))
         #expect(again.counts.succeeded == 0)
         #expect(again.counts.skippedSucceeded == 4)
         #expect(again.counts.duplicateKeys == 3)

@@ -15,7 +15,7 @@ import VolleyCore
     }
 
     @Test func itemLineKeepsItsKey() throws {
-        guard case .item(let key, let value) = decode(mockItem("doc-1")) else {
+        guard case .item(let key, let value, _) = decode(mockItem("doc-1")) else {
             Issue.record("not an item")
             return
         }
@@ -26,7 +26,7 @@ import VolleyCore
 
     @Test func aByteOrderMarkOnTheFirstLineIsIgnored() {
         let bytes: [UInt8] = [0xEF, 0xBB, 0xBF] + Array(mockItem("bom").utf8)
-        guard case .item(let key, _) = LineDecoder.decode(bytes, line: 1, defaults: none) else {
+        guard case .item(let key, _, _) = LineDecoder.decode(bytes, line: 1, defaults: none) else {
             Issue.record("not an item")
             return
         }
@@ -34,7 +34,7 @@ import VolleyCore
     }
 
     @Test func itemWithoutKeyIsKeyedByLine() {
-        guard case .item(let key, let value) = decode(mockItem(nil), line: 42) else {
+        guard case .item(let key, let value, _) = decode(mockItem(nil), line: 42) else {
             Issue.record("not an item")
             return
         }
@@ -43,7 +43,7 @@ import VolleyCore
     }
 
     @Test func openAIBatchLineBecomesAnItem() {
-        guard case .item(let key, let value) = decode(openAILine("req-7")) else {
+        guard case .item(let key, let value, _) = decode(openAILine("req-7")) else {
             Issue.record("not an item")
             return
         }
@@ -56,14 +56,14 @@ import VolleyCore
 
     @Test func defaultsFillOnlyWhatIsMissing() {
         let defaults = LineDefaults(model: "m-default", timeoutSeconds: 7)
-        guard case .item(_, let item) = decode(mockItem("a"), defaults: defaults) else {
+        guard case .item(_, let item, _) = decode(mockItem("a"), defaults: defaults) else {
             Issue.record("not an item")
             return
         }
         #expect(item["request"]?["model"]?.stringValue == "m-default")
         #expect(item["timeout"]?.doubleValue == 7)
 
-        guard case .item(_, let openAI) = decode(openAILine("b"), defaults: defaults) else {
+        guard case .item(_, let openAI, _) = decode(openAILine("b"), defaults: defaults) else {
             Issue.record("not an item")
             return
         }
@@ -71,7 +71,7 @@ import VolleyCore
         #expect(openAI["timeout"]?.doubleValue == 7)
 
         let own = #"{"key":"c","timeout":2,"request":{"model":"mine","messages":[]}}"#
-        guard case .item(_, let kept) = decode(own, defaults: defaults) else {
+        guard case .item(_, let kept, _) = decode(own, defaults: defaults) else {
             Issue.record("not an item")
             return
         }
@@ -86,13 +86,13 @@ import VolleyCore
         (#"{"key":5,"request":{}}"#, "line:3", "line 3: `key` must be a string"),
         (#"{"key":"k","request":{},"timeout":-1}"#, "k", "line 3: `timeout` must be a positive number"),
         (#"{"custom_id":"c","method":"GET","url":"/v1/chat/completions","body":{}}"#, "c", "line 3: `method` must be \"POST\""),
-        (#"{"custom_id":"c","url":"/v1/embeddings","body":{}}"#, "c", "line 3: `url` \"/v1/embeddings\" is not supported"),
+        (#"{"custom_id":"c","url":"/v1/audio/speech","body":{}}"#, "c", "line 3: `url` \"/v1/audio/speech\" is not supported"),
         (#"{"custom_id":"c","url":"/v1/chat/completions"}"#, "c", "line 3: `body` is required"),
         (#"{"custom_id":"c","body":{}}"#, "c", "line 3: `url` is required"),
         (#"{"custom_id":7,"url":"/v1/chat/completions","body":{}}"#, "line:3", "line 3: `custom_id` must be a string"),
     ])
     func badLinesNameTheirLine(text: String, key: String, prefix: String) {
-        guard case .invalid(let gotKey, let message) = decode(text, line: 3) else {
+        guard case .invalid(let gotKey, let message, _) = decode(text, line: 3) else {
             Issue.record("\(text) was accepted")
             return
         }

@@ -4,7 +4,7 @@
 /// when the call ends, so the estimate only needs to be in the right range. Per endpoint:
 /// embeddings count their `input` only (no output); responses count `input` and
 /// `instructions` plus `max_output_tokens`; completions `prompt` plus `max_tokens`; a raw call
-/// its body's bytes / 4 and no output.
+/// of one of these APIs' paths as that API, of another path its body's bytes / 4 and no output.
 public enum TokenEstimate {
     public static let defaultOutputTokens = 1024
 
@@ -43,7 +43,13 @@ public enum TokenEstimate {
         case .completions:
             count(request["prompt"])
             return TokenCount(input: (characters + 3) / 4, output: output("max_tokens"))
-        case .raw:
+        case .raw(let path):
+            // A known API's path is estimated as that API (an OpenAI Batch line runs as one).
+            for (suffix, known) in [("/chat/completions", Item.Endpoint.chat), ("/embeddings", .embeddings),
+                                    ("/responses", .responses), ("/completions", .completions), ("/messages", .messages)]
+            where path.hasSuffix(suffix) {
+                return split(for: request, endpoint: known)
+            }
             return TokenCount(input: (JSONValue.object(request).jsonBytes.count + 3) / 4, output: 0)
         }
     }
