@@ -110,3 +110,30 @@ struct ProviderBaseURLTests {
         try await server.shutdown()
     }
 }
+
+/// Servers that speak OpenAI's API with quirks, covered by configuration (docs/protocol.md,
+/// "Providers that speak OpenAI").
+struct OpenAICompatibleTests {
+    @Test func azureOpenAIKeyHeaderAndAPIVersionQuery() throws {
+        let config = try ProviderConfig.parse(name: "azure", [
+            "kind": "openai", "base_url": "https://res.openai.azure.com/openai/deployments/gpt-4o", "api_key": "azure-key",
+            "api_key_header": "api-key", "query": ["api-version": "2024-10-21"],
+        ], environment: [:])
+        #expect(config.endpointURL == "https://res.openai.azure.com/openai/deployments/gpt-4o/chat/completions?api-version=2024-10-21")
+        #expect(config.url(for: .embeddings) == "https://res.openai.azure.com/openai/deployments/gpt-4o/embeddings?api-version=2024-10-21")
+        #expect(config.keyHeader?.name == "api-key" && config.keyHeader?.value == "azure-key", "the key as it is, no Bearer")
+        let headers = config.requestHeaders(authorization: config.keyHeader)
+        #expect(headers["api-key"] == "azure-key" && headers["authorization"] == nil)
+    }
+
+    @Test func queryValuesArePercentEncodedAndTheKindsOwnHeaderIsTheDefault() throws {
+        let config = try ProviderConfig.parse(name: "x", [
+            "kind": "openai", "base_url": "http://127.0.0.1:9/v1", "api_key": "k", "query": ["a b": "c&d=é"],
+        ], environment: [:])
+        #expect(config.endpointURL == "http://127.0.0.1:9/v1/chat/completions?a%20b=c%26d%3D%C3%A9")
+        #expect(config.keyHeader?.name == "authorization" && config.keyHeader?.value == "Bearer k")
+        #expect(throws: ConfigError.self) {
+            try ProviderConfig.parse(name: "x", ["kind": "openai", "api_key_header": "bad header:"], environment: [:])
+        }
+    }
+}

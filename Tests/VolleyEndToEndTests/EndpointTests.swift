@@ -127,6 +127,25 @@ struct EndpointTests {
         }
     }
 
+    @Test("an Azure-style OpenAI provider (api-key header, api-version query) runs chat and embeddings")
+    func azureStyleProvider() async throws {
+        try await withFakeServer(withoutRequestRecords) { server in
+            try await withVolley(environment: [fakeKeyEnv: "azure-key"]) { volley in
+                _ = try await volley.request("configure", id: "c", params: ["providers": ["azure": [
+                    "kind": "openai", "base_url": .string(server.baseURL + "/v1"), "api_key_env": .string(fakeKeyEnv),
+                    "api_key_header": "api-key", "query": ["api-version": "2024-10-21"],
+                ]]])
+                let items: JSONValue = [
+                    ["provider": "azure", "request": ["model": "gpt-4o", "messages": [["role": "user", "content": "hi"]], "max_tokens": 8]],
+                    ["provider": "azure", "endpoint": "embeddings", "request": ["model": "text-embedding-3-small", "input": "x", "dimensions": 8]],
+                ]
+                let reply = try await volley.request("gather", id: "g", params: ["requests": items])
+                #expect(reply["result"]?["stats"]?["succeeded"] == 2, "\(reply.jsonString.prefix(400))")
+                #expect(server.stats().requests == 2)
+            }
+        }
+    }
+
     @Test("the mock answers every endpoint offline, deterministically")
     func mockEndpoints() async throws {
         try await withVolley { volley in

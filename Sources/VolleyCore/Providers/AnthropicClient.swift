@@ -16,7 +16,7 @@ final class AnthropicClient: ProviderClient {
         self.config = config
         self.http = http
         url = config.endpointURL
-        headers = config.requestHeaders(authorization: config.apiKey.map { ("x-api-key", $0) },
+        headers = config.requestHeaders(authorization: config.keyHeader,
                                         extraHeaders: ["anthropic-version": Self.apiVersion])
     }
 

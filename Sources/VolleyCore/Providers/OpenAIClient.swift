@@ -12,7 +12,7 @@ final class OpenAIClient: ProviderClient {
         self.config = config
         self.http = http
         url = config.endpointURL
-        headers = config.requestHeaders(authorization: config.apiKey.map { ("authorization", "Bearer \($0)") })
+        headers = config.requestHeaders(authorization: config.keyHeader)
     }
 
     private let url: String

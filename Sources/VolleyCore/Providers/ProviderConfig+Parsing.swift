@@ -6,7 +6,7 @@ extension ProviderConfig {
         }
         let path = "providers.\(name)"
         let known: Set<String> = ["kind", "base_url", "api_key_env", "api_key", "limits", "retry", "timeouts",
-                                  "headers", "ca_file", "models", "latency_ms"]
+                                  "headers", "ca_file", "models", "latency_ms", "api_key_header", "query"]
         if let unknown = object.keys.first(where: { !known.contains($0) }) {
             throw ConfigError("\(path).\(unknown) is not a known setting")
         }
@@ -66,6 +66,19 @@ extension ProviderConfig {
                     throw ConfigError("\(path).headers.\(name) must be a single-line string")
                 }
                 config.headers.append((name, text))
+            }
+        }
+        if let header = try string(object["api_key_header"], "\(path).api_key_header") {
+            guard !header.isEmpty, header.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" }) else {
+                throw ConfigError("\(path).api_key_header must be a header name (letters, digits, - and _)")
+            }
+            config.apiKeyHeader = header.lowercased()
+        }
+        if let query = object["query"], !query.isNull {
+            guard case .object(let q) = query else { throw ConfigError("\(path).query must be an object of strings") }
+            for (name, value) in q.sorted(by: { $0.key < $1.key }) {
+                guard let text = value.stringValue else { throw ConfigError("\(path).query.\(name) must be a string") }
+                config.query.append((name, text))
             }
         }
         config.caFile = try string(object["ca_file"], "\(path).ca_file")

@@ -2,6 +2,14 @@ import VolleySystem
 import VolleyHTTP
 
 extension ProviderConfig {
+    /// The header carrying the key: `api_key_header` when set (the key as it is), else the
+    /// kind's own (`authorization: Bearer KEY`, `x-api-key: KEY`); nil without a key.
+    var keyHeader: (name: String, value: String)? {
+        guard let apiKey, kind != .mock else { return nil }
+        if let apiKeyHeader { return (apiKeyHeader, apiKey) }
+        return kind == .anthropic ? ("x-api-key", apiKey) : ("authorization", "Bearer \(apiKey)")
+    }
+
     /// The headers of every request to this provider: JSON in and out, the key, the
     /// provider's own extra headers, then the configured `headers` (which win). Made once per
     /// client, not per request.

@@ -79,6 +79,11 @@ public struct ProviderConfig: Sendable {
     /// Longest silence of a streamed answer, in seconds (`timeouts.stream_idle`).
     public var streamIdleSeconds: Double
     public var headers: [(String, String)]
+    /// The header the key goes in, as it is (`api-key` for Azure OpenAI); nil for the kind's
+    /// own (`authorization: Bearer` for openai, `x-api-key` for anthropic).
+    public var apiKeyHeader: String?
+    /// Query parameters of every request (`api-version` for Azure OpenAI), in order.
+    public var query: [(String, String)]
     public var caFile: String?
     /// Mock only: milliseconds before each reply.
     public var mockLatencyMs: Double
@@ -98,6 +103,8 @@ public struct ProviderConfig: Sendable {
         self.requestTimeoutSeconds = 600
         self.streamIdleSeconds = 60
         self.headers = []
+        self.apiKeyHeader = nil
+        self.query = []
         self.caFile = nil
         self.mockLatencyMs = 50
     }
@@ -156,10 +163,31 @@ public struct ProviderConfig: Sendable {
     /// the same server works.
     public var endpointURL: String {
         switch kind {
-        case .openai: return baseURL + "/chat/completions"
-        case .anthropic: return baseURL + (Self.pathEndsInV1(baseURL) ? "/messages" : "/v1/messages")
+        case .openai: return withQuery(baseURL + "/chat/completions")
+        case .anthropic: return withQuery(baseURL + (Self.pathEndsInV1(baseURL) ? "/messages" : "/v1/messages"))
         case .mock: return baseURL
         }
+    }
+
+    /// `url` with the provider's `query` appended (percent-encoded).
+    func withQuery(_ url: String) -> String {
+        guard !query.isEmpty else { return url }
+        func encoded(_ text: String) -> String {
+            var out = ""
+            for byte in text.utf8 {
+                switch byte {
+                case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+                     UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"):
+                    out.unicodeScalars.append(Unicode.Scalar(byte))
+                default:
+                    let hex = Array("0123456789ABCDEF".unicodeScalars)
+                    out += "%" + String(hex[Int(byte >> 4)]) + String(hex[Int(byte & 15)])
+                }
+            }
+            return out
+        }
+        let parameters = query.map { encoded($0.0) + "=" + encoded($0.1) }.joined(separator: "&")
+        return url + (url.contains("?") ? "&" : "?") + parameters
     }
 
     /// The URL an item calling `endpoint` is POSTed to. A raw path is joined to the base URL,
@@ -167,12 +195,12 @@ public struct ProviderConfig: Sendable {
     public func url(for endpoint: Item.Endpoint) -> String {
         switch (kind, endpoint) {
         case (_, .chat), (_, .messages): return endpointURL
-        case (.openai, .embeddings): return baseURL + "/embeddings"
-        case (.openai, .responses): return baseURL + "/responses"
-        case (.openai, .completions): return baseURL + "/completions"
+        case (.openai, .embeddings): return withQuery(baseURL + "/embeddings")
+        case (.openai, .responses): return withQuery(baseURL + "/responses")
+        case (.openai, .completions): return withQuery(baseURL + "/completions")
         case (_, .raw(let path)):
-            if Self.pathEndsInV1(baseURL), path.hasPrefix("/v1/") { return baseURL + path.dropFirst(3) }
-            return baseURL + path
+            if Self.pathEndsInV1(baseURL), path.hasPrefix("/v1/") { return withQuery(baseURL + path.dropFirst(3)) }
+            return withQuery(baseURL + path)
         default: return endpointURL
         }
     }
