@@ -48,6 +48,7 @@ public enum FileRun {
 
         let providers: ProviderSet
         let sharedLimits: SharedLimitsSettings?
+        let pricing: Pricing
         let reader: LineReader
         var resume = ResumeState()
         let writer: OutcomeWriter
@@ -56,6 +57,11 @@ public enum FileRun {
             try options.validate()
             providers = try RunProviders.build(options, environment: environment)
             sharedLimits = try RunProviders.sharedLimits(options, environment: environment)
+            do throws(ConfigError) {
+                pricing = try Pricing.load(path: options.pricingPath)
+            } catch {
+                throw RunSetupError(error.message)
+            }
         } catch {
             return fail(2, error.message)
         }
@@ -100,7 +106,7 @@ public enum FileRun {
         let engine: Engine
         do {
             engine = try Engine(maxConnectionsPerHost: options.maxConnectionsPerHost, environment: environment, providers: providers,
-                                sharedLimits: sharedLimits)
+                                sharedLimits: sharedLimits, pricing: pricing)
         } catch {
             writer.close()
             return fail(1, "\(error)")

@@ -39,6 +39,8 @@ public struct RunOptions: Sendable {
     public var outputFormat: OutputFormat
     /// Where failed lines' outcomes go instead of the output (as the Batch API's error file).
     public var errorsPath: String?
+    /// A pricing file for `cost_usd` (see `Pricing.load`).
+    public var pricingPath: String?
 
     public enum OutputFormat: String, Sendable, CaseIterable {
         /// Each line answered in its input's format: a Volley outcome line for an item, an
@@ -71,8 +73,10 @@ public struct RunOptions: Sendable {
         maxConnectionsPerHost: Int = RunOptions.defaultMaxConnectionsPerHost,
         redisURL: String? = nil,
         outputFormat: OutputFormat = .auto,
-        errorsPath: String? = nil
+        errorsPath: String? = nil,
+        pricingPath: String? = nil
     ) {
+        self.pricingPath = pricingPath
         self.redisURL = redisURL
         self.outputFormat = outputFormat
         self.errorsPath = errorsPath

@@ -131,6 +131,10 @@ struct RunArguments: ParsableCommand {
     var outputFormat: String = RunOptions.OutputFormat.auto.rawValue
 
     @Option(name: .long, help: ArgumentHelp(
+        "A pricing file for outcomes' cost_usd (as volley serve --pricing).", valueName: "file"))
+    var pricing: String?
+
+    @Option(name: .long, help: ArgumentHelp(
         "Write failed lines' outcomes to this file instead of the output (as the Batch API's error file); a resume runs them again.",
         valueName: "file"))
     var errors: String?
@@ -141,7 +145,7 @@ struct RunArguments: ParsableCommand {
             rpm: rpm, tpm: tpm, concurrency: concurrency, maxRetries: maxRetries, timeoutSeconds: timeout,
             retryFailed: retryFailed, acceptOtherProvider: acceptOtherProvider, maxLineBytes: maxLineBytes, progressIntervalSeconds: progressInterval,
             maxConnectionsPerHost: maxConnectionsPerHost, redisURL: redisURL,
-            outputFormat: RunOptions.OutputFormat(rawValue: outputFormat) ?? .auto, errorsPath: errors)
+            outputFormat: RunOptions.OutputFormat(rawValue: outputFormat) ?? .auto, errorsPath: errors, pricingPath: pricing)
     }
 
     func validate() throws {

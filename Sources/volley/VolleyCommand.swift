@@ -100,6 +100,11 @@ struct Serve: AsyncParsableCommand {
         valueName: "url"))
     var redisURL: String?
 
+    @Option(name: .long, help: ArgumentHelp(
+        "A pricing file for outcomes' cost_usd: {\"date\", \"models\": {NAME: {input, output, cached_input}}} in dollars per million tokens.",
+        discussion: "It adds to (or, with \"replace\": true, replaces) the dated table Volley ships.", valueName: "file"))
+    var pricing: String?
+
     @Option(name: .long, help: "Longest accepted input line, in bytes; longer lines get error -32010.")
     var maxLineBytes: Int = 16 * 1024 * 1024
 
@@ -172,6 +177,13 @@ struct Serve: AsyncParsableCommand {
             throw ExitCode(2)
         }
         if let sharedLimits { logger.info("shared limits in Redis", metadata: ["redis": "\(sharedLimits.url)"]) }
+        let prices: Pricing
+        do {
+            prices = try Pricing.load(path: pricing)
+        } catch {
+            writeToStandardError("volley: \(error.message)\n")
+            throw ExitCode(2)
+        }
         let engine: Engine
         do {
             engine = try Engine(maxConnectionsPerHost: maxConnectionsPerHost, environment: environment, providers: providers,
@@ -182,7 +194,7 @@ struct Serve: AsyncParsableCommand {
                     "tpm_effective": "\(change.tpm.map { String(Int($0.rounded())) } ?? "none")",
                     "concurrency_effective": "\(change.concurrency)",
                 ])
-            }, logger: logger, sharedLimits: sharedLimits)
+            }, logger: logger, sharedLimits: sharedLimits, pricing: prices)
         } catch {
             logger.critical("\(error)")
             throw ExitCode(1)

@@ -146,6 +146,53 @@ struct EndpointTests {
         }
     }
 
+    @Test("cost_usd: from the usage the server reported and the model's price; null for an unpriced model; summed in stats")
+    func costs() async throws {
+        try await withFakeServer(withoutRequestRecords) { server in
+            try await withVolley(environment: [fakeKeyEnv: "sk-fake"]) { volley in
+                try await configureFake(volley, server)
+                let items: JSONValue = [
+                    Self.item("chat", ["model": "gpt-4o-mini", "messages": [["role": "user", "content": "hello there"]], "max_tokens": 20]),
+                    Self.item("embeddings", ["model": "text-embedding-3-small", "input": "some text to embed", "dimensions": 4]),
+                    Self.item("chat", ["model": "my-local-model", "messages": [["role": "user", "content": "hi"]], "max_tokens": 5]),
+                ]
+                let reply = try await volley.request("gather", id: "c", params: ["requests": items])
+                let results = reply["result"]?["results"]?.arrayValue ?? []
+                func expected(_ outcome: JSONValue, input: Double, output: Double) -> Double {
+                    let usage = outcome["value"]?["usage"]
+                    return ((usage?["input_tokens"]?.doubleValue ?? 0) * input + (usage?["output_tokens"]?.doubleValue ?? 0) * output) / 1_000_000
+                }
+                let chat = try #require(results[0]["cost_usd"]?.doubleValue, "\(results[0].jsonString)")
+                #expect(abs(chat - expected(results[0], input: 0.15, output: 0.60)) < 1e-8 && chat > 0)
+                let embedded = try #require(results[1]["cost_usd"]?.doubleValue, "\(results[1].jsonString)")
+                #expect(abs(embedded - expected(results[1], input: 0.02, output: 0)) < 1e-8)
+                #expect(results[2]["cost_usd"] == .null, "no price for my-local-model: null, not a guess")
+                let stats = reply["result"]?["stats"]
+                #expect(abs((stats?["cost_usd"]?.doubleValue ?? 0) - (chat + embedded)) < 1e-7)
+                #expect(stats?["cost_unknown"] == 1)
+            }
+        }
+    }
+
+    @Test("--pricing prices a model the shipped table does not know")
+    func pricingFile() async throws {
+        try await withFakeServer(withoutRequestRecords) { server in
+            try await withPrivateDirectory { directory in
+                let path = "\(directory)/pricing.json"
+                let file: JSONValue = ["date": "2027-01-01", "models": ["my-local-model": ["input": 2, "output": 4]]]
+                #expect(FileManager.default.createFile(atPath: path, contents: Data(file.jsonBytes)))
+                try await withVolley(arguments: ["--pricing", path], environment: [fakeKeyEnv: "sk-fake"]) { volley in
+                    try await configureFake(volley, server)
+                    let item = Self.item("chat", ["model": "my-local-model", "messages": [["role": "user", "content": "hi"]], "max_tokens": 5])
+                    let outcome = try await volley.request("gather", id: "p", params: ["requests": [item]])["result"]?["results"]?[0]
+                    let usage = outcome?["value"]?["usage"]
+                    let expected = ((usage?["input_tokens"]?.doubleValue ?? 0) * 2 + (usage?["output_tokens"]?.doubleValue ?? 0) * 4) / 1_000_000
+                    #expect(abs((outcome?["cost_usd"]?.doubleValue ?? -1) - expected) < 1e-9, "\(outcome?.jsonString ?? "")")
+                }
+            }
+        }
+    }
+
     @Test("the mock answers every endpoint offline, deterministically")
     func mockEndpoints() async throws {
         try await withVolley { volley in

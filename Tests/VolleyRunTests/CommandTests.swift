@@ -36,6 +36,8 @@ import VolleyTestSupport
         ["run", "in.jsonl", "--provider", "nowhere"],     // unknown provider
         ["run", "in.jsonl", "--config", "bad.json"],      // invalid configuration
         ["run", "in.jsonl", "--redis-url", "rediss://h"], // Redis over TLS: refused, never downgraded
+        ["run", "in.jsonl", "--pricing", "/nonexistent/pricing.json"],  // a pricing file that is not there
+        ["run", "in.jsonl", "--output-format", "csv"],     // no such format
     ])
     func usageAndConfigurationErrorsExitTwo(arguments: [String]) async throws {
         let dir = try TempDir()

@@ -207,7 +207,7 @@ extension FileRunTests {
             Issue.record("not an object")
             return
         }
-        #expect(object.keys == ["line", "key", "ok", "value", "attempts", "latency_ms", "queued_ms"])
+        #expect(object.keys == ["line", "key", "ok", "value", "attempts", "latency_ms", "queued_ms", "cost_usd"])
         #expect(object["line"]?.intValue == 12)
         #expect(object["key"]?.stringValue == "line:12")
         #expect(object["value"]?["raw"] == nil)

@@ -45,6 +45,9 @@ public struct BatchSummary: Sendable {
     public var cancelled = 0
     public var elapsedMs: Double = 0
     public var usage = Usage()
+    /// The cost of the successes whose price is known, and how many had none.
+    public var costUSD = 0.0
+    public var costUnknown = 0
     public var stop: Stop?
 
     public init(total: Int) {
@@ -56,6 +59,7 @@ public struct BatchSummary: Sendable {
         case .success(let value):
             succeeded += 1
             if let used = value.usage { usage += used }
+            if let cost = outcome.costUSD { costUSD += cost } else { costUnknown += 1 }
         case .failure(let error):
             if error.kind == .cancelled { cancelled += 1 } else { failed += 1 }
         }
@@ -69,6 +73,8 @@ public struct BatchSummary: Sendable {
             "cancelled": .number(JSONNumber(cancelled)),
             "elapsed_ms": .number(JSONNumber((elapsedMs * 10).rounded() / 10) ?? 0),
             "usage": usage.json,
+            "cost_usd": .number(JSONNumber(Outcome.dollars(costUSD)) ?? 0),
+            "cost_unknown": .number(JSONNumber(costUnknown)),
         ]
     }
 }

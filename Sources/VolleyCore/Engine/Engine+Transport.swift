@@ -19,7 +19,7 @@ extension Engine {
     public convenience init(maxConnectionsPerHost: Int, environment: [String: String], providers: ProviderSet? = nil,
                             onLimitChange: (@Sendable (LimitChange) -> Void)? = nil,
                             logger: Logger = Logger(label: "volley.engine", factory: { _ in SwiftLogNoOpLogHandler() }),
-                            sharedLimits: SharedLimitsSettings? = nil)
+                            sharedLimits: SharedLimitsSettings? = nil, pricing: Pricing = .shipped)
         throws(EngineStartError) {
         let http: HTTPClient
         do {
@@ -28,7 +28,7 @@ extension Engine {
             throw EngineStartError(transport: error)
         }
         self.init(http: http, environment: environment, providers: providers, onLimitChange: onLimitChange, logger: logger,
-                  sharedLimits: sharedLimits)
+                  sharedLimits: sharedLimits, pricing: pricing)
     }
 
     /// Stops the transport: transfers still running end, and libcurl is no longer in use when

@@ -37,10 +37,11 @@ public final class Engine: Sendable {
     ///   - logger: where retries and slow items are logged (nothing is logged by default).
     ///   - sharedLimits: keep rate limits in Redis, shared with other sidecars (its worker
     ///     thread starts here).
+    ///   - pricing: model prices for outcomes' `cost_usd` (the shipped table by default).
     public init(http: HTTPClient, environment: [String: String], providers: ProviderSet? = nil,
                 clock: any EngineClock = SystemClock(), onLimitChange: (@Sendable (LimitChange) -> Void)? = nil,
                 logger: Logger = Logger(label: "volley.engine", factory: { _ in SwiftLogNoOpLogHandler() }),
-                sharedLimits: SharedLimitsSettings? = nil) {
+                sharedLimits: SharedLimitsSettings? = nil, pricing: Pricing = .shipped) {
         self.http = http
         self.environment = environment
         self.initialProviders = providers
@@ -73,7 +74,8 @@ public final class Engine: Sendable {
             }
         }
         self.shared = shared
-        self.runner = ItemRunner(scheduler: scheduler, clock: clock, metrics: metrics, logger: logger, shared: shared)
+        self.runner = ItemRunner(scheduler: scheduler, clock: clock, metrics: metrics, logger: logger, shared: shared,
+                                 pricing: pricing)
         self.mainSession = EngineSession(id: 1, environment: environment, providers: providers, http: http,
                                          clock: clock, directory: directory)
         self.startedAt = clock.now()

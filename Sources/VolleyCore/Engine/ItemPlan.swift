@@ -38,6 +38,9 @@ final class ItemPlan: Sendable {
     let policy: RetryPolicy
     /// Set when the item streams and its host listens.
     let onStream: (@Sendable (StreamEvent) -> Void)?
+    /// The provider's own prices (`models.<name>.price`), and whether it is the mock (free).
+    let prices: Pricing?
+    let isMock: Bool
 
     init(_ prepared: PreparedItem, _ work: PreparedItem.Work, batch: BatchContext, start: Double) {
         index = prepared.index
@@ -74,6 +77,24 @@ final class ItemPlan: Sendable {
         self.retry = retry
         policy = RetryPolicy(retry)
         onStream = work.item.stream ? batch.onStream : nil
+        prices = config.modelPrices.models.isEmpty ? nil : config.modelPrices
+        isMock = config.kind == .mock
+    }
+
+    /// What a success cost, from its usage: the provider's price for the model it reported
+    /// (or asked for), else `pricing`'s; 0 on the mock; nil when no price is known or the
+    /// provider reported no usage. Failures: nil.
+    @inline(never)
+    func cost(of result: Result<ItemValue, ItemError>, pricing: Pricing) -> Double? {
+        guard case .success(let value) = result, let usage = value.usage else { return nil }
+        if isMock { return 0 }
+        let names = [value.model, item.model].compactMap { $0 }
+        for table in [prices, pricing].compactMap({ $0 }) {
+            for name in names {
+                if let price = table.price(of: name) { return price.cost(usage) }
+            }
+        }
+        return nil
     }
 
     @inline(never)

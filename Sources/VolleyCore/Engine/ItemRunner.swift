@@ -26,12 +26,16 @@ final class ItemRunner: Sendable {
     private let logger: Logger
     /// Limits kept in Redis, when configured.
     private let shared: SharedLimits?
+    /// Model prices (a provider's own `models.<name>.price` come first).
+    private let pricing: Pricing
 
     /// An item that took longer than this from its first attempt to its outcome is logged.
     static let slowItemSeconds = 30.0
 
-    init(scheduler: Scheduler, clock: any EngineClock, metrics: EngineMetrics, logger: Logger, shared: SharedLimits? = nil) {
+    init(scheduler: Scheduler, clock: any EngineClock, metrics: EngineMetrics, logger: Logger, shared: SharedLimits? = nil,
+         pricing: Pricing = .shipped) {
         self.shared = shared
+        self.pricing = pricing
         self.scheduler = scheduler
         self.clock = clock
         self.metrics = metrics
@@ -102,7 +106,8 @@ final class ItemRunner: Sendable {
                 if waiting { waited += max(0, until - clock.now()) }
                 step = await backOff(until: until)
             case .finish(let finished):
-                let outcome = plan.outcome(finished.result, attempts: attempts, firstAttempt: firstAttempt, ttft: ttft, now: clock.now())
+                var outcome = plan.outcome(finished.result, attempts: attempts, firstAttempt: firstAttempt, ttft: ttft, now: clock.now())
+                outcome.costUSD = plan.cost(of: finished.result, pricing: pricing)
                 if let latencyMs = outcome.latencyMs, latencyMs > Self.slowItemSeconds * 1000 { logSlow(outcome, plan) }
                 return outcome
             }

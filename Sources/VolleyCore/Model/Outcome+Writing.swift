@@ -35,9 +35,20 @@ extension Outcome {
             Self.append(#","ttft_ms":"#, &bytes)
             bytes.append(contentsOf: number.text.utf8)
         }
+        if case .success = result {
+            Self.append(#","cost_usd":"#, &bytes)
+            if let costUSD, let number = JSONNumber(Self.dollars(costUSD)) {
+                bytes.append(contentsOf: number.text.utf8)
+            } else {
+                Self.append("null", &bytes)
+            }
+        }
     }
 
     static func rounded(_ ms: Double) -> Double { (ms * 10).rounded() / 10 }
+
+    /// Dollars to a millionth of a cent (a call of a few tokens costs less than a cent).
+    static func dollars(_ value: Double) -> Double { (value * 100_000_000).rounded() / 100_000_000 }
 
     static func append(_ literal: StaticString, _ bytes: inout [UInt8]) {
         bytes.append(contentsOf: UnsafeBufferPointer(start: literal.utf8Start, count: literal.utf8CodeUnitCount))

@@ -15,6 +15,8 @@ public struct Outcome: Sendable {
     public var queuedMs: Double?
     /// A streamed item: milliseconds from the start of the attempt that answered to its first delta.
     public var ttftMs: Double?
+    /// A success's cost in dollars, from its usage and the model's price; nil when unknown.
+    public var costUSD: Double?
 
     public init(index: Int, key: String?, provider: String? = nil, result: Result<ItemValue, ItemError>, attempts: Int,
                 latencyMs: Double?, queuedMs: Double?) {
@@ -54,6 +56,7 @@ public struct Outcome: Sendable {
         if let latencyMs, let number = JSONNumber(Self.rounded(latencyMs)) { object["latency_ms"] = .number(number) }
         if let queuedMs, let number = JSONNumber(Self.rounded(queuedMs)) { object["queued_ms"] = .number(number) }
         if let ttftMs, let number = JSONNumber(Self.rounded(ttftMs)) { object["ttft_ms"] = .number(number) }
+        if case .success = result { object["cost_usd"] = costUSD.flatMap { JSONNumber(Self.dollars($0)) }.map(JSONValue.number) ?? .null }
         return object
     }
 }

@@ -86,8 +86,14 @@ extension ProviderConfig {
             guard case .object(let m) = models else { throw ConfigError("\(path).models must be an object") }
             for (model, settings) in m {
                 guard case .object(let s) = settings else { throw ConfigError("\(path).models.\(model) must be an object") }
+                if let unknown = s.keys.sorted().first(where: { $0 != "limits" && $0 != "price" }) {
+                    throw ConfigError("\(path).models.\(model).\(unknown) is not a known setting (limits, price)")
+                }
                 if let limits = s["limits"] {
                     config.modelLimits[model] = try parseLimits(limits, "\(path).models.\(model).limits")
+                }
+                if let price = s["price"], !price.isNull {
+                    config.modelPrices.models[model] = try ModelPrice(json: price, path: "\(path).models.\(model).price")
                 }
             }
         }

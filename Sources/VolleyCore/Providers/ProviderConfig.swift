@@ -82,6 +82,8 @@ public struct ProviderConfig: Sendable {
     /// The header the key goes in, as it is (`api-key` for Azure OpenAI); nil for the kind's
     /// own (`authorization: Bearer` for openai, `x-api-key` for anthropic).
     public var apiKeyHeader: String?
+    /// Prices of this provider's models (`models.<name>.price`), before the shipped table's.
+    public var modelPrices = Pricing()
     /// Query parameters of every request (`api-version` for Azure OpenAI), in order.
     public var query: [(String, String)]
     public var caFile: String?

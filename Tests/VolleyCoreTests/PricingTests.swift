@@ -1,0 +1,39 @@
+import Testing
+@testable import VolleyCore
+
+/// Model prices and what a call cost: the shipped table, a pricing file, a provider's own
+/// prices, and null for a model nobody priced.
+struct PricingTests {
+    @Test func aReportedSnapshotFindsItsModelAndTheLongestNameWins() {
+        let pricing = Pricing.shipped
+        #expect(pricing.price(of: "gpt-4o-mini-2024-07-18") == pricing.models["gpt-4o-mini"], "not gpt-4o's")
+        #expect(pricing.price(of: "gpt-4o-2024-08-06") == pricing.models["gpt-4o"])
+        #expect(pricing.price(of: "gpt-4o") == pricing.models["gpt-4o"])
+        #expect(pricing.price(of: "gpt-4omni") == nil, "a prefix counts only up to a dash")
+        #expect(pricing.price(of: "my-local-llama") == nil, "unknown: no guess")
+        // 1,000 in and 500 out at $0.15 / $0.60 a million.
+        #expect(pricing.models["gpt-4o-mini"]?.cost(Usage(inputTokens: 1_000, outputTokens: 500)) == 0.00045)
+    }
+
+    @Test func aPricingFileExtendsOrReplacesTheShippedTable() throws {
+        let file = #"{"date": "2027-01-01", "models": {"my-model": {"input": 1, "output": 2}, "gpt-4o-mini": {"input": 0.1, "output": 0.2}}}"#
+        let (extra, replaces) = try Pricing.parse(Array(file.utf8), path: "p.json")
+        #expect(!replaces)
+        let merged = Pricing.shipped.merging(extra)
+        #expect(merged.date == "2027-01-01" && merged.price(of: "my-model")?.output == 2 && merged.price(of: "gpt-4o-mini")?.input == 0.1)
+        #expect(merged.price(of: "gpt-4.1") != nil, "the rest of the shipped table stays")
+        #expect(throws: ConfigError.self) { try Pricing.parse(Array(#"{"models": {"m": {"input": -1}}}"#.utf8), path: "p.json") }
+        #expect(throws: ConfigError.self) { try Pricing.parse(Array(#"{"models": {"m": {"inptu": 1}}}"#.utf8), path: "p.json") }
+    }
+
+    @Test func aProvidersOwnPriceComesFirstTheMockIsFreeAndUnknownIsNull() throws {
+        let config = try ProviderConfig.parse(name: "local", [
+            "kind": "openai", "base_url": "http://127.0.0.1:9/v1", "api_key": "k",
+            "models": ["gpt-4o-mini": ["price": ["input": 1, "output": 1]]],
+        ], environment: [:])
+        #expect(config.modelPrices.price(of: "gpt-4o-mini-2024-07-18")?.input == 1)
+        #expect(throws: ConfigError.self) {
+            try ProviderConfig.parse(name: "x", ["kind": "openai", "models": ["m": ["prize": ["input": 1]]]], environment: [:])
+        }
+    }
+}
