@@ -174,6 +174,37 @@ struct EndpointTests {
         }
     }
 
+    @Test("max_cost_usd with 64 in flight: never more spent than the budget; the rest budget_exceeded without reaching the server")
+    func budgetHolds() async throws {
+        try await withFakeServer(withoutRequestRecords) { server in
+            try await withVolley(environment: [fakeKeyEnv: "sk-fake"]) { volley in
+                try await configureFake(volley, server)
+                // gpt-4o: $2.50 in, $10 out a million. Each call: ~3 tokens in + 1,000 max out,
+                // worst case ~$0.01001; the budget affords 10 worst cases at once.
+                let item = Self.item("chat", ["model": "gpt-4o", "messages": [["role": "user", "content": "hi"]], "max_tokens": 1_000,
+                                              "fake": ["output_tokens": 900, "latency_ms": 50]])
+                let budget = 0.1005
+                let reply = try await volley.request("gather", id: "b", params: [
+                    "requests": .array(Array(repeating: item, count: 64)), "concurrency": 64, "max_cost_usd": .number(JSONNumber(budget) ?? 0),
+                ], timeout: 60)
+                let results = reply["result"]?["results"]?.arrayValue ?? []
+                let spent = results.compactMap { $0["cost_usd"]?.doubleValue }.reduce(0, +)
+                let refused = results.filter { $0["error"]?["kind"] == "budget_exceeded" }
+                #expect(spent <= budget, "spent \(spent) of \(budget)")
+                #expect(spent > budget * 0.8, "the budget was used, not refused out of hand: \(spent)")
+                #expect(refused.allSatisfy { $0["attempts"] == 0 }, "refused before sending")
+                let sent = server.stats().requests
+                #expect(sent == 64 - refused.count, "every refused item stayed off the server: \(sent) sent, \(refused.count) refused")
+                #expect(reply["result"]?["stats"]?["budget_exceeded"]?.intValue == refused.count && refused.count >= 50)
+                // An unpriced model under a budget: refused, nothing sent.
+                let unpriced = Self.item("chat", ["model": "my-local-model", "messages": [["role": "user", "content": "hi"]]])
+                let other = try await volley.request("gather", id: "u", params: ["requests": [unpriced], "max_cost_usd": 5])
+                #expect(other["result"]?["results"]?[0]?["error"]?["message"]?.stringValue?.contains("no price") == true)
+                #expect(server.stats().requests == sent)
+            }
+        }
+    }
+
     @Test("--pricing prices a model the shipped table does not know")
     func pricingFile() async throws {
         try await withFakeServer(withoutRequestRecords) { server in

@@ -937,7 +937,8 @@ export type ErrorKind =
   | 'invalid_request'
   | 'provider_error'
   | 'overloaded'
-  | 'shared_limits_unavailable';
+  | 'shared_limits_unavailable'
+  | 'budget_exceeded';
 
 /** Base of every error of this library except `AbortError`. */
 export declare class VolleyError extends Error {
@@ -989,6 +990,8 @@ export declare class InvalidRequest extends VolleyError {}
 export declare class ProviderError extends VolleyError {}
 /** Limits are shared in Redis (`on_unavailable: "fail"`) and Redis is unreachable: not sent. */
 export declare class SharedLimitsUnavailable extends VolleyError {}
+/** The batch's `max_cost_usd` cannot afford the call's worst case (or has no price for it): not sent. */
+export declare class BudgetExceeded extends VolleyError {}
 export declare class Overloaded extends VolleyError {}
 
 /** A JSON-RPC error that is not an item failure (bad params, line too long, overloaded...). */

@@ -14,6 +14,9 @@ public struct BatchOptions: Sendable {
     /// `onProgress` then run on that thread too, so turn this off when they may block (a
     /// write to a pipe or a slow disk): a blocked transport thread stalls every transfer.
     public var onTransportThread: Bool
+    /// Most dollars the batch may spend (`max_cost_usd`): each attempt's worst case is
+    /// reserved before it is sent (`CostBudget`).
+    public var maxCostUSD: Double?
 
     public static let defaultConcurrency = 64
     public static let maxConcurrency = 10_000
@@ -48,6 +51,8 @@ public struct BatchSummary: Sendable {
     /// The cost of the successes whose price is known, and how many had none.
     public var costUSD = 0.0
     public var costUnknown = 0
+    /// Items ended `budget_exceeded` (not sent).
+    public var budgetExceeded = 0
     public var stop: Stop?
 
     public init(total: Int) {
@@ -62,6 +67,7 @@ public struct BatchSummary: Sendable {
             if let cost = outcome.costUSD { costUSD += cost } else { costUnknown += 1 }
         case .failure(let error):
             if error.kind == .cancelled { cancelled += 1 } else { failed += 1 }
+            if error.kind == .budgetExceeded { budgetExceeded += 1 }
         }
     }
 
@@ -75,6 +81,7 @@ public struct BatchSummary: Sendable {
             "usage": usage.json,
             "cost_usd": .number(JSONNumber(Outcome.dollars(costUSD)) ?? 0),
             "cost_unknown": .number(JSONNumber(costUnknown)),
+            "budget_exceeded": .number(JSONNumber(budgetExceeded)),
         ]
     }
 }

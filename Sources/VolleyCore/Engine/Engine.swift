@@ -152,7 +152,8 @@ public final class Engine: Sendable {
             priority: options.priority,
             start: start,
             deadline: options.timeoutSeconds.map { start + $0 },
-            onStream: onStream
+            onStream: onStream,
+            budget: options.maxCostUSD.map(BatchBudget.init(limit:))
         )
         metrics.batchStarted()
         queuedItems.add(items.count, ordering: .relaxed)

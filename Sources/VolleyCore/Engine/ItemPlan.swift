@@ -8,6 +8,8 @@ struct BatchContext: Sendable {
     var deadline: Double?
     /// Where streamed items' deltas and resets go (nil: items are not streamed).
     var onStream: (@Sendable (StreamEvent) -> Void)?
+    /// The batch's `max_cost_usd`.
+    var budget: BatchBudget?
 }
 
 /// Everything about one item that does not change while it runs, on the heap: an async
@@ -41,6 +43,7 @@ final class ItemPlan: Sendable {
     /// The provider's own prices (`models.<name>.price`), and whether it is the mock (free).
     let prices: Pricing?
     let isMock: Bool
+    let budget: BatchBudget?
 
     init(_ prepared: PreparedItem, _ work: PreparedItem.Work, batch: BatchContext, start: Double) {
         index = prepared.index
@@ -79,6 +82,18 @@ final class ItemPlan: Sendable {
         onStream = work.item.stream ? batch.onStream : nil
         prices = config.modelPrices.models.isEmpty ? nil : config.modelPrices
         isMock = config.kind == .mock
+        budget = batch.budget
+    }
+
+    /// The most an attempt can cost: its input estimate and its output allowance (`max_tokens`
+    /// or the endpoint's, else 1,024) at the price of the model it asks for; 0 on the mock; nil
+    /// when the model has no price.
+    @inline(never)
+    func worstCost(pricing: Pricing) -> Double? {
+        if isMock { return 0 }
+        guard let model = item.model, let price = prices?.price(of: model) ?? pricing.price(of: model) else { return nil }
+        let tokens = TokenEstimate.split(for: item.request, endpoint: item.endpoint)
+        return price.cost(Usage(inputTokens: tokens.input, outputTokens: tokens.output))
     }
 
     /// What a success cost, from its usage: the provider's price for the model it reported

@@ -100,8 +100,7 @@ final class ItemRunner: Sendable {
             case .share(let ticket):
                 step = await share(plan, ticket, waited: &waited)
             case .attempt(let ticket):
-                attempts += 1
-                step = await attempt(plan, ticket, number: attempts, waited: waited, firstAttempt: &firstAttempt, ttft: &ttft)
+                step = await attempt(plan, ticket, attempts: &attempts, waited: waited, firstAttempt: &firstAttempt, ttft: &ttft)
             case .backOff(let until, let waiting):
                 if waiting { waited += max(0, until - clock.now()) }
                 step = await backOff(until: until)
@@ -220,6 +219,34 @@ final class ItemRunner: Sendable {
         return .backOff(until: now + seconds, waiting: true)
     }
 
+    /// Reserves the attempt's worst case against the batch's budget; the refusal when it does
+    /// not fit, or when its model has no price (nothing else could be reserved).
+    @inline(never)
+    private func reserve(_ budget: BatchBudget, _ plan: ItemPlan) -> Result<Double, ItemError> {
+        guard let worst = plan.worstCost(pricing: pricing) else {
+            return .failure(ItemError(.budgetExceeded, "max_cost_usd: no price is known for model \(plan.item.model ?? "(none)"), "
+                + "so its cost cannot be held to the budget (give one with --pricing or models.<name>.price); the request was not sent"))
+        }
+        guard budget.reserve(worst) else {
+            return .failure(ItemError(.budgetExceeded, "max_cost_usd \(Self.dollars(budget.limit)): this call's worst case "
+                + "\(Self.dollars(worst)) does not fit the \(Self.dollars(budget.left)) left; the request was not sent"))
+        }
+        return .success(worst)
+    }
+
+    private static func dollars(_ value: Double) -> String {
+        "$" + String((value * 1_000_000).rounded() / 1_000_000)
+    }
+
+    /// Ends an item that will not be sent: a Redis permit it holds goes back, then the local one.
+    @inline(never)
+    private func refuse(_ plan: ItemPlan, _ ticket: Scheduler.Ticket, _ error: ItemError) -> Step {
+        if let shared, let id = plan.assignment.sharedID {
+            shared.giveBack(id, reserved: plan.reservation, buckets: SharedBuckets(plan.settings))
+        }
+        return abandon(plan, ticket, error)
+    }
+
     /// Gives back a permit no attempt was made with, and ends the item with `error`.
     @inline(never)
     private func abandon(_ plan: ItemPlan, _ ticket: Scheduler.Ticket, _ error: ItemError) -> Step {
@@ -229,13 +256,23 @@ final class ItemRunner: Sendable {
 
     /// One attempt with the permit held; books it and decides what comes next.
     @inline(never)
-    private func attempt(_ plan: ItemPlan, _ ticket: Scheduler.Ticket, number: Int, waited: Double,
+    private func attempt(_ plan: ItemPlan, _ ticket: Scheduler.Ticket, attempts: inout Int, waited: Double,
                          firstAttempt: inout Double?, ttft: inout Double?) async -> Step {
         let attemptStart = clock.now()
+        var worst = 0.0
+        if let budget = plan.budget {
+            switch reserve(budget, plan) {
+            case .success(let reserved): worst = reserved
+            case .failure(let refusal): return refuse(plan, ticket, refusal)  // Not sent: no attempt made.
+            }
+        }
+        attempts += 1
+        let number = attempts
         if firstAttempt == nil { firstAttempt = attemptStart }
         let remaining = plan.deadline.map { $0 - attemptStart }
         guard let onStream = plan.onStream else {
             let attempt = await plan.client.attempt(plan.item, attempt: number, timeoutSeconds: remaining)
+            plan.budget?.settle(reserved: worst, cost: plan.cost(of: attempt.result, pricing: pricing) ?? 0)
             return step(after: attempt, ticket, number: number, waited: waited, plan, streamed: false)
         }
         let tap = StreamTap(clock: clock)
@@ -244,6 +281,7 @@ final class ItemRunner: Sendable {
             tap.saw()
             onStream(.delta(index: index, attempt: number, delta))
         }
+        plan.budget?.settle(reserved: worst, cost: plan.cost(of: attempt.result, pricing: pricing) ?? 0)
         let first = tap.first
         ttft = first.map { $0 - attemptStart }
         return step(after: attempt, ticket, number: number, waited: waited, plan, streamed: first != nil)

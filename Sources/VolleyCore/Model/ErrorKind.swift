@@ -25,4 +25,7 @@ public enum ErrorKind: String, Sendable, Hashable, CaseIterable {
     /// Limits are shared in Redis (`shared_limits` with `on_unavailable: "fail"`) and Redis
     /// could not be reached: the request was not sent.
     case sharedLimitsUnavailable = "shared_limits_unavailable"
+    /// The batch's `max_cost_usd` cannot afford the call's worst case (or has no price for its
+    /// model): the request was not sent.
+    case budgetExceeded = "budget_exceeded"
 }

@@ -192,7 +192,7 @@ final class MockClient: ProviderClient {
         case .invalidRequest: (defaultStatus, retryable) = (400, false)
         case .timeout, .connection: (defaultStatus, retryable) = (nil, true)
         case .providerError: (defaultStatus, retryable) = (200, false)
-        case .deadlineExceeded, .cancelled, .sharedLimitsUnavailable: (defaultStatus, retryable) = (nil, false)
+        case .deadlineExceeded, .cancelled, .sharedLimitsUnavailable, .budgetExceeded: (defaultStatus, retryable) = (nil, false)
         }
         return ItemError(kind, "mock failure: \(kind.rawValue) (attempt \(attempt))",
                          status: status ?? defaultStatus, retryable: retryable, retryAfterSeconds: retryAfter)

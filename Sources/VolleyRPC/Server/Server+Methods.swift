@@ -210,7 +210,7 @@ extension Server {
     /// The result of a gather or as_completed.
     /// Runs a gather or as_completed; returns its encoded result.
     private func batch(_ params: JSONValue?, id: RPCID, streaming: Bool, method: String) async throws(RPCError) -> [UInt8] {
-        let p = try Params(params, method: method, allowed: ["requests", "concurrency", "timeout", "fail_fast", "priority", "progress"])
+        let p = try Params(params, method: method, allowed: ["requests", "concurrency", "timeout", "fail_fast", "priority", "progress", "max_cost_usd"])
         guard let requests = p.value("requests")?.arrayValue else {
             throw .invalidParams("\(method): `requests` (an array of items) is required")
         }
@@ -222,6 +222,12 @@ extension Server {
         batchOptions.timeoutSeconds = try p.positiveSeconds("timeout")
         batchOptions.failFast = try p.bool("fail_fast") ?? false
         batchOptions.progress = try p.bool("progress") ?? false
+        if let budget = p.value("max_cost_usd"), !budget.isNull {
+            guard let dollars = budget.doubleValue, dollars >= 0, dollars.isFinite else {
+                throw .invalidParams("\(method): `max_cost_usd` must be a number of dollars, 0 or more")
+            }
+            batchOptions.maxCostUSD = dollars
+        }
         if let priority = try p.string("priority") {
             guard let parsed = Priority(rawValue: priority) else {
                 throw .invalidParams("\(method): `priority` must be \"interactive\" or \"background\"")

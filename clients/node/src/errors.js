@@ -60,6 +60,9 @@ export class Overloaded extends VolleyError {}
 /** Limits are shared in Redis (`on_unavailable: "fail"`) and Redis is unreachable: not sent. */
 export class SharedLimitsUnavailable extends VolleyError {}
 
+/** The batch's `max_cost_usd` cannot afford the call's worst case (or has no price for it): not sent. */
+export class BudgetExceeded extends VolleyError {}
+
 /** Error kinds on the wire → classes. */
 const classByKind = {
   rate_limited: RateLimited,
@@ -74,6 +77,7 @@ const classByKind = {
   provider_error: ProviderError,
   overloaded: Overloaded,
   shared_limits_unavailable: SharedLimitsUnavailable,
+  budget_exceeded: BudgetExceeded,
 };
 
 /**

@@ -21,6 +21,7 @@ export {
   QuotaExceeded,
   RateLimited,
   SharedLimitsUnavailable,
+  BudgetExceeded,
   SidecarCrashed,
   Timeout,
   TooLarge,

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ITEM_FIELDS, REQUEST_PARAMS, Volley, chat } from '../src/index.js';
 import { itemToWire, outcomeFromWire, providersToWire, statsFromWire, valueFromWire } from '../src/convert.js';
-import { HTTPError, RateLimited, SharedLimitsUnavailable, VolleyError, itemError } from '../src/errors.js';
+import { BudgetExceeded, HTTPError, RateLimited, SharedLimitsUnavailable, VolleyError, itemError } from '../src/errors.js';
 
 test('chat builds a protocol item; request options go into the body in snake_case', () => {
   assert.deepEqual(
@@ -180,6 +180,12 @@ test('stats keep map keys (models, limiters, providers) as they are', () => {
     limiters: { 'openai/gpt-4o_mini': { inFlight: 1, queued: 2 } },
     providers: { my_gw: { kind: 'openai', apiKeyEnv: 'K', hasKey: true, limits: { rpm: 1 } } },
   });
+});
+
+test('a budget_exceeded outcome is a BudgetExceeded error', () => {
+  const error = itemError({ kind: 'budget_exceeded', message: 'max_cost_usd' });
+  assert.ok(error instanceof BudgetExceeded);
+  assert.equal(error.kind, 'budget_exceeded');
 });
 
 test('a shared_limits_unavailable outcome is a SharedLimitsUnavailable error', () => {

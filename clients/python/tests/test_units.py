@@ -89,6 +89,8 @@ def test_error_kinds_map_to_classes() -> None:
     assert str(error) == "[item 4, key 'doc'] HTTP 429"
     shared = error_from_wire({"kind": "shared_limits_unavailable", "message": "Redis is unavailable"})
     assert isinstance(shared, volley.SharedLimitsUnavailable) and shared.kind == "shared_limits_unavailable"
+    budget = error_from_wire({"kind": "budget_exceeded", "message": "max_cost_usd"})
+    assert isinstance(budget, volley.BudgetExceeded) and budget.kind == "budget_exceeded"
     unknown = error_from_wire({"kind": "from_the_future", "message": "?"})
     assert type(unknown) is volley.ItemError and unknown.kind == "from_the_future"
     import asyncio

@@ -178,6 +178,13 @@ class SharedLimitsUnavailable(ItemError):
     kind = "shared_limits_unavailable"
 
 
+class BudgetExceeded(ItemError):
+    """The batch's ``max_cost_usd`` could not afford the call's worst case (or its model has no
+    price): the request was not sent."""
+
+    kind = "budget_exceeded"
+
+
 class ProtocolError(VolleyError):
     """A JSON-RPC error response that is not an item failure: bad params, unknown method, ...
 
@@ -254,6 +261,7 @@ _KINDS: Dict[str, Type[ItemError]] = {
         InvalidRequest,
         ProviderError,
         SharedLimitsUnavailable,
+        BudgetExceeded,
     )
 }
 
