@@ -43,17 +43,8 @@ final class AnthropicClient: ProviderClient {
         case .success(let value): request = value
         case .failure(let error): return Attempt(.failure(error))
         }
-        var reader = StreamReader(includeRaw: item.includeRaw)
-        let streamed = await config.stream(request, sse: .anthropic, timeoutSeconds: timeoutSeconds, http: http) { event in
-            switch reader.read(event) {
-            case .success(let delta):
-                if let delta { onDelta(delta) }
-                return nil
-            case .failure(let error):
-                return error
-            }
-        }
-        return reader.attempt(streamed, apiKey: config.apiKey)
+        return await config.stream(request, sse: .anthropic, reader: StreamReader(includeRaw: item.includeRaw),
+                                   timeoutSeconds: timeoutSeconds, http: http, onDelta: onDelta)
     }
 
     @inline(never)
@@ -75,7 +66,7 @@ final class AnthropicClient: ProviderClient {
     /// Reads a Messages event stream (`message_start`, content blocks and their deltas,
     /// `message_delta`, `message_stop`): text and tool-input deltas for the host, and the whole
     /// answer at the end. Tool calls are numbered in the order their blocks start.
-    struct StreamReader {
+    struct StreamReader: ProviderStreamReader {
         let includeRaw: Bool
         var assembly = StreamAssembly()
         var model: String?

@@ -28,17 +28,8 @@ final class OpenAIClient: ProviderClient {
     func streamAttempt(_ item: Item, attempt: Int, timeoutSeconds: Double?,
                        onDelta: @escaping @Sendable (StreamDelta) -> Void) async -> Attempt {
         let request = makeRequest(item, stream: true, timeoutSeconds: timeoutSeconds)
-        var reader = StreamReader(includeRaw: item.includeRaw)
-        let streamed = await config.stream(request, sse: .openAI, timeoutSeconds: timeoutSeconds, http: http) { event in
-            switch reader.read(event) {
-            case .success(let delta):
-                if let delta { onDelta(delta) }
-                return nil
-            case .failure(let error):
-                return error
-            }
-        }
-        return reader.attempt(streamed, apiKey: config.apiKey)
+        return await config.stream(request, sse: .openAI, reader: StreamReader(includeRaw: item.includeRaw),
+                                   timeoutSeconds: timeoutSeconds, http: http, onDelta: onDelta)
     }
 
     @inline(never)
@@ -59,7 +50,7 @@ final class OpenAIClient: ProviderClient {
 
     /// Reads a chat-completions event stream (`chat.completion.chunk` objects, then
     /// `[DONE]`): each chunk's delta for the host, and the whole answer at the end.
-    struct StreamReader {
+    struct StreamReader: ProviderStreamReader {
         let includeRaw: Bool
         var assembly = StreamAssembly()
         var model: String?

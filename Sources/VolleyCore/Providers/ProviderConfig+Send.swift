@@ -105,6 +105,23 @@ extension ProviderConfig {
         return streamed
     }
 
+    /// One streamed attempt read by `reader`: each event's delta to `onDelta` as it arrives (an
+    /// event the reader refuses stops the transfer), then the reader's whole answer.
+    func stream<Reader: ProviderStreamReader>(_ request: HTTPRequest, sse: SSEOptions, reader: Reader, timeoutSeconds: Double?,
+                                              http: HTTPClient, onDelta: @Sendable (StreamDelta) -> Void) async -> Attempt {
+        var reader = reader
+        let streamed = await stream(request, sse: sse, timeoutSeconds: timeoutSeconds, http: http) { event in
+            switch reader.read(event) {
+            case .success(let delta):
+                if let delta { onDelta(delta) }
+                return nil
+            case .failure(let error):
+                return error
+            }
+        }
+        return reader.attempt(streamed, apiKey: apiKey)
+    }
+
     @inline(never)
     private static func onNewConnection(_ request: HTTPRequest) -> HTTPRequest {
         var request = request
@@ -135,4 +152,12 @@ extension HTTPResponseHead {
         if fields.count == 0 { return RateLimitState() }
         return RateLimitHeaders.parse(fields, nowUnixSeconds: unixTimeSeconds())
     }
+}
+
+/// Reads one provider's event stream: each event's delta for the host, then the whole answer.
+protocol ProviderStreamReader {
+    /// The delta of one event (nil when it carries none), or why the stream must stop.
+    mutating func read(_ event: SSEEvent) -> Result<StreamDelta?, ItemError>
+    /// The attempt's end: the whole answer, or why there is none.
+    func attempt(_ streamed: ProviderConfig.Streamed, apiKey: String?) -> Attempt
 }
