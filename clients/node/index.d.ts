@@ -397,6 +397,11 @@ export interface ChatValue {
    * answered to its first delta. In a batch it is the outcome's (`Outcome.ttftMs`).
    */
   ttftMs?: number;
+  /**
+   * In a batch (`gather`, `asCompleted`): what the call cost in dollars (0 on the mock), as the
+   * outcome's `costUsd`; `null` when the model has no price. Absent from `call()`'s value.
+   */
+  costUsd?: number | null;
 }
 
 /** An OpenAI-shaped tool call. */
@@ -423,6 +428,8 @@ export interface EmbeddingsValue {
   usage?: Usage | null;
   text: null;
   finishReason: null;
+  /** In a batch: the cost in dollars, `null` when the model has no price (see `ChatValue.costUsd`). */
+  costUsd?: number | null;
 }
 
 /** A Responses item's value. */
@@ -439,6 +446,8 @@ export interface ResponsesValue {
   model?: string | null;
   /** Only when the item asked with `raw: true`. */
   raw?: unknown;
+  /** In a batch: the cost in dollars, `null` when the model has no price (see `ChatValue.costUsd`). */
+  costUsd?: number | null;
 }
 
 /** A legacy completions item's value. */
@@ -450,6 +459,8 @@ export interface CompletionValue {
   model?: string | null;
   /** Only when the item asked with `raw: true`. */
   raw?: unknown;
+  /** In a batch: the cost in dollars, `null` when the model has no price (see `ChatValue.costUsd`). */
+  costUsd?: number | null;
 }
 
 /** A raw (`post()`) item's value. */
@@ -463,6 +474,8 @@ export interface PostValue {
   model?: string | null;
   text: null;
   finishReason: null;
+  /** In a batch: the cost in dollars, `null` when the model has no price (see `ChatValue.costUsd`). */
+  costUsd?: number | null;
 }
 
 /** Any item's value. */
@@ -508,6 +521,11 @@ export interface Outcome<V = ChatValue> {
    * answer to its first delta; `undefined` otherwise.
    */
   ttftMs: number | undefined;
+  /**
+   * A success's cost in dollars, from its usage and the model's price (0 on the mock); `null`
+   * when the model has no price (or no usage was reported); `undefined` for a failure.
+   */
+  costUsd: number | null | undefined;
 }
 
 /** A piece of one tool call, as a `delta` carries it. */
@@ -635,6 +653,11 @@ export interface BatchOptions {
   failFast?: boolean;
   /** Interactive batches are served first (default `interactive`). */
   priority?: 'interactive' | 'background';
+  /**
+   * The batch's budget in dollars (sent as `max_cost_usd`): an item whose worst case the rest of
+   * it cannot afford, or whose model has no price, is not sent and fails with `BudgetExceeded`.
+   */
+  maxCostUsd?: number;
   /** Called with progress, at most about 10 times a second and once at the end. */
   onProgress?: (progress: Progress) => void;
   /** Called with each chunk of the streamed items (`stream: true`) as it arrives, tagged with the item's `index`. */
@@ -806,6 +829,12 @@ export interface BatchStats {
   cancelled: number;
   elapsedMs: number;
   usage: Usage;
+  /** Dollars the priced successes cost (0 when none). */
+  costUsd: number;
+  /** Successes whose model has no price (not in `costUsd`). */
+  costUnknown: number;
+  /** Items that failed with `BudgetExceeded`. */
+  budgetExceeded: number;
 }
 
 /** `stats()`: counters since the sidecar started and gauges now. */

@@ -482,12 +482,12 @@ export function itemToWire(item, defaultModel) {
   return out;
 }
 
-const BATCH_OPTIONS = new Set(['concurrency', 'timeout', 'failFast', 'priority', 'progress']);
+const BATCH_OPTIONS = new Set(['concurrency', 'timeout', 'failFast', 'priority', 'progress', 'maxCostUsd']);
 
 /**
  * Params of `gather` / `as_completed`.
  * @param {Iterable<unknown>} items
- * @param {{concurrency?: number, timeout?: number, failFast?: boolean, priority?: string, progress?: boolean}} options
+ * @param {{concurrency?: number, timeout?: number, failFast?: boolean, priority?: string, progress?: boolean, maxCostUsd?: number}} options
  * @param {string | undefined} defaultModel
  */
 export function batchParams(items, options, defaultModel) {
@@ -509,6 +509,8 @@ export function batchParams(items, options, defaultModel) {
       fail_fast: options.failFast || undefined,
       priority: options.priority,
       progress: options.progress || undefined,
+      // A budget of 0 is sent (it still affords the free mock), only `undefined` is left out.
+      max_cost_usd: options.maxCostUsd,
     },
     (n) => n,
   );
@@ -616,7 +618,11 @@ export function valueFromWire(value) {
  */
 function valueOrError(wire) {
   try {
-    return valueFromWire(wire.value);
+    const value = valueFromWire(wire.value);
+    // The outcome's `cost_usd` (null: the model has no price) goes on the value too, so that
+    // `gather`'s values carry it without `outcomes`.
+    if (isPlainObject(value) && wire.cost_usd !== undefined) value.costUsd = wire.cost_usd;
+    return value;
   } catch (error) {
     if (!(error instanceof ProviderError)) throw error;
     error.attempts = wire.attempts ?? 0;
@@ -649,6 +655,7 @@ export function outcomeFromWire(wire, built) {
     latencyMs: wire?.latency_ms,
     queuedMs: wire?.queued_ms,
     ttftMs: wire?.ttft_ms,
+    costUsd: wire?.cost_usd,
   };
 }
 
@@ -691,6 +698,9 @@ export function batchStatsFromWire(stats) {
     cancelled: stats?.cancelled ?? 0,
     elapsedMs: stats?.elapsed_ms ?? 0,
     usage: { inputTokens: usage.input_tokens ?? 0, outputTokens: usage.output_tokens ?? 0 },
+    costUsd: stats?.cost_usd ?? 0,
+    costUnknown: stats?.cost_unknown ?? 0,
+    budgetExceeded: stats?.budget_exceeded ?? 0,
   };
 }
 

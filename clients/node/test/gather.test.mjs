@@ -124,7 +124,7 @@ test('the result has outcomes and stats, as in the Python client', async () => {
 
   const empty = await v.gather([]);
   assert.deepEqual(empty.outcomes, []);
-  assert.deepEqual(empty.stats, { succeeded: 0, failed: 0, cancelled: 0, elapsedMs: 0, usage: { inputTokens: 0, outputTokens: 0 } });
+  assert.deepEqual(empty.stats, { succeeded: 0, failed: 0, cancelled: 0, elapsedMs: 0, usage: { inputTokens: 0, outputTokens: 0 }, costUsd: 0, costUnknown: 0, budgetExceeded: 0 });
 });
 
 test('failFast rejects with the first failure in time and cancels the rest', async () => {

@@ -44,6 +44,12 @@ const n: number = results.stats.succeeded + results.outcomes[0].attempts + (resu
 try { await v.call('x'); } catch (e) { if (e instanceof HTTPError) { const a: number | undefined = e.attempts; console.log(a); } }
 const dispose: () => Promise<void> = () => v[Symbol.asyncDispose]();
 console.log(n, REQUEST_PARAMS.has('top_p'), dispose);
+// Costs and budgets.
+const budgeted: GatherResults<ChatValue> = await v.gather(['a'], { maxCostUsd: 0.5, failFast: false });
+const spent: number = budgeted.stats.costUsd + budgeted.stats.costUnknown + budgeted.stats.budgetExceeded;
+const itemCost: number | null | undefined = budgeted[0].costUsd ?? budgeted.outcomes[0].costUsd;
+for await (const o of v.asCompleted(['a'], { maxCostUsd: 0 })) { const c: number | null | undefined = o.costUsd; console.log(c); }
+console.log(spent, itemCost);
 const s = v.stream('hi', { maxTokens: 5, mock: { chunkDelayMs: 5, failAfterChunks: 1 }, signal: new AbortController().signal });
 for await (const chunk of s) {
   const piece: string = chunk.text;
@@ -98,6 +104,7 @@ console.log(vector, encoding, dims, calls, next, completion.text, status, embedI
       `const t: string = (await new Volley().call(embed('x'))).text;`,
       `new Volley().stream(respond('x'));`,
       `chat('x', { endpoint: 'embeddings' });`,
+      `await new Volley().gather(['a'], { max_cost_usd: 1 });`,
     ];
     endpointTypos.forEach((line, i) =>
       writeFileSync(join(dir, `typo-${i}.mts`), `import { Volley, chat, embed, respond, post } from ${JSON.stringify(entry)};\n${line}\n`),

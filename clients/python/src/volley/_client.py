@@ -505,6 +505,7 @@ class Volley:
         fail_fast: bool,
         priority: Optional[str],
         progress: bool,
+        max_cost_usd: Optional[float] = None,
     ) -> Dict[str, Any]:
         params: Dict[str, Any] = {"requests": [normalize_item(item, self.model) for item in items]}
         if concurrency is not None:
@@ -517,6 +518,8 @@ class Volley:
             params["priority"] = priority
         if progress:
             params["progress"] = True
+        if max_cost_usd is not None:
+            params["max_cost_usd"] = max_cost_usd
         return params
 
     # -- gather ----------------------------------------------------------------------------
@@ -532,6 +535,7 @@ class Volley:
         fail_fast: Optional[bool] = ...,
         priority: Optional[_Priority] = ...,
         progress: Optional[ProgressCallback] = ...,
+        max_cost_usd: Optional[float] = ...,
     ) -> GatherResults[Result]: ...
 
     @overload
@@ -545,6 +549,7 @@ class Volley:
         fail_fast: Optional[bool] = ...,
         priority: Optional[_Priority] = ...,
         progress: Optional[ProgressCallback] = ...,
+        max_cost_usd: Optional[float] = ...,
     ) -> GatherResults[Union[Result, ItemError]]: ...
 
     @overload
@@ -558,6 +563,7 @@ class Volley:
         fail_fast: Optional[bool] = ...,
         priority: Optional[_Priority] = ...,
         progress: Optional[ProgressCallback] = ...,
+        max_cost_usd: Optional[float] = ...,
     ) -> GatherResults[Union[Result, ItemError]]: ...
 
     async def gather(
@@ -570,6 +576,7 @@ class Volley:
         fail_fast: Optional[bool] = None,
         priority: Optional[_Priority] = None,
         progress: Optional[ProgressCallback] = None,
+        max_cost_usd: Optional[float] = None,
     ) -> GatherResults[Any]:
         """Run a batch; return every item's value in input order, like :func:`asyncio.gather`.
 
@@ -588,7 +595,9 @@ class Volley:
         ``timeout``: seconds for the whole batch (unfinished items end
         :class:`DeadlineExceeded`). ``priority``: ``"interactive"`` (default) or
         ``"background"``. ``progress``: a callback (plain or async) given :class:`Progress`
-        about ten times a second and once at the end.
+        about ten times a second and once at the end. ``max_cost_usd``: the batch's budget in
+        dollars; an item whose worst case it cannot afford (or whose model has no price) is not
+        sent and ends :class:`BudgetExceeded` (see the protocol's Costs section).
 
         The returned list also has ``.outcomes`` (each item's :class:`Outcome`: attempts,
         latency, key) and ``.stats`` (:class:`BatchStats`). Cancelling the awaiting task sends
@@ -596,7 +605,9 @@ class Volley:
         request as a whole is refused (bad params, unknown provider, too many items).
         """
         use_fail_fast = (not return_exceptions) if fail_fast is None else fail_fast
-        params = self._batch_params(items, concurrency, timeout, use_fail_fast, priority, progress is not None)
+        params = self._batch_params(
+            items, concurrency, timeout, use_fail_fast, priority, progress is not None, max_cost_usd
+        )
         if not params["requests"]:
             return GatherResults([], [], BatchStats())
         reply = await self._request(
@@ -637,6 +648,7 @@ class Volley:
         fail_fast: bool = ...,
         priority: Optional[_Priority] = ...,
         progress: Optional[ProgressCallback] = ...,
+        max_cost_usd: Optional[float] = ...,
         deltas: Literal[False] = ...,
     ) -> "AsCompleted[Outcome]": ...
 
@@ -650,6 +662,7 @@ class Volley:
         fail_fast: bool = ...,
         priority: Optional[_Priority] = ...,
         progress: Optional[ProgressCallback] = ...,
+        max_cost_usd: Optional[float] = ...,
         deltas: bool,
     ) -> "AsCompleted[Union[Delta, Reset, Outcome]]": ...
 
@@ -662,6 +675,7 @@ class Volley:
         fail_fast: bool = False,
         priority: Optional[_Priority] = None,
         progress: Optional[ProgressCallback] = None,
+        max_cost_usd: Optional[float] = None,
         deltas: bool = False,
     ) -> "AsCompleted[Any]":
         """Run a batch and iterate over its :class:`Outcome` objects as each item finishes.
@@ -682,7 +696,9 @@ class Volley:
         a :class:`StreamAssembler` per index applies that for you. Without ``deltas`` only
         outcomes are yielded, even for items that stream (their ``ttft_ms`` is set).
         """
-        params = self._batch_params(items, concurrency, timeout, fail_fast, priority, progress is not None)
+        params = self._batch_params(
+            items, concurrency, timeout, fail_fast, priority, progress is not None, max_cost_usd
+        )
         if deltas:
             for item in params["requests"]:
                 if stream_setting(item) is None and can_stream(item):

@@ -21,7 +21,7 @@ __all__ = ["SyncVolley", "SyncStream", "run_gather"]
 
 T = TypeVar("T")
 
-_GATHER_OPTIONS = ("return_exceptions", "concurrency", "timeout", "fail_fast", "priority", "progress")
+_GATHER_OPTIONS = ("return_exceptions", "concurrency", "timeout", "fail_fast", "priority", "progress", "max_cost_usd")
 
 
 class SyncVolley:
@@ -113,6 +113,7 @@ class SyncVolley:
         fail_fast: Optional[bool] = None,
         priority: Optional[Any] = None,
         progress: Optional[ProgressCallback] = None,
+        max_cost_usd: Optional[float] = None,
     ) -> GatherResults[Union[Result, ItemError]]:
         """Blocking :meth:`Volley.gather`."""
         volley = self._get()
@@ -125,6 +126,7 @@ class SyncVolley:
                 fail_fast=fail_fast,
                 priority=priority,
                 progress=progress,
+                max_cost_usd=max_cost_usd,
             )
         )
 
@@ -292,7 +294,7 @@ def run_gather(items: Iterable[ItemLike], **options: Any) -> GatherResults[Union
     """Run one batch from synchronous code: start a sidecar, gather, stop it.
 
     Keywords of :meth:`Volley.gather` (``return_exceptions``, ``concurrency``, ``timeout``,
-    ``fail_fast``, ``priority``, ``progress``) go to the batch; every other keyword is a
+    ``fail_fast``, ``priority``, ``progress``, ``max_cost_usd``) go to the batch; every other keyword is a
     :class:`Volley` constructor option (``providers``, ``model``, ``binary``, ...).
     """
     gather_options = {name: options.pop(name) for name in _GATHER_OPTIONS if name in options}

@@ -35,7 +35,9 @@ class Result:
     (``raw=True``). ``data`` is the protocol's ``value`` object exactly as received.
     ``str(result)`` is the text. ``ttft_ms`` (time to first token) is, for a streamed item, the
     milliseconds from the start of the attempt that produced the answer to its first delta;
-    ``None`` when the item did not stream (or the server did not say).
+    ``None`` when the item did not stream (or the server did not say). ``cost_usd``: what the
+    call cost in dollars (0 on the mock), from its usage and the model's price; ``None`` when no
+    price is known for the model, no usage was reported, or the sidecar did not say (``call``).
 
     Per endpoint (see :func:`volley.embed`, :func:`volley.respond`, :func:`volley.post`):
     ``id`` is a Responses API call's response id (for ``previous_response_id``);
@@ -57,12 +59,15 @@ class Result:
     embeddings: Optional[Embeddings] = None
     status: Optional[int] = None
     body: Any = None
+    cost_usd: Optional[float] = None
 
     @classmethod
-    def from_wire(cls, value: Mapping[str, Any], ttft_ms: Optional[float] = None) -> "Result":
-        """The result of a wire ``value``. ``ttft_ms`` is the outcome's member of that name
-        (a ``ttft_ms`` inside ``value`` is used when it is ``None``). Embedding vectors are not
-        decoded here (see :class:`Embeddings`)."""
+    def from_wire(
+        cls, value: Mapping[str, Any], ttft_ms: Optional[float] = None, cost_usd: Optional[float] = None
+    ) -> "Result":
+        """The result of a wire ``value``. ``ttft_ms`` and ``cost_usd`` are the outcome's members
+        of those names (one inside ``value`` is used when it is ``None``). Embedding vectors are
+        not decoded here (see :class:`Embeddings`)."""
         get = value.get
         vectors = get("embeddings")
         # Positional arguments: a frozen dataclass's __init__ costs less called without keywords.
@@ -79,6 +84,7 @@ class Result:
             None if vectors is None else Embeddings(vectors, get("encoding"), get("dimensions")),
             get("status"),
             get("body"),
+            _dollars(get("cost_usd") if cost_usd is None else cost_usd),
         )
 
     @overload
@@ -113,6 +119,8 @@ class Outcome:
     arrival to the first attempt (both ``None`` when the item never started). ``ttft_ms``: for a
     streamed item, milliseconds from the start of the attempt that produced the answer to its
     first delta (``None`` when the item did not stream, or failed before any delta).
+    ``cost_usd``: a success's cost in dollars (as :attr:`Result.cost_usd`); ``None`` for a
+    failure, or when the model has no price.
     """
 
     index: int
@@ -125,6 +133,7 @@ class Outcome:
     queued_ms: Optional[float] = None
     provider: Optional[str] = None
     ttft_ms: Optional[float] = None
+    cost_usd: Optional[float] = None
 
     @classmethod
     def from_wire(cls, outcome: Mapping[str, Any]) -> "Outcome":
@@ -147,6 +156,7 @@ class Outcome:
             get("queued_ms"),
             get("provider"),
             result.ttft_ms if result is not None else get("ttft_ms"),
+            result.cost_usd if result is not None else _dollars(get("cost_usd")),
         )
 
     def result(self) -> Result:
@@ -166,13 +176,21 @@ class Outcome:
 
 @dataclass(frozen=True)
 class BatchStats:
-    """A batch's totals. ``failed`` does not count ``cancelled`` items."""
+    """A batch's totals. ``failed`` does not count ``cancelled`` items.
+
+    ``cost_usd``: the dollars the priced successes cost; ``cost_unknown``: successes whose model
+    has no price (not in ``cost_usd``); ``budget_exceeded``: items ended ``budget_exceeded``
+    (the batch's ``max_cost_usd`` could not afford them).
+    """
 
     succeeded: int = 0
     failed: int = 0
     cancelled: int = 0
     elapsed_ms: float = 0.0
     usage: Usage = field(default_factory=Usage)
+    cost_usd: float = 0.0
+    cost_unknown: int = 0
+    budget_exceeded: int = 0
 
     @classmethod
     def from_wire(cls, stats: Optional[Mapping[str, Any]]) -> "BatchStats":
@@ -183,6 +201,9 @@ class BatchStats:
             cancelled=int(stats.get("cancelled") or 0),
             elapsed_ms=float(stats.get("elapsed_ms") or 0.0),
             usage=Usage.from_wire(stats.get("usage")),
+            cost_usd=float(stats.get("cost_usd") or 0.0),
+            cost_unknown=int(stats.get("cost_unknown") or 0),
+            budget_exceeded=int(stats.get("budget_exceeded") or 0),
         )
 
 
@@ -244,7 +265,12 @@ class GatherResults(List[T], Generic[T]):
 def _value_from_wire(outcome: Mapping[str, Any]) -> Union[Result, ItemError]:
     """A wire outcome's value, or its typed exception when it failed."""
     if outcome.get("ok"):
-        return Result.from_wire(outcome.get("value") or {}, outcome.get("ttft_ms"))
+        return Result.from_wire(outcome.get("value") or {}, outcome.get("ttft_ms"), outcome.get("cost_usd"))
     index = int(outcome.get("index", -1))
     attempts = int(outcome.get("attempts") or 0)
     return error_from_wire(outcome.get("error") or {}, attempts=attempts, index=index, key=outcome.get("key"))
+
+
+def _dollars(cost: Any) -> Optional[float]:
+    """A wire ``cost_usd`` as a float (``None`` stays ``None``: no price, not free)."""
+    return None if cost is None else float(cost)
