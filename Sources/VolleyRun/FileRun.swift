@@ -241,6 +241,8 @@ struct Pump: Sendable {
     /// `--errors`: where failed lines go instead of `writer`.
     let errorsWriter: OutcomeWriter?
     let outputFormat: RunOptions.OutputFormat
+    /// `--max-cost`: one budget for every batch of the run.
+    let budget: BatchBudget?
     let counter: RunCounter
     let resume: ResumeState
     let retryFailed: Bool
@@ -259,6 +261,7 @@ struct Pump: Sendable {
         self.writer = writer
         self.errorsWriter = errorsWriter
         self.outputFormat = options.outputFormat
+        self.budget = options.maxCostUSD.map(BatchBudget.init(limit:))
         self.counter = counter
         self.resume = resume
         self.retryFailed = options.retryFailed
@@ -310,7 +313,8 @@ struct Pump: Sendable {
                     group.addTask {
                         // onOutcome writes to the output, which may block (a pipe, a slow disk):
                         // not on the transport thread.
-                        let options = BatchOptions(concurrency: batch.count, onTransportThread: false)
+                        var options = BatchOptions(concurrency: batch.count, onTransportThread: false)
+                        options.budget = budget
                         _ = await engine.run(batch, options: options, onOutcome: onOutcome)
                     }
                 }
@@ -433,6 +437,7 @@ struct Pump: Sendable {
             case .success(let value):
                 counts.succeeded += 1
                 if let usage = value.usage { counts.usage += usage }
+                if let cost = outcome.costUSD { counts.costUSD += cost } else { counts.costUnknown += 1 }
             case .failure(let error):
                 counts.failed += 1
                 counts.failedByKind[error.kind.rawValue, default: 0] += 1

@@ -41,6 +41,8 @@ public struct RunOptions: Sendable {
     public var errorsPath: String?
     /// A pricing file for `cost_usd` (see `Pricing.load`).
     public var pricingPath: String?
+    /// Most dollars this run may spend (its calls' worst cases reserved before sending).
+    public var maxCostUSD: Double?
 
     public enum OutputFormat: String, Sendable, CaseIterable {
         /// Each line answered in its input's format: a Volley outcome line for an item, an
@@ -74,9 +76,11 @@ public struct RunOptions: Sendable {
         redisURL: String? = nil,
         outputFormat: OutputFormat = .auto,
         errorsPath: String? = nil,
-        pricingPath: String? = nil
+        pricingPath: String? = nil,
+        maxCostUSD: Double? = nil
     ) {
         self.pricingPath = pricingPath
+        self.maxCostUSD = maxCostUSD
         self.redisURL = redisURL
         self.outputFormat = outputFormat
         self.errorsPath = errorsPath
@@ -134,6 +138,7 @@ public struct RunOptions: Sendable {
             throw RunSetupError("--progress-interval must be a positive number of seconds")
         }
         if maxConnectionsPerHost < 1 { throw RunSetupError("--max-connections-per-host must be at least 1") }
+        if let maxCostUSD, !(maxCostUSD >= 0 && maxCostUSD.isFinite) { throw RunSetupError("--max-cost must be a number of dollars, 0 or more") }
         if inputPath.isEmpty { throw RunSetupError("the input file name is empty") }
         if inputPath == "-" { throw RunSetupError("the input must be a file (reading stdin is not supported)") }
         if resolvedOutputPath == inputPath { throw RunSetupError("the output file must not be the input file") }

@@ -54,6 +54,9 @@ public struct RunCounts: Sendable, Hashable {
     public var retries = 0
     /// Tokens of this run's successful items.
     public var usage = Usage()
+    /// Dollars of this run's successful items whose model has a price, and how many had none.
+    public var costUSD = 0.0
+    public var costUnknown = 0
 
     public init() {}
 
@@ -76,13 +79,27 @@ final class RunCounter: Sendable {
 
 /// The text of progress lines and of the summary.
 enum ProgressText {
+    /// `$0.0123`, and how many successes had no price (their cost is not in the sum).
+    static func dollars(_ counts: RunCounts) -> String {
+        let sum = (counts.costUSD * 10_000).rounded() / 10_000
+        let text = "$" + String(format4(sum))
+        return counts.costUnknown > 0 ? text + " (+\(counts.costUnknown) unpriced)" : text
+    }
+
+    private static func format4(_ value: Double) -> String {
+        let cents = Int((value * 10_000).rounded())
+        let whole = cents / 10_000, fraction = cents % 10_000
+        let digits = String(fraction)
+        return "\(whole)." + String(repeating: "0", count: 4 - digits.count) + digits
+    }
+
     /// `1200/5000 done, 3 failed, 412.0/s, tokens 1234 in / 5678 out, ETA 9s`.
     static func line(_ counts: RunCounts, elapsedSeconds: Double) -> String {
         let finished = counts.succeeded + counts.failed
         let rate = elapsedSeconds > 0 ? Double(finished) / elapsedSeconds : 0
         var text = "\(counts.done)/\(counts.total.map(String.init) ?? "?") done, \(counts.failed + counts.skippedFailed) failed"
         text += ", \(format(rate, digits: 1))/s"
-        text += ", tokens \(counts.usage.inputTokens) in / \(counts.usage.outputTokens) out"
+        text += ", tokens \(counts.usage.inputTokens) in / \(counts.usage.outputTokens) out, \(ProgressText.dollars(counts))"
         if let total = counts.total, counts.done >= total {
             text += ", ETA 0s"
         } else if let total = counts.total, rate > 0 {
@@ -129,6 +146,7 @@ enum ProgressText {
         }
         lines.append("  retries:   \(counts.retries)")
         lines.append("  tokens:    \(counts.usage.inputTokens) in / \(counts.usage.outputTokens) out")
+        lines.append("  cost:      \(dollars(counts))")
         lines.append("  output:    \(output == "-" ? "stdout" : output)")
         return lines.joined(separator: "\n") + "\n"
     }

@@ -134,6 +134,12 @@ struct RunArguments: ParsableCommand {
         "A pricing file for outcomes' cost_usd (as volley serve --pricing).", valueName: "file"))
     var pricing: String?
 
+    @Option(name: .long, help: ArgumentHelp("""
+        Most dollars this run may spend: each call's worst case is reserved before it is sent; a line that does not \
+        fit (or whose model has no price) ends budget_exceeded, unsent.
+        """, valueName: "usd"))
+    var maxCost: Double?
+
     @Option(name: .long, help: ArgumentHelp(
         "Write failed lines' outcomes to this file instead of the output (as the Batch API's error file); a resume runs them again.",
         valueName: "file"))
@@ -145,7 +151,7 @@ struct RunArguments: ParsableCommand {
             rpm: rpm, tpm: tpm, concurrency: concurrency, maxRetries: maxRetries, timeoutSeconds: timeout,
             retryFailed: retryFailed, acceptOtherProvider: acceptOtherProvider, maxLineBytes: maxLineBytes, progressIntervalSeconds: progressInterval,
             maxConnectionsPerHost: maxConnectionsPerHost, redisURL: redisURL,
-            outputFormat: RunOptions.OutputFormat(rawValue: outputFormat) ?? .auto, errorsPath: errors, pricingPath: pricing)
+            outputFormat: RunOptions.OutputFormat(rawValue: outputFormat) ?? .auto, errorsPath: errors, pricingPath: pricing, maxCostUSD: maxCost)
     }
 
     func validate() throws {

@@ -170,3 +170,35 @@ import VolleyTestSupport
         #expect(value["request"]?["encoding_format"] == nil, "sent as written")
     }
 }
+
+/// `volley run --max-cost`: one budget across the whole file.
+@Suite(.tags(.timeSensitive)) struct RunBudgetTests {
+    @Test func maxCostHoldsAcrossTheFileAndTheSummarySaysWhatItCost() async throws {
+        try await withFakeServer { server in
+            let dir = try TempDir()
+            defer { dir.cleanup() }
+            let config = try dir.write("config.json", JSONValue.object([
+                "providers": ["fake": ["kind": "openai", "base_url": .string(server.baseURL + "/v1"), "api_key": "sk-fake"]],
+            ]).jsonString)
+            // gpt-4o: $10 a million out; 1,000 max_tokens: each worst case ~$0.01. $0.05 affords ~5.
+            let lines = (0..<20).map { index in
+                JSONValue.object(["key": .string("k\(index)"), "provider": "fake", "request": [
+                    "model": "gpt-4o", "messages": [["role": "user", "content": "hi"]], "max_tokens": 1_000,
+                    "fake": ["output_tokens": 900],
+                ]]).jsonString
+            }.joined(separator: "\n")
+            let path = try dir.write("in.jsonl", lines)
+            let console = CapturedConsole()
+            let report = await runInProcess(RunOptions(inputPath: path, configPath: config, concurrency: 20, maxCostUSD: 0.05),
+                                            console: console)
+            let outcomes = try outcomes(in: try dir.read("in.out.jsonl"))
+            let spent = outcomes.compactMap { $0["cost_usd"]?.doubleValue }.reduce(0, +)
+            let refused = outcomes.filter { $0["error"]?["kind"] == "budget_exceeded" }
+            #expect(outcomes.count == 20 && spent <= 0.05 && spent > 0.03, "spent \(spent)")
+            #expect(refused.count >= 14 && refused.allSatisfy { $0["attempts"] == 0 }, "\(refused.count) refused")
+            #expect(server.stats().requests == 20 - refused.count)
+            #expect(report.exitCode == 1)
+            #expect(console.output.contains("cost:      $0.0"), "\(console.output)")
+        }
+    }
+}

@@ -161,9 +161,9 @@ import VolleyTestSupport
         counts.skippedSucceeded = 5
         counts.usage = Usage(inputTokens: 12, outputTokens: 34)
         #expect(ProgressText.line(counts, elapsedSeconds: 9)
-            == "50/100 done, 5 failed, 5.0/s, tokens 12 in / 34 out, ETA 10s")
+            == "50/100 done, 5 failed, 5.0/s, tokens 12 in / 34 out, $0.0000, ETA 10s")
         counts.total = nil
-        #expect(ProgressText.line(counts, elapsedSeconds: 0) == "50/? done, 5 failed, 0.0/s, tokens 12 in / 34 out, ETA ?")
+        #expect(ProgressText.line(counts, elapsedSeconds: 0) == "50/? done, 5 failed, 0.0/s, tokens 12 in / 34 out, $0.0000, ETA ?")
         #expect(ProgressText.duration(59.2) == "1m00s")
         #expect(ProgressText.duration(422) == "7m02s")
         #expect(ProgressText.duration(11_100) == "3h05m")

@@ -17,6 +17,8 @@ public struct BatchOptions: Sendable {
     /// Most dollars the batch may spend (`max_cost_usd`): each attempt's worst case is
     /// reserved before it is sent (`CostBudget`).
     public var maxCostUSD: Double?
+    /// A budget shared with other batches (`volley run --max-cost`); wins over `maxCostUSD`.
+    public var budget: BatchBudget?
 
     public static let defaultConcurrency = 64
     public static let maxConcurrency = 10_000

@@ -32,17 +32,18 @@ struct CostBudget: Sendable, Equatable {
     }
 }
 
-/// One batch's `max_cost_usd`, shared by its items' tasks.
-final class BatchBudget: Sendable {
+/// One batch's `max_cost_usd`, shared by its items' tasks (or by every batch of a `volley run`
+/// with `--max-cost`: give the same one to each).
+public final class BatchBudget: Sendable {
     private let state: Mutex<CostBudget>
 
-    init(limit: Double) {
+    public init(limit: Double) {
         state = Mutex(CostBudget(limit: limit))
     }
 
-    var limit: Double { state.withLock { $0.limit } }
-    var left: Double { state.withLock { $0.left } }
-    var spent: Double { state.withLock { $0.spent } }
+    public var limit: Double { state.withLock { $0.limit } }
+    public var left: Double { state.withLock { $0.left } }
+    public var spent: Double { state.withLock { $0.spent } }
 
     func reserve(_ worst: Double) -> Bool { state.withLock { $0.reserve(worst) } }
 

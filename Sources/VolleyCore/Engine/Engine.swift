@@ -153,7 +153,7 @@ public final class Engine: Sendable {
             start: start,
             deadline: options.timeoutSeconds.map { start + $0 },
             onStream: onStream,
-            budget: options.maxCostUSD.map(BatchBudget.init(limit:))
+            budget: options.budget ?? options.maxCostUSD.map(BatchBudget.init(limit:))
         )
         metrics.batchStarted()
         queuedItems.add(items.count, ordering: .relaxed)

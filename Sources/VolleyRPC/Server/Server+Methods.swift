@@ -319,12 +319,12 @@ extension Server {
         guard let outcome = collector.outcomes.first else { throw .internalError("call produced no outcome") }
         switch outcome.result {
         case .success(let value):
-            // A streamed call's time to first token rides along (Volley): a call has no outcome.
-            if let ttftMs = outcome.ttftMs, case .object(var object) = value.json, let number = JSONNumber((ttftMs * 10).rounded() / 10) {
-                object["ttft_ms"] = .number(number)
-                return .object(object)
-            }
-            return value.json
+            // A call has no outcome: its cost (and a streamed call's time to first token) ride
+            // along in the value (Volley).
+            guard case .object(var object) = value.json else { return value.json }
+            object["cost_usd"] = outcome.costUSD.flatMap { JSONNumber(($0 * 100_000_000).rounded() / 100_000_000) }.map(JSONValue.number) ?? .null
+            if let ttftMs = outcome.ttftMs, let number = JSONNumber((ttftMs * 10).rounded() / 10) { object["ttft_ms"] = .number(number) }
+            return .object(object)
         case .failure(let error) where error.kind == .cancelled:
             throw .requestCancelled(data: ["error": error.json])
         case .failure(let error):
