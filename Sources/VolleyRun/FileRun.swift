@@ -66,6 +66,7 @@ public enum FileRun {
             return fail(2, error.message)
         }
         for warning in providers.keyWarnings { console.write("volley run: warning: \(warning)\n") }
+        if options.dryRun { return DryRun.run(options, providers: providers, pricing: pricing, console: console) }
         do throws(FileError) {
             reader = try LineReader(path: options.inputPath, maxLineBytes: options.maxLineBytes)
             // The writer takes the output's lock first: the journal is read (and its torn last

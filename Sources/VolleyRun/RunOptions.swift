@@ -43,6 +43,8 @@ public struct RunOptions: Sendable {
     public var pricingPath: String?
     /// Most dollars this run may spend (its calls' worst cases reserved before sending).
     public var maxCostUSD: Double?
+    /// Read the input and print what it would cost; send nothing, write nothing.
+    public var dryRun = false
 
     public enum OutputFormat: String, Sendable, CaseIterable {
         /// Each line answered in its input's format: a Volley outcome line for an item, an
@@ -77,10 +79,12 @@ public struct RunOptions: Sendable {
         outputFormat: OutputFormat = .auto,
         errorsPath: String? = nil,
         pricingPath: String? = nil,
-        maxCostUSD: Double? = nil
+        maxCostUSD: Double? = nil,
+        dryRun: Bool = false
     ) {
         self.pricingPath = pricingPath
         self.maxCostUSD = maxCostUSD
+        self.dryRun = dryRun
         self.redisURL = redisURL
         self.outputFormat = outputFormat
         self.errorsPath = errorsPath

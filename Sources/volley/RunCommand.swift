@@ -140,18 +140,23 @@ struct RunArguments: ParsableCommand {
         """, valueName: "usd"))
     var maxCost: Double?
 
+    @Flag(name: .long, help: "Count the lines and print their estimated cost (inputs alone, half and all of each max_tokens); send nothing.")
+    var dryRun = false
+
     @Option(name: .long, help: ArgumentHelp(
         "Write failed lines' outcomes to this file instead of the output (as the Batch API's error file); a resume runs them again.",
         valueName: "file"))
     var errors: String?
 
     var options: RunOptions {
-        RunOptions(
+        var options = RunOptions(
             inputPath: input, outputPath: output, configPath: config, provider: provider, model: model,
             rpm: rpm, tpm: tpm, concurrency: concurrency, maxRetries: maxRetries, timeoutSeconds: timeout,
             retryFailed: retryFailed, acceptOtherProvider: acceptOtherProvider, maxLineBytes: maxLineBytes, progressIntervalSeconds: progressInterval,
             maxConnectionsPerHost: maxConnectionsPerHost, redisURL: redisURL,
             outputFormat: RunOptions.OutputFormat(rawValue: outputFormat) ?? .auto, errorsPath: errors, pricingPath: pricing, maxCostUSD: maxCost)
+        options.dryRun = dryRun
+        return options
     }
 
     func validate() throws {

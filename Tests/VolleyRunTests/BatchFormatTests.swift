@@ -202,3 +202,32 @@ import VolleyTestSupport
         }
     }
 }
+
+/// `volley run --dry-run`: the estimate, and nothing sent or written.
+@Suite struct DryRunTests {
+    @Test func theEstimateIsTheInputsPriceAndTheMaxTokensPriceAndNothingIsWritten() async throws {
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        let config = try dir.write("config.json", JSONValue.object([
+            "providers": ["p": ["kind": "openai", "base_url": "http://127.0.0.1:9/v1", "api_key": "k"]],
+        ]).jsonString)
+        // 400 characters = 100 tokens in, 1,000 out, at gpt-4o-mini ($0.15 / $0.60 a million): per line
+        // $0.000015 in and $0.0006 out; 1,000 lines.
+        let text = String(repeating: "abcd", count: 100)
+        var lines = (0..<1_000).map { index in
+            JSONValue.object(["key": .string("k\(index)"), "provider": "p", "request": [
+                "model": "gpt-4o-mini", "messages": [["role": "user", "content": .string(text)]], "max_tokens": 1_000,
+            ]]).jsonString
+        }
+        lines.append(#"{"key":"local","provider":"p","request":{"model":"my-local","messages":[{"role":"user","content":"x"}]}}"#)
+        lines.append("{broken")
+        let path = try dir.write("in.jsonl", lines.joined(separator: "\n"))
+        let console = CapturedConsole()
+        let report = await runInProcess(RunOptions(inputPath: path, configPath: config, dryRun: true), console: console)
+        #expect(report.exitCode == 0)
+        #expect(console.output.contains("lines:     1002 (1 that cannot run, 1 whose model has no price)"), "\(console.output)")
+        #expect(console.output.contains("at least $0.0150 (inputs alone), ~$0.3150 (answers at half their max_tokens), at most $0.6150"),
+                "\(console.output)")
+        #expect(!FileManager.default.fileExists(atPath: dir.path("in.out.jsonl")), "nothing written")
+    }
+}

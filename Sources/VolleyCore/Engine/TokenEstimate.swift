@@ -12,6 +12,12 @@ public enum TokenEstimate {
         split(for: request).total
     }
 
+    /// The estimate of an item calling `endpoint`: input tokens, and its output allowance.
+    public static func estimate(for request: JSONObject, endpoint: Item.Endpoint) -> (input: Int, output: Int) {
+        let tokens = split(for: request, endpoint: endpoint)
+        return (tokens.input, tokens.output)
+    }
+
     /// The estimate of an item calling `endpoint`, split into input and output.
     static func split(for request: JSONObject, endpoint: Item.Endpoint) -> TokenCount {
         var characters = 0

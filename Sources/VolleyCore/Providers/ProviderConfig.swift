@@ -82,6 +82,14 @@ public struct ProviderConfig: Sendable {
     /// The header the key goes in, as it is (`api-key` for Azure OpenAI); nil for the kind's
     /// own (`authorization: Bearer` for openai, `x-api-key` for anthropic).
     public var apiKeyHeader: String?
+    /// The price of `model` on this provider: its own `models.<name>.price`, else `pricing`'s;
+    /// 0 on the mock; nil when nobody priced it.
+    public func price(of model: String?, pricing: Pricing) -> ModelPrice? {
+        if kind == .mock { return ModelPrice(input: 0, output: 0) }
+        guard let model else { return nil }
+        return modelPrices.price(of: model) ?? pricing.price(of: model)
+    }
+
     /// Prices of this provider's models (`models.<name>.price`), before the shipped table's.
     public var modelPrices = Pricing()
     /// Query parameters of every request (`api-version` for Azure OpenAI), in order.
