@@ -58,10 +58,10 @@ struct SharedLimitsTests {
             server.resetStats()
             // Three without Redis: three budgets against one limit (fewer items: the 429s come
             // at once, and the adaptive limits then take their time to settle).
-            let local = try await threeSidecars(server, arguments: [], count: 40)
+            let local = try await threeSidecars(server, arguments: [], count: 60)
             let alone = server.stats()
-            print("local limits: 3 sidecars x 40: \(local) s, \(alone.rateLimited) 429s")
-            #expect(alone.rateLimited >= 10, "three sidecars each at R must be refused by a server allowing R")
+            print("local limits: 3 sidecars x 60: \(local) s, \(alone.rateLimited) 429s")
+            #expect(alone.rateLimited >= 5, "three sidecars each at R must be refused by a server allowing R (0 with Redis)")
         }
     }
 

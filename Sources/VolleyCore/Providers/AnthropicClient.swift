@@ -146,11 +146,8 @@ final class AnthropicClient: ProviderClient {
         }
 
         func attempt(_ streamed: ProviderConfig.Streamed, apiKey: String?) -> Attempt {
-            let rateLimits = streamed.head?.rateLimits ?? RateLimitState()
-            if let head = streamed.head, !(200..<300).contains(head.status) {
-                return Attempt(.failure(ProviderErrors.http(status: head.status, headers: head.headers, body: streamed.errorBody,
-                                                            apiKey: apiKey, nowUnixSeconds: unixTimeSeconds())), rateLimits: rateLimits)
-            }
+            let rateLimits = streamed.rateLimits
+            if let refused = streamed.refusal(apiKey: apiKey) { return refused }
             if let failure = streamed.failure { return Attempt(.failure(failure), rateLimits: rateLimits) }
             var calls = assembly.toolCalls
             // A tool call with no input fragments has input {} (as a whole reply would say).

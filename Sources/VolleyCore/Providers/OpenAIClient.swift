@@ -104,11 +104,8 @@ final class OpenAIClient: ProviderClient {
 
         /// The attempt's end: the whole answer, or why there is none.
         func attempt(_ streamed: ProviderConfig.Streamed, apiKey: String?) -> Attempt {
-            let rateLimits = streamed.head?.rateLimits ?? RateLimitState()
-            if let head = streamed.head, !(200..<300).contains(head.status) {
-                return Attempt(.failure(ProviderErrors.http(status: head.status, headers: head.headers, body: streamed.errorBody,
-                                                            apiKey: apiKey, nowUnixSeconds: unixTimeSeconds())), rateLimits: rateLimits)
-            }
+            let rateLimits = streamed.rateLimits
+            if let refused = streamed.refusal(apiKey: apiKey) { return refused }
             // A server that ends after the finish reason without `[DONE]` still answered whole.
             if let failure = streamed.failure, !(failure.kind == .providerError && failure.retryable && finishReason != nil && !done) {
                 return Attempt(.failure(failure), rateLimits: rateLimits)

@@ -70,6 +70,15 @@ extension ProviderConfig {
         var errorBody: [UInt8] = []
         /// Set when the transfer failed, or `onEvent` stopped it.
         var failure: ItemError?
+
+        var rateLimits: RateLimitState { head?.rateLimits ?? RateLimitState() }
+
+        /// A non-2xx answer as the attempt's error (read from its body); nil for a 2xx stream.
+        func refusal(apiKey: String?) -> Attempt? {
+            guard let head, !(200..<300).contains(head.status) else { return nil }
+            return Attempt(.failure(ProviderErrors.http(status: head.status, headers: head.headers, body: errorBody,
+                                                        apiKey: apiKey, nowUnixSeconds: unixTimeSeconds())), rateLimits: rateLimits)
+        }
     }
 
     /// Sends `request` as a stream of server-sent events (`sse`), handing each event of a 2xx
