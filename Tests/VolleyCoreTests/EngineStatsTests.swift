@@ -31,7 +31,7 @@ import VolleyTestSupport
 
         let json = stats.json
         #expect(json.keys == [
-            "batches_active", "completed", "failed", "cancelled", "retries", "rate_limited", "latency_ms", "usage",
+            "batches_active", "completed", "failed", "cancelled", "retries", "rate_limited", "latency_ms", "usage", "cost_usd", "cost_unknown",
             "in_flight", "queued", "limiters", "uptime_ms", "connections_opened", "connections_reused", "providers",
         ])
         #expect(json["connections_opened"]?.intValue == 1)

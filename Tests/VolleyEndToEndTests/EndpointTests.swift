@@ -170,6 +170,11 @@ struct EndpointTests {
                 let stats = reply["result"]?["stats"]
                 #expect(abs((stats?["cost_usd"]?.doubleValue ?? 0) - (chat + embedded)) < 1e-7)
                 #expect(stats?["cost_unknown"] == 1)
+                // The sidecar's stats: dollars per model the provider reported.
+                let totals = try await volley.request("stats", id: "s")["result"]
+                let byModel = totals?["cost_usd"]?.objectValue ?? [:]
+                #expect(abs(byModel.values.compactMap(\.doubleValue).reduce(0, +) - (chat + embedded)) < 1e-7, "\(totals?["cost_usd"]?.jsonString ?? "")")
+                #expect(totals?["cost_unknown"] == 1)
             }
         }
     }

@@ -13,6 +13,8 @@ final class EngineMetrics: Sendable {
         /// Item latency in microseconds, up to an hour, 3 significant digits.
         var latency = Histogram<UInt64>(highestTrackableValue: 3_600_000_000, numberOfSignificantValueDigits: .three)
         var usageByModel: [String: Usage] = [:]
+        var costByModel: [String: Double] = [:]
+        var costUnknown = 0
     }
 
     private let state = Mutex(State())
@@ -28,6 +30,7 @@ final class EngineMetrics: Sendable {
             case .success(let value):
                 state.completed += 1
                 if let usage = value.usage { state.usageByModel[value.model ?? "unknown", default: Usage()] += usage }
+                if let cost = outcome.costUSD { state.costByModel[value.model ?? "unknown", default: 0] += cost } else { state.costUnknown += 1 }
             case .failure(let error):
                 if error.kind == .cancelled { state.cancelled += 1 } else { state.failed += 1 }
             }
@@ -47,7 +50,8 @@ final class EngineMetrics: Sendable {
             return EngineCounters(
                 batchesActive: state.batchesActive, completed: state.completed, failed: state.failed,
                 cancelled: state.cancelled, retries: state.retries, rateLimited: state.rateLimited,
-                latencyP50Ms: ms(50), latencyP95Ms: ms(95), latencyP99Ms: ms(99), usageByModel: state.usageByModel)
+                latencyP50Ms: ms(50), latencyP95Ms: ms(95), latencyP99Ms: ms(99), usageByModel: state.usageByModel,
+                costByModel: state.costByModel, costUnknown: state.costUnknown)
         }
     }
 }

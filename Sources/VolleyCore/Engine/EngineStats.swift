@@ -14,6 +14,10 @@ public struct EngineCounters: Sendable, Equatable {
     public var latencyP99Ms: Double?
     /// Tokens used, by the model the provider reported.
     public var usageByModel: [String: Usage]
+    /// Dollars spent by the priced successes, by the model the provider reported, and how many
+    /// successes had no price.
+    public var costByModel: [String: Double] = [:]
+    public var costUnknown = 0
 }
 
 /// A reading of the whole engine for the `stats` method and `volley run`'s summary: counters,
@@ -59,6 +63,10 @@ extension EngineCounters {
         for model in usageByModel.keys.sorted() {
             usage[model] = usageByModel[model]?.json
         }
+        var costs: JSONObject = [:]
+        for model in costByModel.keys.sorted() {
+            costs[model] = .number(JSONNumber(Outcome.dollars(costByModel[model] ?? 0)) ?? 0)
+        }
         func ms(_ value: Double?) -> JSONValue { value.map { .number(JSONNumber($0) ?? 0) } ?? .null }
         return [
             "batches_active": .number(JSONNumber(batchesActive)),
@@ -69,6 +77,8 @@ extension EngineCounters {
             "rate_limited": .number(JSONNumber(rateLimited)),
             "latency_ms": ["p50": ms(latencyP50Ms), "p95": ms(latencyP95Ms), "p99": ms(latencyP99Ms)],
             "usage": .object(usage),
+            "cost_usd": .object(costs),
+            "cost_unknown": .number(JSONNumber(costUnknown)),
         ]
     }
 }
