@@ -25,6 +25,30 @@ import VolleyTestSupport
         #expect(client.stats.connectionsOpened == 1)
     }
 
+    @Test func serverSentEventsOverHTTP2FromNginxArriveOneByOneAndACutStreamIsAnError() async throws {
+        let server = try await NginxTLSServer.start(http2: true)
+        let client = try HTTPClient()
+        var texts: [String] = []
+        var version: HTTPVersion?
+        for try await part in client.stream(HTTPRequest(url: "\(server.baseURL)/sse", timeoutSeconds: 20, caFile: server.caFile), sse: .openAI) {
+            switch part {
+            case .head(let head): version = head.version
+            case .event(let event): texts.append(event.data)
+            default: break
+            }
+        }
+        #expect(version == .http2)
+        #expect(texts.count == 4 && texts.last == "[DONE]" && texts[0].contains("\"Hel\""), "\(texts)")
+        await #expect {
+            for try await _ in client.stream(HTTPRequest(url: "\(server.baseURL)/sse-cut", timeoutSeconds: 20, caFile: server.caFile),
+                                             sse: .openAI) {}
+        } throws: { error in
+            (error as? HTTPClientError)?.kind == .streamTruncated
+        }
+        await client.shutdown()
+        await server.shutdown()
+    }
+
     @Test func verificationStaysOnWithoutTheCA() async throws {
         let server = try await NginxTLSServer.start(http2: true)
         let client = try HTTPClient()

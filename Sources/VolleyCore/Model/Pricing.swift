@@ -62,6 +62,17 @@ public struct Pricing: Sendable, Hashable {
         return best?.price
     }
 
+    /// The price of the first of `models` that `own` (a provider's `models.<name>.price`)
+    /// prices, else the first this table prices.
+    public func price(of models: [String], own: Pricing?) -> ModelPrice? {
+        for table in [own, self].compactMap({ $0 }) {
+            for model in models {
+                if let price = table.price(of: model) { return price }
+            }
+        }
+        return nil
+    }
+
     /// This table with `other`'s models added (and replacing any of the same name).
     public func merging(_ other: Pricing) -> Pricing {
         Pricing(date: other.date ?? date, models: models.merging(other.models) { _, new in new })

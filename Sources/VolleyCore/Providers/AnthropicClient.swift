@@ -83,11 +83,9 @@ final class AnthropicClient: ProviderClient {
 
         mutating func read(_ event: SSEEvent) -> Result<StreamDelta?, ItemError> {
             let json: JSONValue
-            do {
-                json = try JSONParser.parse(Array(event.data.utf8))
-            } catch {
-                return .failure(ItemError(.providerError, "an event of the stream is not JSON: \(error.message)", status: 200,
-                                          retryable: false))
+            switch Self.json(of: event) {
+            case .success(let value): json = value
+            case .failure(let error): return .failure(error)
             }
             if includeRaw { events.append(json) }
             let type = json["type"]?.stringValue ?? event.event

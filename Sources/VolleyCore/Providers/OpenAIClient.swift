@@ -71,11 +71,9 @@ final class OpenAIClient: ProviderClient {
                 return .success(nil)
             }
             let json: JSONValue
-            do {
-                json = try JSONParser.parse(Array(event.data.utf8))
-            } catch {
-                return .failure(ItemError(.providerError, "an event of the stream is not JSON: \(error.message)", status: 200,
-                                          retryable: false))
+            switch Self.json(of: event) {
+            case .success(let value): json = value
+            case .failure(let error): return .failure(error)
             }
             if let error = json["error"], !error.isNull {
                 let message = error["message"]?.stringValue ?? "the stream reported an error"

@@ -170,3 +170,15 @@ protocol ProviderStreamReader {
     /// The attempt's end: the whole answer, or why there is none.
     func attempt(_ streamed: ProviderConfig.Streamed, apiKey: String?) -> Attempt
 }
+
+extension ProviderStreamReader {
+    /// An event's JSON data; one that is not JSON stops the stream (`provider_error`, not
+    /// retried: the server is broken, not busy).
+    static func json(of event: SSEEvent) -> Result<JSONValue, ItemError> {
+        do {
+            return .success(try JSONParser.parse(Array(event.data.utf8)))
+        } catch {
+            return .failure(ItemError(.providerError, "an event of the stream is not JSON: \(error.message)", status: 200, retryable: false))
+        }
+    }
+}

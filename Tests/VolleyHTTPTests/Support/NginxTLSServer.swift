@@ -35,6 +35,16 @@ final class NginxTLSServer: Sendable {
             let echoModule = "/usr/lib/nginx/modules/ngx_http_echo_module.so"
             let hasEcho = FileManager.default.fileExists(atPath: echoModule)
             let body = #"{"id":"chatcmpl-1","object":"chat.completion","choices":[{"index":0,"message":{"role":"assistant","content":"hi"},"finish_reason":"stop"}],"usage":{"prompt_tokens":1,"completion_tokens":1,"total_tokens":2}}"#
+            // An OpenAI chat stream, each event flushed in a frame of its own 50 ms apart; `/sse-cut`
+            // stops before `[DONE]`. Written by nginx's echo module, not by us.
+            func events(done: Bool) -> String {
+                let chunks = ["Hel", "lo", " there"].map { #"data: {"object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":"\#($0)"}}]}"# }
+                    + (done ? ["data: [DONE]"] : [])
+                return chunks.map { "echo '\($0)'; echo ''; echo_flush; echo_sleep 0.05;" }.joined(separator: " ")
+            }
+            let sse = hasEcho
+                ? "location /sse { default_type text/event-stream; \(events(done: true)) } location /sse-cut { default_type text/event-stream; \(events(done: false)) }"
+                : ""
             let slow = hasEcho
                 ? "location /slow { default_type application/json; add_header x-conn $connection always; echo_sleep 0.3; echo '\(body)'; }"
                 : "location /slow { default_type application/json; add_header x-conn $connection always; return 200 '\(body)'; }"
@@ -48,6 +58,7 @@ final class NginxTLSServer: Sendable {
                         ssl_certificate_key \(dir)/server.key;
                         location /fast { default_type application/json; add_header x-conn $connection always; return 200 '\(body)'; }
                         \(slow)
+                        \(sse)
                     }
                 """,
                 main: hasEcho ? "load_module \(echoModule);" : ""

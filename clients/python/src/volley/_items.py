@@ -138,15 +138,7 @@ def chat(
     (``timout=0.1``) must not become a body field the provider ignores. The result is a plain
     dict in the protocol's item shape, free to inspect or change.
     """
-    for name, value in params.items():
-        if name in REQUEST_PARAMS:
-            continue
-        raise TypeError(
-            f"chat() got an unexpected keyword argument {name!r}"
-            f"{_closest(name, _CHAT_KEYWORDS + tuple(REQUEST_PARAMS))}. Item options are "
-            f"{', '.join(_CHAT_ITEM_OPTIONS)}; other keywords must be request-body parameters "
-            "(volley.REQUEST_PARAMS); pass any other body field in extra_body={...}"
-        )
+    _check_params("chat", params, REQUEST_PARAMS, _CHAT_KEYWORDS, _CHAT_ITEM_OPTIONS, "REQUEST_PARAMS")
     body_messages: List[Dict[str, Any]] = []
     if system is not None:
         body_messages.append({"role": "system", "content": system})
@@ -161,32 +153,18 @@ def chat(
     if model is not None:
         request["model"] = model
     request["messages"] = body_messages
-    for name, value in params.items():
-        if value is not None:
-            request[name] = value
-    if extra_body:
-        request.update(extra_body)
-
-    item: Item = {}
-    if key is not None:
-        item["key"] = key
-    if provider is not None:
-        item["provider"] = provider
-    item["request"] = request
-    if timeout is not None:
-        item["timeout"] = timeout
-    if max_retries is not None:
-        item["max_retries"] = max_retries
-    if raw is not None:
-        item["raw"] = raw
-    if format is not None:
-        item["format"] = format
-    if stream is not None:
-        item["stream"] = stream
-    return item
+    return _item(request, params, extra_body, key=key, provider=provider, timeout=timeout, max_retries=max_retries,
+                 raw=raw, format=format, stream=stream)
 
 
-def _check_params(function: str, params: Mapping[str, Any], known: FrozenSet[str], keywords: Sequence[str]) -> None:
+def _check_params(
+    function: str,
+    params: Mapping[str, Any],
+    known: FrozenSet[str],
+    keywords: Sequence[str],
+    options: Sequence[str] = _ENDPOINT_ITEM_OPTIONS,
+    params_name: Optional[str] = None,
+) -> None:
     """Raise :class:`TypeError` for a keyword of ``function`` that is neither one of its own
     (``keywords``) nor a known request-body parameter (``known``), naming the closest."""
     for name in params:
@@ -195,9 +173,34 @@ def _check_params(function: str, params: Mapping[str, Any], known: FrozenSet[str
         raise TypeError(
             f"{function}() got an unexpected keyword argument {name!r}"
             f"{_closest(name, tuple(keywords) + tuple(known))}. Item options are "
-            f"{', '.join(_ENDPOINT_ITEM_OPTIONS)}; other keywords must be request-body parameters "
-            f"(volley.{function.upper()}_PARAMS); pass any other body field in extra_body={{...}}"
+            f"{', '.join(options)}; other keywords must be request-body parameters "
+            f"(volley.{params_name or function.upper() + '_PARAMS'}); pass any other body field in extra_body={{...}}"
         )
+
+
+def _item(
+    request: Dict[str, Any],
+    params: Mapping[str, Any] = {},
+    extra_body: Optional[Mapping[str, Any]] = None,
+    **options: Any,
+) -> Item:
+    """An item: ``request`` completed with the keywords that are not ``None`` and
+    ``extra_body``, and the item options (``key``, ``provider``, ``endpoint``, ``path``,
+    ``timeout``, ...) that are not ``None``, in the protocol's order."""
+    for name, value in params.items():
+        if value is not None:
+            request[name] = value
+    if extra_body:
+        request.update(extra_body)
+    item: Item = {}
+    for name in ("key", "provider", "endpoint", "path"):
+        if options.get(name) is not None:
+            item[name] = options[name]
+    item["request"] = request
+    for name in ("timeout", "max_retries", "raw", "format", "stream"):
+        if options.get(name) is not None:
+            item[name] = options[name]
+    return item
 
 
 def _endpoint_item(
@@ -211,27 +214,9 @@ def _endpoint_item(
     max_retries: Optional[int],
     raw: Optional[bool],
 ) -> Item:
-    """An item of ``endpoint``: ``request`` completed with the keywords that are not ``None``
-    and ``extra_body``, and the item options that are set."""
-    for name, value in params.items():
-        if value is not None:
-            request[name] = value
-    if extra_body:
-        request.update(extra_body)
-    item: Item = {}
-    if key is not None:
-        item["key"] = key
-    if provider is not None:
-        item["provider"] = provider
-    item["endpoint"] = endpoint
-    item["request"] = request
-    if timeout is not None:
-        item["timeout"] = timeout
-    if max_retries is not None:
-        item["max_retries"] = max_retries
-    if raw is not None:
-        item["raw"] = raw
-    return item
+    """An item of ``endpoint`` (see :func:`_item`)."""
+    return _item(request, params, extra_body, key=key, provider=provider, endpoint=endpoint, timeout=timeout,
+                 max_retries=max_retries, raw=raw)
 
 
 def embed(
@@ -378,18 +363,7 @@ def post(
     """
     if not isinstance(path, str) or not path.startswith("/"):
         raise ValueError(f"post() needs a path starting with / (such as \"/v1/moderations\"), not {path!r}")
-    item: Item = {}
-    if key is not None:
-        item["key"] = key
-    if provider is not None:
-        item["provider"] = provider
-    item["path"] = path
-    item["request"] = dict(body or {})
-    if timeout is not None:
-        item["timeout"] = timeout
-    if max_retries is not None:
-        item["max_retries"] = max_retries
-    return item
+    return _item(dict(body or {}), key=key, provider=provider, path=path, timeout=timeout, max_retries=max_retries)
 
 
 def normalize_item(item: ItemLike, default_model: Optional[str]) -> Item:
