@@ -11,11 +11,12 @@ from conftest import make_volley, mock, run
 
 
 async def settled_stats(v: volley.Volley, **expected: int) -> Dict[str, Any]:
-    """stats once nothing is in flight and the expected counters are reached (bounded wait)."""
+    """stats once nothing is in flight (no item, no batch still closing: its last outcome is
+    counted a moment before the batch ends) and the expected counters are reached (bounded wait)."""
     deadline = time.monotonic() + 5.0
     while True:
         stats = await v.stats()
-        if stats["in_flight"] == 0 and all(stats[k] >= n for k, n in expected.items()):
+        if stats["in_flight"] == 0 and stats["batches_active"] == 0 and all(stats[k] >= n for k, n in expected.items()):
             return stats
         if time.monotonic() > deadline:
             return stats
