@@ -81,3 +81,68 @@ struct LimiterDirectoryTests {
         #expect(try assignment(again, "zed") === shared)
     }
 }
+
+/// Provider budgets (`budget`): one per account across sessions and models, the strictest of
+/// the configured sessions', the spending kept when a session reconfigures or leaves.
+struct AccountBudgetDirectoryTests {
+    private func table(_ directory: LimiterDirectory, session: UInt64, _ providers: JSONValue) throws -> (LimiterTable, ProviderSet) {
+        var set = ProviderSet()
+        try set.merge(providers, defaultProvider: nil, environment: [:])
+        let table = LimiterTable(set, directory: directory, session: session)
+        table.register()
+        return (table, set)
+    }
+
+    private func provider(_ key: String, budget: JSONValue?) -> JSONValue {
+        var object: JSONObject = ["kind": "openai", "base_url": "https://api.example.com/v1", "api_key": .string(key)]
+        if let budget { object["budget"] = budget }
+        return .object(object)
+    }
+
+    @Test func sessionsOnOneKeySpendOneBudgetUnderTheStrictestLimit() throws {
+        let directory = LimiterDirectory()
+        let a = try table(directory, session: 2, ["work": provider("sk-k", budget: ["max_cost_usd": 10, "per": "day"])])
+        let b = try table(directory, session: 3, ["team": provider("sk-k", budget: ["max_cost_usd": 4, "per": "day"])])
+        let c = try table(directory, session: 4, ["solo": provider("sk-other", budget: nil)])
+        let work = try #require(a.1.providers["work"]), team = try #require(b.1.providers["team"])
+        let solo = try #require(c.1.providers["solo"])
+        let budget = a.0.assignment(for: work, model: "gpt-4o").budget
+        #expect(budget === b.0.assignment(for: team, model: "gpt-4o-mini").budget, "one budget for every model of the key")
+        #expect(budget !== c.0.assignment(for: solo, model: "gpt-4o").budget, "another key, another budget")
+        #expect(budget.reserve(3, now: 0) == .success(3))
+        guard case .failure(.tooDear(.day, 4, _, _)) = budget.reserve(2, now: 0) else {
+            Issue.record("the strictest session's $4 holds")
+            return
+        }
+        budget.settle(reserved: 3, cost: 3, now: 1)
+        // The strict host leaves: the other's $10 applies, and the $3 spent still counts.
+        directory.withdraw(session: 3)
+        #expect(budget.reserve(7, now: 2) == .success(7))
+        #expect(budget.reserve(0.5, now: 2) != .success(0.5))
+        budget.settle(reserved: 7, cost: 0, now: 3)
+        // Reconfigured without a budget: nothing is enforced, and nothing spent is forgotten.
+        _ = try table(directory, session: 2, ["work": provider("sk-k", budget: nil)])
+        #expect(!budget.isEnforced && budget.reserve(nil, now: 4) == .success(0))
+        _ = try table(directory, session: 2, ["work": provider("sk-k", budget: ["max_cost_usd": 3.5])])
+        #expect(budget.reserve(1, now: 5) != .success(1), "$3 of a $3.50 lifetime budget is spent")
+        #expect(budget.reserve(0.5, now: 5) == .success(0.5))
+    }
+
+    @Test func aBudgetIsParsedAndBadOnesAreRefused() throws {
+        var set = ProviderSet()
+        try set.merge(["p": provider("sk", budget: ["max_cost_usd": 2.5, "per": "day"]),
+                       "q": provider("sk2", budget: ["max_cost_usd": 1])], defaultProvider: nil, environment: [:])
+        #expect(set.providers["p"]?.budget == ProviderBudget(maxCostUSD: 2.5, per: .day))
+        #expect(set.providers["q"]?.budget == ProviderBudget(maxCostUSD: 1, per: .lifetime))
+        for (bad, message) in [(JSONValue.object(["max_cost_usd": -1]), "max_cost_usd must be"), (["max_cost_usd": 1, "per": "week"], "per must be lifetime or day"),
+                               (["per": "day"], "max_cost_usd must be"), (["max_cost_usd": 1, "cap": 2], "cap is not a known setting"), (5, "must be an object")] {
+            var other = ProviderSet()
+            #expect(throws: ConfigError.self) { try other.merge(["p": provider("sk", budget: bad)], defaultProvider: nil, environment: [:]) }
+            do {
+                try other.merge(["p": provider("sk", budget: bad)], defaultProvider: nil, environment: [:])
+            } catch {
+                #expect(error.message.contains(message), "\(error.message)")
+            }
+        }
+    }
+}

@@ -398,8 +398,10 @@ export interface ChatValue {
    */
   ttftMs?: number;
   /**
-   * In a batch (`gather`, `asCompleted`): what the call cost in dollars (0 on the mock), as the
-   * outcome's `costUsd`; `null` when the model has no price. Absent from `call()`'s value.
+   * What the call cost in dollars, from its usage and the model's price (0 on the mock); `null`
+   * when the model has no price (or no usage was reported). On `call()`'s value and a stream's
+   * `result` (the `call` result's `cost_usd`) and on a batch's values (the outcome's `costUsd`);
+   * absent only when the sidecar did not send it (one older than costs).
    */
   costUsd?: number | null;
 }
@@ -428,7 +430,7 @@ export interface EmbeddingsValue {
   usage?: Usage | null;
   text: null;
   finishReason: null;
-  /** In a batch: the cost in dollars, `null` when the model has no price (see `ChatValue.costUsd`). */
+  /** The cost in dollars (from `call()` and in a batch), `null` when the model has no price (see `ChatValue.costUsd`). */
   costUsd?: number | null;
 }
 
@@ -446,7 +448,7 @@ export interface ResponsesValue {
   model?: string | null;
   /** Only when the item asked with `raw: true`. */
   raw?: unknown;
-  /** In a batch: the cost in dollars, `null` when the model has no price (see `ChatValue.costUsd`). */
+  /** The cost in dollars (from `call()` and in a batch), `null` when the model has no price (see `ChatValue.costUsd`). */
   costUsd?: number | null;
 }
 
@@ -459,7 +461,7 @@ export interface CompletionValue {
   model?: string | null;
   /** Only when the item asked with `raw: true`. */
   raw?: unknown;
-  /** In a batch: the cost in dollars, `null` when the model has no price (see `ChatValue.costUsd`). */
+  /** The cost in dollars (from `call()` and in a batch), `null` when the model has no price (see `ChatValue.costUsd`). */
   costUsd?: number | null;
 }
 
@@ -474,7 +476,7 @@ export interface PostValue {
   model?: string | null;
   text: null;
   finishReason: null;
-  /** In a batch: the cost in dollars, `null` when the model has no price (see `ChatValue.costUsd`). */
+  /** The cost in dollars (from `call()` and in a batch), `null` when the model has no price (see `ChatValue.costUsd`). */
   costUsd?: number | null;
 }
 
@@ -735,6 +737,15 @@ export interface ProviderLimits {
   adaptive?: boolean;
 }
 
+/** A model's price, in dollars per million tokens (sent as `{input, output, cached_input}`). */
+export interface ModelPrice {
+  input: number;
+  output: number;
+  /** Cached input tokens' price (recorded; not yet charged apart, see the protocol's Costs). */
+  cached_input?: number;
+  cachedInput?: number;
+}
+
 /** One provider's configuration. Fields may be written in camelCase or snake_case. */
 export interface ProviderConfig {
   kind?: 'openai' | 'anthropic' | 'mock';
@@ -771,8 +782,11 @@ export interface ProviderConfig {
   /** `mock` only: milliseconds before each reply. */
   latency_ms?: number;
   latencyMs?: number;
-  /** Per model, keyed by the model's exact name. */
-  models?: Record<string, { limits?: ProviderLimits }>;
+  /**
+   * Per model, keyed by the model's exact name: its `limits`, and its `price` (this provider's
+   * own, used before Volley's shipped list; for `costUsd` and `maxCostUsd` budgets).
+   */
+  models?: Record<string, { limits?: ProviderLimits; price?: ModelPrice }>;
   [field: string]: unknown;
 }
 

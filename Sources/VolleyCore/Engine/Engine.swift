@@ -255,6 +255,7 @@ public final class Engine: Sendable {
             counters: metrics.counters(),
             connectionsOpened: pool.connectionsOpened, connectionsReused: pool.transfersOnReusedConnections,
             uptimeSeconds: clock.now() - startedAt, limiters: limiters, providers: (session ?? mainSession).providerSet)
+        stats.budgets = (session ?? mainSession).budgets(now: clock.now())
         stats.shared = shared.map { $0.isDegraded ? "degraded" : "on" }
         return stats
     }

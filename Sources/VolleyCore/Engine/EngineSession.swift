@@ -80,6 +80,24 @@ public final class EngineSession: Sendable {
         configuration.withLock { $0.providers }
     }
 
+    /// Each configured provider's `budget` and what its account has spent, by provider (for
+    /// `stats.providers`).
+    func budgets(now: Double) -> [String: JSONObject] {
+        let (set, limiters) = configuration.withLock { ($0.providers, $0.limiters) }
+        var budgets: [String: JSONObject] = [:]
+        for config in set.providers.values {
+            guard let budget = config.budget else { continue }
+            let spent = limiters.budget(for: config).snapshot(now: now)
+            budgets[config.name] = [
+                "max_cost_usd": .number(JSONNumber(budget.maxCostUSD) ?? 0),
+                "per": .string(budget.per.rawValue),
+                "spent_usd": .number(JSONNumber(Outcome.dollars(budget.per == .day ? spent.day : spent.lifetime)) ?? 0),
+                "reserved_usd": .number(JSONNumber(Outcome.dollars(spent.reserved)) ?? 0),
+            ]
+        }
+        return budgets
+    }
+
     /// Items of this session accepted by `Engine.run` that have no outcome yet.
     public var itemsPending: Int { queuedItems.load(ordering: .relaxed) }
 

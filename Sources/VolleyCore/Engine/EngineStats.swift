@@ -34,6 +34,8 @@ public struct EngineStats: Sendable {
     public var showsConnections = false
     /// Limits in Redis: "on", or "degraded" while Redis is unreachable; nil when not configured.
     public var shared: String?
+    /// Per provider with a `budget`: the budget and what its account spent.
+    var budgets: [String: JSONObject] = [:]
 
     /// The `stats` result (docs/protocol.md, "stats").
     public var json: JSONObject {
@@ -51,7 +53,14 @@ public struct EngineStats: Sendable {
         object["uptime_ms"] = .number(JSONNumber((uptimeSeconds * 1000).rounded()) ?? 0)
         object["connections_opened"] = .number(JSONNumber(connectionsOpened))
         object["connections_reused"] = .number(JSONNumber(connectionsReused))
-        object["providers"] = .object(providers.statsJSON)
+        var providerObjects = providers.statsJSON
+        for (name, budget) in budgets {
+            if case .object(var entry)? = providerObjects[name] {
+                entry["budget"] = .object(budget)
+                providerObjects[name] = .object(entry)
+            }
+        }
+        object["providers"] = .object(providerObjects)
         if let shared { object["shared"] = .string(shared) }
         return object
     }

@@ -55,12 +55,17 @@ final class ItemRunner: Sendable {
         /// Done (boxed, so that a `Step` stays a few bytes in the frames that hold one).
         case finish(Finished)
 
-        static func finish(_ result: Result<ItemValue, ItemError>) -> Step { .finish(Finished(result)) }
+        static func finish(_ result: Result<ItemValue, ItemError>, cost: Double? = nil) -> Step { .finish(Finished(result, cost: cost)) }
     }
 
     private final class Finished: Sendable {
         let result: Result<ItemValue, ItemError>
-        init(_ result: Result<ItemValue, ItemError>) { self.result = result }
+        /// A success's `cost_usd` (worked out once, when its attempt was settled).
+        let cost: Double?
+        init(_ result: Result<ItemValue, ItemError>, cost: Double?) {
+            self.result = result
+            self.cost = cost
+        }
     }
 
     /// Runs one item of `batch` to its outcome. Cancelling the calling task ends it `cancelled`.
@@ -106,7 +111,7 @@ final class ItemRunner: Sendable {
                 step = await backOff(until: until)
             case .finish(let finished):
                 var outcome = plan.outcome(finished.result, attempts: attempts, firstAttempt: firstAttempt, ttft: ttft, now: clock.now())
-                outcome.costUSD = plan.cost(of: finished.result, pricing: pricing)
+                outcome.costUSD = finished.cost
                 if let latencyMs = outcome.latencyMs, latencyMs > Self.slowItemSeconds * 1000 { logSlow(outcome, plan) }
                 return outcome
             }
@@ -219,19 +224,47 @@ final class ItemRunner: Sendable {
         return .backOff(until: now + seconds, waiting: true)
     }
 
-    /// Reserves the attempt's worst case against the batch's budget; the refusal when it does
-    /// not fit, or when its model has no price (nothing else could be reserved).
+    /// Reserves the attempt's worst case against the batch's budget and its account's (the
+    /// providers' `budget`); what it reserved, or the refusal when it does not fit or its model
+    /// has no price (nothing could be reserved). Without a limit to hold to, nothing.
     @inline(never)
-    private func reserve(_ budget: BatchBudget, _ plan: ItemPlan) -> Result<Double, ItemError> {
-        guard let worst = plan.worstCost(pricing: pricing) else {
-            return .failure(ItemError(.budgetExceeded, "max_cost_usd: no price is known for model \(plan.item.model ?? "(none)"), "
-                + "so its cost cannot be held to the budget (give one with --pricing or models.<name>.price); the request was not sent"))
+    private func reserve(_ plan: ItemPlan, now: Double) -> Result<Double, ItemError> {
+        let account = plan.assignment.budget
+        guard plan.budget != nil || account.isEnforced else { return .success(0) }
+        let worst = plan.worstCost(pricing: pricing)
+        if let budget = plan.budget {
+            guard let worst else {
+                return .failure(ItemError(.budgetExceeded, "max_cost_usd: no price is known for model \(plan.item.model ?? "(none)"), "
+                    + "so its cost cannot be held to the budget (give one with --pricing or models.<name>.price); the request was not sent"))
+            }
+            guard budget.reserve(worst) else {
+                return .failure(ItemError(.budgetExceeded, "max_cost_usd \(Self.dollars(budget.limit)): this call's worst case "
+                    + "\(Self.dollars(worst)) does not fit the \(Self.dollars(budget.left)) left; the request was not sent"))
+            }
         }
-        guard budget.reserve(worst) else {
-            return .failure(ItemError(.budgetExceeded, "max_cost_usd \(Self.dollars(budget.limit)): this call's worst case "
-                + "\(Self.dollars(worst)) does not fit the \(Self.dollars(budget.left)) left; the request was not sent"))
+        switch account.reserve(worst, now: now) {
+        case .success:
+            return .success(worst ?? 0)
+        case .failure(let refusal):
+            if let worst { plan.budget?.settle(reserved: worst, cost: 0) }
+            switch refusal {
+            case .unpriced:
+                return .failure(ItemError(.budgetExceeded, "providers.\(plan.provider).budget: no price is known for model "
+                    + "\(plan.item.model ?? "(none)"), so its cost cannot be held to the budget (give one with --pricing or "
+                    + "models.<name>.price); the request was not sent"))
+            case .tooDear(let period, let limit, let worst, let left):
+                let span = period == .day ? "in any 24 hours" : "over the sidecar's lifetime"
+                return .failure(ItemError(.budgetExceeded, "providers.\(plan.provider).budget: \(Self.dollars(limit)) \(span); this "
+                    + "call's worst case \(Self.dollars(worst)) does not fit the \(Self.dollars(left)) left; the request was not sent"))
+            }
         }
-        return .success(worst)
+    }
+
+    /// An attempt that reserved `worst` ended having cost `cost` (nil: unknown or failed).
+    @inline(never)
+    private func settle(_ plan: ItemPlan, reserved worst: Double, cost: Double?, now: Double) {
+        plan.budget?.settle(reserved: worst, cost: cost ?? 0)
+        if worst > 0 || (cost ?? 0) > 0 { plan.assignment.budget.settle(reserved: worst, cost: cost ?? 0, now: now) }
     }
 
     private static func dollars(_ value: Double) -> String {
@@ -259,12 +292,10 @@ final class ItemRunner: Sendable {
     private func attempt(_ plan: ItemPlan, _ ticket: Scheduler.Ticket, attempts: inout Int, waited: Double,
                          firstAttempt: inout Double?, ttft: inout Double?) async -> Step {
         let attemptStart = clock.now()
-        var worst = 0.0
-        if let budget = plan.budget {
-            switch reserve(budget, plan) {
-            case .success(let reserved): worst = reserved
-            case .failure(let refusal): return refuse(plan, ticket, refusal)  // Not sent: no attempt made.
-            }
+        let worst: Double
+        switch reserve(plan, now: attemptStart) {
+        case .success(let reserved): worst = reserved
+        case .failure(let refusal): return refuse(plan, ticket, refusal)  // Not sent: no attempt made.
         }
         attempts += 1
         let number = attempts
@@ -272,8 +303,9 @@ final class ItemRunner: Sendable {
         let remaining = plan.deadline.map { $0 - attemptStart }
         guard let onStream = plan.onStream else {
             let attempt = await plan.client.attempt(plan.item, attempt: number, timeoutSeconds: remaining)
-            plan.budget?.settle(reserved: worst, cost: plan.cost(of: attempt.result, pricing: pricing) ?? 0)
-            return step(after: attempt, ticket, number: number, waited: waited, plan, streamed: false)
+            let cost = plan.cost(of: attempt.result, pricing: pricing)
+            settle(plan, reserved: worst, cost: cost, now: clock.now())
+            return step(after: attempt, ticket, number: number, waited: waited, plan, streamed: false, cost: cost)
         }
         let tap = StreamTap(clock: clock)
         let index = plan.index
@@ -281,17 +313,18 @@ final class ItemRunner: Sendable {
             tap.saw()
             onStream(.delta(index: index, attempt: number, delta))
         }
-        plan.budget?.settle(reserved: worst, cost: plan.cost(of: attempt.result, pricing: pricing) ?? 0)
+        let cost = plan.cost(of: attempt.result, pricing: pricing)
+        settle(plan, reserved: worst, cost: cost, now: clock.now())
         let first = tap.first
         ttft = first.map { $0 - attemptStart }
-        return step(after: attempt, ticket, number: number, waited: waited, plan, streamed: first != nil)
+        return step(after: attempt, ticket, number: number, waited: waited, plan, streamed: first != nil, cost: cost)
     }
 
     @inline(never)
     private func step(after attempt: Attempt, _ ticket: Scheduler.Ticket, number: Int, waited: Double, _ plan: ItemPlan,
-                      streamed: Bool) -> Step {
+                      streamed: Bool, cost: Double?) -> Step {
         guard let error = settle(plan, ticket, attempt, number: number) else {
-            if case .success(let value) = attempt.result { return .finish(.success(value)) }
+            if case .success(let value) = attempt.result { return .finish(.success(value), cost: cost) }
             return .finish(.failure(Self.cancelledError))  // Unreachable: settle returns the failure.
         }
         if error.kind == .cancelled || Task.isCancelled { return .finish(.failure(Self.cancelledError)) }

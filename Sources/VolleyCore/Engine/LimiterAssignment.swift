@@ -16,11 +16,14 @@ final class LimiterAssignment: Sendable, Equatable {
     /// machine, that reveals neither the key nor its fingerprint; nil for a mock's limiter,
     /// which is never shared.
     let sharedID: String?
+    /// What the limiter's account may spend (one for every model of the account).
+    let budget: AccountBudget
     private let state: Mutex<(name: String, settings: LimiterSettings)>
 
-    init(key: String, name: String, settings: LimiterSettings, sharedID: String? = nil) {
+    init(key: String, name: String, settings: LimiterSettings, sharedID: String? = nil, budget: AccountBudget = AccountBudget()) {
         self.key = key
         self.sharedID = sharedID
+        self.budget = budget
         state = Mutex((name, settings))
     }
 

@@ -30,6 +30,8 @@ final class LimiterDirectory: Sendable {
     private struct State {
         var sessions: [UInt64: [LimiterIdentity.Account: Registration]] = [:]
         var entries: [LimiterIdentity: Entry] = [:]
+        /// What each account may spend, made with its first limiter and kept for good.
+        var budgets: [LimiterIdentity.Account: AccountBudget] = [:]
         var sequence: UInt64 = 0
         /// The share of their rate limits the shared limiters keep (below 1 while Redis, which
         /// holds the real budget, is unreachable).
@@ -88,14 +90,30 @@ final class LimiterDirectory: Sendable {
             if let entry = state.entries[identity] { return (entry.assignment, []) }
             state.sequence += 1
             let wants = Self.wants(identity, state) ?? [Self.want(identity.model, fallback)]
+            let budget = Self.budget(identity.account, &state, fallback: fallback.members)
             let assignment = LimiterAssignment(key: "#\(state.sequence)", name: wants[0].name,
                                                settings: LimiterSettings.strictest(wants.map(\.settings)).scaled(state.rateScale),
-                                               sharedID: identity.sharedID)
+                                               sharedID: identity.sharedID, budget: budget)
             state.entries[identity] = Entry(assignment: assignment, created: state.sequence)
             return (assignment, Self.refresh(&state))
         }
         if !changed.isEmpty { onChange(changed) }
         return assignment
+    }
+
+    /// What `account` may spend (made on first use, with `fallback`'s limits when no session
+    /// registered the account).
+    func budget(for account: LimiterIdentity.Account, fallback: [ProviderConfig]) -> AccountBudget {
+        state.withLock { Self.budget(account, &$0, fallback: fallback) }
+    }
+
+    private static func budget(_ account: LimiterIdentity.Account, _ state: inout State, fallback: [ProviderConfig]) -> AccountBudget {
+        if let known = state.budgets[account] { return known }
+        let budget = AccountBudget()
+        state.budgets[account] = budget
+        let limits = budgetLimits(account, state) ?? budgetLimits(fallback)
+        budget.setLimits(lifetime: limits.lifetime, day: limits.day)
+        return budget
     }
 
     /// The limiters some session is registered for, by scheduler key (for `stats`).
@@ -140,9 +158,31 @@ final class LimiterDirectory: Sendable {
         return result
     }
 
+    /// The strictest budgets `members` set, by period.
+    private static func budgetLimits(_ members: [ProviderConfig]) -> (lifetime: Double?, day: Double?) {
+        var limits: (lifetime: Double?, day: Double?) = (nil, nil)
+        for budget in members.compactMap(\.budget) {
+            switch budget.per {
+            case .lifetime: limits.lifetime = min(limits.lifetime ?? .infinity, budget.maxCostUSD)
+            case .day: limits.day = min(limits.day ?? .infinity, budget.maxCostUSD)
+            }
+        }
+        return limits
+    }
+
+    /// The strictest budgets the sessions registered on `account` set; nil when none is.
+    private static func budgetLimits(_ account: LimiterIdentity.Account, _ state: State) -> (lifetime: Double?, day: Double?)? {
+        let members = state.sessions.values.compactMap { $0[account]?.members }
+        return members.isEmpty ? nil : budgetLimits(members.flatMap { $0 })
+    }
+
     /// Recomputes every registered limiter's settings and name (called under the lock);
     /// returns the limiters whose settings changed.
     private static func refresh(_ state: inout State) -> Changes {
+        for (account, budget) in state.budgets {
+            let limits = budgetLimits(account, state) ?? (nil, nil)
+            budget.setLimits(lifetime: limits.lifetime, day: limits.day)
+        }
         var changed: Changes = []
         var taken: Set<String> = []
         for (identity, entry) in state.entries.sorted(by: { $0.value.created < $1.value.created }) {

@@ -88,6 +88,12 @@ final class LimiterTable: Sendable {
         return assignment
     }
 
+    /// What `config`'s account may spend.
+    func budget(for config: ProviderConfig) -> AccountBudget {
+        register()
+        return directory.budget(for: accounts[config.name] ?? LimiterIdentity.Account(config), fallback: sharing[config.name] ?? [config])
+    }
+
     /// What the limiter of (`provider`, `model`) stands for (for tests).
     func identity(provider: String, model: String?) -> LimiterIdentity? {
         accounts[provider].map { LimiterIdentity(account: $0, model: model) }

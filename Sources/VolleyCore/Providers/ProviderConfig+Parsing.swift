@@ -6,7 +6,7 @@ extension ProviderConfig {
         }
         let path = "providers.\(name)"
         let known: Set<String> = ["kind", "base_url", "api_key_env", "api_key", "limits", "retry", "timeouts",
-                                  "headers", "ca_file", "models", "latency_ms", "api_key_header", "query"]
+                                  "headers", "ca_file", "models", "latency_ms", "api_key_header", "query", "budget"]
         if let unknown = object.keys.first(where: { !known.contains($0) }) {
             throw ConfigError("\(path).\(unknown) is not a known setting")
         }
@@ -97,10 +97,32 @@ extension ProviderConfig {
                 }
             }
         }
+        if let budget = object["budget"], !budget.isNull {
+            config.budget = try parseBudget(budget, "\(path).budget")
+        }
         if let latency = try seconds(object["latency_ms"], "\(path).latency_ms") {
             config.mockLatencyMs = latency
         }
         return config
+    }
+
+    /// `{"max_cost_usd": 25, "per": "day"}` (`per`: `lifetime`, the default, or `day`).
+    private static func parseBudget(_ value: JSONValue, _ path: String) throws(ConfigError) -> ProviderBudget {
+        guard case .object(let b) = value else { throw ConfigError("\(path) must be an object {max_cost_usd, per}") }
+        if let unknown = b.keys.sorted().first(where: { $0 != "max_cost_usd" && $0 != "per" }) {
+            throw ConfigError("\(path).\(unknown) is not a known setting (max_cost_usd, per)")
+        }
+        guard let dollars = b["max_cost_usd"]?.doubleValue, dollars >= 0, dollars.isFinite else {
+            throw ConfigError("\(path).max_cost_usd must be a number of dollars, 0 or more")
+        }
+        var per = ProviderBudget.Period.lifetime
+        if let name = try string(b["per"], "\(path).per") {
+            guard let period = ProviderBudget.Period(rawValue: name) else {
+                throw ConfigError("\(path).per must be lifetime or day (got \"\(name)\")")
+            }
+            per = period
+        }
+        return ProviderBudget(maxCostUSD: dollars, per: per)
     }
 
     private static func parseLimits(_ value: JSONValue, _ path: String) throws(ConfigError) -> ProviderLimits {

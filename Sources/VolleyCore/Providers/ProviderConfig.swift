@@ -61,6 +61,26 @@ public struct RetrySettings: Sendable, Hashable {
     }
 }
 
+/// A provider's dollar budget (`budget`): what its API key may spend through this sidecar, over
+/// the sidecar's lifetime or any rolling day.
+public struct ProviderBudget: Sendable, Hashable {
+    public enum Period: String, Sendable, Hashable, CaseIterable {
+        /// Everything spent since the sidecar started.
+        case lifetime
+        /// What was spent in the last 24 hours (kept in Redis, for every sidecar on the key,
+        /// when shared limits are configured).
+        case day
+    }
+
+    public var maxCostUSD: Double
+    public var per: Period
+
+    public init(maxCostUSD: Double, per: Period = .lifetime) {
+        self.maxCostUSD = maxCostUSD
+        self.per = per
+    }
+}
+
 /// One configured provider.
 public struct ProviderConfig: Sendable {
     public var name: String
@@ -91,6 +111,8 @@ public struct ProviderConfig: Sendable {
 
     /// Prices of this provider's models (`models.<name>.price`), before the shipped table's.
     public var modelPrices = Pricing()
+    /// What its key may spend (`budget`); nil: no limit but each batch's `max_cost_usd`.
+    public var budget: ProviderBudget?
     /// Query parameters of every request (`api-version` for Azure OpenAI), in order.
     public var query: [(String, String)]
     public var caFile: String?

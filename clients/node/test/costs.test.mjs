@@ -1,10 +1,14 @@
 // Costs and budgets: costUsd on values, outcomes and stats; maxCostUsd sent as max_cost_usd.
 
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { after, test } from 'node:test';
-import { BudgetExceeded, HTTPError } from '../src/index.js';
+import { BudgetExceeded, HTTPError, chat } from '../src/index.js';
 import { batchParams, batchStatsFromWire, outcomeFromWire, resultsFromWire } from '../src/convert.js';
-import { mockItem, mockVolley } from './helpers.mjs';
+import { binary, mockItem, mockVolley, repoRoot } from './helpers.mjs';
 
 const v = mockVolley();
 after(() => v.close());
@@ -62,4 +66,132 @@ test('costs from the wire: a price, no price (null), absent; stats; budget_excee
     [1.25, 1, 1],
   );
   assert.deepEqual([batchStatsFromWire(undefined).costUsd, batchStatsFromWire({}).budgetExceeded], [0, 0]);
+});
+
+// -- a priced model on an OpenAI-shaped server (volley-fake-llm), not the free mock -------------
+
+const fakeLLM = [process.env.VOLLEY_FAKE_LLM, join(dirname(binary), 'volley-fake-llm'), join(repoRoot, '.build', 'debug', 'volley-fake-llm')].find(
+  (path) => path && existsSync(path),
+);
+const needsFakeLLM = { skip: !fakeLLM && 'no volley-fake-llm' };
+
+const PRICE = 1000; // dollars per million tokens, input and output alike: $0.001 a token
+const MAX_TOKENS = 1000;
+const BATCH = 8;
+
+/** Starts volley-fake-llm; resolves with its base URL (no `/v1`) and the process. */
+async function startFakeLLM() {
+  const server = spawn(fakeLLM, ['--port', '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const line = await new Promise((resolve, reject) => {
+    createInterface({ input: server.stdout }).once('line', resolve);
+    server.once('exit', (code) => reject(new Error(`volley-fake-llm exited with ${code}`)));
+  });
+  return { server, base: JSON.parse(line).base_url };
+}
+
+/** Model requests the fake server has answered (its own /fake/stats reads are not counted). */
+async function chatRequests(base) {
+  const response = await fetch(`${base}/fake/stats`);
+  return (await response.json()).requests;
+}
+
+/** A Volley whose provider `fake` prices its model `priced-model` itself. */
+function pricedVolley(base) {
+  return mockVolley({
+    providers: { fake: { kind: 'openai', baseUrl: `${base}/v1`, apiKey: 'sk-test', models: { 'priced-model': { price: { input: PRICE, output: PRICE } } } } },
+    defaultProvider: 'fake',
+  });
+}
+
+const dollars = (usage) => ((usage.inputTokens + usage.outputTokens) * PRICE) / 1e6;
+const close = (a, b) => Math.abs(a - b) <= 1e-9 + 1e-9 * Math.abs(b);
+
+test('call() and a stream on a priced model cost their usage at the price (volley-fake-llm)', needsFakeLLM, async () => {
+  const { server, base } = await startFakeLLM();
+  const w = pricedVolley(base);
+  try {
+    const value = await w.call(chat('hello there', { model: 'priced-model', maxTokens: 10 }));
+    assert.ok(value.usage.inputTokens > 0 && value.usage.outputTokens > 0);
+    assert.equal(typeof value.costUsd, 'number');
+    assert.ok(value.costUsd > 0);
+    assert.ok(close(value.costUsd, dollars(value.usage)), `${value.costUsd} != ${dollars(value.usage)}`);
+
+    const s = w.stream('hello stream', { model: 'priced-model', maxTokens: 10 });
+    for await (const chunk of s) assert.equal(typeof chunk.text, 'string');
+    const streamed = await s.result;
+    assert.equal(typeof streamed.ttftMs, 'number');
+    assert.ok(close(streamed.costUsd, dollars(streamed.usage)), `${streamed.costUsd} != ${dollars(streamed.usage)}`);
+
+    const unpriced = await w.call(chat('hello', { model: 'nobody-priced-this', maxTokens: 5 }));
+    assert.equal(unpriced.costUsd, null);
+    assert.ok(unpriced.usage.outputTokens > 0);
+  } finally {
+    await w.close();
+    server.kill();
+  }
+});
+
+/** Items on the priced model; each reply is held 300 ms, so every item reserves its worst case before any answers. */
+const budgetItems = (tag) =>
+  Array.from({ length: BATCH }, (_, i) =>
+    chat(`${tag} ${i}`, { model: 'priced-model', maxTokens: MAX_TOKENS, key: `${tag}${i}`, extraBody: { fake: { latency_ms: 300 } } }),
+  );
+
+/** Room for three worst cases (input estimate, about characters / 4, plus maxTokens), not four. */
+const budgetForThree = (tag) => 3.5 * (((`${tag} 0`.length / 4) + MAX_TOKENS) * PRICE) / 1e6;
+
+/**
+ * Three items fit and succeed with a cost; the rest are BudgetExceeded, never sent. `stats`:
+ * the batch's (asCompleted's generator does not hand on the response's stats, so undefined).
+ */
+function checkBudget(outcomes, stats, sent, budget) {
+  assert.deepEqual(outcomes.map((o) => o.index).sort((a, b) => a - b), [...Array(BATCH).keys()]);
+  const succeeded = outcomes.filter((o) => o.ok);
+  const refused = outcomes.filter((o) => !o.ok);
+  assert.equal(succeeded.length, 3, JSON.stringify(outcomes.map((o) => [o.ok, o.error?.message])));
+  assert.equal(refused.length, BATCH - 3);
+  for (const o of succeeded) {
+    assert.ok(o.costUsd > 0);
+    assert.ok(close(o.costUsd, dollars(o.value.usage)));
+    assert.equal(o.value.costUsd, o.costUsd);
+  }
+  for (const o of refused) {
+    assert.ok(o.error instanceof BudgetExceeded, String(o.error));
+    assert.equal(o.error.kind, 'budget_exceeded');
+    assert.equal(o.error.retryable, false);
+    assert.equal(o.attempts, 0);
+    assert.equal(o.costUsd, undefined);
+    assert.match(o.error.message, /not sent/);
+  }
+  const spent = succeeded.reduce((sum, o) => sum + o.costUsd, 0);
+  assert.ok(spent > 0 && spent <= budget, `spent ${spent} of ${budget}`);
+  if (stats !== undefined) {
+    assert.ok(close(stats.costUsd, spent));
+    assert.equal(stats.costUnknown, 0);
+    assert.equal(stats.succeeded, succeeded.length);
+    assert.equal(stats.failed, refused.length);
+    assert.equal(stats.budgetExceeded, refused.length);
+  }
+  assert.equal(sent, succeeded.length, 'a refused item must not reach the server');
+}
+
+test('a budget sends only what it can afford: gather and asCompleted on a priced model (volley-fake-llm)', needsFakeLLM, async () => {
+  const { server, base } = await startFakeLLM();
+  const w = pricedVolley(base);
+  try {
+    let before = await chatRequests(base);
+    let budget = budgetForThree('gather');
+    const results = await w.gather(budgetItems('gather'), { maxCostUsd: budget, concurrency: BATCH, returnExceptions: true });
+    checkBudget(results.outcomes, results.stats, (await chatRequests(base)) - before, budget);
+    assert.deepEqual(results.map((r) => r instanceof BudgetExceeded), results.outcomes.map((o) => !o.ok));
+
+    before = await chatRequests(base);
+    budget = budgetForThree('each');
+    const outcomes = [];
+    for await (const outcome of w.asCompleted(budgetItems('each'), { maxCostUsd: budget, concurrency: BATCH })) outcomes.push(outcome);
+    checkBudget(outcomes, undefined, (await chatRequests(base)) - before, budget);
+  } finally {
+    await w.close();
+    server.kill();
+  }
 });

@@ -50,6 +50,11 @@ const spent: number = budgeted.stats.costUsd + budgeted.stats.costUnknown + budg
 const itemCost: number | null | undefined = budgeted[0].costUsd ?? budgeted.outcomes[0].costUsd;
 for await (const o of v.asCompleted(['a'], { maxCostUsd: 0 })) { const c: number | null | undefined = o.costUsd; console.log(c); }
 console.log(spent, itemCost);
+const priced = new Volley({ providers: { gw: { kind: 'openai', models: { 'my-model': { price: { input: 0.15, output: 0.6, cachedInput: 0.075 }, limits: { rpm: 10 } } } } } });
+const callCost: number | null | undefined = (await priced.call('x')).costUsd;
+const streamCost: number | null | undefined = (await priced.stream('x').result).costUsd;
+const embedCost: number | null | undefined = (await priced.call(embed('x'))).costUsd;
+console.log(callCost, streamCost, embedCost);
 const s = v.stream('hi', { maxTokens: 5, mock: { chunkDelayMs: 5, failAfterChunks: 1 }, signal: new AbortController().signal });
 for await (const chunk of s) {
   const piece: string = chunk.text;
@@ -105,6 +110,7 @@ console.log(vector, encoding, dims, calls, next, completion.text, status, embedI
       `new Volley().stream(respond('x'));`,
       `chat('x', { endpoint: 'embeddings' });`,
       `await new Volley().gather(['a'], { max_cost_usd: 1 });`,
+      `new Volley({ providers: { gw: { models: { m: { price: { inptu: 1, output: 2 } } } } } });`,
     ];
     endpointTypos.forEach((line, i) =>
       writeFileSync(join(dir, `typo-${i}.mts`), `import { Volley, chat, embed, respond, post } from ${JSON.stringify(entry)};\n${line}\n`),

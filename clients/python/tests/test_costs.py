@@ -90,3 +90,123 @@ def test_cost_from_wire() -> None:
     stats = volley.BatchStats.from_wire({"succeeded": 3, "cost_usd": 1.25, "cost_unknown": 1, "budget_exceeded": 2})
     assert (stats.cost_usd, stats.cost_unknown, stats.budget_exceeded) == (1.25, 1, 2)
     assert volley.BatchStats.from_wire(None).cost_usd == 0.0
+
+
+# -- a priced model on an OpenAI-shaped server (volley-fake-llm), not the free mock -------------
+
+PRICE = 1000.0  # dollars per million tokens, input and output alike: $0.001 a token
+MAX_TOKENS = 1000
+BATCH = 8
+
+
+def priced(server: Any) -> Dict[str, Any]:
+    """A provider on the fake server whose model ``priced-model`` has a price of its own."""
+    return {"fake": {"kind": "openai", "base_url": server.base_url + "/v1", "api_key": "sk-test",
+                     "models": {"priced-model": {"price": {"input": PRICE, "output": PRICE}}}}}
+
+
+def dollars(usage: volley.Usage) -> float:
+    return (usage.input_tokens * PRICE + usage.output_tokens * PRICE) / 1e6
+
+
+def chat_requests(server: Any) -> int:
+    """Model requests the fake server has answered (its own /fake/stats reads are not counted)."""
+    return int(server.stats()["requests"])
+
+
+def test_call_and_stream_on_a_priced_model_cost_their_usage_at_the_price(binary: str) -> None:
+    from test_shared import FakeLLM
+
+    server = FakeLLM()
+
+    async def body() -> None:
+        async with make_volley(binary, providers=priced(server), default_provider="fake") as v:
+            result = await v.call("hello there", model="priced-model", max_tokens=10)
+            assert result.usage.input_tokens > 0 and result.usage.output_tokens > 0
+            assert result.cost_usd is not None and result.cost_usd > 0
+            assert result.cost_usd == pytest.approx(dollars(result.usage))
+            assert result.data["cost_usd"] == result.cost_usd, "call's result carries cost_usd on the wire"
+
+            stream = v.stream("hello stream", model="priced-model", max_tokens=10)
+            async for _ in stream:
+                pass
+            assert stream.result is not None and stream.result.ttft_ms is not None
+            assert stream.result.cost_usd == pytest.approx(dollars(stream.result.usage))
+
+            unpriced = await v.call("hello", model="nobody-priced-this", max_tokens=5)
+            assert unpriced.cost_usd is None and unpriced.usage.output_tokens > 0
+
+    try:
+        run(body())
+        with volley.SyncVolley(binary=binary, env=OFFLINE_ENV, providers=priced(server), default_provider="fake") as v:
+            result = v.call("hello sync", model="priced-model", max_tokens=7)
+            assert result.cost_usd is not None and result.cost_usd == pytest.approx(dollars(result.usage))
+    finally:
+        server.stop()
+
+
+def budget_items(tag: str) -> List[volley.Item]:
+    # Each reply is held 300 ms, so every item reserves its worst case before any answers.
+    return [
+        volley.chat(f"{tag} {i}", model="priced-model", max_tokens=MAX_TOKENS, key=f"{tag}{i}",
+                    extra_body={"fake": {"latency_ms": 300}})
+        for i in range(BATCH)
+    ]
+
+
+def budget_for_three() -> float:
+    """Room for three worst cases (input estimate, about characters / 4, plus max_tokens), not
+    four: the prompts are a few tokens, so each worst case is just over MAX_TOKENS' price."""
+    worst = (len(budget_items("gather")[0]["request"]["messages"][0]["content"]) / 4 + MAX_TOKENS) * PRICE / 1e6
+    return 3.5 * worst
+
+
+def test_a_budget_sends_only_what_it_can_afford(binary: str) -> None:
+    """gather and as_completed with max_cost_usd on a priced model: three worst cases fit, the
+    rest end BudgetExceeded without reaching the server, and the spend stays within budget."""
+    from test_shared import FakeLLM
+
+    server = FakeLLM()
+    budget = budget_for_three()
+
+    def check(outcomes: List[volley.Outcome], stats: volley.BatchStats, sent: int) -> None:
+        assert sorted(o.index for o in outcomes) == list(range(BATCH))
+        succeeded = [o for o in outcomes if o.ok]
+        refused = [o for o in outcomes if not o.ok]
+        assert len(succeeded) == 3 and len(refused) == BATCH - 3, [(o.ok, o.error) for o in outcomes]
+        for o in succeeded:
+            assert o.cost_usd is not None and o.cost_usd > 0
+            assert o.cost_usd == pytest.approx(dollars(o.result().usage))
+            assert o.result().cost_usd == o.cost_usd
+        for o in refused:
+            assert isinstance(o.error, volley.BudgetExceeded), o.error
+            assert o.error.kind == "budget_exceeded" and not o.error.retryable
+            assert o.attempts == 0 and o.error.attempts == 0 and o.cost_usd is None
+            assert "not sent" in str(o.error)
+        spent = sum(o.cost_usd or 0.0 for o in succeeded)
+        assert 0 < spent <= budget
+        assert stats.cost_usd == pytest.approx(spent) and stats.cost_unknown == 0
+        assert stats.succeeded == len(succeeded) and stats.failed == len(refused)
+        assert stats.budget_exceeded == len(refused)
+        assert sent == len(succeeded), "a refused item must not reach the server"
+
+    async def body() -> None:
+        async with make_volley(binary, providers=priced(server), default_provider="fake") as v:
+            before = chat_requests(server)
+            results = await v.gather(budget_items("gather"), max_cost_usd=budget, concurrency=BATCH,
+                                     return_exceptions=True)
+            check(results.outcomes, results.stats, chat_requests(server) - before)
+            assert [isinstance(r, volley.BudgetExceeded) for r in results] == [not o.ok for o in results.outcomes]
+
+            before = chat_requests(server)
+            iterator = v.as_completed(budget_items("each"), max_cost_usd=budget, concurrency=BATCH)
+            outcomes = [o async for o in iterator]
+            assert iterator.stats is not None
+            check(outcomes, iterator.stats, chat_requests(server) - before)
+            with pytest.raises(volley.BudgetExceeded):
+                next(o for o in outcomes if not o.ok).result()
+
+    try:
+        run(body())
+    finally:
+        server.stop()

@@ -36,8 +36,9 @@ class Result:
     ``str(result)`` is the text. ``ttft_ms`` (time to first token) is, for a streamed item, the
     milliseconds from the start of the attempt that produced the answer to its first delta;
     ``None`` when the item did not stream (or the server did not say). ``cost_usd``: what the
-    call cost in dollars (0 on the mock), from its usage and the model's price; ``None`` when no
-    price is known for the model, no usage was reported, or the sidecar did not say (``call``).
+    call cost in dollars (0 on the mock), from its usage and the model's price, alike from a
+    batch, :meth:`Volley.call` and a stream's result; ``None`` when no price is known for the
+    model, no usage was reported, or the sidecar did not say (one older than costs).
 
     Per endpoint (see :func:`volley.embed`, :func:`volley.respond`, :func:`volley.post`):
     ``id`` is a Responses API call's response id (for ``previous_response_id``);
