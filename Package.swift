@@ -175,7 +175,7 @@ let package = Package(
         .testTarget(name: "VolleyRedisTests", dependencies: ["VolleyRedis", "VolleyTestSupport"]),
         .testTarget(name: "VolleyRunTests", dependencies: ["VolleyRun", "volley", "VolleyTestSupport", "VolleyRedis", "FakeLLM", "FakeLLMTestSupport"]),
         .testTarget(name: "VolleyEndToEndTests",
-                    dependencies: ["volley", "FakeLLM", "VolleyCore", "VolleyTestSupport", "FakeLLMTestSupport", "CVolleyLinux"]),
+                    dependencies: ["volley", "FakeLLM", "VolleyCore", "VolleyRedis", "VolleyTestSupport", "FakeLLMTestSupport", "CVolleyLinux"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -6,11 +6,12 @@ enum AnthropicFormat {
         reply.toolCall != nil ? "tool_use" : (reply.truncated ? "max_tokens" : "end_turn")
     }
 
-    static func usage(input: Int, output: Int) -> JSONValue {
+    /// Anthropic counts cache reads apart: `input_tokens` is the rest of the prompt.
+    static func usage(input: Int, output: Int, cached: Int = 0) -> JSONValue {
         .object([
-            "input_tokens": JSONValue(input),
+            "input_tokens": JSONValue(input - min(cached, input)),
             "cache_creation_input_tokens": 0,
-            "cache_read_input_tokens": 0,
+            "cache_read_input_tokens": JSONValue(min(cached, input)),
             "output_tokens": JSONValue(output),
         ])
     }
@@ -35,7 +36,7 @@ enum AnthropicFormat {
             "content": .array([contentBlock(reply, toolID: toolID)]),
             "stop_reason": .string(stopReason(reply)),
             "stop_sequence": .null,
-            "usage": usage(input: inputTokens, output: reply.outputTokens),
+            "usage": usage(input: inputTokens, output: reply.outputTokens, cached: reply.cachedTokens),
         ])
     }
 
@@ -45,7 +46,7 @@ enum AnthropicFormat {
         let start = JSONValue.object([
             "id": .string(id), "type": .string("message"), "role": .string("assistant"),
             "model": .string(model), "content": .array([]), "stop_reason": .null, "stop_sequence": .null,
-            "usage": usage(input: inputTokens, output: 1),
+            "usage": usage(input: inputTokens, output: 1, cached: reply.cachedTokens),
         ])
         events.append(("message_start", .object(["type": .string("message_start"), "message": start])))
         let openingBlock: JSONValue

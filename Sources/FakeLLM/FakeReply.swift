@@ -11,6 +11,8 @@ struct FakeReply: Sendable, Equatable {
     var truncated: Bool
     /// A tool call to answer with instead of text, when scripted and the request has tools.
     var toolCall: FakeToolCall?
+    /// Prompt tokens reported as cached (`cached_tokens` in the script; capped at the prompt's).
+    var cachedTokens = 0
 
     var text: String { pieces.joined() }
     var outputTokens: Int { toolCall?.outputTokens ?? pieces.count }
@@ -22,6 +24,12 @@ struct FakeReply: Sendable, Equatable {
 
     /// The reply for `request` under `script`, with `defaultOutputTokens` when not scripted.
     static func make(for request: FakeChatRequest, script: FakeScript, defaultOutputTokens: Int) -> FakeReply {
+        var reply = uncached(for: request, script: script, defaultOutputTokens: defaultOutputTokens)
+        reply.cachedTokens = script.cachedTokens
+        return reply
+    }
+
+    private static func uncached(for request: FakeChatRequest, script: FakeScript, defaultOutputTokens: Int) -> FakeReply {
         if script.toolCall, let tool = request.firstTool {
             return FakeReply(pieces: [], truncated: false, toolCall: FakeToolCall(tool: tool))
         }

@@ -19,11 +19,13 @@ struct FakeScript: Sendable, Equatable {
     var chunkDelayMs: Double?
     var failRate: Double?
     var mode: FakeMode = .ok
+    /// Prompt tokens to report as read from the prompt cache (at most the prompt's).
+    var cachedTokens = 0
 
     /// Every key, in the body's spelling.
     static let keys = [
         "latency_ms", "status", "retry_after", "retry_after_ms", "should_retry", "reply",
-        "output_tokens", "tool_call", "chunk_delay_ms", "fail_rate", "mode",
+        "output_tokens", "tool_call", "chunk_delay_ms", "fail_rate", "mode", "cached_tokens",
     ]
 
     static let headerPrefix = "x-fake-"
@@ -88,6 +90,11 @@ struct FakeScript: Sendable, Equatable {
                         message: "'output_tokens' must be a whole number from 0 to \(Self.maxOutputTokens), got '\(value)'")
                 }
                 outputTokens = count
+            case "cached_tokens":
+                guard let count = Int(value), count >= 0 else {
+                    throw FakeScriptError(message: "'cached_tokens' must be a whole number, 0 or more, got '\(value)'")
+                }
+                cachedTokens = count
             case "tool_call": toolCall = try Self.bool(value, key)
             case "fail_rate":
                 guard let rate = Double(value), rate >= 0, rate <= 1 else {

@@ -4,12 +4,12 @@ import VolleyJSON
 enum OpenAIFormat {
     static let systemFingerprint = "fp_fake11m0de"
 
-    static func usage(prompt: Int, completion: Int) -> JSONValue {
+    static func usage(prompt: Int, completion: Int, cached: Int = 0) -> JSONValue {
         .object([
             "prompt_tokens": JSONValue(prompt),
             "completion_tokens": JSONValue(completion),
             "total_tokens": JSONValue(prompt + completion),
-            "prompt_tokens_details": .object(["cached_tokens": 0, "audio_tokens": 0]),
+            "prompt_tokens_details": .object(["cached_tokens": JSONValue(min(cached, prompt)), "audio_tokens": 0]),
             "completion_tokens_details": .object([
                 "reasoning_tokens": 0, "audio_tokens": 0,
                 "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0,
@@ -47,7 +47,7 @@ enum OpenAIFormat {
                     "finish_reason": .string(finishReason(reply)),
                 ])
             ]),
-            "usage": usage(prompt: promptTokens, completion: reply.outputTokens),
+            "usage": usage(prompt: promptTokens, completion: reply.outputTokens, cached: reply.cachedTokens),
             "service_tier": .string("default"),
             "system_fingerprint": .string(systemFingerprint),
         ])
@@ -110,7 +110,7 @@ enum OpenAIFormat {
         chunks.append(chunk(.object([:]), finishReason: .string(finishReason(reply))))
         if includeUsage {
             var last = chunkHead(choices: [])
-            last.updateValue(usage(prompt: promptTokens, completion: reply.outputTokens), forKey: "usage")
+            last.updateValue(usage(prompt: promptTokens, completion: reply.outputTokens, cached: reply.cachedTokens), forKey: "usage")
             chunks.append(.object(last))
         }
         var events = chunks.map { Array("data: \($0.jsonString)\n\n".utf8) }

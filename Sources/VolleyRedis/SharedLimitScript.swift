@@ -265,12 +265,11 @@ public struct SharedGrant: Sendable, Equatable {
     }
 }
 
-/// The script's operations over one connection. Loads the script once (`SCRIPT LOAD`) and
-/// calls it by digest (`EVALSHA`); a Redis that forgot it (restarted, flushed) gets it again.
+/// The script's operations over one connection (`RedisScript`: loaded once, called by digest).
 /// Several operations go in one pipelined round trip (`run(_:)`).
 public final class SharedLimitClient {
     public let connection: RedisConnection
-    private var digest: String?
+    private let script = RedisScript(SharedLimitScript.source, name: "shared-limits")
 
     public init(_ connection: RedisConnection) {
         self.connection = connection
@@ -327,40 +326,62 @@ public final class SharedLimitClient {
     /// Each gets the script's numbers (two, or an acquire's grant), or the server's error for it.
     /// - Throws: `.unavailable` when the connection broke or timed out.
     public func run(_ operations: [SharedLimitOperation]) throws(RedisError) -> [Result<[Int64], RedisError>] {
-        var results = try attempt(operations)
+        try script.run(on: connection, operations.map { ($0.keys.keys, $0.arguments) })
+    }
+}
+
+/// A Lua script run by digest: loaded once per connection (`SCRIPT LOAD`), called with
+/// `EVALSHA`, loaded again when Redis forgot it (restarted, flushed). Its replies are arrays of
+/// two or more integers.
+final class RedisScript {
+    let source: String
+    /// For messages: "the <name> script".
+    let name: String
+    private var digest: String?
+
+    init(_ source: String, name: String) {
+        self.source = source
+        self.name = name
+    }
+
+    /// Runs `calls` (keys, arguments) in one pipelined round trip (two when Redis had forgotten
+    /// the script); each gets its integers or the server's error for it.
+    /// - Throws: `.unavailable` when the connection broke or timed out.
+    func run(on connection: RedisConnection, _ calls: [(keys: [String], arguments: [String])]) throws(RedisError) -> [Result<[Int64], RedisError>] {
+        var results = try attempt(on: connection, calls)
         let forgotten = results.indices.filter { if case .failure(let error) = results[$0] { error.message.contains("NOSCRIPT") } else { false } }
         if !forgotten.isEmpty {
             digest = nil  // Redis restarted or flushed its scripts: load it again.
-            let again = try attempt(forgotten.map { operations[$0] })
+            let again = try attempt(on: connection, forgotten.map { calls[$0] })
             for (index, result) in zip(forgotten, again) { results[index] = result }
         }
         return results
     }
 
-    private func attempt(_ operations: [SharedLimitOperation]) throws(RedisError) -> [Result<[Int64], RedisError>] {
-        let sha = try loaded()
-        let replies = try connection.pipeline(operations.map { operation in
-            ["EVALSHA", sha, String(operation.keys.keys.count)] + operation.keys.keys + operation.arguments
+    private func attempt(on connection: RedisConnection, _ calls: [(keys: [String], arguments: [String])]) throws(RedisError) -> [Result<[Int64], RedisError>] {
+        let sha = try loaded(on: connection)
+        let replies = try connection.pipeline(calls.map { call in
+            ["EVALSHA", sha, String(call.keys.count)] + call.keys + call.arguments
         })
         return replies.map { reply in
             switch reply {
             case .array(let values) where values.count >= 2:
                 let numbers = values.compactMap(\.integer)
                 if numbers.count == values.count { return .success(numbers) }
-                return .failure(RedisError(.server, "unexpected reply from the shared-limits script: \(reply)"))
+                return .failure(RedisError(.server, "unexpected reply from the \(name) script: \(reply)"))
             case .error(let message):
-                return .failure(RedisError(.server, message.hasPrefix("NOSCRIPT") ? message : "the shared-limits script failed: \(message)"))
+                return .failure(RedisError(.server, message.hasPrefix("NOSCRIPT") ? message : "the \(name) script failed: \(message)"))
             default:
-                return .failure(RedisError(.server, "unexpected reply from the shared-limits script: \(reply)"))
+                return .failure(RedisError(.server, "unexpected reply from the \(name) script: \(reply)"))
             }
         }
     }
 
-    private func loaded() throws(RedisError) -> String {
+    private func loaded(on connection: RedisConnection) throws(RedisError) -> String {
         if let digest { return digest }
-        let reply = try connection.command(["SCRIPT", "LOAD", SharedLimitScript.source])
+        let reply = try connection.command(["SCRIPT", "LOAD", source])
         guard case .string = reply, let sha = reply.text else {
-            throw RedisError(.server, "Redis refused the shared-limits script: \(reply.text ?? "\(reply)")")
+            throw RedisError(.server, "Redis refused the \(name) script: \(reply.text ?? "\(reply)")")
         }
         digest = sha
         return sha

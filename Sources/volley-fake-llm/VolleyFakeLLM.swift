@@ -22,7 +22,7 @@ struct VolleyFakeLLM: AsyncParsableCommand {
 
             Replies are deterministic: "Echo: " and the start of the last user message, then filler words, one token per word. Prompt tokens are ceil(characters / 4). Embeddings are charged their input tokens only.
 
-            Each request can script its own answer with x-fake-<key> headers or a "fake" object in the JSON body (the body wins). Keys: latency_ms, status, retry_after, retry_after_ms, should_retry, reply, output_tokens, tool_call, chunk_delay_ms, fail_rate, mode. Modes: ok, reset, stall, stall_headers, malformed, insufficient_quota, rate_limit, cut_stream, reset_stream. Example: x-fake-mode: rate_limit
+            Each request can script its own answer with x-fake-<key> headers or a "fake" object in the JSON body (the body wins). Keys: latency_ms, status, retry_after, retry_after_ms, should_retry, reply, output_tokens, tool_call, chunk_delay_ms, fail_rate, mode, cached_tokens (prompt tokens reported as read from the cache). Modes: ok, reset, stall, stall_headers, malformed, insufficient_quota, rate_limit, cut_stream, reset_stream. Example: x-fake-mode: rate_limit
 
             Stricter servers: --request-burst turns the request bucket into a per-second leaky bucket with a small burst (--rpm 600 --request-burst 2: two back to back, then one per 100 ms). --no-rate-limit-headers answers a bare 429 and sends no rate-limit headers at all. --retry-after-on-429 puts one fixed retry-after on every rate-limit 429. --max-in-flight answers 429 at once to a model request arriving while that many are in flight (--no-concurrency-hint hides the cause from the body).
 

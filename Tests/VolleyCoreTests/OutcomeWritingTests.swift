@@ -12,6 +12,9 @@ struct OutcomeWritingTests {
                 attempts: 2, latencyMs: 0, queuedMs: nil),
         Outcome(index: 7, key: "e", provider: "anthropic", result: .failure(ItemError(.rateLimited, "HTTP 429: slow", status: 429, retryable: true, providerCode: "rate_limit_exceeded")),
                 attempts: 3, latencyMs: 5012, queuedMs: 0.04),
+        Outcome(index: 3, key: nil, result: .success(ItemValue(text: "cached", finishReason: "stop", model: "m",
+                                                              usage: Usage(inputTokens: 2048, outputTokens: 5, cachedInputTokens: 1920))),
+                attempts: 1, latencyMs: 10, queuedMs: 0),
         Outcome(index: 99_999, key: nil, result: .failure(ItemError(.cancelled, "cancelled")), attempts: 0, latencyMs: nil, queuedMs: nil),
     ]
 

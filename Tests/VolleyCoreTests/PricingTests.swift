@@ -36,4 +36,22 @@ struct PricingTests {
             try ProviderConfig.parse(name: "x", ["kind": "openai", "models": ["m": ["prize": ["input": 1]]]], environment: [:])
         }
     }
+
+    @Test func cachedInputIsReadFromEachProvidersUsageAndPricedAtItsOwnPrice() throws {
+        let openAI = try #require(Usage(reported: ["prompt_tokens": 2048, "completion_tokens": 10, "prompt_tokens_details": ["cached_tokens": 1920]]))
+        #expect(openAI == Usage(inputTokens: 2048, outputTokens: 10, cachedInputTokens: 1920))
+        let responses = try #require(Usage(reported: ["input_tokens": 2048, "output_tokens": 10, "input_tokens_details": ["cached_tokens": 1024]]))
+        #expect(responses == Usage(inputTokens: 2048, outputTokens: 10, cachedInputTokens: 1024), "Responses counts cached tokens inside input_tokens")
+        // Anthropic counts cache reads and writes apart from input_tokens.
+        let anthropic = try #require(Usage(reported: ["input_tokens": 10, "output_tokens": 5, "cache_read_input_tokens": 2000, "cache_creation_input_tokens": 300]))
+        #expect(anthropic == Usage(inputTokens: 2310, outputTokens: 5, cachedInputTokens: 2000))
+        #expect(Usage(reported: ["total_tokens": 3]) == nil && Usage(reported: .null) == nil)
+        // gpt-4o-mini: $0.15 input, $0.075 cached, $0.60 output a million.
+        let price = try #require(Pricing.shipped.price(of: "gpt-4o-mini"))
+        #expect(abs(price.cost(openAI) - (128 * 0.15 + 1920 * 0.075 + 10 * 0.60) / 1_000_000) < 1e-15)
+        // A model without a cached price bills cached tokens as input.
+        #expect(abs(ModelPrice(input: 1, output: 2).cost(openAI) - (2048 * 1 + 10 * 2) / 1_000_000) < 1e-15)
+        #expect(Usage(inputTokens: 5, outputTokens: 1, cachedInputTokens: 3).json == ["input_tokens": 5, "output_tokens": 1, "cached_input_tokens": 3])
+        #expect(Usage(inputTokens: 5, outputTokens: 1).json == ["input_tokens": 5, "output_tokens": 1], "no cached field when none were cached")
+    }
 }

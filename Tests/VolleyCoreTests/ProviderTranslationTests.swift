@@ -129,6 +129,7 @@ struct OpenAIReplyReadingTests {
         #"{"model":"m","choices":[{"message":{"content":null,"tool_calls":[{"id":"t","type":"function","function":{"name":"f","arguments":"{}"}}]},"finish_reason":"tool_calls"}]}"#,
         #"{"model":"m","choices":[{"message":{"content":[{"type":"text","text":"a"},{"type":"text","text":"b"}]}}],"usage":{"prompt_tokens":1.0,"completion_tokens":2e0}}"#,
         #"{"model":"m","choices":[{"message":{"content":"first"}},{"message":{"content":"second"}}]}"#,
+        #"{"model":"m","choices":[{"message":{"content":"c"}}],"usage":{"prompt_tokens":2048,"completion_tokens":5,"prompt_tokens_details":{"cached_tokens":1920,"audio_tokens":0}}}"#,
         #"{"model":"m","choices":[{"message":{"content":"a"}}],"model":"last","usage":{"prompt_tokens":1},"usage":{"completion_tokens":3}}"#,
         #"{"error":{"message":"boom","type":"server_error"}}"#,
         #"{"error":null,"choices":[]}"#,
@@ -157,6 +158,7 @@ struct OpenAIReplyReadingTests {
             #expect(a.finishReason == b.finishReason)
             #expect(a.promptTokens == b.promptTokens)
             #expect(a.completionTokens == b.completionTokens)
+            #expect(a.cachedTokens == b.cachedTokens)
             #expect(a.hasError == b.hasError)
         case (.failure(let a), .failure(let b)):
             #expect(a == b)
@@ -170,6 +172,7 @@ struct AnthropicReplySelectionTests {
     @Test(arguments: [
         #"{"id":"msg_1","type":"message","role":"assistant","model":"claude-x","content":[{"type":"text","text":"Hi"},{"type":"tool_use","id":"t1","name":"f","input":{"a":[1,2]}}],"stop_reason":"tool_use","stop_sequence":null,"usage":{"input_tokens":12,"output_tokens":5,"cache_read_input_tokens":0}}"#,
         #"{"model":"claude-x","content":[],"stop_reason":"end_turn"}"#,
+        #"{"model":"claude-x","content":[{"type":"text","text":"x"}],"usage":{"input_tokens":10,"output_tokens":5,"cache_read_input_tokens":2000,"cache_creation_input_tokens":300}}"#,
         #"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#,
     ])
     func aSelectiveParseGivesTheSameValueAsAFullOne(_ body: String) throws {

@@ -179,6 +179,35 @@ struct EndpointTests {
         }
     }
 
+    @Test("cached input tokens: read from OpenAI's and Anthropic's usage (whole and streamed), priced at cached_input")
+    func cachedInput() async throws {
+        try await withFakeServer(withoutRequestRecords) { server in
+            try await withVolley(environment: [fakeKeyEnv: "sk-fake"]) { volley in
+                var providers = fakeProviders(server).objectValue ?? [:]
+                providers["claude"] = ["kind": "anthropic", "base_url": .string(server.baseURL + "/v1"), "api_key_env": .string(fakeKeyEnv)]
+                _ = try await volley.request("configure", id: "c", params: ["providers": .object(providers)])
+                let prompt = String(repeating: "a long shared system prompt ", count: 40)
+                func item(_ provider: String, _ model: String, stream: Bool) -> JSONValue {
+                    ["provider": .string(provider), "stream": .bool(stream),
+                     "request": ["model": .string(model), "max_tokens": 8, "messages": [["role": "user", "content": .string(prompt)]],
+                                 "fake": ["cached_tokens": 64]]]
+                }
+                let items: JSONValue = [item("fake", "gpt-4o-mini", stream: false), item("fake", "gpt-4o-mini", stream: true),
+                                        item("claude", "claude-sonnet-4", stream: false), item("claude", "claude-sonnet-4", stream: true)]
+                let results = try await volley.request("gather", id: "g", params: ["requests": items])["result"]?["results"]?.arrayValue ?? []
+                #expect(results.count == 4)
+                for (index, (input, cached, output)) in [(0.15, 0.075, 0.60), (0.15, 0.075, 0.60), (3.0, 0.30, 15.0), (3.0, 0.30, 15.0)].enumerated() {
+                    let usage = results[index]["value"]?["usage"]
+                    let all = usage?["input_tokens"]?.doubleValue ?? 0, out = usage?["output_tokens"]?.doubleValue ?? 0
+                    #expect(usage?["cached_input_tokens"] == 64, "item \(index): \(usage?.jsonString ?? "nil")")
+                    #expect(all > 64, "item \(index): input_tokens counts the cached ones too")
+                    let expected = ((all - 64) * input + 64 * cached + out * output) / 1_000_000
+                    #expect(abs((results[index]["cost_usd"]?.doubleValue ?? -1) - expected) < 1e-10, "item \(index)")
+                }
+            }
+        }
+    }
+
     @Test("max_cost_usd with 64 in flight: never more spent than the budget; the rest budget_exceeded without reaching the server")
     func budgetHolds() async throws {
         try await withFakeServer(withoutRequestRecords) { server in

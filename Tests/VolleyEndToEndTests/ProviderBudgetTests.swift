@@ -3,6 +3,7 @@ import FakeLLMTestSupport
 import Foundation
 import Testing
 import VolleyCore
+import VolleyRedis
 import VolleyTestSupport
 
 /// A provider's `budget` (docs/protocol.md, "Costs"): what its key may spend through the
@@ -89,6 +90,77 @@ struct ProviderBudgetTests {
                 #expect(try await b.request("stats", id: 3)["result"]?["providers"]?["fake"]?["budget"] == nil)
                 let shown = try await a.request("stats", id: 3)["result"]?["providers"]?["fake"]?["budget"]?["spent_usd"]?.doubleValue
                 #expect(abs((shown ?? -1) - (spentA + spentB)) < 1e-7)
+            }
+        }
+    }
+}
+
+/// A day budget kept in Redis: separate sidecars, as on separate machines, spend one budget per
+/// key, and a sidecar that set no budget on the key still counts towards the ones that did.
+@Suite("Provider budgets shared in Redis", .timeLimit(.minutes(2)), .tags(.endToEnd))
+struct SharedProviderBudgetTests {
+    static let budget = 0.1005
+
+    static func provider(_ server: FakeLLMServer, budget: Double?) -> JSONValue {
+        var extra: JSONObject = ["api_key": "sk-one-key-for-all"]
+        if let budget { extra["budget"] = ["max_cost_usd": .number(JSONNumber(budget) ?? 0), "per": "day"] }
+        return fakeProviders(server, extra: extra)
+    }
+
+    /// The day's dollars Redis holds as spent for the one account in it.
+    static func spentInRedis(_ redis: RedisProcess) throws -> Double {
+        let connection = try RedisConnection(RedisURL(redis.url))
+        guard case .array(let names) = try connection.command(["KEYS", "volley:{budget-*}:spent"]), let name = names.first?.text else { return 0 }
+        return Double(try connection.command(["HGET", name, "sum"]).text ?? "0") ?? 0
+    }
+
+    @Test("2 sidecars on one Redis, 32 calls each at once under one $0.10 day budget: together never more")
+    func twoSidecarsSpendOneBudget() async throws {
+        let redis = try RedisProcess()
+        try await withFakeServer(withoutRequestRecords) { server in
+            try await withVolley(arguments: ["--redis-url", redis.url]) { first in
+                try await withVolley(arguments: ["--redis-url", redis.url]) { second in
+                    for volley in [first, second] {
+                        _ = try await volley.request("configure", id: "c", params: ["providers": Self.provider(server, budget: Self.budget)])
+                    }
+                    let items = JSONValue.array(Array(repeating: ProviderBudgetTests.dearItem, count: 32))
+                    try first.send(rpcRequest("gather", id: 1, params: ["requests": items, "concurrency": 32]))
+                    try second.send(rpcRequest("gather", id: 1, params: ["requests": items, "concurrency": 32]))
+                    let (spentA, refusedA) = ProviderBudgetTests.costs(try await first.response(to: 1, timeout: 60))
+                    let (spentB, refusedB) = ProviderBudgetTests.costs(try await second.response(to: 1, timeout: 60))
+                    #expect(spentA + spentB <= Self.budget && spentA + spentB > Self.budget * 0.7, "spent \(spentA) + \(spentB)")
+                    #expect(refusedA.count + refusedB.count >= 50)
+                    #expect(server.stats().requests == 64 - refusedA.count - refusedB.count)
+                    let message = (refusedA + refusedB).first?["error"]?["message"]?.stringValue ?? ""
+                    #expect(message.contains("shared by every sidecar"), "\(message)")
+                    let ready = await waitUntil("Redis has every settlement") { (try? Self.spentInRedis(redis)).map { abs($0 - (spentA + spentB)) < 1e-6 } ?? false }
+                    #expect(ready, "Redis says \((try? Self.spentInRedis(redis)) ?? -1), the sidecars \(spentA + spentB)")
+                }
+            }
+        }
+    }
+
+    @Test("a sidecar with no budget on the key spends; one with a budget then has only the rest")
+    func spendingWithoutABudgetCounts() async throws {
+        let redis = try RedisProcess()
+        try await withFakeServer(withoutRequestRecords) { server in
+            try await withVolley(arguments: ["--redis-url", redis.url]) { free in
+                try await withVolley(arguments: ["--redis-url", redis.url]) { capped in
+                    _ = try await free.request("configure", id: "c", params: ["providers": Self.provider(server, budget: nil)])
+                    _ = try await capped.request("configure", id: "c", params: ["providers": Self.provider(server, budget: Self.budget)])
+                    let five = JSONValue.array(Array(repeating: ProviderBudgetTests.dearItem, count: 5))
+                    let (spentFree, refusedFree) = ProviderBudgetTests.costs(try await free.request("gather", id: 1, params: ["requests": five]))
+                    #expect(refusedFree.isEmpty && spentFree > 0.04)
+                    let known = await waitUntil("Redis has the free sidecar's spending") { ((try? Self.spentInRedis(redis)) ?? 0) >= spentFree - 1e-6 }
+                    #expect(known)
+                    let items = JSONValue.array(Array(repeating: ProviderBudgetTests.dearItem, count: 16))
+                    let reply = try await capped.request("gather", id: 2, params: ["requests": items, "concurrency": 16], timeout: 60)
+                    let (spentCapped, refusedCapped) = ProviderBudgetTests.costs(reply)
+                    #expect(spentFree + spentCapped <= Self.budget, "spent \(spentFree) + \(spentCapped) of \(Self.budget)")
+                    #expect(refusedCapped.count >= 10)
+                    let shown = try await capped.request("stats", id: 3)["result"]?["providers"]?["fake"]?["budget"]?["spent_usd"]?.doubleValue ?? 0
+                    #expect(shown >= spentFree - 1e-6, "stats shows every machine's day: \(shown)")
+                }
             }
         }
     }

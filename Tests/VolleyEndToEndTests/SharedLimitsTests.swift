@@ -178,6 +178,8 @@ struct SharedLimitsTests {
                 #expect(try await volley.request("stats", id: "s1")["result"]?["shared"] == "degraded")
                 #expect(volley.stderrText.components(separatedBy: "is unavailable").count == 2, "logged once: \(volley.stderrText.suffix(600))")
                 #expect(volley.stderrText.contains("going on with local limits at 50%"))
+                // The day budgets' worker (costs of priced calls go to Redis) says so once too.
+                #expect(volley.stderrText.components(separatedBy: "shared budgets: Redis at").count == 2, "\(volley.stderrText.suffix(600))")
                 // Redis is back on its port: shared again within a few seconds.
                 let again = try RedisProcess(port: redis.port)
                 defer { again.stop() }

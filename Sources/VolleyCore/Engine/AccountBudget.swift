@@ -19,13 +19,20 @@ final class AccountBudget: Sendable {
     private struct State {
         var lifetime = CostBudget(limit: .infinity)
         var day = CostBudget(limit: .infinity, window: 86_400)
+        /// What Redis last said was spent in the day on every machine (shared day budgets).
+        var sharedSpent: Double?
     }
 
     private let state = Mutex(State())
     /// Whether any limit is set (read without the lock on every attempt's way).
     private let enforced = Atomic<Bool>(false)
+    /// The account's id in Redis, where its day budget is kept when shared limits are
+    /// configured (a digest of origin and key, as a limiter's; nil for a mock).
+    let sharedID: String?
 
-    init() {}
+    init(sharedID: String? = nil) {
+        self.sharedID = sharedID
+    }
 
     /// Sets the limits (nil: none for that period).
     func setLimits(lifetime: Double?, day: Double?) {
@@ -38,13 +45,21 @@ final class AccountBudget: Sendable {
 
     var isEnforced: Bool { enforced.load(ordering: .relaxed) }
 
+    /// The day's limit, if one is set.
+    var dayLimit: Double? {
+        state.withLock { $0.day.isEnforced ? $0.day.limit : nil }
+    }
+
     /// Reserves `worst` (nil: the model has no price) against every limit at `now`; returns
-    /// what was reserved (to settle with), or why it cannot be.
-    func reserve(_ worst: Double?, now: Double) -> Result<Double, Refusal> {
+    /// what was reserved (to settle with), or why it cannot be. `dayElsewhere`: the day's limit
+    /// is held in Redis (`SharedBudgets`), so only the lifetime's is checked here (the day
+    /// still records the reservation, for a fallback while Redis is away).
+    func reserve(_ worst: Double?, now: Double, dayElsewhere: Bool = false) -> Result<Double, Refusal> {
         guard let worst else { return isEnforced ? .failure(.unpriced) : .success(0) }
         return state.withLock { state -> Result<Double, Refusal> in
             for (period, budget) in [(ProviderBudget.Period.lifetime, state.lifetime), (.day, state.day)] {
                 var budget = budget
+                if period == .day, dayElsewhere { continue }
                 if budget.isEnforced, !budget.fits(worst, now: now) {
                     return .failure(.tooDear(period: period, limit: budget.limit, worst: worst, left: budget.left(now: now)))
                 }
@@ -55,6 +70,19 @@ final class AccountBudget: Sendable {
         }
     }
 
+    /// Whether this sidecar's own day (its spending and reservations, this call's included)
+    /// stays within `fraction` of the day's limit: the fallback while Redis is away.
+    func dayFitsLocally(fraction: Double, now: Double) -> Bool {
+        state.withLock { state in
+            !state.day.isEnforced || state.day.spent(now: now) + state.day.reserved <= state.day.limit * fraction + 1e-8
+        }
+    }
+
+    /// What Redis said of the day (every machine's spending).
+    func sharedReading(spent: Double) {
+        state.withLock { $0.sharedSpent = spent }
+    }
+
     /// An attempt that reserved `reserved` ended at `now` having cost `cost`.
     func settle(reserved: Double, cost: Double, now: Double) {
         state.withLock { state in
@@ -63,8 +91,12 @@ final class AccountBudget: Sendable {
         }
     }
 
-    /// Spent and reserved, by period, at `now` (for `stats`).
+    /// Spent and reserved, by period, at `now` (for `stats`); the day's is every machine's, as
+    /// Redis last said, when it is shared.
     func snapshot(now: Double) -> (lifetime: Double, day: Double, reserved: Double) {
-        state.withLock { state in (state.lifetime.spent(now: now), state.day.spent(now: now), state.lifetime.reserved) }
+        state.withLock { state in
+            (state.lifetime.spent(now: now), state.sharedSpent.map { max($0, state.day.spent(now: now)) } ?? state.day.spent(now: now),
+             state.lifetime.reserved)
+        }
     }
 }

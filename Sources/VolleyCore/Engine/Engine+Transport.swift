@@ -35,6 +35,7 @@ extension Engine {
     /// this returns (so exit's atexit cleanups cannot race it).
     public func shutdown() async {
         shared?.stop()
+        sharedBudgets?.stop()
         await http.shutdown()
     }
 }

@@ -23,6 +23,8 @@ public final class Engine: Sendable {
     private let directory: LimiterDirectory
     /// Limits kept in Redis, shared with every sidecar on the same keys (nil: not configured).
     let shared: SharedLimits?
+    /// Providers' day budgets kept in Redis (with `shared`).
+    let sharedBudgets: SharedBudgets?
     /// The session of a one-host process (a stdio sidecar, `volley run`): `configure`,
     /// `prepare` and `run` without a session are its.
     public let mainSession: EngineSession
@@ -74,12 +76,16 @@ public final class Engine: Sendable {
             }
         }
         self.shared = shared
+        let sharedBudgets = sharedLimits.map { SharedBudgets($0, logger: logger) }
+        self.sharedBudgets = sharedBudgets
         self.runner = ItemRunner(scheduler: scheduler, clock: clock, metrics: metrics, logger: logger, shared: shared,
+                                 sharedBudgets: sharedBudgets,
                                  pricing: pricing)
         self.mainSession = EngineSession(id: 1, environment: environment, providers: providers, http: http,
                                          clock: clock, directory: directory)
         self.startedAt = clock.now()
         shared?.start()
+        sharedBudgets?.start()
     }
 
     // MARK: - Sessions

@@ -26,6 +26,8 @@ final class ItemRunner: Sendable {
     private let logger: Logger
     /// Limits kept in Redis, when configured.
     private let shared: SharedLimits?
+    /// Providers' day budgets kept in Redis, when shared limits are configured.
+    private let sharedBudgets: SharedBudgets?
     /// Model prices (a provider's own `models.<name>.price` come first).
     private let pricing: Pricing
 
@@ -33,8 +35,9 @@ final class ItemRunner: Sendable {
     static let slowItemSeconds = 30.0
 
     init(scheduler: Scheduler, clock: any EngineClock, metrics: EngineMetrics, logger: Logger, shared: SharedLimits? = nil,
-         pricing: Pricing = .shipped) {
+         sharedBudgets: SharedBudgets? = nil, pricing: Pricing = .shipped) {
         self.shared = shared
+        self.sharedBudgets = sharedBudgets
         self.pricing = pricing
         self.scheduler = scheduler
         self.clock = clock
@@ -242,7 +245,7 @@ final class ItemRunner: Sendable {
                     + "\(Self.dollars(worst)) does not fit the \(Self.dollars(budget.left)) left; the request was not sent"))
             }
         }
-        switch account.reserve(worst, now: now) {
+        switch account.reserve(worst, now: now, dayElsewhere: sharesDay(plan) != nil) {
         case .success:
             return .success(worst ?? 0)
         case .failure(let refusal):
@@ -260,11 +263,51 @@ final class ItemRunner: Sendable {
         }
     }
 
-    /// An attempt that reserved `worst` ended having cost `cost` (nil: unknown or failed).
+    /// An attempt that reserved `worst` (and `hold` in Redis) ended having cost `cost` (nil:
+    /// unknown or failed). With shared limits, a priced success is charged to its key's day in
+    /// Redis whether or not this sidecar set a budget: the machines that did count it.
     @inline(never)
-    private func settle(_ plan: ItemPlan, reserved worst: Double, cost: Double?, now: Double) {
+    private func settle(_ plan: ItemPlan, reserved worst: Double, hold: String?, cost: Double?, now: Double) {
         plan.budget?.settle(reserved: worst, cost: cost ?? 0)
         if worst > 0 || (cost ?? 0) > 0 { plan.assignment.budget.settle(reserved: worst, cost: cost ?? 0, now: now) }
+        if let sharedBudgets, let id = plan.assignment.budget.sharedID { sharedBudgets.settle(id, reservation: hold, cost: cost ?? 0) }
+    }
+
+    /// The Redis id and limit of the item's day budget when Redis holds it.
+    private func sharesDay(_ plan: ItemPlan) -> (id: String, limit: Double)? {
+        guard sharedBudgets != nil, let id = plan.assignment.budget.sharedID, let limit = plan.assignment.budget.dayLimit else { return nil }
+        return (id, limit)
+    }
+
+    /// Holds the attempt's worst case in its key's day budget in Redis (every machine's); the
+    /// reservation's id, nil when there is nothing to hold there, or why the item ends unsent.
+    /// Redis unreachable: this sidecar holds its own day to `local_fraction` of the limit, or
+    /// the item fails, as `on_unavailable` says.
+    @inline(never)
+    private func holdShared(_ plan: ItemPlan, worst: Double) async -> Result<String?, ItemError> {
+        guard let sharedBudgets, let (id, limit) = sharesDay(plan), worst > 0 else { return .success(nil) }
+        let lapse = min(plan.deadline.map { $0 - clock.now() } ?? .infinity, plan.client.config.requestTimeoutSeconds) + 60
+        switch await sharedBudgets.reserve(id, limit: limit, dollars: worst, lapse: lapse) {
+        case .granted(let reservation, let spent):
+            plan.assignment.budget.sharedReading(spent: spent)
+            return .success(reservation)
+        case .refused(let spent, let held):
+            plan.assignment.budget.sharedReading(spent: spent)
+            return .failure(ItemError(.budgetExceeded, "providers.\(plan.provider).budget: \(Self.dollars(limit)) in any 24 hours, "
+                + "shared by every sidecar on the key; this call's worst case \(Self.dollars(worst)) does not fit the "
+                + "\(Self.dollars(max(0, limit - spent - held))) left; the request was not sent"))
+        case .unavailable:
+            let settings = sharedBudgets.settings
+            if settings.onUnavailable == .fail {
+                return .failure(ItemError(.sharedLimitsUnavailable,
+                                          "shared budget: Redis is unavailable and on_unavailable is \"fail\"; the request was not sent"))
+            }
+            guard plan.assignment.budget.dayFitsLocally(fraction: settings.localFraction, now: clock.now()) else {
+                return .failure(ItemError(.budgetExceeded, "providers.\(plan.provider).budget: Redis is unavailable, and this sidecar's "
+                    + "share (\(Int(settings.localFraction * 100))%) of the \(Self.dollars(limit)) a day is spent or held; the request was not sent"))
+            }
+            return .success(nil)
+        }
     }
 
     private static func dollars(_ value: Double) -> String {
@@ -297,6 +340,15 @@ final class ItemRunner: Sendable {
         case .success(let reserved): worst = reserved
         case .failure(let refusal): return refuse(plan, ticket, refusal)  // Not sent: no attempt made.
         }
+        var hold: String?
+        if sharedBudgets != nil {
+            switch await holdShared(plan, worst: worst) {
+            case .success(let reservation): hold = reservation
+            case .failure(let refusal):
+                settle(plan, reserved: worst, hold: nil, cost: 0, now: clock.now())
+                return refuse(plan, ticket, refusal)
+            }
+        }
         attempts += 1
         let number = attempts
         if firstAttempt == nil { firstAttempt = attemptStart }
@@ -304,7 +356,7 @@ final class ItemRunner: Sendable {
         guard let onStream = plan.onStream else {
             let attempt = await plan.client.attempt(plan.item, attempt: number, timeoutSeconds: remaining)
             let cost = plan.cost(of: attempt.result, pricing: pricing)
-            settle(plan, reserved: worst, cost: cost, now: clock.now())
+            settle(plan, reserved: worst, hold: hold, cost: cost, now: clock.now())
             return step(after: attempt, ticket, number: number, waited: waited, plan, streamed: false, cost: cost)
         }
         let tap = StreamTap(clock: clock)
@@ -314,7 +366,7 @@ final class ItemRunner: Sendable {
             onStream(.delta(index: index, attempt: number, delta))
         }
         let cost = plan.cost(of: attempt.result, pricing: pricing)
-        settle(plan, reserved: worst, cost: cost, now: clock.now())
+        settle(plan, reserved: worst, hold: hold, cost: cost, now: clock.now())
         let first = tap.first
         ttft = first.map { $0 - attemptStart }
         return step(after: attempt, ticket, number: number, waited: waited, plan, streamed: first != nil, cost: cost)

@@ -109,7 +109,7 @@ final class LimiterDirectory: Sendable {
 
     private static func budget(_ account: LimiterIdentity.Account, _ state: inout State, fallback: [ProviderConfig]) -> AccountBudget {
         if let known = state.budgets[account] { return known }
-        let budget = AccountBudget()
+        let budget = AccountBudget(sharedID: account.sharedBudgetID)
         state.budgets[account] = budget
         let limits = budgetLimits(account, state) ?? budgetLimits(fallback)
         budget.setLimits(lifetime: limits.lifetime, day: limits.day)

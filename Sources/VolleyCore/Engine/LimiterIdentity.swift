@@ -38,3 +38,15 @@ extension LimiterIdentity {
         return KeyFingerprint.sha256(input).prefix(12).map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
     }
 }
+
+extension LimiterIdentity.Account {
+    /// The id of this account's shared budget in Redis, the same on every machine: 24 hex
+    /// digits of SHA-256 over the origin and the key's fingerprint (no key material). Nil for a
+    /// mock.
+    var sharedBudgetID: String? {
+        guard !origin.hasPrefix("mock:") else { return nil }
+        var input = Array("volley.shared-budget.v1\u{0}".utf8) + Array(origin.utf8) + [0]
+        input += key?.bytes ?? []
+        return KeyFingerprint.sha256(input).prefix(12).map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
+    }
+}

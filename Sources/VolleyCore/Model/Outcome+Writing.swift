@@ -74,6 +74,10 @@ extension ItemValue {
             Outcome.appendInt(usage.inputTokens, &bytes)
             Outcome.append(#","output_tokens":"#, &bytes)
             Outcome.appendInt(usage.outputTokens, &bytes)
+            if usage.cachedInputTokens > 0 {
+                Outcome.append(#","cached_input_tokens":"#, &bytes)
+                Outcome.appendInt(usage.cachedInputTokens, &bytes)
+            }
             bytes.append(UInt8(ascii: "}"))
         } else {
             Outcome.append("null", &bytes)

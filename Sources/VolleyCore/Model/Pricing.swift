@@ -13,9 +13,12 @@ public struct ModelPrice: Sendable, Hashable {
         self.cachedInput = cachedInput
     }
 
-    /// The cost of `usage`, in dollars.
+    /// The cost of `usage`, in dollars: cached input tokens at `cached_input` (at `input`
+    /// when the model has no cached price), the rest of the input at `input`.
     public func cost(_ usage: Usage) -> Double {
-        (Double(usage.inputTokens) * input + Double(usage.outputTokens) * output) / 1_000_000
+        let cached = Double(min(max(0, usage.cachedInputTokens), max(0, usage.inputTokens)))
+        let fresh = Double(usage.inputTokens) - cached
+        return (fresh * input + cached * (cachedInput ?? input) + Double(usage.outputTokens) * output) / 1_000_000
     }
 
     /// `{"input": 0.15, "output": 0.6, "cached_input": 0.075}`.

@@ -73,6 +73,17 @@ final class AnthropicClient: ProviderClient {
         var stopReason: String?
         var inputTokens: Int?
         var outputTokens: Int?
+        /// `cache_read_input_tokens`, `cache_creation_input_tokens` (apart from `input_tokens`).
+        var cacheRead = 0, cacheWritten = 0
+
+        /// Takes what a `usage` object says (a later event's counts replace an earlier one's).
+        mutating func count(_ usage: JSONValue?) {
+            guard let usage else { return }
+            if let input = usage["input_tokens"]?.intValue { inputTokens = input }
+            if let output = usage["output_tokens"]?.intValue { outputTokens = output }
+            if let read = usage["cache_read_input_tokens"]?.intValue { cacheRead = read }
+            if let written = usage["cache_creation_input_tokens"]?.intValue { cacheWritten = written }
+        }
         /// Content block index to tool call number.
         var toolIndex: [Int: Int] = [:]
         var events: [JSONValue] = []
@@ -93,8 +104,7 @@ final class AnthropicClient: ProviderClient {
             case "message_start":
                 let message = json["message"]
                 model = message?["model"]?.stringValue ?? model
-                if let input = message?["usage"]?["input_tokens"]?.intValue { inputTokens = input }
-                if let output = message?["usage"]?["output_tokens"]?.intValue { outputTokens = output }
+                count(message?["usage"])
             case "content_block_start":
                 guard let block = json["content_block"], let index = json["index"]?.intValue else { return .success(nil) }
                 if block["type"]?.stringValue == "tool_use" {
@@ -128,8 +138,7 @@ final class AnthropicClient: ProviderClient {
                 return .success(piece)
             case "message_delta":
                 if let reason = json["delta"]?["stop_reason"]?.stringValue { stopReason = reason }
-                if let output = json["usage"]?["output_tokens"]?.intValue { outputTokens = output }
-                if let input = json["usage"]?["input_tokens"]?.intValue { inputTokens = input }
+                count(json["usage"])
             case "error":
                 let error = json["error"]
                 let kind = error?["type"]?.stringValue
@@ -162,7 +171,7 @@ final class AnthropicClient: ProviderClient {
                 text: assembly.sawText ? assembly.text : nil,
                 finishReason: AnthropicTranslation.finishReason(stopReason),
                 model: model,
-                usage: inputTokens.map { Usage(inputTokens: $0, outputTokens: outputTokens ?? 0) },
+                usage: inputTokens.map { Usage(inputTokens: $0 + cacheRead + cacheWritten, outputTokens: outputTokens ?? 0, cachedInputTokens: cacheRead) },
                 toolCalls: calls,
                 raw: includeRaw ? .array(events) : nil
             )), rateLimits: rateLimits)
@@ -174,7 +183,7 @@ final class AnthropicClient: ProviderClient {
         "content": .all,
         "model": .all,
         "stop_reason": .all,
-        "usage": .members(["input_tokens": .all, "output_tokens": .all]),
+        "usage": .members(["input_tokens": .all, "output_tokens": .all, "cache_read_input_tokens": .all, "cache_creation_input_tokens": .all]),
     ])
 
     @inline(never)
@@ -336,10 +345,7 @@ enum AnthropicTranslation {
                 continue
             }
         }
-        var usage: Usage?
-        if let u = json["usage"], let input = u["input_tokens"]?.intValue {
-            usage = Usage(inputTokens: input, outputTokens: u["output_tokens"]?.intValue ?? 0)
-        }
+        let usage = Usage(reported: json["usage"])
         return .success(ItemValue(
             text: texts.isEmpty ? nil : texts.joined(),
             finishReason: finishReason(json["stop_reason"]?.stringValue),

@@ -175,10 +175,7 @@ enum Endpoints {
             finish = reason == "max_output_tokens" ? "length" : reason == "content_filter" ? "content_filter" : reason
         case let other: finish = other
         }
-        var usage: Usage?
-        if let input = json["usage"]?["input_tokens"]?.intValue {
-            usage = Usage(inputTokens: input, outputTokens: json["usage"]?["output_tokens"]?.intValue ?? 0)
-        }
+        let usage = Usage(reported: json["usage"])
         var value = ItemValue(text: texts.isEmpty ? nil : texts.joined(), finishReason: finish, model: json["model"]?.stringValue,
                               usage: usage, toolCalls: calls.isEmpty ? nil : .array(calls), raw: includeRaw ? json : nil)
         if let id = json["id"]?.stringValue {
@@ -200,10 +197,7 @@ enum Endpoints {
         guard let choice = json["choices"]?[0] else {
             return .failure(ProviderErrors.malformed("no choices[0]", status: status))
         }
-        var usage: Usage?
-        if let input = json["usage"]?["prompt_tokens"]?.intValue {
-            usage = Usage(inputTokens: input, outputTokens: json["usage"]?["completion_tokens"]?.intValue ?? 0)
-        }
+        let usage = Usage(reported: json["usage"])
         return .success(ItemValue(text: choice["text"]?.stringValue, finishReason: choice["finish_reason"]?.stringValue,
                                   model: json["model"]?.stringValue, usage: usage, raw: includeRaw ? json : nil))
     }
@@ -215,10 +209,7 @@ enum Endpoints {
         members.append("status", .number(JSONNumber(status)))
         var usage: Usage?
         if let json = try? JSONParser.parse(body, selecting: .members(["usage": .all, "model": .all])) {
-            let counts = json["usage"]
-            if let input = counts?["prompt_tokens"]?.intValue ?? counts?["input_tokens"]?.intValue {
-                usage = Usage(inputTokens: input, outputTokens: counts?["completion_tokens"]?.intValue ?? counts?["output_tokens"]?.intValue ?? 0)
-            }
+            usage = Usage(reported: json["usage"])
             let text = trimmed(body)
             if text.contains(0x0A) || text.contains(0x0D), let whole = try? JSONParser.parse(body) {
                 members.append("body", whole)  // Compact: a line of the protocol holds no newline.

@@ -82,9 +82,7 @@ final class OpenAIClient: ProviderClient {
             }
             if includeRaw { chunks.append(json) }
             if let name = json["model"]?.stringValue { model = name }
-            if let counts = json["usage"], !counts.isNull, let input = counts["prompt_tokens"]?.intValue {
-                usage = Usage(inputTokens: input, outputTokens: counts["completion_tokens"]?.intValue ?? 0)
-            }
+            if let counts = Usage(reported: json["usage"]) { usage = counts }
             guard let choice = json["choices"]?[0] else { return .success(nil) }
             if let reason = choice["finish_reason"]?.stringValue { finishReason = reason }
             var delta = StreamDelta()
@@ -151,7 +149,7 @@ final class OpenAIClient: ProviderClient {
         }
         var usage: Usage?
         if let input = reply.promptTokens {
-            usage = Usage(inputTokens: input, outputTokens: reply.completionTokens ?? 0)
+            usage = Usage(inputTokens: input, outputTokens: reply.completionTokens ?? 0, cachedInputTokens: reply.cachedTokens ?? 0)
         }
         // Spelled out: `JSONValue` is nil-literal-convertible, so `nil` in a ternary would become `.null`.
         var toolCalls: JSONValue?
@@ -175,6 +173,8 @@ final class OpenAIClient: ProviderClient {
         var finishReason: String?
         var promptTokens: Int?
         var completionTokens: Int?
+        /// `usage.prompt_tokens_details.cached_tokens`.
+        var cachedTokens: Int?
         /// The body has an `error` member (some servers answer 200 with one).
         var hasError = false
         var raw: JSONValue?
@@ -221,11 +221,16 @@ final class OpenAIClient: ProviderClient {
                         } else if key == "usage" {
                             reply.promptTokens = nil
                             reply.completionTokens = nil
+                            reply.cachedTokens = nil
                             try reader.readObject { reader, key throws(JSONParseError) in
                                 if key == "prompt_tokens" {
                                     reply.promptTokens = try reader.readInt()
                                 } else if key == "completion_tokens" {
                                     reply.completionTokens = try reader.readInt()
+                                } else if key == "prompt_tokens_details" {
+                                    try reader.readObject { reader, key throws(JSONParseError) in
+                                        if key == "cached_tokens" { reply.cachedTokens = try reader.readInt() } else { try reader.skip() }
+                                    }
                                 } else {
                                     try reader.skip()
                                 }
@@ -259,6 +264,7 @@ final class OpenAIClient: ProviderClient {
             if let usage = json["usage"] {
                 promptTokens = usage["prompt_tokens"]?.intValue
                 completionTokens = usage["completion_tokens"]?.intValue
+                cachedTokens = usage["prompt_tokens_details"]?["cached_tokens"]?.intValue
             }
         }
     }
