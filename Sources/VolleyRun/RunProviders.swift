@@ -64,6 +64,7 @@ enum RunProviders {
         } catch {
             throw RunSetupError("--config \(path): cannot read: \(error)")
         }
+        if let warning = ConfigSecrets.exposureWarning(path: path, bytes: data) { writeToStandardError("volley run: warning: \(warning)\n") }
         do {
             return try ProviderSet(configFile: data, environment: environment)
         } catch {

@@ -85,6 +85,13 @@ public func processEnvironment() -> [String: String] {
     return environment
 }
 
+/// The permission bits of the file at `path` (`st_mode & 0o777`), nil when it cannot be stat'ed.
+public func filePermissions(atPath path: String) -> UInt32? {
+    var info = stat()
+    guard stat(path, &info) == 0 else { return nil }
+    return UInt32(info.st_mode) & 0o777
+}
+
 /// Seconds since the Unix epoch, from the system's real-time clock.
 public func unixTimeSeconds() -> Double {
     var now = timespec()

@@ -168,6 +168,7 @@ struct Serve: AsyncParsableCommand {
             }
             providersFor = { environment throws(ConfigError) in try ProviderSet(configFile: bytes, environment: environment) }
             for warning in providers?.keyWarnings ?? [] { logger.warning("\(config): \(warning)") }
+            if let warning = ConfigSecrets.exposureWarning(path: config, bytes: bytes) { logger.warning("\(warning)") }
         }
         let sharedLimits: SharedLimitsSettings?
         do {

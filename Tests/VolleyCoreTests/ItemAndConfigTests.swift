@@ -194,3 +194,29 @@ struct ProviderSetTests {
         #expect(throws: ConfigError.self) { try set.merge(nil, defaultProvider: "nope", environment: [:]) }
     }
 }
+
+/// An API key never splits the header it goes in: trimmed of surrounding whitespace (a CRLF
+/// file's `\r`), refused with a control character inside, and never shown.
+struct APIKeyHeaderSafetyTests {
+    @Test func surroundingWhitespaceIsTrimmedAndInnerControlCharactersAreRefused() throws {
+        #expect(ProviderConfig.headerSafeKey("sk-abc\r\n") == "sk-abc")
+        #expect(ProviderConfig.headerSafeKey("  sk-abc\t") == "sk-abc")
+        #expect(ProviderConfig.headerSafeKey("sk-abc\r\nx-injected: 1") == nil)
+        #expect(ProviderConfig.headerSafeKey("sk\u{7F}x") == nil && ProviderConfig.headerSafeKey(" \r\n") == nil)
+        var set = ProviderSet()
+        try set.merge(["p": ["kind": "openai", "api_key_env": "K"]], defaultProvider: nil, environment: ["K": "sk-crlf\r\n"])
+        #expect(set.providers["p"]?.apiKey == "sk-crlf")
+        for config: JSONValue in [["kind": "openai", "api_key_env": "K"], ["kind": "openai", "api_key": "sk-a\nb: c"]] {
+            var other = ProviderSet()
+            do {
+                try other.merge(["p": config], defaultProvider: nil, environment: ["K": "sk-secret-a\r\nb: c"])
+                Issue.record("a key with a line break inside was accepted")
+            } catch {
+                #expect(error.message.contains("control character") && !error.message.contains("sk-"), "\(error.message)")
+            }
+        }
+        let fromEnvironment = ProviderSet.fromEnvironment(["OPENAI_API_KEY": "sk-x\ny"])
+        #expect(fromEnvironment.providers["openai"]?.apiKey == nil)
+        #expect(fromEnvironment.keyWarnings.first?.contains("OPENAI_API_KEY holds a control character") == true)
+    }
+}

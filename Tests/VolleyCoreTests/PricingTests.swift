@@ -55,3 +55,17 @@ struct PricingTests {
         #expect(Usage(inputTokens: 5, outputTokens: 1).json == ["input_tokens": 5, "output_tokens": 1], "no cached field when none were cached")
     }
 }
+
+/// What a config file holds that other users must not read (the warning itself is tested
+/// through the built binary in `CommandTests`).
+struct ConfigSecretsTests {
+    @Test func inlineKeysAndRedisPasswordsCountEnvironmentNamesDoNot() {
+        func held(_ json: String) -> [String]? { ConfigSecrets.secrets(in: Array(json.utf8)) }
+        #expect(held(#"{"providers": {"a": {"api_key": "sk-1"}, "b": {"api_key_env": "K"}, "c": {"api_key": ""}}}"#)
+                == ["an API key (providers.a.api_key)"])
+        #expect(held(#"{"shared_limits": {"redis_url": "redis://:pw@127.0.0.1:6379/0"}}"#) == ["a Redis password (shared_limits.redis_url)"])
+        #expect(held(#"{"shared_limits": {"redis_url": "redis://127.0.0.1:6379", "password_env": "P"}}"#) == [])
+        #expect(held(#"{"providers": {"mock": {"kind": "mock"}}}"#) == [])
+        #expect(held("not json") == nil)
+    }
+}

@@ -25,6 +25,27 @@ import VolleyTestSupport
         #expect(outcome["c1"]?["ok"]?.boolValue == true)
     }
 
+    @Test func aConfigFileHoldingAKeyThatOthersCanReadIsWarnedAboutWithoutTheKey() async throws {
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        let secret = "sk-volley-config-\(UUID().uuidString)"
+        let config = try dir.write("config.json", #"{"providers": {"p": {"kind": "openai", "base_url": "http://127.0.0.1:9/v1", "api_key": "\#(secret)"}}}"#)
+        try dir.write("in.jsonl", mockItem("a") + "\n")
+        for (mode, warned) in [(0o644, true), (0o640, true), (0o600, false)] {
+            #expect(chmod(config, mode_t(mode)) == 0)
+            // volley run, and a sidecar (stdin at its end: it starts, then exits).
+            let run = try await VolleyProcess.run(["run", "in.jsonl", "--config", config, "--provider", "mock"], in: dir)
+            let serve = try await VolleyProcess.run(["--config", config], in: dir)
+            for result in [run, serve] {
+                #expect(result.status == 0, "\(result.stderr)")
+                #expect(result.stderr.contains("holds an API key (providers.p.api_key) and other users can read it") == warned,
+                        "mode \(String(mode, radix: 8)): \(result.stderr)")
+                #expect(!result.stderr.contains(secret) && !result.stdout.contains(secret))
+            }
+            try? FileManager.default.removeItem(atPath: dir.path("in.out.jsonl"))
+        }
+    }
+
     @Test(arguments: [
         ["run"],                                          // no input
         ["run", "in.jsonl", "--bogus"],                   // unknown flag

@@ -22,18 +22,28 @@ extension ProviderConfig {
             }
             config.baseURL = trimmingTrailingSlash(baseURL)
         }
+        // A key is checked before it can reach a header; an unusable one is refused by name,
+        // never shown.
+        func usable(_ key: String?, from source: String) throws(ConfigError) -> String? {
+            guard let key, !key.allSatisfy(\.isWhitespace) else { return nil }
+            guard let safe = headerSafeKey(key) else {
+                throw ConfigError("\(path): the API key in \(source) has a control character (a line break?) inside it, "
+                                  + "which cannot go in a header")
+            }
+            return safe
+        }
         if let env = try string(object["api_key_env"], "\(path).api_key_env") {
             config.apiKeyEnv = env
-            config.apiKey = environment[env].flatMap { $0.isEmpty ? nil : $0 }
+            config.apiKey = try usable(environment[env], from: env)
         }
         if config.apiKey == nil, let key = try string(object["api_key"], "\(path).api_key") {
-            config.apiKey = key
+            config.apiKey = try usable(key, from: "\(path).api_key")
         }
         if config.apiKey == nil, config.apiKeyEnv == nil, kind != .mock {
             // The conventional variable, as the official SDKs do.
             let env = kind == .openai ? "OPENAI_API_KEY" : "ANTHROPIC_API_KEY"
             config.apiKeyEnv = env
-            config.apiKey = environment[env].flatMap { $0.isEmpty ? nil : $0 }
+            config.apiKey = try usable(environment[env], from: env)
         }
         if let limits = object["limits"], !limits.isNull {
             let parsed = try parseLimits(limits, "\(path).limits")

@@ -90,6 +90,8 @@ public struct ProviderConfig: Sendable {
     public var apiKey: String?
     /// The environment variable the key came from (safe to show).
     public var apiKeyEnv: String?
+    /// Its variable held a key that cannot be sent (a control character inside it).
+    public var apiKeyRefused = false
     public var limits: ProviderLimits
     public var modelLimits: [String: ProviderLimits]
     public var retry: RetrySettings
@@ -179,6 +181,17 @@ public struct ProviderConfig: Sendable {
         case .anthropic: return "ANTHROPIC_BASE_URL"
         case .mock: return nil
         }
+    }
+
+    /// `key` as it can go in a header: surrounding whitespace trimmed (a key read from a file
+    /// with CRLF line ends keeps its `\r`); nil when empty, or when a control character is left
+    /// inside it, which would split the header it is sent in.
+    static func headerSafeKey(_ key: String) -> String? {
+        var scalars = Substring(key).unicodeScalars[...]
+        while let first = scalars.first, first.properties.isWhitespace { scalars.removeFirst() }
+        while let last = scalars.last, last.properties.isWhitespace { scalars.removeLast() }
+        guard !scalars.isEmpty, !scalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) else { return nil }
+        return String(String.UnicodeScalarView(scalars))
     }
 
     static func trimmingTrailingSlash(_ url: String) -> String {

@@ -19,7 +19,9 @@ public struct ProviderSet: Sendable {
             guard let key = environment[env], !key.isEmpty, let kind = ProviderKind(rawValue: name) else { continue }
             var config = ProviderConfig(name: name, kind: kind, environment: environment)
             config.apiKeyEnv = env
-            config.apiKey = key
+            // A key that would split its header is not used (keyWarnings says so).
+            config.apiKey = ProviderConfig.headerSafeKey(key)
+            config.apiKeyRefused = config.apiKey == nil
             set.providers[name] = config
         }
         return set
@@ -68,7 +70,8 @@ public struct ProviderSet: Sendable {
 
     private static func keyWarning(_ config: ProviderConfig) -> String? {
         guard config.kind != .mock, config.apiKey == nil else { return nil }
-        let source = config.apiKeyEnv.map { "\($0) is not set in volley's environment" } ?? "no api_key or api_key_env"
+        let unset = config.apiKeyRefused ? "holds a control character inside the key, which cannot go in a header" : "is not set in volley's environment"
+        let source = config.apiKeyEnv.map { "\($0) \(unset)" } ?? "no api_key or api_key_env"
         return "provider \"\(config.name)\" has no API key (\(source)): its requests go out without one"
     }
 
