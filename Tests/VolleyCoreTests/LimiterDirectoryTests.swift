@@ -135,7 +135,7 @@ struct AccountBudgetDirectoryTests {
         #expect(set.providers["p"]?.budget == ProviderBudget(maxCostUSD: 2.5, per: .day))
         #expect(set.providers["q"]?.budget == ProviderBudget(maxCostUSD: 1, per: .lifetime))
         for (bad, message) in [(JSONValue.object(["max_cost_usd": -1]), "max_cost_usd must be"), (["max_cost_usd": 1, "per": "week"], "per must be lifetime or day"),
-                               (["per": "day"], "max_cost_usd must be"), (["max_cost_usd": 1, "cap": 2], "cap is not a known setting"), (5, "must be an object")] {
+                               (["per": "day"], "max_cost_usd is required"), (["max_cost_usd": 1, "cap": 2], "cap is not a known setting"), (5, "must be an object")] {
             var other = ProviderSet()
             #expect(throws: ConfigError.self) { try other.merge(["p": provider("sk", budget: bad)], defaultProvider: nil, environment: [:]) }
             do {

@@ -376,8 +376,16 @@ export const ITEM_FIELDS: readonly ['key', 'provider', 'timeout', 'max_retries',
 export const REQUEST_PARAMS: ReadonlySet<string>;
 
 export interface Usage {
+  /** Every prompt token, cached ones included. */
   inputTokens: number;
   outputTokens: number;
+  /**
+   * Prompt tokens the provider served from its prompt cache (OpenAI's `cached_tokens`,
+   * Anthropic's cache reads), priced at the model's `cachedInput` in `costUsd`. Present only when
+   * there were some, as on the wire (read it as `usage.cachedInputTokens ?? 0`); batch stats'
+   * `usage` has none.
+   */
+  cachedInputTokens?: number;
 }
 
 /** A successful item's value. */
@@ -658,6 +666,7 @@ export interface BatchOptions {
   /**
    * The batch's budget in dollars (sent as `max_cost_usd`): an item whose worst case the rest of
    * it cannot afford, or whose model has no price, is not sent and fails with `BudgetExceeded`.
+   * A provider's own `budget` (`ProviderConfig.budget`) holds on top of it.
    */
   maxCostUsd?: number;
   /** Called with progress, at most about 10 times a second and once at the end. */
@@ -710,6 +719,17 @@ export interface GatherOptions extends BatchOptions {
 }
 
 /**
+ * What `asCompleted` returns: an async generator of its events (iterate it once with
+ * `for await`), whose `stats` is the batch's stats (as `gather`'s `results.stats`), set when
+ * the sidecar answers the batch (after its last outcome), so at the latest when the loop has
+ * ended, early or not (the items left are cancelled and counted); `undefined` before, and
+ * after a crash or an abort that left none.
+ */
+export interface AsCompleted<T> extends AsyncGenerator<T, void, undefined> {
+  readonly stats: BatchStats | undefined;
+}
+
+/**
  * What `gather` resolves with: one slot per item in input order (its value, or with
  * `returnExceptions` its error), plus the Python client's `outcomes` and `stats`
  * (non-enumerable, so the array prints and compares as a plain one).
@@ -741,9 +761,33 @@ export interface ProviderLimits {
 export interface ModelPrice {
   input: number;
   output: number;
-  /** Cached input tokens' price (recorded; not yet charged apart, see the protocol's Costs). */
+  /** The price of the prompt tokens served from the provider's cache (`usage.cachedInputTokens`); default `input`. */
   cached_input?: number;
   cachedInput?: number;
+}
+
+/**
+ * What a provider's API key may spend through the sidecar, in dollars (sent as
+ * `{max_cost_usd, per}`): held like a batch's `maxCostUsd`, across every batch, call and (in
+ * shared mode) host on the key. An item it cannot afford fails with `BudgetExceeded`, its
+ * message starting `providers.NAME.budget:`, and is not sent.
+ */
+export type ProviderBudget = (
+  | { max_cost_usd: number; maxCostUsd?: undefined }
+  | { maxCostUsd: number; max_cost_usd?: undefined }
+) & {
+  /** `lifetime` (the default): since the sidecar started; `day`: any rolling 24 hours. */
+  per?: 'lifetime' | 'day';
+};
+
+/** A provider's `budget` as `stats()` shows it. */
+export interface ProviderBudgetStats {
+  maxCostUsd: number;
+  per: 'lifetime' | 'day';
+  /** Dollars spent on the key (in the current 24 hours for `per: 'day'`). */
+  spentUsd: number;
+  /** Dollars reserved now for the worst cases of the calls in flight. */
+  reservedUsd: number;
 }
 
 /** One provider's configuration. Fields may be written in camelCase or snake_case. */
@@ -787,6 +831,8 @@ export interface ProviderConfig {
    * own, used before Volley's shipped list; for `costUsd` and `maxCostUsd` budgets).
    */
   models?: Record<string, { limits?: ProviderLimits; price?: ModelPrice }>;
+  /** What the key may spend through the sidecar (see `ProviderBudget`). */
+  budget?: ProviderBudget;
   [field: string]: unknown;
 }
 
@@ -867,15 +913,22 @@ export interface Stats {
   latencyMs: { p50: number | null; p95: number | null; p99: number | null } | null;
   /** Keyed by model name. */
   usage: Record<string, Usage>;
+  /** Dollars spent, keyed by the model the provider reported. */
+  costUsd?: Record<string, number>;
+  /** Successes whose model has no price. */
+  costUnknown?: number;
   /** Keyed `provider/model`. In shared mode each lists the `connections` (ids) using it. */
   limiters: Record<
     string,
     { inFlight: number; queued: number; concurrency?: number; connections?: number[]; [field: string]: unknown }
   >;
-  /** Keyed by provider name. Keys are never included, only `apiKeyEnv` and `hasKey`. */
+  /**
+   * Keyed by provider name. Keys are never included, only `apiKeyEnv` and `hasKey`. `budget`:
+   * for a provider with one, what its key has spent and holds reserved.
+   */
   providers: Record<
     string,
-    { kind: string; baseUrl?: string; apiKeyEnv?: string | null; hasKey?: boolean; limits: ProviderLimits }
+    { kind: string; baseUrl?: string; apiKeyEnv?: string | null; hasKey?: boolean; limits: ProviderLimits; budget?: ProviderBudgetStats }
   >;
   /** Shared mode: this connection's id. */
   connection?: number;
@@ -928,10 +981,13 @@ export declare class Volley {
   gather<I extends ItemLike>(items: Iterable<I>, options?: GatherOptions & { returnExceptions?: false }): Promise<GatherResults<ValueOf<I>>>;
   gather<I extends ItemLike>(items: Iterable<I>, options?: GatherOptions): Promise<GatherResults<ValueOf<I> | VolleyError>>;
 
-  /** Yields outcomes as items finish; leaving the loop early cancels the rest. */
-  asCompleted<I extends ItemLike>(items: Iterable<I>, options: AsCompletedOptions & { deltas: true }): AsyncGenerator<AsCompletedEvent<ValueOf<I>>, void, undefined>;
-  asCompleted<I extends ItemLike>(items: Iterable<I>, options?: AsCompletedOptions & { deltas?: false }): AsyncGenerator<Outcome<ValueOf<I>>, void, undefined>;
-  asCompleted<I extends ItemLike>(items: Iterable<I>, options?: AsCompletedOptions): AsyncGenerator<Outcome<ValueOf<I>> | AsCompletedEvent<ValueOf<I>>, void, undefined>;
+  /**
+   * Yields outcomes as items finish; leaving the loop early cancels the rest. The generator's
+   * `stats` is the batch's stats once the loop has ended.
+   */
+  asCompleted<I extends ItemLike>(items: Iterable<I>, options: AsCompletedOptions & { deltas: true }): AsCompleted<AsCompletedEvent<ValueOf<I>>>;
+  asCompleted<I extends ItemLike>(items: Iterable<I>, options?: AsCompletedOptions & { deltas?: false }): AsCompleted<Outcome<ValueOf<I>>>;
+  asCompleted<I extends ItemLike>(items: Iterable<I>, options?: AsCompletedOptions): AsCompleted<Outcome<ValueOf<I>> | AsCompletedEvent<ValueOf<I>>>;
 
   /** One item's value (its type follows the item's endpoint); a failure rejects with its typed error. */
   call<I extends ItemLike>(item: I, options?: { signal?: AbortSignal }): Promise<ValueOf<I>>;
@@ -1033,7 +1089,10 @@ export declare class InvalidRequest extends VolleyError {}
 export declare class ProviderError extends VolleyError {}
 /** Limits are shared in Redis (`on_unavailable: "fail"`) and Redis is unreachable: not sent. */
 export declare class SharedLimitsUnavailable extends VolleyError {}
-/** The batch's `max_cost_usd` cannot afford the call's worst case (or has no price for it): not sent. */
+/**
+ * The batch's `max_cost_usd`, or the provider's `budget` (the message then starts
+ * `providers.NAME.budget:`), cannot afford the call's worst case (or has no price for it): not sent.
+ */
 export declare class BudgetExceeded extends VolleyError {}
 export declare class Overloaded extends VolleyError {}
 

@@ -122,7 +122,10 @@ extension ProviderConfig {
         if let unknown = b.keys.sorted().first(where: { $0 != "max_cost_usd" && $0 != "per" }) {
             throw ConfigError("\(path).\(unknown) is not a known setting (max_cost_usd, per)")
         }
-        guard let dollars = b["max_cost_usd"]?.doubleValue, dollars >= 0, dollars.isFinite else {
+        guard let given = b["max_cost_usd"], !given.isNull else {
+            throw ConfigError("\(path).max_cost_usd is required (dollars the key may spend)")
+        }
+        guard let dollars = given.doubleValue, dollars >= 0, dollars.isFinite else {
             throw ConfigError("\(path).max_cost_usd must be a number of dollars, 0 or more")
         }
         var per = ProviderBudget.Period.lifetime

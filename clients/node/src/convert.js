@@ -591,7 +591,8 @@ function embeddingsFromWire(list, encoding) {
 
 /**
  * An outcome's `value` in camelCase: `text`, `finishReason`, `model`, `usage {inputTokens,
- * outputTokens}`, `toolCalls` and `raw` (both as the provider sent them); and for the other
+ * outputTokens, cachedInputTokens}` (the last only when the provider served some of the prompt
+ * from its cache, as on the wire), `toolCalls` and `raw` (both as the provider sent them); and for the other
  * endpoints `id` (responses), `status` and `body` (a raw `path` call; the body as the server
  * sent it), `embeddings` (as `Float32Array`s when `encoding` is `base64` or `float`), `encoding`
  * and `dimensions`.

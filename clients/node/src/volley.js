@@ -432,16 +432,39 @@ export class Volley {
    * every outcome then has `type: 'outcome'`; `onDelta` gets the chunks as a callback instead.
    * Without either, chunks are dropped and the loop is as for unstreamed items.
    *
+   * The generator returned has a read-only `stats`: the batch's stats (as `gather`'s
+   * `results.stats`: `costUsd`, `budgetExceeded`, ...), set when the sidecar answers the
+   * batch (after its last outcome), so at the latest when the loop has ended, early or not;
+   * `undefined` before, and after a crash or an abort that left none.
+   *
    * @param {Iterable<import('../index.js').ItemLike>} items
    * @param {import('../index.js').AsCompletedOptions} [options]
+   * @returns {AsyncGenerator<any, void, undefined> & {readonly stats: import('../index.js').BatchStats | undefined}}
+   */
+  asCompleted(items, options = {}) {
+    /** @type {import('../index.js').BatchStats | undefined} */
+    let stats;
+    const run = this.#asCompleted(items, options, (batchStats) => (stats = batchStats));
+    return /** @type {any} */ (Object.defineProperty(run, 'stats', { get: () => stats, enumerable: true, configurable: true }));
+  }
+
+  /**
+   * `asCompleted`'s generator; `onStats` gets the batch's stats when the sidecar answers.
+   * @param {Iterable<import('../index.js').ItemLike>} items
+   * @param {import('../index.js').AsCompletedOptions} options
+   * @param {(stats: import('../index.js').BatchStats) => void} onStats
    * @returns {AsyncGenerator<any, void, undefined>}
    */
-  async *asCompleted(items, options = {}) {
+  async *#asCompleted(items, options, onStats) {
     const { signal: userSignal, onProgress, onDelta, deltas = false, ...batch } = options;
     if (typeof deltas !== 'boolean') throw new TypeError('asCompleted(): deltas must be true or false');
     const params = batchParams(items, { ...batch, progress: Boolean(onProgress) }, this.#options.defaultModel);
     if (userSignal?.aborted) throw abortError(userSignal);
-    if (params.requests.length === 0) return;
+    if (params.requests.length === 0) {
+      // Like gather([]): nothing ran (the sidecar would refuse an empty batch), zero stats.
+      onStats(batchStatsFromWire(undefined));
+      return;
+    }
     // Leaving the loop early aborts through our own controller; the caller's signal through theirs.
     const stop = new AbortController();
     const signal = userSignal ? anySignal(userSignal, stop.signal) : stop.signal;
@@ -464,12 +487,15 @@ export class Volley {
         else others?.(method, wire);
       },
     }).then(
-      () => {
+      (result) => {
         settled = true;
+        onStats(batchStatsFromWire(result?.stats));
         queue.finish();
       },
       (error) => {
         settled = true;
+        const stats = batchStatsOfError(error);
+        if (stats) onStats(stats);
         // With failFast the request answers -32803 after every outcome, the failed one and
         // the cancelled ones, has been yielded: the loop simply ends.
         const failedFast = error instanceof ProtocolError && error.code === REQUEST_FAILED;
@@ -864,6 +890,21 @@ if (typeof Symbol.asyncDispose === 'symbol') {
     writable: true,
     configurable: true,
   });
+}
+
+/**
+ * The batch stats an error of a batch request carries, if any: a fail_fast reply's (`data.stats`),
+ * an `AbortError`'s, or those of the results of a batch the sidecar cancelled.
+ * @param {unknown} error
+ * @returns {import('../index.js').BatchStats | undefined}
+ */
+function batchStatsOfError(error) {
+  if (error instanceof ProtocolError) {
+    const data = /** @type {any} */ (error.data);
+    return isPlainObject(data) && isPlainObject(data.stats) ? batchStatsFromWire(data.stats) : undefined;
+  }
+  if (error instanceof AbortError) return error.stats;
+  return /** @type {any} */ (error)?.results?.stats;
 }
 
 /**

@@ -91,3 +91,65 @@ test('failFast: the failure and the cancelled items are outcomes; the loop ends 
   assert.equal(byIndex[1].error.kind, 'cancelled');
   assert.equal(byIndex[2].ok, true);
 });
+
+test("the generator's stats: undefined while the batch runs, the batch's once it ends", async () => {
+  const run = v.asCompleted([mockItem('a'), mockItem('b', { latency_ms: 300 }), mockItem('bad', { fail: 'http', status: 400 })]);
+  assert.equal(run.stats, undefined);
+  assert.equal(typeof run.next, 'function', 'still an async generator');
+  assert.equal(run[Symbol.asyncIterator](), run);
+  let seen = 0;
+  for await (const outcome of run) {
+    seen += 1;
+    // Set when the sidecar answers, after the last outcome: b still runs at the first.
+    if (seen === 1) assert.equal(run.stats, undefined, `not before the sidecar answered (outcome ${outcome.index})`);
+  }
+  assert.equal(seen, 3);
+  const { stats } = run;
+  assert.deepEqual(
+    [stats.succeeded, stats.failed, stats.cancelled, stats.costUsd, stats.costUnknown, stats.budgetExceeded],
+    [2, 1, 0, 0, 0, 0],
+  );
+  assert.ok(stats.usage.inputTokens > 0 && stats.usage.outputTokens > 0);
+  assert.ok(stats.elapsedMs > 0);
+  assert.throws(() => {
+    'use strict';
+    run.stats = undefined;
+  }, TypeError, 'read-only');
+});
+
+test('stats after failFast, after break (the cancelled items counted), and of an empty batch', async () => {
+  const failing = v.asCompleted([mockItem('fails', { latency_ms: 20, fail: 'http', status: 400 }), mockItem('slow', { latency_ms: 10_000 })], {
+    failFast: true,
+  });
+  for await (const _ of failing) {
+    // drain
+  }
+  assert.equal(failing.stats.failed, 1);
+  assert.equal(failing.stats.cancelled, 1);
+
+  const left = v.asCompleted([mockItem('fast', { latency_ms: 1 }), mockItem('slow 1', { latency_ms: 10_000 }), mockItem('slow 2', { latency_ms: 10_000 })]);
+  for await (const _ of left) break;
+  assert.equal(left.stats.succeeded, 1);
+  assert.equal(left.stats.cancelled, 2);
+
+  const empty = v.asCompleted([]);
+  for await (const _ of empty) assert.fail('nothing to yield');
+  assert.deepEqual(empty.stats, { succeeded: 0, failed: 0, cancelled: 0, elapsedMs: 0, usage: { inputTokens: 0, outputTokens: 0 }, costUsd: 0, costUnknown: 0, budgetExceeded: 0 });
+});
+
+test('stats with deltas: true, and after an abort', async () => {
+  const streamed = v.asCompleted([mockItem('streamed', { chunk_delay_ms: 1 }, { stream: true })], { deltas: true });
+  const types = [];
+  for await (const event of streamed) types.push(event.type);
+  assert.equal(types.at(-1), 'outcome');
+  assert.ok(types.includes('delta'));
+  assert.equal(streamed.stats.succeeded, 1);
+
+  const controller = new AbortController();
+  const aborted = v.asCompleted([mockItem('fast', { latency_ms: 1 }), mockItem('slow', { latency_ms: 10_000 })], { signal: controller.signal });
+  await assert.rejects(async () => {
+    for await (const _ of aborted) controller.abort();
+  }, { name: 'AbortError' });
+  assert.equal(aborted.stats.succeeded, 1);
+  assert.equal(aborted.stats.cancelled, 1);
+});

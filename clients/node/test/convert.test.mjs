@@ -194,3 +194,58 @@ test('a shared_limits_unavailable outcome is a SharedLimitsUnavailable error', (
   assert.ok(error instanceof VolleyError);
   assert.equal(error.kind, 'shared_limits_unavailable');
 });
+
+test('provider budget and prices: camelCase fields are sent in snake_case, values as they are', () => {
+  assert.deepEqual(
+    providersToWire({
+      gw: {
+        budget: { maxCostUsd: 25, per: 'day' },
+        models: { 'my-model': { price: { input: 0.15, output: 0.6, cachedInput: 0.075 } } },
+      },
+      other: { budget: { max_cost_usd: 0.5 } },
+    }),
+    {
+      gw: {
+        budget: { max_cost_usd: 25, per: 'day' },
+        models: { 'my-model': { price: { input: 0.15, output: 0.6, cached_input: 0.075 } } },
+      },
+      other: { budget: { max_cost_usd: 0.5 } },
+    },
+  );
+});
+
+test('usage: cached input tokens come back as cachedInputTokens, present only when sent', () => {
+  const cached = valueFromWire({ text: 't', usage: { input_tokens: 10, output_tokens: 4, cached_input_tokens: 6 } });
+  assert.deepEqual(cached.usage, { inputTokens: 10, outputTokens: 4, cachedInputTokens: 6 });
+  const outcome = outcomeFromWire({
+    index: 0,
+    ok: true,
+    value: { text: 't', usage: { input_tokens: 7, output_tokens: 1, cached_input_tokens: 7 } },
+    cost_usd: 0.5,
+  });
+  assert.equal(outcome.value.usage.cachedInputTokens, 7);
+  assert.equal(outcome.value.costUsd, 0.5);
+  // The sidecar sends it only when some of the prompt came from the cache.
+  const none = valueFromWire({ text: 't', usage: { input_tokens: 10, output_tokens: 4 } });
+  assert.ok(!('cachedInputTokens' in none.usage));
+  assert.equal(none.usage.cachedInputTokens ?? 0, 0);
+  assert.equal(valueFromWire({ text: 't', usage: null }).usage, null);
+});
+
+test('stats: a provider budget in camelCase; cached tokens per model', () => {
+  const stats = statsFromWire({
+    usage: { m: { input_tokens: 12, output_tokens: 20, cached_input_tokens: 6 } },
+    cost_usd: { m: 0.0266 },
+    cost_unknown: 0,
+    providers: {
+      my_gw: {
+        kind: 'openai',
+        limits: { concurrency: 64 },
+        budget: { max_cost_usd: 2.5, per: 'day', spent_usd: 0.0266, reserved_usd: 0 },
+      },
+    },
+  });
+  assert.deepEqual(stats.usage, { m: { inputTokens: 12, outputTokens: 20, cachedInputTokens: 6 } });
+  assert.deepEqual(stats.costUsd, { m: 0.0266 });
+  assert.deepEqual(stats.providers.my_gw.budget, { maxCostUsd: 2.5, per: 'day', spentUsd: 0.0266, reservedUsd: 0 });
+});

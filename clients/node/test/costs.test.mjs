@@ -140,10 +140,7 @@ const budgetItems = (tag) =>
 /** Room for three worst cases (input estimate, about characters / 4, plus maxTokens), not four. */
 const budgetForThree = (tag) => 3.5 * (((`${tag} 0`.length / 4) + MAX_TOKENS) * PRICE) / 1e6;
 
-/**
- * Three items fit and succeed with a cost; the rest are BudgetExceeded, never sent. `stats`:
- * the batch's (asCompleted's generator does not hand on the response's stats, so undefined).
- */
+/** Three items fit and succeed with a cost; the rest are BudgetExceeded, never sent. `stats`: the batch's. */
 function checkBudget(outcomes, stats, sent, budget) {
   assert.deepEqual(outcomes.map((o) => o.index).sort((a, b) => a - b), [...Array(BATCH).keys()]);
   const succeeded = outcomes.filter((o) => o.ok);
@@ -165,13 +162,11 @@ function checkBudget(outcomes, stats, sent, budget) {
   }
   const spent = succeeded.reduce((sum, o) => sum + o.costUsd, 0);
   assert.ok(spent > 0 && spent <= budget, `spent ${spent} of ${budget}`);
-  if (stats !== undefined) {
-    assert.ok(close(stats.costUsd, spent));
-    assert.equal(stats.costUnknown, 0);
-    assert.equal(stats.succeeded, succeeded.length);
-    assert.equal(stats.failed, refused.length);
-    assert.equal(stats.budgetExceeded, refused.length);
-  }
+  assert.ok(close(stats.costUsd, spent));
+  assert.equal(stats.costUnknown, 0);
+  assert.equal(stats.succeeded, succeeded.length);
+  assert.equal(stats.failed, refused.length);
+  assert.equal(stats.budgetExceeded, refused.length);
   assert.equal(sent, succeeded.length, 'a refused item must not reach the server');
 }
 
@@ -188,8 +183,164 @@ test('a budget sends only what it can afford: gather and asCompleted on a priced
     before = await chatRequests(base);
     budget = budgetForThree('each');
     const outcomes = [];
-    for await (const outcome of w.asCompleted(budgetItems('each'), { maxCostUsd: budget, concurrency: BATCH })) outcomes.push(outcome);
-    checkBudget(outcomes, undefined, (await chatRequests(base)) - before, budget);
+    const run = w.asCompleted(budgetItems('each'), { maxCostUsd: budget, concurrency: BATCH });
+    for await (const outcome of run) outcomes.push(outcome);
+    checkBudget(outcomes, run.stats, (await chatRequests(base)) - before, budget);
+  } finally {
+    await w.close();
+    server.kill();
+  }
+});
+
+// -- cached input tokens -----------------------------------------------------------------------
+
+const CACHED_PRICE = 100; // dollars per million cached input tokens: a tenth of PRICE
+
+const cachedDollars = (usage) => {
+  const cached = usage.cachedInputTokens ?? 0;
+  return ((usage.inputTokens - cached) * PRICE + cached * CACHED_PRICE + usage.outputTokens * PRICE) / 1e6;
+};
+
+/** `priced-model` with a price of its own for cached input tokens. */
+function cachePricedVolley(base) {
+  return mockVolley({
+    providers: {
+      fake: {
+        kind: 'openai',
+        baseUrl: `${base}/v1`,
+        apiKey: 'sk-test',
+        models: { 'priced-model': { price: { input: PRICE, output: PRICE, cachedInput: CACHED_PRICE } } },
+      },
+    },
+    defaultProvider: 'fake',
+  });
+}
+
+/** volley-fake-llm reports `cached_tokens` of the prompt as read from its cache. */
+const cached = (prompt, tokens, options = {}) =>
+  chat(prompt, { model: 'priced-model', maxTokens: 10, extraBody: { fake: { cached_tokens: tokens } }, ...options });
+
+test('cached input tokens: usage.cachedInputTokens, and costUsd at the cached price (volley-fake-llm)', needsFakeLLM, async () => {
+  const { server, base } = await startFakeLLM();
+  const w = cachePricedVolley(base);
+  try {
+    const value = await w.call(cached('hello there my good friend', 3));
+    assert.equal(value.usage.cachedInputTokens, 3);
+    assert.ok(value.usage.inputTokens > 3 && value.usage.outputTokens > 0);
+    assert.ok(close(value.costUsd, cachedDollars(value.usage)), `${value.costUsd} != ${cachedDollars(value.usage)}`);
+    assert.ok(value.costUsd < dollars(value.usage), 'the cached tokens cost less than input');
+
+    const results = await w.gather([cached('one two three four', 2, { key: 'cached' }), cached('one two three four', 0, { key: 'none' })]);
+    assert.equal(results[0].usage.cachedInputTokens, 2);
+    assert.ok(!('cachedInputTokens' in results[1].usage), 'absent when none came from the cache');
+    for (const [i, value] of results.entries()) {
+      assert.ok(close(value.costUsd, cachedDollars(value.usage)));
+      assert.equal(results.outcomes[i].costUsd, value.costUsd);
+    }
+    assert.ok(results[0].costUsd < results[1].costUsd);
+    assert.ok(close(results.stats.costUsd, results[0].costUsd + results[1].costUsd));
+
+    const run = w.asCompleted([cached('as completed here', 1)]);
+    const outcomes = [];
+    for await (const outcome of run) outcomes.push(outcome);
+    assert.equal(outcomes[0].value.usage.cachedInputTokens, 1);
+    assert.ok(close(outcomes[0].costUsd, cachedDollars(outcomes[0].value.usage)));
+    assert.ok(close(run.stats.costUsd, outcomes[0].costUsd));
+
+    const s = w.stream('hello stream of words', { model: 'priced-model', maxTokens: 10, extraBody: { fake: { cached_tokens: 2 } } });
+    for await (const chunk of s) assert.equal(typeof chunk.text, 'string');
+    const streamed = await s.result;
+    assert.equal(streamed.usage.cachedInputTokens, 2);
+    assert.ok(close(streamed.costUsd, cachedDollars(streamed.usage)));
+
+    const { usage } = await w.stats();
+    assert.equal(usage['priced-model'].cachedInputTokens, 3 + 2 + 1 + 2);
+  } finally {
+    await w.close();
+    server.kill();
+  }
+});
+
+// -- a provider's budget ---------------------------------------------------------------------------
+
+/**
+ * Items on the priced model: each reply is held 300 ms (so every item of a batch reserves its
+ * worst case before any answers) and writes all of maxTokens (so each costs its worst case, near
+ * enough).
+ */
+const providerBudgetItems = (tag, count) =>
+  Array.from({ length: count }, (_, i) =>
+    chat(`${tag} ${i}`, {
+      model: 'priced-model',
+      maxTokens: MAX_TOKENS,
+      key: `${tag}${i}`,
+      extraBody: { fake: { latency_ms: 300, output_tokens: MAX_TOKENS } },
+    }),
+  );
+
+test("a provider's budget holds across batches, and stats() shows it (volley-fake-llm)", needsFakeLLM, async () => {
+  const { server, base } = await startFakeLLM();
+  const worst = ((`second 0`.length / 4 + MAX_TOKENS) * PRICE) / 1e6;
+  const budget = 5.5 * worst;
+  const w = mockVolley({
+    providers: {
+      fake: {
+        kind: 'openai',
+        baseUrl: `${base}/v1`,
+        apiKey: 'sk-test',
+        models: { 'priced-model': { price: { input: PRICE, output: PRICE } } },
+        budget: { maxCostUsd: budget, per: 'day' },
+      },
+    },
+    defaultProvider: 'fake',
+  });
+  try {
+    // No maxCostUsd on the batches: only the provider's budget holds them. Three of five and a half fit.
+    const first = await w.gather(providerBudgetItems('first', 3), { concurrency: 3 });
+    assert.equal(first.stats.succeeded, 3);
+    assert.equal(first.stats.budgetExceeded, 0);
+    for (const value of first) {
+      assert.ok(value.costUsd > 0.9 * worst, `${value.costUsd}`);
+      assert.ok(close(value.costUsd, dollars(value.usage)));
+    }
+
+    // The second gets the rest, two worst cases; its other two are refused, unsent.
+    const before = await chatRequests(base);
+    const second = await w.gather(providerBudgetItems('second', 4), { concurrency: 4, returnExceptions: true });
+    const sent = (await chatRequests(base)) - before;
+    const succeeded = second.outcomes.filter((o) => o.ok);
+    const refused = second.outcomes.filter((o) => !o.ok);
+    assert.equal(succeeded.length, 2, JSON.stringify(second.outcomes.map((o) => [o.ok, o.error?.message])));
+    assert.equal(refused.length, 2);
+    for (const o of refused) {
+      assert.ok(o.error instanceof BudgetExceeded, String(o.error));
+      assert.ok(o.error.message.startsWith('providers.fake.budget:'), o.error.message);
+      assert.match(o.error.message, /not sent/);
+      assert.equal(o.attempts, 0);
+      assert.equal(o.costUsd, undefined);
+    }
+    assert.equal(sent, 2, 'a refused item must not reach the server');
+    assert.equal(second.stats.budgetExceeded, 2);
+    assert.equal(second.stats.succeeded, 2);
+    assert.ok(close(second.stats.costUsd, succeeded.reduce((sum, o) => sum + o.costUsd, 0)));
+
+    const spent = first.stats.costUsd + second.stats.costUsd;
+    assert.ok(spent > 4.5 * worst && spent <= budget, `spent ${spent} of ${budget}`);
+
+    // Nothing is left for one more: refused at once, by asCompleted and by gather.
+    const run = w.asCompleted(providerBudgetItems('third', 1));
+    for await (const outcome of run) assert.ok(outcome.error instanceof BudgetExceeded, String(outcome.error));
+    assert.equal(run.stats.budgetExceeded, 1);
+    assert.equal(run.stats.costUsd, 0);
+    await assert.rejects(w.gather(providerBudgetItems('fourth', 1)), (error) => error instanceof BudgetExceeded && error.attempts === 0);
+
+    const stats = await w.stats();
+    const shown = stats.providers.fake.budget;
+    assert.ok(close(shown.maxCostUsd, budget));
+    assert.equal(shown.per, 'day');
+    assert.ok(Math.abs(shown.spentUsd - spent) < 1e-4, `spentUsd ${shown.spentUsd} != ${spent}`);
+    assert.equal(shown.reservedUsd, 0);
+    assert.equal(stats.providers.mock.budget, undefined, 'only a provider with a budget shows one');
   } finally {
     await w.close();
     server.kill();

@@ -32,6 +32,7 @@ test('a strict TypeScript program importing src/index.js by path compiles, and a
     writeFileSync(
       join(dir, 'use.mts'),
       `import { Volley, chat, defaultSocketPath, HTTPError, REQUEST_PARAMS, StreamAssembler, type ChatStream, type GatherResults, type ChatValue, type ConnectionStats, type Outcome, type StreamResult, type ToolCallDelta } from ${JSON.stringify(entry)};
+import { type AsCompleted, type BatchStats, type ProviderBudgetStats } from ${JSON.stringify(entry)};
 import { embed, respond, complete, post, decodeEmbedding, VolleyError, type EmbeddingsValue, type ResponsesValue, type CompletionValue, type PostValue, type EmbeddingsItem, type PostItem, type ToolCall, type Value } from ${JSON.stringify(entry)};
 const v = new Volley({ defaultModel: 'm' });
 const shared = new Volley({ shared: true, socket: defaultSocketPath({ VOLLEY_SOCKET: '/tmp/x/v.sock' }) });
@@ -55,6 +56,21 @@ const callCost: number | null | undefined = (await priced.call('x')).costUsd;
 const streamCost: number | null | undefined = (await priced.stream('x').result).costUsd;
 const embedCost: number | null | undefined = (await priced.call(embed('x'))).costUsd;
 console.log(callCost, streamCost, embedCost);
+// Provider budgets, cached input tokens, asCompleted's stats.
+const capped = new Volley({ providers: { gw: { budget: { maxCostUsd: 25, per: 'day' } }, other: { budget: { max_cost_usd: 1 } } } });
+await capped.configure({ providers: { gw: { budget: { maxCostUsd: 5 } } } });
+const shown: ProviderBudgetStats | undefined = (await capped.stats()).providers.gw.budget;
+const left: number | undefined = shown && shown.maxCostUsd - shown.spentUsd - shown.reservedUsd;
+const cachedTokens: number = (await capped.call('x')).usage?.cachedInputTokens ?? 0;
+const run: AsCompleted<Outcome> = capped.asCompleted(['a', 'b'], { maxCostUsd: 1 });
+for await (const o of run) console.log(o.index);
+const runStats: BatchStats | undefined = run.stats;
+const refusedCount: number = (run.stats?.budgetExceeded ?? 0) + (run.stats?.costUsd ?? 0);
+const eventsRun = capped.asCompleted(['a'], { deltas: true });
+for await (const e of eventsRun) console.log(e.type);
+const eventStats: BatchStats | undefined = eventsRun.stats;
+const asGenerator: AsyncGenerator<Outcome, void, undefined> = capped.asCompleted(['a']);
+console.log(left, cachedTokens, runStats, refusedCount, eventStats, asGenerator);
 const s = v.stream('hi', { maxTokens: 5, mock: { chunkDelayMs: 5, failAfterChunks: 1 }, signal: new AbortController().signal });
 for await (const chunk of s) {
   const piece: string = chunk.text;
@@ -111,6 +127,9 @@ console.log(vector, encoding, dims, calls, next, completion.text, status, embedI
       `chat('x', { endpoint: 'embeddings' });`,
       `await new Volley().gather(['a'], { max_cost_usd: 1 });`,
       `new Volley({ providers: { gw: { models: { m: { price: { inptu: 1, output: 2 } } } } } });`,
+      `new Volley({ providers: { gw: { budget: { maxCost: 1 } } } });`,
+      `new Volley({ providers: { gw: { budget: { maxCostUsd: 1, per: 'week' } } } });`,
+      `new Volley().asCompleted(['a']).stats = undefined;`,
     ];
     endpointTypos.forEach((line, i) =>
       writeFileSync(join(dir, `typo-${i}.mts`), `import { Volley, chat, embed, respond, post } from ${JSON.stringify(entry)};\n${line}\n`),

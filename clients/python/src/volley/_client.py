@@ -597,7 +597,8 @@ class Volley:
         ``"background"``. ``progress``: a callback (plain or async) given :class:`Progress`
         about ten times a second and once at the end. ``max_cost_usd``: the batch's budget in
         dollars; an item whose worst case it cannot afford (or whose model has no price) is not
-        sent and ends :class:`BudgetExceeded` (see the protocol's Costs section).
+        sent and ends :class:`BudgetExceeded` (see the protocol's Costs section). A provider's
+        own ``budget`` (in its configuration) holds every batch on its key the same way.
 
         The returned list also has ``.outcomes`` (each item's :class:`Outcome`: attempts,
         latency, key) and ``.stats`` (:class:`BatchStats`). Cancelling the awaiting task sends
@@ -860,7 +861,9 @@ class Volley:
 
         Keys include ``completed``, ``failed``, ``cancelled``, ``retries``, ``rate_limited``,
         ``in_flight``, ``queued``, ``latency_ms`` (``p50``/``p95``/``p99``), ``usage`` per model,
-        ``limiters`` and ``providers``. Counters restart when the sidecar restarts.
+        ``cost_usd`` per model, ``limiters`` and ``providers`` (each provider with a ``budget``
+        shows it: ``{"max_cost_usd", "per", "spent_usd", "reserved_usd"}``). Counters restart
+        when the sidecar restarts.
         """
         result = _result_or_raise(await self._request("stats"))
         return result if isinstance(result, dict) else {}

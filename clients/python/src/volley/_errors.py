@@ -179,7 +179,8 @@ class SharedLimitsUnavailable(ItemError):
 
 
 class BudgetExceeded(ItemError):
-    """The batch's ``max_cost_usd`` could not afford the call's worst case (or its model has no
+    """The batch's ``max_cost_usd``, or its provider's ``budget`` (the message then starts
+    ``providers.NAME.budget:``), could not afford the call's worst case (or its model has no
     price): the request was not sent."""
 
     kind = "budget_exceeded"

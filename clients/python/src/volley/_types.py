@@ -13,15 +13,26 @@ __all__ = ["Usage", "Result", "Outcome", "BatchStats", "Progress", "GatherResult
 
 @dataclass(frozen=True)
 class Usage:
-    """Token counts the provider reported for one call (or summed over a batch)."""
+    """Token counts the provider reported for one call (or summed over a batch).
+
+    ``input_tokens`` counts every prompt token, cached ones included; ``cached_input_tokens``
+    those the provider served from its prompt cache (OpenAI's ``cached_tokens``, Anthropic's
+    cache reads), priced at the model's ``cached_input`` price in ``cost_usd``: 0 when none
+    were (the sidecar sends it only when there are some).
+    """
 
     input_tokens: int = 0
     output_tokens: int = 0
+    cached_input_tokens: int = 0
 
     @classmethod
     def from_wire(cls, usage: Optional[Mapping[str, Any]]) -> "Usage":
         usage = usage or {}
-        return cls(int(usage.get("input_tokens") or 0), int(usage.get("output_tokens") or 0))
+        return cls(
+            int(usage.get("input_tokens") or 0),
+            int(usage.get("output_tokens") or 0),
+            int(usage.get("cached_input_tokens") or 0),
+        )
 
 
 @dataclass(frozen=True)
@@ -181,7 +192,7 @@ class BatchStats:
 
     ``cost_usd``: the dollars the priced successes cost; ``cost_unknown``: successes whose model
     has no price (not in ``cost_usd``); ``budget_exceeded``: items ended ``budget_exceeded``
-    (the batch's ``max_cost_usd`` could not afford them).
+    (the batch's ``max_cost_usd``, or their provider's ``budget``, could not afford them).
     """
 
     succeeded: int = 0
