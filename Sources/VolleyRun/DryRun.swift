@@ -71,8 +71,9 @@ enum DryRun {
             let tokens = TokenEstimate.estimate(for: item.request, endpoint: item.endpoint)
             estimate.inputTokens += tokens.input
             estimate.outputTokens += tokens.output
+            // A per-call fee is paid however short the answer: it goes with the input.
             estimate.inputUSD += price.cost(Usage(inputTokens: tokens.input, outputTokens: 0))
-            estimate.outputUSD += price.cost(Usage(inputTokens: 0, outputTokens: tokens.output))
+            estimate.outputUSD += price.cost(Usage(inputTokens: 0, outputTokens: tokens.output)) - price.perRequest
         }
     }
 

@@ -51,6 +51,10 @@ struct PricingTests {
         #expect(abs(price.cost(openAI) - (128 * 0.15 + 1920 * 0.075 + 10 * 0.60) / 1_000_000) < 1e-15)
         // A model without a cached price bills cached tokens as input.
         #expect(abs(ModelPrice(input: 1, output: 2).cost(openAI) - (2048 * 1 + 10 * 2) / 1_000_000) < 1e-15)
+        // A per-call fee is added to the tokens' price.
+        let fee = try ModelPrice(json: ["input": 1, "output": 2, "per_request": 0.01], path: "p")
+        #expect(abs(fee.cost(Usage(inputTokens: 1_000_000, outputTokens: 0)) - 1.01) < 1e-12)
+        #expect(throws: ConfigError.self) { try ModelPrice(json: ["input": 1, "per_call": 0.01], path: "p") }
         #expect(Usage(inputTokens: 5, outputTokens: 1, cachedInputTokens: 3).json == ["input_tokens": 5, "output_tokens": 1, "cached_input_tokens": 3])
         #expect(Usage(inputTokens: 5, outputTokens: 1).json == ["input_tokens": 5, "output_tokens": 1], "no cached field when none were cached")
     }

@@ -764,6 +764,9 @@ export interface ModelPrice {
   /** The price of the prompt tokens served from the provider's cache (`usage.cachedInputTokens`); default `input`. */
   cached_input?: number;
   cachedInput?: number;
+  /** Dollars per call on top of the tokens (a gateway's or a hosted tool's fee); default 0. */
+  per_request?: number;
+  perRequest?: number;
 }
 
 /**

@@ -6,11 +6,14 @@ public struct ModelPrice: Sendable, Hashable {
     public var output: Double
     /// Input tokens the provider served from its prompt cache (nil: billed as input).
     public var cachedInput: Double?
+    /// Dollars per call on top of the tokens (a gateway's or a hosted tool's fee), if any.
+    public var perRequest: Double
 
-    public init(input: Double, output: Double, cachedInput: Double? = nil) {
+    public init(input: Double, output: Double, cachedInput: Double? = nil, perRequest: Double = 0) {
         self.input = input
         self.output = output
         self.cachedInput = cachedInput
+        self.perRequest = perRequest
     }
 
     /// The cost of `usage`, in dollars: cached input tokens at `cached_input` (at `input`
@@ -18,14 +21,15 @@ public struct ModelPrice: Sendable, Hashable {
     public func cost(_ usage: Usage) -> Double {
         let cached = Double(min(max(0, usage.cachedInputTokens), max(0, usage.inputTokens)))
         let fresh = Double(usage.inputTokens) - cached
-        return (fresh * input + cached * (cachedInput ?? input) + Double(usage.outputTokens) * output) / 1_000_000
+        return (fresh * input + cached * (cachedInput ?? input) + Double(usage.outputTokens) * output) / 1_000_000 + perRequest
     }
 
-    /// `{"input": 0.15, "output": 0.6, "cached_input": 0.075}`.
+    /// `{"input": 0.15, "output": 0.6, "cached_input": 0.075, "per_request": 0.01}` (the last in
+    /// dollars per call).
     public init(json: JSONValue, path: String) throws(ConfigError) {
-        guard case .object(let object) = json else { throw ConfigError("\(path) must be an object {input, output, cached_input}") }
-        if let unknown = object.keys.sorted().first(where: { !["input", "output", "cached_input"].contains($0) }) {
-            throw ConfigError("\(path).\(unknown) is not a price (input, output, cached_input: dollars per million tokens)")
+        guard case .object(let object) = json else { throw ConfigError("\(path) must be an object {input, output, cached_input, per_request}") }
+        if let unknown = object.keys.sorted().first(where: { !["input", "output", "cached_input", "per_request"].contains($0) }) {
+            throw ConfigError("\(path).\(unknown) is not a price (input, output, cached_input: dollars per million tokens; per_request: dollars per call)")
         }
         func price(_ name: String, required: Bool) throws(ConfigError) -> Double? {
             guard let value = object[name], !value.isNull else {
@@ -38,7 +42,7 @@ public struct ModelPrice: Sendable, Hashable {
             return number
         }
         self.init(input: try price("input", required: true) ?? 0, output: try price("output", required: false) ?? 0,
-                  cachedInput: try price("cached_input", required: false))
+                  cachedInput: try price("cached_input", required: false), perRequest: try price("per_request", required: false) ?? 0)
     }
 }
 
