@@ -1,7 +1,7 @@
 """Shared by the Python peers: arguments, the request body, timing and the JSON result line.
 
-Every peer is run as ``peer.py N CONCURRENCY BASE_URL [--mode gather|as_completed]`` and prints
-one JSON line. ``wall_s`` and ``cpu_s`` cover the work window only (building the requests,
+Every peer is run as ``peer.py N CONCURRENCY BASE_URL [--mode gather|as_completed] [--ca-file PEM]``
+and prints one JSON line (``--ca-file``: the CA to trust over https://, W5). ``wall_s`` and ``cpu_s`` cover the work window only (building the requests,
 sending them, reading and parsing every reply), not the interpreter's start-up or imports;
 ``bench/tools/runone.py`` records the whole process as well.
 """
@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import resource
+import ssl
 import sys
 import time
 from typing import Any, Dict, Optional
@@ -22,7 +23,18 @@ def parse_args(description: str) -> argparse.Namespace:
     p.add_argument("concurrency", type=int)
     p.add_argument("base_url", help="e.g. http://127.0.0.1:PORT/v1 (/chat/completions is appended)")
     p.add_argument("--mode", choices=["gather", "as_completed"], default="gather")
+    p.add_argument("--ca-file", default=None, help="PEM of the CA to trust over https:// (W5)")
     return p.parse_args()
+
+
+def tls(args: argparse.Namespace) -> bool:
+    """Whether this run is over TLS (W5): then the peers that can ask for HTTP/2 do."""
+    return args.base_url.startswith("https://")
+
+
+def ssl_context(args: argparse.Namespace) -> Optional[ssl.SSLContext]:
+    """A verifying client context that trusts ``--ca-file``; None without one (library default)."""
+    return ssl.create_default_context(cafile=args.ca_file) if args.ca_file else None
 
 
 def body(i: int) -> Dict[str, Any]:

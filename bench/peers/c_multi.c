@@ -2,7 +2,16 @@
  * `concurrency` transfers in flight, easy handles and keep-alive connections reused.
  * No JSON parsing: a reply counts as ok when it is HTTP 200 and contains "choices".
  *
- *   c_multi N CONCURRENCY BASE_URL [--mode gather|as_completed]
+ *   c_multi N CONCURRENCY BASE_URL [--mode gather|as_completed] [--ca-file PEM] [--max-host-connections K]
+ *
+ * Over https:// (W5) the transfers ask for HTTP/2 (CURL_HTTP_VERSION_2TLS, ALPN), wait for a
+ * connection that can multiplex rather than open another (CURLOPT_PIPEWAIT) and share it
+ * (CURLPIPE_MULTIPLEX on the multi handle; libcurl's default of 100 streams per connection);
+ * --ca-file names the CA to trust (CURLOPT_CAINFO). Over http:// none of these is set.
+ * --max-host-connections caps CURLMOPT_MAX_HOST_CONNECTIONS (default CONCURRENCY, as bench/run
+ * runs it). Seen with libcurl 7.88 over HTTP/2: a transfer that finds the open connections full
+ * opens a new one instead of waiting for one being set up, so CONCURRENCY 2,000 opens ~1,900
+ * connections; K = ceil(CONCURRENCY / 100) keeps the transfers multiplexed on K.
  *
  * Prints one JSON line: wall, time to first result, CPU (getrusage self, work window only),
  * peak RSS, ok/errors. Build: cc -O2 -o c_multi c_multi.c $(pkg-config --cflags --libs libcurl)
@@ -62,21 +71,27 @@ static void start(CURLM *multi, slot_t *s, long index) {
 
 int main(int argc, char **argv) {
     if (argc < 4) {
-        fprintf(stderr, "usage: c_multi N CONCURRENCY BASE_URL [--mode gather|as_completed]\n");
+        fprintf(stderr, "usage: c_multi N CONCURRENCY BASE_URL [--mode gather|as_completed] [--ca-file PEM] [--max-host-connections K]\n");
         return 2;
     }
     long n = atol(argv[1]), conc = atol(argv[2]);
-    const char *mode = "gather";
-    for (int i = 4; i + 1 < argc; i++)
-        if (!strcmp(argv[i], "--mode")) mode = argv[i + 1];
+    const char *mode = "gather", *ca_file = NULL;
+    long host_connections = 0;
+    for (int i = 4; i + 1 < argc; i++) {
+        if (!strcmp(argv[i], "--mode")) mode = argv[++i];
+        else if (!strcmp(argv[i], "--ca-file")) ca_file = argv[++i];
+        else if (!strcmp(argv[i], "--max-host-connections")) host_connections = atol(argv[++i]);
+    }
+    int tls = !strncmp(argv[3], "https://", 8);
     if (conc > n) conc = n;
     char url[1024];
     snprintf(url, sizeof url, "%s/chat/completions", argv[3]);
 
     curl_global_init(CURL_GLOBAL_DEFAULT);
     CURLM *multi = curl_multi_init();
-    curl_multi_setopt(multi, CURLMOPT_MAX_HOST_CONNECTIONS, conc);
+    curl_multi_setopt(multi, CURLMOPT_MAX_HOST_CONNECTIONS, host_connections > 0 ? host_connections : conc);
     curl_multi_setopt(multi, CURLMOPT_MAXCONNECTS, conc);
+    if (tls) curl_multi_setopt(multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
     struct curl_slist *headers = NULL;
     headers = curl_slist_append(headers, "Content-Type: application/json");
     headers = curl_slist_append(headers, "Authorization: Bearer x");
@@ -92,6 +107,11 @@ int main(int argc, char **argv) {
         curl_easy_setopt(e, CURLOPT_PRIVATE, &slots[i]);
         curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
         curl_easy_setopt(e, CURLOPT_TIMEOUT, 120L);
+        if (tls) {
+            curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
+            curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
+            if (ca_file) curl_easy_setopt(e, CURLOPT_CAINFO, ca_file);
+        }
     }
 
     double cpu0 = cpu_s(), t0 = now_s(), first = -1;

@@ -1,13 +1,21 @@
 // Node 20+ global fetch (undici, keep-alive) with a concurrency limiter: C workers pull the
 // next index until N are done; `await response.json()` and the message content per call.
-//   node node_fetch.mjs N CONCURRENCY BASE_URL [--mode gather|as_completed]
+//   node node_fetch.mjs N CONCURRENCY BASE_URL [--mode gather|as_completed] [--ca-file PEM]
 // Prints one JSON line; wall_s and cpu_s (process.cpuUsage, all threads) cover the work window.
+// Over https:// (W5) fetch speaks HTTP/1.1 (Node 20's fetch has no HTTP/2 without the undici
+// package) and trusts only what Node reads at start-up: run it with NODE_EXTRA_CA_CERTS=PEM;
+// --ca-file PEM checks that this is so.
 import { performance } from "node:perf_hooks";
 
 const [n, concurrency] = [Number(process.argv[2]), Number(process.argv[3])];
 const url = process.argv[4].replace(/\/$/, "") + "/chat/completions";
 const modeAt = process.argv.indexOf("--mode");
 const mode = modeAt > 0 ? process.argv[modeAt + 1] : "gather";
+const caAt = process.argv.indexOf("--ca-file");
+if (caAt > 0 && process.env.NODE_EXTRA_CA_CERTS !== process.argv[caAt + 1]) {
+  console.error(`node_fetch: --ca-file ${process.argv[caAt + 1]} needs NODE_EXTRA_CA_CERTS=${process.argv[caAt + 1]} in the environment`);
+  process.exit(2);
+}
 
 const body = (i) =>
   JSON.stringify({ model: "m", messages: [{ role: "user", content: `Say hello, request ${i}` }], max_tokens: 16 });

@@ -1,11 +1,12 @@
 """asyncio + one aiohttp.ClientSession (TCPConnector limited to the workload's concurrency) +
-asyncio.gather with a semaphore; ``await response.json()`` per call."""
+asyncio.gather with a semaphore; ``await response.json()`` per call. aiohttp speaks HTTP/1.1 only:
+over https:// (W5) the connector gets ``ssl=ssl.create_default_context(cafile=CA)``."""
 
 import asyncio
 
 import aiohttp
 
-from _common import Window, body, emit, parse_args
+from _common import Window, body, emit, parse_args, ssl_context
 
 
 async def call(session: aiohttp.ClientSession, sem: asyncio.Semaphore, url: str, i: int) -> str:
@@ -19,7 +20,8 @@ async def call(session: aiohttp.ClientSession, sem: asyncio.Semaphore, url: str,
 async def main() -> None:
     args = parse_args(__doc__)
     url = args.base_url.rstrip("/") + "/chat/completions"
-    connector = aiohttp.TCPConnector(limit=args.concurrency, limit_per_host=args.concurrency)
+    extra = {"ssl": ssl_context(args)} if args.ca_file else {}
+    connector = aiohttp.TCPConnector(limit=args.concurrency, limit_per_host=args.concurrency, **extra)
     w = Window()
     ok = errors = 0
     sample = ""

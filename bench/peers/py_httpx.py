@@ -4,6 +4,8 @@ bounding the calls in flight, ``response.json()["choices"][0]["message"]["conten
 The pool is sized to the workload (``httpx.Limits(max_connections=C, max_keepalive_connections=C)``)
 so the semaphore, not httpx's default of 100 connections, sets the concurrency. ``--article-defaults``
 keeps httpx's defaults, as the article's code does (W2/W3 then run at most 100 at once).
+Over https:// (W5) the client is made with ``http2=True`` (the ``h2`` package) and
+``verify=ssl.create_default_context(cafile=CA)``; over http:// neither is passed.
 """
 
 import asyncio
@@ -11,7 +13,7 @@ import sys
 
 import httpx
 
-from _common import Window, body, emit, parse_args
+from _common import Window, body, emit, parse_args, ssl_context, tls
 
 article_defaults = "--article-defaults" in sys.argv
 if article_defaults:
@@ -36,7 +38,12 @@ async def main() -> None:
     w = Window()
     ok = errors = 0
     sample = ""
-    async with httpx.AsyncClient(headers={"Authorization": "Bearer x"}, timeout=30.0, limits=limits) as client:
+    extra = {}
+    if tls(args):
+        extra["http2"] = True
+        if args.ca_file:
+            extra["verify"] = ssl_context(args)
+    async with httpx.AsyncClient(headers={"Authorization": "Bearer x"}, timeout=30.0, limits=limits, **extra) as client:
         sem = asyncio.Semaphore(args.concurrency)
         w.start()
         coros = [call(client, sem, url, i) for i in range(args.n)]

@@ -1,13 +1,15 @@
 """The official SDK: one AsyncOpenAI (base_url at nginx, max_retries=0, its default httpx client
 with the pool sized to the workload) + asyncio.gather with a semaphore;
-``(await client.chat.completions.create(...)).choices[0].message.content`` per call."""
+``(await client.chat.completions.create(...)).choices[0].message.content`` per call.
+Over https:// (W5) the http client gets ``verify=ssl.create_default_context(cafile=CA)`` and keeps
+the SDK's default protocol (HTTP/1.1: it does not ask for HTTP/2)."""
 
 import asyncio
 
 import openai
 from openai import AsyncOpenAI, DefaultAsyncHttpxClient
 
-from _common import Window, emit, parse_args
+from _common import Window, emit, parse_args, ssl_context
 
 # The SDK's own httpx flavour (httpx, or httpx2 in newer releases): take Limits from its defaults.
 Limits = type(openai._constants.DEFAULT_CONNECTION_LIMITS)
@@ -23,8 +25,9 @@ async def call(client: AsyncOpenAI, sem: asyncio.Semaphore, i: int) -> str:
 
 async def main() -> None:
     args = parse_args(__doc__)
+    extra = {"verify": ssl_context(args)} if args.ca_file else {}
     http_client = DefaultAsyncHttpxClient(
-        limits=Limits(max_connections=args.concurrency, max_keepalive_connections=args.concurrency)
+        limits=Limits(max_connections=args.concurrency, max_keepalive_connections=args.concurrency), **extra
     )
     client = AsyncOpenAI(base_url=args.base_url, api_key="x", max_retries=0, timeout=30.0, http_client=http_client)
     w = Window()

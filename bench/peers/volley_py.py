@@ -5,7 +5,8 @@
 HOOK (clients/python may not be merged yet): the client is imported from, in order,
 ``$VOLLEY_PY_CLIENT_SRC``, then ``<repo>/clients/python/src``. When neither holds the
 ``volley`` package this peer prints ``{"skipped": ...}`` and bench/run reports it as skipped.
-The sidecar binary is ``$VOLLEY_BIN``. Its CPU and peak RSS come from RUSAGE_CHILDREN after the
+The sidecar binary is ``$VOLLEY_BIN``; ``--ca-file`` becomes the provider's ``ca_file`` (over
+https:// the sidecar asks for HTTP/2 by ALPN on its own). Its CPU and peak RSS come from RUSAGE_CHILDREN after the
 client has shut it down and reaped it (its whole life: spawn, initialize, the batch, exit).
 """
 
@@ -42,6 +43,8 @@ async def main() -> None:
             "retry": {"max_retries": 0},
         }
     }
+    if args.ca_file:
+        providers["bench"]["ca_file"] = args.ca_file
     ok = errors = 0
     sample = ""
     w = Window()

@@ -5,10 +5,14 @@
  * the response). No JSON parser: outcomes are counted by substring ("ok":true / "ok":false).
  *
  *   volley_raw N CONCURRENCY BASE_URL [--mode gather|as_completed] [--volley PATH] [--socket PATH]
+ *              [--ca-file PEM]
  *
  * With --socket, the sidecar is a shared daemon (`volley serve --socket PATH`) and the host talks
  * to it over that Unix socket instead of pipes: the same work, for the cost of shared mode. The
  * daemon is still this process's child, stopped with SIGTERM at the end so wait4 counts its CPU.
+ *
+ * --ca-file adds `"ca_file"` to the provider (the CA to trust over https://; the sidecar asks for
+ * HTTP/2 by ALPN on its own).
  *
  * The sidecar gets `--max-connections-per-host CONCURRENCY`. Prints one JSON line:
  *   wall_s, first_s         work window: from building the request to the last byte of the reply
@@ -157,18 +161,24 @@ static int connect_socket(const char *path, pid_t daemon) {
 int main(int argc, char **argv) {
     signal(SIGPIPE, SIG_IGN);
     if (argc < 4) {
-        fprintf(stderr, "usage: volley_raw N CONCURRENCY BASE_URL [--mode gather|as_completed] [--volley PATH]\n");
+        fprintf(stderr, "usage: volley_raw N CONCURRENCY BASE_URL [--mode gather|as_completed] [--volley PATH] [--socket PATH] [--ca-file PEM]\n");
         return 2;
     }
     long n = atol(argv[1]), conc = atol(argv[2]);
-    const char *base = argv[3], *mode = "gather", *socket_path = NULL;
+    const char *base = argv[3], *mode = "gather", *socket_path = NULL, *ca_file = NULL;
     const char *bin = getenv("VOLLEY_BIN") ? getenv("VOLLEY_BIN") : "volley";
     for (int i = 4; i + 1 < argc; i++) {
         if (!strcmp(argv[i], "--mode")) mode = argv[++i];
         else if (!strcmp(argv[i], "--volley")) bin = argv[++i];
         else if (!strcmp(argv[i], "--socket")) socket_path = argv[++i];
+        else if (!strcmp(argv[i], "--ca-file")) ca_file = argv[++i];
     }
     int as_completed = !strcmp(mode, "as_completed");
+    char ca[640] = "";
+    if (ca_file) {
+        if (strpbrk(ca_file, "\"\\") || strlen(ca_file) > 600) { fprintf(stderr, "volley_raw: bad --ca-file\n"); return 2; }
+        snprintf(ca, sizeof ca, ",\"ca_file\":\"%s\"", ca_file);
+    }
     char conc_s[32];
     snprintf(conc_s, sizeof conc_s, "%ld", conc);
 
@@ -201,14 +211,14 @@ int main(int argc, char **argv) {
     size_t len;
     char *line;
 
-    char init[1024];
+    char init[2048];
     int il = snprintf(init, sizeof init,
         "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":{\"protocol_version\":1,"
         "\"client\":{\"name\":\"volley_raw\",\"version\":\"1\"},"
         "\"providers\":{\"bench\":{\"kind\":\"openai\",\"base_url\":\"%s\",\"api_key\":\"x\","
-        "\"limits\":{\"concurrency\":%ld,\"rpm\":100000000,\"tpm\":10000000000},\"retry\":{\"max_retries\":0}}},"
+        "\"limits\":{\"concurrency\":%ld,\"rpm\":100000000,\"tpm\":10000000000},\"retry\":{\"max_retries\":0}%s}},"
         "\"default_provider\":\"bench\"}}\n",
-        base, conc);
+        base, conc, ca);
     write_all(to, init, (size_t)il);
     line = read_line(&r, &len);
     if (!line || !strstr(line, "\"result\"")) {

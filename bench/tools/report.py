@@ -15,24 +15,40 @@ from collections import OrderedDict, defaultdict
 
 FLOOR = "c-multi"
 ARTICLE = "py-httpx"
-VOLLEY = ("volley-raw", "volley-py", "volley-socket")
+VOLLEY = ("volley-raw", "volley-py", "volley-node", "volley-socket")
 WORKLOADS = OrderedDict(
     W1=("20,000 requests, no delay, concurrency 64", "overhead-bound"),
     W2=("2,000 requests at 100 ms, concurrency 500", "ideal 0.4 s"),
     W3=("10,000 requests at 100 ms, concurrency 2,000", "memory at fan-out; ideal 0.5 s"),
     W4=("as_completed of W2: 2,000 at 100 ms, concurrency 500", "time to first result and to last"),
+    W5a=("W1 over HTTPS + HTTP/2: 20,000 requests, no delay, concurrency 64", "TLS and multiplexing: CPU per call, connections"),
+    W5b=("W3 over HTTPS + HTTP/2: 10,000 requests at 100 ms, concurrency 2,000", "TLS at fan-out: connections, memory; ideal 0.5 s"),
 )
+TLS_WORKLOADS = ("W5a", "W5b")
 PEER_NOTES = {
     "c-multi": "C, one libcurl multi handle, `curl_multi_poll` loop, easy handles reused; no JSON parsing (the floor)",
     "curl-parallel": "`curl --parallel --parallel-immediate`, one config file of N POSTs; curl caps `--parallel-max` at 300; whole process (config parsing included)",
     "volley-raw": "volley driven by a minimal C host: one `gather`/`as_completed` line, replies counted by substring (sidecar cost)",
     "volley-py": "volley through clients/python (`Volley.gather` / `as_completed`)",
+    "volley-node": "volley through clients/node (`v.gather(items, { returnExceptions: true })` / `for await ... v.asCompleted`); "
+                   "the sidecar's CPU and peak RSS from /proc at the end of the batch (its exit not included)",
     "volley-socket": "volley-raw's host talking to a shared daemon (`volley serve --socket`) over its Unix socket instead of stdio pipes",
     "py-httpx": "the article's pattern: asyncio + one shared httpx.AsyncClient (pool sized to the concurrency) + gather + semaphore, `response.json()`",
     "py-httpx-defaults": "the article's code as written: httpx default pool (100 connections, 20 keep-alive)",
     "py-aiohttp": "asyncio + one aiohttp.ClientSession (connector limit = concurrency) + gather + semaphore, `await response.json()`",
     "py-openai": "official SDK: AsyncOpenAI(max_retries=0), pool sized to the concurrency, gather + semaphore",
     "node-fetch": "Node global fetch (undici, keep-alive) with C workers pulling indices, `await response.json()`",
+}
+TLS_NOTES = {
+    "c-multi": "HTTP/2: `CURL_HTTP_VERSION_2TLS`, `CURLOPT_PIPEWAIT`, `CURLPIPE_MULTIPLEX`, `CURLOPT_CAINFO`",
+    "volley-raw": "provider `ca_file`; the sidecar asks for HTTP/2 by ALPN and multiplexes on its own",
+    "volley-py": "provider `ca_file`",
+    "volley-node": "provider `caFile`",
+    "volley-socket": "provider `ca_file`",
+    "py-httpx": "`httpx.AsyncClient(http2=True, verify=ssl_context)` (the `h2` package)",
+    "py-aiohttp": "`TCPConnector(ssl=ssl_context)`; aiohttp has no HTTP/2",
+    "py-openai": "`DefaultAsyncHttpxClient(verify=ssl_context)`; the SDK does not ask for HTTP/2",
+    "node-fetch": "`NODE_EXTRA_CA_CERTS`; Node 20's fetch has no HTTP/2 without the undici package",
 }
 
 
@@ -46,6 +62,10 @@ NOTES = [
     "curl-parallel cannot run more than 300 transfers at once (`--parallel-max` is capped at 300), so its W2/W3 walls are "
     "not comparable to the others'; it has no as-completed mode (no W4 row).",
     "node-fetch's wall includes V8 warming up (its first results are late even at W4).",
+    "W5a and W5b are W1 and W3 against nginx's HTTPS port (TLS 1.3 with an EC P-256 certificate of a throwaway CA, "
+    "HTTP/2 offered by ALPN, nginx's default of 128 streams per connection). A peer asks for HTTP/2 when it can; the "
+    "protocol column is what nginx logged for each connection, not what the peer says. No wrk row: wrk speaks HTTP/1.1 only. "
+    "curl-parallel and py-httpx-defaults do not run W5.",
     "The C floor parses no JSON; every other peer parses each reply (volley parses it in the sidecar and writes an outcome).",
 ]
 
@@ -77,6 +97,19 @@ def fmt_ratio(r):
     if r is None:
         return "—"
     return f"{r:.3f}×" if r < 0.1 else f"{r:.2f}×"
+
+
+def protocol_text(runs):
+    """What nginx saw the runs' connections speak: "HTTP/2.0 TLSv1.3", or a mix with counts."""
+    total = defaultdict(int)
+    for r in runs:
+        for proto, count in (r.get("protocols") or {}).items():
+            total[proto] += count
+    if not total:
+        return None
+    if len(total) == 1:
+        return next(iter(total))
+    return ", ".join(f"{p} ×{c}" for p, c in sorted(total.items(), key=lambda kv: -kv[1]))
 
 
 def aggregate(rows):
@@ -122,6 +155,8 @@ def aggregate(rows):
             "requests": sum(r.get("n") or 0 for r in real),
             "samples": sorted({r.get("error_sample") for r in real if r.get("error_sample")}),
             "effective_concurrency": real[0].get("effective_concurrency"),
+            "connections": median(r.get("connections") for r in done),
+            "protocols": protocol_text(done),
         }
         a["cpu_us"] = a["total_cpu"] / n * 1e6 if a["total_cpu"] is not None and n else None
         a["nginx_us"] = a["nginx_cpu"] / n * 1e6 if a["nginx_cpu"] is not None and n else None
@@ -134,11 +169,15 @@ def workload_table(w, agg, wrk, peers_order):
     article = agg.get((w, ARTICLE), {})
     lines = []
     as_completed = w == "W4"
+    tls = w in TLS_WORKLOADS
     head = ["peer", "runs", "wall s (median; min–max)", "× C floor", "× article"]
     if as_completed:
         head.append("first result s")
     head += ["host CPU s", "sidecar CPU s", "CPU µs/req (host+sidecar)", "CPU × C floor", "CPU × article",
-             "peak RSS host MB", "peak RSS sidecar MB", "nginx CPU µs/req", "errors"]
+             "peak RSS host MB", "peak RSS sidecar MB", "nginx CPU µs/req", "connections"]
+    if tls:
+        head.append("protocol (nginx)")
+    head.append("errors")
     lines.append("| " + " | ".join(head) + " |")
     lines.append("|" + "---|" * len(head))
     if wrk:
@@ -146,7 +185,10 @@ def workload_table(w, agg, wrk, peers_order):
                  fmt_ratio(ratio(wrk.get("ideal_wall_s"), floor.get("wall"))), "—"]
         if as_completed:
             cells.append("—")
-        cells += ["—"] * 7 + [fmt(wrk.get("nginx_us_per_req"), 1), str(wrk.get("errors"))]
+        cells += ["—"] * 7 + [fmt(wrk.get("nginx_us_per_req"), 1), str(wrk.get("concurrency") or "—")]
+        if tls:
+            cells.append("—")
+        cells.append(str(wrk.get("errors")))
         lines.append("| " + " | ".join(cells) + " |")
     for p in peers_order:
         a = agg.get((w, p))
@@ -182,8 +224,11 @@ def workload_table(w, agg, wrk, peers_order):
             fmt(a["host_rss_kb"] / 1024 if a["host_rss_kb"] else None, 1),
             fmt(a["sidecar_rss_kb"] / 1024 if a["sidecar_rss_kb"] else None, 1),
             fmt(a["nginx_us"], 1),
-            f"{a['errors']} / {a['requests']}",
+            fmt(round(a["connections"]) if a["connections"] is not None else None),
         ]
+        if tls:
+            cells.append(a["protocols"] or "—")
+        cells.append(f"{a['errors']} / {a['requests']}")
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -235,24 +280,26 @@ def targets(agg, startup):
 
 def runs_table(rows):
     lines = ["| workload | peer | rep | wall s | first s | host CPU s | sidecar CPU s | process-tree CPU s (wait4) | "
-             "host RSS MB | sidecar RSS MB | nginx CPU s | ok | errors | note |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "host RSS MB | sidecar RSS MB | nginx CPU s | connections | ok | errors | note |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         if r.get("peer") == "wrk":
             lines.append(f"| {r['workload']} | wrk -c{r['concurrency']} | — | {fmt(r.get('ideal_wall_s'))} (ideal) | — | — | — | — | — | — | "
-                         f"{fmt(r.get('nginx_cpu_s'))} | {r.get('requests')} | {r.get('errors')} | {fmt(r.get('rps'))} req/s over {r.get('seconds')} s |")
+                         f"{fmt(r.get('nginx_cpu_s'))} | {r['concurrency']} | {r.get('requests')} | {r.get('errors')} | {fmt(r.get('rps'))} req/s over {r.get('seconds')} s |")
             continue
         if r.get("workload") == "startup":
             continue
         if "skipped" in r:
-            lines.append(f"| {r['workload']} | {r['peer']} | {r['rep']} | — | — | — | — | — | — | — | — | — | — | skipped |")
+            lines.append(f"| {r['workload']} | {r['peer']} | {r['rep']} | — | — | — | — | — | — | — | — | — | — | — | skipped |")
             continue
         note = "killed (timeout)" if r.get("timed_out") else (r.get("error_sample") or "")[:80].replace("|", "/")
+        if r.get("workload") in TLS_WORKLOADS and r.get("protocols"):
+            note = ", ".join(f"{p} ×{c}" for p, c in r["protocols"].items()) + (f"; {note}" if note else "")
         lines.append(
             f"| {r['workload']} | {r['peer']} | {r['rep']} | {fmt(r.get('wall_s'))} | {fmt(r.get('first_s'))} | "
             f"{fmt(r.get('cpu_s'))} | {fmt(r.get('sidecar_cpu_s'))} | {fmt(r.get('proc_cpu_s'))} | "
             f"{fmt((r.get('maxrss_kb') or 0) / 1024, 1)} | {fmt((r.get('sidecar_maxrss_kb') or 0) / 1024 or None, 1)} | "
-            f"{fmt(r.get('nginx_cpu_s'))} | {r.get('ok')} | {r.get('errors')} | {note} |"
+            f"{fmt(r.get('nginx_cpu_s'))} | {fmt(r.get('connections'))} | {r.get('ok')} | {r.get('errors')} | {note} |"
         )
     return "\n".join(lines)
 
@@ -279,7 +326,7 @@ def main():
     print("## Machine\n")
     print("| | |\n|---|---|")
     for k in ("cpus", "cpu_model", "memory", "kernel", "swift", "libcurl", "nginx", "python", "python_packages",
-              "node", "curl", "wrk", "perf", "volley_binary", "python_client"):
+              "node", "curl", "wrk", "perf", "volley_binary", "python_client", "node_client", "tls"):
         if k in m:
             print(f"| {k.replace('_', ' ')} | {m[k]} |")
     print(f"| pinning | {meta.get('pinning')} |")
@@ -310,12 +357,18 @@ def main():
           "- **CPU µs/req**: (host + sidecar CPU) / N. nginx's worker is reported on its own (utime + stime from /proc, 10 ms ticks).\n"
           "- **peak RSS**: `ru_maxrss` of the host process and of the sidecar.\n"
           "- **× C floor / × article**: ratio to c-multi and to py-httpx in the same workload (lower is better).\n"
+          "- **connections**: TCP connections nginx accepted during the run (stub_status `accepts` before and after; median "
+          "over runs). HTTP/1.1 needs one per request in flight; HTTP/2 multiplexes up to 128 streams on one.\n"
+          "- **protocol (nginx)** (W5): the connections that served a request, by `$server_protocol $ssl_protocol` in nginx's "
+          "per-connection log.\n"
           "- **wrk row**: wrk -t1 against the same location at the workload's concurrency for a few seconds; its wall is the time "
           "N requests take at wrk's rate (never below ceil(N/C) × delay): the physical limit of this server on this machine.\n")
     print("## Peers\n")
+    ran_tls = any(k[0] in TLS_WORKLOADS for k in agg)
     for pname in peers_order:
         if pname in PEER_NOTES:
-            print(f"- **{pname}**: {PEER_NOTES[pname]}")
+            tls_note = f" Over TLS (W5): {TLS_NOTES[pname]}." if ran_tls and pname in TLS_NOTES else ""
+            print(f"- **{pname}**: {PEER_NOTES[pname]}{tls_note}")
     print()
     print("## Notes\n")
     for n in NOTES + meta.get("notes", []):
