@@ -129,6 +129,12 @@ final class FakeHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
         switch (plan.delivery, plan.body) {
         case (.never, _):
             return  // read, never answered; channelInactive ends it
+        case (.garbageChunked, _), (.truncatedChunked, _):
+            if plan.delayMilliseconds > 0 {
+                schedule(afterMilliseconds: plan.delayMilliseconds, context: context) { $0.sendBrokenChunked(context: $1) }
+            } else {
+                sendBrokenChunked(context: context)
+            }
         case (_, .events):
             writeHead(context: context, contentLength: nil)
             if plan.delayMilliseconds > 0 {
@@ -188,7 +194,7 @@ final class FakeHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
         guard let request = active, case .full(let bytes) = request.plan.body else { return }
         writeHead(context: context, contentLength: bytes.count)
         switch request.plan.delivery {
-        case .complete, .partialThenEnd, .never:
+        case .complete, .partialThenEnd, .never, .garbageChunked, .truncatedChunked:
             writeBody(bytes, context: context)
             end(context: context)
         case .partialThenReset:
@@ -227,7 +233,7 @@ final class FakeHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
             return
         }
         switch request.plan.delivery {
-        case .complete, .partialThenEnd, .never:
+        case .complete, .partialThenEnd, .never, .garbageChunked, .truncatedChunked:
             end(context: context)
         case .partialThenReset:
             abortAfterFlush(context: context)
@@ -273,6 +279,34 @@ final class FakeHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
             provider.setSoLinger(reset).assumeIsolated().whenComplete { _ in context.close(promise: nil) }
         }
         context.writeAndFlush(wrapOutboundOut(.body(.byteBuffer(ByteBuffer()))), promise: flushed)
+    }
+
+    /// Writes the head and a broken chunked body (`BrokenChunkedBody`) as raw bytes, then
+    /// closes the connection (FIN). NIO's encoder only ever frames valid chunks, so the bytes are
+    /// written from the encoder's own context: they go to the socket without passing through it.
+    private func sendBrokenChunked(context: ChannelHandlerContext) {
+        guard var request = active else { return }
+        active = nil
+        let bytes = BrokenChunkedBody.wire(
+            status: request.plan.status, headers: request.plan.headers, body: request.plan.body,
+            garbage: request.plan.delivery == .garbageChunked)
+        request.statusSent = request.plan.status
+        if request.plan.tracked {
+            let usage = request.plan.isModelReply && request.plan.status == 200
+                ? (input: request.plan.inputTokens, output: request.plan.outputTokens) : nil
+            core.headSent(status: request.plan.status, replyTokens: usage)
+        }
+        guard let encoder = try? context.pipeline.syncOperations.context(handlerType: HTTPResponseEncoder.self) else {
+            finish(request, completed: false, clientDisconnected: false)
+            context.close(promise: nil)
+            return
+        }
+        let written = context.eventLoop.makePromise(of: Void.self)
+        written.futureResult.assumeIsolated().whenComplete { _ in
+            self.finish(request, completed: false, clientDisconnected: false)
+            context.close(promise: nil)
+        }
+        encoder.writeAndFlush(NIOAny(context.channel.allocator.buffer(bytes: bytes)), promise: written)
     }
 
     private func finish(_ request: Active, completed: Bool, clientDisconnected: Bool) {

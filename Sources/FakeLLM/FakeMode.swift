@@ -23,4 +23,12 @@ public enum FakeMode: String, Sendable, CaseIterable, Equatable {
     case cutStream = "cut_stream"
     /// SSE: some events, then TCP RST. On a non-streaming request this acts as `reset`.
     case resetStream = "reset_stream"
+    /// Status 200 with `Transfer-Encoding: chunked`: the first half of the body (or the first
+    /// events) as valid chunks, then a chunk-size line that is not hexadecimal, then the
+    /// connection is closed. A client must call it a framing error, not a body.
+    case garbageChunked = "garbage_chunked"
+    /// Status 200 with `Transfer-Encoding: chunked`: a chunk whose size line announces the whole
+    /// body (or the next event) but carries only half of it, then the connection is closed
+    /// cleanly (FIN, not RST), without the terminating zero-size chunk.
+    case truncatedChunked = "truncated_chunked"
 }

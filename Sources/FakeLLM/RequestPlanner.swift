@@ -340,6 +340,10 @@ struct RequestPlanner: Sendable {
             plan.delivery = .partialThenStall
         case .stallHeaders:
             plan.delivery = .never
+        case .garbageChunked:
+            plan.delivery = .garbageChunked
+        case .truncatedChunked:
+            plan.delivery = .truncatedChunked
         case .malformed, .cutStream:
             switch plan.body {
             case .full(let bytes):

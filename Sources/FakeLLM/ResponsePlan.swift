@@ -25,6 +25,12 @@ struct ResponsePlan: Sendable {
         case partialThenEnd
         /// Nothing at all: the request is read and never answered.
         case never
+        /// The head and part of the body in chunked encoding, then a chunk-size line that is not
+        /// hexadecimal, then the connection is closed.
+        case garbageChunked
+        /// The head and part of the body in chunked encoding, the last chunk shorter than its
+        /// size line says, then the connection is closed (FIN) without the final chunk.
+        case truncatedChunked
     }
 
     var status: Int

@@ -19,6 +19,14 @@ struct EasyOptions {
         check(option, volley_easy_setopt_long(easy, option, value))
     }
 
+    /// Sets an option a libcurl older than the one built against may not know: there
+    /// (`CURLE_UNKNOWN_OPTION`) the handle stays as it was and nothing fails.
+    mutating func setIfKnown(_ option: CURLoption, _ value: Int) {
+        let code = volley_easy_setopt_long(easy, option, value)
+        guard code != CURLE_UNKNOWN_OPTION else { return }
+        check(option, code)
+    }
+
     mutating func set(_ option: CURLoption, offset value: Int64) {
         check(option, volley_easy_setopt_off_t(easy, option, curl_off_t(value)))
     }

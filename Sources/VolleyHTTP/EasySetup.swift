@@ -26,6 +26,13 @@ enum EasySetup {
         options.set(CURLOPT_OPENSOCKETDATA, pointer: socketOwner)
         options.set(CURLOPT_CLOSESOCKETFUNCTION, closeSocket: CurlCallbacks.closeSocket)
         options.set(CURLOPT_CLOSESOCKETDATA, pointer: socketOwner)
+        // A transfer that ends while its name is still being resolved (its connect timeout,
+        // a cancel) must not stop the transport thread: libcurl's threaded resolver otherwise
+        // joins its thread there, waiting for getaddrinfo to return (5 s per try with glibc's
+        // defaults, forever for a resolver that hangs) while no other transfer moves. With
+        // QUICK_EXIT the resolver thread is detached and frees itself when getaddrinfo returns.
+        // libcurl 7.87+; an older one waits as before.
+        options.setIfKnown(CURLOPT_QUICK_EXIT, 1)
         return options.failure
     }
 

@@ -106,7 +106,8 @@ public enum FileRun {
 
         let engine: Engine
         do {
-            engine = try Engine(maxConnectionsPerHost: options.maxConnectionsPerHost, environment: environment, providers: providers,
+            engine = try Engine(maxConnectionsPerHost: options.maxConnectionsPerHost, maxResponseBytes: options.maxResponseBytes,
+                                environment: environment, providers: providers,
                                 sharedLimits: sharedLimits, pricing: pricing)
         } catch {
             writer.close()

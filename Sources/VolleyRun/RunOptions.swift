@@ -1,3 +1,5 @@
+import VolleyCore
+
 /// Everything `volley run` is told on its command line.
 public struct RunOptions: Sendable {
     /// The input JSONL file.
@@ -32,6 +34,8 @@ public struct RunOptions: Sendable {
     public var progressIntervalSeconds: Double
     /// Most connections to one host at once (as `serve --max-connections-per-host`).
     public var maxConnectionsPerHost: Int
+    /// The largest buffered response body, in bytes (`--max-response-bytes`, hidden: for tests).
+    public var maxResponseBytes = RunOptions.defaultMaxResponseBytes
     /// Share rate limits in this Redis (as `serve --redis-url`; also `VOLLEY_REDIS_URL` or the
     /// config file's `shared_limits`).
     public var redisURL: String?
@@ -58,6 +62,7 @@ public struct RunOptions: Sendable {
     public static let defaultMaxLineBytes = 16 * 1024 * 1024
     public static let defaultProgressInterval = 5.0
     public static let defaultMaxConnectionsPerHost = 32
+    public static let defaultMaxResponseBytes = Engine.defaultMaxResponseBytes
 
     public init(
         inputPath: String,
@@ -142,6 +147,7 @@ public struct RunOptions: Sendable {
             throw RunSetupError("--progress-interval must be a positive number of seconds")
         }
         if maxConnectionsPerHost < 1 { throw RunSetupError("--max-connections-per-host must be at least 1") }
+        if maxResponseBytes < 1024 { throw RunSetupError("--max-response-bytes must be at least 1024") }
         if let maxCostUSD, !(maxCostUSD >= 0 && maxCostUSD.isFinite) { throw RunSetupError("--max-cost must be a number of dollars, 0 or more") }
         if inputPath.isEmpty { throw RunSetupError("the input file name is empty") }
         if inputPath == "-" { throw RunSetupError("the input must be a file (reading stdin is not supported)") }

@@ -119,6 +119,10 @@ struct RunArguments: ParsableCommand {
     @Option(name: .long, help: "Most connections to one host at once.")
     var maxConnectionsPerHost: Int = RunOptions.defaultMaxConnectionsPerHost
 
+    // Hidden: for tests of an oversized reply (docs/run.md, "Usage").
+    @Option(name: .long, help: .hidden)
+    var maxResponseBytes: Int = RunOptions.defaultMaxResponseBytes
+
     @Option(name: .long, help: ArgumentHelp(
         "Share rate limits with every sidecar using this Redis (as volley serve --redis-url; also VOLLEY_REDIS_URL).",
         valueName: "url"))
@@ -156,6 +160,7 @@ struct RunArguments: ParsableCommand {
             maxConnectionsPerHost: maxConnectionsPerHost, redisURL: redisURL,
             outputFormat: RunOptions.OutputFormat(rawValue: outputFormat) ?? .auto, errorsPath: errors, pricingPath: pricing, maxCostUSD: maxCost)
         options.dryRun = dryRun
+        options.maxResponseBytes = maxResponseBytes
         return options
     }
 

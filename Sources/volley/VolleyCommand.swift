@@ -117,6 +117,10 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .long, help: "Most connections to one host at once.")
     var maxConnectionsPerHost: Int = 32
 
+    // Hidden: for tests of an oversized reply (docs/protocol.md, "Lifecycle"); the default suits every API.
+    @Option(name: .long, help: .hidden)
+    var maxResponseBytes: Int = Engine.defaultMaxResponseBytes
+
     @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: String = "warning"
 
@@ -132,6 +136,7 @@ struct Serve: AsyncParsableCommand {
         guard maxItemsPerBatch >= 1 else { throw ValidationError("--max-items-per-batch must be at least 1") }
         guard maxPendingItems >= 1 else { throw ValidationError("--max-pending-items must be at least 1") }
         guard maxConnectionsPerHost >= 1 else { throw ValidationError("--max-connections-per-host must be at least 1") }
+        guard maxResponseBytes >= 1024 else { throw ValidationError("--max-response-bytes must be at least 1024") }
         if shared, socket != nil { throw ValidationError("--shared and --socket both name the socket: give one") }
         if let idleExit {
             guard socket != nil || shared else { throw ValidationError("--idle-exit needs --socket or --shared") }
@@ -187,7 +192,8 @@ struct Serve: AsyncParsableCommand {
         }
         let engine: Engine
         do {
-            engine = try Engine(maxConnectionsPerHost: maxConnectionsPerHost, environment: environment, providers: providers,
+            engine = try Engine(maxConnectionsPerHost: maxConnectionsPerHost, maxResponseBytes: maxResponseBytes,
+                                environment: environment, providers: providers,
                                 onLimitChange: { change in
                 logger.notice(change.cause == .learned ? "limits learned from headers" : "limits adapted", metadata: [
                     "limiter": "\(change.limiter)", "cause": "\(change.cause.rawValue)",

@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+@preconcurrency import Glibc
+#endif
 import Testing
 import VolleyTestSupport
 
@@ -11,24 +14,52 @@ enum VolleyProcess {
         let stderrPath: String
         private let exited = Latch<Void>(name: "volley run to exit")
 
-        init(_ arguments: [String], in dir: TempDir, name: String = "volley") throws {
+        /// - Parameters:
+        ///   - openFilesLimit: started through `sh -c 'ulimit -n N; exec volley ...'` (same pid),
+        ///     with this soft and hard limit on open files, which the run cannot raise.
+        ///   - stdoutPipe: stdout goes to this pipe instead of the `.stdout` file; the caller
+        ///     reads it (or not).
+        init(_ arguments: [String], in dir: TempDir, name: String = "volley", openFilesLimit: Int? = nil,
+             stdoutPipe: Pipe? = nil) throws {
             stdoutPath = dir.path("\(name).stdout")
             stderrPath = dir.path("\(name).stderr")
             _ = FileManager.default.createFile(atPath: stdoutPath, contents: nil)
             _ = FileManager.default.createFile(atPath: stderrPath, contents: nil)
             let process = Process()
-            process.executableURL = try BuiltExecutable.volley()
-            process.arguments = arguments
+            let binary = try BuiltExecutable.volley()
+            if let openFilesLimit {
+                process.executableURL = URL(fileURLWithPath: "/bin/sh")
+                process.arguments = ["-c", "ulimit -n \(openFilesLimit) && exec \"$0\" \"$@\"", binary.path] + arguments
+            } else {
+                process.executableURL = binary
+                process.arguments = arguments
+            }
             process.currentDirectoryURL = dir.url
             // Only the built-in mock provider: no keys from the environment.
             process.environment = ["PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"]
             process.standardInput = FileHandle.nullDevice
-            process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: stdoutPath))
+            if let stdoutPipe {
+                process.standardOutput = stdoutPipe
+            } else {
+                process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: stdoutPath))
+            }
             process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: stderrPath))
             self.process = process
             process.terminationHandler = { [exited] _ in exited.set(()) }
             try process.run()
+            // The child has its copy: ours would keep the reader from ever seeing EOF.
+            try? stdoutPipe?.fileHandleForWriting.close()
         }
+
+        var pid: Int32 { process.processIdentifier }
+
+        /// Sends `signal` unless the process has already exited.
+        func signal(_ signal: Int32) {
+            guard exited.value == nil else { return }
+            _ = kill(pid, signal)
+        }
+
+        var hasExited: Bool { exited.value != nil }
 
         /// Waits for the process to end. - Throws: ``HarnessError`` after `timeoutSeconds`.
         func wait(timeoutSeconds: Double = 120) async throws {

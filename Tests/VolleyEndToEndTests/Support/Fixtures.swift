@@ -13,12 +13,13 @@ func withVolley<T>(
     environment: [String: String] = [:],
     readStdout: Bool = true,
     softOpenFilesLimit: Int? = nil,
+    launcher: [String]? = nil,
     _ body: (VolleyProcess) async throws -> T
 ) async throws -> T {
     await sidecarSlots.acquire()
     defer { sidecarSlots.release() }
     let volley = try await spawnOffThePool(arguments: arguments, environment: environment, readStdout: readStdout,
-                                           softOpenFilesLimit: softOpenFilesLimit)
+                                           softOpenFilesLimit: softOpenFilesLimit, launcher: launcher)
     defer { volley.terminate() }
     do {
         return try await body(volley)
@@ -36,12 +37,13 @@ let sidecarSlots = AsyncSemaphore(count: 3)
 /// inherited descriptor (~20 ms here), and dozens of spawns on Swift concurrency's two pool
 /// threads starved other suites' timing-sensitive tests running in the same process.
 private func spawnOffThePool(arguments: [String], environment: [String: String], readStdout: Bool,
-                             softOpenFilesLimit: Int?) async throws -> VolleyProcess {
+                             softOpenFilesLimit: Int?, launcher: [String]?) async throws -> VolleyProcess {
     try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<VolleyProcess, any Error>) in
         Thread.detachNewThread {
             do {
                 continuation.resume(returning: try VolleyProcess(arguments: arguments, environment: environment, readStdout: readStdout,
-                                                                 softOpenFilesLimit: softOpenFilesLimit))
+                                                                 softOpenFilesLimit: softOpenFilesLimit,
+                                                                 launcher: launcher))
             } catch {
                 continuation.resume(throwing: error)
             }

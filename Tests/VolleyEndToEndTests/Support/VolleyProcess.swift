@@ -49,8 +49,11 @@ final class VolleyProcess: Sendable {
     ///   - readStdout: `false` leaves stdout unread (the pipe fills) until ``startReadingStdout()``.
     ///   - softOpenFilesLimit: started through `sh -c 'ulimit -Sn N; exec volley ...'`, with this
     ///     soft limit on open files (same pid: the shell execs the sidecar).
+    ///   - launcher: a command the sidecar is started through, which must end by exec'ing its
+    ///     first argument after it with the rest (so the pid is the sidecar's), e.g.
+    ///     ``openFilesLimit(_:)``.
     init(arguments: [String] = [], environment: [String: String] = [:], readStdout: Bool = true,
-         softOpenFilesLimit: Int? = nil) throws {
+         softOpenFilesLimit: Int? = nil, launcher: [String]? = nil) throws {
         ignoreSIGPIPEInTests()
         let binary = try BuiltExecutable.volley()
         var env = ProcessInfo.processInfo.environment
@@ -65,9 +68,10 @@ final class VolleyProcess: Sendable {
             // leaked stdin write end would keep that sidecar from ever seeing EOF).
             let input = Pipe(), output = Pipe(), errors = Pipe()
             let process = Process()
-            if let softOpenFilesLimit {
-                process.executableURL = URL(fileURLWithPath: "/bin/sh")
-                process.arguments = ["-c", "ulimit -Sn \(softOpenFilesLimit) && exec \"$0\" \"$@\"", binary.path] + arguments
+            let softLimit = softOpenFilesLimit.map { limit in ["/bin/sh", "-c", "ulimit -Sn \(limit) && exec \"$0\" \"$@\""] }
+            if let launcher = launcher ?? softLimit, let command = launcher.first {
+                process.executableURL = URL(fileURLWithPath: command)
+                process.arguments = Array(launcher.dropFirst()) + [binary.path] + arguments
             } else {
                 process.executableURL = binary
                 process.arguments = arguments
@@ -122,6 +126,12 @@ final class VolleyProcess: Sendable {
             stderrClosed.set(())
         }
         if readStdout { stdoutGateOpen.store(true, ordering: .relaxed) }
+    }
+
+    /// A launcher that sets the soft and the hard limit on open files to `count`
+    /// (`ulimit -n`), so the sidecar cannot raise it.
+    static func openFilesLimit(_ count: Int) -> [String] {
+        ["/bin/sh", "-c", "ulimit -n \(count) && exec \"$0\" \"$@\""]
     }
 
     // MARK: - stdin
@@ -252,22 +262,7 @@ final class VolleyProcess: Sendable {
     /// Whether one of the process's threads is blocked writing to its stdout (fd 1), from
     /// `/proc/PID/task/*/syscall`; `nil` when that cannot be read on this system.
     func isBlockedWritingStdout() -> Bool? {
-        #if arch(x86_64)
-        let writeCalls: Set<Substring> = ["1", "20"]  // write, writev
-        #elseif arch(arm64)
-        let writeCalls: Set<Substring> = ["64", "66"]
-        #else
-        return nil
-        #endif
-        guard let tasks = try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task") else { return nil }
-        var readable = false
-        for task in tasks {
-            guard let text = try? String(contentsOfFile: "/proc/\(pid)/task/\(task)/syscall", encoding: .utf8) else { continue }
-            readable = true
-            let fields = text.split(separator: " ")
-            if fields.count > 1, writeCalls.contains(fields[0]), fields[1] == "0x1" { return true }
-        }
-        return readable ? false : nil
+        ProcessProbe.isBlockedWriting(pid: pid, fd: 1)
     }
 
     /// Whether every thread of the process is asleep (state `S` in `/proc/PID/task/*/stat`):
