@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import abc
 import asyncio
-import json
+import collections
 import logging
-from typing import Any, Callable, Dict, Mapping, Optional, Union
+from typing import Any, Callable, Deque, Dict, List, Mapping, Optional, Union
 
 from ._errors import ProtocolError, SidecarCrashed
 from ._gcpause import gc_paused
+from ._codec import encode_message, loads, loads_lines
 
 __all__ = ["Connection", "Transport", "RequestId", "STREAM_LIMIT"]
 
@@ -34,8 +35,13 @@ StreamNotify = Callable[[str, Dict[str, Any]], None]
 STREAM_LIMIT = 64 * 1024 * 1024
 #: Bytes asked for per read.
 READ_CHUNK = 1024 * 1024
+#: A long line's pieces go to the transport while it buffers at most this much.
+PUMP_BUFFER_BYTES = 256 * 1024
 #: Lines at least this long (a big batch's reply) are parsed with the garbage collector paused.
 GC_PAUSE_BYTES = 256 * 1024
+#: Small lines parsed in one go (as one JSON array): enough to make the per-call cost vanish,
+#: few enough that their dicts, dropped once routed, take little memory at a time.
+LINES_PER_PARSE = 128
 
 
 class Transport(abc.ABC):
@@ -99,6 +105,11 @@ class Connection:
         self.expecting_exit = False
         self._pending: Dict[RequestId, _Pending] = {}
         self._drain_lock = asyncio.Lock()
+        #: Pieces of lines not yet handed to the transport, in order: a long line (a big batch)
+        #: goes out a piece at a time, waiting for room in between, and the lines written
+        #: meanwhile queue up behind it (see :meth:`write` and :meth:`_pump_out`).
+        self._out: Deque[bytes] = collections.deque()
+        self._pump: Optional["asyncio.Future[None]"] = None
         self._dead: Optional[SidecarCrashed] = None
         self._ended = asyncio.Event()
         self._server_said: Optional[str] = None
@@ -134,6 +145,7 @@ class Connection:
             pass
 
     def end_input(self) -> None:
+        self._flush()
         self.transport.end_input()
 
     async def wait_closed(self, timeout: float) -> None:
@@ -185,23 +197,65 @@ class Connection:
         writer = self.transport.writer
         if writer.is_closing():
             raise SidecarCrashed("the volley session is closed (no more requests can be sent)")
-        line = json.dumps(message, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode("utf-8")
+        # A big batch's line comes in slices (see volley._codec.encode_message): no str of the
+        # whole line, no bytes copy of it, no copy with the newline added.
+        pieces = encode_message(message)
+        size = sum(map(len, pieces))
         limit = self.max_line_bytes
-        if limit is not None and len(line) > limit:
+        if limit is not None and size > limit:
             raise ProtocolError(
-                f"request line of {len(line)} bytes is longer than the server's max_line_bytes ({limit}); "
+                f"request line of {size} bytes is longer than the server's max_line_bytes ({limit}); "
                 "start it with a larger --max-line-bytes (Volley(extra_args=...))",
                 code=-32010,
-                data={"byte_count": len(line), "max_line_bytes": limit},
+                data={"byte_count": size, "max_line_bytes": limit},
             )
         pending = self._pending.get(message.get("id")) if "id" in message else None  # type: ignore[arg-type]
         if pending is not None:
-            pending.line_bytes = len(line)
-        writer.write(line + b"\n")
-        return len(line)
+            pending.line_bytes = size
+        if len(pieces) == 1 and not self._out:
+            writer.write(pieces[0] + b"\n")
+            return size
+        pieces.append(b"\n")
+        self._out.extend(pieces)
+        del pieces
+        if self._pump is None:
+            self._pump = asyncio.ensure_future(self._pump_out())
+        return size
+
+    async def _pump_out(self) -> None:
+        """Hand the queued pieces to the transport, waiting whenever it holds more than a
+        piece: a 13 MB request line is never copied whole into the transport's buffer (nor
+        held there), and the server starts reading it at once."""
+        out = self._out
+        try:
+            writer = self.transport.writer
+            while out:
+                writer.write(out.popleft())
+                if writer.transport.get_write_buffer_size() > PUMP_BUFFER_BYTES:
+                    async with self._drain_lock:
+                        await writer.drain()
+        except (ConnectionError, BrokenPipeError):
+            out.clear()  # the server is gone; the reader will notice and fail the futures
+        except Exception:  # pragma: no cover - must not leave a line half written unnoticed
+            self.log.exception("volley client: writing to the server failed")
+            out.clear()
+            self.abort()
+        finally:
+            self._pump = None
+
+    def _flush(self) -> None:
+        """Hand every queued piece to the transport now (before the input is closed)."""
+        writer = self.transport.writer
+        while self._out:
+            writer.write(self._out.popleft())
 
     async def drain(self) -> None:
-        """Wait until the stream to the server has room (backpressure on big batches)."""
+        """Wait until every line written so far is with the transport and the stream to the
+        server has room (backpressure on big batches)."""
+        pump = self._pump
+        if pump is not None:
+            # Shielded: a caller cancelled now must not leave its line half written.
+            await asyncio.shield(pump)
         try:
             async with self._drain_lock:
                 await self.transport.writer.drain()
@@ -240,11 +294,18 @@ class Connection:
                     partial += chunk
                     continue
                 lines = chunk.split(b"\n")
-                partial += lines[0]
-                self._on_line(bytes(partial))
-                for line in lines[1:-1]:
-                    self._on_line(line)
+                if partial:
+                    partial += lines[0]
+                    self._on_line(partial)
+                    complete = lines[1:-1]
+                else:
+                    complete = lines[:-1]
                 partial = bytearray(lines[-1])
+                if len(complete) > 2:
+                    self._on_lines(complete)
+                else:
+                    for line in complete:
+                        self._on_line(line)
             if partial.strip():
                 self.log.warning("volley output ended inside a line (%d bytes dropped)", len(partial))
         except Exception:  # pragma: no cover - a bug in routing must not hang every future
@@ -253,18 +314,44 @@ class Connection:
         finally:
             await self._on_end()
 
-    def _on_line(self, line: bytes) -> None:
-        if not line.strip():
+    def _on_lines(self, lines: List[bytes]) -> None:
+        """Several complete lines (of one read), parsed :data:`LINES_PER_PARSE` at a time and
+        routed in order. A flood of small lines (an ``as_completed`` batch's ``item``
+        notifications) costs one parse per group instead of one per line (``json.loads``
+        costs microseconds per call before it reads a byte); a group with a line that is not
+        one JSON value is read line by line."""
+        # Up to thousands of outcomes, and the objects they are turned into: no collections
+        # meanwhile (they would walk the batch's results, kept so far, again and again).
+        with gc_paused():
+            self._parse_and_route(lines)
+
+    def _parse_and_route(self, lines: List[bytes]) -> None:
+        for start in range(0, len(lines), LINES_PER_PARSE):
+            group = lines[start : start + LINES_PER_PARSE]
+            messages = loads_lines(group)
+            if messages is None:
+                for line in group:
+                    self._on_line(line)
+                continue
+            del group
+            for message in messages:
+                self._route(message)
+
+    def _on_line(self, line: Union[bytes, bytearray]) -> None:
+        if not line or line.isspace():
             return
         try:
             if len(line) >= GC_PAUSE_BYTES:
                 with gc_paused():
-                    message = json.loads(line)
+                    message = loads(line)
             else:
-                message = json.loads(line)
+                message = loads(line)
         except ValueError:
-            self.log.error("volley sent a line that is not JSON: %r", line[:200])
+            self.log.error("volley sent a line that is not JSON: %r", bytes(line[:200]))
             return
+        self._route(message)
+
+    def _route(self, message: Any) -> None:
         try:
             if isinstance(message, list):
                 for member in message:
@@ -334,6 +421,7 @@ class Connection:
         except Exception as error:  # pragma: no cover - never leave futures hanging
             crash = SidecarCrashed(f"the volley session ended ({error})")
         self._dead = crash
+        self._out.clear()
         pending, self._pending = self._pending, {}
         for entry in pending.values():
             if not entry.future.done():

@@ -138,23 +138,49 @@ def chat(
     (``timout=0.1``) must not become a body field the provider ignores. The result is a plain
     dict in the protocol's item shape, free to inspect or change.
     """
-    _check_params("chat", params, REQUEST_PARAMS, _CHAT_KEYWORDS, _CHAT_ITEM_OPTIONS, "REQUEST_PARAMS")
-    body_messages: List[Dict[str, Any]] = []
-    if system is not None:
-        body_messages.append({"role": "system", "content": system})
-    if messages:
-        body_messages.extend(dict(m) for m in messages)
-    if prompt is not None:
-        body_messages.append({"role": "user", "content": prompt})
-    if not body_messages:
-        raise ValueError("chat() needs a prompt, messages or a system message")
+    # What _item does, spelt out: a batch builds its items with this, 100,000 at a time.
+    if params:
+        _check_params("chat", params, REQUEST_PARAMS, _CHAT_KEYWORDS, _CHAT_ITEM_OPTIONS, "REQUEST_PARAMS")
+    body_messages: List[Dict[str, Any]]
+    if system is None and not messages:
+        if prompt is None:
+            raise ValueError("chat() needs a prompt, messages or a system message")
+        body_messages = [{"role": "user", "content": prompt}]
+    else:
+        body_messages = []
+        if system is not None:
+            body_messages.append({"role": "system", "content": system})
+        if messages:
+            body_messages.extend(dict(m) for m in messages)
+        if prompt is not None:
+            body_messages.append({"role": "user", "content": prompt})
 
-    request: Dict[str, Any] = {}
-    if model is not None:
-        request["model"] = model
-    request["messages"] = body_messages
-    return _item(request, params, extra_body, key=key, provider=provider, timeout=timeout, max_retries=max_retries,
-                 raw=raw, format=format, stream=stream)
+    request: Dict[str, Any] = (
+        {"model": model, "messages": body_messages} if model is not None else {"messages": body_messages}
+    )
+    if params:
+        for name, value in params.items():
+            if value is not None:
+                request[name] = value
+    if extra_body:
+        request.update(extra_body)
+    item: Item = {}
+    if key is not None:
+        item["key"] = key
+    if provider is not None:
+        item["provider"] = provider
+    item["request"] = request
+    if timeout is not None:
+        item["timeout"] = timeout
+    if max_retries is not None:
+        item["max_retries"] = max_retries
+    if raw is not None:
+        item["raw"] = raw
+    if format is not None:
+        item["format"] = format
+    if stream is not None:
+        item["stream"] = stream
+    return item
 
 
 def _check_params(
@@ -366,22 +392,28 @@ def post(
     return _item(dict(body or {}), key=key, provider=provider, path=path, timeout=timeout, max_retries=max_retries)
 
 
-def normalize_item(item: ItemLike, default_model: Optional[str]) -> Item:
+def normalize_item(item: ItemLike, default_model: Optional[str], *, copy: bool = True) -> Item:
     """Turn what a caller passed into a protocol item, without changing the caller's objects.
 
-    Strings become :func:`chat` items; dicts are copied. ``default_model`` fills in
+    Strings become :func:`chat` items; dicts are copied (with ``copy=False``, a dict that needs
+    no change is returned as it is: for a request that is encoded at once and never changed,
+    as a batch of 100,000 items is). ``default_model`` fills in
     ``request.model`` when the request has none and the item writes text (``chat``,
     ``responses``, ``messages``, ``completions``: never an embeddings item or a raw ``path``).
     A dict with a field the protocol's item does not have raises :class:`ValueError` naming it
     (the sidecar would ignore it).
     """
-    if isinstance(item, str):
+    if type(item) is dict:
+        out = item if not copy else dict(item)
+    elif isinstance(item, str):
         return chat(item, model=default_model)
     # `dict` first: it answers in C, where the check against typing's Mapping runs Python code.
-    if not isinstance(item, (dict, Mapping)):
+    elif isinstance(item, (dict, Mapping)):
+        out = dict(item)
+    else:
         raise TypeError(f"an item must be a dict (see volley.chat) or a prompt string, not {type(item).__name__}")
-    out = dict(item)
-    if not _ITEM_KEYS.issuperset(out):
+    # `keys() <=` answers in C without building a set of the keys, as issuperset(out) would.
+    if not out.keys() <= _ITEM_KEYS:
         name = next(str(name) for name in out if name not in _ITEM_KEYS)
         raise ValueError(
             f"an item has no field {name!r}{_closest(name, _ITEM_KEYS)}; its fields are request, "
@@ -395,6 +427,8 @@ def normalize_item(item: ItemLike, default_model: Optional[str]) -> Item:
         and "path" not in out
         and out.get("endpoint", "chat") in _TEXT_ENDPOINTS
     ):
+        if out is item:
+            out = dict(item)
         out["request"] = {"model": default_model, **request}
     return out
 
