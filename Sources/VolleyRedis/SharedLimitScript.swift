@@ -342,17 +342,20 @@ public final class SharedLimitClient {
         let replies = try connection.pipeline(operations.map { operation in
             ["EVALSHA", sha, String(operation.keys.keys.count)] + operation.keys.keys + operation.arguments
         })
-        return replies.map { reply in
-            switch reply {
-            case .array(let values) where values.count >= 2:
-                let numbers = values.compactMap(\.integer)
-                if numbers.count == values.count { return .success(numbers) }
-                return .failure(RedisError(.server, "unexpected reply from the shared-limits script: \(reply)"))
-            case .error(let message):
-                return .failure(RedisError(.server, message.hasPrefix("NOSCRIPT") ? message : "the shared-limits script failed: \(message)"))
-            default:
-                return .failure(RedisError(.server, "unexpected reply from the shared-limits script: \(reply)"))
-            }
+        return replies.map(Self.scriptResult)
+    }
+
+    /// One reply of the script: its numbers (two at least), or the server's error.
+    package static func scriptResult(_ reply: RedisValue) -> Result<[Int64], RedisError> {
+        switch reply {
+        case .array(let values) where values.count >= 2:
+            let numbers = values.compactMap(\.integer)
+            if numbers.count == values.count { return .success(numbers) }
+            return .failure(RedisError(.server, "unexpected reply from the shared-limits script: \(reply)"))
+        case .error(let message):
+            return .failure(RedisError(.server, message.hasPrefix("NOSCRIPT") ? message : "the shared-limits script failed: \(message)"))
+        default:
+            return .failure(RedisError(.server, "unexpected reply from the shared-limits script: \(reply)"))
         }
     }
 
