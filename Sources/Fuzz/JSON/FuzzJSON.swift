@@ -51,12 +51,22 @@ enum JSONTarget {
     /// A selection and what it must keep of a parsed value (`JSONSelection` hides its parts).
     struct Selection {
         var selection: JSONSelection
-        var tree: [String: Selection]?  // nil: the whole value
+        /// The kept members, nil for the whole value. Names are matched as JSON matches them,
+        /// byte for byte, not as a `[String: ...]` would (canonical equivalence).
+        var tree: [(name: String, selection: Selection)]?
 
         static let all = Selection(selection: .all, tree: nil)
 
-        static func members(_ tree: [String: Selection]) -> Selection {
-            Selection(selection: .members(tree.mapValues(\.selection)), tree: tree)
+        static func members(_ tree: [(name: String, selection: Selection)]) -> Selection {
+            // `.members` takes a dictionary: names canonically equivalent to an earlier one
+            // are left out (they could not be told apart in it).
+            var unique: [(name: String, selection: Selection)] = []
+            var dictionary: [String: JSONSelection] = [:]
+            for member in tree where dictionary[member.name] == nil {
+                dictionary[member.name] = member.selection.selection
+                unique.append(member)
+            }
+            return Selection(selection: .members(dictionary), tree: unique)
         }
 
         /// The part of `value` this selection keeps, as `parse(_:selecting:)` documents it.
@@ -66,7 +76,9 @@ enum JSONTarget {
             case .object(let object):
                 var kept = JSONObject()
                 for (key, member) in object {
-                    if let inner = tree[key] { kept[key] = inner.project(member) }
+                    if let inner = tree.first(where: { $0.name.utf8.elementsEqual(key.utf8) }) {
+                        kept[key] = inner.selection.project(member)
+                    }
                 }
                 return .object(kept)
             case .array(let elements):
@@ -81,8 +93,8 @@ enum JSONTarget {
     /// the first objects met), so that kept and skipped members mix.
     static func selections(for value: JSONValue?) -> [Selection] {
         var result: [Selection] = [
-            .members([:]),
-            .members(["model": .all, "usage": .members(["prompt_tokens": .all]), "é": .all, "a\"b": .all]),
+            .members([]),
+            .members([("model", .all), ("usage", .members([("prompt_tokens", .all)])), ("\u{E9}", .all), ("a\"b", .all)]),
         ]
         if let value {
             var budget = 8
@@ -94,10 +106,10 @@ enum JSONTarget {
     private static func selection(of value: JSONValue, budget: inout Int) -> Selection {
         switch value {
         case .object(let object):
-            var tree: [String: Selection] = [:]
+            var tree: [(name: String, selection: Selection)] = []
             for (position, member) in object.enumerated() where position % 2 == 0 && budget > 0 {
                 budget -= 1
-                tree[member.key] = selection(of: member.value, budget: &budget)
+                tree.append((member.key, selection(of: member.value, budget: &budget)))
             }
             return .members(tree)
         case .array(let elements):

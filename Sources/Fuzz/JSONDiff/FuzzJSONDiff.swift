@@ -15,6 +15,9 @@ import VolleyJSON
 // - Foundation rejects a `\u` escape of a lone surrogate; VolleyJSON reads it as U+FFFD
 //   (JavaScript's `JSON.stringify` writes them).
 // - Foundation rejects a number beyond Double's range (`1e400`); VolleyJSON keeps its text.
+// - Foundation's objects are Swift dictionaries, whose `String` keys are equal when
+//   canonically equivalent (`"é"`, `"e\u{301}"`): it keeps one of them. VolleyJSON keeps both,
+//   as JSON compares names by code points; folded like Foundation's, the members must agree.
 
 @_cdecl("LLVMFuzzerTestOneInput")
 func testOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
@@ -69,8 +72,13 @@ enum Differential {
             guard let theirs = object as? [Any], theirs.count == elements.count else { return false }
             return zip(elements, theirs).allSatisfy { same($0, $1) }
         case .object(let members):
-            guard let theirs = object as? [String: Any], theirs.count == members.count else { return false }
-            return members.allSatisfy { member in theirs[member.key].map { same(member.value, $0) } ?? false }
+            // Foundation's objects are `[String: Any]`: names that are canonically equivalent
+            // (`"é"`, `"e\u{301}"`) are one key there, the last value winning. VolleyJSON keeps
+            // them apart, as JSON does (RFC 8259 §8.3); folded the same way, they must agree.
+            var folded: [String: JSONValue] = [:]
+            for (key, value) in members { folded[key] = value }
+            guard let theirs = object as? [String: Any], theirs.count == folded.count else { return false }
+            return folded.allSatisfy { member in theirs[member.key].map { same(member.value, $0) } ?? false }
         }
     }
 
