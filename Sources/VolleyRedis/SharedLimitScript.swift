@@ -258,7 +258,9 @@ public struct SharedGrant: Sendable, Equatable {
 
     /// The script's reply: `{granted, µs until the next, others' cooldown, starts (µs)...}`.
     public init?(reply: [Int64]) {
-        guard reply.count >= 3, reply[0] >= 0, reply.count == 3 + Int(reply[0]) else { return nil }
+        // Compared as the count of starts, never `3 + reply[0]`: a reply near Int64.max (a
+        // broken or hostile server) overflowed that sum and trapped.
+        guard reply.count >= 3, reply[0] >= 0, reply[0] == Int64(reply.count - 3) else { return nil }
         starts = reply.dropFirst(3).map { Double($0) / 1_000_000 }
         retryAfter = Double(reply[1]) / 1_000_000
         othersCooldown = reply[2] == 1

@@ -44,7 +44,13 @@ enum Main {
 
 enum RedisTarget {
     /// The replies hiredis's reader finds in `bytes`, up to the first protocol error.
+    ///
+    /// hiredis (0.14) allocates an array's element pointers when it reads the array's header,
+    /// before any element: `*290367271` is a 2.3 GB allocation, which libFuzzer reports as
+    /// out of memory. That is hiredis's (and a hostile server's) doing, not our reading of
+    /// replies, so the stream is cut before an array header of more than 65,536 elements.
     static func replies(_ bytes: [UInt8]) -> [RedisValue] {
+        let bytes = bytes.prefix(upTo: hugeArrayHeader(in: bytes) ?? bytes.count)
         guard let reader = redisReaderCreate() else { return [] }
         defer { redisReaderFree(reader) }
         let fed = bytes.withUnsafeBufferPointer { buffer in
@@ -59,5 +65,17 @@ enum RedisTarget {
             freeReplyObject(reply)
         }
         return values
+    }
+
+    /// Where the first `*N` with N above 65,536 starts (anywhere: cutting a bulk string that
+    /// happens to hold one only shortens the input).
+    private static func hugeArrayHeader(in bytes: [UInt8]) -> Int? {
+        var index = 0
+        while let star = bytes[index...].firstIndex(of: UInt8(ascii: "*")) {
+            let digits = bytes[(star + 1)...].prefix { $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }
+            if digits.count > 5 || (Int(String(decoding: digits, as: UTF8.self)) ?? 0) > 65_536 { return star }
+            index = star + 1
+        }
+        return nil
     }
 }
