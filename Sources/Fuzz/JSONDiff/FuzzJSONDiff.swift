@@ -18,9 +18,9 @@ import VolleyJSON
 // - Foundation's objects are Swift dictionaries, whose `String` keys are equal when
 //   canonically equivalent (`"é"`, `"e\u{301}"`): it keeps one of them. VolleyJSON keeps both,
 //   as JSON compares names by code points; folded like Foundation's, the members must agree.
-// - Foundation drops a raw U+FEFF that starts a string (it decodes the string's UTF-8 as
-//   NSString does, which takes it for a byte order mark); VolleyJSON keeps the character. The
-//   document without those must then read as Foundation read it.
+// - Foundation drops a raw U+FEFF that starts a string or follows an escape (it decodes each
+//   run of characters as NSString does, which takes it for a byte order mark); VolleyJSON
+//   keeps the character. The document without those must then read as Foundation read it.
 
 @_cdecl("LLVMFuzzerTestOneInput")
 func testOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
@@ -41,8 +41,8 @@ enum Differential {
         switch (ours, theirs) {
         case (.success(let value), .success(let object)):
             if same(value, object) { return }
-            // Foundation drops a raw U+FEFF that starts a string: the same text without it
-            // must then read as Foundation read this.
+            // Foundation drops a raw U+FEFF that starts a run of a string's characters: the
+            // same text without it must then read as Foundation read this.
             if let stripped = withoutLeadingByteOrderMarks(bytes), let strict = try? JSONParser.parse(stripped), same(strict, object) { return }
             require(false, "VolleyJSON read \(value), Foundation \(object)")
         case (.failure, .failure):
@@ -175,9 +175,10 @@ enum Differential {
         return pendingHigh
     }
 
-    /// `bytes` without the raw U+FEFF (EF BB BF) right after each opening quote, or nil when
-    /// there is none. Foundation decodes a string's UTF-8 as NSString does, which takes a
-    /// leading U+FEFF for a byte order mark and drops it; an escaped `\uFEFF` it keeps.
+    /// `bytes` without the raw U+FEFF (EF BB BF) that starts each run of a string's unescaped
+    /// characters (right after the opening quote or an escape), or nil when there is none.
+    /// Foundation decodes each run's UTF-8 as NSString does, which takes a leading U+FEFF for
+    /// a byte order mark and drops it; one inside a run, or an escaped `\uFEFF`, it keeps.
     static func withoutLeadingByteOrderMarks(_ bytes: [UInt8]) -> [UInt8]? {
         var result: [UInt8] = []
         var inString = false
@@ -187,19 +188,24 @@ enum Differential {
             let byte = bytes[index]
             result.append(byte)
             index += 1
+            var runStarts = false
             if inString {
                 if byte == UInt8(ascii: "\\"), index < bytes.count {
-                    result.append(bytes[index])
-                    index += 1
+                    // The escape's letter, and a `\u`'s four digits.
+                    let length = bytes[index] == UInt8(ascii: "u") ? 5 : 1
+                    result.append(contentsOf: bytes[index..<min(bytes.count, index + length)])
+                    index = min(bytes.count, index + length)
+                    runStarts = true
                 } else if byte == UInt8(ascii: "\"") {
                     inString = false
                 }
             } else if byte == UInt8(ascii: "\"") {
                 inString = true
-                if bytes[index...].starts(with: [0xEF, 0xBB, 0xBF]) {
-                    index += 3
-                    found = true
-                }
+                runStarts = true
+            }
+            if runStarts, bytes[index...].starts(with: [0xEF, 0xBB, 0xBF]) {
+                index += 3
+                found = true
             }
         }
         return found ? result : nil
