@@ -154,6 +154,18 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // Fuzz targets (libFuzzer; scripts/fuzz builds them with -sanitize=fuzzer,address and
+        // runs them): one executable per reader of untrusted bytes, each a replayer of input
+        // files in a plain build. See docs/architecture.md, "Fuzzing".
+        .target(name: "FuzzSupport", dependencies: ["VolleyJSON"], path: "Sources/Fuzz/FuzzSupport"),
+        .executableTarget(name: "fuzz-rpc", dependencies: ["FuzzSupport", "VolleyRPC", "VolleyCore", "VolleySystem"], path: "Sources/Fuzz/RPC"),
+        .executableTarget(name: "fuzz-json", dependencies: ["FuzzSupport", "VolleyJSON"], path: "Sources/Fuzz/JSON"),
+        .executableTarget(name: "fuzz-json-diff", dependencies: ["FuzzSupport", "VolleyJSON"], path: "Sources/Fuzz/JSONDiff"),
+        .executableTarget(name: "fuzz-sse", dependencies: ["FuzzSupport", "VolleyHTTP", "VolleyCore"], path: "Sources/Fuzz/SSE"),
+        .executableTarget(name: "fuzz-headers", dependencies: ["FuzzSupport", "VolleyHTTP", "VolleyCore"], path: "Sources/Fuzz/Headers"),
+        .executableTarget(name: "fuzz-providers", dependencies: ["FuzzSupport", "VolleyHTTP", "VolleyCore"], path: "Sources/Fuzz/Providers"),
+        .executableTarget(name: "fuzz-run", dependencies: ["FuzzSupport", "VolleyRun", "VolleyCore", "VolleySystem"], path: "Sources/Fuzz/Run"),
+        .executableTarget(name: "fuzz-redis", dependencies: ["FuzzSupport", "VolleyRedis", "CHiredis"], path: "Sources/Fuzz/Redis"),
         // What every test target shares (for test targets only): the test tags scripts/test
         // selects by, bounded waits, a latch, where the built executables are, and servers
         // around a real nginx (TLS, gateway rate limits).

@@ -31,7 +31,7 @@ public struct HTTPResponseHead: Sendable, Hashable {
     }
 
     /// A head over raw header lines (`name: value\n` each), parsed when read.
-    init(status: Int, headerLines: [UInt8], version: HTTPVersion) {
+    package init(status: Int, headerLines: [UInt8], version: HTTPVersion) {
         self.status = status
         self.version = version
         storage = .lines(headerLines)

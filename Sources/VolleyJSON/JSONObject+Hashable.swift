@@ -5,7 +5,7 @@ extension JSONObject: Hashable {
         // Fast path: objects built the same way usually list their keys in the same order.
         var sameOrder = true
         for (left, right) in zip(lhs, rhs) {
-            guard left.key == right.key else {
+            guard Name.same(left.key, right.key) else {
                 sameOrder = false
                 break
             }
@@ -24,7 +24,7 @@ extension JSONObject: Hashable {
         var combined = 0
         for (key, value) in self {
             var memberHasher = Hasher()
-            memberHasher.combine(key)
+            memberHasher.combine(Name(key))
             memberHasher.combine(value)
             combined = combined &+ memberHasher.finalize()
         }

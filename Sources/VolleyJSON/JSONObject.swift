@@ -4,6 +4,10 @@
 /// setting a new key appends it. The parser builds objects the same way, so a duplicate key in
 /// the input keeps its first position and its last value.
 ///
+/// Keys are compared as JSON compares names (RFC 8259 §8.3): by their Unicode scalars, not by
+/// Swift's `String` equality, under which `"é"` and `"e\u{301}"` (or the Kelvin sign and `K`)
+/// are one string. So an object parsed with both keeps both, as every JSON reader does.
+///
 /// Lookups scan the keys while the object is small (the usual case: a handful of keys) and use a
 /// hash index once it grows past ``indexThreshold`` keys, so big objects stay O(1) per lookup.
 /// Equality ignores key order, as JSON does; iterate to compare order.
@@ -16,7 +20,7 @@ public struct JSONObject: Sendable, Sequence {
 
     private var entries: [Element]
     /// Key → position in `entries`; present only while `entries.count > indexThreshold`.
-    private var index: [String: Int]?
+    private var index: [Name: Int]?
 
     /// Creates an empty object.
     public init() {
@@ -87,7 +91,7 @@ public struct JSONObject: Sendable, Sequence {
         }
         entries.append((key: key, value: value))
         if index != nil {
-            index?[key] = entries.count - 1
+            index?[Name(key)] = entries.count - 1
         } else if entries.count > Self.indexThreshold {
             rebuildIndex()
         }
@@ -119,19 +123,19 @@ public struct JSONObject: Sendable, Sequence {
 
     private func position(of key: String) -> Int? {
         if let index {
-            return index[key]
+            return index[Name(key)]
         }
-        for position in entries.indices where entries[position].key == key {
+        for position in entries.indices where Name.same(entries[position].key, key) {
             return position
         }
         return nil
     }
 
     private mutating func rebuildIndex() {
-        var rebuilt: [String: Int] = [:]
+        var rebuilt: [Name: Int] = [:]
         rebuilt.reserveCapacity(entries.count)
         for (position, entry) in entries.enumerated() {
-            rebuilt[entry.key] = position
+            rebuilt[Name(entry.key)] = position
         }
         index = rebuilt
     }

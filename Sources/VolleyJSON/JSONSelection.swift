@@ -41,6 +41,6 @@ public struct JSONSelection: Sendable {
 
     /// The member named `name`, if kept.
     func member(named name: String) -> Member? {
-        members.first { $0.name == name }
+        members.first { JSONObject.Name.same($0.name, name) }
     }
 }

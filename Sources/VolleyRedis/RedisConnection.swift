@@ -93,7 +93,9 @@ public final class RedisConnection {
         return Self.value(UnsafeRawPointer(reply))
     }
 
-    private static func value(_ reply: UnsafeRawPointer) -> RedisValue {
+    /// A hiredis reply (a `redisReply *`) copied into a value; `package` for the fuzz target,
+    /// which makes replies with hiredis's reader from bytes.
+    package static func value(_ reply: UnsafeRawPointer) -> RedisValue {
         switch volley_reply_type(reply) {
         case VOLLEY_REDIS_REPLY_INTEGER:
             return .integer(volley_reply_integer(reply))

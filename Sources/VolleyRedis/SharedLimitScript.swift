@@ -258,7 +258,9 @@ public struct SharedGrant: Sendable, Equatable {
 
     /// The script's reply: `{granted, µs until the next, others' cooldown, starts (µs)...}`.
     public init?(reply: [Int64]) {
-        guard reply.count >= 3, reply[0] >= 0, reply.count == 3 + Int(reply[0]) else { return nil }
+        // Compared as the count of starts, never `3 + reply[0]`: a reply near Int64.max (a
+        // broken or hostile server) overflowed that sum and trapped.
+        guard reply.count >= 3, reply[0] >= 0, reply[0] == Int64(reply.count - 3) else { return nil }
         starts = reply.dropFirst(3).map { Double($0) / 1_000_000 }
         retryAfter = Double(reply[1]) / 1_000_000
         othersCooldown = reply[2] == 1
@@ -328,6 +330,11 @@ public final class SharedLimitClient {
     public func run(_ operations: [SharedLimitOperation]) throws(RedisError) -> [Result<[Int64], RedisError>] {
         try script.run(on: connection, operations.map { ($0.keys.keys, $0.arguments) })
     }
+
+    /// One reply of the script: its numbers (two at least), or the server's error.
+    package static func scriptResult(_ reply: RedisValue) -> Result<[Int64], RedisError> {
+        RedisScript.result(reply, name: "shared-limits")
+    }
 }
 
 /// A Lua script run by digest: loaded once per connection (`SCRIPT LOAD`), called with
@@ -363,17 +370,20 @@ final class RedisScript {
         let replies = try connection.pipeline(calls.map { call in
             ["EVALSHA", sha, String(call.keys.count)] + call.keys + call.arguments
         })
-        return replies.map { reply in
-            switch reply {
-            case .array(let values) where values.count >= 2:
-                let numbers = values.compactMap(\.integer)
-                if numbers.count == values.count { return .success(numbers) }
-                return .failure(RedisError(.server, "unexpected reply from the \(name) script: \(reply)"))
-            case .error(let message):
-                return .failure(RedisError(.server, message.hasPrefix("NOSCRIPT") ? message : "the \(name) script failed: \(message)"))
-            default:
-                return .failure(RedisError(.server, "unexpected reply from the \(name) script: \(reply)"))
-            }
+        return replies.map { Self.result($0, name: name) }
+    }
+
+    /// One reply of the script named `name`: its numbers (two at least), or the server's error.
+    package static func result(_ reply: RedisValue, name: String) -> Result<[Int64], RedisError> {
+        switch reply {
+        case .array(let values) where values.count >= 2:
+            let numbers = values.compactMap(\.integer)
+            if numbers.count == values.count { return .success(numbers) }
+            return .failure(RedisError(.server, "unexpected reply from the \(name) script: \(reply)"))
+        case .error(let message):
+            return .failure(RedisError(.server, message.hasPrefix("NOSCRIPT") ? message : "the \(name) script failed: \(message)"))
+        default:
+            return .failure(RedisError(.server, "unexpected reply from the \(name) script: \(reply)"))
         }
     }
 

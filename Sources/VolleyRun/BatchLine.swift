@@ -14,7 +14,7 @@ import VolleySystem
 ///   (timeout, connection, a malformed line) has `response` null and `error` `{code,
 ///   message}`: `code` is the error kind (`unrouted` and `duplicate_key` for the lines resume
 ///   ignores).
-enum BatchLine {
+package enum BatchLine {
     static let unroutedCode = "unrouted"
     static let duplicateCode = "duplicate_key"
 
@@ -103,7 +103,7 @@ enum BatchLine {
 
     /// A Batch output line's key and whether it succeeded (for resume); nil when the line is
     /// not one, or is one resume ignores (a duplicate key, an unrouted line).
-    static func journaled(_ object: JSONObject) -> (key: String, ok: Bool)? {
+    package static func journaled(_ object: JSONObject) -> (key: String, ok: Bool)? {
         guard let key = object["custom_id"]?.stringValue, object["response"] != nil || object["error"] != nil else { return nil }
         if let code = object["error"]?["code"]?.stringValue, code == unroutedCode || code == duplicateCode { return nil }
         let status = object["response"]?["status_code"]?.intValue ?? 0

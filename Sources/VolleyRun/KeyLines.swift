@@ -7,17 +7,19 @@
 /// keyed `line:<n>` by its own number, which no other keyless line can repeat; the only clash
 /// is with an explicit key spelled `line:<n>`, caught both ways: such a key is looked up by the
 /// keyless line `n`, and a bit per line (125 KB per million lines) says which lines had no key.
-struct KeyLines {
+package struct KeyLines {
     private var firstLines: [KeySet.Digest: Int] = [:]
     /// Bit `n` set: line `n` had no key (it is keyed `line:<n>`).
     private var keyless: [UInt64] = []
 
     /// Explicit keys kept.
-    var count: Int { firstLines.count }
+    package var count: Int { firstLines.count }
+
+    package init() {}
 
     /// Records that `line` uses `key`; returns the earlier line that has it, if one does (the
     /// key then stays with that line).
-    mutating func use(_ key: String, line: Int) -> Int? {
+    package mutating func use(_ key: String, line: Int) -> Int? {
         let digest = KeySet.digest(key)
         if key == LineDecoder.lineKey(line) {
             // The line's own number: only an explicit key spelled so can have come before.

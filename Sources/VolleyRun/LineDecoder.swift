@@ -1,19 +1,25 @@
 import VolleyCore
 
 /// Values applied to lines that do not set them.
-struct LineDefaults: Sendable {
+package struct LineDefaults: Sendable {
     /// `request.model` when the line's request has none.
-    var model: String?
+    package var model: String?
     /// The item's `timeout` when the line has none.
-    var timeoutSeconds: Double?
+    package var timeoutSeconds: Double?
     /// OpenAI Batch lines become raw calls of their `url` (the provider's body passes through
     /// whole, for the Batch output line) rather than endpoint items: when the default provider
     /// speaks OpenAI's API itself.
-    var batchLinesAsRawCalls = false
+    package var batchLinesAsRawCalls = false
+
+    package init(model: String? = nil, timeoutSeconds: Double? = nil, batchLinesAsRawCalls: Bool = false) {
+        self.model = model
+        self.timeoutSeconds = timeoutSeconds
+        self.batchLinesAsRawCalls = batchLinesAsRawCalls
+    }
 }
 
 /// What one input line is.
-enum DecodedLine: Equatable {
+package enum DecodedLine: Equatable {
     /// Nothing but whitespace: skipped, no outcome.
     case blank
     /// A Volley item, ready for `Engine.prepare`. Its `key` field is set (to `line:<n>` when the
@@ -23,7 +29,7 @@ enum DecodedLine: Equatable {
     /// A line that cannot run; it gets an `invalid_request` outcome with this message.
     case invalid(key: String, message: String, batch: Bool = false)
 
-    var key: String? {
+    package var key: String? {
         switch self {
         case .blank: return nil
         case .item(let key, _, _), .invalid(let key, _, _): return key
@@ -31,7 +37,7 @@ enum DecodedLine: Equatable {
     }
 
     /// Whether the line was an OpenAI Batch line.
-    var isBatch: Bool {
+    package var isBatch: Bool {
         switch self {
         case .blank: return false
         case .item(_, _, let url): return url != nil
@@ -50,7 +56,7 @@ enum DecodedLine: Equatable {
 /// A line with `request` is an item; otherwise one with any of `custom_id`, `body`, `url` or
 /// `method` is an OpenAI batch line; anything else is treated as an item (and is told that
 /// `request` is missing).
-enum LineDecoder {
+package enum LineDecoder {
     /// The Batch API's URLs and the endpoint each calls.
     static let openAIURLs: [String: Item.Endpoint] = [
         "/v1/chat/completions": .chat, "/v1/embeddings": .embeddings, "/v1/responses": .responses, "/v1/completions": .completions,
@@ -63,9 +69,9 @@ enum LineDecoder {
     }
 
     /// The key of a line that names none.
-    static func lineKey(_ line: Int) -> String { "line:\(line)" }
+    package static func lineKey(_ line: Int) -> String { "line:\(line)" }
 
-    static func decode(_ bytes: [UInt8], line: Int, defaults: LineDefaults) -> DecodedLine {
+    package static func decode(_ bytes: [UInt8], line: Int, defaults: LineDefaults) -> DecodedLine {
         if line == 1, bytes.starts(with: [0xEF, 0xBB, 0xBF]) {
             // A UTF-8 byte order mark, as some Windows editors write.
             return decode(Array(bytes.dropFirst(3)), line: line, defaults: defaults)

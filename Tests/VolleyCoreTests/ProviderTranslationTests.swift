@@ -142,6 +142,11 @@ struct OpenAIReplyReadingTests {
         #"{"choices":[{"message":{"content":"x"}}],"skip":[1,}"#,
         #"{"choices":[{"message":{"content":"x"}}],"skip":"\q"}"#,
         "",
+        // A repeated `choices`: the last one wins, as in the tree. The reader kept the first's
+        // message and finish reason (fuzz-providers' lean-vs-full check; Tests/FuzzCorpus/providers).
+        #"{"choices":[{"message":{"content":"a"},"finish_reason":"stop"}],"choices":[{"message":{}}]}"#,
+        #"{"choices":[{"message":{"content":"a"}}],"choices":[]}"#,
+        #"{"choices":[{"message":{"content":"a"}}],"choices":7}"#,
     ]
 
     @Test(arguments: bodies)

@@ -52,4 +52,14 @@ struct RetryAfterTests {
         #expect(HTTPDate.parse("21 Oct 2015 07:28:00 GMT") == nil)
         #expect(HTTPDate.parse("Wed, 21 Foo 2015 07:28:00 GMT") == nil)
     }
+
+    /// Found by fuzz-headers: a long year overflowed the day count and trapped the sidecar on a
+    /// server's `retry-after` (Tests/FuzzCorpus/headers/retry-after-huge-year).
+    @Test func httpDateWithAYearOfMoreThanFourDigitsIsNotADate() {
+        #expect(HTTPDate.parse("Tue, 14 Nov 20333333333333323 22:15:00 GMT") == nil)
+        #expect(HTTPDate.parse("Tue, 14 Nov 9223372036854775807 22:15:00 GMT") == nil)
+        #expect(HTTPDate.parse("Tue, 14 Nov +2023 22:15:00 GMT") == nil)
+        #expect(HTTPDate.parse("Tue, 14 Nov 2023 +2:15:00 GMT") == nil)
+        #expect(RetryAfter.seconds(from: ["retry-after": "Tue, 14 Nov 20333333333333323 22:15:00 GMT"], nowUnixSeconds: 0) == nil)
+    }
 }

@@ -75,6 +75,35 @@ struct JSONObjectTests {
         #expect(object.map(\.value) == [1, 2])
     }
 
+    /// Found by review while writing the Foundation differential (fuzz-json-diff): `String`
+    /// equality is canonical equivalence, so `"é"` and `"e\u{301}"` were one key and a parsed
+    /// object lost a member. JSON compares names by code points (RFC 8259 §8.3).
+    @Test func keysThatAreCanonicallyEquivalentAreDistinct() throws {
+        let composed = "\u{E9}", decomposed = "e\u{301}", kelvin = "\u{212A}"
+        let parsed = try JSONParser.parse(#"{"\#(composed)":1,"\#(decomposed)":2,"\#(kelvin)":3,"K":4}"#)
+        guard case .object(let object) = parsed else {
+            Issue.record("not an object")
+            return
+        }
+        #expect(object.count == 4)
+        #expect(object[composed] == 1)
+        #expect(object[decomposed] == 2)
+        #expect(object[kelvin] == 3)
+        #expect(object["K"] == 4)
+        #expect(parsed.jsonString == #"{"\#(composed)":1,"\#(decomposed)":2,"\#(kelvin)":3,"K":4}"#)
+        let one: JSONObject = [composed: 1]
+        #expect(one != [decomposed: 1])
+        // The same through the hash index of a big object.
+        var big = JSONObject()
+        for i in 0..<20 { big["k\(i)"] = .number(JSONNumber(i)) }
+        big[composed] = 1
+        big[decomposed] = 2
+        #expect(big.count == 22)
+        #expect(big[composed] == 1 && big[decomposed] == 2)
+        big[decomposed] = nil
+        #expect(big.count == 21 && big[composed] == 1 && big[decomposed] == nil)
+    }
+
     @Test func literalDuplicateKeysBehaveLikeParsing() {
         let object: JSONObject = ["a": 1, "b": 2, "a": 3]
         #expect(object.keys == ["a", "b"])

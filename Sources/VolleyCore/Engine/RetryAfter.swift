@@ -24,17 +24,25 @@ public enum RetryAfter {
 public enum HTTPDate {
     /// Seconds since 1970 for an IMF-fixdate, or nil.
     public static func parse(_ text: String) -> Double? {
-        // "Wed, 21 Oct 2015 07:28:00 GMT"
+        // "Wed, 21 Oct 2015 07:28:00 GMT". The year has four digits (RFC 9110): a longer one
+        // would overflow the day count, and no server means it.
         let parts = text.split(separator: " ")
         guard parts.count == 6, parts[5] == "GMT", parts[0].hasSuffix(","),
-              let day = Int(parts[1]), let year = Int(parts[3]),
+              let day = number(parts[1], digits: 1...2), let year = number(parts[3], digits: 4...4),
               let month = months.firstIndex(of: String(parts[2])) else { return nil }
         let clock = parts[4].split(separator: ":")
-        guard clock.count == 3, let hour = Int(clock[0]), let minute = Int(clock[1]), let second = Int(clock[2]),
+        guard clock.count == 3, let hour = number(clock[0], digits: 2...2), let minute = number(clock[1], digits: 2...2),
+              let second = number(clock[2], digits: 2...2),
               (1...31).contains(day), (0...23).contains(hour), (0...59).contains(minute), (0...60).contains(second)
         else { return nil }
         let days = daysFromCivil(year: year, month: month + 1, day: day)
         return Double(days * 86_400 + hour * 3_600 + minute * 60 + second)
+    }
+
+    /// `text` as a decimal number of `digits` ASCII digits (no sign), or nil.
+    private static func number(_ text: Substring, digits: ClosedRange<Int>) -> Int? {
+        guard digits.contains(text.utf8.count), text.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }) else { return nil }
+        return Int(text)
     }
 
     private static let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]

@@ -193,11 +193,15 @@ final class AnthropicClient: ProviderClient {
         case .success(let value): response = value
         case .failure(let error): return Attempt(.failure(error))
         }
-        let rateLimits = response.rateLimits
+        return Attempt(decode(response, includeRaw: includeRaw, apiKey: apiKey), rateLimits: response.rateLimits)
+    }
+
+    /// A whole (not streamed) reply as the item's value or error.
+    static func decode(_ response: HTTPResponse, includeRaw: Bool, apiKey: String?) -> Result<ItemValue, ItemError> {
         guard (200..<300).contains(response.status) else {
-            return Attempt(.failure(ProviderErrors.http(
+            return .failure(ProviderErrors.http(
                 status: response.status, headers: response.headers, body: response.body,
-                apiKey: apiKey, nowUnixSeconds: unixTimeSeconds())), rateLimits: rateLimits)
+                apiKey: apiKey, nowUnixSeconds: unixTimeSeconds()))
         }
         let json: JSONValue
         do {
@@ -205,10 +209,9 @@ final class AnthropicClient: ProviderClient {
             json = includeRaw ? try JSONParser.parse(response.body)
                 : try JSONParser.parse(response.body, selecting: replyFields)
         } catch {
-            return Attempt(.failure(ProviderErrors.malformed(error.message, status: response.status)), rateLimits: rateLimits)
+            return .failure(ProviderErrors.malformed(error.message, status: response.status))
         }
-        return Attempt(AnthropicTranslation.value(fromResponse: json, includeRaw: includeRaw, status: response.status),
-                       rateLimits: rateLimits)
+        return AnthropicTranslation.value(fromResponse: json, includeRaw: includeRaw, status: response.status)
     }
 }
 

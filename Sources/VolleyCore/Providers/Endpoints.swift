@@ -39,6 +39,8 @@ enum Endpoints {
             var promptTokens: Int?
             var totalTokens: Int?
             var dimensions: Int?
+            /// The elements of `data` when it is an array.
+            var dataCount: Int?
         }
         let read = body.withUnsafeBytes { bytes in
             Result { () throws(JSONParseError) -> Read in
@@ -46,8 +48,14 @@ enum Endpoints {
                 var read = Read()
                 var reader = JSONReader(base: base, count: bytes.count)
                 try reader.readObject { reader, key throws(JSONParseError) in
+                    // A repeated key replaces what the first one said (the last wins, as in a
+                    // parsed tree).
                     if key == "data" {
-                        try reader.readArray { reader, position throws(JSONParseError) in
+                        read.vectors = []
+                        read.dimensions = nil
+                        var elements = 0
+                        let isArray = try reader.readArray { reader, position throws(JSONParseError) in
+                            elements += 1
                             var index = position
                             var vector: (Range<Int>, Bool)?
                             var count: Int?
@@ -68,6 +76,7 @@ enum Endpoints {
                                         count = numbers
                                     } else {
                                         vector = (try reader.readRange(), true)
+                                        count = nil
                                     }
                                 } else {
                                     try reader.skip()
@@ -78,9 +87,12 @@ enum Endpoints {
                                 if let count { read.dimensions = count }
                             }
                         }
+                        read.dataCount = isArray ? elements : nil
                     } else if key == "model" {
                         read.model = try reader.readString()
                     } else if key == "usage" {
+                        read.promptTokens = nil
+                        read.totalTokens = nil
                         try reader.readObject { reader, key throws(JSONParseError) in
                             if key == "prompt_tokens" {
                                 read.promptTokens = try reader.readInt()
@@ -103,7 +115,9 @@ enum Endpoints {
         case .success(let value): embeddings = value
         case .failure(let error): return .failure(ProviderErrors.malformed(error.message, status: status))
         }
-        guard !embeddings.vectors.isEmpty || body.count < 64 else {
+        // No vector is an answer only to no input: an empty `data` list. (This was "a body under
+        // 64 bytes", which took `0` or `{}` for an answer and a pretty-printed empty list for none.)
+        guard !embeddings.vectors.isEmpty || embeddings.dataCount == 0 else {
             return .failure(ProviderErrors.malformed("no data[].embedding", status: status))
         }
         let base64 = embeddings.vectors.first?.base64 ?? true

@@ -193,9 +193,14 @@ final class OpenAIClient: ProviderClient {
                     var reader = JSONReader(base: base, count: bytes.count)
                     try reader.readObject { reader, key throws(JSONParseError) in
                         if key == "choices" {
+                            // A repeated `choices` replaces the first, as in a parsed tree
+                            // (the last of a repeated key wins).
+                            reply.hasMessage = false
+                            reply.content = nil
+                            reply.toolCalls = nil
+                            reply.finishReason = nil
                             try reader.readArray { reader, index throws(JSONParseError) in
                                 guard index == 0 else { return try reader.skip() }
-                                reply.hasMessage = false
                                 try reader.readObject { reader, key throws(JSONParseError) in
                                     if key == "message" {
                                         reply.content = nil

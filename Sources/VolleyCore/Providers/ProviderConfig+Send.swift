@@ -155,7 +155,7 @@ extension HTTPResponse {
 
 extension HTTPResponseHead {
     /// The provider's rate-limit headers, read at the time of the response.
-    var rateLimits: RateLimitState {
+    package var rateLimits: RateLimitState {
         // Only these fields become strings (a reply has ~20 headers).
         let fields = headers(withNamePrefixes: ["x-ratelimit-", "anthropic-ratelimit-"])
         if fields.count == 0 { return RateLimitState() }
