@@ -38,11 +38,17 @@ public struct HTTPResponseHead: Sendable, Hashable {
     }
 
     /// The fields whose lowercased names start with one of `prefixes` (lowercase ASCII), in
-    /// order; no string is made for the other fields.
+    /// order; no string is made for the other fields. Names are compared byte by byte, ASCII
+    /// letters ignoring case, in both forms (`hasPrefix` compares characters: a combining mark
+    /// after the prefix made another character of its last one, and the forms disagreed).
     public func headers(withNamePrefixes prefixes: [String]) -> HTTPHeaders {
         switch storage {
         case .fields(let fields):
-            return HTTPHeaders(fields.fields.filter { field in prefixes.contains { field.name.lowercased().hasPrefix($0) } })
+            return HTTPHeaders(fields.fields.filter { field in
+                prefixes.contains { prefix in
+                    prefix.utf8.count <= field.name.utf8.count && zip(prefix.utf8, field.name.utf8).allSatisfy { $0 == Self.lowercase($1) }
+                }
+            })
         case .lines(let lines):
             return Self.fields(of: lines) { name in
                 prefixes.contains { prefix in

@@ -33,4 +33,14 @@ struct EndpointReplyTests {
         let spaced = try embeddings("{\n  \"data\": [ ],\n" + String(repeating: " ", count: 80) + "\"model\": \"m\"\n}")
         #expect(spaced["embeddings"] == [])
     }
+
+    /// A base64 vector's dimensions are counted on the decoded string: `\/` is `/` (found by
+    /// fuzz-providers' rewrite check, escapes counted as characters).
+    @Test func base64DimensionsCountTheDecodedString() throws {
+        let escaped = try embeddings(#"{"data":[{"index":0,"embedding":"AAC\/PwAAAEA="}]}"#)
+        #expect(escaped["dimensions"] == 2)
+        #expect(escaped["embeddings"] == ["AAC/PwAAAEA="])
+        let notAString = try embeddings(#"{"data":[{"index":0,"embedding":true}]}"#)
+        #expect(notAString["dimensions"] == nil)
+    }
 }

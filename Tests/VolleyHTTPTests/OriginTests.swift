@@ -122,4 +122,14 @@ struct ResponseHeadLinesTests {
         }
         #expect(raw.headers(withNamePrefixes: ["nothing-"]).count == 0)
     }
+
+    /// Found by fuzz-headers: a combining mark after the prefix (`x-ratelimit-\u{670}...`)
+    /// made `hasPrefix` (characters) miss a field the header lines (bytes) selected.
+    @Test func bothFormsSelectByBytesWhateverFollowsThePrefix() {
+        let raw = HTTPResponseHead(status: 200, headerLines: Array("X-RateLimit-\u{670}re: 1\nx-ratelimit-\u{301}: 2\n".utf8), version: .http1_1)
+        let parsed = HTTPResponseHead(status: 200, headers: raw.headers, version: .http1_1)
+        for head in [raw, parsed] {
+            #expect(head.headers(withNamePrefixes: ["x-ratelimit-"]).fields.map(\.value) == ["1", "2"])
+        }
+    }
 }

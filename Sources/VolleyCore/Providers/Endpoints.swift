@@ -138,9 +138,11 @@ enum Endpoints {
         members.append("encoding", .string(base64 ? "base64" : "float"))
         if let dimensions = embeddings.dimensions {
             members.append("dimensions", .number(JSONNumber(dimensions)))
-        } else if let first = embeddings.vectors.first, base64 {
-            // A base64 vector of float32s: 3 bytes per 4 characters, 4 bytes a number.
-            let text = body[first.range].filter { $0 != UInt8(ascii: "\"") && $0 > 0x20 }
+        } else if let first = embeddings.vectors.first, base64,
+                  case .string(let vector)? = try? JSONParser.parse(body[first.range]) {
+            // A base64 vector of float32s: 3 bytes per 4 characters, 4 bytes a number. Counted
+            // on the decoded string: a server may write `/` as `\/`, which is the same string.
+            let text = vector.utf8.filter { $0 > 0x20 }
             let padding = text.reversed().prefix(2).filter { $0 == UInt8(ascii: "=") }.count
             members.append("dimensions", .number(JSONNumber((text.count / 4 * 3 - padding) / 4)))
         }
