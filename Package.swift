@@ -86,7 +86,10 @@ let package = Package(
         ),
         // The few POSIX calls the modules share (threads, files, environment, time of day), so
         // that no module needs Foundation: the `volley` binary does not link it.
-        .target(name: "VolleySystem"),
+        .target(name: "VolleySystem", dependencies: ["CSanitizerHooks"]),
+        // Two calls that tell ThreadSanitizer of a lock's acquire and release (VolleySystem's
+        // Locked): empty in every other build.
+        .target(name: "CSanitizerHooks"),
         // epoll and eventfd for the transport's event selector (Linux only, like CNIOLinux).
         .target(name: "CVolleyLinux"),
         // The transport: one thread owning one curl multi handle.
@@ -144,6 +147,7 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ]
         ),
         .executableTarget(
@@ -169,25 +173,26 @@ let package = Package(
         // What every test target shares (for test targets only): the test tags scripts/test
         // selects by, bounded waits, a latch, where the built executables are, and servers
         // around a real nginx (TLS, gateway rate limits).
-        .target(name: "VolleyTestSupport", path: "Tests/VolleyTestSupport"),
+        .target(name: "VolleyTestSupport", dependencies: ["VolleySystem"], path: "Tests/VolleyTestSupport"),
         // The fake LLM server's test fixture, apart so that VolleyTestSupport needs no SwiftNIO.
         .target(name: "FakeLLMTestSupport", dependencies: [
             "FakeLLM",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
         ], path: "Tests/FakeLLMTestSupport"),
-        .testTarget(name: "VolleyTestSupportTests", dependencies: ["VolleyTestSupport"]),
+        .testTarget(name: "VolleyTestSupportTests", dependencies: ["VolleyTestSupport", "VolleySystem"]),
         .testTarget(name: "VolleySystemTests", dependencies: ["VolleySystem", "VolleyTestSupport"]),
         .testTarget(name: "VolleyJSONTests", dependencies: ["VolleyJSON"]),
         .testTarget(name: "VolleyHTTPTests", dependencies: ["VolleyHTTP", "FakeLLM", "VolleyTestSupport"]),
         .testTarget(name: "FakeLLMTests", dependencies: ["FakeLLM", "FakeLLMTestSupport", "VolleyJSON", "VolleyTestSupport"]),
-        .testTarget(name: "VolleyCoreTests", dependencies: ["VolleyCore", "VolleyHTTP", "VolleyRedis", "FakeLLM", "VolleyTestSupport", "FakeLLMTestSupport"]),
+        .testTarget(name: "VolleyCoreTests", dependencies: ["VolleyCore", "VolleySystem", "VolleyHTTP", "VolleyRedis", "FakeLLM", "VolleyTestSupport", "FakeLLMTestSupport"]),
         .testTarget(name: "VolleyRPCTests", dependencies: ["VolleyRPC", "VolleySystem"]),
-        .testTarget(name: "VolleyRedisTests", dependencies: ["VolleyRedis", "VolleyTestSupport"]),
-        .testTarget(name: "VolleyRunTests", dependencies: ["VolleyRun", "volley", "VolleyTestSupport", "VolleyRedis", "FakeLLM", "FakeLLMTestSupport"]),
+        .testTarget(name: "VolleyRedisTests", dependencies: ["VolleyRedis", "VolleySystem", "VolleyTestSupport"]),
+        .testTarget(name: "VolleyRunTests", dependencies: ["VolleyRun", "VolleySystem", "volley", "VolleyTestSupport", "VolleyRedis", "FakeLLM", "FakeLLMTestSupport"]),
         .testTarget(name: "VolleyEndToEndTests",
-                    dependencies: ["volley", "FakeLLM", "VolleyCore", "VolleyRedis", "VolleyTestSupport", "FakeLLMTestSupport", "CVolleyLinux"]),
+                    dependencies: ["volley", "FakeLLM", "VolleyCore", "VolleyRedis", "VolleySystem", "VolleyTestSupport", "FakeLLMTestSupport", "CVolleyLinux"]),
     ],
     swiftLanguageModes: [.v6]
 )

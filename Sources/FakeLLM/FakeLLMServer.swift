@@ -1,7 +1,7 @@
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
 import NIOPosix
-import Synchronization
 
 /// An OpenAI/Anthropic-compatible fake LLM server on SwiftNIO (HTTP/1.1, keep-alive).
 ///
@@ -21,7 +21,7 @@ public final class FakeLLMServer: Sendable {
     private let core: ServerCore
     private let group: MultiThreadedEventLoopGroup
     private let channel: any Channel
-    private let shutDown = Mutex(false)
+    private let shutDown = NIOLockedValueBox(false)
 
     /// The port the server listens on (the ephemeral one picked when configured with 0).
     public let port: Int
@@ -108,7 +108,7 @@ public final class FakeLLMServer: Sendable {
 
     /// Stops listening, closes every connection and stops the event loops. Safe to call twice.
     public func shutdown() async throws {
-        let first = shutDown.withLock { done in
+        let first = shutDown.withLockedValue { done in
             defer { done = true }
             return !done
         }

@@ -1,6 +1,6 @@
 import Foundation
+import NIOConcurrencyHelpers
 import NIOCore
-import Synchronization
 
 /// The state every connection of one server shares: configuration, counters, limiter, random
 /// generator and stats waiters, behind one lock.
@@ -10,7 +10,7 @@ import Synchronization
 final class ServerCore: Sendable {
     let configuration: FakeLLMConfiguration
     private let startUptimeNanoseconds: UInt64
-    private let state: Mutex<State>
+    private let state: NIOLockedValueBox<State>
 
     private struct State {
         var stats = FakeLLMStats()
@@ -33,7 +33,7 @@ final class ServerCore: Sendable {
         let limiter = RateLimiter(
             requestsPerMinute: configuration.requestsPerMinute, tokensPerMinute: configuration.tokensPerMinute,
             burstSeconds: configuration.burstSeconds, requestBurst: configuration.requestBurst, now: 0)
-        self.state = Mutex(State(limiter: limiter, generator: SeededGenerator(seed: configuration.seed)))
+        self.state = NIOLockedValueBox(State(limiter: limiter, generator: SeededGenerator(seed: configuration.seed)))
     }
 
     // MARK: Clock and identifiers
@@ -51,7 +51,7 @@ final class ServerCore: Sendable {
     /// A fresh 64-bit value for response ids, derived from the seed and a counter so ids differ
     /// per request and repeat across runs.
     func nextIdentifier() -> UInt64 {
-        let sequence = state.withLock { s -> UInt64 in
+        let sequence = state.withLockedValue { s -> UInt64 in
             s.sequence &+= 1
             return s.sequence
         }
@@ -66,14 +66,14 @@ final class ServerCore: Sendable {
         if case .fixed(let milliseconds) = configuration.latency {
             return milliseconds.isFinite ? min(max(0, milliseconds), FakeScript.maxDelayMilliseconds) : 0
         }
-        return state.withLock { s in configuration.latency.sampleMilliseconds(using: &s.generator) }
+        return state.withLockedValue { s in configuration.latency.sampleMilliseconds(using: &s.generator) }
     }
 
     /// True with probability `rate` (seeded draw; no draw is made for 0 or 1).
     func draw(probability rate: Double) -> Bool {
         if rate <= 0 { return false }
         if rate >= 1 { return true }
-        return state.withLock { s in s.generator.nextUnit() < rate }
+        return state.withLockedValue { s in s.generator.nextUnit() < rate }
     }
 
     var hasLimits: Bool {
@@ -83,13 +83,13 @@ final class ServerCore: Sendable {
     /// Charges one request of `tokenCost` tokens against the limits, or says why not.
     func admit(tokenCost: Int) -> RateLimiter.Decision {
         let now = now()
-        return state.withLock { s in s.limiter.admit(tokenCost: tokenCost, now: now) }
+        return state.withLockedValue { s in s.limiter.admit(tokenCost: tokenCost, now: now) }
     }
 
     /// The limits' state now, and how long until a request of `tokenCost` would fit.
     func limiterState(tokenCost: Int) -> (snapshot: RateLimiter.Snapshot, secondsUntilAdmissible: Double) {
         let now = now()
-        return state.withLock { s in
+        return state.withLockedValue { s in
             let wait = s.limiter.secondsUntilAdmissible(tokenCost: tokenCost, now: now)
             return (s.limiter.snapshot(now: now), wait)
         }
@@ -175,7 +175,7 @@ final class ServerCore: Sendable {
     // MARK: Reading and resetting
 
     func stats() -> FakeLLMStats {
-        state.withLock { $0.stats }
+        state.withLockedValue { $0.stats }
     }
 
     /// Zeroes the counters and records; the gauges (open connections, in flight, admitted in
@@ -197,7 +197,7 @@ final class ServerCore: Sendable {
     func waitForStats(
         timeoutSeconds: Double, _ predicate: @escaping @Sendable (FakeLLMStats) -> Bool
     ) async throws -> FakeLLMStats {
-        let id = state.withLock { s -> UInt64 in
+        let id = state.withLockedValue { s -> UInt64 in
             s.nextWaiterID += 1
             return s.nextWaiterID
         }
@@ -209,7 +209,7 @@ final class ServerCore: Sendable {
         defer { timeout.cancel() }
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { continuation in
-                let current = state.withLock { s -> FakeLLMStats? in
+                let current = state.withLockedValue { s -> FakeLLMStats? in
                     if Task.isCancelled { return nil }
                     s.waiters[id] = Waiter(predicate: predicate, continuation: continuation)
                     return s.stats
@@ -227,14 +227,14 @@ final class ServerCore: Sendable {
     }
 
     private func failWaiter(_ id: UInt64, with error: any Error) {
-        let waiter = state.withLock { s in s.waiters.removeValue(forKey: id) }
+        let waiter = state.withLockedValue { s in s.waiters.removeValue(forKey: id) }
         waiter?.continuation.resume(throwing: error)
     }
 
     /// Runs `body` under the lock, then resumes the waiters whose predicate now holds.
     @discardableResult
     private func mutate<Result>(_ body: (inout State) -> Result) -> Result {
-        let (result, pending) = state.withLock { s -> (Result, (FakeLLMStats, [(UInt64, @Sendable (FakeLLMStats) -> Bool)])?) in
+        let (result, pending) = state.withLockedValue { s -> (Result, (FakeLLMStats, [(UInt64, @Sendable (FakeLLMStats) -> Bool)])?) in
             let result = body(&s)
             guard !s.waiters.isEmpty else { return (result, nil) }
             return (result, (s.stats, s.waiters.map { ($0.key, $0.value.predicate) }))
@@ -245,7 +245,7 @@ final class ServerCore: Sendable {
 
     private func notify(_ waiters: [(UInt64, @Sendable (FakeLLMStats) -> Bool)], with snapshot: FakeLLMStats) {
         for (id, predicate) in waiters where predicate(snapshot) {
-            let waiter = state.withLock { s in s.waiters.removeValue(forKey: id) }
+            let waiter = state.withLockedValue { s in s.waiters.removeValue(forKey: id) }
             waiter?.continuation.resume(returning: snapshot)
         }
     }

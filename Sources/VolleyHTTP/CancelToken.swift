@@ -1,4 +1,4 @@
-import Synchronization
+import VolleySystem
 
 /// Links a caller's cancellation to a transfer id without races: "check, register, check
 /// again". Registration and cancellation take the same lock, so a cancel that arrives before
@@ -11,7 +11,7 @@ final class CancelToken: Sendable {
         case cancelled
     }
 
-    private let state = Mutex(State.initial)
+    private let state = Locked(State.initial)
 
     /// Runs `enqueue` (which returns the transfer id, or nil if it was not enqueued) unless
     /// cancellation already happened. Returns false when cancelled first.

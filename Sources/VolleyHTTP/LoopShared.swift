@@ -45,8 +45,8 @@ final class LoopShared: Sendable {
 
     /// Wakes the loop from its selector's wait.
     private let waker: EventSelector.Waker
-    private let inbox = Mutex(Inbox())
-    private let stopped = Mutex<(done: Bool, waiters: Waiters<Void>)>((false, Waiters()))
+    private let inbox = Locked(Inbox())
+    private let stopped = Locked<(done: Bool, waiters: Waiters<Void>)>((false, Waiters()))
 
     // Counters written by the loop thread, read by anyone.
     let connectionsOpened = Atomic<Int>(0)

@@ -1,4 +1,3 @@
-import Synchronization
 import VolleyCore
 import VolleySystem
 
@@ -213,7 +212,7 @@ final class RequestModels: Sendable {
         var batchURL: String?
     }
 
-    private let models = Mutex<[Int: Entry]>([:])
+    private let models = Locked<[Int: Entry]>([:])
 
     func set(_ model: String?, batchURL: String?, line: Int) {
         guard model != nil || batchURL != nil else { return }

@@ -2,7 +2,6 @@
 @preconcurrency import Glibc
 #endif
 import VolleySystem
-import Synchronization
 
 /// Appends outcome lines to the output (the journal). Each line goes out with one `write(2)`
 /// (looping only if the kernel takes part of it), under a lock, so lines never interleave and
@@ -17,7 +16,7 @@ final class OutcomeWriter: Sendable {
 
     let path: String
     private let ownsDescriptor: Bool
-    private let state: Mutex<State>
+    private let state: Locked<State>
 
     /// Opens `path` for appending (creating it), or stdout for `-`, and takes an exclusive
     /// advisory lock (`flock(2)`) on a regular file, held until `close()` (or the process ends):
@@ -28,7 +27,7 @@ final class OutcomeWriter: Sendable {
         self.path = path
         if path == "-" {
             ownsDescriptor = false
-            state = Mutex(State(fd: STDOUT_FILENO))
+            state = Locked(State(fd: STDOUT_FILENO))
         } else {
             let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
             guard fd >= 0 else { throw FileError("cannot open for writing", path: path, errno: errno) }
@@ -39,7 +38,7 @@ final class OutcomeWriter: Sendable {
                 throw error
             }
             ownsDescriptor = true
-            state = Mutex(State(fd: fd))
+            state = Locked(State(fd: fd))
         }
     }
 

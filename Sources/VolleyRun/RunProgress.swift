@@ -68,7 +68,7 @@ public struct RunCounts: Sendable, Hashable {
 
 /// The run's counters, updated from the outcome callbacks of concurrent batches.
 final class RunCounter: Sendable {
-    private let counts = Mutex(RunCounts())
+    private let counts = Locked(RunCounts())
 
     func update(_ body: (inout RunCounts) -> Void) {
         counts.withLock { body(&$0) }

@@ -1,4 +1,3 @@
-import Synchronization
 import VolleySystem
 
 /// Counts the items allowed in flight. The producer takes free slots in bulk (at least
@@ -19,10 +18,10 @@ final class SlotPool: Sendable {
         }
     }
 
-    private let state: Mutex<State>
+    private let state: Locked<State>
 
     init(capacity: Int) {
-        state = Mutex(State(free: capacity))
+        state = Locked(State(free: capacity))
     }
 
     /// Waits until at least `minimum` slots are free, then takes the free slots (at most

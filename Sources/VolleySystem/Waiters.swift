@@ -1,11 +1,9 @@
-import Synchronization
-
 /// Tasks suspended until a condition that a lock guards comes true: the one waiter list that
 /// the writer's `flush`, the request registry's idle and quiet waits, the transport's stop and
 /// `volley run`'s slot pool share.
 ///
-/// A `Waiters` lives inside the state a `Mutex` protects. The condition is checked and the
-/// waiter parked under that lock (``Synchronization/Mutex/wait(until:park:)``), and whoever makes the condition
+/// A `Waiters` lives inside the state a ``Locked`` protects. The condition is checked and the
+/// waiter parked under that lock (``Locked/wait(until:park:)``), and whoever makes the condition
 /// true takes the waiters under the same lock and resumes them after it (``Waiters/takeAll()``
 /// then ``Waiters/Ready/resume(returning:)``), so a wake-up is never lost between the check and
 /// the park, and no continuation is resumed with the lock held.
@@ -50,7 +48,7 @@ extension Waiters.Ready where Value == Void {
     public func resume() { resume(returning: ()) }
 }
 
-extension Mutex where Value: ~Copyable {
+extension Locked where Value: ~Copyable {
     /// Returns `ready`'s value at once if it has one, else parks the calling task with `park`
     /// (both under the lock) until whoever changes the state resumes it.
     ///

@@ -179,7 +179,7 @@ struct RunArguments: ParsableCommand {
 /// SIGINT and SIGTERM cancel the run (what finished is already in the output); a second one
 /// exits at once.
 final class InterruptSignals: Sendable {
-    private let sources: Mutex<[any DispatchSourceSignal]>
+    private let sources: Locked<[any DispatchSourceSignal]>
 
     init(onInterrupt: @escaping @Sendable () -> Void) {
         let seen = Atomic<Int>(0)
@@ -194,7 +194,7 @@ final class InterruptSignals: Sendable {
             source.resume()
             sources.append(source)
         }
-        self.sources = Mutex(sources)
+        self.sources = Locked(sources)
     }
 
     func cancel() {

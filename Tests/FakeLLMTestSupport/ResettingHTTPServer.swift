@@ -1,7 +1,7 @@
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
 import NIOPosix
-import Synchronization
 
 /// An HTTP/1.1 server on 127.0.0.1 (SwiftNIO) whose kept-alive connections can be made stale:
 /// after ``makeExistingConnectionsStale()``, a request arriving on a connection accepted
@@ -26,16 +26,16 @@ public final class ResettingHTTPServer: Sendable {
             var held: [EventLoopPromise<Void>] = []
         }
 
-        let state = Mutex(State())
+        let state = NIOLockedValueBox(State())
         let holdUntil: Int
 
         init(holdUntil: Int) { self.holdUntil = holdUntil }
 
-        func accepted() -> Int { state.withLock { $0.connections += 1; return $0.connections } }
+        func accepted() -> Int { state.withLockedValue { $0.connections += 1; return $0.connections } }
 
         /// Books a request on connection `number`: whether to reset it, and else when to answer.
         func received(on number: Int, loop: any EventLoop) -> (stale: Bool, answer: EventLoopFuture<Void>) {
-            let (stale, release, wait) = state.withLock { state -> (Bool, [EventLoopPromise<Void>], EventLoopPromise<Void>?) in
+            let (stale, release, wait) = state.withLockedValue { state -> (Bool, [EventLoopPromise<Void>], EventLoopPromise<Void>?) in
                 if number < state.staleBelow {
                     state.resets += 1
                     return (true, [], nil)
@@ -60,7 +60,7 @@ public final class ResettingHTTPServer: Sendable {
         /// Answers every held request now (each promise is taken off the list once, under
         /// the lock, so none is completed twice).
         func releaseHeld() {
-            let held = state.withLock { state in
+            let held = state.withLockedValue { state in
                 defer { state.held = [] }
                 return state.held
             }
@@ -102,12 +102,12 @@ public final class ResettingHTTPServer: Sendable {
     }
 
     /// Connections accepted, and requests answered with a reset.
-    public var connections: Int { shared.state.withLock { $0.connections } }
-    public var resets: Int { shared.state.withLock { $0.resets } }
+    public var connections: Int { shared.state.withLockedValue { $0.connections } }
+    public var resets: Int { shared.state.withLockedValue { $0.resets } }
 
     /// From now on, a request on any connection accepted so far is answered with a reset.
     public func makeExistingConnectionsStale() {
-        shared.state.withLock { $0.staleBelow = $0.connections + 1 }
+        shared.state.withLockedValue { $0.staleBelow = $0.connections + 1 }
     }
 
     public func shutdown() async throws {

@@ -1,13 +1,13 @@
 import FakeLLM
-import Synchronization
 import Testing
 import VolleyHTTP
 import VolleyTestSupport
 @testable import VolleyCore
+import VolleySystem
 
 /// Collects outcomes from the engine's concurrent callback.
 final class OutcomeSink: Sendable {
-    private let outcomes = Mutex<[Outcome]>([])
+    private let outcomes = Locked<[Outcome]>([])
 
     func append(_ outcome: Outcome) { outcomes.withLock { $0.append(outcome) } }
     var all: [Outcome] { outcomes.withLock { $0 } }

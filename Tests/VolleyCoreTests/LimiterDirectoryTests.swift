@@ -1,6 +1,6 @@
-import Synchronization
 import Testing
 @testable import VolleyCore
+import VolleySystem
 
 /// One limiter per (origin, key, model) across the sessions of an engine (issue 15, shared
 /// mode): what several hosts' configurations make of one limiter, without sockets.
@@ -20,7 +20,7 @@ struct LimiterDirectoryTests {
     }
 
     @Test func twoSessionsOnOneKeyShareOneLimiterUnderTheStrictestLimits() throws {
-        let changes = Mutex<[LimiterSettings]>([])
+        let changes = Locked<[LimiterSettings]>([])
         let directory = LimiterDirectory { changed in changes.withLock { $0 += changed.map(\.settings) } }
         let a = try table(directory, session: 2, ["work": provider("sk-k", concurrency: 8)])
         let b = try table(directory, session: 3, ["team": provider("sk-k", concurrency: 2)])

@@ -1,8 +1,8 @@
 import FakeLLM
-import Synchronization
 import Testing
 import VolleyTestSupport
 @testable import VolleyCore
+import VolleySystem
 
 /// Base URLs in the ecosystem's conventions: Anthropic's without `/v1` (its SDK's form, and
 /// `ANTHROPIC_BASE_URL`'s), OpenAI's with it, both read from the environment like the SDKs.
@@ -93,7 +93,7 @@ struct ProviderBaseURLTests {
                 ["key": .string(provider), "provider": .string(provider),
                  "request": ["model": "m", "max_tokens": 8, "messages": [["role": "user", "content": "hello"]]]]
             }
-            let failures = Mutex<[String]>([])
+            let failures = Locked<[String]>([])
             let summary = await engine.run(try engine.prepare(requests).get(), options: BatchOptions(concurrency: 1),
                                            onOutcome: { outcome in
                                                if let error = outcome.error { failures.withLock { $0.append(error.message) } }

@@ -1,8 +1,8 @@
 import FakeLLMTestSupport
-import Synchronization
 import Testing
 import VolleyTestSupport
 @testable import VolleyCore
+import VolleySystem
 
 /// Stale pooled connections over real sockets: a server that resets a kept-alive connection
 /// when the next request arrives on it (what a load balancer does with a connection it already
@@ -20,7 +20,7 @@ import VolleyTestSupport
             "gw": ["kind": "openai", "base_url": .string("http://127.0.0.1:\(server.port)/v1"), "api_key": "k",
                    "retry": ["max_retries": 0]],
         ], defaultProvider: "gw")
-        let errors = Mutex<[String]>([])
+        let errors = Locked<[String]>([])
         func run(_ count: Int) async throws -> Int {
             let items: [JSONValue] = (0..<count).map { index in
                 ["key": .string("k\(index)"), "request": ["model": "m", "messages": [["role": "user", "content": "hello"]]]]

@@ -2,12 +2,13 @@ import Synchronization
 import Testing
 import VolleyCore
 @testable import VolleyRPC
+import VolleySystem
 
 /// `delta` and `reset` notifications: sent one by one while the host keeps up, merged per
 /// item while it does not, every one before the item's outcome.
 struct DeltaWriterTests {
     final class Host: Sendable {
-        let frames = Mutex<[JSONValue]>([])
+        let frames = Locked<[JSONValue]>([])
         let queued = Atomic<Int>(0)
 
         func writer() -> DeltaWriter {

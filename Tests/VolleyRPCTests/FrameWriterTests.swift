@@ -1,7 +1,7 @@
 import Dispatch
-import Synchronization
 import Testing
 @testable import VolleyRPC
+import VolleySystem
 #if canImport(Glibc)
 @preconcurrency import Glibc
 #elseif canImport(Darwin)
@@ -72,7 +72,7 @@ struct FrameWriterTests {
         let pipe = try TestPipe()
         defer { pipe.closeReadEnd() }
         let marks = Recorder<String>()
-        let writerBox = Mutex<FrameWriter?>(nil)
+        let writerBox = Locked<FrameWriter?>(nil)
         let writer = FrameWriter(
             fd: pipe.writeEnd,
             highWatermarkBytes: 1024,

@@ -1,7 +1,7 @@
 import Dispatch
-import Synchronization
 import Testing
 @testable import VolleyRPC
+import VolleySystem
 #if canImport(Glibc)
 @preconcurrency import Glibc
 #elseif canImport(Darwin)
@@ -82,7 +82,7 @@ struct LineReaderTests {
         defer { pipe.closeReadEnd() }
         let events = Recorder<LineEvent>()
         let parks = Recorder<Int>()
-        let readerBox = Mutex<LineReader?>(nil)
+        let readerBox = Locked<LineReader?>(nil)
         let reader = LineReader(fd: pipe.readEnd, maxLineBytes: 1024, readBufferBytes: 1024, onPark: { parks.record(1) }) { event in
             events.record(event)
             readerBox.withLock { $0?.pause() }

@@ -1,5 +1,4 @@
 import Dispatch
-import Synchronization
 import Testing
 import VolleyCore
 @testable import VolleyRPC
@@ -12,7 +11,7 @@ import Darwin
 
 /// Collects values sent from any thread and lets a test wait until enough have arrived.
 final class Recorder<Value: Sendable>: Sendable {
-    private let values = Mutex<[Value]>([])
+    private let values = Locked<[Value]>([])
     private let arrivals = DispatchSemaphore(value: 0)
 
     func record(_ value: Value) {
@@ -81,7 +80,7 @@ func writeAll(_ bytes: [UInt8], to fd: Int32) {
 /// Not a Dispatch queue: tests block pool threads while they wait, and Dispatch would only add a
 /// thread for the drain after a delay.
 final class BackgroundDrain: Sendable {
-    private let bytes = Mutex<[UInt8]>([])
+    private let bytes = Locked<[UInt8]>([])
     private let done = DispatchSemaphore(value: 0)
 
     init(fd: Int32) throws {

@@ -2,6 +2,7 @@ import Foundation
 import Synchronization
 import Testing
 import VolleyRedis
+import VolleySystem
 import VolleyTestSupport
 
 /// The shared day budget's script against a real redis-server: reservations that together
@@ -17,7 +18,7 @@ import VolleyTestSupport
         let url = try RedisURL(redis.url)
         let keys = keys()
         let granted = Atomic<Int>(0)
-        let failures = Mutex<[String]>([])
+        let failures = Locked<[String]>([])
         let start = DispatchSemaphore(value: 0)
         let done = DispatchGroup()
         // 64 machines' calls at once, each worst case $0.03, under $1.00: 33 fit.

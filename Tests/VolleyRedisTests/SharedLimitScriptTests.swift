@@ -2,6 +2,7 @@ import Foundation
 import Synchronization
 import Testing
 import VolleyRedis
+import VolleySystem
 import VolleyTestSupport
 
 /// The shared limiters' script against a real redis-server (issue 22): atomic under racing
@@ -22,7 +23,7 @@ import VolleyTestSupport
         let keys = keys()
         let url = try RedisURL(redis.url)
         let granted = Atomic<Int>(0)
-        let failures = Mutex<[String]>([])
+        let failures = Locked<[String]>([])
         let start = DispatchSemaphore(value: 0)
         let done = DispatchGroup()
         for _ in 0..<100 {

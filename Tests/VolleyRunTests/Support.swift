@@ -1,8 +1,8 @@
 import Foundation
-import Synchronization
 import Testing
 import VolleyCore
 @testable import VolleyRun
+import VolleySystem
 
 /// A fresh directory under the system temp folder, removed by `cleanup()`.
 struct TempDir {
@@ -33,7 +33,7 @@ struct TempDir {
 
 /// Collects what a run prints.
 final class CapturedConsole: Sendable {
-    private let text = Mutex("")
+    private let text = Locked("")
     let isTerminal: Bool
 
     init(isTerminal: Bool = false) {

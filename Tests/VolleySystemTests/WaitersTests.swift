@@ -1,4 +1,3 @@
-import Synchronization
 import Testing
 import VolleySystem
 import VolleyTestSupport
@@ -10,7 +9,7 @@ import VolleyTestSupport
             var value = 0
             var waiters = Waiters<Int>()
         }
-        let state = Mutex(State())
+        let state = Locked(State())
 
         func wait() async -> Int {
             await state.wait(until: { $0.open ? $0.value : nil }, park: { $0.waiters.append($1) })

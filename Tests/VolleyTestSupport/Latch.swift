@@ -1,4 +1,4 @@
-import Synchronization
+import VolleySystem
 
 /// A value set once (from any thread) and awaited by any number of tasks, each wait bounded.
 public final class Latch<Value: Sendable>: Sendable {
@@ -11,7 +11,7 @@ public final class Latch<Value: Sendable>: Sendable {
 
     private enum Registration { case ready(Value), waiting, expired }
 
-    private let state = Mutex(State())
+    private let state = Locked(State())
     /// What is awaited, for the timeout message.
     public let name: String
 

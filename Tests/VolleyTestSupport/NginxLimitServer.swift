@@ -1,5 +1,5 @@
 import Foundation
-import Synchronization
+import VolleySystem
 
 /// A real nginx on 127.0.0.1 (plain HTTP/1.1, a free port) that answers
 /// `POST /v1/chat/completions` with a fixed OpenAI `chat.completion` and rate-limits the way API
@@ -60,7 +60,7 @@ public final class NginxLimitServer: Sendable {
 
     private let nginx: NginxProcess
     /// Set by `shutdown()`: the log as it was when nginx had stopped (its directory is gone).
-    private let finalLog = Mutex<Result<NginxAccessLog, any Error>?>(nil)
+    private let finalLog = Locked<Result<NginxAccessLog, any Error>?>(nil)
 
     private var accessLogPath: String { "\(nginx.directory)/logs/access.log" }
 

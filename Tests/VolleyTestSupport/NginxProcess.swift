@@ -1,5 +1,5 @@
 import Foundation
-import Synchronization
+import VolleySystem
 
 #if canImport(Glibc)
 @preconcurrency import Glibc
@@ -85,7 +85,7 @@ public final class NginxProcess: Sendable {
     public var directory: String { layout.directory }
     /// nil once stopped. `Process` is not Sendable; the mutex makes every touch of it
     /// exclusive, and only `init` (before publishing `self`) and `terminate()` touch it.
-    private let process: Mutex<Process?>
+    private let process: Locked<Process?>
 
     /// Starts nginx with the configuration `makeConf` returns for the layout (a whole
     /// nginx.conf; `Layout.conf(http:main:workerConnections:)` writes the boilerplate).
@@ -121,7 +121,7 @@ public final class NginxProcess: Sendable {
         }
         started = true
         self.layout = layout
-        self.process = Mutex(process)
+        self.process = Locked(process)
     }
 
     /// nginx's error log and stderr so far, for failure messages.

@@ -1,5 +1,5 @@
 import Foundation
-import Synchronization
+import VolleySystem
 
 /// A throwaway `redis-server` on 127.0.0.1 and a free port, no persistence, for the shared-limits
 /// tests (scripts/install-deps --test installs it). Stop it with `stop()` (or `kill()`, as a
@@ -7,7 +7,7 @@ import Synchronization
 public final class RedisProcess: Sendable {
     public let port: Int
     public let password: String?
-    private let process: Mutex<Process?>
+    private let process: Locked<Process?>
     /// Signalled when the process has exited (Foundation's `waitUntilExit` spins a run loop
     /// that a Swift concurrency thread never services: it never returned there).
     private let exited = DispatchSemaphore(value: 0)
@@ -44,7 +44,7 @@ public final class RedisProcess: Sendable {
         }
         self.port = port
         self.password = password
-        self.process = Mutex(process)
+        self.process = Locked(process)
     }
 
     public var url: String {

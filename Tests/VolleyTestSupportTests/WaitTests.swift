@@ -1,12 +1,12 @@
-import Synchronization
 import Testing
+import VolleySystem
 import VolleyTestSupport
 
 /// The harness's own waits: each ends when its condition holds, and gives up, saying so, when
 /// it never does.
 @Suite struct WaitTests {
     @Test func waitUntilReturnsOnceTheConditionHolds() async {
-        let reads = Mutex(0)
+        let reads = Locked(0)
         let held = await waitUntil("the third read") { reads.withLock { $0 += 1; return $0 >= 3 } }
         #expect(held)
         #expect(reads.withLock { $0 } == 3)

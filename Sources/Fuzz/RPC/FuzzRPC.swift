@@ -1,5 +1,4 @@
 import FuzzSupport
-import Synchronization
 import VolleyCore
 import VolleyRPC
 import VolleySystem
@@ -58,7 +57,7 @@ enum RPCTarget {
 
     /// Replies the router writes, kept in order.
     final class Replies: Sendable {
-        private let sent = Mutex<[[UInt8]]>([])
+        private let sent = Locked<[[UInt8]]>([])
 
         func send(_ bytes: [UInt8]) { sent.withLock { $0.append(bytes) } }
         var all: [[UInt8]] { sent.withLock { $0 } }

@@ -1,4 +1,5 @@
 import Synchronization
+import VolleySystem
 
 /// What one account (an API origin and key: `LimiterIdentity.Account`) may spend through this
 /// sidecar: the providers' `budget`s, over the sidecar's lifetime and over any rolling day.
@@ -23,7 +24,7 @@ final class AccountBudget: Sendable {
         var sharedSpent: Double?
     }
 
-    private let state = Mutex(State())
+    private let state = Locked(State())
     /// Whether any limit is set (read without the lock on every attempt's way).
     private let enforced = Atomic<Bool>(false)
     /// The account's id in Redis, where its day budget is kept when shared limits are

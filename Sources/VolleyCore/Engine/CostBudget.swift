@@ -1,5 +1,5 @@
 import DequeModule
-import Synchronization
+import VolleySystem
 
 /// A dollar budget that concurrent calls cannot overspend: before an attempt is sent its
 /// worst-case cost (input estimate + its `max_tokens` at the model's price) is reserved, and
@@ -106,10 +106,10 @@ struct CostBudget: Sendable, Equatable {
 /// One batch's `max_cost_usd`, shared by its items' tasks (or by every batch of a `volley run`
 /// with `--max-cost`: give the same one to each).
 public final class BatchBudget: Sendable {
-    private let state: Mutex<CostBudget>
+    private let state: Locked<CostBudget>
 
     public init(limit: Double) {
-        state = Mutex(CostBudget(limit: limit))
+        state = Locked(CostBudget(limit: limit))
     }
 
     public var limit: Double { state.withLock { $0.limit } }

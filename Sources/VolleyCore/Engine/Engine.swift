@@ -1,6 +1,7 @@
 import Logging
 import Synchronization
 import VolleyHTTP
+import VolleySystem
 
 /// Runs batches of items: validation, provider binding, the batch's fan-out (its concurrency,
 /// fail_fast, progress) and the process-wide counters. Each item's own life (admission,
@@ -50,7 +51,7 @@ public final class Engine: Sendable {
         self.clock = clock
         // Set once the scheduler exists: a change of the hosts sharing a limiter applies to it
         // at once.
-        let schedulerBox = Mutex<Scheduler?>(nil)
+        let schedulerBox = Locked<Scheduler?>(nil)
         let directory = LimiterDirectory { changed in
             guard let scheduler = schedulerBox.withLock({ $0 }) else { return }
             for (key, settings) in changed { scheduler.update(limiter: key, settings: settings) }

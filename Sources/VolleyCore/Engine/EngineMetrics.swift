@@ -1,5 +1,5 @@
 import Histogram
-import Synchronization
+import VolleySystem
 
 /// Process-wide counters for `stats`.
 final class EngineMetrics: Sendable {
@@ -17,7 +17,7 @@ final class EngineMetrics: Sendable {
         var costUnknown = 0
     }
 
-    private let state = Mutex(State())
+    private let state = Locked(State())
 
     func batchStarted() { state.withLock { $0.batchesActive += 1 } }
     func batchEnded() { state.withLock { $0.batchesActive -= 1 } }

@@ -1,5 +1,6 @@
 import Synchronization
 import VolleyHTTP
+import VolleySystem
 
 /// One host's view of an engine: its providers (what `initialize` and `configure` set), the
 /// environment their `api_key_env` names are read from, and which limiters its items use. A
@@ -21,7 +22,7 @@ public final class EngineSession: Sendable {
     private let http: HTTPClient
     private let clock: any EngineClock
     private let directory: LimiterDirectory
-    private let configuration: Mutex<Configuration>
+    private let configuration: Locked<Configuration>
     let queuedItems = Atomic<Int>(0)
 
     init(id: UInt64, environment: [String: String], providers: ProviderSet?, http: HTTPClient,
@@ -31,7 +32,7 @@ public final class EngineSession: Sendable {
         self.clock = clock
         self.directory = directory
         let set = providers ?? ProviderSet.fromEnvironment(environment)
-        configuration = Mutex(Configuration(
+        configuration = Locked(Configuration(
             environment: environment, providers: set, clients: Self.clients(for: set, http: http, clock: clock),
             limiters: LimiterTable(set, directory: directory, session: id)))
     }

@@ -1,6 +1,6 @@
 import Logging
-import Synchronization
 import VolleyRedis
+import VolleySystem
 
 /// The life of one item: admission, attempts, retries with backoff, the deadline, and its
 /// outcome. One per engine, shared by every batch; the engine hands it items and collects
@@ -493,7 +493,7 @@ final class ItemRunner: Sendable {
 /// attempt's task only, read after it; the lock makes the closure that writes it Sendable.
 private final class StreamTap: Sendable {
     private let clock: any EngineClock
-    private let firstAt = Mutex<Double?>(nil)
+    private let firstAt = Locked<Double?>(nil)
 
     init(clock: any EngineClock) {
         self.clock = clock

@@ -1,4 +1,4 @@
-import Synchronization
+import VolleySystem
 
 /// The limiter an item uses: the scheduler's key for it, its readable name (in `stats` and
 /// logs) and the settings it is admitted under.
@@ -18,13 +18,13 @@ final class LimiterAssignment: Sendable, Equatable {
     let sharedID: String?
     /// What the limiter's account may spend (one for every model of the account).
     let budget: AccountBudget
-    private let state: Mutex<(name: String, settings: LimiterSettings)>
+    private let state: Locked<(name: String, settings: LimiterSettings)>
 
     init(key: String, name: String, settings: LimiterSettings, sharedID: String? = nil, budget: AccountBudget = AccountBudget()) {
         self.key = key
         self.sharedID = sharedID
         self.budget = budget
-        state = Mutex((name, settings))
+        state = Locked((name, settings))
     }
 
     /// `key` defaults to the name (a limiter made outside a directory, in tests).

@@ -1,4 +1,4 @@
-import Synchronization
+import VolleySystem
 
 /// Every limiter of an engine, one per `LimiterIdentity` (API origin, key fingerprint, model),
 /// shared by all its sessions: two hosts on one shared sidecar that call the same key through
@@ -40,7 +40,7 @@ final class LimiterDirectory: Sendable {
 
     typealias Changes = [(key: String, settings: LimiterSettings)]
 
-    private let state = Mutex(State())
+    private let state = Locked(State())
     /// Told (outside the lock) which limiters' settings changed, by scheduler key.
     private let onChange: @Sendable (Changes) -> Void
 

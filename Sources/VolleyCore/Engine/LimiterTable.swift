@@ -1,4 +1,5 @@
 import Synchronization
+import VolleySystem
 
 /// Which limiter an item of (provider, model) uses, and under which settings: one table per
 /// session configuration, built when its providers change (`EngineSession.configure`), so a key
@@ -28,7 +29,7 @@ final class LimiterTable: Sendable {
     /// Per account: the provider its limiters are named after.
     private let namedAfter: [LimiterIdentity.Account: String]
     /// Assignments worked out so far (models are known only from items).
-    private let cache = Mutex<[Key: LimiterAssignment]>([:])
+    private let cache = Locked<[Key: LimiterAssignment]>([:])
     private let directory: LimiterDirectory
     private let session: UInt64
     private let registered = Atomic<Bool>(false)

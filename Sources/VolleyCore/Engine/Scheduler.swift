@@ -1,4 +1,4 @@
-import Synchronization
+import VolleySystem
 
 /// The async face of `SchedulerCore`: `acquire` waits for admission (or for its deadline),
 /// `release` ends an attempt. Everything that happens with time (RPM spacing, TPM refill,
@@ -47,7 +47,7 @@ final class Scheduler: Sendable {
         }
     }
 
-    private let state = Mutex(State())
+    private let state = Locked(State())
     let clock: any EngineClock
     private let onLimitChange: (@Sendable (LimitChange) -> Void)?
 

@@ -1,6 +1,5 @@
 import Dispatch
 import Logging
-import Synchronization
 import VolleyRedis
 import VolleySystem
 
@@ -52,7 +51,7 @@ final class SharedBudgets: Sendable {
     let settings: SharedLimitsSettings
     /// This sidecar's part of every reservation id (random, no meaning).
     private let caller = String(UInt64.random(in: 1...UInt64.max), radix: 36)
-    private let state = Mutex(State())
+    private let state = Locked(State())
     private let wake = DispatchSemaphore(value: 0)
     private let logger: Logger
     private let origin = ContinuousClock.now

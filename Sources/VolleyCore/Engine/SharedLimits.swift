@@ -1,6 +1,5 @@
 import Dispatch
 import Logging
-import Synchronization
 import VolleyRedis
 import VolleySystem
 
@@ -126,7 +125,7 @@ final class SharedLimits: Sendable {
     let settings: SharedLimitsSettings
     /// This sidecar's name in Redis (random, no meaning): marks the cooldowns it sets.
     private let caller = String(UInt64.random(in: 1...UInt64.max), radix: 36)
-    private let state = Mutex(State())
+    private let state = Locked(State())
     private let wake = DispatchSemaphore(value: 0)
     private let origin = ContinuousClock.now
     private let logger: Logger

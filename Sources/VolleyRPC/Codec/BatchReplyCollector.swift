@@ -1,4 +1,4 @@
-import Synchronization
+import VolleySystem
 
 /// Gathers the replies of one batch and sends them as one array once the last has arrived.
 ///
@@ -7,7 +7,7 @@ import Synchronization
 /// before every slot is filled. Replies keep the members' order.
 final class BatchReplyCollector: Sendable {
     private let send: @Sendable ([UInt8]) -> Void
-    private let state: Mutex<State>
+    private let state: Locked<State>
 
     private struct State {
         var replies: [[UInt8]]
@@ -17,7 +17,7 @@ final class BatchReplyCollector: Sendable {
     init(expectedReplies: Int, send: @escaping @Sendable ([UInt8]) -> Void) {
         precondition(expectedReplies > 0, "a batch without replies must not have a collector")
         self.send = send
-        self.state = Mutex(State(replies: Array(repeating: [], count: expectedReplies), remaining: expectedReplies))
+        self.state = Locked(State(replies: Array(repeating: [], count: expectedReplies), remaining: expectedReplies))
     }
 
     /// Stores the reply for `slot`; sends the batch when it was the last one. Each slot is filled

@@ -1,5 +1,4 @@
 import Dispatch
-import Synchronization
 import VolleySystem
 #if canImport(Glibc)
 @preconcurrency import Glibc
@@ -41,7 +40,7 @@ public final class FrameWriter: Sendable {
     private let onHighWatermark: @Sendable () -> Void
     private let onLowWatermark: @Sendable () -> Void
     private let onBroken: @Sendable (Int32) -> Void
-    private let state = Mutex(State())
+    private let state = Locked(State())
     /// Signalled exactly once for each time the writer thread parks on an empty queue.
     private let wakeUp = DispatchSemaphore(value: 0)
 

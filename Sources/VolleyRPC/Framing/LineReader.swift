@@ -29,7 +29,7 @@ public final class LineReader: Sendable {
     private let handler: @Sendable (LineEvent) -> Void
     /// Test hook: called on the reader thread each time it parks because it is paused.
     private let onPark: (@Sendable () -> Void)?
-    private let gate = Mutex(Gate())
+    private let gate = Locked(Gate())
     /// Signalled exactly once for each time the thread parks (see `waitWhilePaused`).
     private let wakeUp = DispatchSemaphore(value: 0)
     private let readByteCount = Atomic<Int>(0)

@@ -1,5 +1,5 @@
-import Synchronization
 import VolleyCore
+import VolleySystem
 
 /// Writes one request's `delta` and `reset` notifications (docs/protocol.md, "Token
 /// streaming"). While the host reads slowly (more than `congestedBytes` waiting in its
@@ -22,7 +22,7 @@ final class DeltaWriter: Sendable {
     private let congestedBytes: Int
     /// Per item index, the delta not yet sent. Frames are queued with the lock held, so two
     /// deltas of one item can never be written out of order.
-    private let waiting = Mutex<[Int: Waiting]>([:])
+    private let waiting = Locked<[Int: Waiting]>([:])
 
     init(request: JSONValue, congestedBytes: Int = DeltaWriter.congestedBytes, queued: @escaping @Sendable () -> Int,
          send: @escaping @Sendable ([UInt8]) -> Void) {

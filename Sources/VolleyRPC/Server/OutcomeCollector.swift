@@ -1,12 +1,12 @@
-import Synchronization
 import VolleyCore
+import VolleySystem
 
 /// Gathers a batch's outcomes (delivered from concurrent tasks) for an input-order reply.
 final class OutcomeCollector: Sendable {
-    private let slots: Mutex<[Outcome?]>
+    private let slots: Locked<[Outcome?]>
 
     init(count: Int) {
-        slots = Mutex(Array(repeating: nil, count: count))
+        slots = Locked(Array(repeating: nil, count: count))
     }
 
     func store(_ outcome: Outcome) {

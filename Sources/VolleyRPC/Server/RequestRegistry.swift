@@ -1,4 +1,3 @@
-import Synchronization
 import VolleyCore
 import VolleySystem
 
@@ -38,7 +37,7 @@ final class RequestRegistry: Sendable {
         }
     }
 
-    private let state = Mutex(State())
+    private let state = Locked(State())
 
     enum StartResult { case started, idInUse, shuttingDown }
 

@@ -35,7 +35,7 @@ public final class Server: Sendable {
     /// Set when this serves one connection of a shared sidecar.
     let connection: ConnectionContext?
     /// The `client` the host named in `initialize` (for `stats.connections`).
-    let clientName = Mutex<String?>(nil)
+    let clientName = Locked<String?>(nil)
     private let writer: FrameWriter
     private let readerBox = ReaderBox()
     private let inputFD: Int32
@@ -47,7 +47,7 @@ public final class Server: Sendable {
     private let shutdownRequested = Atomic<Bool>(false)
     /// Set once the reader has seen the end of its input (or failed): its thread then touches
     /// the descriptor no more.
-    private let readerEnded = Mutex<(ended: Bool, waiters: Waiters<Void>)>((false, Waiters()))
+    private let readerEnded = Locked<(ended: Bool, waiters: Waiters<Void>)>((false, Waiters()))
 
     public convenience init(engine: Engine, options: ServerOptions, logger: Logger,
                             inputFD: Int32 = STDIN_FILENO, outputFD: Int32 = STDOUT_FILENO) {
@@ -272,7 +272,7 @@ public final class Server: Sendable {
 
 /// Lets the writer's watermark callbacks reach the reader created later in `run()`.
 final class ReaderBox: Sendable {
-    private let value = Mutex<LineReader?>(nil)
+    private let value = Locked<LineReader?>(nil)
 
     var reader: LineReader? {
         get { value.withLock { $0 } }

@@ -1,6 +1,5 @@
 import CVolleyLinux
 import Logging
-import Synchronization
 import VolleyCore
 import VolleySystem
 
@@ -53,7 +52,7 @@ public final class SocketDaemon: Sendable {
     let logger: Logger
     public let path: String
     let idleExitSeconds: Double?
-    private let state = Mutex(State())
+    private let state = Locked(State())
     private let events: AsyncStream<Event>
     private let sink: AsyncStream<Event>.Continuation
 

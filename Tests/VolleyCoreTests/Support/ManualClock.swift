@@ -1,5 +1,5 @@
-import Synchronization
 @testable import VolleyCore
+import VolleySystem
 
 /// A virtual `EngineClock` for tests: time stands still until the test advances it.
 ///
@@ -82,10 +82,10 @@ final class ManualClock: EngineClock {
         }
     }
 
-    private let state: Mutex<State>
+    private let state: Locked<State>
 
     init(now: Double = 0) {
-        state = Mutex(State(now: now))
+        state = Locked(State(now: now))
     }
 
     // MARK: - EngineClock

@@ -1,8 +1,8 @@
-import Synchronization
 import Testing
 import VolleyHTTP
 import VolleyTestSupport
 @testable import VolleyCore
+import VolleySystem
 
 // The harness of VirtualTimeEngineTests: a batch on a ManualClock and its timed outcomes.
 
@@ -28,7 +28,7 @@ final class TimedOutcomes: Sendable {
     }
 
     private let clock: ManualClock
-    private let state = Mutex(State())
+    private let state = Locked(State())
 
     init(clock: ManualClock) {
         self.clock = clock
@@ -88,7 +88,7 @@ final class TimedOutcomes: Sendable {
 
 /// Values appended from other tasks.
 final class Recorded: Sendable {
-    private let state = Mutex<[Double]>([])
+    private let state = Locked<[Double]>([])
     func append(_ value: Double) { state.withLock { $0.append(value) } }
     var values: [Double] { state.withLock { $0 } }
 }

@@ -1,4 +1,4 @@
-import Synchronization
+import VolleySystem
 
 /// A counting semaphore for tasks: `acquire` suspends (never blocks a thread) until a slot is free.
 final class AsyncSemaphore: Sendable {
@@ -7,10 +7,10 @@ final class AsyncSemaphore: Sendable {
         var waiters: [CheckedContinuation<Void, Never>] = []
     }
 
-    private let state: Mutex<State>
+    private let state: Locked<State>
 
     init(count: Int) {
-        state = Mutex(State(available: count))
+        state = Locked(State(available: count))
     }
 
     func acquire() async {

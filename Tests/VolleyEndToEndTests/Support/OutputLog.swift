@@ -1,5 +1,5 @@
-import Synchronization
 import VolleyCore
+import VolleySystem
 import VolleyTestSupport
 
 /// Every line the sidecar wrote to stdout, in order, each parsed once; tests wait on it.
@@ -31,7 +31,7 @@ final class OutputLog: Sendable {
         var nextWaiterID: UInt64 = 0
     }
 
-    private let state = Mutex(State())
+    private let state = Locked(State())
     /// What the log is of, for failure messages.
     let name: String
 

@@ -1,5 +1,6 @@
 import Foundation
 import Synchronization
+import VolleySystem
 
 #if canImport(Glibc)
 @preconcurrency import Glibc
@@ -13,7 +14,7 @@ final class StdinWriter: Sendable {
         var isClosing = false
     }
 
-    private let state = Mutex(State())
+    private let state = Locked(State())
     private let queued = DispatchSemaphore(value: 0)
 
     init(fd: Int32) {
@@ -87,7 +88,7 @@ final class Flag: Sendable {
 
 /// Bytes appended from one thread and read from others.
 final class ByteBuffer: Sendable {
-    private let storage = Mutex<[UInt8]>([])
+    private let storage = Locked<[UInt8]>([])
 
     func append(_ chunk: ArraySlice<UInt8>) {
         storage.withLock { $0.append(contentsOf: chunk) }

@@ -1,6 +1,7 @@
 import Foundation
 import Synchronization
 import VolleyCore
+import VolleySystem
 import VolleyTestSupport
 #if canImport(Glibc)
 @preconcurrency import Glibc
@@ -292,7 +293,7 @@ final class VolleyProcess: Sendable {
 // MARK: - Helpers
 
 /// Serialises spawning (see ``VolleyProcess/init(arguments:environment:readStdout:)``).
-private let spawnLock = Mutex<Void>(())
+private let spawnLock = Locked<Void>(())
 
 /// Builds `{"jsonrpc":"2.0","id":ID,"method":METHOD,"params":PARAMS}`.
 func rpcRequest(_ method: String, id: JSONValue, params: JSONValue? = nil) -> JSONValue {
