@@ -51,6 +51,14 @@ extension EasyHandle {
         return (Self.seconds(preTransfer), Self.seconds(total))
     }
 
+    /// Bytes of request body libcurl sent in the handle's last transfer
+    /// (`CURLINFO_SIZE_UPLOAD_T`). For `TransferFailure`.
+    func uploadedBytes() -> Int {
+        var uploaded: curl_off_t = 0
+        _ = volley_easy_getinfo_off_t(pointer, CURLINFO_SIZE_UPLOAD_T, &uploaded)
+        return Int(uploaded)
+    }
+
     /// libcurl's `*_TIME_T` values are microseconds.
     private static func seconds(_ microseconds: curl_off_t) -> Double {
         Double(microseconds) / 1_000_000

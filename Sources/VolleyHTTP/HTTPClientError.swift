@@ -34,12 +34,18 @@ public struct HTTPClientError: Error, Sendable, Hashable, CustomStringConvertibl
     /// The failure is a stale pooled socket's: the request is safe to send again on a new
     /// connection, POST included (the rule and why: `TransferFailure.isStaleConnection`).
     public var staleConnection: Bool
+    /// The server ended the request's HTTP/2 stream before the request was sent in full and
+    /// before any response reached us: it cannot have run the call, so the request is safe to
+    /// send again, POST included (`TransferFailure.isUnsentRequest`).
+    public var requestNotSent: Bool
 
-    public init(_ kind: Kind, _ message: String, curlCode: Int? = nil, staleConnection: Bool = false) {
+    public init(_ kind: Kind, _ message: String, curlCode: Int? = nil, staleConnection: Bool = false,
+                requestNotSent: Bool = false) {
         self.kind = kind
         self.message = message
         self.curlCode = curlCode
         self.staleConnection = staleConnection
+        self.requestNotSent = requestNotSent
     }
 
     public var description: String {

@@ -14,6 +14,9 @@ extension Transfer {
             reusedConnection: easy?.connectionWasReused() ?? false,
             responseStarted: status != 0
         )
+        if code == CURLE_HTTP2_STREAM, let easy {
+            failure.requestFullySent = easy.uploadedBytes() >= requestBodyBytes
+        }
         // A timeout needs the timings to find its kind, a lost connection to tell a stale one.
         if code == CURLE_OPERATION_TIMEDOUT || failure.kind == .connectionLost, let easy {
             (failure.preTransferSeconds, failure.totalSeconds) = easy.failureTimings()

@@ -37,12 +37,17 @@ final class Transfer {
     /// Set when the body outgrew `maxResponseBytes` and the transfer was aborted for it.
     private(set) var exceededMaxResponseBytes = false
     let maxResponseBytes: Int
+    /// Bytes of response body received, whichever the sink.
+    private(set) var receivedBodyBytes = 0
+    /// The request body's size (0 without one), to tell whether libcurl sent all of it.
+    let requestBodyBytes: Int
 
     init(
         id: UInt64, origin: Origin, sink: TransferSink, timeoutSeconds: Double?, stallSeconds: Int?,
-        heads: HeadLog, maxResponseBytes: Int
+        heads: HeadLog, maxResponseBytes: Int, requestBodyBytes: Int = 0
     ) {
         self.id = id
+        self.requestBodyBytes = requestBodyBytes
         self.maxResponseBytes = maxResponseBytes
         self.heads = heads
         self.origin = origin
@@ -101,6 +106,7 @@ final class Transfer {
 
     /// Body bytes as they arrive. Returns false to abort the transfer.
     func receiveBody(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        receivedBodyBytes += bytes.count
         switch sink {
         case .buffered:
             guard body.count + bytes.count <= maxResponseBytes else {
@@ -123,7 +129,18 @@ final class Transfer {
         return true
     }
 
-    // MARK: - The end (transport thread, once libcurl reports success)
+    // MARK: - The end (transport thread, once libcurl reports the transfer done)
+
+    /// Whether a whole final response has arrived: a status of 200 or more, and either the
+    /// body its `Content-Length` announced or an event stream's terminal event. A transfer
+    /// libcurl fails after that (an HTTP/2 stream the server ended before reading the rest
+    /// of the request: `TransferFailure.isUnsentRequest`) still has its answer.
+    var hasCompleteResponse: Bool {
+        guard let head, head.status >= 200 else { return false }
+        if isSSE { return sawTerminalEvent }
+        guard let length = head.headers["content-length"].flatMap({ Int($0) }) else { return false }
+        return receivedBodyBytes == length
+    }
 
     /// Resumes the caller with what arrived: the whole response, or the stream's end (or
     /// `.streamTruncated` for an event stream that never sent its terminal event).

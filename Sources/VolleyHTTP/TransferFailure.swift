@@ -25,10 +25,27 @@ struct TransferFailure: Sendable, Hashable {
     var reusedConnection = false
     /// A response status line had arrived.
     var responseStarted = false
+    /// libcurl had sent the whole request body (`CURLINFO_SIZE_UPLOAD_T`); true for a
+    /// request without one. Read for HTTP/2 stream failures only.
+    var requestFullySent = true
 
     /// The error for these facts with libcurl's (or our) `message`.
     func error(_ message: String) -> HTTPClientError {
-        HTTPClientError(kind, message, curlCode: Int(code.rawValue), staleConnection: isStaleConnection)
+        HTTPClientError(kind, message, curlCode: Int(code.rawValue), staleConnection: isStaleConnection,
+                        requestNotSent: isUnsentRequest)
+    }
+
+    /// The server ended this request's HTTP/2 stream while libcurl was still sending its body,
+    /// and nothing of a response had reached us: the server answered (or refused) without the
+    /// whole request, so it cannot have run the call, and sending it again is safe, POST
+    /// included. A server may answer in full before it has read the request (RFC 9113 §8.1: a
+    /// gateway's 429 or 401, nginx's `return`) and end the stream; libcurl 7.88 then fails
+    /// the transfer with `CURLE_HTTP2_STREAM` ("stream N closed") when it goes on to send the
+    /// body, and the answer it had buffered for the stream is lost. Seen on 0.3-6% of calls
+    /// over HTTP/2 to such a server (bench W5, nginx `return 200`). When the answer did arrive
+    /// whole, `Transfer.hasCompleteResponse` keeps it instead.
+    var isUnsentRequest: Bool {
+        code == CURLE_HTTP2_STREAM && !responseStarted && !requestFullySent
     }
 
     /// Longest time after the connection was ready that a failure still counts as a stale

@@ -235,7 +235,8 @@ final class TransferLoop {
                 timeoutSeconds: entry.request.timeoutSeconds,
                 stallSeconds: EasySetup.stallSeconds(of: entry.request),
                 heads: heads,
-                maxResponseBytes: configuration.maxResponseBytes
+                maxResponseBytes: configuration.maxResponseBytes,
+                requestBodyBytes: entry.request.body?.count ?? 0
             )
             do {
                 try configure(transfer, request: entry.request, pipeWait: admission.pipeWait)
@@ -289,7 +290,15 @@ final class TransferLoop {
             var opaque: UnsafeMutableRawPointer?
             guard volley_easy_getinfo_ptr(easy, CURLINFO_PRIVATE, &opaque) == CURLE_OK, let opaque else { continue }
             let transfer = Unmanaged<Transfer>.fromOpaque(opaque).takeUnretainedValue()
-            let code = volley_msg_result(message)
+            var code = volley_msg_result(message)
+            // A server may send its whole answer before it has read the whole request and end
+            // the stream (RFC 9113 §8.1); libcurl 7.88 then fails the transfer when it goes on
+            // to send the body. The answer stands (see TransferFailure.isUnsentRequest).
+            // Its handle is freed, not pooled: libcurl ended it with an error.
+            if code == CURLE_HTTP2_STREAM, transfer.hasCompleteResponse {
+                code = CURLE_OK
+                transfer.handleIsSpecial = true
+            }
             end(transfer, with: code == CURLE_OK ? .success(()) : .failure(transfer.failure(code)))
             ended += 1
         }

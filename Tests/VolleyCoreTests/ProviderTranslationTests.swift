@@ -13,6 +13,11 @@ struct ProviderErrorTests {
             deadlineBound: false)
         #expect(stale.kind == .connection && stale.retryable)
         #expect(stale.message.hasPrefix("connection lost on a reused keep-alive connection before any response"))
+        let unsent = ProviderErrors.transport(
+            HTTPClientError(.connectionLost, "Stream error in the HTTP/2 framing layer", curlCode: 92, requestNotSent: true),
+            deadlineBound: false)
+        #expect(unsent.kind == .connection && unsent.retryable)
+        #expect(unsent.message.hasPrefix("the server ended the HTTP/2 stream before the request was sent in full and before any response"))
         // Not stale (a fresh connection, or after a status line: `TransferFailure` decides):
         // retried as before (the SDKs retry connection errors whatever the method), unlabelled.
         let lost = ProviderErrors.transport(HTTPClientError(.connectionLost, "reset", curlCode: 56), deadlineBound: false)

@@ -54,5 +54,29 @@ struct StaleConnectionTests {
 
     @Test func anErrorMadeWithoutTheFactsIsNotStale() {
         #expect(!HTTPClientError(.connectionLost, "reset").staleConnection)
+        #expect(!HTTPClientError(.connectionLost, "reset").requestNotSent)
+    }
+
+    // `requestNotSent`: an HTTP/2 stream the server ended while the body was still going out
+    // and before any response (it answered early, RFC 9113 §8.1, and libcurl 7.88 lost the
+    // answer): safe to send again, on any connection.
+
+    private func streamEnded(sent: Bool, responseStarted: Bool = false, code: CURLcode = CURLE_HTTP2_STREAM) -> HTTPClientError {
+        TransferFailure(code: code, reusedConnection: true, responseStarted: responseStarted, requestFullySent: sent).error("text")
+    }
+
+    @Test func aStreamEndedBeforeTheBodyWasSentAndBeforeAnyResponseIsUnsent() {
+        let failure = streamEnded(sent: false)
+        #expect(failure.requestNotSent && !failure.staleConnection && failure.kind == .connectionLost)
+    }
+
+    @Test func oneEndedAfterTheWholeRequestOrOnceAResponseBeganIsNot() {
+        // The server had the whole request: it may have run the call.
+        #expect(!streamEnded(sent: true).requestNotSent)
+        // It was answering: the answer may be a call it ran.
+        #expect(!streamEnded(sent: false, responseStarted: true).requestNotSent)
+        // Only an HTTP/2 stream's end says that the server stopped reading this request.
+        #expect(!streamEnded(sent: false, code: CURLE_RECV_ERROR).requestNotSent)
+        #expect(!streamEnded(sent: false, code: CURLE_OPERATION_TIMEDOUT).requestNotSent)
     }
 }

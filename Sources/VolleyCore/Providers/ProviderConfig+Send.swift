@@ -48,13 +48,16 @@ extension ProviderConfig {
     /// connection, within the same attempt: it never reached the model, so this is not a
     /// retry of the call. It spends no retry, no backoff and no second admission, and works
     /// with `max_retries: 0`. A second failure is the attempt's error, retried (or not) as any.
+    /// The same holds for a request whose HTTP/2 stream the server ended before it was sent in
+    /// full and before any response (`HTTPClientError.requestNotSent`), sent again on the
+    /// connection it had.
     @inline(never)
     func send(_ request: HTTPRequest, timeoutSeconds: Double?, http: HTTPClient) async -> Result<HTTPResponse, ItemError> {
         do {
             return .success(try await http.execute(request))
-        } catch let error as HTTPClientError where error.staleConnection {
+        } catch let error as HTTPClientError where error.staleConnection || error.requestNotSent {
             do {
-                return .success(try await http.execute(Self.onNewConnection(request)))
+                return .success(try await http.execute(error.staleConnection ? Self.onNewConnection(request) : request))
             } catch {
                 return .failure(sendError(error, timeoutSeconds: timeoutSeconds))
             }

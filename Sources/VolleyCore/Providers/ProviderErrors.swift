@@ -17,6 +17,10 @@ enum ProviderErrors {
             return ItemError(.connection, "connection lost on a reused keep-alive connection before any response: \(error.message)",
                              retryable: true)
         }
+        if error.requestNotSent {
+            return ItemError(.connection, "the server ended the HTTP/2 stream before the request was sent in full and before any response: \(error.message)",
+                             retryable: true)
+        }
         switch error.kind {
         case .connectTimeout, .connectionFailed, .tls, .connectionLost:
             return ItemError(.connection, error.message, retryable: error.kind != .tls)
