@@ -42,7 +42,7 @@ struct CommandLineTests {
         let stdout = Pipe()
         process.standardOutput = stdout
         process.standardError = FileHandle.nullDevice
-        try process.run()
+        try process.runKeepingReference()
 
         let line = await Self.readLine(stdout.fileHandleForReading)
         #expect(line.hasSuffix("}\n"))
@@ -75,7 +75,7 @@ struct CommandLineTests {
         let stdout = Pipe()
         process.standardOutput = stdout
         process.standardError = FileHandle.nullDevice
-        try process.run()
+        try process.runKeepingReference()
         let help = String(decoding: await Self.readToEnd(stdout.fileHandleForReading), as: UTF8.self)
         process.waitUntilExit()
         #expect(process.terminationStatus == 0)
@@ -101,7 +101,7 @@ struct CommandLineTests {
         let stdout = Pipe()
         process.standardOutput = stdout
         process.standardError = FileHandle.nullDevice
-        try process.run()
+        try process.runKeepingReference()
         defer {
             process.terminate()
             process.waitUntilExit()

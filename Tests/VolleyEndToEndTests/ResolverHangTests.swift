@@ -70,7 +70,7 @@ enum ResolverHang {
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         do {
-            try process.run()
+            try process.runKeepingReference()
         } catch {
             return false
         }

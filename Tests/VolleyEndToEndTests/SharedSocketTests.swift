@@ -286,7 +286,7 @@ struct SharedSocketTests {
                 """, path]
             let output = Pipe()
             client.standardOutput = output
-            try client.run()
+            try client.runKeepingReference()
             client.waitUntilExit()
             let line = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
             let reply = try JSONParser.parse(Array(line.utf8))

@@ -46,7 +46,7 @@ enum VolleyProcess {
             process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: stderrPath))
             self.process = process
             process.terminationHandler = { [exited] _ in exited.set(()) }
-            try process.run()
+            try process.runKeepingReference()
             // The child has its copy: ours would keep the reader from ever seeing EOF.
             try? stdoutPipe?.fileHandleForWriting.close()
         }

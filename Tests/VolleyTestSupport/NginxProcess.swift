@@ -111,7 +111,7 @@ public final class NginxProcess: Sendable {
         process.standardInput = FileHandle.nullDevice
         process.standardOutput = FileHandle.nullDevice
         process.standardError = stderr
-        try process.run()
+        try process.runKeepingReference()
         guard Self.waitUntilListening(process, port: layout.port) else {
             if process.isRunning {
                 process.terminate()

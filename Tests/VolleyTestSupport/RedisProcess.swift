@@ -28,7 +28,7 @@ public final class RedisProcess: Sendable {
         process.standardError = FileHandle.nullDevice
         let exited = self.exited
         process.terminationHandler = { _ in exited.signal() }
-        try process.run()
+        try process.runKeepingReference()
         var listening = false
         for _ in 0..<500 where process.isRunning {
             if TestTools.canConnect(port: port) {

@@ -88,7 +88,7 @@ final class VolleyProcess: Sendable {
                 @unknown default: exitStatus.set(.exited(process.terminationStatus))
                 }
             }
-            try process.run()
+            try process.runKeepingReference()
             // Own close-on-exec descriptors (the FileHandles are closed), so closing stdin is one
             // close(2) and no later child inherits them.
             let stdinFD = fcntl(input.fileHandleForWriting.fileDescriptor, F_DUPFD_CLOEXEC, 0)
