@@ -269,27 +269,37 @@ struct SchedulerCore {
         while let first = expiries.min, waiters[first.id] == nil { _ = expiries.removeMin() }
         var earliest = expiries.min?.at
         for index in limiters.indices where !limiters.values[index].lanes.isEmpty {
-            let limiter = limiters.values[index]
-            guard let head = headWaiter(limiter) else { continue }
-            guard limiter.control.hasRoom(inFlight: limiter.inFlight, now: now) else {
-                // Full: a release grants, or, in slow start, the window growing with time.
-                if let growth = limiter.control.nextWindowGrowth(now: now) { earliest = min(earliest ?? growth, growth) }
-                continue
+            // In place: a limiter copied out of the dictionary costs a retain of each of its
+            // parts (the W1 profile showed `initializeWithCopy for SchedulerCore.Limiter`).
+            if let at = Self.wake(of: &limiters.values[index], waiters: waiters, paused: pausedConnections, now: now) {
+                earliest = min(earliest ?? at, at)
             }
-            var at = max(now, limiter.control.cooldownUntil)
-            if let requests = limiter.requests { at = max(at, requests.earliest(now: now)) }
-            at = max(at, limiter.tokens.earliest(head.tokens, now: now))
-            guard at > now + 1e-9 else { continue }  // Grantable now: the caller's grant handles it.
-            earliest = min(earliest ?? at, at)
         }
         return earliest
     }
 
+    /// When `limiter` could grant its head waiter later than `now`: its window growing (when
+    /// full, in slow start) or its cooldown, rate or tokens; nil when nobody waits on time
+    /// (none waiting, all paused, a release will grant, or grantable now, which the caller's
+    /// grant handles).
+    private static func wake(of limiter: inout Limiter, waiters: [UInt64: Waiter], paused: Set<UInt64>,
+                             now: Double) -> Double? {
+        guard let head = headWaiter(&limiter, waiters: waiters, paused: paused) else { return nil }
+        guard limiter.control.hasRoom(inFlight: limiter.inFlight, now: now) else {
+            // Full: a release grants, or, in slow start, the window growing with time.
+            return limiter.control.nextWindowGrowth(now: now)
+        }
+        var at = max(now, limiter.control.cooldownUntil)
+        if let requests = limiter.requests { at = max(at, requests.earliest(now: now)) }
+        at = max(at, limiter.tokens.earliest(head.tokens, now: now))
+        return at > now + 1e-9 ? at : nil
+    }
+
     /// The first waiter a grant would take (nil when all are paused).
-    private func headWaiter(_ limiter: Limiter) -> Waiter? {
+    private static func headWaiter(_ limiter: inout Limiter, waiters: [UInt64: Waiter], paused: Set<UInt64>) -> Waiter? {
         for priority in Priority.allCases {
             guard var lane = limiter.lanes[priority] else { continue }
-            if let id = lane.peek(isLive: { waiters[$0] != nil }, isPaused: { pausedConnections.contains($0) }),
+            if let id = lane.peek(isLive: { waiters[$0] != nil }, isPaused: { paused.contains($0) }),
                let waiter = waiters[id] { return waiter }
         }
         return nil
