@@ -40,6 +40,10 @@ extension ProviderConfig {
         )
     }
 
+    /// How many times `send` sends again a request the server never had in full
+    /// (`HTTPClientError.requestNotSent`).
+    static let unsentResends = 4
+
     /// Sends `request` (from `request(...)`, bounded by `timeoutSeconds`). Transport failures
     /// come back as outcome errors; any HTTP status is a response.
     ///
@@ -48,21 +52,29 @@ extension ProviderConfig {
     /// connection, within the same attempt: it never reached the model, so this is not a
     /// retry of the call. It spends no retry, no backoff and no second admission, and works
     /// with `max_retries: 0`. A second failure is the attempt's error, retried (or not) as any.
-    /// The same holds for a request whose HTTP/2 stream the server ended before it was sent in
-    /// full and before any response (`HTTPClientError.requestNotSent`), sent again on the
-    /// connection it had.
+    ///
+    /// A request whose HTTP/2 stream the server ended before it was sent in full and before
+    /// any response (`HTTPClientError.requestNotSent`: the server answered early, and libcurl
+    /// 7.88 lost the answer) never reached the model either. It is sent again on the
+    /// connection it had, up to `unsentResends` times in the same attempt: the race that lost
+    /// the answer can recur (on 1,600 calls to a server that always answers early, one resend
+    /// still left 6 failed on a loaded machine).
     @inline(never)
     func send(_ request: HTTPRequest, timeoutSeconds: Double?, http: HTTPClient) async -> Result<HTTPResponse, ItemError> {
-        do {
-            return .success(try await http.execute(request))
-        } catch let error as HTTPClientError where error.staleConnection || error.requestNotSent {
+        var request = request
+        var resentStale = false
+        var resentUnsent = 0
+        while true {
             do {
-                return .success(try await http.execute(error.staleConnection ? Self.onNewConnection(request) : request))
+                return .success(try await http.execute(request))
+            } catch let error as HTTPClientError where error.staleConnection && !resentStale {
+                resentStale = true
+                request = Self.onNewConnection(request)
+            } catch let error as HTTPClientError where error.requestNotSent && resentUnsent < Self.unsentResends {
+                resentUnsent += 1
             } catch {
                 return .failure(sendError(error, timeoutSeconds: timeoutSeconds))
             }
-        } catch {
-            return .failure(sendError(error, timeoutSeconds: timeoutSeconds))
         }
     }
 
