@@ -2,7 +2,7 @@
 // Synchronization.Mutex on Linux locks with raw futex system calls and carries no annotations,
 // so without these calls every access it guards looks like a race (68 reports of the first
 // `scripts/test --sanitize thread` run, all of them inside withLock). `Locked.withLock` calls
-// them with its state's address: acquire after the lock is taken, release before it is let go,
+// them with its mutex's address: acquire after the lock is taken, release before it is let go,
 // which is the happens-before edge the futex gives.
 //
 // SwiftPM compiles this file with -fsanitize=thread in a ThreadSanitizer build (swift build
