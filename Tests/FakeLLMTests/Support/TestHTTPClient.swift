@@ -162,7 +162,13 @@ struct TestConnection {
     mutating func exchange(
         _ method: HTTPMethod, _ path: String, headers: [(String, String)] = [], body: String? = nil
     ) async throws -> TestExchange {
-        try await send(method, path, headers: headers, body: body)
+        do {
+            try await send(method, path, headers: headers, body: body)
+        } catch ChannelError.ioOnClosedChannel {
+            // The server may answer on the request's head, and a scripted reset then close the
+            // connection, before the body's last part is written (seen once on a fresh machine:
+            // "I/O on closed channel" in `scriptedFaultsApply`). What it sent is the exchange.
+        }
         return await readResponse()
     }
 }
