@@ -143,8 +143,10 @@ public final class Engine: Sendable {
     /// Returns when every item has an outcome.
     /// Cancelling the calling task cancels the batch: every item not finished gets a
     /// `cancelled` outcome.
+    /// Pass `items` with `consume` when the batch is big: each item is taken out of the array
+    /// when its task starts, so its body is freed when the item is done, not at the batch's end.
     public func run(
-        _ items: [PreparedItem],
+        _ items: consuming [PreparedItem],
         options: BatchOptions,
         session: EngineSession? = nil,
         onOutcome: @escaping @Sendable (Outcome) -> Void,
@@ -152,6 +154,7 @@ public final class Engine: Sendable {
         onStream: (@Sendable (StreamEvent) -> Void)? = nil
     ) async -> BatchSummary {
         let start = clock.now()
+        var items = items
         let session = session ?? mainSession
         let context = BatchContext(
             id: nextBatchID.add(1, ordering: .relaxed).oldValue,
@@ -177,7 +180,7 @@ public final class Engine: Sendable {
                 var next = 0
                 let width = max(1, min(options.concurrency, items.count))
                 while next < width {
-                    let item = items[next]
+                    let item = Self.take(&items, next)
                     next += 1
                     group.addTask { await runner.run(item, context) }
                 }
@@ -209,7 +212,7 @@ public final class Engine: Sendable {
                             }
                             next = items.count
                         } else {
-                            let item = items[next]
+                            let item = Self.take(&items, next)
                             next += 1
                             group.addTask { await runner.run(item, context) }
                         }
@@ -228,6 +231,13 @@ public final class Engine: Sendable {
         if summary.stop == nil, Task.isCancelled, summary.cancelled > 0 { summary.stop = .cancelled }
         summary.elapsedMs = (clock.now() - start) * 1000
         return summary
+    }
+
+    /// Item `position`, left in `items` as a marker: its task holds the only reference to its body.
+    private static func take(_ items: inout [PreparedItem], _ position: Int) -> PreparedItem {
+        let item = items[position]
+        items[position] = .started(item.index)
+        return item
     }
 
     private static func cancelReason(_ stop: BatchSummary.Stop?) -> String {

@@ -15,14 +15,13 @@ public enum RPCEncoder {
         return bytes
     }
 
-    /// `{"jsonrpc":"2.0","id":ID,"result":RESULT}` with `result` already encoded as JSON
-    /// (large replies are written straight into bytes, without a `JSONValue` tree).
-    public static func response(id: RPCID, encodedResult: [UInt8]) -> [UInt8] {
-        var bytes = header(capacity: encodedResult.count + 48)
+    /// `{"jsonrpc":"2.0","id":ID,"result":` in a buffer with room for `capacity` bytes: the
+    /// start of a response whose result is written straight after it (a big batch's reply is
+    /// built in place this way, never copied into a second buffer); close it with `}`.
+    public static func responseHead(id: RPCID, capacity: Int) -> [UInt8] {
+        var bytes = header(capacity: capacity)
         appendID(id, to: &bytes)
         append(#","result":"#, to: &bytes)
-        bytes.append(contentsOf: encodedResult)
-        bytes.append(UInt8(ascii: "}"))
         return bytes
     }
 

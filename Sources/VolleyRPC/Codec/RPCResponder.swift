@@ -37,12 +37,13 @@ public final class RPCResponder: Sendable {
         return true
     }
 
-    /// Answers with a result already encoded as JSON (large replies skip the `JSONValue` tree).
-    /// Returns `false` if the request was already answered.
+    /// Answers with a whole response already encoded for this request's id (begun with
+    /// ``RPCEncoder/responseHead(id:capacity:)``: large replies skip the `JSONValue` tree and
+    /// a second copy). Returns `false` if the request was already answered.
     @discardableResult
-    public func respond(encodedResult: [UInt8]) -> Bool {
+    public func respond(encodedResponse: [UInt8]) -> Bool {
         guard claim() else { return false }
-        destination.deliver(RPCEncoder.response(id: id, encodedResult: encodedResult))
+        destination.deliver(encodedResponse)
         return true
     }
 

@@ -1,49 +1,111 @@
 import VolleyCore
 import VolleySystem
 
-/// Gathers a batch's outcomes (delivered from concurrent tasks) for an input-order reply.
+/// Builds a `gather`'s reply in input order while its outcomes arrive, in any order, from
+/// concurrent tasks.
+///
+/// Each outcome is written to bytes once, as it arrives: straight into the reply when every
+/// outcome before it is in, else into a buffer of its own until its turn comes (outcomes mostly
+/// arrive close to input order, so few wait). The reply is the response line itself, begun
+/// with the JSON-RPC head, so answering never copies it: a batch holds its outcomes as the
+/// bytes it will send (a short chat outcome writes ~250 bytes), not as `Outcome` values
+/// (~600 bytes with their strings), and nothing more at the end.
 final class OutcomeCollector: Sendable {
-    private let slots: Locked<[Outcome?]>
-
-    init(count: Int) {
-        slots = Locked(Array(repeating: nil, count: count))
+    fileprivate struct State {
+        /// The head, `{"results":[`, then outcomes `0..<next`, comma-separated.
+        var reply: [UInt8]
+        /// Where the results array (its `[`) starts in `reply`.
+        let resultsStart: Int
+        /// The index whose outcome goes into `reply` next.
+        var next = 0
+        /// Outcomes in `reply` (for the commas).
+        var written = 0
+        /// Outcomes that arrived before their turn, by index, encoded.
+        var early: [Int: [UInt8]] = [:]
+        let count: Int
     }
 
+    private let state: Locked<State>
+
+    /// A collector of `count` outcomes for the response to request `id`.
+    init(count: Int, id: RPCID) {
+        // Reserve well past a typical outcome: pages never written are never resident, while
+        // growing past the reservation copies the whole reply into a buffer twice its size.
+        var reply = RPCEncoder.responseHead(id: id, capacity: 128 + count * 1024)
+        reply.append(contentsOf: #"{"results":["#.utf8)
+        state = Locked(State(reply: reply, resultsStart: reply.count - 1, count: count))
+    }
+
+    /// Takes the outcome of item `outcome.index` (an index out of range, or one already taken,
+    /// is ignored: every item has exactly one outcome).
     func store(_ outcome: Outcome) {
-        slots.withLock { slots in
-            if slots.indices.contains(outcome.index) { slots[outcome.index] = outcome }
+        let index = outcome.index
+        // Written outside the lock: only the copy into the reply happens under it.
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(320)
+        bytes.append(UInt8(ascii: "{"))
+        outcome.writeMembers(into: &bytes)
+        bytes.append(UInt8(ascii: "}"))
+        state.withLock { state in
+            guard index >= state.next, index < state.count, state.early[index] == nil else { return }
+            guard index == state.next else {
+                state.early[index] = bytes
+                return
+            }
+            state.append(bytes)
+            while let waiting = state.early.removeValue(forKey: state.next) {
+                state.append(waiting)
+            }
         }
     }
 
-    var outcomes: [Outcome] { slots.withLock { $0.compactMap { $0 } } }
-
-    /// Outcome objects in input order.
-    func ordered() -> [JSONValue] {
-        slots.withLock { $0.compactMap { $0.map { .object($0.json) } } }
+    /// The whole response, `{"jsonrpc":"2.0","id":ID,"result":{"results":[...],"stats":STATS}}`,
+    /// outcomes in input order (any still missing are left out). Call once, at the end: the
+    /// collector gives its buffer away.
+    func response(stats: JSONValue) -> [UInt8] {
+        state.withLock { state in
+            state.flushEarly()
+            var reply: [UInt8] = []
+            swap(&reply, &state.reply)
+            reply.append(contentsOf: #"],"stats":"#.utf8)
+            stats.write(into: &reply)
+            reply.append(contentsOf: "}}".utf8)
+            return reply
+        }
     }
 
-    /// `{"results":[...],"stats":STATS}` written straight to bytes, outcomes in input order.
-    func encodedResult(stats: JSONValue) -> [UInt8] {
-        slots.withLock { slots in
-            // Reserve well past a typical outcome (a short chat reply writes ~280 bytes): pages
-            // never written are never resident, while growing past the reservation copies the
-            // whole reply into a buffer twice its size (at 20,000 outcomes of ~280 bytes, a
-            // 256-byte reservation cost 11 MB of RSS at bench W1).
-            var bytes: [UInt8] = []
-            bytes.reserveCapacity(64 + slots.count * 1024)
-            bytes.append(contentsOf: #"{"results":["#.utf8)
-            var first = true
-            for case let outcome? in slots {
-                if !first { bytes.append(UInt8(ascii: ",")) }
-                first = false
-                bytes.append(UInt8(ascii: "{"))
-                outcome.writeMembers(into: &bytes)
-                bytes.append(UInt8(ascii: "}"))
+    /// The outcome objects in input order (any still missing are left out), for an error's
+    /// `data.results` (a stopped batch: fail_fast or cancelled). Parses the written outcomes
+    /// back: a rare path, kept off the common one.
+    func ordered() -> [JSONValue] {
+        state.withLock { state in
+            state.flushEarly()
+            guard state.reply.count > state.resultsStart else { return [] }
+            var array = Array(state.reply[state.resultsStart...])
+            array.append(UInt8(ascii: "]"))
+            guard case .array(let outcomes)? = try? JSONParser.parse(array) else { return [] }
+            return outcomes
+        }
+    }
+}
+
+extension OutcomeCollector.State {
+    /// Appends outcome `next` and moves on to the one after it.
+    fileprivate mutating func append(_ outcome: [UInt8]) {
+        if written > 0 { reply.append(UInt8(ascii: ",")) }
+        reply.append(contentsOf: outcome)
+        written += 1
+        next += 1
+    }
+
+    /// Appends every outcome held back, in index order, skipping the missing ones: at the end
+    /// of a batch there are none unless an item never got its outcome.
+    fileprivate mutating func flushEarly() {
+        for index in early.keys.sorted() {
+            if let outcome = early.removeValue(forKey: index) {
+                next = index
+                append(outcome)
             }
-            bytes.append(contentsOf: #"],"stats":"#.utf8)
-            stats.write(into: &bytes)
-            bytes.append(UInt8(ascii: "}"))
-            return bytes
         }
     }
 }

@@ -189,27 +189,31 @@ extension Server {
 
     /// Runs a gather, as_completed or call; `release` frees its id right before the answer goes
     /// out (see ``RequestRegistry``).
-    func handleCancellable(_ method: RPCMethod.Cancellable, _ params: JSONValue?, _ responder: RPCResponder, release: () -> Void) async {
+    func handleCancellable(_ method: RPCMethod.Cancellable, _ params: consuming JSONValue?, _ responder: RPCResponder, release: () -> Void) async {
         let reply: Result<[UInt8], RPCError>
         do throws(RPCError) {
             switch method {
-            case .call: reply = .success(try await call(params, id: responder.id).jsonBytes)
+            case .call:
+                reply = .success(RPCEncoder.response(id: responder.id, result: try await call(params, id: responder.id)))
             case .gather, .asCompleted:
-                reply = .success(try await batch(params, id: responder.id, streaming: method == .asCompleted, method: method.rawValue))
+                let streaming = method == .asCompleted
+                // The params tree ends with `prepareBatch`: from here on only the prepared items
+                // hold item bodies, and `Engine.run` lets each go when it is done.
+                let (items, options) = try prepareBatch(consume params, method: method.rawValue)
+                reply = .success(try await batch(consume items, options, id: responder.id, streaming: streaming))
             }
         } catch {
             reply = .failure(error)
         }
         release()
         switch reply {
-        case .success(let result): responder.respond(encodedResult: result)
+        case .success(let response): responder.respond(encodedResponse: response)
         case .failure(let error): responder.respond(error: error)
         }
     }
 
-    /// The result of a gather or as_completed.
-    /// Runs a gather or as_completed; returns its encoded result.
-    private func batch(_ params: JSONValue?, id: RPCID, streaming: Bool, method: String) async throws(RPCError) -> [UInt8] {
+    /// A gather's or as_completed's items and options, read from its params.
+    private func prepareBatch(_ params: consuming JSONValue?, method: String) throws(RPCError) -> ([PreparedItem], BatchOptions) {
         let p = try Params(params, method: method, allowed: ["requests", "concurrency", "timeout", "fail_fast", "priority", "progress", "max_cost_usd"])
         guard let requests = p.value("requests")?.arrayValue else {
             throw .invalidParams("\(method): `requests` (an array of items) is required")
@@ -237,15 +241,18 @@ extension Server {
         if engine.itemsPending + requests.count > options.maxPendingItems {
             throw RPCError.overloaded(retryAfterMs: 1000)
         }
-        let items: [PreparedItem]
         switch session.prepare(requests) {
-        case .success(let prepared): items = prepared
+        case .success(let prepared): return (prepared, batchOptions)
         case .failure(let rejection):
             throw RPCError(code: .invalidParams, message: rejection.message, data: ["index": .number(JSONNumber(rejection.index))])
         }
+    }
 
+    /// Runs a gather or as_completed; returns its whole response (`as_completed` sends each
+    /// outcome as an `item` notification, and answers with the stats).
+    private func batch(_ items: consuming [PreparedItem], _ batchOptions: BatchOptions, id: RPCID, streaming: Bool) async throws(RPCError) -> [UInt8] {
         let requestID = id.jsonValue
-        let collector = streaming ? nil : OutcomeCollector(count: items.count)
+        let collector = streaming ? nil : OutcomeCollector(count: items.count, id: id)
         @Sendable func sendProgress(_ progress: BatchProgress) {
             let params: JSONValue = [
                 "request": requestID,
@@ -257,7 +264,7 @@ extension Server {
         }
         let progress: (@Sendable (BatchProgress) -> Void)? = batchOptions.progress ? sendProgress : nil
         let deltas = deltaWriter(for: requestID)
-        let summary = await engine.run(items, options: batchOptions, session: session, onOutcome: { outcome in
+        let summary = await engine.run(consume items, options: batchOptions, session: session, onOutcome: { outcome in
             deltas.flush(outcome.index)
             if let collector {
                 collector.store(outcome)
@@ -275,9 +282,9 @@ extension Server {
         }, onProgress: progress, onStream: deltas.handle)
 
         if summary.stop == nil {
-            // The common case, and the big one: written straight to bytes.
-            return collector?.encodedResult(stats: summary.json)
-                ?? JSONValue.object(["results": .array([]), "stats": summary.json]).jsonBytes
+            // The common case, and the big one: the reply was written as the outcomes came.
+            return collector?.response(stats: summary.json)
+                ?? RPCEncoder.response(id: id, result: ["results": .array([]), "stats": summary.json])
         }
         let results: JSONValue = .array(collector?.ordered() ?? [])
         switch summary.stop {
@@ -289,7 +296,7 @@ extension Server {
         case .cancelled?:
             throw RPCError.requestCancelled(data: ["results": results, "stats": summary.json])
         case nil:
-            return JSONValue.object(["results": results, "stats": summary.json]).jsonBytes
+            return RPCEncoder.response(id: id, result: ["results": results, "stats": summary.json])
         }
     }
 
@@ -310,13 +317,13 @@ extension Server {
         case .success(let prepared): items = prepared
         case .failure(let rejection): throw .invalidParams(rejection.message.replacingPrefix("requests[0]: ", with: "call: "))
         }
-        let collector = OutcomeCollector(count: 1)
+        let only = Handoff<Outcome>()
         let deltas = deltaWriter(for: id.jsonValue)
         _ = await engine.run(items, options: BatchOptions(concurrency: 1), session: session, onOutcome: { outcome in
             deltas.flush(outcome.index)
-            collector.store(outcome)
+            only.put(outcome)
         }, onStream: deltas.handle)
-        guard let outcome = collector.outcomes.first else { throw .internalError("call produced no outcome") }
+        guard let outcome = only.take() else { throw .internalError("call produced no outcome") }
         switch outcome.result {
         case .success(let value):
             // A call has no outcome: its cost (and a streamed call's time to first token) ride

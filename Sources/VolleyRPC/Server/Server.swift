@@ -213,8 +213,11 @@ public final class Server: Sendable {
                 return
             }
             if case .cancellable(let cancellable)? = method {
+                // Handed over, not captured: a big batch's tree is freed once its items are
+                // prepared, not when the batch ends.
+                let handoff = Handoff(params)
                 let result = registry.start(responder.id) { release in
-                    await self.handleCancellable(cancellable, params, responder, release: release)
+                    await self.handleCancellable(cancellable, handoff.take() ?? nil, responder, release: release)
                 }
                 switch result {
                 case .started: break
