@@ -50,6 +50,20 @@ let hiredisLinking: [LinkerSetting] =
         [.linkedLibrary("hiredis")]
     }
 
+// How `volley` gets libcurl: Debian's shared library, or a static libcurl linked into the binary
+// when scripts/package sets VOLLEY_CURL_ARCHIVES (libcurl.a built from Debian's curl source
+// package with HTTP and HTTPS only, then the nghttp2 and zlib archives it needs; OpenSSL stays
+// the system's). Debian's libcurl4 loads ~30 libraries for protocols and features Volley never
+// uses (LDAP, SSH, RTMP, Kerberos, IDN, GnuTLS beside OpenSSL, ...); the loader's work on them
+// was most of the packaged binary's start-up (docs/packaging.md).
+let curlLinking: [LinkerSetting] =
+    if let archives = Context.environment["VOLLEY_CURL_ARCHIVES"], !archives.isEmpty {
+        [.unsafeFlags(archives.split(separator: " ").flatMap { ["-Xlinker", String($0)] }),
+         .linkedLibrary("ssl"), .linkedLibrary("crypto")]
+    } else {
+        [.linkedLibrary("curl")]
+    }
+
 let package = Package(
     name: "Volley",
     products: [
@@ -65,10 +79,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
     ],
     targets: [
-        // libcurl, found with pkg-config; typed wrappers for its variadic calls live in shim.h.
+        // libcurl's headers; typed wrappers for its variadic calls live in shim.h. No pkgConfig
+        // and no `link` in its module map: how it is linked is `curlLinking`, on VolleyHTTP.
         .systemLibrary(
             name: "CCurl",
-            pkgConfig: "libcurl",
             providers: [.apt(["libcurl4-openssl-dev"])]
         ),
         // OpenSSL's libcrypto, for SHA-256 only (shim.h); see "Dependencies" above.
@@ -93,7 +107,8 @@ let package = Package(
         // epoll and eventfd for the transport's event selector (Linux only, like CNIOLinux).
         .target(name: "CVolleyLinux"),
         // The transport: one thread owning one curl multi handle.
-        .target(name: "VolleyHTTP", dependencies: ["CCurl", "CVolleyLinux", "VolleySystem", .product(name: "DequeModule", package: "swift-collections")]),
+        .target(name: "VolleyHTTP", dependencies: ["CCurl", "CVolleyLinux", "VolleySystem", .product(name: "DequeModule", package: "swift-collections")],
+                linkerSettings: curlLinking),
         // JSON values, the strict parser, the reader, the writer: a leaf that depends on nothing,
         // so the sidecar and the fake server share one JSON implementation.
         .target(name: "VolleyJSON"),

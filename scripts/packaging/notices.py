@@ -5,8 +5,10 @@
 
 Linked in, so shipped with the binary: the Swift runtime (static), the Swift packages the
 `volley` product uses (not swift-nio, swift-system, swift-atomics: only the fake server links
-them), and mimalloc (the LICENSE of the source package scripts/package compiled). Not listed:
-glibc, libstdc++, libcurl and libcrypto, which the binary loads from the system.
+them), mimalloc and libcurl (the license files of the source packages scripts/package built),
+and hiredis, nghttp2 and zlib (from their Debian packages' copyright files, whose static
+archives are linked). Not listed: glibc, libstdc++, libssl and libcrypto, which the binary
+loads from the system.
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ def main() -> int:
     checkouts = Path(sys.argv[1]) / "checkouts"
     parts = [
         "# Third-party licenses\n\n"
-        "The `volley` binary links these in. It loads glibc, libstdc++, libcurl and libcrypto "
+        "The `volley` binary links these in. It loads glibc, libstdc++, libssl and libcrypto "
         "(OpenSSL) from the system; their licenses come with the system's packages.\n",
         section("Swift runtime and standard library (swift.org)", swift_runtime_license().read_text()),
     ]
@@ -53,11 +55,18 @@ def main() -> int:
             raise SystemExit(f"notices.py: no LICENSE in {directory}")
         for path in files:
             parts.append(section(f"{package} ({path.name})", path.read_text()))
-    # The source package scripts/package compiled mimalloc from.
-    mimalloc = sorted((Path(sys.argv[1]) / "mimalloc" / "apt" / "source" / "mimalloc").glob("LICENSE*"))
-    if not mimalloc:
-        raise SystemExit("notices.py: no mimalloc LICENSE in the unpacked source package")
-    parts.append(section("mimalloc", mimalloc[0].read_text()))
+    # The source packages scripts/package built from.
+    for name, pattern in [("mimalloc", "LICENSE*"), ("curl", "COPYING")]:
+        found = sorted((Path(sys.argv[1]) / name / "source" / name).glob(pattern))
+        if not found:
+            raise SystemExit(f"notices.py: no {pattern} in the unpacked {name} source package")
+        parts.append(section("libcurl" if name == "curl" else name, found[0].read_text()))
+    # The static archives linked from Debian's -dev packages: their copyright files.
+    for title, package in [("hiredis", "libhiredis-dev"), ("nghttp2", "libnghttp2-14"), ("zlib", "zlib1g")]:
+        path = Path("/usr/share/doc") / package / "copyright"
+        if not path.is_file():
+            raise SystemExit(f"notices.py: no {path}")
+        parts.append(section(title, path.read_text()))
     print("\n".join(parts), end="")
     return 0
 
