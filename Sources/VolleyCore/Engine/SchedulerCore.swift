@@ -105,13 +105,14 @@ struct SchedulerCore {
             guard let created = limiters.index(forKey: waiter.limiter) else { return .success(.queued(granted: [])) }
             index = created
         }
-        if let tooLarge = limiters.values[index].tokens.neverFits(waiter.tokens) {
+        if let tooLarge = Self.peek(&limiters.values[index], { $0.tokens.neverFits(waiter.tokens) }) {
             return .failure(TooLarge(tokens: tooLarge.tokens, tpm: tooLarge.limit))
         }
         // Fast path: nobody waits on this limiter, so the newcomer is first in line; when it
         // can start now it is granted without being queued (the same decision `grant` makes).
-        if limiters.values[index].lanes.isEmpty, pausedConnections.isEmpty || !pausedConnections.contains(waiter.connection),
-           limiters.values[index].canStart(waiter.tokens, now: now) {
+        if Self.peek(&limiters.values[index], { $0.lanes.isEmpty }),
+           pausedConnections.isEmpty || !pausedConnections.contains(waiter.connection),
+           Self.peek(&limiters.values[index], { $0.canStart(waiter.tokens, now: now) }) {
             return .success(.startedAtOnce(limiters.values[index].start(waiter.tokens, now: now)))
         }
         waiters[waiter.id] = waiter
@@ -133,31 +134,29 @@ struct SchedulerCore {
                           usedTokens: TokenCount?, random: Double = 0, now: Double) -> [Grant] {
         guard let index = limiters.index(forKey: name) else { return [] }
         limiters.values[index].inFlight -= 1
-        let before = (limiters.values[index].control.rate, limiters.values[index].control.window,
-                      limiters.values[index].control.tokenScale)
+        let before = Self.peek(&limiters.values[index]) { ($0.control.rate, $0.control.window, $0.control.tokenScale) }
         defer { noteChange(at: index, name: name, from: before, verdict: verdict) }
         switch verdict {
         case .refused(let refusal):
             limiters.values[index].tokens.give(reservedTokens, now: now)
-            let settings = limiters.values[index].settings
-            let backlog = !limiters.values[index].lanes.isEmpty
+            let (settings, backlog) = Self.peek(&limiters.values[index]) { ($0.settings, !$0.lanes.isEmpty) }
             limiters.values[index].control.refused(ticket, refusal, backlog: backlog, maxRetryAfter: settings.maxRetryAfter,
                                                    barePause: settings.barePause, random: random, now: now)
         case .accepted(let clean):
             reconcile(&limiters.values[index], reserved: reservedTokens, used: usedTokens, now: now)
-            let backlog = !limiters.values[index].lanes.isEmpty
+            let backlog = Self.peek(&limiters.values[index]) { !$0.lanes.isEmpty }
             limiters.values[index].control.accepted(ticket, clean: clean, backlog: backlog, now: now)
         case .other:
             reconcile(&limiters.values[index], reserved: reservedTokens, used: usedTokens, now: now)
         }
         limiters.values[index].syncRate(now: now)
-        if limiters.values[index].lanes.isEmpty { return [] }
+        if Self.peek(&limiters.values[index], { $0.lanes.isEmpty }) { return [] }
         return grant(at: index, now: now)
     }
 
     private mutating func noteChange(at index: Dictionary<String, Limiter>.Index, name: String,
                                      from before: (Double?, Int, Double), verdict: Verdict) {
-        let control = limiters.values[index].control
+        let control = Self.peek(&limiters.values[index]) { $0.control }
         guard control.window != before.1 || control.rate != before.0 || control.tokenScale != before.2 else { return }
         // Climbs are small and many: note them only when they cross a whole request per minute
         // or a tenth of the token budget.
@@ -192,23 +191,23 @@ struct SchedulerCore {
     /// `anthropic-ratelimit-*-limit`), so an unconfigured provider still gets paced.
     mutating func sync(limiter name: String, _ state: RateLimitState, now: Double) {
         guard let index = limiters.index(forKey: name) else { return }
-        let settings = limiters.values[index].settings
+        let settings = Self.peek(&limiters.values[index]) { $0.settings }
         var learned = false
         if settings.rpm == nil, let limit = state.requestsLimit, limit > 0,
-           limiters.values[index].control.ceilingRate.map({ abs($0 * 60 - Double(limit)) > 0.5 }) ?? true {
+           Self.peek(&limiters.values[index], { $0.control.ceilingRate }).map({ abs($0 * 60 - Double(limit)) > 0.5 }) ?? true {
             limiters.values[index].control.learn(rpm: limit)
             limiters.values[index].syncRate(now: now)
             learned = true
         }
-        if limiters.values[index].tokens.total == nil, settings.tpm == nil, let limit = state.tokensLimit, limit > 0 {
+        if Self.peek(&limiters.values[index], { $0.tokens.total == nil }), settings.tpm == nil, let limit = state.tokensLimit, limit > 0 {
             limiters.values[index].tokens.total = TokenRate(tpm: limit, now: now)
             learned = true
         }
-        if limiters.values[index].tokens.input == nil, settings.itpm == nil, let limit = state.inputTokensLimit, limit > 0 {
+        if Self.peek(&limiters.values[index], { $0.tokens.input == nil }), settings.itpm == nil, let limit = state.inputTokensLimit, limit > 0 {
             limiters.values[index].tokens.input = TokenRate(tpm: limit, now: now)
             learned = true
         }
-        if limiters.values[index].tokens.output == nil, settings.otpm == nil, let limit = state.outputTokensLimit, limit > 0 {
+        if Self.peek(&limiters.values[index], { $0.tokens.output == nil }), settings.otpm == nil, let limit = state.outputTokensLimit, limit > 0 {
             limiters.values[index].tokens.output = TokenRate(tpm: limit, now: now)
             learned = true
         }
@@ -229,7 +228,7 @@ struct SchedulerCore {
     mutating func update(limiter name: String, settings: LimiterSettings, now: Double) -> [Grant] {
         guard let index = limiters.index(forKey: name) else { return [] }
         limiters.values[index].update(settings, now: now)
-        return limiters.values[index].lanes.isEmpty ? [] : grant(at: index, now: now)
+        return Self.peek(&limiters.values[index], { $0.lanes.isEmpty }) ? [] : grant(at: index, now: now)
     }
 
     /// Stops (true) or resumes (false) granting to `connection`'s waiters; resuming grants
@@ -248,7 +247,7 @@ struct SchedulerCore {
     /// has waited no longer than it may, and starts.
     mutating func poll(now: Double) -> Actions {
         var actions = Actions()
-        for index in limiters.indices where !limiters.values[index].lanes.isEmpty {
+        for index in limiters.indices where !Self.peek(&limiters.values[index], { $0.lanes.isEmpty }) {
             actions.granted += grant(at: index, now: now)
         }
         while let first = expiries.min, first.at <= now + 1e-9 {
@@ -256,6 +255,14 @@ struct SchedulerCore {
             if waiters.removeValue(forKey: first.id) != nil { actions.expired.append(first.id) }
         }
         return actions
+    }
+
+    /// Reads limiter `limiter` where it is. `limiters.values[index].part` goes through the
+    /// dictionary's getter, which copies the whole `Limiter` out first (a retain and a release
+    /// of each of its parts: `initializeWithCopy for SchedulerCore.Limiter` in the profiles);
+    /// an `inout` access does not.
+    private static func peek<T>(_ limiter: inout Limiter, _ read: (Limiter) -> T) -> T {
+        read(limiter)
     }
 
     /// The earliest time a waiting request could be granted or expires, if waiting on time.
@@ -268,7 +275,7 @@ struct SchedulerCore {
         }
         while let first = expiries.min, waiters[first.id] == nil { _ = expiries.removeMin() }
         var earliest = expiries.min?.at
-        for index in limiters.indices where !limiters.values[index].lanes.isEmpty {
+        for index in limiters.indices where !Self.peek(&limiters.values[index], { $0.lanes.isEmpty }) {
             // In place: a limiter copied out of the dictionary costs a retain of each of its
             // parts (the W1 profile showed `initializeWithCopy for SchedulerCore.Limiter`).
             if let at = Self.wake(of: &limiters.values[index], waiters: waiters, paused: pausedConnections, now: now) {

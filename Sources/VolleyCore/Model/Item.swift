@@ -103,13 +103,14 @@ extension Item {
         }
         // A misspelt option (`timout`, `max_retires`) would otherwise be ignored and the item
         // run without it; the request body itself is the provider's and passes through.
-        if let unknown = object.keys.first(where: { !fields.contains($0) }) {
+        if let unknown = object.first(where: { !fields.contains($0.key) })?.key {
             return .failure(ItemError(.invalidRequest, "unknown item field `\(unknown)`; known: \(fields.joined(separator: ", ")) (request-body parameters go inside `request`)"))
         }
-        /// An optional member: nil when absent or null, else `read`'s value or an error naming `rule`.
-        func member<T>(_ name: String, must rule: String, _ read: (JSONValue) -> T?) throws(ItemError) -> T? {
+        /// An optional member: nil when absent or null, else `read`'s value or an error naming
+        /// `rule` (made only then: an item is parsed for every element of every batch).
+        func member<T>(_ name: String, must rule: @autoclosure () -> String, _ read: (JSONValue) -> T?) throws(ItemError) -> T? {
             guard let value = object[name], !value.isNull else { return nil }
-            guard let read = read(value) else { throw ItemError(.invalidRequest, "`\(name)` must be \(rule)") }
+            guard let read = read(value) else { throw ItemError(.invalidRequest, "`\(name)` must be \(rule())") }
             return read
         }
         do throws(ItemError) {
