@@ -137,14 +137,15 @@ public final class Engine: Sendable {
     }
 
     /// Runs a batch prepared by `session` (the main one by default). `onOutcome` is called
-    /// once per item, as each is known (from concurrent tasks: it must be thread-safe).
+    /// once per item, as each is known, one call at a time (from the batch's worker tasks, so
+    /// from any thread: it must be thread-safe).
     /// `onStream` gets the deltas and resets of items that stream (without it they do not):
     /// every one of an item before its outcome.
     /// Returns when every item has an outcome.
     /// Cancelling the calling task cancels the batch: every item not finished gets a
     /// `cancelled` outcome.
     /// Pass `items` with `consume` when the batch is big: each item is taken out of the array
-    /// when its task starts, so its body is freed when the item is done, not at the batch's end.
+    /// when it starts, so its body is freed when the item is done, not at the batch's end.
     public func run(
         _ items: consuming [PreparedItem],
         options: BatchOptions,
@@ -154,7 +155,6 @@ public final class Engine: Sendable {
         onStream: (@Sendable (StreamEvent) -> Void)? = nil
     ) async -> BatchSummary {
         let start = clock.now()
-        var items = items
         let session = session ?? mainSession
         let context = BatchContext(
             id: nextBatchID.add(1, ordering: .relaxed).oldValue,
@@ -165,84 +165,50 @@ public final class Engine: Sendable {
             onStream: onStream,
             budget: options.budget ?? options.maxCostUSD.map(BatchBudget.init(limit:))
         )
+        let count = items.count
         metrics.batchStarted()
-        queuedItems.add(items.count, ordering: .relaxed)
-        session.queuedItems.add(items.count, ordering: .relaxed)
+        queuedItems.add(count, ordering: .relaxed)
+        session.queuedItems.add(count, ordering: .relaxed)
         defer { metrics.batchEnded() }
-        var summary = BatchSummary(total: items.count)
-        var lastProgress = start
+        let batch = BatchRun(items: items, failFast: options.failFast, clock: clock, start: start, onOutcome: { [self] outcome in
+            queuedItems.subtract(1, ordering: .relaxed)
+            session.queuedItems.subtract(1, ordering: .relaxed)
+            metrics.record(outcome)
+            onOutcome(outcome)
+        }, onProgress: onProgress)
         let runner = self.runner
         // Items run on the transport thread (see `TransportExecutor`) unless the caller's
         // callbacks may block: each waits on HTTP, and there its response is handled without
         // a hop to another thread and back.
         await withTaskExecutorPreference(options.onTransportThread ? http.executor : nil) {
-            await withTaskGroup(of: Outcome.self) { group in
-                var next = 0
-                let width = max(1, min(options.concurrency, items.count))
-                while next < width {
-                    let item = Self.take(&items, next)
-                    next += 1
-                    group.addTask { await runner.run(item, context) }
+            await withTaskGroup(of: Void.self) { group in
+                // One worker per unit of concurrency, each running items one after another
+                // (`BatchRun`): no task per item, and no wake of this task per outcome.
+                for _ in 0..<max(1, min(options.concurrency, count)) {
+                    group.addTask { await Self.work(batch, runner, context) }
                 }
-                while let outcome = await group.next() {
-                    queuedItems.subtract(1, ordering: .relaxed)
-                    session.queuedItems.subtract(1, ordering: .relaxed)
-                    summary.record(outcome)
-                    metrics.record(outcome)
-                    onOutcome(outcome)
-                    // A cancelled batch's items end `cancelled`: that is the cancellation
-                    // (answered -32800), not a failure for fail_fast to stop on (-32803).
-                    let cancelledByCaller = Task.isCancelled && outcome.error?.kind == .cancelled
-                    if options.failFast, summary.stop == nil, !outcome.isSuccess, !cancelledByCaller {
-                        summary.stop = .failFast(outcome)
-                        group.cancelAll()
-                    }
-                    if next < items.count {
-                        if summary.stop != nil || Task.isCancelled {
-                            // Stopped: the rest never start.
-                            for item in items[next...] {
-                                let cancelled = Outcome(index: item.index, key: item.key, provider: item.provider,
-                                                        result: .failure(ItemError(.cancelled, Self.cancelReason(summary.stop))),
-                                                        attempts: 0, latencyMs: nil, queuedMs: nil)
-                                queuedItems.subtract(1, ordering: .relaxed)
-                                session.queuedItems.subtract(1, ordering: .relaxed)
-                                summary.record(cancelled)
-                                metrics.record(cancelled)
-                                onOutcome(cancelled)
-                            }
-                            next = items.count
-                        } else {
-                            let item = Self.take(&items, next)
-                            next += 1
-                            group.addTask { await runner.run(item, context) }
-                        }
-                    }
-                    if let onProgress {
-                        let now = clock.now()
-                        let done = summary.succeeded + summary.failed + summary.cancelled
-                        if now - lastProgress >= 0.1 || done == items.count {
-                            lastProgress = now
-                            onProgress(BatchProgress(done: done, failed: summary.failed, total: items.count))
-                        }
-                    }
+                // A worker returns early only when fail_fast stopped the batch: the items
+                // still running are then cancelled (and end `cancelled`).
+                for await _ in group where batch.isStopped {
+                    group.cancelAll()
                 }
             }
         }
+        var summary = batch.summary
         if summary.stop == nil, Task.isCancelled, summary.cancelled > 0 { summary.stop = .cancelled }
         summary.elapsedMs = (clock.now() - start) * 1000
         return summary
     }
 
-    /// Item `position`, left in `items` as a marker: its task holds the only reference to its body.
-    private static func take(_ items: inout [PreparedItem], _ position: Int) -> PreparedItem {
-        let item = items[position]
-        items[position] = .started(item.index)
-        return item
-    }
-
-    private static func cancelReason(_ stop: BatchSummary.Stop?) -> String {
-        if case .failFast(let outcome)? = stop { return "cancelled: item \(outcome.index) failed and fail_fast is set" }
-        return "cancelled"
+    /// A batch's worker: runs its items one after another until none is left or the batch
+    /// stops. A cancelled batch's items end `cancelled`: that is the cancellation (answered
+    /// -32800), not a failure for fail_fast to stop on (-32803).
+    private static func work(_ batch: BatchRun, _ runner: ItemRunner, _ context: BatchContext) async {
+        while let item = batch.next(cancelled: Task.isCancelled) {
+            let outcome = await runner.run(item, context)
+            let cancelledByCaller = Task.isCancelled && outcome.error?.kind == .cancelled
+            if batch.finish(outcome, cancelledByCaller: cancelledByCaller) { return }
+        }
     }
 
     // MARK: - Stats

@@ -4,8 +4,7 @@ public struct PreparedItem: Sendable {
     public var key: String?
     /// The item and the client that runs it, or why the item is malformed: in a box, so that a
     /// batch's array of items stays small (32 bytes an item) and each item's body is freed as
-    /// soon as its task is done with it (`Engine.run` takes every item out of the array it
-    /// starts).
+    /// soon as the item is done (`BatchRun` takes every item out of the array as it starts it).
     private let box: Box
 
     var work: Result<Work, ItemError> { box.work }
@@ -22,7 +21,7 @@ public struct PreparedItem: Sendable {
         self.box = box
     }
 
-    /// What `Engine.run` leaves in the array in place of an item it has started.
+    /// What `BatchRun` leaves in the array in place of an item it has started.
     static func started(_ index: Int) -> PreparedItem {
         PreparedItem(index: index, key: nil, box: Box.started)
     }
