@@ -52,13 +52,13 @@ let hiredisLinking: [LinkerSetting] =
 
 // How `volley` gets libcurl: Debian's shared library, or a static libcurl linked into the binary
 // when scripts/package sets VOLLEY_CURL_ARCHIVES (libcurl.a built from Debian's curl source
-// package with HTTP and HTTPS only, then the nghttp2 and zlib archives it needs; OpenSSL stays
-// the system's). Debian's libcurl4 loads ~30 libraries for protocols and features Volley never
+// package with HTTP and HTTPS only, then the nghttp2 and zlib archives it needs, separated by
+// `:` as in PATH, so a checkout whose path has spaces still works; OpenSSL stays the system's). Debian's libcurl4 loads ~30 libraries for protocols and features Volley never
 // uses (LDAP, SSH, RTMP, Kerberos, IDN, GnuTLS beside OpenSSL, ...); the loader's work on them
 // was most of the packaged binary's start-up (docs/packaging.md).
 let curlLinking: [LinkerSetting] =
     if let archives = Context.environment["VOLLEY_CURL_ARCHIVES"], !archives.isEmpty {
-        [.unsafeFlags(archives.split(separator: " ").flatMap { ["-Xlinker", String($0)] }),
+        [.unsafeFlags(archives.split(separator: ":").flatMap { ["-Xlinker", String($0)] }),
          .linkedLibrary("ssl"), .linkedLibrary("crypto")]
     } else {
         [.linkedLibrary("curl")]

@@ -1,15 +1,16 @@
 import VolleyCore
 import VolleySystem
 
-/// Builds a `gather`'s reply in input order while its outcomes arrive, in any order, from
-/// concurrent tasks.
+/// Builds a `gather`'s reply in input order while its outcomes arrive, in any order, from the
+/// batch's workers.
 ///
 /// Each outcome is written to bytes once, as it arrives: straight into the reply when every
-/// outcome before it is in, else into a buffer of its own until its turn comes (outcomes mostly
-/// arrive close to input order, so few wait). The reply is the response line itself, begun
-/// with the JSON-RPC head, so answering never copies it: a batch holds its outcomes as the
-/// bytes it will send (a short chat outcome writes ~250 bytes), not as `Outcome` values
-/// (~600 bytes with their strings), and nothing more at the end.
+/// outcome before it is in, else (its members) into a buffer of its own until its turn comes
+/// (outcomes mostly arrive close to input order, so few wait). `Engine.run` reports outcomes one
+/// at a time, so the lock is not contended and the writing happens under it. The reply is the
+/// response line itself, begun with the JSON-RPC head, so answering never copies it: a batch
+/// holds its outcomes as the bytes it will send (a short chat outcome writes ~250 bytes), not as
+/// `Outcome` values (~600 bytes with their strings), and nothing more at the end.
 final class OutcomeCollector: Sendable {
     fileprivate struct State {
         /// The head, `{"results":[`, then outcomes `0..<next`, comma-separated.
@@ -40,21 +41,19 @@ final class OutcomeCollector: Sendable {
     /// is ignored: every item has exactly one outcome).
     func store(_ outcome: Outcome) {
         let index = outcome.index
-        // Written outside the lock: only the copy into the reply happens under it.
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(320)
-        bytes.append(UInt8(ascii: "{"))
-        outcome.writeMembers(into: &bytes)
-        bytes.append(UInt8(ascii: "}"))
         state.withLock { state in
-            guard index >= state.next, index < state.count, state.early[index] == nil else { return }
-            guard index == state.next else {
-                state.early[index] = bytes
-                return
-            }
-            state.append(bytes)
-            while let waiting = state.early.removeValue(forKey: state.next) {
-                state.append(waiting)
+            if index == state.next {
+                // Its turn (the common case): written straight into the reply, then whatever
+                // was waiting for it.
+                state.append { outcome.writeMembers(into: &$0) }
+                while let waiting = state.early.removeValue(forKey: state.next) {
+                    state.append { $0.append(contentsOf: waiting) }
+                }
+            } else if index > state.next, index < state.count, state.early[index] == nil {
+                var members: [UInt8] = []
+                members.reserveCapacity(320)
+                outcome.writeMembers(into: &members)
+                state.early[index] = members
             }
         }
     }
@@ -90,10 +89,12 @@ final class OutcomeCollector: Sendable {
 }
 
 extension OutcomeCollector.State {
-    /// Appends outcome `next` and moves on to the one after it.
-    fileprivate mutating func append(_ outcome: [UInt8]) {
+    /// Appends outcome `next`, `{` + what `members` writes + `}`, and moves on to the one after it.
+    fileprivate mutating func append(_ members: (inout [UInt8]) -> Void) {
         if written > 0 { reply.append(UInt8(ascii: ",")) }
-        reply.append(contentsOf: outcome)
+        reply.append(UInt8(ascii: "{"))
+        members(&reply)
+        reply.append(UInt8(ascii: "}"))
         written += 1
         next += 1
     }
@@ -102,9 +103,9 @@ extension OutcomeCollector.State {
     /// of a batch there are none unless an item never got its outcome.
     fileprivate mutating func flushEarly() {
         for index in early.keys.sorted() {
-            if let outcome = early.removeValue(forKey: index) {
+            if let members = early.removeValue(forKey: index) {
                 next = index
-                append(outcome)
+                append { $0.append(contentsOf: members) }
             }
         }
     }
