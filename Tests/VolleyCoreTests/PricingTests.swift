@@ -11,8 +11,25 @@ struct PricingTests {
         #expect(pricing.price(of: "gpt-4o") == pricing.models["gpt-4o"])
         #expect(pricing.price(of: "gpt-4omni") == nil, "a prefix counts only up to a dash")
         #expect(pricing.price(of: "my-local-llama") == nil, "unknown: no guess")
+        #expect(pricing.price(of: "gpt-4o-") == pricing.models["gpt-4o"], "a trailing dash still names gpt-4o")
+        #expect(pricing.price(of: "-gpt-4o") == nil && pricing.price(of: "") == nil)
+        #expect(Pricing(models: ["a-b": ModelPrice(input: 7, output: 0), "a": ModelPrice(input: 1, output: 0)])
+            .price(of: "a-b-c-d")?.input == 7, "the longest name before a dash wins")
         // 1,000 in and 500 out at $0.15 / $0.60 a million.
         #expect(pricing.models["gpt-4o-mini"]?.cost(Usage(inputTokens: 1_000, outputTokens: 500)) == 0.00045)
+    }
+
+    @Test func theModelARepliedWithComesFirstAndAProvidersOwnTableBeforeTheShippedOne() {
+        let pricing = Pricing.shipped
+        let own = Pricing(models: ["gpt-4o": ModelPrice(input: 9, output: 9)])
+        // The reply's model first, then the one asked for; a nil name is skipped.
+        #expect(pricing.price(of: "gpt-4o-mini-2024-07-18", "gpt-4.1", own: nil) == pricing.models["gpt-4o-mini"])
+        #expect(pricing.price(of: "a-model-nobody-prices", "gpt-4.1", own: nil) == pricing.models["gpt-4.1"])
+        #expect(pricing.price(of: nil, "gpt-4.1", own: nil) == pricing.models["gpt-4.1"])
+        #expect(pricing.price(of: nil, nil, own: own) == nil)
+        // The provider's own table is searched for both names before the shipped one.
+        #expect(pricing.price(of: "gpt-4o-mini", "gpt-4o-2024-08-06", own: own)?.input == 9)
+        #expect(pricing.price(of: "gpt-4.1", own: own) == pricing.models["gpt-4.1"])
     }
 
     @Test func aPricingFileExtendsOrReplacesTheShippedTable() throws {

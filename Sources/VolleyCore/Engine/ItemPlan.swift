@@ -91,7 +91,7 @@ final class ItemPlan: Sendable {
     @inline(never)
     func worstCost(pricing: Pricing) -> Double? {
         if isMock { return 0 }
-        guard let model = item.model, let price = pricing.price(of: [model], own: prices) else { return nil }
+        guard let model = item.model, let price = pricing.price(of: model, own: prices) else { return nil }
         let tokens = TokenEstimate.split(for: item.request, endpoint: item.endpoint)
         return price.cost(Usage(inputTokens: tokens.input, outputTokens: tokens.output))
     }
@@ -103,7 +103,7 @@ final class ItemPlan: Sendable {
     func cost(of result: Result<ItemValue, ItemError>, pricing: Pricing) -> Double? {
         guard case .success(let value) = result, let usage = value.usage else { return nil }
         if isMock { return 0 }
-        return pricing.price(of: [value.model, item.model].compactMap { $0 }, own: prices)?.cost(usage)
+        return pricing.price(of: value.model, item.model, own: prices)?.cost(usage)
     }
 
     @inline(never)

@@ -108,7 +108,7 @@ public struct ProviderConfig: Sendable {
     /// 0 on the mock; nil when nobody priced it.
     public func price(of model: String?, pricing: Pricing) -> ModelPrice? {
         if kind == .mock { return ModelPrice(input: 0, output: 0) }
-        return pricing.price(of: model.map { [$0] } ?? [], own: modelPrices)
+        return pricing.price(of: model, own: modelPrices)
     }
 
     /// Prices of this provider's models (`models.<name>.price`), before the shipped table's.
