@@ -25,8 +25,14 @@ extension JSONObject {
         static func same(_ left: String, _ right: String) -> Bool {
             let leftUTF8 = left.utf8, rightUTF8 = right.utf8
             guard leftUTF8.count == rightUTF8.count else { return false }
+            // Strings that are not even canonically equivalent differ in bytes too; `!=` says
+            // so at once for the common miss (two short ASCII names compare as two words).
+            // Equivalent ones may still differ in bytes, so a match is confirmed below.
+            if left != right { return false }
             let contiguous = leftUTF8.withContiguousStorageIfAvailable { leftBytes in
-                rightUTF8.withContiguousStorageIfAvailable { rightBytes in leftBytes.elementsEqual(rightBytes) }
+                rightUTF8.withContiguousStorageIfAvailable { rightBytes in
+                    Bytes.equal(UnsafeRawBufferPointer(leftBytes), UnsafeRawBufferPointer(rightBytes))
+                }
             }
             if let equal = contiguous ?? nil { return equal }
             return leftUTF8.elementsEqual(rightUTF8)

@@ -139,7 +139,7 @@ package struct JSONReader {
 
         package static func == (key: Key, name: StaticString) -> Bool {
             let expected = UnsafeRawBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount)
-            if let raw = key.raw { return raw.elementsEqual(expected) }
+            if let raw = key.raw { return Bytes.equal(raw, expected) }
             return key.decoded.map { $0.utf8.elementsEqual(expected) } ?? false
         }
     }

@@ -152,6 +152,9 @@ struct OpenAIReplyReadingTests {
         #"{"choices":[{"message":{"content":"a"},"finish_reason":"stop"}],"choices":[{"message":{}}]}"#,
         #"{"choices":[{"message":{"content":"a"}}],"choices":[]}"#,
         #"{"choices":[{"message":{"content":"a"}}],"choices":7}"#,
+        // Names one byte off the ones read (shorter, longer, the last of 8 or 16 bytes), each
+        // after the real one: a false match would overwrite its value.
+        #"{"model":"m","mode":"x","modelx":"y","choices":[{"message":{"content":"yes","contenu":"no","conten":"no"},"messagf":{"content":"no"}}],"usage":{"prompt_tokens":1,"prompt_tokenz":5,"completion_tokens":2,"completion_tokenz":8,"completion_tokensx":9}}"#,
     ]
 
     @Test(arguments: bodies)

@@ -104,6 +104,27 @@ struct JSONObjectTests {
         #expect(big.count == 21 && big[composed] == 1 && big[decomposed] == nil)
     }
 
+    /// Canonically equivalent names of the same UTF-8 length (two combining marks in either
+    /// order) are still two names: `String`'s `==` says they are equal, their bytes do not.
+    @Test func equivalentKeysOfTheSameByteLengthAreDistinct() throws {
+        let first = "a\u{301}\u{316}", second = "a\u{316}\u{301}"
+        #expect(first == second && Array(first.utf8).count == Array(second.utf8).count, "the case this test is for")
+        let parsed = try JSONParser.parse(#"{"\#(first)":1,"\#(second)":2,"long-key-1234567":3,"long-key-1234568":4}"#)
+        guard case .object(let object) = parsed else {
+            Issue.record("not an object")
+            return
+        }
+        #expect(object.count == 4)
+        #expect(object[first] == 1 && object[second] == 2)
+        #expect(object["long-key-1234567"] == 3 && object["long-key-1234568"] == 4, "keys past eight bytes differ in the last")
+        #expect(object["long-key-123456"] == nil && object["long-key-12345678"] == nil)
+        var big = JSONObject()
+        for i in 0..<20 { big["k\(i)"] = .number(JSONNumber(i)) }
+        big[first] = 1
+        big[second] = 2
+        #expect(big.count == 22 && big[first] == 1 && big[second] == 2)
+    }
+
     @Test func literalDuplicateKeysBehaveLikeParsing() {
         let object: JSONObject = ["a": 1, "b": 2, "a": 3]
         #expect(object.keys == ["a", "b"])
