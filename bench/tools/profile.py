@@ -74,6 +74,61 @@ def symbols(data, children, dso_filter=None, limit=30):
     return out
 
 
+def archive_functions(paths):
+    """Names of the functions defined in these static archives or objects (global and local: a
+    static function of libcurl is sampled under its own name too)."""
+    names = set()
+    for path in paths:
+        p = subprocess.run(["nm", "--defined-only", path], capture_output=True, text=True)
+        for line in p.stdout.splitlines():
+            parts = line.split()
+            if len(parts) == 3 and parts[1] in "TtWw":
+                names.add(parts[2])
+    return names
+
+
+ALLOCATOR = {"malloc", "free", "calloc", "realloc", "posix_memalign", "aligned_alloc", "malloc_usable_size",
+             "operator new", "operator delete", "operator delete[]", "operator new[]", "__libc_cfree (inlined)"}
+
+
+def component(dso, sym, binary, c_functions):
+    """Which part of the process a sampled function belongs to. In a static binary everything is
+    one `dso`: its functions are told apart by name (`$s`: Swift, the standard library's
+    specialisations included; `volley_`: the C shims; the archives' own: the C libraries linked
+    in; `mi_`: mimalloc; `@plt`: calls into glibc; the rest: the Swift runtime)."""
+    if dso == "[kernel.kallsyms]":
+        return "kernel (system calls, network stack, page faults)"
+    if dso == "[vdso]":
+        return "vDSO (clock_gettime)"
+    if re.match(r"(libc|ld-linux|libm|libgcc_s|libpthread)[.-]", dso):
+        return "glibc and the loader"
+    if re.match(r"lib(curl|nghttp2|z|ssl|crypto|gnutls|nettle|hogweed|gmp|brotli|zstd|idn2|psl|ssh)", dso):
+        return "libcurl, nghttp2, zlib, TLS"
+    if dso != binary:
+        return "other libraries"
+    if sym in ALLOCATOR or sym.startswith(("mi_", "_mi_")):
+        return "allocator (mimalloc)"
+    if sym in c_functions:
+        return "libcurl, nghttp2, zlib, TLS"
+    if sym.endswith("@plt"):
+        return "glibc and the loader"
+    if sym.startswith(("$s", "_$s", "volley_")):
+        return "Volley's code (Swift, its C shims) and the Swift standard library"
+    return "Swift runtime (reference counts, tasks, executors)"
+
+
+def by_component(data, binary, c_functions):
+    p = subprocess.run(["perf", "report", "-i", data, "--stdio", "-g", "none", "--no-children", "--sort", "dso,sym"],
+                       capture_output=True, text=True)
+    shares = {}
+    for line in p.stdout.splitlines():
+        m = re.match(r"\s*([\d.]+)%\s+(\S+)\s+\[(.)\]\s+(.*)$", line)
+        if m:
+            key = component(m.group(2), m.group(4).strip(), binary, c_functions)
+            shares[key] = shares.get(key, 0.0) + float(m.group(1))
+    return shares
+
+
 def run(cmd, env=None):
     p = subprocess.run(cmd, capture_output=True, text=True, env=env)
     lines = [l for l in p.stdout.splitlines() if l.startswith("{")]
@@ -95,6 +150,9 @@ def main():
     p.add_argument("--pin", default="")
     p.add_argument("--freq", type=int, default=2999)
     p.add_argument("--label", default="W1")
+    p.add_argument("--archives", default="",
+                   help="colon-separated static archives linked into --volley (libcurl.a, libnghttp2.a, ...), "
+                        "so that their functions count as the C libraries' and not as Swift's")
     a = p.parse_args()
     os.makedirs(a.out_dir, exist_ok=True)
     vdata = os.path.join(a.out_dir, "volley.perf.data")
@@ -131,6 +189,20 @@ def main():
         f = fmap.get(d)
         print(f"| {d} | {pct:.1f} | {pct / 100 * side_cpu / n * 1e6:.1f} | "
               f"{'—' if f is None else f'{f:.1f}'} | {'—' if f is None else f'{f / 100 * floor_cpu / n * 1e6:.1f}'} |")
+    print()
+    binary = os.path.basename(a.volley)
+    c_functions = archive_functions([x for x in a.archives.split(":") if x])
+    vc, fc = by_component(vdata, binary, c_functions), by_component(fdata, os.path.basename(a.floor), set())
+    print("### Where the CPU goes, by component\n")
+    print("The sidecar's functions sorted by name into the parts of the process (a static binary is one library "
+          "above)" + (", the C libraries' by the symbols of the archives it links" if c_functions else
+                      "; without --archives, libcurl linked in statically counts as the Swift runtime") + ".\n")
+    print("| component | sidecar % | sidecar µs/req | C floor % | C floor µs/req |\n|---|---|---|---|---|")
+    for name in sorted(set(vc) | set(fc), key=lambda k: -vc.get(k, 0.0)):
+        v, f = vc.get(name), fc.get(name)
+        cell = lambda x, cpu: ("—", "—") if x is None else (f"{x:.1f}", f"{x / 100 * cpu / n * 1e6:.1f}")
+        (vp, vu), (fp, fu) = cell(v, side_cpu), cell(f, floor_cpu)
+        print(f"| {name} | {vp} | {vu} | {fp} | {fu} |")
     print()
     print("### Top functions by self time (sidecar)\n")
     print("| % self | µs/req | library | function |\n|---|---|---|---|")
