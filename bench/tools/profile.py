@@ -118,10 +118,8 @@ def component(dso, sym, binary, c_functions):
 
 
 def by_component(data, binary, c_functions):
-    p = subprocess.run(["perf", "report", "-i", data, "--stdio", "-g", "none", "--no-children", "--sort", "dso,sym"],
-                       capture_output=True, text=True)
     shares = {}
-    for line in p.stdout.splitlines():
+    for line in perf_report(data, "--no-children", "--sort", "dso,sym"):
         m = re.match(r"\s*([\d.]+)%\s+(\S+)\s+\[(.)\]\s+(.*)$", line)
         if m:
             key = component(m.group(2), m.group(4).strip(), binary, c_functions)
